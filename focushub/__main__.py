@@ -1,0 +1,3 @@
+from focushub.cli import app
+
+app()

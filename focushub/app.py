@@ -1,0 +1,59 @@
+"""The ASGI application: settings, engine, routers, error handling."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from focushub import __version__
+from focushub.auth.router import router as auth_router
+from focushub.core.db import create_engine
+from focushub.core.errors import install_error_handlers
+from focushub.core.middleware import BodyLimitMiddleware
+from focushub.core.settings import Settings, get_settings
+from focushub.health.router import router as health_router
+from focushub.users.router import router as users_router
+
+log = logging.getLogger("focushub")
+
+
+def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> FastAPI:
+    """Build the app. Precondition: ``settings.database_url`` is set (the CLI resolves the
+    embedded server first) or an ``engine`` is given; a given engine is not disposed here."""
+    settings = settings or get_settings()
+    owns_engine = engine is None
+    if engine is None:
+        if not settings.database_url:
+            raise RuntimeError("FOCUSHUB_DATABASE_URL is not set; start the server with `focushub serve`")
+        engine = create_engine(
+            settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_engine:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Focus Hub API",
+        version=__version__,
+        description="Social learning platform: posts, Q&A, chat, resources. "
+        "Every request runs under PostgreSQL row-level security as `anon` or `authenticated`.",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.jwt_secret = settings.resolved_jwt_secret()
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(auth_router)
+    app.include_router(users_router)
+    return app

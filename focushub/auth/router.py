@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+
+from focushub.auth import service
+from focushub.auth.schemas import (
+    EmailCreate,
+    LoginCreate,
+    MessageRead,
+    PasswordResetConfirm,
+    RefreshCreate,
+    SessionRead,
+    SignupCreate,
+    TokenRead,
+    VerifyEmailCreate,
+)
+from focushub.core.ratelimit import RateLimiter
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+class AuthLimits:
+    """Per client address (and email): generous for people, tight for password guessing."""
+
+    def __init__(self) -> None:
+        self.login = RateLimiter(limit=10, window_seconds=60)
+        self.mail = RateLimiter(limit=5, window_seconds=300)
+        self.signup = RateLimiter(limit=20, window_seconds=3600)
+
+
+def _limits(request: Request) -> AuthLimits:
+    limits = getattr(request.app.state, "auth_limits", None)
+    if limits is None:
+        limits = request.app.state.auth_limits = AuthLimits()
+    return limits
+
+
+def _ctx(request: Request) -> service.AuthContext:
+    state = request.app.state
+    return service.AuthContext(engine=state.engine, settings=state.settings, jwt_secret=state.jwt_secret)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+Ctx = Annotated[service.AuthContext, Depends(_ctx)]
+SENT = "If an account with this email exists, a message is on its way."
+
+
+@router.post("/signup", status_code=status.HTTP_201_CREATED, response_model=SessionRead)
+async def signup(data: SignupCreate, ctx: Ctx, request: Request) -> SessionRead:
+    _limits(request).signup.hit(_client(request))
+    return await service.sign_up(ctx, data)
+
+
+@router.post("/login", response_model=SessionRead)
+async def login(data: LoginCreate, ctx: Ctx, request: Request) -> SessionRead:
+    _limits(request).login.hit(f"{_client(request)}|{data.email.lower()}")
+    return await service.log_in(ctx, data)
+
+
+@router.post("/refresh", response_model=TokenRead)
+async def refresh(data: RefreshCreate, ctx: Ctx) -> TokenRead:
+    return await service.refresh(ctx, data.refresh_token)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(data: RefreshCreate, ctx: Ctx) -> None:
+    await service.log_out(ctx, data.refresh_token)
+
+
+@router.post("/verify-email", response_model=MessageRead)
+async def verify_email(data: VerifyEmailCreate, ctx: Ctx) -> MessageRead:
+    await service.verify_email(ctx, data.token)
+    return MessageRead(message="Your email address is confirmed.")
+
+
+@router.post("/verify-email/request", status_code=status.HTTP_202_ACCEPTED, response_model=MessageRead)
+async def resend_verification(data: EmailCreate, ctx: Ctx, request: Request) -> MessageRead:
+    _limits(request).mail.hit(f"{_client(request)}|{data.email.lower()}")
+    await service.request_email_token(ctx, data.email, "verify_email")
+    return MessageRead(message=SENT)
+
+
+@router.post("/password-reset/request", status_code=status.HTTP_202_ACCEPTED, response_model=MessageRead)
+async def password_reset_request(data: EmailCreate, ctx: Ctx, request: Request) -> MessageRead:
+    _limits(request).mail.hit(f"{_client(request)}|{data.email.lower()}")
+    await service.request_email_token(ctx, data.email, "password_reset")
+    return MessageRead(message=SENT)
+
+
+@router.post("/password-reset/confirm", response_model=MessageRead)
+async def password_reset_confirm(data: PasswordResetConfirm, ctx: Ctx) -> MessageRead:
+    await service.reset_password(ctx, data)
+    return MessageRead(message="Your password is changed. Sign in again on every device.")

@@ -1,0 +1,214 @@
+"""The ``focushub`` command: serve, migrate, create-admin, outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import os
+import time
+from contextlib import contextmanager
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from focushub.core import bootstrap
+from focushub.core.settings import Settings, get_settings
+from focushub.migrations import runner
+
+app = typer.Typer(help="Focus Hub: a social learning platform server.", no_args_is_help=True)
+console = Console(stderr=True)
+log = logging.getLogger("focushub.cli")
+
+EMBEDDED_DATABASE = "focushub"
+
+
+@dataclass
+class DatabaseTarget:
+    app_url: str  # what the server logs in as
+    owner_url: str  # what migrations run as
+    embedded: Any | None  # the EmbeddedPostgres handle, when we started or joined one
+
+
+@contextmanager
+def database_target(settings: Settings) -> Iterator[DatabaseTarget]:
+    """Resolve where the database is; start (or join) the embedded server when no URL is set.
+
+    The embedded server is released on exit; the last process using it stops it.
+    """
+    if settings.database_url:
+        yield DatabaseTarget(
+            app_url=settings.database_url,
+            owner_url=settings.migration_database_url or settings.database_url,
+            embedded=None,
+        )
+        return
+    from focushub.core.embedded import EmbeddedPostgres, EmbeddedUnavailable
+
+    started = time.perf_counter()
+    try:
+        server = EmbeddedPostgres(
+            settings.data_dir.resolve(), start_timeout=settings.embedded_start_timeout
+        )
+        server.start()
+    except EmbeddedUnavailable as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    try:
+        asyncio.run(bootstrap.ensure_database(server.url(), EMBEDDED_DATABASE))
+        owner_url = server.url(database=EMBEDDED_DATABASE)
+        console.print(
+            f"Embedded PostgreSQL ready in {time.perf_counter() - started:.2f}s "
+            f"(data in {settings.data_dir.resolve()})"
+        )
+        yield DatabaseTarget(
+            app_url=bootstrap.with_parts(owner_url, user=bootstrap.APP_LOGIN_ROLE),
+            owner_url=owner_url,
+            embedded=server,
+        )
+    finally:
+        server.stop()
+
+
+def _migrate(target: DatabaseTarget) -> None:
+    started = time.perf_counter()
+    runner.upgrade(target.owner_url)
+    if target.embedded is not None:
+        asyncio.run(bootstrap.ensure_login_role(target.owner_url))
+    else:
+        asyncio.run(bootstrap.ensure_api_role_membership(target.app_url))
+    console.print(f"Schema at {runner.head_revision()} ({time.perf_counter() - started:.2f}s)")
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes")] = 1,
+) -> None:
+    """Migrate if needed, then serve the API (embedded PostgreSQL unless FOCUSHUB_DATABASE_URL is set)."""
+    import uvicorn
+
+    settings = get_settings()
+    _configure_logging(settings)
+    problems = settings.check_production()
+    if problems:
+        for problem in problems:
+            console.print(f"[red]{problem}[/red]")
+        raise typer.Exit(2)
+    settings.resolved_jwt_secret()  # create the development secret once, before workers fork
+    with database_target(settings) as target:
+        _migrate(target)
+        if asyncio.run(bootstrap.role_bypasses_rls(target.app_url)):
+            console.print(
+                "[yellow]The server's login role is a superuser or has BYPASSRLS. Requests still "
+                "switch to anon/authenticated, but use a dedicated role in production.[/yellow]"
+            )
+        # Worker processes read their settings from the environment: hand them the resolved URL.
+        os.environ["FOCUSHUB_DATABASE_URL"] = target.app_url
+        get_settings.cache_clear()
+        console.print(f"Focus Hub on http://{host}:{port} (docs at /docs)")
+        uvicorn.run(
+            "focushub.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+        )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply migrations and exit."""
+    settings = get_settings()
+    _configure_logging(settings)
+    with database_target(settings) as target:
+        _migrate(target)
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="Email of the admin account")],
+    username: Annotated[str, typer.Option(help="Username (3-50 of a-z, 0-9, _)")],
+    full_name: Annotated[str, typer.Option(help="Full name for a new account")] = "Administrator",
+    password: Annotated[
+        str | None, typer.Option(help="Password for a new account (prompted when omitted)")
+    ] = None,
+) -> None:
+    """Create an admin account, or promote the existing account with this email."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from focushub.auth.schemas import SignupCreate
+    from focushub.core.db import SERVICE, create_engine, transaction
+    from focushub.core.security import hash_password
+
+    if password is None:
+        password = getpass.getpass("Password (used only if the account is new): ")
+    try:
+        data = TypeAdapter(SignupCreate).validate_python(
+            {"email": email, "username": username, "full_name": full_name, "password": password}
+        )
+    except ValidationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+    settings = get_settings()
+    with database_target(settings) as target:
+        _migrate(target)
+
+        async def run() -> Any:
+            engine = create_engine(target.app_url, pool_size=1)
+            try:
+                # Maintenance path: visibly service_role.
+                async with transaction(engine, SERVICE) as tx:
+                    return await tx.one(
+                        "SELECT id, email, username, role FROM auth.ensure_admin(:e, :u, :n, :p)",
+                        e=data.email, u=data.username, n=data.full_name, p=hash_password(data.password),
+                    )
+            finally:
+                await engine.dispose()
+
+        row = asyncio.run(run())
+    console.print(f"[green]{row['email']}[/green] (@{row['username']}) is an admin.")
+
+
+@app.command()
+def outbox(limit: Annotated[int, typer.Option(min=1, max=500)] = 20) -> None:
+    """Show the latest queued mail (verification and reset links when no SMTP is set)."""
+    from focushub.core.db import SERVICE, create_engine, transaction
+
+    settings = get_settings()
+    with database_target(settings) as target:
+
+        async def run() -> list[Any]:
+            engine = create_engine(target.app_url, pool_size=1)
+            try:
+                async with transaction(engine, SERVICE) as tx:
+                    return await tx.all(
+                        "SELECT id, to_email, subject, body, created_at, sent_at"
+                        " FROM auth.mail_outbox ORDER BY id DESC LIMIT :n",
+                        n=limit,
+                    )
+            finally:
+                await engine.dispose()
+
+        rows = asyncio.run(run())
+    table = Table("id", "to", "subject", "created", "sent", "body")
+    for row in rows:
+        table.add_row(
+            str(row["id"]), row["to_email"], row["subject"], f"{row['created_at']:%Y-%m-%d %H:%M}",
+            "yes" if row["sent_at"] else "no", row["body"],
+        )
+    Console().print(table)

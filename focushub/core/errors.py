@@ -1,0 +1,185 @@
+"""One error type for the whole server and the single JSON shape it takes on the wire.
+
+Every failure a client can cause leaves as
+``{"error": {"code": "...", "message": "...", "details": ...}}`` with the HTTP
+status that means it. Database errors raised by constraints, RLS and our own
+``RAISE`` statements are translated here too, so services rarely need to catch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("focushub.errors")
+
+
+class AppError(Exception):
+    """A failure with a stable machine-readable ``code`` and the HTTP status it maps to."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+        self.details = details
+
+
+class BadRequest(AppError):
+    status_code, code = 400, "bad_request"
+
+
+class Unauthorized(AppError):
+    status_code, code = 401, "unauthorized"
+
+
+class Forbidden(AppError):
+    status_code, code = 403, "forbidden"
+
+
+class NotFound(AppError):
+    status_code, code = 404, "not_found"
+
+
+class Conflict(AppError):
+    status_code, code = 409, "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status_code, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status_code, code = 415, "unsupported_media_type"
+
+
+class ValidationFailed(AppError):
+    status_code, code = 422, "validation_error"
+
+
+class TooManyRequests(AppError):
+    status_code, code = 429, "rate_limited"
+
+
+# Our SQL raises with ERRCODE 'P0001' and a message "code: human text"; these are
+# the codes the server knows how to present.
+_RAISED_CODES: dict[str, int] = {
+    "not_found": 404,
+    "forbidden": 403,
+    "conflict": 409,
+    "validation_error": 422,
+    "invalid_token": 401,
+    "token_reused": 401,
+    "inactive_user": 403,
+}
+
+_CONSTRAINT_MESSAGES: dict[str, tuple[str, str]] = {
+    "users_email_key": ("email_taken", "An account with this email already exists"),
+    "users_email_lower_key": ("email_taken", "An account with this email already exists"),
+    "users_username_key": ("username_taken", "This username is taken"),
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state is None and orig is not None and orig.__cause__ is not None:
+        state = getattr(orig.__cause__, "sqlstate", None)
+    return state
+
+
+def _db_message(exc: DBAPIError) -> tuple[str, str | None]:
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    message = getattr(cause, "message", None) or str(exc.orig)
+    constraint = getattr(cause, "constraint_name", None)
+    return message, constraint
+
+
+def translate_db_error(exc: DBAPIError) -> AppError | None:
+    """Map a database error caused by the request to an :class:`AppError`; None if it is ours."""
+    state = _sqlstate(exc)
+    message, constraint = _db_message(exc)
+    if state == "P0001" and ":" in message:
+        code, _, text = message.partition(":")
+        code = code.strip()
+        if code in _RAISED_CODES:
+            return AppError(text.strip(), code=code, status_code=_RAISED_CODES[code])
+    if state == "23505":
+        code, text = _CONSTRAINT_MESSAGES.get(constraint or "", ("conflict", "Already exists"))
+        return Conflict(text, code=code, details={"constraint": constraint})
+    if state == "23503":
+        return NotFound("A referenced row does not exist", details={"constraint": constraint})
+    if state in ("23514", "23502", "22001", "22003", "22007", "22008", "22P02", "22023"):
+        return ValidationFailed("The database rejected a value", details={"reason": message})
+    if state == "42501":
+        # Insufficient privilege or an RLS WITH CHECK failure: the caller tried to
+        # write something their role may not write.
+        return Forbidden("You may not change this")
+    if state == "40001" or state == "40P01":
+        return Conflict("Concurrent update; retry", code="retry")
+    return None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> ORJSONResponse:
+        return ORJSONResponse(error_body(exc.code, exc.message, exc.details), exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+        details = [
+            {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
+            for err in exc.errors()
+        ]
+        # A body that is not JSON at all is a malformed request, not a validation failure.
+        if any(d["type"] == "json_invalid" for d in details):
+            return ORJSONResponse(
+                error_body("malformed_json", "The request body is not valid JSON", details), 400
+            )
+        return ORJSONResponse(
+            error_body("validation_error", "The request is invalid", details), 422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+        return ORJSONResponse(
+            error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
+            exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _db(_: Request, exc: DBAPIError) -> ORJSONResponse:
+        err = translate_db_error(exc)
+        if err is None:
+            log.exception("database error", exc_info=exc)
+            return ORJSONResponse(error_body("internal_error", "Internal server error"), 500)
+        return ORJSONResponse(error_body(err.code, err.message, err.details), err.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> ORJSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return ORJSONResponse(error_body("internal_error", "Internal server error"), 500)

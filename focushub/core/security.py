@@ -1,0 +1,109 @@
+"""Passwords, access tokens and opaque one-time tokens.
+
+Access tokens are HS256 JWTs shaped like Supabase's (``sub``, ``role``, ``aud``,
+``exp``, ``iat``, ``iss``, ``email``, ``session_id``, ``app_metadata``), so the
+same claims drive ``auth.uid()`` in the database. Decoding accepts exactly one
+algorithm, which rules out ``alg: none`` and algorithm-confusion tricks.
+Refresh, verification and reset tokens are random strings; only their SHA-256
+digests are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from focushub.core.errors import Unauthorized
+
+ALGORITHM = "HS256"
+AUDIENCE = "authenticated"
+
+# argon2id with the library's RFC 9106 "low memory" profile defaults.
+_hasher = PasswordHasher()
+# Verifying against this keeps login timing the same for unknown emails.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Constant-effort check: an unknown user costs as much as a wrong password."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_opaque_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    claims: dict[str, Any]
+
+
+def issue_access_token(
+    *,
+    secret: str,
+    issuer: str,
+    ttl_seconds: int,
+    user_id: uuid.UUID,
+    email: str,
+    app_role: str,
+    session_id: uuid.UUID,
+) -> tuple[str, int]:
+    """Return ``(token, expires_at_unix)``."""
+    now = int(time.time())
+    exp = now + ttl_seconds
+    claims = {
+        "iss": issuer,
+        "aud": AUDIENCE,
+        "sub": str(user_id),
+        "role": "authenticated",
+        "email": email,
+        "iat": now,
+        "exp": exp,
+        "session_id": str(session_id),
+        "app_metadata": {"provider": "email", "role": app_role},
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM), exp
+
+
+def decode_access_token(token: str, *, secret: str, issuer: str) -> AccessClaims:
+    """Validate signature, algorithm, expiry, audience and issuer; raise 401 otherwise."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=issuer,
+            options={"require": ["exp", "iat", "sub", "role", "aud", "iss"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("The access token has expired", code="token_expired") from None
+    except jwt.PyJWTError:
+        raise Unauthorized("The access token is invalid", code="invalid_token") from None
+    if claims.get("role") != "authenticated":
+        raise Unauthorized("The access token is invalid", code="invalid_token")
+    try:
+        user_id = uuid.UUID(str(claims["sub"]))
+    except ValueError:
+        raise Unauthorized("The access token is invalid", code="invalid_token") from None
+    return AccessClaims(user_id=user_id, claims=claims)

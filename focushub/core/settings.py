@@ -1,0 +1,79 @@
+"""Every setting of the server, read once from the environment (prefix ``FOCUSHUB_``).
+
+Nothing else in the code base reads ``os.environ``. Defaults suit a laptop; a
+production deployment sets ``FOCUSHUB_ENV=production`` and must then provide the
+database URL and the JWT secret explicitly (see :meth:`Settings.check_production`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FOCUSHUB_", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+
+    # Database. Unset: an embedded PostgreSQL is started in ``data_dir``.
+    database_url: str | None = None
+    # Used for migrations only (needs to own the schema). Defaults to database_url.
+    migration_database_url: str | None = None
+    data_dir: Path = Path(".focushub")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    # Seconds to wait for the embedded server to finish crash recovery and accept connections.
+    embedded_start_timeout: float = Field(default=600.0, gt=0)
+
+    # Tokens. Unset secret: one is generated and kept in data_dir (development only).
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = "focushub"
+    access_token_ttl_seconds: int = Field(default=900, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    email_token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    password_reset_ttl_seconds: int = Field(default=3600, ge=60)
+
+    # Outgoing mail. Unset: messages stay in the outbox table and are logged.
+    smtp_url: str | None = None
+    mail_from: str = "Focus Hub <no-reply@localhost>"
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Request limits.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    log_level: str = "INFO"
+
+    def resolved_jwt_secret(self) -> str:
+        """The HS256 signing key; in development a random one persisted in ``data_dir``."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = self.data_dir / "jwt_secret"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+    def check_production(self) -> list[str]:
+        """Problems that make these settings unfit for production; empty when fine."""
+        problems: list[str] = []
+        if self.env != "production":
+            return problems
+        if not self.database_url:
+            problems.append("FOCUSHUB_DATABASE_URL must be set in production")
+        if self.jwt_secret is None or len(self.jwt_secret.get_secret_value()) < 32:
+            problems.append("FOCUSHUB_JWT_SECRET must be set to at least 32 characters in production")
+        return problems
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Alembic migrations: reviewed SQL, applied with :func:`focushub.migrations.runner.upgrade`."""

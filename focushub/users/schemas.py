@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import AnyHttpUrl, Field, field_validator
+
+from focushub.core.schemas import FullName, InputModel, OutputModel, Username
+
+UserRole = Literal["student", "educator", "admin"]
+
+
+class UserRead(OutputModel):
+    """A public profile: what anyone may see."""
+
+    id: UUID
+    username: str
+    full_name: str
+    avatar_url: str | None
+    bio: str | None
+    role: UserRole
+    is_verified: bool
+    created_at: datetime
+
+
+class UserMe(UserRead):
+    """The caller's own account, with what only they may see."""
+
+    email: str
+    is_active: bool
+    last_login: datetime | None
+    updated_at: datetime
+
+
+class UserUpdate(InputModel):
+    full_name: FullName | None = None
+    username: Username | None = None
+    bio: str | None = Field(default=None, max_length=2000)
+    avatar_url: AnyHttpUrl | None = Field(default=None)
+
+    @field_validator("avatar_url")
+    @classmethod
+    def _short_url(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+        if value is not None and len(str(value)) > 2048:
+            raise ValueError("URL too long")
+        return value

@@ -1,0 +1,221 @@
+"""Sign-up, login, refresh rotation, logout, verification and reset through HTTP."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import asyncpg
+import jwt
+import orjson
+
+from tests.api.conftest import JWT_SECRET, make_user
+
+
+
+async def test_signup_returns_user_and_working_tokens(client, owner_conn):
+    session = await make_user(client, email="Ada@Example.org", username="ada")
+    assert session["user"]["email"] == "ada@example.org"
+    assert session["user"]["username"] == "ada"
+    assert session["user"]["role"] == "student"
+    assert session["user"]["is_verified"] is False
+    assert session["token_type"] == "bearer"
+    me = await client.get("/api/v1/users/me", headers=session["headers"])
+    assert me.status_code == 200
+    assert me.json()["id"] == session["user"]["id"]
+    # The password is stored as an argon2id hash, outside public.users.
+    stored = await owner_conn.fetchval(
+        "SELECT password_hash FROM auth.credentials WHERE user_id = $1::uuid", session["user"]["id"]
+    )
+    assert stored.startswith("$argon2id$")
+    columns = await owner_conn.fetch(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema='public' AND table_name='users'"
+    )
+    assert not any("password" in c["column_name"] for c in columns)
+
+
+async def test_access_token_claims_are_supabase_shaped(client):
+    session = await make_user(client)
+    claims = jwt.decode(session["access_token"], JWT_SECRET, algorithms=["HS256"], audience="authenticated")
+    assert claims["sub"] == session["user"]["id"]
+    assert claims["role"] == "authenticated"
+    assert claims["exp"] > claims["iat"]
+    assert claims["app_metadata"]["role"] == "student"
+
+
+async def test_duplicate_email_case_insensitive_and_username_conflict(client):
+    await make_user(client, email="sam@example.org", username="sam")
+    dup_email = await client.post(
+        "/api/v1/auth/signup",
+        json={"email": "SAM@example.org", "password": "another password", "full_name": "S", "username": "sam2"},
+    )
+    assert dup_email.status_code == 409
+    assert dup_email.json()["error"]["code"] == "email_taken"
+    dup_user = await client.post(
+        "/api/v1/auth/signup",
+        json={"email": "other@example.org", "password": "another password", "full_name": "S", "username": "sam"},
+    )
+    assert dup_user.status_code == 409
+    assert dup_user.json()["error"]["code"] == "username_taken"
+
+
+async def test_login_updates_last_login_and_rejects_wrong_password(client, owner_conn):
+    session = await make_user(client, email="lin@example.org")
+    before = await owner_conn.fetchval("SELECT last_login FROM users WHERE email = 'lin@example.org'")
+    ok = await client.post("/api/v1/auth/login", json={"email": "LIN@example.org", "password": session["password"]})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["user"]["email"] == "lin@example.org"
+    after = await owner_conn.fetchval("SELECT last_login FROM users WHERE email = 'lin@example.org'")
+    assert after is not None and (before is None or after > before)
+
+    wrong = await client.post("/api/v1/auth/login", json={"email": "lin@example.org", "password": "nope-nope"})
+    assert wrong.status_code == 401
+    assert wrong.json()["error"]["code"] == "invalid_credentials"
+    unknown = await client.post("/api/v1/auth/login", json={"email": "ghost@example.org", "password": "nope-nope"})
+    assert unknown.status_code == 401
+    assert unknown.json() == wrong.json()
+
+
+async def test_refresh_rotates_and_reuse_revokes_family(client):
+    session = await make_user(client)
+    first = session["refresh_token"]
+    rotated = await client.post("/api/v1/auth/refresh", json={"refresh_token": first})
+    assert rotated.status_code == 200
+    second = rotated.json()["refresh_token"]
+    assert second != first
+    assert (await client.get("/api/v1/users/me", headers={
+        "Authorization": f"Bearer {rotated.json()['access_token']}"})).status_code == 200
+
+    # Replaying the spent token is refused and ends the whole family...
+    replay = await client.post("/api/v1/auth/refresh", json={"refresh_token": first})
+    assert replay.status_code == 401
+    assert replay.json()["error"]["code"] == "token_reused"
+    # ...so the legitimate successor no longer works either.
+    after = await client.post("/api/v1/auth/refresh", json={"refresh_token": second})
+    assert after.status_code == 401
+    assert after.json()["error"]["code"] == "invalid_token"
+
+
+async def test_logout_ends_the_session(client):
+    session = await make_user(client)
+    out = await client.post("/api/v1/auth/logout", json={"refresh_token": session["refresh_token"]})
+    assert out.status_code == 204
+    again = await client.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
+    assert again.status_code == 401
+
+
+async def test_expired_and_tampered_tokens_are_refused(client):
+    session = await make_user(client)
+    claims = jwt.decode(session["access_token"], JWT_SECRET, algorithms=["HS256"], audience="authenticated")
+
+    expired = jwt.encode({**claims, "iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600},
+                         JWT_SECRET, algorithm="HS256")
+    r = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {expired}"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "token_expired"
+
+    forged = jwt.encode(claims, "not-the-secret-" + "y" * 40, algorithm="HS256")
+    r = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
+
+    # A payload edited after signing (someone else's id) breaks the signature.
+    header, payload, signature = session["access_token"].split(".")
+    other = {**claims, "sub": "00000000-0000-0000-0000-000000000001"}
+    edited_payload = base64.urlsafe_b64encode(orjson.dumps(other)).rstrip(b"=").decode()
+    r = await client.get("/api/v1/users/me",
+                         headers={"Authorization": f"Bearer {header}.{edited_payload}.{signature}"})
+    assert r.status_code == 401
+
+    def b64(obj: dict) -> str:
+        return base64.urlsafe_b64encode(orjson.dumps(obj)).rstrip(b"=").decode()
+
+    unsigned = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
+    r = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {unsigned}"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
+
+    wrong_role = jwt.encode({**claims, "role": "service_role"}, JWT_SECRET, algorithm="HS256")
+    r = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {wrong_role}"})
+    assert r.status_code == 401
+
+    r = await client.get("/api/v1/users/me", headers={"Authorization": "Bearer garbage"})
+    assert r.status_code == 401
+    r = await client.get("/api/v1/users/me")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "not_authenticated"
+
+
+async def test_inactive_user_cannot_login_or_refresh(client, owner_conn):
+    session = await make_user(client, email="gone@example.org")
+    await owner_conn.execute("UPDATE users SET is_active = false WHERE email = 'gone@example.org'")
+    login = await client.post("/api/v1/auth/login", json={"email": "gone@example.org", "password": session["password"]})
+    assert login.status_code == 403
+    assert login.json()["error"]["code"] == "inactive_user"
+    refresh = await client.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
+    assert refresh.status_code == 403
+    assert refresh.json()["error"]["code"] == "inactive_user"
+    # Reactivation does not resurrect the refresh token that was refused.
+    await owner_conn.execute("UPDATE users SET is_active = true WHERE email = 'gone@example.org'")
+    again = await client.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
+    assert again.status_code == 401
+
+
+async def test_email_verification_token_is_single_use(client, owner_conn):
+    session = await make_user(client, email="vera@example.org")
+    body = await owner_conn.fetchval(
+        "SELECT body FROM auth.mail_outbox WHERE to_email = 'vera@example.org' ORDER BY id DESC LIMIT 1")
+    token = body.split("POST /api/v1/auth/verify-email:\n")[1].split()[0]
+    ok = await client.post("/api/v1/auth/verify-email", json={"token": token})
+    assert ok.status_code == 200
+    me = await client.get("/api/v1/users/me", headers=session["headers"])
+    assert me.json()["is_verified"] is True
+    twice = await client.post("/api/v1/auth/verify-email", json={"token": token})
+    assert twice.status_code == 400
+    assert twice.json()["error"]["code"] == "invalid_token"
+    # Only digests are stored.
+    stored = await owner_conn.fetchval("SELECT count(*) FROM auth.one_time_tokens WHERE token_hash = $1", token.encode())
+    assert stored == 0
+
+
+async def test_password_reset_flow(client, owner_conn):
+    session = await make_user(client, email="rosa@example.org")
+    unknown = await client.post("/api/v1/auth/password-reset/request", json={"email": "nobody@example.org"})
+    known = await client.post("/api/v1/auth/password-reset/request", json={"email": "rosa@example.org"})
+    assert unknown.status_code == known.status_code == 202
+    assert unknown.json() == known.json()
+    assert await owner_conn.fetchval(
+        "SELECT count(*) FROM auth.mail_outbox WHERE to_email = 'nobody@example.org'") == 0
+
+    body = await owner_conn.fetchval(
+        "SELECT body FROM auth.mail_outbox WHERE to_email = 'rosa@example.org' AND subject LIKE 'Reset%'")
+    token = body.split("password-reset/confirm:\n")[1].split()[0]
+    done = await client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "password": "a brand new secret"})
+    assert done.status_code == 200
+    # Old password and old sessions are gone; the new password works.
+    old = await client.post("/api/v1/auth/login", json={"email": "rosa@example.org", "password": session["password"]})
+    assert old.status_code == 401
+    stale = await client.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
+    assert stale.status_code == 401
+    new = await client.post("/api/v1/auth/login", json={"email": "rosa@example.org", "password": "a brand new secret"})
+    assert new.status_code == 200
+    reuse = await client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "password": "yet another one"})
+    assert reuse.status_code == 400
+
+
+async def test_expired_reset_token_is_refused(client, owner_conn):
+    await make_user(client, email="tim@example.org")
+    await client.post("/api/v1/auth/password-reset/request", json={"email": "tim@example.org"})
+    body = await owner_conn.fetchval(
+        "SELECT body FROM auth.mail_outbox WHERE to_email = 'tim@example.org' AND subject LIKE 'Reset%'")
+    token = body.split("password-reset/confirm:\n")[1].split()[0]
+    await owner_conn.execute("UPDATE auth.one_time_tokens SET expires_at = now() - interval '1 second'")
+    r = await client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "password": "whatever12345"})
+    assert r.status_code == 400
+
+
+async def test_login_is_rate_limited(client):
+    session = await make_user(client, email="rate@example.org")
+    codes = []
+    for _ in range(12):
+        r = await client.post("/api/v1/auth/login", json={"email": "rate@example.org", "password": "wrong-password"})
+        codes.append(r.status_code)
+    assert codes[:10] == [401] * 10
+    assert codes[10:] == [429, 429]
+    assert session  # the account exists; the limit is per address and email

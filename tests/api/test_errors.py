@@ -1,0 +1,90 @@
+"""Bad input answers with the right 4xx and the single error shape, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import make_user
+
+SIGNUP = {"email": "e@example.org", "password": "long enough pw", "full_name": "E", "username": "eee"}
+
+
+def _assert_error_shape(body: dict) -> None:
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert isinstance(body["error"]["code"], str) and body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        ({**SIGNUP, "role": "admin"}, 422),  # unknown field
+        ({**SIGNUP, "email": "not-an-email"}, 422),
+        ({**SIGNUP, "email": 42}, 422),
+        ({**SIGNUP, "username": "UPPER CASE!"}, 422),
+        ({**SIGNUP, "username": "a" * 51}, 422),
+        ({**SIGNUP, "full_name": "x" * 256}, 422),
+        ({**SIGNUP, "password": "short"}, 422),
+        ({k: v for k, v in SIGNUP.items() if k != "email"}, 422),
+        ([], 422),
+    ],
+)
+async def test_signup_validation(client, payload, status):
+    r = await client.post("/api/v1/auth/signup", json=payload)
+    assert r.status_code == status, r.text
+    _assert_error_shape(r.json())
+
+
+async def test_malformed_json_is_400(client):
+    r = await client.post("/api/v1/auth/signup", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    _assert_error_shape(r.json())
+
+
+async def test_non_json_body_is_415(client):
+    r = await client.post("/api/v1/auth/login", content=b"email=a", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 415
+    _assert_error_shape(r.json())
+
+
+async def test_huge_body_is_413(client):
+    r = await client.post("/api/v1/auth/signup", content=b'{"a":"' + b"x" * 2_000_000 + b'"}',
+                          headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    _assert_error_shape(r.json())
+
+
+async def test_unknown_route_and_method(client):
+    r = await client.get("/api/v1/nothing-here")
+    assert r.status_code == 404
+    _assert_error_shape(r.json())
+    r = await client.delete("/api/v1/users/me")
+    assert r.status_code == 405
+    _assert_error_shape(r.json())
+
+
+async def test_failed_signup_leaves_nothing_behind(client, owner_conn):
+    await make_user(client, username="first", email="first@example.org")
+    r = await client.post("/api/v1/auth/signup", json={**SIGNUP, "username": "first"})
+    assert r.status_code == 409
+    # The conflicting signup created no half account, credentials or mail.
+    assert await owner_conn.fetchval("SELECT count(*) FROM users") == 1
+    assert await owner_conn.fetchval("SELECT count(*) FROM auth.credentials") == 1
+    assert await owner_conn.fetchval("SELECT count(*) FROM auth.mail_outbox WHERE to_email = 'e@example.org'") == 0
+
+
+async def test_health_and_ready(client):
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["database"] == "ok"
+
+
+async def test_openapi_lists_auth_and_user_endpoints(client):
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path in ("/api/v1/auth/signup", "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout",
+                 "/api/v1/auth/verify-email", "/api/v1/auth/password-reset/request",
+                 "/api/v1/auth/password-reset/confirm", "/api/v1/users/me", "/api/v1/users/{username}"):
+        assert path in paths
+    docs = await client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()

@@ -1,0 +1,56 @@
+"""Profiles through HTTP: own account, public profiles, what others may not see."""
+
+from __future__ import annotations
+
+from tests.api.conftest import make_user
+
+
+async def test_patch_me_changes_content_columns_only(client):
+    session = await make_user(client, username="pat")
+    r = await client.patch(
+        "/api/v1/users/me",
+        headers=session["headers"],
+        json={"full_name": "Pat Lee", "bio": "Learning Rust", "avatar_url": "https://img.example.org/p.png",
+              "username": "Pat_Lee"},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["full_name"], body["bio"], body["username"]) == ("Pat Lee", "Learning Rust", "pat_lee")
+    assert body["avatar_url"] == "https://img.example.org/p.png"
+
+    for field, value in (("role", "admin"), ("is_verified", True), ("is_active", True), ("email", "x@y.org")):
+        r = await client.patch("/api/v1/users/me", headers=session["headers"], json={field: value})
+        assert r.status_code == 422, (field, r.text)
+    me = (await client.get("/api/v1/users/me", headers=session["headers"])).json()
+    assert me["role"] == "student" and me["is_verified"] is False
+
+
+async def test_patch_me_rejects_bad_values(client):
+    session = await make_user(client)
+    for payload in ({"username": "no spaces"}, {"username": "x" * 51}, {"username": None},
+                    {"full_name": ""}, {"full_name": "x" * 256}, {"avatar_url": "javascript:alert(1)"}):
+        r = await client.patch("/api/v1/users/me", headers=session["headers"], json=payload)
+        assert r.status_code == 422, (payload, r.text)
+        assert r.json()["error"]["code"] == "validation_error"
+
+
+async def test_username_change_to_taken_one_is_409(client):
+    await make_user(client, username="taken")
+    session = await make_user(client)
+    r = await client.patch("/api/v1/users/me", headers=session["headers"], json={"username": "taken"})
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "username_taken"
+
+
+async def test_public_profile_hides_email(client):
+    await make_user(client, username="public_one", email="secret@example.org")
+    viewer = await make_user(client)
+    for headers in ({}, viewer["headers"]):
+        r = await client.get("/api/v1/users/public_one", headers=headers)
+        assert r.status_code == 200
+        body = r.json()
+        assert body["username"] == "public_one"
+        assert "email" not in body and "last_login" not in body
+    missing = await client.get("/api/v1/users/nobody_here")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "user_not_found"

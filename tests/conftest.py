@@ -1,0 +1,109 @@
+"""Test harness: one real PostgreSQL database per test session, emptied after each test.
+
+``FOCUSHUB_TEST_DATABASE_URL`` (a server where we may create databases, e.g.
+``postgresql://postgres@127.0.0.1:5432/postgres``) is used when set; otherwise an
+embedded PostgreSQL is started in ``.focushub-test/``. Either way a fresh database
+is created, migrated, and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from focushub.core import bootstrap
+from focushub.migrations import runner
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    server_url: str  # maintenance URL of the server (database "postgres")
+    owner_url: str  # schema owner: migrations and test set-up
+    app_url: str  # the server's login role (no privileges until SET ROLE)
+    name: str
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    url = os.environ.get("FOCUSHUB_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    from focushub.core.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(ROOT / ".focushub-test")
+    server.start()
+    try:
+        yield server.url()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def test_db(pg_server_url: str) -> Iterator[TestDatabase]:
+    name = f"focushub_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(bootstrap.ensure_database(pg_server_url, name))
+    owner_url = bootstrap.with_parts(pg_server_url, database=name)
+    try:
+        runner.upgrade(owner_url)
+        asyncio.run(bootstrap.ensure_login_role(owner_url))
+        yield TestDatabase(
+            server_url=pg_server_url,
+            owner_url=owner_url,
+            app_url=bootstrap.with_parts(owner_url, user=bootstrap.APP_LOGIN_ROLE),
+            name=name,
+        )
+    finally:
+        asyncio.run(bootstrap.drop_database(pg_server_url, name))
+
+
+_TRUNCATE_SQL = """
+SELECT string_agg(format('%I.%I', schemaname, tablename), ', ')
+FROM pg_tables
+WHERE schemaname IN ('public', 'auth') AND tablename <> 'alembic_version'
+"""
+
+
+@pytest.fixture(autouse=True)
+async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Empty every table after each test that touched the database."""
+    yield
+    if "test_db" not in request.fixturenames:
+        return
+    db: TestDatabase = request.getfixturevalue("test_db")
+    conn = await asyncpg.connect(db.owner_url)
+    try:
+        tables = await conn.fetchval(_TRUNCATE_SQL)
+        if tables:
+            await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def owner_conn(test_db: TestDatabase) -> AsyncIterator[asyncpg.Connection]:
+    """A connection as the schema owner (bypasses RLS as owner: for set-up and recounts only)."""
+    conn = await asyncpg.connect(test_db.owner_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def app_conn(test_db: TestDatabase) -> AsyncIterator[asyncpg.Connection]:
+    """A connection as the server's login role, exactly as the API connects."""
+    conn = await asyncpg.connect(test_db.app_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
