@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from focushub import __version__
@@ -45,7 +44,6 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         version=__version__,
         description="Social learning platform: posts, Q&A, chat, resources. "
         "Every request runs under PostgreSQL row-level security as `anon` or `authenticated`.",
-        default_response_class=ORJSONResponse,
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -144,42 +144,42 @@ def translate_db_error(exc: DBAPIError) -> AppError | None:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def _app_error(_: Request, exc: AppError) -> ORJSONResponse:
-        return ORJSONResponse(error_body(exc.code, exc.message, exc.details), exc.status_code)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status_code)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = [
             {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
             for err in exc.errors()
         ]
         # A body that is not JSON at all is a malformed request, not a validation failure.
         if any(d["type"] == "json_invalid" for d in details):
-            return ORJSONResponse(
+            return JSONResponse(
                 error_body("malformed_json", "The request body is not valid JSON", details), 400
             )
-        return ORJSONResponse(
+        return JSONResponse(
             error_body("validation_error", "The request is invalid", details), 422
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
-        return ORJSONResponse(
+        return JSONResponse(
             error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
             exc.status_code,
             headers=getattr(exc, "headers", None),
         )
 
     @app.exception_handler(DBAPIError)
-    async def _db(_: Request, exc: DBAPIError) -> ORJSONResponse:
+    async def _db(_: Request, exc: DBAPIError) -> JSONResponse:
         err = translate_db_error(exc)
         if err is None:
             log.exception("database error", exc_info=exc)
-            return ORJSONResponse(error_body("internal_error", "Internal server error"), 500)
-        return ORJSONResponse(error_body(err.code, err.message, err.details), err.status_code)
+            return JSONResponse(error_body("internal_error", "Internal server error"), 500)
+        return JSONResponse(error_body(err.code, err.message, err.details), err.status_code)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> ORJSONResponse:
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return ORJSONResponse(error_body("internal_error", "Internal server error"), 500)
+        return JSONResponse(error_body("internal_error", "Internal server error"), 500)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
+def _fold(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+# Usernames are case-insensitive: "Pat_Lee" is stored and matched as "pat_lee".
 Username = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9_]{3,50}$")
+    str, BeforeValidator(_fold), StringConstraints(pattern=r"^[a-z0-9_]{3,50}$")
 ]
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from focushub.core.deps import EngineDep
@@ -18,19 +18,19 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(engine: EngineDep) -> ORJSONResponse:
+async def readyz(engine: EngineDep) -> JSONResponse:
     expected = head_revision()
     try:
         async with engine.connect() as conn:
             # The login role has no table rights; schema_revision() reads alembic_version for it.
             current = (await conn.execute(text("SELECT public.schema_revision()"))).scalar()
     except Exception as exc:  # any failure means "not ready", with the reason
-        return ORJSONResponse(
+        return JSONResponse(
             {"status": "unavailable", "database": "unreachable", "reason": type(exc).__name__}, 503
         )
     if current != expected:
-        return ORJSONResponse(
+        return JSONResponse(
             {"status": "unavailable", "database": "not migrated", "current": current, "expected": expected},
             503,
         )
-    return ORJSONResponse({"status": "ok", "database": "ok", "revision": current})
+    return JSONResponse({"status": "ok", "database": "ok", "revision": current})
