@@ -10,15 +10,42 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from focushub import __version__
-from focushub.auth.router import router as auth_router
 from focushub.core.db import create_engine
 from focushub.core.errors import install_error_handlers
 from focushub.core.middleware import BodyLimitMiddleware
 from focushub.core.settings import Settings, get_settings
+
+from focushub.answers.router import router as answers_router
+from focushub.auth.router import router as auth_router
+from focushub.comments.router import router as comments_router
+from focushub.feed.router import router as feed_router
+from focushub.follows.router import router as follows_router
 from focushub.health.router import router as health_router
+from focushub.notifications.router import router as notifications_router
+from focushub.posts.router import router as posts_router
+from focushub.questions.router import router as questions_router
+from focushub.search.router import router as search_router
 from focushub.users.router import router as users_router
+from focushub.votes.router import router as votes_router
 
 log = logging.getLogger("focushub")
+
+# Order matters only where paths overlap: fixed segments (e.g. /questions/similar)
+# are declared by their router before parameterised ones.
+ROUTERS = (
+    health_router,
+    auth_router,
+    users_router,
+    follows_router,
+    posts_router,
+    comments_router,
+    questions_router,
+    answers_router,
+    votes_router,
+    feed_router,
+    search_router,
+    notifications_router,
+)
 
 
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> FastAPI:
@@ -51,7 +78,6 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.state.jwt_secret = settings.resolved_jwt_secret()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    app.include_router(health_router)
-    app.include_router(auth_router)
-    app.include_router(users_router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

@@ -1,0 +1,37 @@
+"""Count the SQL statements an engine executes, to pin hot endpoints to a fixed number."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+class QueryLog:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@contextmanager
+def count_queries(engine: AsyncEngine) -> Iterator[QueryLog]:
+    """Record every statement sent through ``engine`` inside the block.
+
+    The role/claims ``set_config`` statement of each transaction is counted too, so a
+    request with one transaction and two queries counts 3.
+    """
+    log = QueryLog()
+
+    def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        log.statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    try:
+        yield log
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", before)
