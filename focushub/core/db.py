@@ -42,8 +42,8 @@ class Caller:
 
 
 ANONYMOUS = Caller(role="anon")
-# Jobs and maintenance only: service_role bypasses no policy by magic, the
-# policies name it explicitly where it may act.
+# Jobs and maintenance only. service_role has BYPASSRLS, as on Supabase; triggers
+# still apply to it. Every use is visible by this name.
 SERVICE = Caller(role="service_role", claims={"role": "service_role"})
 
 
