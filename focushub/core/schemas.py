@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
+
 def _fold(value: object) -> object:
     return value.strip().lower() if isinstance(value, str) else value
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import base64
 import time
 
-import asyncpg
 import jwt
 import orjson
 
 from tests.api.conftest import JWT_SECRET, make_user
-
 
 
 async def test_signup_returns_user_and_working_tokens(client, owner_conn):
