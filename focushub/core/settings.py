@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     mail_from: str = "Focus Hub <no-reply@localhost>"
     public_base_url: str = "http://127.0.0.1:8000"
 
+    # Realtime fan-out between server processes: Redis pub/sub when set,
+    # otherwise PostgreSQL LISTEN/NOTIFY (no extra service).
+    redis_url: str | None = None
+
     # Request limits.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
