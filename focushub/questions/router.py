@@ -1,3 +1,101 @@
-from fastapi import APIRouter
+"""HTTP for questions. Fixed paths (``/similar``) come before ``/{question_id}``."""
 
-router = APIRouter(tags=["questions"])
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, status
+
+from focushub.core.deps import CallerDep, EngineDep, UserDep
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from focushub.questions import service
+from focushub.questions.schemas import (
+    QuestionCreate,
+    QuestionDetail,
+    QuestionRead,
+    QuestionSummary,
+    QuestionUpdate,
+    QuestionView,
+    SimilarQuestions,
+)
+
+router = APIRouter(prefix="/api/v1/questions", tags=["questions"])
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=512)]
+
+
+@router.get("", response_model=Page[QuestionSummary])
+async def list_questions(
+    caller: CallerDep,
+    engine: EngineDep,
+    view: QuestionView = "newest",
+    tag: Annotated[str | None, Query(max_length=30)] = None,
+    category: Annotated[str | None, Query(max_length=50)] = None,
+    author: Annotated[UUID | None, Query(description="Only questions by this user id")] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[QuestionSummary]:
+    """``newest``: newest first. ``unanswered``: open questions without any answer,
+    newest first. ``trending``: questions of the last 30 days by
+    (votes + 2 × answers + views / 10) / (hours since asked + 2)^1.5."""
+    return await service.list_questions(
+        engine,
+        caller,
+        view=view,
+        tag=tag,
+        category=category,
+        author=author,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=QuestionRead)
+async def create_question(data: QuestionCreate, caller: UserDep, engine: EngineDep) -> QuestionRead:
+    return await service.create_question(engine, caller, data)
+
+
+@router.get("/similar", response_model=SimilarQuestions)
+async def similar_questions(
+    title: Annotated[str, Query(min_length=3, max_length=255)], caller: CallerDep, engine: EngineDep
+) -> SimilarQuestions:
+    """Existing questions that may already answer a question being written."""
+    return await service.similar_questions(engine, caller, title)
+
+
+@router.get("/{question_id}", response_model=QuestionDetail)
+async def read_question(
+    question_id: UUID, caller: CallerDep, engine: EngineDep, request: Request
+) -> QuestionDetail:
+    """Counts a view (once per viewer per day)."""
+    return await service.get_question(
+        engine,
+        caller,
+        question_id,
+        client_address=request.client.host if request.client else "unknown",
+        view_key_secret=request.app.state.jwt_secret,
+    )
+
+
+@router.patch("/{question_id}", response_model=QuestionRead)
+async def update_question(
+    question_id: UUID, data: QuestionUpdate, caller: UserDep, engine: EngineDep
+) -> QuestionRead:
+    return await service.update_question(engine, caller, question_id, data)
+
+
+@router.delete("/{question_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_question(question_id: UUID, caller: UserDep, engine: EngineDep) -> None:
+    await service.delete_question(engine, caller, question_id)
+
+
+@router.post("/{question_id}/close", response_model=QuestionRead)
+async def close_question(question_id: UUID, caller: UserDep, engine: EngineDep) -> QuestionRead:
+    return await service.close_question(engine, caller, question_id)
+
+
+@router.post("/{question_id}/reopen", response_model=QuestionRead)
+async def reopen_question(question_id: UUID, caller: UserDep, engine: EngineDep) -> QuestionRead:
+    return await service.reopen_question(engine, caller, question_id)

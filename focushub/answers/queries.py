@@ -1,0 +1,69 @@
+"""SQL of the answers domain.
+
+Answers are shown accepted first, then by net votes (highest first), then oldest
+first. The order key is written as ascending expressions,
+``(NOT is_accepted, -votes_count, created_at, id)``, the columns of
+``idx_answers_question_ranked``, so that a page after a cursor is a single row
+comparison the index starts from.
+"""
+
+from __future__ import annotations
+
+from focushub.core.db import Caller
+from focushub.questions.queries import AUTHOR_COLUMNS, my_vote_column
+
+ORDER_KEY = "(NOT a.is_accepted), (- a.votes_count), a.created_at, a.id"
+
+
+def answer_columns(caller: Caller) -> str:
+    return (
+        "a.id, a.question_id, a.content, a.is_accepted, a.votes_count, a.created_at, a.updated_at,"
+        f" {AUTHOR_COLUMNS}, {my_vote_column(caller, 'answer', 'a')} AS my_vote"
+    )
+
+
+def select_answer_page(caller: Caller, *, after_cursor: bool) -> str:
+    after = (
+        f" AND ({ORDER_KEY}) > (CAST(:c_unaccepted AS boolean), CAST(:c_neg_votes AS integer),"
+        " CAST(:c_created AS timestamptz), CAST(:c_id AS uuid))"
+        if after_cursor else ""
+    )
+    return (
+        f"SELECT {answer_columns(caller)} FROM answers a JOIN users u ON u.id = a.author_id"
+        f" WHERE a.question_id = :question_id{after}"
+        f" ORDER BY {ORDER_KEY} LIMIT :limit"
+    )
+
+
+def select_answer(caller: Caller) -> str:
+    return (
+        f"SELECT {answer_columns(caller)} FROM answers a JOIN users u ON u.id = a.author_id"
+        " WHERE a.id = :id"
+    )
+
+
+def insert_answer(caller: Caller) -> str:
+    # INSERT ... SELECT from questions: an unknown question inserts nothing (a clear
+    # 404) instead of failing the foreign key. check_answer_question_open refuses
+    # a closed question with 'conflict: ...'.
+    return (
+        "WITH a AS ("
+        " INSERT INTO answers (question_id, author_id, content)"
+        " SELECT q.id, auth.uid(), :content FROM questions q WHERE q.id = :question_id"
+        " RETURNING *)"
+        f" SELECT {answer_columns(caller)} FROM a JOIN users u ON u.id = a.author_id"
+    )
+
+
+def update_answer(caller: Caller) -> str:
+    return (
+        "WITH a AS (UPDATE answers SET content = :content WHERE id = :id RETURNING *)"
+        f" SELECT {answer_columns(caller)} FROM a JOIN users u ON u.id = a.author_id"
+    )
+
+
+DELETE_ANSWER = "DELETE FROM answers WHERE id = :id RETURNING id"
+ANSWER_EXISTS = "SELECT EXISTS (SELECT 1 FROM answers WHERE id = :id)"
+QUESTION_EXISTS = "SELECT EXISTS (SELECT 1 FROM questions WHERE id = :id)"
+ACCEPT = "SELECT public.accept_answer(:id)"
+UNACCEPT = "SELECT public.unaccept_answer(:id)"

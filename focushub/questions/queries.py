@@ -1,0 +1,193 @@
+"""SQL of the questions domain.
+
+Every statement returns the columns its schema needs in one round trip: the
+author (``author_*`` columns, see :func:`author_of`), the accepted flag and the
+caller's own vote. Fragments are constants; values are always named parameters.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import RowMapping
+
+from focushub.core.db import Caller
+from focushub.questions.schemas import AuthorSummary
+
+
+def my_vote_column(caller: Caller, votable_type: str, alias: str) -> str:
+    """The caller's vote on ``alias``.id as text, NULL when none.
+
+    ``anon`` has no privilege on votes at all (votes are private to the voter), so
+    for anonymous callers the column is a constant instead of a query that would
+    be refused.
+    """
+    if not caller.is_authenticated:
+        return "NULL::text"
+    return (
+        "(SELECT v.vote_type::text FROM votes v WHERE v.user_id = auth.uid()"
+        f" AND v.votable_type = '{votable_type}' AND v.votable_id = {alias}.id)"
+    )
+
+
+AUTHOR_COLUMNS = (
+    "u.id AS author_id, u.username AS author_username, u.full_name AS author_full_name,"
+    " u.avatar_url AS author_avatar_url"
+)
+
+
+def author_of(row: RowMapping) -> AuthorSummary:
+    return AuthorSummary(
+        id=row["author_id"],
+        username=row["author_username"],
+        full_name=row["author_full_name"],
+        avatar_url=row["author_avatar_url"],
+    )
+
+
+_QUESTION_COMMON = (
+    "q.id, q.title, q.category, coalesce(q.tags, '{{}}') AS tags, q.status::text AS status,"
+    " q.votes_count, q.answers_count, q.views_count, q.created_at, q.updated_at,"
+    " EXISTS (SELECT 1 FROM answers acc WHERE acc.question_id = q.id AND acc.is_accepted)"
+    " AS has_accepted_answer,"
+    f" {AUTHOR_COLUMNS}, {{my_vote}} AS my_vote"
+)
+
+EXCERPT_LENGTH = 300
+
+
+def question_columns(caller: Caller) -> str:
+    """Columns of a full question (``q`` joined to its author ``u``)."""
+    return "q.content, " + _QUESTION_COMMON.format(my_vote=my_vote_column(caller, "question", "q"))
+
+
+def summary_columns(caller: Caller) -> str:
+    """Columns of a list item: an excerpt instead of the content."""
+    return f"left(q.content, {EXCERPT_LENGTH}) AS excerpt, " + _QUESTION_COMMON.format(
+        my_vote=my_vote_column(caller, "question", "q")
+    )
+
+
+def select_question(caller: Caller) -> str:
+    return (
+        f"SELECT {question_columns(caller)} FROM questions q JOIN users u ON u.id = q.author_id"
+        " WHERE q.id = :id"
+    )
+
+
+def insert_question(caller: Caller) -> str:
+    return (
+        "WITH q AS ("
+        " INSERT INTO questions (author_id, title, content, category, tags)"
+        " VALUES (auth.uid(), :title, :content, :category, CAST(:tags AS text[]))"
+        " RETURNING *)"
+        f" SELECT {question_columns(caller)} FROM q JOIN users u ON u.id = q.author_id"
+    )
+
+
+def update_question(caller: Caller, assignments: str) -> str:
+    """``assignments`` is built from a fixed list of column names, never from input."""
+    return (
+        f"WITH q AS (UPDATE questions SET {assignments} WHERE id = :id RETURNING *)"
+        f" SELECT {question_columns(caller)} FROM q JOIN users u ON u.id = q.author_id"
+    )
+
+
+CLOSE_ASSIGNMENT = "status = 'closed'"
+# Reopening an open or answered question changes nothing, but still goes through
+# the UPDATE so that the policies decide whether the caller may do it at all.
+# check_question_update turns 'open' into 'answered' when an answer is accepted.
+REOPEN_ASSIGNMENT = (
+    "status = CASE WHEN status = 'closed' THEN 'open'::question_status ELSE status END"
+)
+
+DELETE_QUESTION = "DELETE FROM questions WHERE id = :id RETURNING id"
+
+QUESTION_EXISTS = "SELECT EXISTS (SELECT 1 FROM questions WHERE id = :id)"
+
+RECORD_VIEW = "SELECT public.record_question_view(:id, :viewer_key)"
+
+SELECT_AI_ANSWERS = """
+SELECT id, answer_text, model_used, confidence_score::float8 AS confidence_score,
+       relevance_score::float8 AS relevance_score, completeness_score::float8 AS completeness_score,
+       generation_attempts, created_at
+FROM ai_answers
+WHERE question_id = :id
+ORDER BY created_at DESC, id DESC
+LIMIT :limit
+"""
+
+# ---------------------------------------------------------------- lists
+
+# How far back 'trending' looks from its as_of. Bounds the rows scored per page.
+TRENDING_WINDOW_DAYS = 30
+
+# Trending score at a fixed instant :as_of (carried in the cursor, so that the
+# order does not drift while a client pages):
+#   (votes + 2 * answers + views / 10) / (hours since asked + 2) ^ 1.5
+# float8 throughout, so the value written into a cursor compares equal when
+# the same row is scored again for the next page.
+TRENDING_SCORE = (
+    "((q.votes_count + 2 * q.answers_count)::float8 + q.views_count::float8 / 10.0)"
+    " / power(extract(epoch FROM (CAST(:as_of AS timestamptz) - q.created_at))::float8 / 3600.0"
+    " + 2.0, 1.5::float8)"
+)
+
+
+def list_questions(
+    caller: Caller, *, view: str, filters: list[str], after_cursor: bool
+) -> str:
+    """A page of questions for ``view``, newest first or by trending score.
+
+    ``filters`` are constant fragments (tag, category, author) with named parameters.
+    """
+    where = list(filters)
+    if view == "trending":
+        where += [
+            "q.created_at <= CAST(:as_of AS timestamptz)",
+            "q.created_at > CAST(:as_of AS timestamptz) - make_interval(days => :window_days)",
+        ]
+        inner = (
+            f"SELECT q.*, {TRENDING_SCORE} AS score FROM questions q WHERE {' AND '.join(where)}"
+        )
+        outer_where = (
+            "WHERE (q.score, q.id) < (CAST(:c_score AS float8), CAST(:c_id AS uuid))"
+            if after_cursor else ""
+        )
+        return (
+            f"SELECT {summary_columns(caller)}, q.score FROM ({inner}) q"
+            f" JOIN users u ON u.id = q.author_id {outer_where}"
+            " ORDER BY q.score DESC, q.id DESC LIMIT :limit"
+        )
+    if view == "unanswered":
+        # Matches the partial index idx_questions_unanswered.
+        where += ["q.answers_count = 0", "q.status = 'open'"]
+    if after_cursor:
+        where.append(
+            "(q.created_at, q.id) < (CAST(:c_created AS timestamptz), CAST(:c_id AS uuid))"
+        )
+    where_sql = f"WHERE {' AND '.join(where)}" if where else ""
+    return (
+        f"SELECT {summary_columns(caller)} FROM questions q JOIN users u ON u.id = q.author_id"
+        f" {where_sql} ORDER BY q.created_at DESC, q.id DESC LIMIT :limit"
+    )
+
+
+TAG_FILTER = "q.tags @> ARRAY[CAST(:tag AS text)]"
+CATEGORY_FILTER = "q.category = :category"
+AUTHOR_FILTER = "q.author_id = CAST(:author AS uuid)"
+
+# Duplicate suggestions: any word of the title may match (OR), best first.
+# plainto_tsquery joins the title's lexemes with ' & ' and quotes each lexeme,
+# and a lexeme never contains a space, so turning every ' & ' into ' | ' is an
+# exact rewrite to OR. The cast back to tsquery does not re-normalise lexemes.
+SIMILAR_QUESTIONS = """
+WITH query AS (
+    SELECT replace(plainto_tsquery('english', :title)::text, ' & ', ' | ')::tsquery AS tsq
+)
+SELECT q.id, q.title, q.status::text AS status, q.answers_count,
+       EXISTS (SELECT 1 FROM answers acc WHERE acc.question_id = q.id AND acc.is_accepted)
+           AS has_accepted_answer
+FROM questions q, query
+WHERE q.search_vector @@ query.tsq
+ORDER BY ts_rank_cd(q.search_vector, query.tsq) DESC, q.answers_count DESC, q.created_at DESC, q.id
+LIMIT :limit
+"""

@@ -1,0 +1,179 @@
+"""Questions: what a client sends and what it gets back.
+
+Limits match the database (0002/0003): title VARCHAR(255) and not blank,
+content 1..20,000 characters and not blank, category VARCHAR(50), at most 10
+tags. Tags are normalised here (trimmed, lower case, NFC, duplicates dropped in
+order of first appearance), so the database only ever holds canonical tags.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
+
+from focushub.core.schemas import InputModel, OutputModel
+
+QuestionStatus = Literal["open", "answered", "closed"]
+VoteType = Literal["upvote", "downvote"]
+QuestionView = Literal["newest", "unanswered", "trending"]
+
+MAX_TAGS = 10
+MAX_TAG_LENGTH = 30
+MAX_CONTENT_LENGTH = 20_000
+
+# Letters and digits of any script, '_' and '-'.
+_TAG = re.compile(rf"[\w-]{{1,{MAX_TAG_LENGTH}}}")
+
+
+def normalize_tag(value: str) -> str:
+    """Canonical form of one tag; ValueError when it is not a valid tag."""
+    tag = unicodedata.normalize("NFC", value.strip().lower())
+    if not _TAG.fullmatch(tag):
+        raise ValueError(
+            f"a tag is 1 to {MAX_TAG_LENGTH} letters, digits, '-' or '_' (got {value[:40]!r})"
+        )
+    return tag
+
+
+def _normalize_tags(values: list[str]) -> list[str]:
+    tags = list(dict.fromkeys(normalize_tag(v) for v in values))
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags")
+    return tags
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+# Content is stored exactly as written (Markdown): no stripping, only a blank check.
+Content = Annotated[
+    str, Field(min_length=1, max_length=MAX_CONTENT_LENGTH), AfterValidator(_not_blank)
+]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+# Checked on the raw list too, so that a huge list is refused before normalising it.
+Tags = Annotated[
+    list[Annotated[str, Field(max_length=200)]],
+    Field(max_length=100),
+    AfterValidator(_normalize_tags),
+]
+
+
+class QuestionCreate(InputModel):
+    title: Title
+    content: Content
+    category: Category | None = None
+    tags: Tags = Field(default_factory=list)
+
+
+class QuestionUpdate(InputModel):
+    """Content columns only; status moves through close/reopen and accepting answers."""
+
+    title: Title | None = None
+    content: Content | None = None
+    category: Category | None = None
+    tags: Tags | None = None
+
+    @model_validator(mode="after")
+    def _something_and_no_null_text(self) -> QuestionUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change")
+        for required in ("title", "content"):
+            if required in self.model_fields_set and getattr(self, required) is None:
+                raise ValueError(f"{required} cannot be null")
+        return self
+
+
+class AuthorSummary(OutputModel):
+    id: UUID
+    username: str
+    full_name: str
+    avatar_url: str | None
+
+
+class QuestionSummary(OutputModel):
+    """A list item: the question without its full text (``excerpt`` is its first 300 characters)."""
+
+    id: UUID
+    title: str
+    excerpt: str
+    category: str | None
+    tags: list[str]
+    status: QuestionStatus
+    votes_count: int
+    answers_count: int
+    views_count: int
+    has_accepted_answer: bool
+    author: AuthorSummary
+    my_vote: VoteType | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class QuestionRead(OutputModel):
+    id: UUID
+    title: str
+    content: str
+    category: str | None
+    tags: list[str]
+    status: QuestionStatus
+    votes_count: int
+    answers_count: int
+    views_count: int
+    has_accepted_answer: bool
+    author: AuthorSummary
+    my_vote: VoteType | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AnswerRead(OutputModel):
+    id: UUID
+    question_id: UUID
+    content: str
+    is_accepted: bool
+    votes_count: int
+    author: AuthorSummary
+    my_vote: VoteType | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AIAnswerRead(OutputModel):
+    id: UUID
+    answer_text: str
+    model_used: str | None
+    confidence_score: float | None
+    relevance_score: float | None
+    completeness_score: float | None
+    generation_attempts: int
+    created_at: datetime
+
+
+class QuestionDetail(QuestionRead):
+    """One question with its first page of answers (accepted first, then by votes, then
+    oldest first); ``answers_next_cursor`` continues at GET /questions/{id}/answers."""
+
+    answers: list[AnswerRead]
+    answers_next_cursor: str | None
+    ai_answers: list[AIAnswerRead]
+
+
+class SimilarQuestion(OutputModel):
+    id: UUID
+    title: str
+    status: QuestionStatus
+    answers_count: int
+    has_accepted_answer: bool
+
+
+class SimilarQuestions(OutputModel):
+    items: list[SimilarQuestion]

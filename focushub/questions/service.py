@@ -1,0 +1,261 @@
+"""Questions: ask, edit, close/reopen, delete; read one with its answers; list views;
+duplicate suggestions.
+
+Who may do what is decided by the database: RLS policies (the author edits and
+deletes, an admin deletes or closes/reopens any question) and
+``check_question_update`` (only the author edits text; 'answered' only comes
+from accepting an answer). When a write touches no row, one more query tells
+"not there" (404) from "not yours" (403).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, date, datetime
+from typing import Any, NoReturn
+from uuid import UUID
+
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from focushub.answers.service import fetch_answer_page
+from focushub.core.db import Caller, Tx, transaction
+from focushub.core.errors import Forbidden, NotFound, ValidationFailed
+from focushub.core.pagination import Page, decode_cursor, page_of
+from focushub.questions import queries
+from focushub.questions.queries import author_of
+from focushub.questions.schemas import (
+    AIAnswerRead,
+    QuestionCreate,
+    QuestionDetail,
+    QuestionRead,
+    QuestionSummary,
+    QuestionUpdate,
+    QuestionView,
+    SimilarQuestion,
+    SimilarQuestions,
+    normalize_tag,
+)
+
+# A question page embeds this many answers; the rest via GET /questions/{id}/answers.
+DETAIL_ANSWERS = 50
+# AI answers shown with a question, newest first (normally there is one).
+DETAIL_AI_ANSWERS = 5
+SIMILAR_LIMIT = 5
+
+_NO_QUESTION = "There is no question with this id"
+
+
+def anonymous_viewer_key(secret: str, client_address: str, day: date) -> str:
+    """The view-counting key of an anonymous client on ``day``.
+
+    A keyed hash (HMAC-SHA256 with the server's secret) of the address and the
+    day: the database never holds an address, a key cannot be reversed by
+    hashing every IPv4 address, and keys of different days are unrelated.
+    """
+    message = f"focushub.question-view|{day.isoformat()}|{client_address}".encode()
+    return "anon:" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def _question_fields(row: RowMapping) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "category": row["category"],
+        "tags": list(row["tags"]),
+        "status": row["status"],
+        "votes_count": row["votes_count"],
+        "answers_count": row["answers_count"],
+        "views_count": row["views_count"],
+        "has_accepted_answer": row["has_accepted_answer"],
+        "author": author_of(row),
+        "my_vote": row["my_vote"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def _question_read(row: RowMapping) -> QuestionRead:
+    return QuestionRead(content=row["content"], **_question_fields(row))
+
+
+def _summary(row: RowMapping) -> QuestionSummary:
+    return QuestionSummary(excerpt=row["excerpt"], **_question_fields(row))
+
+
+async def create_question(
+    engine: AsyncEngine, caller: Caller, data: QuestionCreate
+) -> QuestionRead:
+    async with transaction(engine, caller) as tx:
+        row = await tx.one(
+            queries.insert_question(caller),
+            title=data.title,
+            content=data.content,
+            category=data.category,
+            tags=data.tags,
+        )
+    return _question_read(row)
+
+
+async def get_question(
+    engine: AsyncEngine,
+    caller: Caller,
+    question_id: UUID,
+    *,
+    client_address: str,
+    view_key_secret: str,
+) -> QuestionDetail:
+    """The question, its author, its first answers, its AI answers and the caller's
+    votes, in a fixed number of queries whatever the number of answers.
+
+    Also counts a view: once per viewer (signed-in user, or anonymous client
+    address) per UTC day, before reading, so the count returned includes it.
+    """
+    viewer_key = (
+        None
+        if caller.is_authenticated
+        else anonymous_viewer_key(view_key_secret, client_address, datetime.now(UTC).date())
+    )
+    async with transaction(engine, caller) as tx:
+        await tx.scalar(queries.RECORD_VIEW, id=question_id, viewer_key=viewer_key)
+        row = await tx.one_or_none(queries.select_question(caller), id=question_id)
+        if row is None:
+            raise NotFound(_NO_QUESTION)
+        answers, answers_next_cursor = await fetch_answer_page(
+            tx, question_id, cursor=None, limit=DETAIL_ANSWERS
+        )
+        ai_rows = await tx.all(queries.SELECT_AI_ANSWERS, id=question_id, limit=DETAIL_AI_ANSWERS)
+    return QuestionDetail(
+        content=row["content"],
+        **_question_fields(row),
+        answers=answers,
+        answers_next_cursor=answers_next_cursor,
+        ai_answers=[AIAnswerRead.model_validate(dict(r)) for r in ai_rows],
+    )
+
+
+async def list_questions(
+    engine: AsyncEngine,
+    caller: Caller,
+    *,
+    view: QuestionView,
+    tag: str | None,
+    category: str | None,
+    author: UUID | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[QuestionSummary]:
+    """One page of ``view``: newest first; unanswered (open, no answer yet) newest
+    first; or trending, by the score in :data:`queries.TRENDING_SCORE` at the
+    instant the first page was asked for (carried in the cursor)."""
+    filters: list[str] = []
+    params: dict[str, Any] = {"limit": limit + 1}
+    if tag is not None:
+        try:
+            params["tag"] = normalize_tag(tag)
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), details={"field": "tag"}) from None
+        filters.append(queries.TAG_FILTER)
+    if category is not None and category.strip():
+        params["category"] = category.strip()
+        filters.append(queries.CATEGORY_FILTER)
+    if author is not None:
+        params["author"] = author
+        filters.append(queries.AUTHOR_FILTER)
+
+    if view == "trending":
+        if cursor is None:
+            as_of = datetime.now(UTC)
+        else:
+            as_of, params["c_score"], params["c_id"] = decode_cursor(
+                cursor, (datetime, float, UUID)
+            )
+        params.update(as_of=as_of, window_days=queries.TRENDING_WINDOW_DAYS)
+
+        def key(r: RowMapping) -> tuple[Any, ...]:
+            return (as_of, r["score"], r["id"])
+    else:
+        if cursor is not None:
+            params["c_created"], params["c_id"] = decode_cursor(cursor, (datetime, UUID))
+
+        def key(r: RowMapping) -> tuple[Any, ...]:
+            return (r["created_at"], r["id"])
+
+    sql = queries.list_questions(
+        caller, view=view, filters=filters, after_cursor=cursor is not None
+    )
+    async with transaction(engine, caller) as tx:
+        rows = await tx.all(sql, **params)
+    page, next_cursor = page_of(rows, limit, key)
+    return Page[QuestionSummary](items=[_summary(r) for r in page], next_cursor=next_cursor)
+
+
+async def similar_questions(engine: AsyncEngine, caller: Caller, title: str) -> SimilarQuestions:
+    """Up to five existing questions sharing words with ``title``, best match first."""
+    async with transaction(engine, caller) as tx:
+        rows = await tx.all(queries.SIMILAR_QUESTIONS, title=title, limit=SIMILAR_LIMIT)
+    return SimilarQuestions(items=[SimilarQuestion.model_validate(dict(r)) for r in rows])
+
+
+_EDITABLE = ("title", "content", "category", "tags")
+
+
+async def update_question(
+    engine: AsyncEngine, caller: Caller, question_id: UUID, data: QuestionUpdate
+) -> QuestionRead:
+    changes = data.model_dump(include=data.model_fields_set)
+    if "tags" in changes and changes["tags"] is None:
+        changes["tags"] = []  # no tags: an empty list, as a new question has
+    assignments = ", ".join(
+        "tags = CAST(:tags AS text[])" if col == "tags" else f"{col} = :{col}"
+        for col in _EDITABLE
+        if col in changes
+    )
+    async with transaction(engine, caller) as tx:
+        row = await tx.one_or_none(
+            queries.update_question(caller, assignments), id=question_id, **changes
+        )
+        if row is None:
+            await _explain_untouched(tx, question_id, "Only the author can edit a question")
+    return _question_read(row)
+
+
+async def close_question(engine: AsyncEngine, caller: Caller, question_id: UUID) -> QuestionRead:
+    """Close (author or admin): no new answers, no acceptance changes. Idempotent."""
+    return await _set_status(engine, caller, question_id, queries.CLOSE_ASSIGNMENT)
+
+
+async def reopen_question(engine: AsyncEngine, caller: Caller, question_id: UUID) -> QuestionRead:
+    """Reopen a closed question (author or admin): 'open', or 'answered' when it has an
+    accepted answer. Reopening a question that is not closed changes nothing."""
+    return await _set_status(engine, caller, question_id, queries.REOPEN_ASSIGNMENT)
+
+
+async def _set_status(
+    engine: AsyncEngine, caller: Caller, question_id: UUID, assignment: str
+) -> QuestionRead:
+    async with transaction(engine, caller) as tx:
+        row = await tx.one_or_none(queries.update_question(caller, assignment), id=question_id)
+        if row is None:
+            await _explain_untouched(
+                tx, question_id, "Only the author or an admin can close or reopen a question"
+            )
+    return _question_read(row)
+
+
+async def delete_question(engine: AsyncEngine, caller: Caller, question_id: UUID) -> None:
+    """Delete (author, or any as admin); answers, AI answers, views and votes go with it."""
+    async with transaction(engine, caller) as tx:
+        deleted = await tx.scalar(queries.DELETE_QUESTION, id=question_id)
+        if deleted is None:
+            await _explain_untouched(
+                tx, question_id, "Only the author or an admin can delete a question"
+            )
+
+
+async def _explain_untouched(tx: Tx, question_id: UUID, forbidden: str) -> NoReturn:
+    """A write matched no row: 404 when the caller cannot see the question, else 403."""
+    if await tx.scalar(queries.QUESTION_EXISTS, id=question_id):
+        raise Forbidden(forbidden)
+    raise NotFound(_NO_QUESTION)
