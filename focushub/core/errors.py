@@ -131,7 +131,10 @@ def translate_db_error(exc: DBAPIError) -> AppError | None:
         return Conflict(text, code=code, details={"constraint": constraint})
     if state == "23503":
         return NotFound("A referenced row does not exist", details={"constraint": constraint})
-    if state in ("23514", "23502", "22001", "22003", "22007", "22008", "22P02", "22023"):
+    # Includes 22021/22P05 (NUL or unencodable characters) and 54000 (e.g. a value too
+    # large for an index): all caused by the submitted data.
+    if state in ("23514", "23502", "22001", "22003", "22007", "22008", "22P02", "22023",
+                 "22021", "22P05", "54000"):
         return ValidationFailed("The database rejected a value", details={"reason": message})
     if state == "42501":
         # Insufficient privilege or an RLS WITH CHECK failure: the caller tried to

@@ -88,3 +88,10 @@ async def test_openapi_lists_auth_and_user_endpoints(client):
         assert path in paths
     docs = await client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+async def test_nul_character_is_422_not_500(client):
+    session = await make_user(client)
+    r = await client.patch("/api/v1/users/me", headers=session["headers"], json={"bio": "a\u0000b"})
+    assert r.status_code == 422
+    _assert_error_shape(r.json())
