@@ -1,3 +1,50 @@
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter(tags=["posts"])
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response, status
+
+from focushub.core.deps import CallerDep, EngineDep, SettingsDep, UserDep
+from focushub.core.pagination import Page
+from focushub.posts import service
+from focushub.posts.schemas import PostCreate, PostListParams, PostRead, PostUpdate
+
+router = APIRouter(prefix="/api/v1/posts", tags=["posts"])
+
+
+@router.get("", response_model=Page[PostRead])
+async def list_posts(
+    params: Annotated[PostListParams, Query()],
+    caller: CallerDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+) -> Page[PostRead]:
+    return await service.list_posts(engine, caller, params, settings.public_base_url)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=PostRead)
+async def create_post(
+    data: PostCreate, caller: UserDep, engine: EngineDep, settings: SettingsDep
+) -> PostRead:
+    return await service.create_post(engine, caller, data, settings.public_base_url)
+
+
+@router.get("/{post_id}", response_model=PostRead)
+async def read_post(
+    post_id: UUID, caller: CallerDep, engine: EngineDep, settings: SettingsDep
+) -> PostRead:
+    return await service.get_post(engine, caller, post_id, settings.public_base_url)
+
+
+@router.patch("/{post_id}", response_model=PostRead)
+async def update_post(
+    post_id: UUID, data: PostUpdate, caller: UserDep, engine: EngineDep, settings: SettingsDep
+) -> PostRead:
+    return await service.update_post(engine, caller, post_id, data, settings.public_base_url)
+
+
+@router.delete("/{post_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def delete_post(post_id: UUID, caller: UserDep, engine: EngineDep) -> Response:
+    await service.delete_post(engine, caller, post_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

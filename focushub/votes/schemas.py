@@ -1,0 +1,27 @@
+"""Votes on the wire: cast one, and what the target's score is afterwards."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from focushub.core.schemas import InputModel, OutputModel
+from focushub.posts.schemas import VoteType
+
+VotableType = Literal["post", "comment", "question", "answer"]
+
+
+class VoteCreate(InputModel):
+    vote_type: VoteType
+
+
+class VoteRead(OutputModel):
+    votable_type: VotableType
+    votable_id: UUID
+    count: int = Field(
+        description="The target's net score after this request (likes_count of posts and "
+        "comments, votes_count of questions and answers)"
+    )
+    my_vote: VoteType | None = Field(description="The caller's vote now; null after a withdrawal")
