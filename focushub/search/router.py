@@ -1,3 +1,19 @@
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter(tags=["search"])
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from focushub.core.deps import CallerDep, EngineDep
+from focushub.core.pagination import Page
+from focushub.search import service
+from focushub.search.schemas import SearchHit, SearchParams
+
+router = APIRouter(prefix="/api/v1/search", tags=["search"])
+
+
+@router.get("", response_model=Page[SearchHit])
+async def search(
+    params: Annotated[SearchParams, Query()], caller: CallerDep, engine: EngineDep
+) -> Page[SearchHit]:
+    return await service.search(engine, caller, params)

@@ -1,0 +1,42 @@
+"""The feed on the wire: one list mixing posts and questions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from focushub.core.schemas import OutputModel
+from focushub.follows.schemas import UserSummary
+
+FeedScope = Literal["following", "latest", "trending"]
+
+
+class FeedItemRead(OutputModel):
+    type: Literal["post", "question"]
+    id: UUID
+    title: str
+    excerpt: str = Field(description="The start of the content, whitespace collapsed (Markdown as written)")
+    author: UserSummary
+    category: str | None
+    tags: list[str]
+    created_at: datetime
+    votes_count: int = Field(description="Net score: a post's likes_count, a question's votes_count")
+    replies_count: int = Field(description="A post's comments_count, a question's answers_count")
+    score: float | None = Field(description="Trending score at the page's instant; null for other scopes")
+    my_vote: Literal["upvote", "downvote"] | None = Field(
+        description="The caller's vote; null when none or anonymous"
+    )
+
+
+class FeedParams(BaseModel):
+    scope: FeedScope = Field(
+        default="latest",
+        description="following: people the caller follows, newest first; latest: everything, newest "
+        "first; trending: by score",
+    )
+    cursor: str | None = Field(default=None, max_length=500, description="next_cursor of the previous page")
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)

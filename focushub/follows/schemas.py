@@ -1,0 +1,49 @@
+"""Follows on the wire: follow state of a pair of users and the two lists of a user."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from focushub.core.schemas import OutputModel
+
+
+class UserSummary(OutputModel):
+    """The public face of a user in lists (followers, feed authors, search hits)."""
+
+    id: UUID
+    username: str
+    full_name: str
+    avatar_url: str | None
+
+
+class FollowState(OutputModel):
+    """Whether the caller follows ``user_id``, and that user's counts."""
+
+    user_id: UUID
+    following: bool | None = Field(description="Does the caller follow this user; null when anonymous")
+    followers_count: int
+    following_count: int
+
+
+class FollowListItem(UserSummary):
+    followed_at: datetime = Field(description="When this follow began")
+    followed_by_me: bool | None = Field(
+        description="Does the caller follow this listed user; null when anonymous"
+    )
+
+
+class FollowPage(Page[FollowListItem]):
+    """One page of a followers or following list, with the counts of the user it belongs to."""
+
+    total: int = Field(description="Length of the whole list")
+    followers_count: int
+    following_count: int
+
+
+class FollowListParams(BaseModel):
+    cursor: str | None = Field(default=None, max_length=500, description="next_cursor of the previous page")
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)

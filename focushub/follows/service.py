@@ -1,0 +1,130 @@
+"""Following people: follow, unfollow, the follow state, followers and following lists.
+
+Policies (0003): follows are public; a follow is created and removed only by
+its follower (``auth.uid() = follower_id``); nobody follows themselves
+(``followers_not_self``). Counts are ``count(*)`` over ``followers`` in the
+same statement that reads the state, never arithmetic in Python. The follow
+notification is written by the ``notify_on_follow`` trigger (0007) in the same
+transaction as the follow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from focushub.core.db import Caller, Tx, transaction
+from focushub.core.errors import NotFound, ValidationFailed
+from focushub.core.pagination import decode_cursor, page_of
+from focushub.follows.schemas import FollowListItem, FollowListParams, FollowPage, FollowState
+
+_STATE = """
+    SELECT u.id AS user_id,
+           CASE WHEN auth.uid() IS NULL THEN NULL
+                ELSE EXISTS (SELECT 1 FROM public.followers f
+                             WHERE f.follower_id = auth.uid() AND f.following_id = u.id)
+           END AS following,
+           (SELECT count(*) FROM public.followers f WHERE f.following_id = u.id) AS followers_count,
+           (SELECT count(*) FROM public.followers f WHERE f.follower_id = u.id) AS following_count
+    FROM public.users u
+    WHERE u.id = :user_id
+"""
+
+# Direction -> (column that must equal the user, column naming the listed person).
+_LISTS: dict[str, tuple[str, str]] = {
+    "followers": ("following_id", "follower_id"),
+    "following": ("follower_id", "following_id"),
+}
+
+
+async def _state(tx: Tx, user_id: UUID) -> FollowState:
+    row = await tx.one_or_none(_STATE, user_id=user_id)
+    if row is None:
+        raise NotFound("No such user", code="user_not_found")
+    return FollowState.model_validate(dict(row))
+
+
+async def get_state(engine: AsyncEngine, caller: Caller, user_id: UUID) -> FollowState:
+    async with transaction(engine, caller) as tx:
+        return await _state(tx, user_id)
+
+
+def _check_not_self(caller: Caller, user_id: UUID) -> None:
+    # The CHECK followers_not_self refuses it anyway; this gives the clearer message.
+    if caller.user_id == user_id:
+        raise ValidationFailed("You cannot follow yourself", details={"field": "user_id"})
+
+
+async def follow(engine: AsyncEngine, caller: Caller, user_id: UUID) -> FollowState:
+    """Follow ``user_id``; following someone already followed changes nothing."""
+    _check_not_self(caller, user_id)
+    async with transaction(engine, caller) as tx:
+        exists = await tx.scalar("SELECT EXISTS (SELECT 1 FROM public.users WHERE id = :id)", id=user_id)
+        if not exists:
+            raise NotFound("No such user", code="user_not_found")
+        await tx.execute(
+            "INSERT INTO public.followers (follower_id, following_id) VALUES (auth.uid(), :id)"
+            " ON CONFLICT (follower_id, following_id) DO NOTHING",
+            id=user_id,
+        )
+        return await _state(tx, user_id)
+
+
+async def unfollow(engine: AsyncEngine, caller: Caller, user_id: UUID) -> FollowState:
+    """Stop following ``user_id``; unfollowing someone not followed changes nothing."""
+    _check_not_self(caller, user_id)
+    async with transaction(engine, caller) as tx:
+        await tx.execute(
+            "DELETE FROM public.followers WHERE follower_id = auth.uid() AND following_id = :id",
+            id=user_id,
+        )
+        return await _state(tx, user_id)
+
+
+async def list_follows(
+    engine: AsyncEngine,
+    caller: Caller,
+    user_id: UUID,
+    direction: Literal["followers", "following"],
+    params: FollowListParams,
+) -> FollowPage:
+    """One page of the people following ``user_id`` (or followed by them), latest follow first.
+
+    Three statements whatever the page size: the role switch, the user's
+    counts (404 when there is no such user), the page.
+    """
+    own_col, listed_col = _LISTS[direction]
+    after = ""
+    bind: dict[str, object] = {"user_id": user_id, "limit": params.limit + 1}
+    if params.cursor is not None:
+        bind["c_at"], bind["c_id"] = decode_cursor(params.cursor, (datetime, UUID))
+        after = "AND (f.created_at, f.id) < (:c_at, :c_id)"
+    async with transaction(engine, caller) as tx:
+        state = await _state(tx, user_id)
+        rows = await tx.all(
+            f"""
+            SELECT u.id, u.username, u.full_name, u.avatar_url,
+                   f.created_at AS followed_at, f.id AS follow_id,
+                   CASE WHEN auth.uid() IS NULL THEN NULL
+                        ELSE EXISTS (SELECT 1 FROM public.followers m
+                                     WHERE m.follower_id = auth.uid() AND m.following_id = u.id)
+                   END AS followed_by_me
+            FROM public.followers f
+            JOIN public.users u ON u.id = f.{listed_col}
+            WHERE f.{own_col} = :user_id {after}
+            ORDER BY f.created_at DESC, f.id DESC
+            LIMIT :limit
+            """,
+            **bind,
+        )
+    page, next_cursor = page_of(rows, params.limit, lambda r: (r["followed_at"], r["follow_id"]))
+    return FollowPage(
+        items=[FollowListItem.model_validate(dict(r)) for r in page],
+        next_cursor=next_cursor,
+        total=state.followers_count if direction == "followers" else state.following_count,
+        followers_count=state.followers_count,
+        following_count=state.following_count,
+    )

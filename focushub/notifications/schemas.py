@@ -1,0 +1,84 @@
+"""Notifications on the wire: the list, the unread count, marking read, preferences."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field, model_validator
+
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from focushub.core.schemas import InputModel, OutputModel
+
+NotificationType = Literal["like", "comment", "follow", "answer", "mention", "system"]
+NOTIFICATION_TYPES: tuple[NotificationType, ...] = ("like", "comment", "follow", "answer", "mention", "system")
+
+
+class NotificationRead(OutputModel):
+    id: UUID
+    type: NotificationType
+    title: str
+    message: str
+    data: dict[str, Any] | None = Field(
+        description="target_type, target_id, count (actions folded into this notification), "
+        "actors (latest first, at most 3: {id, username}) and ids to link to (post_id, question_id, ...)"
+    )
+    is_read: bool
+    created_at: datetime = Field(description="When the latest action folded into it happened")
+
+
+class NotificationListParams(BaseModel):
+    unread: bool = Field(default=False, description="true: only unread notifications")
+    cursor: str | None = Field(default=None, max_length=500, description="next_cursor of the previous page")
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+
+
+class UnreadCountRead(OutputModel):
+    count: int
+
+
+class NotificationMarkRead(InputModel):
+    """Exactly one of ``ids`` (1..100 of the caller's notifications) or ``all: true``."""
+
+    ids: list[UUID] | None = Field(default=None, min_length=1, max_length=MAX_LIMIT)
+    all: bool | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> NotificationMarkRead:
+        if (self.ids is not None) == (self.all is True) or self.all is False:
+            raise ValueError('send either "ids" or "all": true')
+        return self
+
+
+class MarkReadResult(OutputModel):
+    marked: int = Field(description="Notifications that were unread and are now read")
+    unread_count: int
+
+
+class NotificationPreferencesRead(OutputModel):
+    like: bool
+    comment: bool
+    follow: bool
+    answer: bool
+    mention: bool
+    system: bool
+    updated_at: datetime | None = Field(description="Null while every type is on by default")
+
+
+class NotificationPreferencesUpdate(InputModel):
+    """Every field optional; a present field turns that type on or off."""
+
+    like: bool | None = None
+    comment: bool | None = None
+    follow: bool | None = None
+    answer: bool | None = None
+    mention: bool | None = None
+    system: bool | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> NotificationPreferencesUpdate:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} must be true or false")
+        return self

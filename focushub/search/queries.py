@@ -1,0 +1,131 @@
+"""SQL of search: full text over content, prefix and word matches over users.
+
+Content ranking (posts, questions, resources), highest first:
+
+    rank = title_match + ts_rank_cd(search_vector, query, 1 | 32)
+
+``title_match`` is 1 when the title alone satisfies the query, else 0;
+``ts_rank_cd`` with normalisation 1 (divide by 1 + log(length)) and 32
+(r / (r + 1)) lies in [0, 1). So every item whose title matches ranks above
+every item that matches only in its body, however often a body repeats the
+words (keyword stuffing only moves an item among the body-only matches, and
+there with diminishing returns). ``search_vector`` is the stored column of
+0003 (title weight A, body B), matched through its GIN index.
+"""
+
+from __future__ import annotations
+
+from focushub.search.schemas import HIGHLIGHT_START, HIGHLIGHT_STOP
+
+# (type, table, alias, body column, index accessor for the rows everyone may see)
+CONTENT_SOURCES = {
+    "post": ("posts", "p", "content", "public.search_published_posts"),
+    "question": ("questions", "q", "content", None),
+    "resource": ("resources", "r", "description", "public.search_public_resources"),
+}
+
+# Written out where it is used rather than computed once in a CTE: as an
+# expression of the parameter it is folded to a constant, so the planner
+# estimates it from statistics and matches it against the GIN indexes.
+TSQUERY = "websearch_to_tsquery('english'::regconfig, :q)"
+
+HEADLINE_OPTIONS = (
+    f'StartSel="{HIGHLIGHT_START}", StopSel="{HIGHLIGHT_STOP}", '
+    'MaxWords=35, MinWords=15, ShortWord=3, MaxFragments=2, FragmentDelimiter=" … "'
+)
+
+
+def content_sql(*, types: list[str], category: bool, tag: bool, after: bool) -> str:
+    """Binds :q, :me (the caller's id or NULL), :limit, :headline, optionally :category,
+    :tag, and :c_rank, :c_id with ``after``.
+
+    Under RLS PostgreSQL may not use ``@@`` (not leakproof) as an index
+    condition on a table whose policies filter rows, so on posts and resources
+    a plain ``WHERE search_vector @@ q`` reads the whole table. There the
+    candidates come from the GIN index through a SECURITY DEFINER accessor that
+    returns only rows everyone may see (published posts, public resources,
+    0007), plus the caller's own rows through ``author_id = :me`` (an index
+    condition: uuid equality is leakproof). The candidates are then read from
+    the table itself, under RLS, which still decides what comes back.
+    """
+    branches = []
+    for kind in types:
+        table, t, body, accessor = CONTENT_SOURCES[kind]
+        where = [f"{t}.search_vector @@ {TSQUERY}"]
+        if accessor is not None:
+            where.append(
+                f"{t}.id IN (SELECT s FROM {accessor}({TSQUERY}) AS s"
+                f" UNION ALL SELECT o.id FROM public.{table} o"
+                f" WHERE o.author_id = CAST(:me AS uuid) AND o.search_vector @@ {TSQUERY})"
+            )
+        if category:
+            where.append(f"{t}.category = :category")
+        if tag:
+            where.append(f"{t}.tags @> ARRAY[CAST(:tag AS text)]")
+        branches.append(
+            f"SELECT '{kind}'::text AS type, {t}.id, {t}.title, {t}.{body} AS body, {t}.author_id,"
+            f" {t}.category, {t}.tags, {t}.created_at,"
+            f" (to_tsvector('english'::regconfig, {t}.title::text) @@ {TSQUERY})::int::float8"
+            f"   + ts_rank_cd({t}.search_vector, {TSQUERY}, 1 | 32)::float8 AS rank"
+            f" FROM public.{table} {t}"
+            f" WHERE {' AND '.join(where)}"
+        )
+    cursor = "WHERE (h.rank, h.id) < (:c_rank, :c_id)" if after else ""
+    return f"""
+        WITH hits AS ({' UNION ALL '.join(branches)}),
+        page AS (
+            SELECT h.* FROM hits h {cursor}
+            ORDER BY h.rank DESC, h.id DESC
+            LIMIT :limit
+        )
+        SELECT page.type, page.id, page.title, page.category, coalesce(page.tags, '{{}}'::text[]) AS tags,
+               page.created_at, page.rank,
+               ts_headline('english'::regconfig, coalesce(page.body, ''), {TSQUERY}, :headline) AS snippet,
+               u.id AS author_id, u.username AS author_username, u.full_name AS author_full_name,
+               u.avatar_url AS author_avatar_url
+        FROM page
+        JOIN public.users u ON u.id = page.author_id
+        ORDER BY page.rank DESC, page.id DESC
+    """
+
+
+# Users: 3 = the username itself, 2 = a username starting with the query,
+# 1 = every word of the query starts a word of the full name. Inactive
+# (deactivated or banned) accounts are not offered. :username is the query in
+# lower case (usernames are stored so) and :prefix the same with LIKE
+# wildcards escaped and "%" appended: both are plain parameters, so the
+# planner can use idx_users_username_prefix; the words go through the GIN
+# index idx_users_full_name_search.
+USERS_SQL_TEMPLATE = """
+    WITH hits AS (
+        SELECT u.id, u.username, u.full_name, u.avatar_url,
+               CASE WHEN u.username = :username THEN 3
+                    WHEN u.username LIKE :prefix THEN 2
+                    ELSE 1 END::float8 AS rank
+        FROM public.users u
+        WHERE u.is_active
+          AND (u.username LIKE :prefix
+               OR to_tsvector('simple'::regconfig, u.full_name::text) @@ (
+                   SELECT to_tsquery('simple'::regconfig, string_agg(quote_literal(w) || ':*', ' & '))
+                   FROM regexp_split_to_table(lower(:q), '[^[:alnum:]]+') AS w
+                   WHERE w <> ''))
+    )
+    SELECT h.* FROM hits h
+    {cursor}
+    ORDER BY h.rank DESC, h.username ASC
+    LIMIT :limit
+"""
+
+
+def like_prefix(text: str) -> str:
+    """``text`` as a LIKE pattern matching strings that start with it (backslash escapes)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def users_sql(*, after: bool) -> str:
+    """Binds :q, :username, :prefix, :limit, and :c_rank, :c_username with ``after``."""
+    cursor = (
+        "WHERE h.rank < :c_rank OR (h.rank = :c_rank AND h.username > :c_username)" if after else ""
+    )
+    return USERS_SQL_TEMPLATE.format(cursor=cursor)

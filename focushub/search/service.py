@@ -1,0 +1,87 @@
+"""Search: posts, questions and resources by full text, users by name.
+
+Only what the caller may see is ever read: the statements run under RLS, so
+other people's drafts and private resources never match (a caller's own do).
+Snippets come from ``ts_headline`` with plain « » markers, never HTML. Each
+page is two statements: the role switch and one query. Ranking is described
+in ``focushub/search/queries.py``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from focushub.core.db import Caller, transaction
+from focushub.core.pagination import Page, decode_cursor, page_of
+from focushub.follows.schemas import UserSummary
+from focushub.search import queries
+from focushub.search.schemas import ContentHit, SearchHit, SearchParams, UserHit
+
+_CONTENT_TYPES = ["post", "question", "resource"]
+
+
+def _content_hit(row: Mapping[str, Any]) -> ContentHit:
+    return ContentHit(
+        type=row["type"],
+        id=row["id"],
+        title=row["title"],
+        snippet=row["snippet"],
+        rank=row["rank"],
+        author=UserSummary(
+            id=row["author_id"],
+            username=row["author_username"],
+            full_name=row["author_full_name"],
+            avatar_url=row["author_avatar_url"],
+        ),
+        category=row["category"],
+        tags=list(row["tags"]),
+        created_at=row["created_at"],
+    )
+
+
+async def search(engine: AsyncEngine, caller: Caller, params: SearchParams) -> Page[SearchHit]:
+    after = params.cursor is not None
+    bind: dict[str, Any] = {"q": params.q, "limit": params.limit + 1}
+    if params.type == "user":
+        if after:
+            bind["c_rank"], bind["c_username"] = decode_cursor(params.cursor, (float, str))
+        bind["username"] = params.q.lower()
+        bind["prefix"] = queries.like_prefix(params.q.lower())
+        sql = queries.users_sql(after=after)
+
+        def key(r: Mapping[str, Any]) -> tuple[Any, ...]:
+            return (r["rank"], r["username"])
+    else:
+        if after:
+            bind["c_rank"], bind["c_id"] = decode_cursor(params.cursor, (float, UUID))
+        if params.category is not None:
+            bind["category"] = params.category.strip()
+        if params.tag is not None:
+            # Tags are stored normalised (NFKC, trimmed, lower case).
+            bind["tag"] = unicodedata.normalize("NFKC", params.tag).strip().lower()
+        bind["headline"] = queries.HEADLINE_OPTIONS
+        bind["me"] = caller.user_id
+        sql = queries.content_sql(
+            types=[params.type] if params.type else _CONTENT_TYPES,
+            category=params.category is not None,
+            tag=params.tag is not None,
+            after=after,
+        )
+
+        def key(r: Mapping[str, Any]) -> tuple[Any, ...]:
+            return (r["rank"], r["id"])
+
+    async with transaction(engine, caller) as tx:
+        rows = await tx.all(sql, **bind)
+    page, next_cursor = page_of(rows, params.limit, key)
+    items: list[ContentHit | UserHit]
+    if params.type == "user":
+        items = [UserHit(type="user", **dict(r)) for r in page]
+    else:
+        items = [_content_hit(r) for r in page]
+    return Page[SearchHit](items=items, next_cursor=next_cursor)

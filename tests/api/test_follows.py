@@ -1,0 +1,101 @@
+"""Following people through HTTP: follow rules, idempotence, counts, the two lists."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.api.conftest import make_user
+from tests.api.factories_social import follow, make_member, user_id
+from tests.querycount import count_queries
+
+
+async def test_follow_and_unfollow_are_idempotent_and_counted(client, owner_conn):
+    alice = await make_user(client)
+    bob = await make_user(client)
+    url = f"/api/v1/users/{bob['user']['id']}/follow"
+
+    for _ in range(2):
+        r = await client.put(url, headers=alice["headers"])
+        assert r.status_code == 200, r.text
+        assert r.json() == {"user_id": bob["user"]["id"], "following": True,
+                            "followers_count": 1, "following_count": 0}
+    assert await owner_conn.fetchval(
+        "SELECT count(*) FROM followers WHERE follower_id = $1 AND following_id = $2",
+        user_id(alice), user_id(bob)) == 1
+
+    state = (await client.get(url, headers=alice["headers"])).json()
+    assert state["following"] is True
+    anon_state = (await client.get(url)).json()
+    assert anon_state["following"] is None and anon_state["followers_count"] == 1
+
+    for _ in range(2):
+        r = await client.delete(url, headers=alice["headers"])
+        assert r.status_code == 200, r.text
+        assert r.json()["following"] is False and r.json()["followers_count"] == 0
+    assert await owner_conn.fetchval("SELECT count(*) FROM followers") == 0
+
+
+async def test_follow_refusals(client):
+    alice = await make_user(client)
+    me = f"/api/v1/users/{alice['user']['id']}/follow"
+
+    r = await client.put(me, headers=alice["headers"])
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
+    assert (await client.delete(me, headers=alice["headers"])).status_code == 422
+
+    nobody = f"/api/v1/users/{uuid.uuid4()}/follow"
+    for method in ("PUT", "DELETE", "GET"):
+        r = await client.request(method, nobody, headers=alice["headers"])
+        assert r.status_code == 404, (method, r.text)
+        assert r.json()["error"]["code"] == "user_not_found"
+    for path in ("followers", "following"):
+        assert (await client.get(f"/api/v1/users/{uuid.uuid4()}/{path}")).status_code == 404
+
+    r = await client.put("/api/v1/users/not-a-uuid/follow", headers=alice["headers"])
+    assert r.status_code == 422
+    r = await client.put(me)  # anonymous
+    assert r.status_code == 401
+
+
+async def test_lists_paginate_newest_first_with_counts(client, engine, owner_conn):
+    star = await make_member(owner_conn)
+    fans = [await make_member(owner_conn), await make_user(client)]
+    fans += [await make_member(owner_conn) for _ in range(3)]
+    for fan in fans:
+        await follow(engine, fan, star)
+    # star follows fans[0] back; fans[1] follows fans[0] too.
+    await follow(engine, star, fans[0])
+    r = await client.put(f"/api/v1/users/{fans[0]['user']['id']}/follow", headers=fans[1]["headers"])
+    assert r.status_code == 200
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        with count_queries(engine) as log:
+            r = await client.get(f"/api/v1/users/{star['user']['id']}/followers", params=params,
+                                 headers=fans[1]["headers"])
+        assert r.status_code == 200, r.text
+        assert log.count == 3  # role switch, counts, page
+        body = r.json()
+        assert (body["total"], body["followers_count"], body["following_count"]) == (5, 5, 1)
+        assert len(body["items"]) <= 2
+        seen += [item["username"] for item in body["items"]]
+        for item in body["items"]:
+            # fans[1] follows star and fans[0]; nobody else in this list.
+            assert item["followed_by_me"] is (item["id"] == fans[0]["user"]["id"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [fan["user"]["username"] for fan in reversed(fans)]
+
+    following = (await client.get(f"/api/v1/users/{star['user']['id']}/following")).json()
+    assert [u["username"] for u in following["items"]] == [fans[0]["user"]["username"]]
+    assert following["total"] == 1 and following["items"][0]["followed_by_me"] is None
+    assert set(following["items"][0]) == {"id", "username", "full_name", "avatar_url", "followed_at",
+                                          "followed_by_me"}
+
+    r = await client.get(f"/api/v1/users/{star['user']['id']}/followers", params={"cursor": "garbage"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
+    r = await client.get(f"/api/v1/users/{star['user']['id']}/followers", params={"limit": 0})
+    assert r.status_code == 422

@@ -1,0 +1,172 @@
+"""0007 in SQL: who may call what, preferences under RLS, exact coalescing under
+concurrency, the mention parser, and the full-text accessors of search."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import asyncpg
+import pytest
+
+from tests.db.helpers import (
+    ACCESS_DENIED,
+    ANON,
+    SERVICE,
+    acting_as,
+    affected,
+    as_user,
+    expect_error,
+    make_post,
+    make_resource,
+    make_user,
+    set_caller,
+)
+
+INTERNAL_FUNCTIONS = [
+    "public.notification_title(notification_type, text, integer, text)",
+    "public.notification_merge(jsonb, jsonb, jsonb)",
+    "public.notify(uuid, uuid, notification_type, text, uuid, text, jsonb)",
+    "public.mentioned_usernames(text)",
+    "public.notify_mentions(text, text, uuid, text, uuid, text, jsonb, uuid[])",
+    "public.notify_on_vote()", "public.notify_on_comment()", "public.notify_on_answer()",
+    "public.notify_on_post()", "public.notify_on_question()", "public.notify_on_follow()",
+]
+
+
+async def test_only_service_role_may_send_system_notifications(owner_conn):
+    for signature in INTERNAL_FUNCTIONS:
+        for role in ("anon", "authenticated", "service_role"):
+            assert not await owner_conn.fetchval(
+                "SELECT has_function_privilege($1, to_regprocedure($2), 'EXECUTE')", role, signature
+            ), (role, signature)
+    callers = {role for role in ("anon", "authenticated", "service_role") if await owner_conn.fetchval(
+        "SELECT has_function_privilege($1, 'public.notify_system(uuid, text, text, jsonb)', 'EXECUTE')", role)}
+    assert callers == {"service_role"}
+    # Definers write what the actor may not; the pure helpers run as whoever calls them.
+    # Every one of them pins its search_path.
+    pure = {"public.notification_title(notification_type, text, integer, text)",
+            "public.notification_merge(jsonb, jsonb, jsonb)", "public.mentioned_usernames(text)"}
+    for signature in INTERNAL_FUNCTIONS + ["public.notify_system(uuid, text, text, jsonb)"]:
+        secdef, config = await owner_conn.fetchrow(
+            "SELECT prosecdef, proconfig FROM pg_proc WHERE oid = to_regprocedure($1)", signature)
+        assert secdef is (signature not in pure), signature
+        assert config == ["search_path=public, pg_temp"], signature
+
+
+async def test_system_notifications_respect_the_preference(app_conn, owner_conn):
+    alice = await make_user(owner_conn)
+    bob = await make_user(owner_conn)
+    await owner_conn.execute("INSERT INTO notification_preferences (user_id, on_system) VALUES ($1, false)", bob)
+    async with acting_as(app_conn, as_user(alice)) as c:
+        await expect_error(c, ACCESS_DENIED, "SELECT public.notify_system($1, 'Hi', 'Hello')", alice)
+    async with acting_as(app_conn, SERVICE) as c:
+        sent = await c.fetchval("SELECT public.notify_system($1, 'Maintenance', 'Tonight at 2:00')", alice)
+        assert sent is not None
+        assert await c.fetchval("SELECT public.notify_system($1, 'Maintenance', 'Tonight')", bob) is None
+        # System notifications have no target and never coalesce.
+        assert await c.fetchval("SELECT public.notify_system($1, 'Again', 'Again')", alice) is not None
+        assert await c.fetchval("SELECT count(*) FROM notifications WHERE user_id = $1", alice) == 2
+        assert await c.fetchval("SELECT count(*) FROM notifications WHERE user_id = $1", bob) == 0
+
+
+async def test_preferences_belong_to_their_user(app_conn, owner_conn):
+    alice = await make_user(owner_conn)
+    bob = await make_user(owner_conn)
+    await owner_conn.execute("INSERT INTO notification_preferences (user_id, on_like) VALUES ($1, false)", alice)
+    async with acting_as(app_conn, ANON) as c:
+        await expect_error(c, ACCESS_DENIED, "SELECT * FROM notification_preferences")
+    async with acting_as(app_conn, as_user(bob)) as c:
+        assert await c.fetchval("SELECT count(*) FROM notification_preferences") == 0
+        assert await affected(c, "UPDATE notification_preferences SET on_like = true WHERE user_id = $1", alice) == 0
+        await expect_error(c, ACCESS_DENIED,
+                           "INSERT INTO notification_preferences (user_id, on_like) VALUES ($1, true)", alice)
+        assert await affected(c, "INSERT INTO notification_preferences (user_id, on_like) VALUES ($1, false)",
+                              bob) == 1
+        await expect_error(c, ACCESS_DENIED, "UPDATE notification_preferences SET user_id = $1", alice)
+        await expect_error(c, ACCESS_DENIED, "UPDATE notification_preferences SET updated_at = now()")
+        await expect_error(c, ACCESS_DENIED, "DELETE FROM notification_preferences")
+    async with acting_as(app_conn, as_user(alice)) as c:
+        assert await c.fetchval("SELECT on_like FROM notification_preferences") is False
+        assert await affected(c, "UPDATE notification_preferences SET on_like = true") == 1
+
+
+async def _wait_until_blocked(owner: asyncpg.Connection, pid: int) -> None:
+    """Poll until backend ``pid`` waits on a lock (no timing is asserted)."""
+    for _ in range(2000):
+        if await owner.fetchval(
+            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+        ):
+            return
+        await asyncio.sleep(0.005)
+    pytest.fail("the second like never waited for the first")
+
+
+async def test_concurrent_likes_coalesce_exactly(test_db, owner_conn):
+    """The second like waits on the first one's unread notification and then folds into it."""
+    alice = await make_user(owner_conn)
+    bob = await make_user(owner_conn)
+    carol = await make_user(owner_conn)
+    post = await make_post(owner_conn, alice)
+    first = await asyncpg.connect(test_db.app_url)
+    second = await asyncpg.connect(test_db.app_url)
+    try:
+        tx1 = first.transaction()
+        await tx1.start()
+        await set_caller(first, as_user(bob))
+        await first.execute("INSERT INTO votes (user_id, votable_type, votable_id, vote_type)"
+                            " VALUES ($1, 'post', $2, 'upvote')", bob, post)
+
+        async def like_as_carol() -> None:
+            async with second.transaction():
+                await set_caller(second, as_user(carol))
+                await second.execute("INSERT INTO votes (user_id, votable_type, votable_id, vote_type)"
+                                     " VALUES ($1, 'post', $2, 'upvote')", carol, post)
+
+        pending = asyncio.create_task(like_as_carol())
+        await _wait_until_blocked(owner_conn, second.get_server_pid())
+        await tx1.commit()
+        await pending
+    finally:
+        await first.close()
+        await second.close()
+    rows = await owner_conn.fetch("SELECT title, data FROM notifications WHERE user_id = $1", alice)
+    assert len(rows) == 1
+    assert rows[0]["title"] == "2 people liked your post"
+    data = json.loads(rows[0]["data"])
+    assert data["count"] == 2 and [a["id"] for a in data["actors"]] == [str(carol), str(bob)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hi @Alice, and @bob!", ["alice", "bob"]),
+        ("@carol", ["carol"]),
+        ("mail bob@alice.org or @@dave", []),
+        ("@ab is too short, @" + "x" * 51 + " too long", []),
+        ("(@eve) @eve @eve.", ["eve"]),
+        ("@frank@grace", []),
+        (None, []),
+    ],
+)
+async def test_mention_parser(owner_conn, text, expected):
+    found = await owner_conn.fetchval("SELECT public.mentioned_usernames($1)", text)
+    assert sorted(found) == expected
+
+
+async def test_search_accessors_return_only_what_everyone_may_see(app_conn, owner_conn):
+    """The SECURITY DEFINER full-text accessors (0007) reveal nothing a search as anon would not."""
+    alice = await make_user(owner_conn)
+    post = await make_post(owner_conn, alice)
+    draft = await make_post(owner_conn, alice, published=False)
+    public = await make_resource(owner_conn, alice, public=True)
+    await make_resource(owner_conn, alice, public=False)
+    for caller in (ANON, as_user(alice)):
+        async with acting_as(app_conn, caller) as c:
+            posts = await c.fetch("SELECT s FROM public.search_published_posts("
+                                  "websearch_to_tsquery('english', 'learned')) AS s")
+            assert [r["s"] for r in posts] == [post]
+            assert draft not in [r["s"] for r in posts]
+            resources = await c.fetch("SELECT s FROM public.search_public_resources("
+                                      "websearch_to_tsquery('english', 'cheat sheet')) AS s")
+            assert [r["s"] for r in resources] == [public]
