@@ -22,8 +22,8 @@ from focushub.answers.schemas import AnswerCreate, AnswerUpdate
 from focushub.core.db import Caller, Tx, transaction
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
-from focushub.questions.queries import author_of
 from focushub.questions.schemas import AnswerRead
+from focushub.users.schemas import UserSummary
 
 _NO_ANSWER = "There is no answer with this id"
 _NO_QUESTION = "There is no question with this id"
@@ -36,7 +36,7 @@ def answer_from_row(row: RowMapping) -> AnswerRead:
         content=row["content"],
         is_accepted=row["is_accepted"],
         votes_count=row["votes_count"],
-        author=author_of(row),
+        author=UserSummary.from_row(row),
         my_vote=row["my_vote"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],

@@ -10,7 +10,8 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from focushub.core.schemas import InputModel, OutputModel
-from focushub.posts.schemas import AuthorRead, VoteType, not_blank
+from focushub.posts.schemas import VoteType, not_blank
+from focushub.users.schemas import UserSummary
 
 MAX_COMMENT_LENGTH = 5_000
 
@@ -36,7 +37,7 @@ class CommentRead(OutputModel):
     id: UUID
     post_id: UUID
     parent_id: UUID | None
-    author: AuthorRead
+    author: UserSummary
     content: str
     likes_count: int = Field(description="Net score: upvotes minus downvotes")
     replies_count: int = Field(description="Direct replies, shown or not")

@@ -26,7 +26,7 @@ from focushub.comments.schemas import (
 from focushub.core.db import Caller, Tx, transaction
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
-from focushub.posts.schemas import AuthorRead
+from focushub.users.schemas import UserSummary
 
 # Shape of the tree a listing returns: the page's comments (level 1) and two
 # levels of replies under them, at most REPLIES_PER_NODE per comment. Deeper or
@@ -41,12 +41,7 @@ def _comment_from_row(row: Mapping[str, Any]) -> CommentRead:
         id=row["id"],
         post_id=row["post_id"],
         parent_id=row["parent_id"],
-        author=AuthorRead(
-            id=row["author_id"],
-            username=row["author_username"],
-            full_name=row["author_full_name"],
-            avatar_url=row["author_avatar_url"],
-        ),
+        author=UserSummary.from_row(row),
         content=row["content"],
         likes_count=row["likes_count"],
         replies_count=row["replies_count"],

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from focushub.core.schemas import OutputModel
-from focushub.follows.schemas import UserSummary
+from focushub.users.schemas import UserSummary
 
 FeedScope = Literal["following", "latest", "trending"]
 

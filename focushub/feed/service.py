@@ -36,7 +36,7 @@ from focushub.core.errors import Unauthorized
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.feed.queries import feed_sql
 from focushub.feed.schemas import FeedItemRead, FeedParams
-from focushub.follows.schemas import UserSummary
+from focushub.users.schemas import UserSummary
 
 
 def _item(row: Mapping[str, Any]) -> FeedItemRead:
@@ -45,12 +45,7 @@ def _item(row: Mapping[str, Any]) -> FeedItemRead:
         id=row["id"],
         title=row["title"],
         excerpt=row["excerpt"],
-        author=UserSummary(
-            id=row["author_id"],
-            username=row["author_username"],
-            full_name=row["author_full_name"],
-            avatar_url=row["author_avatar_url"],
-        ),
+        author=UserSummary.from_row(row),
         category=row["category"],
         tags=list(row["tags"]),
         created_at=row["created_at"],

@@ -9,15 +9,7 @@ from pydantic import BaseModel, Field
 
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from focushub.core.schemas import OutputModel
-
-
-class UserSummary(OutputModel):
-    """The public face of a user in lists (followers, feed authors, search hits)."""
-
-    id: UUID
-    username: str
-    full_name: str
-    avatar_url: str | None
+from focushub.users.schemas import UserSummary
 
 
 class FollowState(OutputModel):

@@ -27,6 +27,7 @@ from pydantic import (
 
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from focushub.core.schemas import InputModel, OutputModel
+from focushub.users.schemas import UserSummary
 
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 30
@@ -149,18 +150,9 @@ class PostUpdate(InputModel):
         return self
 
 
-class AuthorRead(OutputModel):
-    """The public face of a content author, embedded in posts and comments."""
-
-    id: UUID
-    username: str
-    full_name: str
-    avatar_url: str | None
-
-
 class PostRead(OutputModel):
     id: UUID
-    author: AuthorRead
+    author: UserSummary
     title: str
     content: str
     category: str | None

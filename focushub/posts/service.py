@@ -22,13 +22,13 @@ from focushub.core.errors import Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.posts import queries
 from focushub.posts.schemas import (
-    AuthorRead,
     PostCreate,
     PostListParams,
     PostRead,
     PostUpdate,
     normalize_tag,
 )
+from focushub.users.schemas import UserSummary
 
 _UPDATABLE = ("title", "content", "category", "tags", "is_published")
 
@@ -42,12 +42,7 @@ def post_from_row(row: Mapping[str, Any], base_url: str) -> PostRead:
     """Build a ``PostRead`` from a row of ``queries.post_columns``."""
     return PostRead(
         id=row["id"],
-        author=AuthorRead(
-            id=row["author_id"],
-            username=row["author_username"],
-            full_name=row["author_full_name"],
-            avatar_url=row["author_avatar_url"],
-        ),
+        author=UserSummary.from_row(row),
         title=row["title"],
         content=row["content"],
         category=row["category"],

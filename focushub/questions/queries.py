@@ -1,16 +1,13 @@
 """SQL of the questions domain.
 
 Every statement returns the columns its schema needs in one round trip: the
-author (``author_*`` columns, see :func:`author_of`), the accepted flag and the
+author (``author_*`` columns, read with ``UserSummary.from_row``), the accepted flag and the
 caller's own vote. Fragments are constants; values are always named parameters.
 """
 
 from __future__ import annotations
 
-from sqlalchemy.engine import RowMapping
-
 from focushub.core.db import Caller
-from focushub.questions.schemas import AuthorSummary
 
 
 def my_vote_column(caller: Caller, votable_type: str, alias: str) -> str:
@@ -32,15 +29,6 @@ AUTHOR_COLUMNS = (
     "u.id AS author_id, u.username AS author_username, u.full_name AS author_full_name,"
     " u.avatar_url AS author_avatar_url"
 )
-
-
-def author_of(row: RowMapping) -> AuthorSummary:
-    return AuthorSummary(
-        id=row["author_id"],
-        username=row["author_username"],
-        full_name=row["author_full_name"],
-        avatar_url=row["author_avatar_url"],
-    )
 
 
 _QUESTION_COMMON = (

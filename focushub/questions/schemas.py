@@ -17,6 +17,7 @@ from uuid import UUID
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from focushub.core.schemas import InputModel, OutputModel
+from focushub.users.schemas import UserSummary
 
 QuestionStatus = Literal["open", "answered", "closed"]
 VoteType = Literal["upvote", "downvote"]
@@ -92,13 +93,6 @@ class QuestionUpdate(InputModel):
         return self
 
 
-class AuthorSummary(OutputModel):
-    id: UUID
-    username: str
-    full_name: str
-    avatar_url: str | None
-
-
 class QuestionSummary(OutputModel):
     """A list item: the question without its full text (``excerpt`` is its first 300 characters)."""
 
@@ -112,7 +106,7 @@ class QuestionSummary(OutputModel):
     answers_count: int
     views_count: int
     has_accepted_answer: bool
-    author: AuthorSummary
+    author: UserSummary
     my_vote: VoteType | None
     created_at: datetime
     updated_at: datetime
@@ -129,7 +123,7 @@ class QuestionRead(OutputModel):
     answers_count: int
     views_count: int
     has_accepted_answer: bool
-    author: AuthorSummary
+    author: UserSummary
     my_vote: VoteType | None
     created_at: datetime
     updated_at: datetime
@@ -141,7 +135,7 @@ class AnswerRead(OutputModel):
     content: str
     is_accepted: bool
     votes_count: int
-    author: AuthorSummary
+    author: UserSummary
     my_vote: VoteType | None
     created_at: datetime
     updated_at: datetime

@@ -24,7 +24,6 @@ from focushub.core.db import Caller, Tx, transaction
 from focushub.core.errors import Forbidden, NotFound, ValidationFailed
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.questions import queries
-from focushub.questions.queries import author_of
 from focushub.questions.schemas import (
     AIAnswerRead,
     QuestionCreate,
@@ -37,6 +36,7 @@ from focushub.questions.schemas import (
     SimilarQuestions,
     normalize_tag,
 )
+from focushub.users.schemas import UserSummary
 
 # A question page embeds this many answers; the rest via GET /questions/{id}/answers.
 DETAIL_ANSWERS = 50
@@ -69,7 +69,7 @@ def _question_fields(row: RowMapping) -> dict[str, Any]:
         "answers_count": row["answers_count"],
         "views_count": row["views_count"],
         "has_accepted_answer": row["has_accepted_answer"],
-        "author": author_of(row),
+        "author": UserSummary.from_row(row),
         "my_vote": row["my_vote"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from focushub.core.db import Caller, transaction
 from focushub.core.pagination import Page, decode_cursor, page_of
-from focushub.follows.schemas import UserSummary
 from focushub.search import queries
 from focushub.search.schemas import ContentHit, SearchHit, SearchParams, UserHit
+from focushub.users.schemas import UserSummary
 
 _CONTENT_TYPES = ["post", "question", "resource"]
 
@@ -32,12 +32,7 @@ def _content_hit(row: Mapping[str, Any]) -> ContentHit:
         title=row["title"],
         snippet=row["snippet"],
         rank=row["rank"],
-        author=UserSummary(
-            id=row["author_id"],
-            username=row["author_username"],
-            full_name=row["author_full_name"],
-            avatar_url=row["author_avatar_url"],
-        ),
+        author=UserSummary.from_row(row),
         category=row["category"],
         tags=list(row["tags"]),
         created_at=row["created_at"],
