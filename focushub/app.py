@@ -10,20 +10,22 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from focushub import __version__
+from focushub.answers.router import router as answers_router
+from focushub.auth.router import router as auth_router
+from focushub.chat.router import router as chat_router
+from focushub.comments.router import router as comments_router
 from focushub.core.db import create_engine
 from focushub.core.errors import install_error_handlers
 from focushub.core.middleware import BodyLimitMiddleware
 from focushub.core.settings import Settings, get_settings
-
-from focushub.answers.router import router as answers_router
-from focushub.auth.router import router as auth_router
-from focushub.comments.router import router as comments_router
 from focushub.feed.router import router as feed_router
 from focushub.follows.router import router as follows_router
 from focushub.health.router import router as health_router
 from focushub.notifications.router import router as notifications_router
 from focushub.posts.router import router as posts_router
 from focushub.questions.router import router as questions_router
+from focushub.realtime.bus import RealtimeBus
+from focushub.realtime.router import router as realtime_router
 from focushub.search.router import router as search_router
 from focushub.users.router import router as users_router
 from focushub.votes.router import router as votes_router
@@ -45,6 +47,8 @@ ROUTERS = (
     feed_router,
     search_router,
     notifications_router,
+    chat_router,
+    realtime_router,
 )
 
 
@@ -60,11 +64,19 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
         )
 
+    # Realtime fan-out between processes (focushub/realtime/bus.py). It exists from the
+    # start so that services can publish; the lifespan connects it.
+    bus = RealtimeBus(database_url=settings.database_url, redis_url=settings.redis_url)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owns_engine:
-            await engine.dispose()
+        await bus.start()
+        try:
+            yield
+        finally:
+            await bus.stop()
+            if owns_engine:
+                await engine.dispose()
 
     app = FastAPI(
         title="Focus Hub API",
@@ -75,6 +87,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.realtime = bus
     app.state.jwt_secret = settings.resolved_jwt_secret()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)

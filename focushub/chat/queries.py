@@ -1,0 +1,112 @@
+"""SQL of the chat domain. Every statement runs under the caller's RLS policies."""
+
+from __future__ import annotations
+
+# A message as the API shows it. ``is_read``: every participant other than the
+# sender has read up to it (for a direct room: the other person has). Expects
+# a CTE ``reads(user_id, last_read_seq)`` holding the room's read positions.
+MESSAGE_COLUMNS = """
+    m.id, m.room_id, m.seq, m.sender_id, su.username AS sender_username, m.content,
+    m.message_type::text AS message_type, m.file_url, m.created_at, m.edited_at, m.deleted_at
+"""
+
+# The caller's rooms with their last message, the caller's unread count and, for
+# direct rooms, the other person: one statement whatever the page size.
+# ``{where}`` adds the keyset or the single-room condition.
+ROOMS = """
+    SELECT r.id, r.type::text AS type, r.name, r.description, r.created_by, r.is_active,
+           r.created_at, r.updated_at, r.last_activity_at, r.last_seq, r.last_event_seq,
+           me.role::text AS my_role, me.last_read_seq,
+           (SELECT count(*) FROM public.chat_messages u
+             WHERE u.room_id = r.id AND u.seq > me.last_read_seq
+               AND u.sender_id <> me.user_id AND u.deleted_at IS NULL
+               AND u.message_type <> 'system') AS unread_count,
+           lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id,
+           lm.sender_username AS lm_sender_username, lm.content AS lm_content,
+           lm.message_type AS lm_message_type, lm.file_url AS lm_file_url,
+           lm.created_at AS lm_created_at, lm.edited_at AS lm_edited_at,
+           lm.deleted_at AS lm_deleted_at, lm.is_read AS lm_is_read,
+           peer.id AS peer_id, peer.username AS peer_username, peer.full_name AS peer_full_name,
+           peer.avatar_url AS peer_avatar_url
+    FROM public.chat_room_participants me
+    JOIN public.chat_rooms r ON r.id = me.room_id
+    LEFT JOIN LATERAL (
+        SELECT m.id, m.seq, m.sender_id, su.username AS sender_username, m.content,
+               m.message_type::text AS message_type, m.file_url, m.created_at, m.edited_at,
+               m.deleted_at,
+               coalesce((SELECT min(o.last_read_seq) FROM public.chat_room_participants o
+                         WHERE o.room_id = r.id AND o.user_id <> m.sender_id) >= m.seq,
+                        false) AS is_read
+        FROM public.chat_messages m
+        LEFT JOIN public.users su ON su.id = m.sender_id
+        WHERE m.room_id = r.id
+        ORDER BY m.seq DESC
+        LIMIT 1
+    ) lm ON true
+    LEFT JOIN LATERAL (
+        SELECT u.id, u.username, u.full_name, u.avatar_url
+        FROM public.chat_room_participants o
+        JOIN public.users u ON u.id = o.user_id
+        WHERE r.type = 'direct' AND o.room_id = r.id AND o.user_id <> me.user_id
+        LIMIT 1
+    ) peer ON true
+    WHERE me.user_id = auth.uid() {where}
+    ORDER BY r.last_activity_at DESC, r.id DESC
+    LIMIT :limit
+"""
+
+PARTICIPANTS = """
+    SELECT p.user_id, u.username, u.full_name, u.avatar_url, p.role::text AS role,
+           p.joined_at, p.last_read_seq
+    FROM public.chat_room_participants p
+    JOIN public.users u ON u.id = p.user_id
+    WHERE p.room_id = :room_id {where}
+    ORDER BY p.joined_at, p.user_id
+"""
+
+# Messages of one room; ``{where}`` and ``{order}`` pick the window.
+MESSAGES = f"""
+    WITH reads AS (
+        SELECT p.user_id, p.last_read_seq FROM public.chat_room_participants p
+        WHERE p.room_id = :room_id
+    )
+    SELECT {MESSAGE_COLUMNS},
+           coalesce((SELECT min(r.last_read_seq) FROM reads r WHERE r.user_id <> m.sender_id)
+                    >= m.seq, false) AS is_read
+    FROM public.chat_messages m
+    LEFT JOIN public.users su ON su.id = m.sender_id
+    WHERE m.room_id = :room_id {{where}}
+    ORDER BY m.seq {{order}}
+    LIMIT :limit
+"""
+
+ONE_MESSAGE = f"""
+    WITH reads AS (
+        SELECT p.user_id, p.last_read_seq FROM public.chat_room_participants p
+        WHERE p.room_id = (SELECT room_id FROM public.chat_messages WHERE id = :id)
+    )
+    SELECT {MESSAGE_COLUMNS},
+           coalesce((SELECT min(r.last_read_seq) FROM reads r WHERE r.user_id <> m.sender_id)
+                    >= m.seq, false) AS is_read
+    FROM public.chat_messages m
+    LEFT JOIN public.users su ON su.id = m.sender_id
+    WHERE m.id = :id
+"""
+
+SEND_MESSAGE = """
+    SELECT id FROM public.chat_send_message(
+        :room_id, :content, CAST(:message_type AS message_type), :file_url, :key)
+"""
+
+EXPORT = """
+    SELECT m.seq, m.created_at, m.content, m.message_type::text AS message_type, m.file_url,
+           m.deleted_at, m.edited_at, su.username AS sender_username
+    FROM public.chat_messages m
+    LEFT JOIN public.users su ON su.id = m.sender_id
+    WHERE m.room_id = :room_id
+    ORDER BY m.seq
+"""
+
+TRANSACTION_EVENTS = (
+    "SELECT room_id, seq, type, payload, created_at FROM public.chat_transaction_events()"
+)

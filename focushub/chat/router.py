@@ -1,0 +1,146 @@
+"""Chat rooms, participants, messages and read state: ``/api/v1/chat/rooms...``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import PlainTextResponse
+
+from focushub.chat import service
+from focushub.chat.schemas import (
+    MessageCreate,
+    MessageListParams,
+    MessagePage,
+    MessageRead,
+    MessageUpdate,
+    ParticipantCreate,
+    ParticipantRead,
+    ParticipantUpdate,
+    ReadState,
+    ReadUpdate,
+    RoomCreate,
+    RoomListParams,
+    RoomRead,
+    RoomUpdate,
+)
+from focushub.core.deps import EngineDep, UserDep
+from focushub.core.pagination import Page
+from focushub.realtime.deps import BusDep
+
+router = APIRouter(prefix="/api/v1/chat/rooms", tags=["chat"])
+
+
+@router.post(
+    "",
+    response_model=RoomRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": RoomRead, "description": "The existing direct room of the two users"}},
+)
+async def create_room(
+    data: RoomCreate, response: Response, caller: UserDep, engine: EngineDep, bus: BusDep
+) -> RoomRead:
+    room, created = await service.create_room(engine, caller, data, bus)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return room
+
+
+@router.get("", response_model=Page[RoomRead])
+async def list_rooms(
+    params: Annotated[RoomListParams, Query()], caller: UserDep, engine: EngineDep
+) -> Page[RoomRead]:
+    return await service.list_rooms(engine, caller, params)
+
+
+@router.get("/{room_id}", response_model=RoomRead)
+async def read_room(room_id: UUID, caller: UserDep, engine: EngineDep) -> RoomRead:
+    return await service.get_room(engine, caller, room_id)
+
+
+@router.patch("/{room_id}", response_model=RoomRead)
+async def update_room(
+    room_id: UUID, data: RoomUpdate, caller: UserDep, engine: EngineDep, bus: BusDep
+) -> RoomRead:
+    return await service.update_room(engine, caller, room_id, data, bus)
+
+
+@router.get("/{room_id}/participants", response_model=list[ParticipantRead])
+async def list_participants(room_id: UUID, caller: UserDep, engine: EngineDep) -> list[ParticipantRead]:
+    return await service.list_participants(engine, caller, room_id)
+
+
+@router.post(
+    "/{room_id}/participants", response_model=ParticipantRead, status_code=status.HTTP_201_CREATED
+)
+async def add_participant(
+    room_id: UUID, data: ParticipantCreate, caller: UserDep, engine: EngineDep, bus: BusDep
+) -> ParticipantRead:
+    return await service.add_participant(engine, caller, room_id, data, bus)
+
+
+@router.patch("/{room_id}/participants/{user_id}", response_model=ParticipantRead)
+async def update_participant(
+    room_id: UUID, user_id: UUID, data: ParticipantUpdate, caller: UserDep, engine: EngineDep,
+    bus: BusDep,
+) -> ParticipantRead:
+    return await service.update_participant(engine, caller, room_id, user_id, data, bus)
+
+
+@router.delete("/{room_id}/participants/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_participant(
+    room_id: UUID, user_id: UUID, caller: UserDep, engine: EngineDep, bus: BusDep
+) -> Response:
+    await service.remove_participant(engine, caller, room_id, user_id, bus)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{room_id}/messages", response_model=MessageRead, status_code=status.HTTP_201_CREATED
+)
+async def send_message(
+    room_id: UUID, data: MessageCreate, caller: UserDep, engine: EngineDep, bus: BusDep
+) -> MessageRead:
+    return await service.send_message(engine, caller, room_id, data, bus)
+
+
+@router.get("/{room_id}/messages", response_model=MessagePage)
+async def list_messages(
+    room_id: UUID, params: Annotated[MessageListParams, Query()], caller: UserDep, engine: EngineDep
+) -> MessagePage:
+    return await service.list_messages(engine, caller, room_id, params)
+
+
+@router.patch("/{room_id}/messages/{message_id}", response_model=MessageRead)
+async def edit_message(
+    room_id: UUID, message_id: UUID, data: MessageUpdate, caller: UserDep, engine: EngineDep,
+    bus: BusDep,
+) -> MessageRead:
+    return await service.edit_message(engine, caller, room_id, message_id, data, bus)
+
+
+@router.delete("/{room_id}/messages/{message_id}", response_model=MessageRead)
+async def delete_message(
+    room_id: UUID, message_id: UUID, caller: UserDep, engine: EngineDep, bus: BusDep
+) -> MessageRead:
+    return await service.delete_message(engine, caller, room_id, message_id, bus)
+
+
+@router.post("/{room_id}/read", response_model=ReadState)
+async def mark_read(
+    room_id: UUID, data: ReadUpdate, caller: UserDep, engine: EngineDep, bus: BusDep
+) -> ReadState:
+    return await service.mark_read(engine, caller, room_id, data, bus)
+
+
+@router.get(
+    "/{room_id}/export",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}, "description": "The history as plain text"}},
+)
+async def export_room(room_id: UUID, caller: UserDep, engine: EngineDep) -> PlainTextResponse:
+    text, filename = await service.export_room(engine, caller, room_id)
+    return PlainTextResponse(
+        text, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

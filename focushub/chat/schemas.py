@@ -1,0 +1,172 @@
+"""Chat on the wire: rooms, participants, messages, read state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AnyUrl, BaseModel, Field, StringConstraints, UrlConstraints, model_validator
+
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from focushub.core.schemas import InputModel, OutputModel
+
+# The database CHECK chat_messages_content_length allows 10,000 characters.
+MAX_MESSAGE_LENGTH = 10_000
+
+RoomType = Literal["direct", "group"]
+ParticipantRole = Literal["member", "moderator", "admin"]
+SendableType = Literal["text", "image", "file"]
+MessageType = Literal["text", "image", "file", "system"]
+
+RoomName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+RoomDescription = Annotated[str, StringConstraints(max_length=2000)]
+MessageContent = Annotated[str, StringConstraints(max_length=MAX_MESSAGE_LENGTH)]
+IdempotencyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# Files are not uploaded here: the sender gives a URL, which must be http(s).
+FileUrl = Annotated[AnyUrl, UrlConstraints(max_length=2048, allowed_schemes=["http", "https"])]
+
+
+class UserSummary(OutputModel):
+    id: UUID
+    username: str
+    full_name: str
+    avatar_url: str | None
+
+
+class RoomCreate(InputModel):
+    """A direct room names the other user; a group room a name and its first members."""
+
+    type: RoomType = "group"
+    user_id: UUID | None = Field(default=None, description="Direct rooms: the other person")
+    name: RoomName | None = Field(default=None, description="Group rooms: required")
+    description: RoomDescription | None = None
+    member_ids: list[UUID] = Field(default_factory=list, max_length=100, description="Group rooms")
+
+    @model_validator(mode="after")
+    def _shape(self) -> RoomCreate:
+        if self.type == "direct":
+            if self.user_id is None:
+                raise ValueError("a direct room needs user_id")
+            if self.name is not None or self.description is not None or self.member_ids:
+                raise ValueError("a direct room takes only user_id")
+        else:
+            if self.name is None:
+                raise ValueError("a group room needs a name")
+            if self.user_id is not None:
+                raise ValueError("user_id is for direct rooms; use member_ids")
+        return self
+
+
+class RoomUpdate(InputModel):
+    name: RoomName | None = None
+    description: RoomDescription | None = None
+    is_active: bool | None = Field(default=None, description="false archives the room")
+
+
+class MessageRead(OutputModel):
+    id: UUID
+    room_id: UUID
+    seq: int = Field(description="Position in the room: 1, 2, 3, ... without gaps")
+    sender_id: UUID
+    sender_username: str | None
+    content: str
+    message_type: MessageType
+    file_url: str | None
+    is_read: bool = Field(
+        description="Every other participant has read it (direct rooms: the other person has)"
+    )
+    created_at: datetime
+    edited_at: datetime | None
+    deleted_at: datetime | None
+
+
+class RoomRead(OutputModel):
+    id: UUID
+    type: RoomType
+    name: str
+    description: str | None
+    created_by: UUID
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+    last_activity_at: datetime
+    last_seq: int = Field(description="seq of the latest message")
+    last_event_seq: int = Field(description="seq of the latest room event (realtime resume point)")
+    my_role: ParticipantRole
+    last_read_seq: int
+    unread_count: int
+    last_message: MessageRead | None
+    peer: UserSummary | None = Field(description="Direct rooms: the other participant")
+
+
+class RoomListParams(BaseModel):
+    cursor: str | None = Field(default=None, max_length=500)
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+
+
+class ParticipantRead(OutputModel):
+    user_id: UUID
+    username: str
+    full_name: str
+    avatar_url: str | None
+    role: ParticipantRole
+    joined_at: datetime
+    last_read_seq: int
+
+
+class ParticipantCreate(InputModel):
+    user_id: UUID
+    role: ParticipantRole = "member"
+
+
+class ParticipantUpdate(InputModel):
+    role: ParticipantRole | None = None
+
+
+class MessageCreate(InputModel):
+    content: MessageContent = ""
+    message_type: SendableType = "text"
+    file_url: FileUrl | None = None
+    idempotency_key: IdempotencyKey | None = Field(
+        default=None, description="Retrying with the same key returns the first message"
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> MessageCreate:
+        if self.message_type == "text":
+            if not self.content.strip():
+                raise ValueError("a text message needs content")
+            if self.file_url is not None:
+                raise ValueError("file_url is for image and file messages")
+        elif self.file_url is None:
+            raise ValueError(f"an {self.message_type} message needs file_url")
+        return self
+
+
+class MessageUpdate(InputModel):
+    content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_LENGTH)] | None = None
+
+
+class MessageListParams(BaseModel):
+    before: int | None = Field(default=None, ge=1, description="Messages with seq below this")
+    after: int | None = Field(default=None, ge=0, description="Messages with seq above this")
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
+
+
+class MessagePage(BaseModel):
+    """Messages in ascending seq. ``next_cursor`` is the seq to pass as ``before`` (or as
+    ``after`` when paging forward with ``after``) for the next page; null at the end."""
+
+    items: list[MessageRead]
+    next_cursor: str | None
+
+
+class ReadUpdate(InputModel):
+    seq: int | None = Field(default=None, ge=0, description="Read up to this seq; default: the latest")
+
+
+class ReadState(OutputModel):
+    room_id: UUID
+    last_read_seq: int
+    unread_count: int

@@ -1,0 +1,394 @@
+"""Chat: rooms, participants, messages, read state and export.
+
+The rules live in the database (0003 and 0008): RLS decides who sees and
+changes what, triggers number messages and room events without gaps under
+the room row lock, post ``system`` messages on join and leave, promote an
+admin when the last one leaves, and keep direct rooms at two people. Each
+write below reads back the room events its own transaction wrote
+(``chat_transaction_events()``) and hands them to the realtime bus after the
+commit, so a rolled-back request publishes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from focushub.chat import queries
+from focushub.chat.schemas import (
+    MessageCreate,
+    MessageListParams,
+    MessagePage,
+    MessageRead,
+    MessageUpdate,
+    ParticipantCreate,
+    ParticipantRead,
+    ParticipantUpdate,
+    ReadState,
+    ReadUpdate,
+    RoomCreate,
+    RoomListParams,
+    RoomRead,
+    RoomUpdate,
+    UserSummary,
+)
+from focushub.core.db import Caller, Tx, transaction
+from focushub.core.errors import Forbidden, NotFound
+from focushub.core.pagination import Page, decode_cursor, page_of
+from focushub.realtime.bus import RealtimeBus
+
+
+async def _post_membership_messages(tx: Tx) -> None:
+    """Post the group rooms' "joined" / "left" system messages for this transaction's changes."""
+    await tx.execute("SELECT public.chat_post_membership_messages()")
+
+
+async def _publish_after_commit(tx: Tx, bus: RealtimeBus) -> None:
+    """Queue this transaction's room events for the bus; call last, after every write."""
+    rows = await tx.all(queries.TRANSACTION_EVENTS)
+    if rows:
+        events = [dict(r) for r in rows]
+        tx.after_commit(lambda: bus.publish_room_events(events))
+
+
+def _room(row: Mapping[str, Any]) -> RoomRead:
+    last = None
+    if row["lm_id"] is not None:
+        last = MessageRead(
+            id=row["lm_id"], room_id=row["id"], seq=row["lm_seq"], sender_id=row["lm_sender_id"],
+            sender_username=row["lm_sender_username"], content=row["lm_content"],
+            message_type=row["lm_message_type"], file_url=row["lm_file_url"],
+            is_read=row["lm_is_read"], created_at=row["lm_created_at"],
+            edited_at=row["lm_edited_at"], deleted_at=row["lm_deleted_at"],
+        )
+    peer = None
+    if row["peer_id"] is not None:
+        peer = UserSummary(
+            id=row["peer_id"], username=row["peer_username"], full_name=row["peer_full_name"],
+            avatar_url=row["peer_avatar_url"],
+        )
+    return RoomRead(
+        id=row["id"], type=row["type"], name=row["name"], description=row["description"],
+        created_by=row["created_by"], is_active=row["is_active"], created_at=row["created_at"],
+        updated_at=row["updated_at"], last_activity_at=row["last_activity_at"],
+        last_seq=row["last_seq"], last_event_seq=row["last_event_seq"], my_role=row["my_role"],
+        last_read_seq=row["last_read_seq"], unread_count=row["unread_count"],
+        last_message=last, peer=peer,
+    )
+
+
+async def _read_room(tx: Tx, room_id: UUID) -> RoomRead:
+    row = await tx.one_or_none(
+        queries.ROOMS.format(where="AND r.id = :room_id"), room_id=room_id, limit=1
+    )
+    if row is None:
+        raise NotFound("No such room", code="room_not_found")
+    return _room(row)
+
+
+async def _check_room_visible(tx: Tx, room_id: UUID) -> None:
+    """404 unless the caller participates in the room. (The rooms policy also shows a room
+    to its creator after they left; for chat purposes that room is gone.)"""
+    if not await tx.scalar("SELECT public.is_room_member(:id)", id=room_id):
+        raise NotFound("No such room", code="room_not_found")
+
+
+# --- rooms -------------------------------------------------------------------------------
+
+
+async def create_room(
+    engine: AsyncEngine, caller: Caller, data: RoomCreate, bus: RealtimeBus
+) -> tuple[RoomRead, bool]:
+    """Open the direct room with ``data.user_id`` (the existing one if any) or create a group.
+
+    Returns the room and whether it was created now.
+    """
+    async with transaction(engine, caller) as tx:
+        if data.type == "direct":
+            row = await tx.one(
+                "SELECT room_id, created FROM public.chat_open_direct_room(:other)",
+                other=data.user_id,
+            )
+            room_id, created = row["room_id"], row["created"]
+        else:
+            room_id = await tx.scalar(
+                "INSERT INTO public.chat_rooms (name, description, type, created_by)"
+                " VALUES (:name, :description, 'group', auth.uid()) RETURNING id",
+                name=data.name, description=data.description,
+            )
+            created = True
+            members = [m for m in dict.fromkeys(data.member_ids) if m != caller.user_id]
+            if members:
+                await tx.execute(
+                    "INSERT INTO public.chat_room_participants (room_id, user_id, role)"
+                    " SELECT :room_id, u.id, 'member' FROM public.users u"
+                    " WHERE u.id = ANY(CAST(:ids AS uuid[])) AND u.is_active"
+                    " ORDER BY array_position(CAST(:ids AS uuid[]), u.id)",
+                    room_id=room_id, ids=members,
+                )
+            await _post_membership_messages(tx)
+        await _publish_after_commit(tx, bus)
+        return await _read_room(tx, room_id), created
+
+
+async def list_rooms(engine: AsyncEngine, caller: Caller, params: RoomListParams) -> Page[RoomRead]:
+    """The caller's rooms, latest activity first: one statement after the role switch."""
+    where = ""
+    bind: dict[str, Any] = {"limit": params.limit + 1}
+    if params.cursor is not None:
+        bind["c_at"], bind["c_id"] = decode_cursor(params.cursor, (datetime, UUID))
+        where = "AND (r.last_activity_at, r.id) < (:c_at, :c_id)"
+    async with transaction(engine, caller) as tx:
+        rows = await tx.all(queries.ROOMS.format(where=where), **bind)
+    page, next_cursor = page_of(rows, params.limit, lambda r: (r["last_activity_at"], r["id"]))
+    return Page[RoomRead](items=[_room(r) for r in page], next_cursor=next_cursor)
+
+
+async def get_room(engine: AsyncEngine, caller: Caller, room_id: UUID) -> RoomRead:
+    async with transaction(engine, caller) as tx:
+        return await _read_room(tx, room_id)
+
+
+async def update_room(
+    engine: AsyncEngine, caller: Caller, room_id: UUID, data: RoomUpdate, bus: RealtimeBus
+) -> RoomRead:
+    """Rename, describe or archive a room (room admins, by RLS)."""
+    fields = data.model_dump(exclude_unset=True)
+    if "name" in fields and fields["name"] is None:
+        del fields["name"]
+    if "is_active" in fields and fields["is_active"] is None:
+        del fields["is_active"]
+    async with transaction(engine, caller) as tx:
+        await _check_room_visible(tx, room_id)
+        if fields:
+            sets = ", ".join(f"{name} = :{name}" for name in fields)
+            updated = await tx.scalar(
+                f"UPDATE public.chat_rooms SET {sets} WHERE id = :room_id RETURNING id",
+                room_id=room_id, **fields,
+            )
+            if updated is None:
+                raise Forbidden("Only room admins change the room", code="not_room_admin")
+            await _publish_after_commit(tx, bus)
+        return await _read_room(tx, room_id)
+
+
+# --- participants -------------------------------------------------------------------------
+
+
+async def list_participants(engine: AsyncEngine, caller: Caller, room_id: UUID) -> list[ParticipantRead]:
+    async with transaction(engine, caller) as tx:
+        await _check_room_visible(tx, room_id)
+        rows = await tx.all(queries.PARTICIPANTS.format(where=""), room_id=room_id)
+    return [ParticipantRead.model_validate(dict(r)) for r in rows]
+
+
+async def _participant(tx: Tx, room_id: UUID, user_id: UUID) -> ParticipantRead:
+    row = await tx.one_or_none(
+        queries.PARTICIPANTS.format(where="AND p.user_id = :user_id"), room_id=room_id, user_id=user_id
+    )
+    if row is None:
+        raise NotFound("No such participant", code="participant_not_found")
+    return ParticipantRead.model_validate(dict(row))
+
+
+async def add_participant(
+    engine: AsyncEngine, caller: Caller, room_id: UUID, data: ParticipantCreate, bus: RealtimeBus
+) -> ParticipantRead:
+    """Add a user to a group room (room admins, by RLS; direct rooms refuse a third)."""
+    async with transaction(engine, caller) as tx:
+        await _check_room_visible(tx, room_id)
+        active = await tx.scalar(
+            "SELECT is_active FROM public.users WHERE id = :id", id=data.user_id
+        )
+        if not active:
+            raise NotFound("No such user", code="user_not_found")
+        await tx.execute(
+            "INSERT INTO public.chat_room_participants (room_id, user_id, role)"
+            " VALUES (:room_id, :user_id, CAST(:role AS participant_role))",
+            room_id=room_id, user_id=data.user_id, role=data.role,
+        )
+        await _post_membership_messages(tx)
+        await _publish_after_commit(tx, bus)
+        return await _participant(tx, room_id, data.user_id)
+
+
+async def update_participant(
+    engine: AsyncEngine,
+    caller: Caller,
+    room_id: UUID,
+    user_id: UUID,
+    data: ParticipantUpdate,
+    bus: RealtimeBus,
+) -> ParticipantRead:
+    """Change a participant's role (room admins; check_participant_update says so)."""
+    async with transaction(engine, caller) as tx:
+        await _check_room_visible(tx, room_id)
+        current = await _participant(tx, room_id, user_id)
+        if data.role is None or data.role == current.role:
+            return current
+        updated = await tx.scalar(
+            "UPDATE public.chat_room_participants SET role = CAST(:role AS participant_role)"
+            " WHERE room_id = :room_id AND user_id = :user_id RETURNING user_id",
+            room_id=room_id, user_id=user_id, role=data.role,
+        )
+        if updated is None:
+            raise Forbidden("Only room admins change roles", code="not_room_admin")
+        await _publish_after_commit(tx, bus)
+        return await _participant(tx, room_id, user_id)
+
+
+async def remove_participant(
+    engine: AsyncEngine, caller: Caller, room_id: UUID, user_id: UUID, bus: RealtimeBus
+) -> None:
+    """Leave (``user_id`` is the caller) or remove someone (admins; moderators remove members)."""
+    async with transaction(engine, caller) as tx:
+        await _check_room_visible(tx, room_id)
+        await _participant(tx, room_id, user_id)
+        removed = await tx.scalar(
+            "DELETE FROM public.chat_room_participants WHERE room_id = :room_id AND user_id = :user_id"
+            " RETURNING user_id",
+            room_id=room_id, user_id=user_id,
+        )
+        if removed is None:
+            raise Forbidden(
+                "Only room admins and moderators remove participants", code="not_room_moderator"
+            )
+        await _post_membership_messages(tx)
+        await _publish_after_commit(tx, bus)
+
+
+# --- messages ----------------------------------------------------------------------------
+
+
+async def _message(tx: Tx, message_id: UUID) -> MessageRead:
+    row = await tx.one_or_none(queries.ONE_MESSAGE, id=message_id)
+    if row is None:
+        raise NotFound("No such message", code="message_not_found")
+    return MessageRead.model_validate(dict(row))
+
+
+async def send_message(
+    engine: AsyncEngine, caller: Caller, room_id: UUID, data: MessageCreate, bus: RealtimeBus
+) -> MessageRead:
+    """Send a message as the caller (``chat_send_message()``: 404 outside the room, 409 in
+    an archived room). With an ``idempotency_key`` a retry returns the first message and
+    writes nothing, so it publishes nothing either."""
+    async with transaction(engine, caller) as tx:
+        message_id = await tx.scalar(
+            queries.SEND_MESSAGE,
+            room_id=room_id, content=data.content, message_type=data.message_type,
+            file_url=str(data.file_url) if data.file_url is not None else None,
+            key=data.idempotency_key,
+        )
+        await _publish_after_commit(tx, bus)
+        return await _message(tx, message_id)
+
+
+async def list_messages(
+    engine: AsyncEngine, caller: Caller, room_id: UUID, params: MessageListParams
+) -> MessagePage:
+    """A window of messages by seq, returned in ascending order.
+
+    ``after``: the first ``limit`` messages above it. Otherwise the last ``limit``
+    messages below ``before`` (or the latest ones).
+    """
+    bind: dict[str, Any] = {"room_id": room_id, "limit": params.limit + 1}
+    conditions = []
+    if params.after is not None:
+        conditions.append("m.seq > :after")
+        bind["after"] = params.after
+    if params.before is not None:
+        conditions.append("m.seq < :before")
+        bind["before"] = params.before
+    where = "".join(f" AND {c}" for c in conditions)
+    forward = params.after is not None
+    async with transaction(engine, caller) as tx:
+        await _check_room_visible(tx, room_id)
+        rows = await tx.all(
+            queries.MESSAGES.format(where=where, order="ASC" if forward else "DESC"), **bind
+        )
+    page, _ = page_of(rows, params.limit, lambda r: (r["seq"],))
+    next_cursor = str(page[-1]["seq"]) if len(rows) > params.limit else None
+    if not forward:
+        page = list(reversed(page))
+    return MessagePage(items=[MessageRead.model_validate(dict(r)) for r in page], next_cursor=next_cursor)
+
+
+async def edit_message(
+    engine: AsyncEngine, caller: Caller, room_id: UUID, message_id: UUID, data: MessageUpdate,
+    bus: RealtimeBus,
+) -> MessageRead:
+    """Edit one's own message (RLS: the sender; the trigger refuses deleted and system ones)."""
+    async with transaction(engine, caller) as tx:
+        current = await _message(tx, message_id)
+        if current.room_id != room_id:
+            raise NotFound("No such message", code="message_not_found")
+        if data.content is None or data.content == current.content:
+            return current
+        updated = await tx.scalar(
+            "UPDATE public.chat_messages SET content = :content WHERE id = :id RETURNING id",
+            id=message_id, content=data.content,
+        )
+        if updated is None:
+            raise Forbidden("Only the sender edits a message", code="not_message_sender")
+        await _publish_after_commit(tx, bus)
+        return await _message(tx, message_id)
+
+
+async def delete_message(
+    engine: AsyncEngine, caller: Caller, room_id: UUID, message_id: UUID, bus: RealtimeBus
+) -> MessageRead:
+    """Soft-delete: the message keeps its seq, its content is blanked, ``deleted_at`` set."""
+    async with transaction(engine, caller) as tx:
+        current = await _message(tx, message_id)
+        if current.room_id != room_id:
+            raise NotFound("No such message", code="message_not_found")
+        await tx.execute("SELECT 1 FROM public.chat_delete_message(:id)", id=message_id)
+        await _publish_after_commit(tx, bus)
+        return await _message(tx, message_id)
+
+
+# --- read state and export ----------------------------------------------------------------
+
+
+async def mark_read(
+    engine: AsyncEngine, caller: Caller, room_id: UUID, data: ReadUpdate, bus: RealtimeBus
+) -> ReadState:
+    """Move the caller's read position forward (to ``data.seq`` or the latest message)."""
+    async with transaction(engine, caller) as tx:
+        row = await tx.one(
+            "SELECT last_read_seq, unread_count FROM public.chat_mark_read(:room_id, :seq)",
+            room_id=room_id, seq=data.seq,
+        )
+        await _publish_after_commit(tx, bus)
+    return ReadState(room_id=room_id, last_read_seq=row["last_read_seq"], unread_count=row["unread_count"])
+
+
+def _export_line(row: Mapping[str, Any]) -> str:
+    stamp = row["created_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    who = row["sender_username"] or "unknown"
+    if row["message_type"] == "system":
+        return f"[{stamp}] * {row['content']}"
+    if row["deleted_at"] is not None:
+        return f"[{stamp}] {who}: (message deleted)"
+    text = row["content"]
+    if row["message_type"] in ("image", "file"):
+        text = f"[{row['message_type']}: {row['file_url']}] {text}".rstrip()
+    if row["edited_at"] is not None:
+        text += " (edited)"
+    return f"[{stamp}] {who}: {text}"
+
+
+async def export_room(engine: AsyncEngine, caller: Caller, room_id: UUID) -> tuple[str, str]:
+    """The whole history as plain text; returns ``(text, file name)``."""
+    async with transaction(engine, caller) as tx:
+        room = await _read_room(tx, room_id)
+        rows = await tx.all(queries.EXPORT, room_id=room_id)
+    title = room.name if room.type == "group" else f"Chat with {room.peer.username if room.peer else 'unknown'}"
+    lines = [f"# {title}", f"# Exported {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC", ""]
+    lines += [_export_line(r) for r in rows]
+    return "\n".join(lines) + "\n", f"chat-{room_id}.txt"

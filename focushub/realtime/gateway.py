@@ -1,0 +1,451 @@
+"""One WebSocket connection of the realtime gateway (``/api/v1/realtime``).
+
+Protocol (JSON text frames; docs/architecture.md has the full table):
+
+client -> server
+    ``{"type": "auth", "access_token": "..."}``        first frame, unless ``?access_token=``
+    ``{"type": "subscribe", "room_id": "...", "last_seq": 12}``  ``last_seq`` optional
+    ``{"type": "unsubscribe", "room_id": "..."}``
+    ``{"type": "typing", "room_id": "..."}``
+    ``{"type": "message.send", "room_id": "...", "content": "...", "message_type": "text",
+      "file_url": null, "idempotency_key": "...", "request_id": "..."}``
+    ``{"type": "ping"}``
+
+server -> client
+    ``ready``, ``subscribed``, ``unsubscribed``, ``message.sent``, ``pong``, ``error``;
+    room events ``{"type", "room_id", "seq", "data", "created_at"}`` with ``type`` one of
+    ``message.created|updated|deleted``, ``room.updated``, ``participant.added|removed|updated``,
+    ``read.updated``; ephemeral ``typing`` and ``presence`` (no ``seq``; ``presence`` is
+    ``{"status": "online"}`` when someone subscribes to a room, answered by the others
+    already there with ``"echo": true``, and ``{"status": "offline", "last_seen_at"}``
+    when their socket closes);
+    ``notification.created`` on the user's own channel.
+
+Gap-free delivery: per subscribed room the connection remembers the last ``seq``
+it delivered. Subscribing registers the socket on the room channel *first* and
+queues a catch-up; the writer then checks membership and replays from the
+database what follows ``last_seq`` while live events wait in the queue behind
+it. Live events at or below the delivered ``seq`` are dropped, and a live event
+that skips numbers (or arrived as a stub) makes the writer load the missing
+ones from the database. Every database read runs as the connection's user,
+under RLS, so a participant who was removed stops receiving.
+
+Close codes: 4001 not authenticated (missing, invalid or expired token),
+4008 the client is too slow (its queue overflowed; reconnect and resume with the
+last ``seq`` of each room), 1011 server error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from focushub.chat import service as chat_service
+from focushub.chat.schemas import MessageCreate
+from focushub.core.db import Caller, transaction
+from focushub.core.errors import AppError, translate_db_error
+from focushub.core.security import decode_access_token
+from focushub.realtime.bus import RealtimeBus, room_event
+
+log = logging.getLogger("focushub.realtime")
+
+CLOSE_UNAUTHORIZED = 4001
+CLOSE_SLOW_CONSUMER = 4008
+CLOSE_SERVER_ERROR = 1011
+
+# Events (and replies) waiting for one socket; past this the socket is closed with 4008.
+QUEUE_SIZE = 512
+# A frame longer than this is refused with an error event (a message is at most 10,000
+# characters; the rest of a frame is small).
+MAX_FRAME_CHARS = 16_000
+AUTH_TIMEOUT_SECONDS = 10.0
+REPLAY_PAGE = 500
+
+_EVENTS_AFTER = """
+    SELECT room_id, seq, type, payload, created_at FROM public.chat_room_events
+    WHERE room_id = :room_id AND seq > :after AND seq <= :upto
+    ORDER BY seq
+    LIMIT :limit
+"""
+
+
+@dataclass
+class RoomState:
+    delivered: int | None = None  # None until the catch-up has run
+
+
+class ClientError(Exception):
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code, self.message, self.extra = code, message, extra
+
+
+def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message, **extra}
+
+
+def _room_id(frame: dict[str, Any]) -> str:
+    try:
+        return str(UUID(str(frame.get("room_id"))))
+    except ValueError:
+        raise ClientError("invalid_room_id", "room_id must be a UUID") from None
+
+
+class Connection:
+    """A signed-in socket: its subscriptions, its bounded queue and its writer task."""
+
+    def __init__(self, ws: WebSocket, bus: RealtimeBus, engine: AsyncEngine, caller: Caller,
+                 expires_at: float | None) -> None:
+        self.ws = ws
+        self.bus = bus
+        self.engine = engine
+        self.caller = caller
+        self.user_id = str(caller.user_id)
+        self.expires_at = expires_at
+        self.rooms: dict[str, RoomState] = {}
+        # Rooms this socket stopped following -> last seq delivered there, so the copy of an
+        # event that also travels on the user channel is not delivered twice.
+        self.left: dict[str, int] = {}
+        self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        self.closing = False
+        self._close_task: asyncio.Task[None] | None = None  # held so it is not collected
+
+    # --- entry points --------------------------------------------------------------------
+
+    def offer(self, channel: str, event: dict[str, Any]) -> None:
+        """Called by the hub for every event on a channel of this socket. Never blocks."""
+        self._enqueue(("event", channel, event))
+
+    def _enqueue(self, item: tuple[Any, ...]) -> None:
+        if self.closing:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self._close_soon(CLOSE_SLOW_CONSUMER, "too slow: reconnect and resume")
+
+    def _close_soon(self, code: int, reason: str) -> None:
+        self.closing = True
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    def reply(self, frame: dict[str, Any]) -> None:
+        self._enqueue(("send", frame))
+
+    async def run(self) -> None:
+        self.bus.hub.add(f"user:{self.user_id}", self)
+        writer = asyncio.create_task(self._write_loop())
+        expiry = None
+        if self.expires_at is not None:
+            expiry = asyncio.get_running_loop().call_later(
+                max(0.0, self.expires_at - time.time()),
+                self._close_soon, CLOSE_UNAUTHORIZED, "token expired",
+            )
+        self.reply({"type": "ready", "user_id": self.user_id})
+        try:
+            await self._read_loop()
+        finally:
+            if expiry is not None:
+                expiry.cancel()
+            self.closing = True
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+            self.bus.hub.discard(f"user:{self.user_id}", self)
+            active = [rid for rid, st in self.rooms.items() if st.delivered is not None]
+            for rid in list(self.rooms):
+                self.bus.hub.discard(f"room:{rid}", self)
+            self.rooms.clear()
+            last_seen = datetime.now(UTC).isoformat()
+            for rid in active:
+                await self.bus.publish(f"room:{rid}", {
+                    "type": "presence", "room_id": rid, "user_id": self.user_id,
+                    "status": "offline", "last_seen_at": last_seen,
+                })
+
+    async def _close(self, code: int, reason: str) -> None:
+        self.closing = True
+        with contextlib.suppress(Exception):
+            if self.ws.application_state != WebSocketState.DISCONNECTED:
+                await self.ws.close(code=code, reason=reason)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        while True:
+            try:
+                message = await self.ws.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text")
+            if raw is None and message.get("bytes") is not None:
+                raw = message["bytes"].decode("utf-8", errors="replace")
+            try:
+                await self._handle(raw or "")
+            except ClientError as exc:
+                self.reply(_error(exc.code, exc.message, **exc.extra))
+
+    async def _handle(self, raw: str) -> None:
+        if len(raw) > MAX_FRAME_CHARS:
+            raise ClientError("frame_too_large", f"frames are limited to {MAX_FRAME_CHARS} characters")
+        try:
+            frame = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise ClientError("malformed_frame", "frames are JSON objects") from None
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            raise ClientError("malformed_frame", "frames are JSON objects with a string type")
+        kind = frame["type"]
+        if kind == "subscribe":
+            self._subscribe(frame)
+        elif kind == "unsubscribe":
+            room_id = _room_id(frame)
+            self._drop_room(room_id)
+            self.reply({"type": "unsubscribed", "room_id": room_id, "reason": "requested"})
+        elif kind == "typing":
+            await self._typing(frame)
+        elif kind == "message.send":
+            await self._send_message(frame)
+        elif kind == "ping":
+            self.reply({"type": "pong"})
+        elif kind == "auth":
+            raise ClientError("already_authenticated", "this connection is signed in")
+        else:
+            raise ClientError("unknown_type", f"unknown frame type {kind!r}")
+
+    def _subscribe(self, frame: dict[str, Any]) -> None:
+        room_id = _room_id(frame)
+        last_seq = frame.get("last_seq")
+        if last_seq is not None and (not isinstance(last_seq, int) or isinstance(last_seq, bool)
+                                     or last_seq < 0):
+            raise ClientError("invalid_last_seq", "last_seq must be a non-negative integer")
+        if room_id in self.rooms:
+            raise ClientError("already_subscribed", "already subscribed to this room", room_id=room_id)
+        # Registered before the catch-up is queued: live events that arrive meanwhile
+        # wait in the queue behind it, and the writer drops those it replayed.
+        self.rooms[room_id] = RoomState()
+        self.left.pop(room_id, None)
+        self.bus.hub.add(f"room:{room_id}", self)
+        self._enqueue(("catch_up", room_id, last_seq))
+
+    def _drop_room(self, room_id: str) -> None:
+        state = self.rooms.pop(room_id, None)
+        if state is not None and state.delivered is not None:
+            self.left[room_id] = state.delivered
+        self.bus.hub.discard(f"room:{room_id}", self)
+
+    def _active_room(self, frame: dict[str, Any]) -> str:
+        room_id = _room_id(frame)
+        state = self.rooms.get(room_id)
+        if state is None or state.delivered is None:
+            raise ClientError("not_subscribed", "subscribe to the room first", room_id=room_id)
+        return room_id
+
+    async def _typing(self, frame: dict[str, Any]) -> None:
+        room_id = self._active_room(frame)
+        await self.bus.publish(f"room:{room_id}", {
+            "type": "typing", "room_id": room_id, "user_id": self.user_id,
+        })
+
+    async def _send_message(self, frame: dict[str, Any]) -> None:
+        request_id = frame.get("request_id")
+        try:
+            room_id = UUID(str(frame.get("room_id")))
+        except ValueError:
+            raise ClientError("invalid_room_id", "room_id must be a UUID", request_id=request_id) from None
+        fields = {k: v for k, v in frame.items() if k not in ("type", "room_id", "request_id")}
+        try:
+            data = MessageCreate.model_validate(fields)
+        except ValidationError as exc:
+            details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+            raise ClientError("validation_error", "The message is invalid", details=details,
+                              request_id=request_id) from None
+        try:
+            message = await chat_service.send_message(self.engine, self.caller, room_id, data, self.bus)
+        except AppError as exc:
+            raise ClientError(exc.code, exc.message, request_id=request_id) from None
+        except DBAPIError as exc:
+            err = translate_db_error(exc)
+            if err is None:
+                log.exception("realtime: message.send failed")
+                raise ClientError("internal_error", "Internal server error", request_id=request_id) from None
+            raise ClientError(err.code, err.message, request_id=request_id) from None
+        self.reply({"type": "message.sent", "request_id": request_id,
+                    "data": message.model_dump(mode="json")})
+
+    # --- writing ---------------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                item = await self.queue.get()
+                if self.closing:
+                    return
+                if item[0] == "send":
+                    await self._send(item[1])
+                elif item[0] == "catch_up":
+                    await self._catch_up(item[1], item[2])
+                else:
+                    await self._on_event(item[1], item[2])
+        except asyncio.CancelledError:
+            raise
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            await self._close(CLOSE_SERVER_ERROR, "send failed")
+        except Exception:
+            log.exception("realtime: writer failed")
+            await self._close(CLOSE_SERVER_ERROR, "server error")
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send_text(orjson.dumps(frame).decode())
+
+    async def _catch_up(self, room_id: str, last_seq: int | None) -> None:
+        state = self.rooms.get(room_id)
+        if state is None:
+            return  # unsubscribed meanwhile
+        async with transaction(self.engine, self.caller) as tx:
+            row = await tx.one(
+                "SELECT public.is_room_member(:room_id) AS member,"
+                " (SELECT last_event_seq FROM public.chat_rooms WHERE id = :room_id) AS current",
+                room_id=room_id,
+            )
+        if not row["member"]:
+            self._drop_room(room_id)
+            await self._send(_error("not_a_member", "you are not a participant of this room",
+                                    room_id=room_id))
+            return
+        current = row["current"] or 0
+        start = current if last_seq is None else min(last_seq, current)
+        await self._send({"type": "subscribed", "room_id": room_id, "seq": current, "from_seq": start})
+        state.delivered = start
+        if start < current:
+            await self._fill(room_id, state, current)
+        await self.bus.publish(f"room:{room_id}", {
+            "type": "presence", "room_id": room_id, "user_id": self.user_id, "status": "online",
+        })
+
+    async def _fill(self, room_id: str, state: RoomState, upto: int) -> None:
+        """Deliver the stored events after ``state.delivered`` up to ``upto``, as this user."""
+        while state.delivered is not None and state.delivered < upto:
+            async with transaction(self.engine, self.caller) as tx:
+                rows = await tx.all(_EVENTS_AFTER, room_id=room_id, after=state.delivered,
+                                    upto=upto, limit=REPLAY_PAGE)
+                member = await tx.scalar("SELECT public.is_room_member(:room_id)", room_id=room_id)
+            for row in rows:
+                await self._deliver_room_event(room_id, state, room_event(row))
+                if room_id not in self.rooms:
+                    return
+            if not member:
+                self._drop_room(room_id)
+                await self._send({"type": "unsubscribed", "room_id": room_id, "reason": "not_a_member"})
+                return
+            if not rows:
+                return
+
+    async def _deliver_room_event(self, room_id: str, state: RoomState, event: dict[str, Any]) -> None:
+        await self._send(event)
+        state.delivered = event["seq"]
+        data = event.get("data") or {}
+        if event["type"] == "participant.removed" and data.get("user_id") == self.user_id:
+            self._drop_room(room_id)
+            await self._send({"type": "unsubscribed", "room_id": room_id, "reason": "removed"})
+
+    async def _on_event(self, channel: str, event: dict[str, Any]) -> None:
+        room_id = event.get("room_id")
+        if "seq" in event and room_id is not None:
+            state = self.rooms.get(room_id)
+            if state is None or state.delivered is None:
+                if channel.startswith("user:") and event["seq"] > self.left.get(room_id, 0):
+                    await self._send(event)  # e.g. added to a room not subscribed to yet
+                return
+            seq = event["seq"]
+            if seq <= state.delivered:
+                return
+            if seq > state.delivered + 1 or event.get("stub"):
+                await self._fill(room_id, state, seq)
+            else:
+                await self._deliver_room_event(room_id, state, event)
+            return
+        if event.get("type") == "notification.created" and event.get("stub"):
+            loaded = await self._load_notification(event["id"])
+            if loaded is not None:
+                await self._send(loaded)
+            return
+        if room_id is not None:
+            state = self.rooms.get(room_id)
+            if state is None or state.delivered is None or event.get("user_id") == self.user_id:
+                return
+        await self._send(event)
+        if event.get("type") == "presence" and event.get("status") == "online" \
+                and not event.get("echo"):
+            # Someone came online here: tell them we are too, so that presence needs no
+            # shared registry across processes. Echoes are never answered.
+            await self.bus.publish(f"room:{room_id}", {
+                "type": "presence", "room_id": room_id, "user_id": self.user_id,
+                "status": "online", "echo": True,
+            })
+
+    async def _load_notification(self, notification_id: str) -> dict[str, Any] | None:
+        async with transaction(self.engine, self.caller) as tx:
+            row = await tx.one_or_none(
+                "SELECT id, type::text AS type, title, message, data, is_read, created_at"
+                " FROM public.notifications WHERE id = :id",
+                id=notification_id,
+            )
+        if row is None:
+            return None
+        data = dict(row)
+        data["id"] = str(data["id"])
+        data["created_at"] = data["created_at"].isoformat()
+        return {"type": "notification.created", "data": data}
+
+
+async def authenticate(ws: WebSocket) -> tuple[Caller, float | None] | None:
+    """Accept the socket and authenticate it, or close it with 4001 and return None."""
+    await ws.accept()
+    settings = ws.app.state.settings
+    token = ws.query_params.get("access_token")
+    if token is None:
+        try:
+            message = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_SECONDS)
+        except (TimeoutError, WebSocketDisconnect, RuntimeError):
+            await _close_unauthorized(ws, "auth_timeout", "send an auth frame first")
+            return None
+        if message["type"] == "websocket.disconnect":
+            return None
+        try:
+            frame = orjson.loads(message.get("text") or message.get("bytes") or b"")
+        except orjson.JSONDecodeError:
+            frame = None
+        if not isinstance(frame, dict) or frame.get("type") != "auth" \
+                or not isinstance(frame.get("access_token"), str):
+            await _close_unauthorized(ws, "not_authenticated",
+                                      'the first frame must be {"type": "auth", "access_token": ...}')
+            return None
+        token = frame["access_token"]
+    try:
+        access = decode_access_token(token, secret=ws.app.state.jwt_secret, issuer=settings.jwt_issuer)
+    except AppError as exc:
+        await _close_unauthorized(ws, exc.code, exc.message)
+        return None
+    caller = Caller(role="authenticated", user_id=access.user_id, claims=access.claims)
+    exp = access.claims.get("exp")
+    return caller, float(exp) if isinstance(exp, int | float) else None
+
+
+async def _close_unauthorized(ws: WebSocket, code: str, message: str) -> None:
+    with contextlib.suppress(Exception):
+        await ws.send_text(orjson.dumps(_error(code, message)).decode())
+        await ws.close(code=CLOSE_UNAUTHORIZED, reason=code)

@@ -1,0 +1,23 @@
+"""The realtime gateway: one WebSocket endpoint, ``/api/v1/realtime``.
+
+Authenticate with ``?access_token=`` or a first frame ``{"type": "auth", ...}``;
+the protocol, events and close codes are described in focushub/realtime/gateway.py.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, WebSocket
+
+from focushub.realtime.gateway import Connection, authenticate
+
+router = APIRouter(tags=["realtime"])
+
+
+@router.websocket("/api/v1/realtime")
+async def realtime(ws: WebSocket) -> None:
+    auth = await authenticate(ws)
+    if auth is None:
+        return
+    caller, expires_at = auth
+    connection = Connection(ws, ws.app.state.realtime, ws.app.state.engine, caller, expires_at)
+    await connection.run()

@@ -1,0 +1,256 @@
+"""The WebSocket gateway against a real server: auth, events, resume, removal, back-pressure."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from focushub.realtime import gateway
+from tests.api.conftest import make_user
+from tests.realtime.conftest import open_ws, ready_ws
+
+ROOMS = "/api/v1/chat/rooms"
+
+
+async def group(http, owner, *members, name="Room") -> dict[str, Any]:
+    response = await http.post(ROOMS, json={"type": "group", "name": name,
+                                            "member_ids": [m["user"]["id"] for m in members]},
+                               headers=owner["headers"])
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def send(http, user, room_id, content, **extra) -> dict[str, Any]:
+    response = await http.post(f"{ROOMS}/{room_id}/messages", json={"content": content, **extra},
+                               headers=user["headers"])
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def is_message(content: str):
+    return lambda f: f["type"] == "message.created" and f["data"]["content"] == content
+
+
+async def test_authentication_by_query_or_first_frame(live_server, http):
+    alice = await make_user(http)
+    ws = await open_ws(live_server.ws_url, "not-a-token")
+    error = await ws.recv()
+    assert error["type"] == "error" and error["code"] == "invalid_token"
+    with pytest.raises(ConnectionClosed) as closed:
+        await ws.recv()
+    assert closed.value.rcvd.code == gateway.CLOSE_UNAUTHORIZED
+
+    ws = await open_ws(live_server.ws_url)
+    await ws.send({"type": "auth", "access_token": alice["access_token"]})
+    assert await ws.recv() == {"type": "ready", "user_id": alice["user"]["id"]}
+    await ws.close()
+
+    ws = await open_ws(live_server.ws_url)
+    await ws.send({"type": "subscribe", "room_id": "x"})
+    assert (await ws.recv())["code"] == "not_authenticated"
+    with pytest.raises(ConnectionClosed):
+        await ws.recv()
+
+
+async def test_events_flow_and_malformed_frames_keep_the_socket_open(live_server, http):
+    alice, bob, eve = [await make_user(http) for _ in range(3)]
+    room = await group(http, alice, bob)
+    ws = await ready_ws(live_server.ws_url, bob["access_token"])
+    subscribed = await ws.subscribe(room["id"])
+    assert subscribed["type"] == "subscribed" and subscribed["seq"] == room["last_event_seq"]
+
+    await ws.send("this is not json")
+    assert (await ws.recv())["code"] == "malformed_frame"
+    await ws.send({"no": "type"})
+    assert (await ws.recv())["code"] == "malformed_frame"
+    await ws.send({"type": "subscribe", "room_id": "nope"})
+    assert (await ws.recv())["code"] == "invalid_room_id"
+    await ws.send({"type": "message.send", "room_id": room["id"], "content": "x" * 10_001})
+    assert (await ws.recv())["code"] == "validation_error"
+    await ws.send("x" * 20_000)
+    assert (await ws.recv())["code"] == "frame_too_large"
+    await ws.send({"type": "ping"})
+    assert (await ws.recv()) == {"type": "pong"}
+
+    # Someone else's room is refused.
+    eve_room = await group(http, eve, name="Private")
+    refused = await ws.subscribe(eve_room["id"])
+    assert refused["type"] == "error" and refused["code"] == "not_a_member"
+
+    # REST writes arrive as numbered room events.
+    sent = await send(http, alice, room["id"], "hello <b>bob</b>")
+    frames = await ws.recv_until(is_message("hello <b>bob</b>"))
+    created = frames[-1]
+    assert created["seq"] == subscribed["seq"] + 1
+    assert created["data"]["id"] == sent["id"] and created["data"]["seq"] == sent["seq"]
+    await http.patch(f"{ROOMS}/{room['id']}/messages/{sent['id']}", json={"content": "edited"},
+                     headers=alice["headers"])
+    updated = await ws.recv_until(lambda f: f["type"] == "message.updated")
+    assert updated[-1]["data"]["content"] == "edited" and updated[-1]["seq"] == created["seq"] + 1
+    await http.delete(f"{ROOMS}/{room['id']}/messages/{sent['id']}", headers=alice["headers"])
+    deleted = (await ws.recv_until(lambda f: f["type"] == "message.deleted"))[-1]
+    assert deleted["data"]["content"] == "" and deleted["data"]["deleted_at"]
+    await http.patch(f"{ROOMS}/{room['id']}", json={"name": "Renamed"}, headers=alice["headers"])
+    renamed = (await ws.recv_until(lambda f: f["type"] == "room.updated"))[-1]
+    assert renamed["data"]["name"] == "Renamed"
+    await http.post(f"{ROOMS}/{room['id']}/read", json={}, headers=alice["headers"])
+    read = (await ws.recv_until(lambda f: f["type"] == "read.updated"))[-1]
+    assert read["data"] == {"room_id": room["id"], "user_id": alice["user"]["id"],
+                            "last_read_seq": sent["seq"]}
+
+    # A rolled-back send (archived room) emits nothing and uses no number.
+    await http.patch(f"{ROOMS}/{room['id']}", json={"is_active": False}, headers=alice["headers"])
+    archived = (await ws.recv_until(lambda f: f["type"] == "room.updated"))[-1]
+    failed = await http.post(f"{ROOMS}/{room['id']}/messages", json={"content": "lost"},
+                             headers=alice["headers"])
+    assert failed.status_code == 409
+    await http.patch(f"{ROOMS}/{room['id']}", json={"is_active": True}, headers=alice["headers"])
+    reopened = await ws.recv()
+    assert reopened["type"] == "room.updated" and reopened["seq"] == archived["seq"] + 1
+
+    # Sending over the socket: same rules, reply plus the room event.
+    await ws.send({"type": "message.send", "room_id": room["id"], "content": "from ws",
+                   "idempotency_key": "ws-1", "request_id": "r1"})
+    frames = await ws.recv_until(lambda f: f["type"] == "message.sent")
+    assert frames[-1]["request_id"] == "r1" and frames[-1]["data"]["content"] == "from ws"
+    if not any(f["type"] == "message.created" for f in frames):
+        await ws.recv_until(is_message("from ws"))
+    await ws.close()
+
+
+async def test_typing_and_presence_are_ephemeral(live_server, http, owner_conn):
+    alice, bob = await make_user(http), await make_user(http)
+    room = (await http.post(ROOMS, json={"type": "direct", "user_id": bob["user"]["id"]},
+                            headers=alice["headers"])).json()
+    ws_bob = await ready_ws(live_server.ws_url, bob["access_token"])
+    await ws_bob.subscribe(room["id"])
+    ws_alice = await ready_ws(live_server.ws_url, alice["access_token"])
+    await ws_alice.subscribe(room["id"])
+    online = (await ws_bob.recv_until(lambda f: f["type"] == "presence"))[-1]
+    assert online["user_id"] == alice["user"]["id"] and online["status"] == "online"
+    # Bob was there first: alice learns it from bob's answer to her "online" (or from
+    # bob's own announcement, when it reaches her after her subscription).
+    seen = (await ws_alice.recv_until(lambda f: f["type"] == "presence"))[-1]
+    assert seen["user_id"] == bob["user"]["id"] and seen["status"] == "online"
+    await ws_alice.send({"type": "typing", "room_id": room["id"]})
+    typing = (await ws_bob.recv_until(lambda f: f["type"] == "typing"))[-1]
+    assert typing == {"type": "typing", "room_id": room["id"], "user_id": alice["user"]["id"]}
+    events_before = await owner_conn.fetchval("SELECT count(*) FROM chat_room_events")
+    await ws_alice.close()
+    offline = (await ws_bob.recv_until(lambda f: f["type"] == "presence" and f["status"] == "offline"))[-1]
+    assert offline["user_id"] == alice["user"]["id"] and offline["last_seen_at"]
+    assert await owner_conn.fetchval("SELECT count(*) FROM chat_room_events") == events_before
+    await ws_bob.close()
+
+
+async def test_resume_after_disconnect_loses_nothing_and_repeats_nothing(live_server, http):
+    alice, bob = await make_user(http), await make_user(http)
+    room = await group(http, alice, bob)
+    ws = await ready_ws(live_server.ws_url, bob["access_token"])
+    await ws.subscribe(room["id"])
+    await send(http, alice, room["id"], "one")
+    last = (await ws.recv_until(is_message("one")))[-1]["seq"]
+    await ws.close()
+
+    # Missed while away, including one message too big to travel inline on NOTIFY.
+    for text in ("two", "three", "é" * 9000):
+        await send(http, alice, room["id"], text)
+
+    ws = await ready_ws(live_server.ws_url, bob["access_token"])
+
+    async def resume() -> dict[str, Any]:
+        return await ws.subscribe(room["id"], last_seq=last)
+
+    async def keep_sending() -> None:
+        for i in range(6):
+            await send(http, alice, room["id"], f"live {i}")
+
+    subscribed, _ = await asyncio.gather(resume(), keep_sending())
+    assert subscribed["from_seq"] == last
+    frames = await ws.recv_until(is_message("live 5"))
+    events = [f for f in frames if "seq" in f]
+    seqs = [f["seq"] for f in events]
+    assert seqs == list(range(last + 1, last + 1 + len(seqs)))
+    contents = [f["data"]["content"] for f in events if f["type"] == "message.created"]
+    assert contents == ["two", "three", "é" * 9000] + [f"live {i}" for i in range(6)]
+    await ws.close()
+
+
+async def test_removed_participant_stops_receiving_at_once(live_server, http):
+    alice, bob, carol = [await make_user(http) for _ in range(3)]
+    room = await group(http, alice, bob, carol)
+    ws_bob = await ready_ws(live_server.ws_url, bob["access_token"])
+    ws_carol = await ready_ws(live_server.ws_url, carol["access_token"])
+    await ws_bob.subscribe(room["id"])
+    await ws_carol.subscribe(room["id"])
+
+    removed = await http.delete(f"{ROOMS}/{room['id']}/participants/{bob['user']['id']}",
+                                headers=alice["headers"])
+    assert removed.status_code == 204
+    frames = await ws_bob.recv_until(lambda f: f["type"] == "unsubscribed")
+    assert frames[-1] == {"type": "unsubscribed", "room_id": room["id"], "reason": "removed"}
+    assert [f["type"] for f in frames if "seq" in f][-1] == "participant.removed"
+
+    await send(http, alice, room["id"], "after bob left")
+    await ws_carol.recv_until(is_message("after bob left"))
+    # Carol got it, so it was dispatched; bob's next frame is the answer to his ping.
+    await ws_bob.send({"type": "ping"})
+    assert await ws_bob.recv() == {"type": "pong"}
+    again = await ws_bob.subscribe(room["id"])
+    assert again["code"] == "not_a_member"
+    await ws_bob.close()
+    await ws_carol.close()
+
+
+async def test_user_channel_gets_added_rooms_and_notifications(live_server, http):
+    alice, bob = await make_user(http), await make_user(http)
+    ws = await ready_ws(live_server.ws_url, bob["access_token"])
+    room = await group(http, alice, name="Later")
+    added = await http.post(f"{ROOMS}/{room['id']}/participants", json={"user_id": bob["user"]["id"]},
+                            headers=alice["headers"])
+    assert added.status_code == 201
+    event = (await ws.recv_until(lambda f: f["type"] == "participant.added"))[-1]
+    assert event["room_id"] == room["id"] and event["data"]["user_id"] == bob["user"]["id"]
+
+    followed = await http.put(f"/api/v1/users/{bob['user']['id']}/follow", headers=alice["headers"])
+    assert followed.status_code == 200
+    note = (await ws.recv_until(lambda f: f["type"] == "notification.created"))[-1]
+    assert note["data"]["type"] == "follow"
+    await ws.close()
+
+
+async def test_slow_consumer_is_closed_with_4008(live_server, http, monkeypatch):
+    alice, bob = await make_user(http), await make_user(http)
+    room = await group(http, alice, bob)
+    ws_alice = await ready_ws(live_server.ws_url, alice["access_token"])
+    await ws_alice.subscribe(room["id"])
+    monkeypatch.setattr(gateway, "QUEUE_SIZE", 2)  # bob's connection only
+    # Bob reads nothing, through a tiny receive buffer, and his queue holds two events:
+    # the server soon cannot keep up with him and cuts him off instead of holding anyone back.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", int(live_server.base_url.rsplit(":", 1)[1])))
+    ws = await open_ws(live_server.ws_url, bob["access_token"], sock=sock, max_queue=1)
+    await ws.subscribe(room["id"])
+    # 40 KB messages (4-byte characters, stubs on NOTIFY), ten at a time, until bob is cut off.
+    (bob_connection,) = live_server.app.state.realtime.hub.subscribers(f"user:{bob['user']['id']}")
+    big = "\N{GRINNING FACE}" * 9990
+    sent = 0
+    while not bob_connection.closing:
+        assert sent < 1000, "bob was never cut off"
+        await asyncio.gather(*[send(http, alice, room["id"], f"{sent + i}:{big}") for i in range(10)])
+        sent += 10
+    # Alice, reading normally, gets everything.
+    last = room["last_seq"] + sent
+    frames = await ws_alice.recv_until(
+        lambda f: f["type"] == "message.created" and f["data"]["seq"] == last)
+    assert len([f for f in frames if f["type"] == "message.created"]) == sent
+    with pytest.raises(ConnectionClosed) as closed:
+        for _ in range(sent + 10):
+            await ws.recv()
+    assert closed.value.rcvd.code == gateway.CLOSE_SLOW_CONSUMER
+    await ws_alice.close()
