@@ -1069,7 +1069,9 @@ async def test_chat_messages(app_conn, world):
                 )
                 == 0
             )
-            assert await affected(c, "DELETE FROM chat_messages WHERE room_id = $1", w.room) == 0
+            await expect_error(
+                c, ACCESS_DENIED, "DELETE FROM chat_messages WHERE room_id = $1", w.room
+            )
 
     async with acting_as(app_conn, as_user(w.carol)) as c:
         assert (
@@ -1121,11 +1123,19 @@ async def test_chat_messages(app_conn, world):
                 f"UPDATE chat_messages SET {column} = {value} WHERE id = $1",
                 w.carol_msg,
             )
-        assert await affected(c, "DELETE FROM chat_messages WHERE id = $1", w.alice_msg) == 0
-        assert await affected(c, "DELETE FROM chat_messages WHERE id = $1", w.carol_msg) == 1
+        # Messages are only ever soft-deleted (chat_delete_message keeps the seq):
+        # no request role may remove a row, not even its sender or a room admin.
+        for msg in (w.alice_msg, w.carol_msg):
+            await expect_error(c, ACCESS_DENIED, "DELETE FROM chat_messages WHERE id = $1", msg)
 
-    async with acting_as(app_conn, as_user(w.alice)) as c:  # room admin moderates
-        assert await affected(c, "DELETE FROM chat_messages WHERE id = $1", w.carol_msg) == 1
+    async with acting_as(app_conn, as_user(w.alice)) as c:  # room admin moderates, softly
+        await expect_error(
+            c, ACCESS_DENIED, "DELETE FROM chat_messages WHERE id = $1", w.carol_msg
+        )
+        deleted = await c.fetchrow(
+            "SELECT content, deleted_at, seq FROM public.chat_delete_message($1)", w.carol_msg
+        )
+        assert deleted["deleted_at"] is not None and deleted["content"] == ""
 
 
 # ----------------------------------------------------------- notifications
@@ -1250,7 +1260,6 @@ AUTHENTICATED_DELETES = {
     "followers",
     "chat_rooms",
     "chat_room_participants",
-    "chat_messages",
     "notifications",
 }
 

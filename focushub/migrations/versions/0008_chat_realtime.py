@@ -622,6 +622,11 @@ def upgrade() -> None:
     -- =================================================================
     -- Column privileges stay those of 0003: the new columns are written by
     -- the functions and triggers above only.
+    -- A message is deleted by blanking it (chat_delete_message keeps its seq), so
+    -- request roles lose the hard DELETE 0003 gave them: a removed row would be a
+    -- gap in the room's sequence that resuming clients could not tell from loss.
+    -- Rows still go with their room (ON DELETE CASCADE needs no privilege).
+    REVOKE DELETE ON chat_messages FROM authenticated;
     REVOKE ALL ON FUNCTION
         chat_append_room_event(uuid, text, jsonb), public.chat_transaction_events(),
         chat_message_json(chat_messages), chat_message_before_insert(),
@@ -644,6 +649,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     run_sql("""
     SET LOCAL search_path = public;
+
+    -- Step 8
+    GRANT DELETE ON chat_messages TO authenticated;
 
     -- Step 7
     DROP TRIGGER notify_realtime_notification_trigger ON notifications;
