@@ -37,7 +37,7 @@ def _limits(request: Request) -> AuthLimits:
     return limits
 
 
-def _ctx(request: Request) -> service.AuthContext:
+async def _ctx(request: Request) -> service.AuthContext:
     state = request.app.state
     return service.AuthContext(engine=state.engine, settings=state.settings, jwt_secret=state.jwt_secret)
 

@@ -1,4 +1,8 @@
-"""FastAPI dependencies shared by every domain: the engine and the caller."""
+"""FastAPI dependencies shared by every domain: the engine and the caller.
+
+They are ``async def`` although they never await: FastAPI runs plain ``def``
+dependencies in its thread pool, which costs a thread hop per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +20,15 @@ from focushub.core.settings import Settings
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> AsyncEngine:
+async def get_engine(request: Request) -> AsyncEngine:
     return request.app.state.engine
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
@@ -40,7 +44,7 @@ def get_caller(
     return Caller(role="authenticated", user_id=access.user_id, claims=access.claims)
 
 
-def require_user(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+async def require_user(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
     if not caller.is_authenticated:
         raise Unauthorized("Sign in to do this", code="not_authenticated")
     return caller

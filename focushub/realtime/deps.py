@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from focushub.realtime.bus import RealtimeBus
 
 
-def get_bus(request: Request) -> RealtimeBus:
+async def get_bus(request: Request) -> RealtimeBus:
     return request.app.state.realtime
 
 
