@@ -212,3 +212,39 @@ def outbox(limit: Annotated[int, typer.Option(min=1, max=500)] = 20) -> None:
             "yes" if row["sent_at"] else "no", row["body"],
         )
     Console().print(table)
+
+
+@app.command()
+def seed(
+    scale: Annotated[float, typer.Option(min=0.001, max=100, help="1 = 10k users, 100k posts, 500k votes")],
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data")] = 42,
+    reset: Annotated[bool, typer.Option(help="Replace the existing content (TRUNCATE users CASCADE)")] = False,
+    check: Annotated[bool, typer.Option(help="Recount every counter after loading")] = True,
+) -> None:
+    """Fill the database with generated data (COPY, as the schema owner); see focushub/seed."""
+    from focushub.seed import SEED_PASSWORD, SeedError, seed_database
+
+    settings = get_settings()
+    _configure_logging(settings)
+    with database_target(settings) as target:
+        _migrate(target)
+        try:
+            report = asyncio.run(
+                seed_database(target.owner_url, scale=scale, seed=seed, reset=reset, check=check)
+            )
+        except SeedError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    table = Table("table", "rows")
+    for name, rows in report.rows.items():
+        table.add_row(name, f"{rows:,}")
+    Console().print(table)
+    steps = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
+    console.print(f"Loaded scale {scale} (seed {seed}) in {report.total_seconds:.1f}s: {steps}")
+    bad = {k: v for k, v in report.mismatches.items() if v}
+    if bad:
+        console.print(f"[red]Counters differ from recounts: {bad}[/red]")
+        raise typer.Exit(1)
+    if check:
+        console.print("Every counter equals its recount.")
+    console.print(f"Every seeded user logs in with the password [bold]{SEED_PASSWORD}[/bold].")

@@ -1,0 +1,131 @@
+"""A small closed-loop HTTP/1.1 load generator (asyncio + uvloop), run as its own process.
+
+    python bench/loadgen.py SPEC.json  ->  prints one JSON object
+
+SPEC: {"host", "port", "concurrency", "duration", "warmup", "seed",
+       "requests": [{"method", "path", "headers": {...}, "body": str | null}, ...]}
+
+``concurrency`` keep-alive connections each send a request, wait for the whole
+response, and send the next one (a closed loop: concurrency = requests in
+flight). Each request is one of ``requests`` drawn at random. Requests that
+complete during ``warmup`` are not counted. Errors are non-2xx statuses and
+broken connections (reconnected). Why not wrk: the variants need per-request
+paths, bodies and tokens (wrk needs Lua for that) and no extra system package
+is needed; the generator's own CPU use is reported so its cost is visible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import resource
+import sys
+import time
+from typing import Any
+
+
+def _encode(req: dict[str, Any], host: str) -> bytes:
+    body = (req.get("body") or "").encode()
+    lines = [f"{req['method']} {req['path']} HTTP/1.1", f"Host: {host}", "Connection: keep-alive"]
+    for k, v in (req.get("headers") or {}).items():
+        lines.append(f"{k}: {v}")
+    if body or req["method"] in ("POST", "PUT", "PATCH"):
+        lines.append("Content-Type: application/json")
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _worker(spec: dict[str, Any], payloads: list[bytes], rng: random.Random, t_start: float,
+                  t_end: float, lat: list[float], errors: dict[str, int]) -> None:
+    host, port = spec["host"], spec["port"]
+    reader = writer = None
+    while True:
+        now = time.perf_counter()
+        if now >= t_end:
+            break
+        try:
+            if writer is None:
+                reader, writer = await asyncio.open_connection(host, port)
+            payload = payloads[rng.randrange(len(payloads))]
+            t0 = time.perf_counter()
+            writer.write(payload)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            chunked = False
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                    chunked = True
+            if chunked:
+                while True:
+                    size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+                    await reader.readexactly(size + 2)
+                    if size == 0:
+                        break
+            elif length:
+                await reader.readexactly(length)
+            t1 = time.perf_counter()
+            if t0 >= t_start:
+                if 200 <= status < 300:
+                    lat.append((t1 - t0) * 1000.0)
+                else:
+                    errors[str(status)] = errors.get(str(status), 0) + 1
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            if time.perf_counter() >= t_start:
+                key = type(exc).__name__
+                errors[key] = errors.get(key, 0) + 1
+            if writer is not None:
+                writer.close()
+            reader = writer = None
+            await asyncio.sleep(0.01)
+    if writer is not None:
+        writer.close()
+
+
+async def run(spec: dict[str, Any]) -> dict[str, Any]:
+    payloads = [_encode(r, f"{spec['host']}:{spec['port']}") for r in spec["requests"]]
+    lat: list[float] = []
+    errors: dict[str, int] = {}
+    base = time.perf_counter()
+    t_start = base + spec.get("warmup", 0)
+    t_end = t_start + spec["duration"]
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    await asyncio.gather(*(
+        _worker(spec, payloads, random.Random(spec.get("seed", 1) * 1000 + i), t_start, t_end, lat, errors)
+        for i in range(spec["concurrency"])
+    ))
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    elapsed = time.perf_counter() - t_start
+    lat.sort()
+
+    def at(q: float) -> float | None:
+        return round(lat[min(len(lat) - 1, int(q * len(lat)))], 3) if lat else None
+
+    return {
+        "rps": round(len(lat) / elapsed, 1),
+        "count": len(lat),
+        "errors": sum(errors.values()),
+        "error_detail": errors,
+        "p50": at(0.50), "p95": at(0.95), "p99": at(0.99),
+        "client_cpu_s": round((cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime), 2),
+    }
+
+
+def main() -> None:
+    spec = json.loads(open(sys.argv[1]).read())
+    try:
+        import uvloop
+    except ImportError:
+        result = asyncio.run(run(spec))
+    else:
+        result = uvloop.run(run(spec))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
