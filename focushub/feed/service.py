@@ -25,7 +25,7 @@ is two statements: the role switch and one query.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from focushub.core.db import Caller, transaction
 from focushub.core.errors import Unauthorized
 from focushub.core.pagination import Page, decode_cursor, page_of
-from focushub.feed.queries import feed_sql
+from focushub.feed.queries import TRENDING_WINDOW, feed_sql
 from focushub.feed.schemas import FeedItemRead, FeedParams
 from focushub.users.schemas import UserSummary
 
@@ -59,13 +59,14 @@ def _item(row: Mapping[str, Any]) -> FeedItemRead:
 async def get_feed(engine: AsyncEngine, caller: Caller, params: FeedParams) -> Page[FeedItemRead]:
     if params.scope == "following" and not caller.is_authenticated:
         raise Unauthorized("Sign in to see the people you follow", code="not_authenticated")
-    bind: dict[str, Any] = {"limit": params.limit + 1, "as_of": None}
+    bind: dict[str, Any] = {"limit": params.limit + 1, "as_of": datetime.now(UTC)}
     after = params.cursor is not None
     if params.scope == "trending":
         if after:
             bind["as_of"], bind["c_score"], bind["c_id"] = decode_cursor(
                 params.cursor, (datetime, float, UUID)
             )
+        bind["window_start"] = bind["as_of"] - TRENDING_WINDOW
 
         def key(r: Mapping[str, Any]) -> tuple[Any, ...]:
             return (r["as_of"], r["score"], r["id"])
