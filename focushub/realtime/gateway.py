@@ -16,9 +16,11 @@ server -> client
     room events ``{"type", "room_id", "seq", "data", "created_at"}`` with ``type`` one of
     ``message.created|updated|deleted``, ``room.updated``, ``participant.added|removed|updated``,
     ``read.updated``; ephemeral ``typing`` and ``presence`` (no ``seq``; ``presence`` is
-    ``{"status": "online"}`` when someone subscribes to a room, answered by the others
-    already there with ``"echo": true``, and ``{"status": "offline", "last_seen_at"}``
-    when their socket closes);
+    ``{"status": "online", "connection_id"}`` when someone subscribes to a room, answered by
+    the others already there with ``"echo": true``, and
+    ``{"status": "offline", "connection_id", "last_seen_at"}`` when their socket closes.
+    A user may have several connections (tabs, devices, possibly on different server
+    processes): a client shows a user online while any of their connection ids is online);
     ``notification.created`` on the user's own channel.
 
 Gap-free delivery: per subscribed room the connection remembers the last ``seq``
@@ -44,7 +46,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import orjson
 from pydantic import ValidationError
@@ -113,6 +115,8 @@ class Connection:
         self.engine = engine
         self.caller = caller
         self.user_id = str(caller.user_id)
+        # Presence is per connection: one user's tabs come and go independently.
+        self.connection_id = uuid4().hex
         self.expires_at = expires_at
         self.rooms: dict[str, RoomState] = {}
         # Rooms this socket stopped following -> last seq delivered there, so the copy of an
@@ -172,6 +176,7 @@ class Connection:
             for rid in active:
                 await self.bus.publish(f"room:{rid}", {
                     "type": "presence", "room_id": rid, "user_id": self.user_id,
+                    "connection_id": self.connection_id,
                     "status": "offline", "last_seen_at": last_seen,
                 })
 
@@ -333,7 +338,8 @@ class Connection:
         if start < current:
             await self._fill(room_id, state, current)
         await self.bus.publish(f"room:{room_id}", {
-            "type": "presence", "room_id": room_id, "user_id": self.user_id, "status": "online",
+            "type": "presence", "room_id": room_id, "user_id": self.user_id,
+            "connection_id": self.connection_id, "status": "online",
         })
 
     async def _fill(self, room_id: str, state: RoomState, upto: int) -> None:
@@ -394,7 +400,7 @@ class Connection:
             # shared registry across processes. Echoes are never answered.
             await self.bus.publish(f"room:{room_id}", {
                 "type": "presence", "room_id": room_id, "user_id": self.user_id,
-                "status": "online", "echo": True,
+                "connection_id": self.connection_id, "status": "online", "echo": True,
             })
 
     async def _load_notification(self, notification_id: str) -> dict[str, Any] | None:

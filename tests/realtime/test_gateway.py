@@ -140,10 +140,20 @@ async def test_typing_and_presence_are_ephemeral(live_server, http, owner_conn):
     typing = (await ws_bob.recv_until(lambda f: f["type"] == "typing"))[-1]
     assert typing == {"type": "typing", "room_id": room["id"], "user_id": alice["user"]["id"]}
     events_before = await owner_conn.fetchval("SELECT count(*) FROM chat_room_events")
+    # A second tab of alice's: presence is per connection, so closing one tab tells bob
+    # which connection left, and alice's other connection is still known online.
+    ws_alice_tab = await ready_ws(live_server.ws_url, alice["access_token"])
+    await ws_alice_tab.subscribe(room["id"])
+    tab_online = (await ws_bob.recv_until(
+        lambda f: f["type"] == "presence" and f["connection_id"] != online["connection_id"]))[-1]
+    assert tab_online["user_id"] == alice["user"]["id"] and tab_online["status"] == "online"
     await ws_alice.close()
     offline = (await ws_bob.recv_until(lambda f: f["type"] == "presence" and f["status"] == "offline"))[-1]
     assert offline["user_id"] == alice["user"]["id"] and offline["last_seen_at"]
+    assert offline["connection_id"] == online["connection_id"]
+    assert offline["connection_id"] != tab_online["connection_id"]
     assert await owner_conn.fetchval("SELECT count(*) FROM chat_room_events") == events_before
+    await ws_alice_tab.close()
     await ws_bob.close()
 
 
