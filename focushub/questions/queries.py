@@ -33,7 +33,7 @@ AUTHOR_COLUMNS = (
 
 _QUESTION_COMMON = (
     "q.id, q.title, q.category, coalesce(q.tags, '{{}}') AS tags, q.status::text AS status,"
-    " q.votes_count, q.answers_count, q.views_count, q.created_at, q.updated_at,"
+    " q.votes_count, q.answers_count, {views} AS views_count, q.created_at, q.updated_at,"
     " EXISTS (SELECT 1 FROM answers acc WHERE acc.question_id = q.id AND acc.is_accepted)"
     " AS has_accepted_answer,"
     f" {AUTHOR_COLUMNS}, {{my_vote}} AS my_vote"
@@ -42,22 +42,17 @@ _QUESTION_COMMON = (
 EXCERPT_LENGTH = 300
 
 
-def question_columns(caller: Caller) -> str:
+def question_columns(caller: Caller, *, views: str = "q.views_count") -> str:
     """Columns of a full question (``q`` joined to its author ``u``)."""
-    return "q.content, " + _QUESTION_COMMON.format(my_vote=my_vote_column(caller, "question", "q"))
+    return "q.content, " + _QUESTION_COMMON.format(
+        my_vote=my_vote_column(caller, "question", "q"), views=views
+    )
 
 
 def summary_columns(caller: Caller) -> str:
     """Columns of a list item: an excerpt instead of the content."""
     return f"left(q.content, {EXCERPT_LENGTH}) AS excerpt, " + _QUESTION_COMMON.format(
-        my_vote=my_vote_column(caller, "question", "q")
-    )
-
-
-def select_question(caller: Caller) -> str:
-    return (
-        f"SELECT {question_columns(caller)} FROM questions q JOIN users u ON u.id = q.author_id"
-        " WHERE q.id = :id"
+        my_vote=my_vote_column(caller, "question", "q"), views="q.views_count"
     )
 
 
@@ -91,17 +86,29 @@ DELETE_QUESTION = "DELETE FROM questions WHERE id = :id RETURNING id"
 
 QUESTION_EXISTS = "SELECT EXISTS (SELECT 1 FROM questions WHERE id = :id)"
 
-RECORD_VIEW = "SELECT public.record_question_view(:id, :viewer_key)"
+def select_question_page(caller: Caller) -> str:
+    """The question page's head in one statement (one round trip instead of three):
+    the view is recorded, the question and its author read, its newest AI answers
+    aggregated as JSON. Binds :id, :viewer_key and :ai_limit.
 
-SELECT_AI_ANSWERS = """
-SELECT id, answer_text, model_used, confidence_score::float8 AS confidence_score,
-       relevance_score::float8 AS relevance_score, completeness_score::float8 AS completeness_score,
-       generation_attempts, created_at
-FROM ai_answers
-WHERE question_id = :id
-ORDER BY created_at DESC, id DESC
-LIMIT :limit
-"""
+    The view CTE runs first, but the outer SELECT reads the snapshot taken when the
+    statement began, so the view just counted is added to ``views_count`` here.
+    """
+    return f"""
+        WITH viewed AS (SELECT public.record_question_view(:id, :viewer_key) AS counted)
+        SELECT {question_columns(caller, views="q.views_count + viewed.counted::int")},
+               (SELECT coalesce(json_agg(ai ORDER BY ai.created_at DESC, ai.id DESC), '[]')
+                FROM (SELECT x.id, x.answer_text, x.model_used,
+                             x.confidence_score::float8 AS confidence_score,
+                             x.relevance_score::float8 AS relevance_score,
+                             x.completeness_score::float8 AS completeness_score,
+                             x.generation_attempts, x.created_at
+                      FROM ai_answers x WHERE x.question_id = q.id
+                      ORDER BY x.created_at DESC, x.id DESC LIMIT :ai_limit) ai
+               )::text AS ai_answers
+        FROM viewed CROSS JOIN questions q JOIN users u ON u.id = q.author_id
+        WHERE q.id = :id
+    """
 
 # ---------------------------------------------------------------- lists
 

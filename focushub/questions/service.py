@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 from uuid import UUID
 
+import orjson
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -118,20 +119,21 @@ async def get_question(
         else anonymous_viewer_key(view_key_secret, client_address, datetime.now(UTC).date())
     )
     async with transaction(engine, caller) as tx:
-        await tx.scalar(queries.RECORD_VIEW, id=question_id, viewer_key=viewer_key)
-        row = await tx.one_or_none(queries.select_question(caller), id=question_id)
+        row = await tx.one_or_none(
+            queries.select_question_page(caller),
+            id=question_id, viewer_key=viewer_key, ai_limit=DETAIL_AI_ANSWERS,
+        )
         if row is None:
             raise NotFound(_NO_QUESTION)
         answers, answers_next_cursor = await fetch_answer_page(
             tx, question_id, cursor=None, limit=DETAIL_ANSWERS
         )
-        ai_rows = await tx.all(queries.SELECT_AI_ANSWERS, id=question_id, limit=DETAIL_AI_ANSWERS)
     return QuestionDetail(
         content=row["content"],
         **_question_fields(row),
         answers=answers,
         answers_next_cursor=answers_next_cursor,
-        ai_answers=[AIAnswerRead.model_validate(dict(r)) for r in ai_rows],
+        ai_answers=[AIAnswerRead.model_validate(ai) for ai in orjson.loads(row["ai_answers"])],
     )
 
 
