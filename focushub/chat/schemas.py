@@ -148,9 +148,17 @@ class MessageUpdate(InputModel):
     content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_LENGTH)] | None = None
 
 
+# Sequences are PostgreSQL bigints.
+MAX_SEQ = 2**63 - 1
+
+
 class MessageListParams(BaseModel):
-    before: int | None = Field(default=None, ge=1, description="Messages with seq below this")
-    after: int | None = Field(default=None, ge=0, description="Messages with seq above this")
+    before: int | None = Field(
+        default=None, ge=1, le=MAX_SEQ, description="Messages with seq below this"
+    )
+    after: int | None = Field(
+        default=None, ge=0, le=MAX_SEQ, description="Messages with seq above this"
+    )
     limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
 
 
@@ -163,7 +171,9 @@ class MessagePage(BaseModel):
 
 
 class ReadUpdate(InputModel):
-    seq: int | None = Field(default=None, ge=0, description="Read up to this seq; default: the latest")
+    seq: int | None = Field(
+        default=None, ge=0, le=MAX_SEQ, description="Read up to this seq; default: the latest"
+    )
 
 
 class ReadState(OutputModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -121,6 +122,11 @@ def translate_db_error(exc: DBAPIError) -> AppError | None:
     """Map a database error caused by the request to an :class:`AppError`; None if it is ours."""
     state = _sqlstate(exc)
     message, constraint = _db_message(exc)
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    if isinstance(cause, asyncpg.exceptions.DataError):
+        # Raised by asyncpg before the query is sent: a parameter it cannot encode
+        # (an integer beyond bigint, say). Always the caller's value.
+        return ValidationFailed("A value is out of range", details={"reason": message})
     if state == "P0001" and ":" in message:
         code, _, text = message.partition(":")
         code = code.strip()

@@ -178,6 +178,10 @@ async def test_sequences_have_no_gaps_and_sends_are_idempotent(client, owner_con
     assert [m["seq"] for m in page["items"]] == [5, 6, 7, 8, 9]
     page = (await client.get(f"{ROOMS}/{rid}/messages?limit=5&after=11", headers=bob["headers"])).json()
     assert [m["seq"] for m in page["items"]] == [12, 13, 14] and page["next_cursor"] is None
+    # A position beyond PostgreSQL's bigint is the caller's mistake, not a server error.
+    for bad in ("after=9223372036854775808", "before=9223372036854775808", "after=-1"):
+        r = await client.get(f"{ROOMS}/{rid}/messages?{bad}", headers=bob["headers"])
+        assert r.status_code == 422, (bad, r.text)
 
 
 async def test_message_validation_edit_and_delete(client, owner_conn):

@@ -74,3 +74,13 @@ async def test_after_commit_hooks_run_only_after_commit(engine):
             tx.after_commit(lambda: dropped.append("never"))
             raise RuntimeError("boom")
     assert dropped == []
+
+
+async def test_unencodable_parameter_is_the_callers_422(engine):
+    from focushub.core.errors import translate_db_error
+
+    with pytest.raises(DBAPIError) as info:
+        async with transaction(engine, ANONYMOUS) as tx:
+            await tx.scalar("SELECT CAST(:x AS bigint)", x=2**63)
+    err = translate_db_error(info.value)
+    assert err is not None and err.status_code == 422
