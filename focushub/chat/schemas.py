@@ -10,6 +10,7 @@ from pydantic import AnyUrl, BaseModel, Field, StringConstraints, UrlConstraints
 
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from focushub.core.schemas import InputModel, OutputModel
+from focushub.users.schemas import UserSummary
 
 # The database CHECK chat_messages_content_length allows 10,000 characters.
 MAX_MESSAGE_LENGTH = 10_000
@@ -25,13 +26,6 @@ MessageContent = Annotated[str, StringConstraints(max_length=MAX_MESSAGE_LENGTH)
 IdempotencyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # Files are not uploaded here: the sender gives a URL, which must be http(s).
 FileUrl = Annotated[AnyUrl, UrlConstraints(max_length=2048, allowed_schemes=["http", "https"])]
-
-
-class UserSummary(OutputModel):
-    id: UUID
-    username: str
-    full_name: str
-    avatar_url: str | None
 
 
 class RoomCreate(InputModel):

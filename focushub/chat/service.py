@@ -67,10 +67,7 @@ def _room(row: Mapping[str, Any]) -> RoomRead:
         )
     peer = None
     if row["peer_id"] is not None:
-        peer = UserSummary(
-            id=row["peer_id"], username=row["peer_username"], full_name=row["peer_full_name"],
-            avatar_url=row["peer_avatar_url"],
-        )
+        peer = UserSummary.from_row(row, prefix="peer_")
     return RoomRead(
         id=row["id"], type=row["type"], name=row["name"], description=row["description"],
         created_by=row["created_by"], is_active=row["is_active"], created_at=row["created_at"],

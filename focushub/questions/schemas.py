@@ -93,40 +93,32 @@ class QuestionUpdate(InputModel):
         return self
 
 
-class QuestionSummary(OutputModel):
+class _QuestionFields(OutputModel):
+    """What a question shows in lists and on its page alike."""
+
+    id: UUID
+    title: str
+    category: str | None
+    tags: list[str]
+    status: QuestionStatus
+    votes_count: int
+    answers_count: int
+    views_count: int
+    has_accepted_answer: bool
+    author: UserSummary
+    my_vote: VoteType | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class QuestionSummary(_QuestionFields):
     """A list item: the question without its full text (``excerpt`` is its first 300 characters)."""
 
-    id: UUID
-    title: str
     excerpt: str
-    category: str | None
-    tags: list[str]
-    status: QuestionStatus
-    votes_count: int
-    answers_count: int
-    views_count: int
-    has_accepted_answer: bool
-    author: UserSummary
-    my_vote: VoteType | None
-    created_at: datetime
-    updated_at: datetime
 
 
-class QuestionRead(OutputModel):
-    id: UUID
-    title: str
+class QuestionRead(_QuestionFields):
     content: str
-    category: str | None
-    tags: list[str]
-    status: QuestionStatus
-    votes_count: int
-    answers_count: int
-    views_count: int
-    has_accepted_answer: bool
-    author: UserSummary
-    my_vote: VoteType | None
-    created_at: datetime
-    updated_at: datetime
 
 
 class AnswerRead(OutputModel):
