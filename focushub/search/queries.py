@@ -10,18 +10,25 @@ Content ranking (posts, questions, resources), highest first:
 every item that matches only in its body, however often a body repeats the
 words (keyword stuffing only moves an item among the body-only matches, and
 there with diminishing returns). ``search_vector`` is the stored column of
-0003 (title weight A, body B), matched through its GIN index.
+0003 (title weight A, body B).
+
+The ranking is bounded: for each type it considers the newest
+``search_ranked``'s window (1,000) of matches the caller may see. A rare term
+is ranked over all its matches; a term found in hundreds of thousands of items
+is ranked over its most recent thousand, so one page costs the same whatever
+the term. Older matches stay reachable by narrowing the query, the category
+or the tag.
 """
 
 from __future__ import annotations
 
 from focushub.search.schemas import HIGHLIGHT_START, HIGHLIGHT_STOP
 
-# (type, table, alias, body column, index accessor for the rows everyone may see)
+# type -> (table, alias, body column)
 CONTENT_SOURCES = {
-    "post": ("posts", "p", "content", "public.search_published_posts"),
-    "question": ("questions", "q", "content", None),
-    "resource": ("resources", "r", "description", "public.search_public_resources"),
+    "post": ("posts", "p", "content"),
+    "question": ("questions", "q", "content"),
+    "resource": ("resources", "r", "description"),
 }
 
 # Written out where it is used rather than computed once in a CTE: as an
@@ -35,46 +42,31 @@ HEADLINE_OPTIONS = (
 )
 
 
-def content_sql(*, types: list[str], category: bool, tag: bool, after: bool) -> str:
-    """Binds :q, :me (the caller's id or NULL), :limit, :headline, optionally :category,
-    :tag, and :c_rank, :c_id with ``after``.
+def content_sql(*, types: list[str]) -> str:
+    """Binds :q, :limit, :headline, :category, :tag, :c_rank and :c_id (NULL when unused).
 
     Under RLS PostgreSQL may not use ``@@`` (not leakproof) as an index
-    condition on a table whose policies filter rows, so on posts and resources
-    a plain ``WHERE search_vector @@ q`` reads the whole table. There the
-    candidates come from the GIN index through a SECURITY DEFINER accessor that
-    returns only rows everyone may see (published posts, public resources,
-    0007), plus the caller's own rows through ``author_id = :me`` (an index
-    condition: uuid equality is leakproof). The candidates are then read from
-    the table itself, under RLS, which still decides what comes back.
+    condition on a table whose policies filter rows, and ranking every match
+    of a common term is linear in the matches. So each type's page comes from
+    ``public.search_ranked()`` (0009), a SECURITY DEFINER accessor that ranks
+    the newest matches the caller may see and returns one page of
+    ``(id, rank)``. Those rows are then read from the table itself, under RLS,
+    which still decides what comes back.
     """
     branches = []
     for kind in types:
-        table, t, body, accessor = CONTENT_SOURCES[kind]
-        where = [f"{t}.search_vector @@ {TSQUERY}"]
-        if accessor is not None:
-            where.append(
-                f"{t}.id IN (SELECT s FROM {accessor}({TSQUERY}) AS s"
-                f" UNION ALL SELECT o.id FROM public.{table} o"
-                f" WHERE o.author_id = CAST(:me AS uuid) AND o.search_vector @@ {TSQUERY})"
-            )
-        if category:
-            where.append(f"{t}.category = :category")
-        if tag:
-            where.append(f"{t}.tags @> ARRAY[CAST(:tag AS text)]")
+        table, t, body = CONTENT_SOURCES[kind]
         branches.append(
             f"SELECT '{kind}'::text AS type, {t}.id, {t}.title, {t}.{body} AS body, {t}.author_id,"
-            f" {t}.category, {t}.tags, {t}.created_at,"
-            f" (to_tsvector('english'::regconfig, {t}.title::text) @@ {TSQUERY})::int::float8"
-            f"   + ts_rank_cd({t}.search_vector, {TSQUERY}, 1 | 32)::float8 AS rank"
-            f" FROM public.{table} {t}"
-            f" WHERE {' AND '.join(where)}"
+            f" {t}.category, {t}.tags, {t}.created_at, c.rank"
+            f" FROM public.search_ranked('{kind}', {TSQUERY}, CAST(:category AS text),"
+            f" CAST(:tag AS text), CAST(:c_rank AS float8), CAST(:c_id AS uuid), CAST(:limit AS integer)) AS c"
+            f" JOIN public.{table} {t} ON {t}.id = c.id"
         )
-    cursor = "WHERE (h.rank, h.id) < (:c_rank, :c_id)" if after else ""
     return f"""
         WITH hits AS ({' UNION ALL '.join(branches)}),
         page AS (
-            SELECT h.* FROM hits h {cursor}
+            SELECT h.* FROM hits h
             ORDER BY h.rank DESC, h.id DESC
             LIMIT :limit
         )

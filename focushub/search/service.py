@@ -52,21 +52,17 @@ async def search(engine: AsyncEngine, caller: Caller, params: SearchParams) -> P
         def key(r: Mapping[str, Any]) -> tuple[Any, ...]:
             return (r["rank"], r["username"])
     else:
-        if after:
-            bind["c_rank"], bind["c_id"] = decode_cursor(params.cursor, (float, UUID))
-        if params.category is not None:
-            bind["category"] = params.category.strip()
-        if params.tag is not None:
-            # Tags are stored normalised (NFKC, trimmed, lower case).
-            bind["tag"] = unicodedata.normalize("NFKC", params.tag).strip().lower()
-        bind["headline"] = queries.HEADLINE_OPTIONS
-        bind["me"] = caller.user_id
-        sql = queries.content_sql(
-            types=[params.type] if params.type else _CONTENT_TYPES,
-            category=params.category is not None,
-            tag=params.tag is not None,
-            after=after,
+        bind["c_rank"], bind["c_id"] = (
+            decode_cursor(params.cursor, (float, UUID)) if after else (None, None)
         )
+        bind["category"] = params.category.strip() if params.category is not None else None
+        # Tags are stored normalised (NFKC, trimmed, lower case).
+        bind["tag"] = (
+            unicodedata.normalize("NFKC", params.tag).strip().lower()
+            if params.tag is not None else None
+        )
+        bind["headline"] = queries.HEADLINE_OPTIONS
+        sql = queries.content_sql(types=[params.type] if params.type else _CONTENT_TYPES)
 
         def key(r: Mapping[str, Any]) -> tuple[Any, ...]:
             return (r["rank"], r["id"])

@@ -1,5 +1,5 @@
 """0007 in SQL: who may call what, preferences under RLS, exact coalescing under
-concurrency, the mention parser, and the full-text accessors of search."""
+concurrency and the mention parser."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from tests.db.helpers import (
     as_user,
     expect_error,
     make_post,
-    make_resource,
     make_user,
     set_caller,
 )
@@ -152,21 +151,3 @@ async def test_concurrent_likes_coalesce_exactly(test_db, owner_conn):
 async def test_mention_parser(owner_conn, text, expected):
     found = await owner_conn.fetchval("SELECT public.mentioned_usernames($1)", text)
     assert sorted(found) == expected
-
-
-async def test_search_accessors_return_only_what_everyone_may_see(app_conn, owner_conn):
-    """The SECURITY DEFINER full-text accessors (0007) reveal nothing a search as anon would not."""
-    alice = await make_user(owner_conn)
-    post = await make_post(owner_conn, alice)
-    draft = await make_post(owner_conn, alice, published=False)
-    public = await make_resource(owner_conn, alice, public=True)
-    await make_resource(owner_conn, alice, public=False)
-    for caller in (ANON, as_user(alice)):
-        async with acting_as(app_conn, caller) as c:
-            posts = await c.fetch("SELECT s FROM public.search_published_posts("
-                                  "websearch_to_tsquery('english', 'learned')) AS s")
-            assert [r["s"] for r in posts] == [post]
-            assert draft not in [r["s"] for r in posts]
-            resources = await c.fetch("SELECT s FROM public.search_public_resources("
-                                      "websearch_to_tsquery('english', 'cheat sheet')) AS s")
-            assert [r["s"] for r in resources] == [public]
