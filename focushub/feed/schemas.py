@@ -26,7 +26,7 @@ class FeedItemRead(OutputModel):
     created_at: datetime
     votes_count: int = Field(description="Net score: a post's likes_count, a question's votes_count")
     replies_count: int = Field(description="A post's comments_count, a question's answers_count")
-    score: float | None = Field(description="Trending score at the page's instant; null for other scopes")
+    score: float | None = Field(description="Trending score (see GET /feed); null for other scopes")
     my_vote: Literal["upvote", "downvote"] | None = Field(
         description="The caller's vote; null when none or anonymous"
     )
@@ -36,7 +36,8 @@ class FeedParams(BaseModel):
     scope: FeedScope = Field(
         default="latest",
         description="following: people the caller follows, newest first; latest: everything, newest "
-        "first; trending: by score",
+        "first; trending: by trending score, sign(s)·log10(max(|s|,1)) + seconds since 2025-01-01 / 72000 "
+        "with s = votes + 2 × replies",
     )
     cursor: str | None = Field(default=None, max_length=500, description="next_cursor of the previous page")
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)

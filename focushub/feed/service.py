@@ -2,20 +2,19 @@
 
 * ``following``: by the people the caller follows, newest first (signed-in only).
 * ``latest``: everything the caller can see, newest first.
-* ``trending``: items of the 7 days before ``as_of`` ranked by
+* ``trending``: by the stored ``trending_score`` (migration 0010):
 
-      score = (votes + 2 * replies + 1) / (age_hours + 2) ^ 1.5
+      score = sign(s) * log10(max(|s|, 1)) + seconds since 2025-01-01 / 72000
+      s = votes + 2 * replies
 
   where ``votes`` is the net score (a post's ``likes_count``, a question's
-  ``votes_count``), ``replies`` is ``comments_count`` or ``answers_count``, and
-  ``age_hours`` is the item's age at the instant ``as_of``. A first page takes
-  ``as_of = now()`` and every later page reuses it from the cursor, so time
-  does not reorder items between pages and new items do not push in. (Votes
-  cast between two pages can still move an item; the keyset on (score, id)
-  then neither repeats nor crashes, it simply reflects the new score.)
-  The 7-day window bounds the rows scored per page; it hides little: at 7
-  days the divisor is about 2,250 against 2.8 for a new item, so an older
-  item would need some 800 votes to outrank a new one without any.
+  ``votes_count``) and ``replies`` is ``comments_count`` or ``answers_count``.
+  Every tenfold of activity is worth 20 hours of recency. The score of an
+  item does not change as time passes, so it is indexed and a page reads one
+  index range, and items do not reorder between pages while a client pages.
+  (Votes cast between two pages can still move an item; the keyset on
+  (score, id) then neither repeats nor crashes, it simply reflects the new
+  score.)
 
 RLS decides what is visible (others' drafts never are); the feed itself shows
 only published posts, so a caller's own drafts stay out of it too. Every page
@@ -25,7 +24,7 @@ is two statements: the role switch and one query.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from focushub.core.db import Caller, transaction
 from focushub.core.errors import Unauthorized
 from focushub.core.pagination import Page, decode_cursor, page_of
-from focushub.feed.queries import TRENDING_WINDOW, feed_sql
+from focushub.feed.queries import feed_sql
 from focushub.feed.schemas import FeedItemRead, FeedParams
 from focushub.users.schemas import UserSummary
 
@@ -59,17 +58,14 @@ def _item(row: Mapping[str, Any]) -> FeedItemRead:
 async def get_feed(engine: AsyncEngine, caller: Caller, params: FeedParams) -> Page[FeedItemRead]:
     if params.scope == "following" and not caller.is_authenticated:
         raise Unauthorized("Sign in to see the people you follow", code="not_authenticated")
-    bind: dict[str, Any] = {"limit": params.limit + 1, "as_of": datetime.now(UTC)}
+    bind: dict[str, Any] = {"limit": params.limit + 1}
     after = params.cursor is not None
     if params.scope == "trending":
         if after:
-            bind["as_of"], bind["c_score"], bind["c_id"] = decode_cursor(
-                params.cursor, (datetime, float, UUID)
-            )
-        bind["window_start"] = bind["as_of"] - TRENDING_WINDOW
+            bind["c_score"], bind["c_id"] = decode_cursor(params.cursor, (float, UUID))
 
         def key(r: Mapping[str, Any]) -> tuple[Any, ...]:
-            return (r["as_of"], r["score"], r["id"])
+            return (r["score"], r["id"])
     else:
         if after:
             bind["c_at"], bind["c_id"] = decode_cursor(params.cursor, (datetime, UUID))

@@ -112,57 +112,31 @@ def select_question_page(caller: Caller) -> str:
 
 # ---------------------------------------------------------------- lists
 
-# How far back 'trending' looks from its as_of. Bounds the rows scored per page.
-TRENDING_WINDOW_DAYS = 30
-
-# Trending score at a fixed instant :as_of (carried in the cursor, so that the
-# order does not drift while a client pages):
-#   (votes + 2 * answers + views / 10) / (hours since asked + 2) ^ 1.5
-# float8 throughout, so the value written into a cursor compares equal when
-# the same row is scored again for the next page.
-TRENDING_SCORE = (
-    "((q.votes_count + 2 * q.answers_count)::float8 + q.views_count::float8 / 10.0)"
-    " / power(extract(epoch FROM (CAST(:as_of AS timestamptz) - q.created_at))::float8 / 3600.0"
-    " + 2.0, 1.5::float8)"
-)
-
-
 def list_questions(
     caller: Caller, *, view: str, filters: list[str], after_cursor: bool
 ) -> str:
-    """A page of questions for ``view``, newest first or by trending score.
+    """A page of questions for ``view``: newest first, or by the stored
+    ``trending_score`` (0010, described in ``focushub/feed/service.py``),
+    each read in order from its index.
 
-    ``filters`` are constant fragments (tag, category, author) with named parameters.
+    ``filters`` are constant fragments (tag, category, author) with named
+    parameters. The cursor binds :c_created (or :c_score for trending) and :c_id.
     """
     where = list(filters)
-    if view == "trending":
-        where += [
-            "q.created_at <= CAST(:as_of AS timestamptz)",
-            "q.created_at > CAST(:as_of AS timestamptz) - make_interval(days => :window_days)",
-        ]
-        inner = (
-            f"SELECT q.*, {TRENDING_SCORE} AS score FROM questions q WHERE {' AND '.join(where)}"
-        )
-        outer_where = (
-            "WHERE (q.score, q.id) < (CAST(:c_score AS float8), CAST(:c_id AS uuid))"
-            if after_cursor else ""
-        )
-        return (
-            f"SELECT {summary_columns(caller)}, q.score FROM ({inner}) q"
-            f" JOIN users u ON u.id = q.author_id {outer_where}"
-            " ORDER BY q.score DESC, q.id DESC LIMIT :limit"
-        )
     if view == "unanswered":
         # Matches the partial index idx_questions_unanswered.
         where += ["q.answers_count = 0", "q.status = 'open'"]
+    if view == "trending":
+        key, bound = "q.trending_score", "CAST(:c_score AS float8)"
+    else:
+        key, bound = "q.created_at", "CAST(:c_created AS timestamptz)"
     if after_cursor:
-        where.append(
-            "(q.created_at, q.id) < (CAST(:c_created AS timestamptz), CAST(:c_id AS uuid))"
-        )
+        where.append(f"({key}, q.id) < ({bound}, CAST(:c_id AS uuid))")
     where_sql = f"WHERE {' AND '.join(where)}" if where else ""
     return (
-        f"SELECT {summary_columns(caller)} FROM questions q JOIN users u ON u.id = q.author_id"
-        f" {where_sql} ORDER BY q.created_at DESC, q.id DESC LIMIT :limit"
+        f"SELECT {summary_columns(caller)}, q.trending_score AS score"
+        f" FROM questions q JOIN users u ON u.id = q.author_id"
+        f" {where_sql} ORDER BY {key} DESC, q.id DESC LIMIT :limit"
     )
 
 

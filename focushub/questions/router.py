@@ -38,8 +38,9 @@ async def list_questions(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[QuestionSummary]:
     """``newest``: newest first. ``unanswered``: open questions without any answer,
-    newest first. ``trending``: questions of the last 30 days by
-    (votes + 2 × answers + views / 10) / (hours since asked + 2)^1.5."""
+    newest first. ``trending``: by sign(s)·log10(max(|s|, 1)) + seconds since
+    2025-01-01 / 72000 with s = votes + 2 × answers (a tenfold of activity is
+    worth 20 hours of recency)."""
     return await service.list_questions(
         engine,
         caller,

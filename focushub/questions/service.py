@@ -149,8 +149,7 @@ async def list_questions(
     limit: int,
 ) -> Page[QuestionSummary]:
     """One page of ``view``: newest first; unanswered (open, no answer yet) newest
-    first; or trending, by the score in :data:`queries.TRENDING_SCORE` at the
-    instant the first page was asked for (carried in the cursor)."""
+    first; or trending, by the stored trending score (see ``focushub/feed/service.py``)."""
     filters: list[str] = []
     params: dict[str, Any] = {"limit": limit + 1}
     if tag is not None:
@@ -167,16 +166,11 @@ async def list_questions(
         filters.append(queries.AUTHOR_FILTER)
 
     if view == "trending":
-        if cursor is None:
-            as_of = datetime.now(UTC)
-        else:
-            as_of, params["c_score"], params["c_id"] = decode_cursor(
-                cursor, (datetime, float, UUID)
-            )
-        params.update(as_of=as_of, window_days=queries.TRENDING_WINDOW_DAYS)
+        if cursor is not None:
+            params["c_score"], params["c_id"] = decode_cursor(cursor, (float, UUID))
 
         def key(r: RowMapping) -> tuple[Any, ...]:
-            return (as_of, r["score"], r["id"])
+            return (r["score"], r["id"])
     else:
         if cursor is not None:
             params["c_created"], params["c_id"] = decode_cursor(cursor, (datetime, UUID))

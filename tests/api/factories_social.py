@@ -12,7 +12,8 @@ that need a known order or age.
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -171,3 +172,15 @@ async def edit(engine: AsyncEngine, session: dict[str, Any], table: str, row_id:
 async def backdate(owner: asyncpg.Connection, table: str, row_id: UUID, created_at: datetime) -> None:
     """Set created_at as the schema owner (no request role may write it)."""
     await owner.execute(f"UPDATE {table} SET created_at = $1 WHERE id = $2", created_at, row_id)
+
+
+TRENDING_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def trending_score(votes: int, replies: int, created_at: datetime | str) -> float:
+    """The stored trending score of 0010, computed independently in Python."""
+    if isinstance(created_at, str):
+        created_at = datetime.fromisoformat(created_at)
+    s = votes + 2 * replies
+    activity = math.copysign(math.log10(max(abs(s), 1)), s) if s else 0.0
+    return activity + (created_at - TRENDING_EPOCH).total_seconds() / 72000

@@ -14,6 +14,7 @@ from tests.api.factories_social import (
     make_member,
     make_post,
     make_question,
+    trending_score,
     vote,
 )
 from tests.querycount import count_queries
@@ -87,7 +88,7 @@ async def test_following_shows_only_followed_people_and_needs_sign_in(client, en
     assert [i["id"] for i in items] == [str(bob_question), str(bob_post)]
 
 
-async def test_trending_ranks_by_decayed_activity_and_keeps_pages_stable(client, engine, owner_conn):
+async def test_trending_weighs_activity_against_age_and_keeps_pages_stable(client, engine, owner_conn):
     author = await make_member(owner_conn)
     fans = [await make_user(client)] + [await make_member(owner_conn) for _ in range(2)]
     now = datetime.now(UTC)
@@ -106,18 +107,18 @@ async def test_trending_ranks_by_decayed_activity_and_keeps_pages_stable(client,
     new_question = await make_question(engine, author, title="brand new")
     await backdate(owner_conn, "questions", new_question, now - timedelta(hours=1))
 
-    ancient = await make_question(engine, author, title="outside the window")
+    ancient = await make_question(engine, author, title="long ago")
     await make_answer(engine, fans[0], ancient)
     await backdate(owner_conn, "questions", ancient, now - timedelta(days=8))
 
     r = await client.get("/api/v1/feed", params={"scope": "trending", "limit": 2}, headers=fans[0]["headers"])
     assert r.status_code == 200, r.text
     page1 = r.json()
-    assert [i["id"] for i in page1["items"]] == [str(new_question), str(mid_post)]
-    # score = (votes + 2 * replies + 1) / (age_hours + 2) ^ 1.5
-    assert page1["items"][0]["score"] == pytest.approx(1 / 3**1.5, rel=1e-3)
-    assert page1["items"][1]["score"] == pytest.approx(3 / 7**1.5, rel=1e-3)
-    assert page1["items"][1]["my_vote"] == "upvote"
+    # Two likes (log10 2 = 0.30, worth 6 hours) outweigh the 4 hours mid_post is older by.
+    assert [i["id"] for i in page1["items"]] == [str(mid_post), str(new_question)]
+    for item, (votes, replies) in zip(page1["items"], [(2, 0), (0, 0)], strict=True):
+        assert item["score"] == pytest.approx(trending_score(votes, replies, item["created_at"]), abs=1e-9)
+    assert page1["items"][0]["my_vote"] == "upvote"
 
     # Activity after the first page does not pull new items into the next one.
     newest = await make_post(engine, fans[1], title="posted while paging")
@@ -126,14 +127,18 @@ async def test_trending_ranks_by_decayed_activity_and_keeps_pages_stable(client,
     r = await client.get("/api/v1/feed", params={"scope": "trending", "limit": 2,
                                                  "cursor": page1["next_cursor"]}, headers=fans[0]["headers"])
     page2 = r.json()
-    assert [i["id"] for i in page2["items"]] == [str(old_post)]
-    assert page2["items"][0]["score"] == pytest.approx(6 / 50**1.5, rel=1e-3)
-    assert (page2["items"][0]["votes_count"], page2["items"][0]["replies_count"]) == (3, 1)
+    assert [i["id"] for i in page2["items"]] == [str(old_post), str(ancient)]
+    old = page2["items"][0]
+    assert (old["votes_count"], old["replies_count"]) == (3, 1)
+    # Kept current by the counter triggers: 3 likes + 2 × 1 comment.
+    assert old["score"] == pytest.approx(trending_score(3, 1, old["created_at"]), abs=1e-9)
     assert page2["next_cursor"] is None
 
     fresh = await _all_pages(client, {"scope": "trending"}, engine=engine)
-    assert fresh[0]["id"] == str(newest)
-    assert str(ancient) not in {i["id"] for i in fresh}
+    # newest (one like, log10 1 = 0) sits between mid_post and new_question.
+    assert [i["id"] for i in fresh] == [str(mid_post), str(newest), str(new_question), str(old_post),
+                                        str(ancient)]
+    assert fresh[1]["score"] == pytest.approx(trending_score(1, 0, fresh[1]["created_at"]), abs=1e-9)
 
     # A cursor of another scope, or garbage, is a 400.
     r = await client.get("/api/v1/feed", params={"scope": "latest", "cursor": page1["next_cursor"]})

@@ -16,6 +16,7 @@ from focushub.app import create_app
 from focushub.core.db import Caller, transaction
 from tests.api.conftest import make_user
 from tests.api.factories_qa import make_answer, make_question
+from tests.api.factories_social import trending_score
 from tests.querycount import count_queries
 
 Q = "/api/v1/questions"
@@ -421,32 +422,33 @@ async def test_unanswered_means_open_without_answers(client):
 async def test_trending_score_and_stable_paging(client, owner_conn, engine):
     alice, bob = await make_user(client), await make_user(client)
     now = datetime.now(UTC)
-    fresh = await make_question(client, alice)  # 0 points, brand new
+    fresh = await make_question(client, alice)  # no activity, brand new
     popular_old = await make_question(client, alice)
     busy = await make_question(client, alice)
     ancient = await make_question(client, alice)
-    await _set(owner_conn, fresh, created_at=now - timedelta(minutes=1))
-    await _set(owner_conn, popular_old, created_at=now - timedelta(days=3), votes_count=50, views_count=300)
-    await _set(owner_conn, busy, created_at=now - timedelta(hours=2),
-               votes_count=3, answers_count=2, views_count=20)
+    # Views do not count: fresh's 10,000 views leave it below busy.
+    await _set(owner_conn, fresh, created_at=now - timedelta(minutes=1), views_count=10_000)
+    await _set(owner_conn, popular_old, created_at=now - timedelta(days=3), votes_count=50)
+    await _set(owner_conn, busy, created_at=now - timedelta(hours=2), votes_count=3, answers_count=2)
     await _set(owner_conn, ancient, created_at=now - timedelta(days=40), votes_count=1000)
 
-    def score(votes, answers, views, hours):
-        return (votes + 2 * answers + views / 10) / (hours + 2) ** 1.5
-
-    # busy: 9 / 4^1.5 = 1.13; popular_old: 80 / 74^1.5 = 0.13; fresh: 0.
-    assert score(3, 2, 20, 2) > score(50, 0, 300, 72) > 0
+    # busy: log10(7) - 0.1 = 0.75; fresh: -0.001; popular_old: log10(50) - 3.6 = -1.9;
+    # ancient: 3 - 48 = -45 (relative to now, in units of 20 hours).
     items = await _all_pages(client, {"view": "trending", "limit": 1})
-    # ancient is outside the 30-day window.
-    assert [i["id"] for i in items] == [busy["id"], popular_old["id"], fresh["id"]]
+    assert [i["id"] for i in items] == [busy["id"], fresh["id"], popular_old["id"], ancient["id"]]
+    scores = await owner_conn.fetch(
+        "SELECT id::text, votes_count, answers_count, created_at, trending_score FROM questions")
+    for row in scores:
+        expected = trending_score(row["votes_count"], row["answers_count"], row["created_at"])
+        assert row["trending_score"] == pytest.approx(expected, abs=1e-9)
 
-    # The score is taken at the first page's instant: a vote cast meanwhile on a
-    # question already listed does not make it come round again.
+    # A vote cast meanwhile on a question already listed raises its score
+    # above the cursor: it does not come round again.
     r = await client.get(Q, params={"view": "trending", "limit": 1})
     cursor = r.json()["next_cursor"]
     await _vote(engine, bob, "question", busy["id"])
     r = await client.get(Q, params={"view": "trending", "limit": 5, "cursor": cursor})
-    assert [i["id"] for i in r.json()["items"]] == [popular_old["id"], fresh["id"]]
+    assert [i["id"] for i in r.json()["items"]] == [fresh["id"], popular_old["id"], ancient["id"]]
 
 
 async def test_filters_by_tag_category_and_author(client):
