@@ -14,39 +14,36 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from focushub.core.db import Caller, Tx, transaction
+from focushub.core.db import Caller, transaction
 from focushub.core.errors import NotFound
 from focushub.posts.schemas import VoteType
 from focushub.votes.schemas import VotableType, VoteRead
 
-# Idempotent upsert: needs the INSERT policy (vote as yourself on something you
-# can see), and for the conflict path the SELECT and UPDATE policies on your
-# own vote; the only updatable column is vote_type.
-_UPSERT = """
-    INSERT INTO votes (user_id, votable_type, votable_id, vote_type)
-    VALUES (auth.uid(), :votable_type, :votable_id, :vote_type)
-    ON CONFLICT (user_id, votable_type, votable_id) DO UPDATE SET vote_type = EXCLUDED.vote_type
-"""
-_WITHDRAW = """
-    DELETE FROM votes
-    WHERE user_id = auth.uid() AND votable_type = :votable_type AND votable_id = :votable_id
-"""
-# A separate statement after the write: the counter is changed by an AFTER
-# trigger, which a CTE of the same statement would not see. Under RLS, so a
-# target the caller cannot see has no count (404).
-_COUNT = {
-    "post": "SELECT likes_count FROM posts WHERE id = :votable_id",
-    "comment": "SELECT likes_count FROM comments WHERE id = :votable_id",
-    "question": "SELECT votes_count FROM questions WHERE id = :votable_id",
-    "answer": "SELECT votes_count FROM answers WHERE id = :votable_id",
-}
+# One round trip (0011): the upsert, or the delete when :vote_type is NULL,
+# then the target's counter read after the trigger moved it, all as the caller
+# under RLS. The upsert needs the INSERT policy (vote as yourself on something
+# you can see), and for the conflict path the SELECT and UPDATE policies on
+# your own vote; the only updatable column is vote_type. A target the caller
+# cannot see has no count (404).
+_SET_VOTE = "SELECT public.set_vote(:votable_type, :votable_id, CAST(:vote_type AS vote_type))"
 
 
-async def _count(tx: Tx, votable_type: VotableType, votable_id: UUID) -> int:
-    count = await tx.scalar(_COUNT[votable_type], votable_id=votable_id)
+async def _set_vote(
+    engine: AsyncEngine,
+    caller: Caller,
+    votable_type: VotableType,
+    votable_id: UUID,
+    vote_type: VoteType | None,
+) -> VoteRead:
+    async with transaction(engine, caller) as tx:
+        count = await tx.scalar(
+            _SET_VOTE, votable_type=votable_type, votable_id=votable_id, vote_type=vote_type
+        )
     if count is None:
         raise NotFound(f"There is no {votable_type} with this id", code=f"{votable_type}_not_found")
-    return count
+    return VoteRead(
+        votable_type=votable_type, votable_id=votable_id, count=count, my_vote=vote_type
+    )
 
 
 async def cast_vote(
@@ -56,21 +53,11 @@ async def cast_vote(
     votable_id: UUID,
     vote_type: VoteType,
 ) -> VoteRead:
-    async with transaction(engine, caller) as tx:
-        await tx.execute(
-            _UPSERT, votable_type=votable_type, votable_id=votable_id, vote_type=vote_type
-        )
-        count = await _count(tx, votable_type, votable_id)
-    return VoteRead(
-        votable_type=votable_type, votable_id=votable_id, count=count, my_vote=vote_type
-    )
+    return await _set_vote(engine, caller, votable_type, votable_id, vote_type)
 
 
 async def withdraw_vote(
     engine: AsyncEngine, caller: Caller, votable_type: VotableType, votable_id: UUID
 ) -> VoteRead:
     """Remove the caller's vote if there is one; withdrawing twice is not an error."""
-    async with transaction(engine, caller) as tx:
-        await tx.execute(_WITHDRAW, votable_type=votable_type, votable_id=votable_id)
-        count = await _count(tx, votable_type, votable_id)
-    return VoteRead(votable_type=votable_type, votable_id=votable_id, count=count, my_vote=None)
+    return await _set_vote(engine, caller, votable_type, votable_id, None)
