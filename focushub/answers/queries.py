@@ -35,6 +35,16 @@ def select_answer_page(caller: Caller, *, after_cursor: bool) -> str:
     )
 
 
+def answer_page_json(caller: Caller) -> str:
+    """The first page of select_answer_page as one JSON array (text), for embedding in
+    another statement. Binds :question_id and :limit."""
+    return (
+        "(SELECT coalesce(json_agg(pg ORDER BY (NOT pg.is_accepted), (- pg.votes_count),"
+        " pg.created_at, pg.id), '[]')"
+        f" FROM ({select_answer_page(caller, after_cursor=False)}) pg)::text"
+    )
+
+
 def select_answer(caller: Caller) -> str:
     return (
         f"SELECT {answer_columns(caller)} FROM answers a JOIN users u ON u.id = a.author_id"

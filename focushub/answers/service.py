@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 from uuid import UUID
 
+import orjson
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -43,8 +44,13 @@ def answer_from_row(row: RowMapping) -> AnswerRead:
     )
 
 
-def _order_key(row: RowMapping) -> tuple[Any, ...]:
-    return (0 if row["is_accepted"] else 1, -row["votes_count"], row["created_at"], row["id"])
+def _order_key(answer: AnswerRead) -> tuple[Any, ...]:
+    return (0 if answer.is_accepted else 1, -answer.votes_count, answer.created_at, answer.id)
+
+
+def answer_page_from_json(text: str, limit: int) -> tuple[list[AnswerRead], str | None]:
+    """The page and next cursor from :func:`queries.answer_page_json` (``limit + 1`` rows)."""
+    return page_of([answer_from_row(r) for r in orjson.loads(text)], limit, _order_key)
 
 
 async def fetch_answer_page(
@@ -69,8 +75,7 @@ async def fetch_answer_page(
     rows = await tx.all(
         queries.select_answer_page(tx.caller, after_cursor=cursor is not None), **params
     )
-    page, next_cursor = page_of(rows, limit, _order_key)
-    return [answer_from_row(r) for r in page], next_cursor
+    return page_of([answer_from_row(r) for r in rows], limit, _order_key)
 
 
 async def list_answers(

@@ -87,13 +87,17 @@ DELETE_QUESTION = "DELETE FROM questions WHERE id = :id RETURNING id"
 QUESTION_EXISTS = "SELECT EXISTS (SELECT 1 FROM questions WHERE id = :id)"
 
 def select_question_page(caller: Caller) -> str:
-    """The question page's head in one statement (one round trip instead of three):
-    the view is recorded, the question and its author read, its newest AI answers
-    aggregated as JSON. Binds :id, :viewer_key and :ai_limit.
+    """The whole question page in one statement: the view is recorded, the question
+    and its author read, its first page of answers and its newest AI answers
+    aggregated as JSON. Binds :id, :viewer_key, :ai_limit, and :question_id
+    (the same id) and :limit for the answer page.
 
     The view CTE runs first, but the outer SELECT reads the snapshot taken when the
     statement began, so the view just counted is added to ``views_count`` here.
     """
+    # Imported here: focushub.answers.queries builds on this module's columns.
+    from focushub.answers.queries import answer_page_json
+
     return f"""
         WITH viewed AS (SELECT public.record_question_view(:id, :viewer_key) AS counted)
         SELECT {question_columns(caller, views="q.views_count + viewed.counted::int")},
@@ -105,7 +109,8 @@ def select_question_page(caller: Caller) -> str:
                              x.generation_attempts, x.created_at
                       FROM ai_answers x WHERE x.question_id = q.id
                       ORDER BY x.created_at DESC, x.id DESC LIMIT :ai_limit) ai
-               )::text AS ai_answers
+               )::text AS ai_answers,
+               {answer_page_json(caller)} AS answers
         FROM viewed CROSS JOIN questions q JOIN users u ON u.id = q.author_id
         WHERE q.id = :id
     """

@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from focushub.answers.service import fetch_answer_page
+from focushub.answers.service import answer_page_from_json
 from focushub.core.db import Caller, Tx, transaction
 from focushub.core.errors import Forbidden, NotFound, ValidationFailed
 from focushub.core.pagination import Page, decode_cursor, page_of
@@ -122,12 +122,11 @@ async def get_question(
         row = await tx.one_or_none(
             queries.select_question_page(caller),
             id=question_id, viewer_key=viewer_key, ai_limit=DETAIL_AI_ANSWERS,
+            question_id=question_id, limit=DETAIL_ANSWERS + 1,
         )
         if row is None:
             raise NotFound(_NO_QUESTION)
-        answers, answers_next_cursor = await fetch_answer_page(
-            tx, question_id, cursor=None, limit=DETAIL_ANSWERS
-        )
+    answers, answers_next_cursor = answer_page_from_json(row["answers"], DETAIL_ANSWERS)
     return QuestionDetail(
         content=row["content"],
         **_question_fields(row),
