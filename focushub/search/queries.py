@@ -13,10 +13,10 @@ there with diminishing returns). ``search_vector`` is the stored column of
 0003 (title weight A, body B).
 
 The ranking is bounded: for each type it considers the newest
-``search_ranked``'s window (1,000) of matches the caller may see. A rare term
+``RANK_WINDOW`` (300) of matches the caller may see. A rare term
 is ranked over all its matches; a term found in hundreds of thousands of items
-is ranked over its most recent thousand, so one page costs the same whatever
-the term. Older matches stay reachable by narrowing the query, the category
+is ranked over its most recent 300, so a page no longer costs time in
+proportion to every match (see docs/performance.md for the figures). Older matches stay reachable by narrowing the query, the category
 or the tag.
 """
 
@@ -30,6 +30,11 @@ CONTENT_SOURCES = {
     "question": ("questions", "q", "content"),
     "resource": ("resources", "r", "description"),
 }
+
+# How many of the newest matches of each type are ranked (search_ranked's p_window).
+# Finding them costs about sqrt(window × rows of the table) row checks for the
+# worst terms (docs/performance.md); 300 keeps a page near 30 ms at 1M posts.
+RANK_WINDOW = 300
 
 # Written out where it is used rather than computed once in a CTE: as an
 # expression of the parameter it is folded to a constant, so the planner
@@ -60,7 +65,8 @@ def content_sql(*, types: list[str]) -> str:
             f"SELECT '{kind}'::text AS type, {t}.id, {t}.title, {t}.{body} AS body, {t}.author_id,"
             f" {t}.category, {t}.tags, {t}.created_at, c.rank"
             f" FROM public.search_ranked('{kind}', {TSQUERY}, CAST(:category AS text),"
-            f" CAST(:tag AS text), CAST(:c_rank AS float8), CAST(:c_id AS uuid), CAST(:limit AS integer)) AS c"
+            f" CAST(:tag AS text), CAST(:c_rank AS float8), CAST(:c_id AS uuid), CAST(:limit AS integer),"
+            f" {RANK_WINDOW}) AS c"
             f" JOIN public.{table} {t} ON {t}.id = c.id"
         )
     return f"""
