@@ -5,8 +5,9 @@ changes what, triggers number messages and room events without gaps under
 the room row lock, post ``system`` messages on join and leave, promote an
 admin when the last one leaves, and keep direct rooms at two people. Each
 write below reads back the room events its own transaction wrote
-(``chat_transaction_events()``) and hands them to the realtime bus after the
-commit, so a rolled-back request publishes nothing.
+(``chat_transaction_events()``) and hands them to the realtime bus, which sends
+them with the commit (PostgreSQL NOTIFY inside the transaction) or after it, so
+a rolled-back request publishes nothing.
 """
 
 from __future__ import annotations
@@ -48,11 +49,11 @@ async def _post_membership_messages(tx: Tx) -> None:
 
 
 async def _publish_after_commit(tx: Tx, bus: RealtimeBus) -> None:
-    """Queue this transaction's room events for the bus; call last, after every write."""
+    """Hand this transaction's room events to the bus, which sends them only if it
+    commits; call last, after every write."""
     rows = await tx.all(queries.TRANSACTION_EVENTS)
     if rows:
-        events = [dict(r) for r in rows]
-        tx.after_commit(lambda: bus.publish_room_events(events))
+        await bus.publish_room_events_on_commit(tx, [dict(r) for r in rows])
 
 
 def _room(row: Mapping[str, Any]) -> RoomRead:

@@ -13,13 +13,28 @@ Backends:
 
 Room events are numbered (``seq``) and stored in ``chat_room_events``, so the bus
 may lose or reorder them: a socket that sees a gap loads what is missing from
-the database. On PostgreSQL an event whose JSON is over :data:`MAX_INLINE_BYTES`
-travels as a *stub* (type, room, seq) and each socket loads it from the database
-as its user, so NOTIFY's 8,000-byte limit never drops anything (Redis carries
-events whole). ``notification.created``
-comes from the database itself (``pg_notify('focushub_notifications')`` in a
-trigger, delivered at commit), so every process listens on PostgreSQL for it
-whatever the fan-out backend.
+the database. That load is for real losses (a dropped LISTEN connection), not
+for ordinary traffic:
+
+* On PostgreSQL the writer sends room events with NOTIFY *inside* its own
+  transaction (:meth:`RealtimeBus.publish_room_events_on_commit`). PostgreSQL
+  delivers notifications in commit order, and a room's ``seq`` is taken under
+  its row lock, which is held until commit, so every process receives each
+  room's events in ``seq`` order however many processes write to the room, and
+  a write is one transaction, not a write plus a NOTIFY transaction.
+* Redis is published to after the commit, so the events of two processes can
+  arrive swapped; the :class:`Hub` holds an early event back briefly and hands
+  the room's events to its sockets in order.
+
+Without either, every socket of the room would see a gap, query the database
+for the "missing" event and then drop it as a duplicate when it arrived.
+
+On PostgreSQL an event whose JSON is over :data:`MAX_INLINE_BYTES` travels as a
+*stub* (type, room, seq) and each socket loads it from the database as its
+user, so NOTIFY's 8,000-byte limit never drops anything (Redis carries events
+whole). ``notification.created`` comes from the database itself
+(``pg_notify('focushub_notifications')`` in a trigger, delivered at commit), so
+every process listens on PostgreSQL for it whatever the fan-out backend.
 """
 
 from __future__ import annotations
@@ -32,6 +47,8 @@ from typing import Any, Protocol
 
 import asyncpg
 import orjson
+
+from focushub.core.db import Tx
 
 log = logging.getLogger("focushub.realtime")
 
@@ -47,11 +64,39 @@ class Subscriber(Protocol):
         """Take an event without blocking (a full queue is the subscriber's problem)."""
 
 
-class Hub:
-    """Local subscriptions of this process: channel -> sockets."""
+# How long the hub keeps a room event that arrived ahead of an earlier one before
+# handing it on anyway (the sockets then load the missing ones from the database).
+REORDER_HOLD_SECONDS = 0.25
 
-    def __init__(self) -> None:
+
+class _RoomOrder:
+    """Per room channel with local subscribers: the last ``seq`` handed on, and the
+    events held back behind a gap."""
+
+    __slots__ = ("held", "last", "timer")
+
+    def __init__(self, last: int) -> None:
+        self.last = last
+        self.held: dict[int, dict[str, Any]] = {}
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class Hub:
+    """Local subscriptions of this process: channel -> sockets.
+
+    Room events are handed to the sockets in ``seq`` order once per process: an
+    event that arrives before an earlier one of its room (two processes
+    publishing after their commits, racing on Redis) is held back until the
+    earlier one arrives, for at most :data:`REORDER_HOLD_SECONDS`. Without this
+    every socket of the room would see a gap, query the database for the
+    missing event, and then drop the late copy as a duplicate. Events that are
+    really lost still reach the sockets' own gap detection, after the hold.
+    """
+
+    def __init__(self, *, hold_seconds: float = REORDER_HOLD_SECONDS) -> None:
         self._subs: dict[str, set[Subscriber]] = {}
+        self._order: dict[str, _RoomOrder] = {}
+        self.hold_seconds = hold_seconds
 
     def add(self, channel: str, sub: Subscriber) -> None:
         self._subs.setdefault(channel, set()).add(sub)
@@ -62,8 +107,60 @@ class Hub:
             subs.discard(sub)
             if not subs:
                 del self._subs[channel]
+                order = self._order.pop(channel, None)
+                if order is not None and order.timer is not None:
+                    order.timer.cancel()
+
+    def note_stored(self, channel: str, seq: int) -> None:
+        """Record that the room's events up to ``seq`` are stored (a socket read its
+        ``last_event_seq``), so that the room's first event here is ordered too. Ignored
+        once the hub has handed on an event of the room."""
+        if channel in self._subs and channel not in self._order:
+            self._order[channel] = _RoomOrder(seq)
 
     def dispatch(self, channel: str, event: dict[str, Any]) -> None:
+        seq = event.get("seq")
+        if not channel.startswith("room:") or not isinstance(seq, int) or channel not in self._subs:
+            self._offer(channel, event)
+            return
+        order = self._order.get(channel)
+        if order is None:
+            self._order[channel] = _RoomOrder(seq)
+            self._offer(channel, event)
+        elif seq <= order.last:
+            self._offer(channel, event)  # a repeat, or late after a hold: the sockets decide
+        elif seq == order.last + 1:
+            order.last = seq
+            self._offer(channel, event)
+            self._release(channel, order)
+        else:
+            order.held[seq] = event
+            if order.timer is None:
+                order.timer = asyncio.get_running_loop().call_later(
+                    self.hold_seconds, self._give_up, channel)
+
+    def _release(self, channel: str, order: _RoomOrder) -> None:
+        """Hand on the held events that now follow without a gap."""
+        while order.held:
+            event = order.held.pop(order.last + 1, None)
+            if event is None:
+                return
+            order.last += 1
+            self._offer(channel, event)
+        if order.timer is not None:
+            order.timer.cancel()
+            order.timer = None
+
+    def _give_up(self, channel: str) -> None:
+        order = self._order.get(channel)
+        if order is None:
+            return
+        order.timer = None
+        for seq in sorted(order.held):
+            order.last = seq
+            self._offer(channel, order.held.pop(seq))
+
+    def _offer(self, channel: str, event: dict[str, Any]) -> None:
         for sub in list(self._subs.get(channel, ())):
             sub.offer(channel, event)
 
@@ -230,11 +327,17 @@ class RealtimeBus:
 
     # --- publishing --------------------------------------------------------------------
 
-    async def publish(self, channel: str, event: dict[str, Any]) -> None:
-        """Send ``event`` to ``channel`` in every process (this one included)."""
+    def _body(self, channel: str, event: dict[str, Any]) -> bytes:
+        """The bus message for ``event``; on PostgreSQL a room event too long for NOTIFY
+        becomes a stub that receivers load."""
         body = orjson.dumps({"ch": channel, "ev": event})
         if len(body) > MAX_INLINE_BYTES and "seq" in event and self.backend == "postgres":
             body = orjson.dumps({"ch": channel, "ev": _stub(event)})
+        return body
+
+    async def publish(self, channel: str, event: dict[str, Any]) -> None:
+        """Send ``event`` to ``channel`` in every process (this one included)."""
+        body = self._body(channel, event)
         try:
             if not self._started or self.backend == "local":
                 self._deliver(body)
@@ -251,10 +354,42 @@ class RealtimeBus:
         except Exception:
             log.warning("realtime: publish to %s failed", channel, exc_info=True)
 
-    async def publish_room_events(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Publish committed ``chat_room_events`` rows (call after commit only)."""
-        for row in rows:
-            event = room_event(row)
-            await self.publish(f"room:{event['room_id']}", event)
-            if event["type"] in _USER_EVENTS:
-                await self.publish(f"user:{event['data']['user_id']}", event)
+    async def publish_room_events_on_commit(self, tx: Tx, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Have the ``chat_room_events`` rows that ``tx`` wrote published when it commits.
+
+        Call last in the transaction, after every write. On PostgreSQL this is one
+        ``pg_notify`` statement inside ``tx``: nothing is sent if it rolls back, and
+        listeners get each room's events in ``seq`` order (see the module docstring).
+        Other backends, or a bus not started, publish after the commit.
+        """
+        messages = _room_messages(rows)
+        if not messages:
+            return
+        if not (self._started and self.backend == "postgres"):
+            tx.after_commit(lambda: self._publish_all(messages))
+            return
+        # Room events are never dropped for size: a long one travels as a stub.
+        bodies = [self._body(channel, event).decode() for channel, event in messages]
+        # A volatile function in the select list is evaluated after the sort: in order.
+        await tx.execute(
+            "SELECT pg_notify(:channel, b.body)"
+            " FROM unnest(CAST(:bodies AS text[])) WITH ORDINALITY AS b(body, ord) ORDER BY b.ord",
+            channel=FANOUT_CHANNEL, bodies=bodies,
+        )
+
+    async def _publish_all(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """Publish committed room events (after commit only)."""
+        for channel, event in messages:
+            await self.publish(channel, event)
+
+
+def _room_messages(rows: Iterable[Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(channel, event) for each ``chat_room_events`` row, in order: the room channel, and
+    also the user's channel for the events in :data:`_USER_EVENTS`."""
+    messages = []
+    for row in rows:
+        event = room_event(row)
+        messages.append((f"room:{event['room_id']}", event))
+        if event["type"] in _USER_EVENTS:
+            messages.append((f"user:{event['data']['user_id']}", event))
+    return messages

@@ -332,6 +332,7 @@ class Connection:
                                     room_id=room_id))
             return
         current = row["current"] or 0
+        self.bus.hub.note_stored(f"room:{room_id}", current)
         start = current if last_seq is None else min(last_seq, current)
         await self._send({"type": "subscribed", "room_id": room_id, "seq": current, "from_seq": start})
         state.delivered = start
