@@ -36,7 +36,7 @@ class FeedParams(BaseModel):
     scope: FeedScope = Field(
         default="latest",
         description="following: people the caller follows, newest first; latest: everything, newest "
-        "first; trending: by trending score, sign(s)·log10(max(|s|,1)) + seconds since 2025-01-01 / 72000 "
+        "first; trending: by trending score, round(sign(s)·log10(max(|s|,1)), 1) + seconds since 2025-01-01 / 72000 "
         "with s = votes + 2 × replies",
     )
     cursor: str | None = Field(default=None, max_length=500, description="next_cursor of the previous page")

@@ -4,12 +4,13 @@
 * ``latest``: everything the caller can see, newest first.
 * ``trending``: by the stored ``trending_score`` (migration 0010):
 
-      score = sign(s) * log10(max(|s|, 1)) + seconds since 2025-01-01 / 72000
+      score = round(sign(s) * log10(max(|s|, 1)), 1) + seconds since 2025-01-01 / 72000
       s = votes + 2 * replies
 
   where ``votes`` is the net score (a post's ``likes_count``, a question's
   ``votes_count``) and ``replies`` is ``comments_count`` or ``answers_count``.
-  Every tenfold of activity is worth 20 hours of recency. The score of an
+  Every tenfold of activity is worth 20 hours of recency (in steps of
+  2 hours: the activity term is rounded to tenths, see migration 0010). The score of an
   item does not change as time passes, so it is indexed and a page reads one
   index range, and items do not reorder between pages while a client pages.
   (Votes cast between two pages can still move an item; the keyset on

@@ -38,7 +38,7 @@ async def list_questions(
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[QuestionSummary]:
     """``newest``: newest first. ``unanswered``: open questions without any answer,
-    newest first. ``trending``: by sign(s)·log10(max(|s|, 1)) + seconds since
+    newest first. ``trending``: by round(sign(s)·log10(max(|s|, 1)), 1) + seconds since
     2025-01-01 / 72000 with s = votes + 2 × answers (a tenfold of activity is
     worth 20 hours of recency)."""
     return await service.list_questions(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
@@ -183,4 +184,6 @@ def trending_score(votes: int, replies: int, created_at: datetime | str) -> floa
         created_at = datetime.fromisoformat(created_at)
     s = votes + 2 * replies
     activity = math.copysign(math.log10(max(abs(s), 1)), s) if s else 0.0
+    # Rounded to tenths, half away from zero, as PostgreSQL's numeric round().
+    activity = float(Decimal(repr(activity)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
     return activity + (created_at - TRENDING_EPOCH).total_seconds() / 72000

@@ -432,7 +432,7 @@ async def test_trending_score_and_stable_paging(client, owner_conn, engine):
     await _set(owner_conn, busy, created_at=now - timedelta(hours=2), votes_count=3, answers_count=2)
     await _set(owner_conn, ancient, created_at=now - timedelta(days=40), votes_count=1000)
 
-    # busy: log10(7) - 0.1 = 0.75; fresh: -0.001; popular_old: log10(50) - 3.6 = -1.9;
+    # busy: round(log10(7), 1) - 0.1 = 0.7; fresh: -0.001; popular_old: 1.7 - 3.6 = -1.9;
     # ancient: 3 - 48 = -45 (relative to now, in units of 20 hours).
     items = await _all_pages(client, {"view": "trending", "limit": 1})
     assert [i["id"] for i in items] == [busy["id"], fresh["id"], popular_old["id"], ancient["id"]]

@@ -9,12 +9,15 @@ scores every row of the window on every page (75k rows at scale 10). This
 revision stores a score whose order between two items never changes as time
 passes, so it can be indexed and a page reads one index range:
 
-    trending_score = sign(s) * log10(max(|s|, 1)) + seconds since 2025-01-01 / 72000
+    trending_score = round(sign(s) * log10(max(|s|, 1)), 1) + seconds since 2025-01-01 / 72000
     where s = votes + 2 * replies   (net votes; comments or answers)
 
-Every tenfold of activity is worth 20 hours of recency. Views are not part of
-it: counting a view then rewrites the index entry, and views are the easiest
-signal to inflate. The column is ``GENERATED ALWAYS ... STORED``: no request can
+Every tenfold of activity is worth 20 hours of recency. The activity term is
+rounded to tenths (steps of 2 hours): most counter changes of an active item
+then leave the score, and so the index entry, as it was, and PostgreSQL can
+update the row in place (HOT) as it did before this index. Views are not part
+of it: counting a view would then rewrite the index entry, and views are the
+easiest signal to inflate. The column is ``GENERATED ALWAYS ... STORED``: no request can
 write it, and the counter triggers keep it current.
 """
 
@@ -34,11 +37,11 @@ def upgrade() -> None:
 
     CREATE FUNCTION public.trending_score(p_votes integer, p_replies integer, p_created_at timestamptz)
     RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN sign(p_votes::bigint + 2 * p_replies::bigint)::float8
-           * log(greatest(abs(p_votes::bigint + 2 * p_replies::bigint), 1)::float8)
+    RETURN round((sign(p_votes::bigint + 2 * p_replies::bigint)::float8
+                  * log(greatest(abs(p_votes::bigint + 2 * p_replies::bigint), 1)::float8))::numeric, 1)::float8
          + extract(epoch FROM (p_created_at - timestamptz '2025-01-01 00:00:00+00'))::float8 / 72000.0;
     COMMENT ON FUNCTION public.trending_score(integer, integer, timestamptz) IS
-        'sign(s)·log10(max(|s|,1)) + seconds since 2025-01-01 / 72000, s = votes + 2·replies: '
+        'round(sign(s)·log10(max(|s|,1)), 1) + seconds since 2025-01-01 / 72000, s = votes + 2·replies: '
         'a tenfold of activity is worth 20 hours of recency; the order of two items never changes with time.';
     REVOKE ALL ON FUNCTION public.trending_score(integer, integer, timestamptz) FROM PUBLIC;
     GRANT EXECUTE ON FUNCTION public.trending_score(integer, integer, timestamptz)
