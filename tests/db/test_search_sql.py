@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import asyncpg
 
-from tests.db.helpers import ANON, acting_as, as_user, expect_error, make_post, make_resource, make_user
+from tests.db.helpers import (
+    ANON,
+    acting_as,
+    as_user,
+    expect_error,
+    make_post,
+    make_resource,
+    make_user,
+)
 
 RANKED = (
     "SELECT id, rank FROM public.search_ranked($1, websearch_to_tsquery('english', $2),"

@@ -3,7 +3,15 @@ vote and returns the recounted score; it runs as the caller."""
 
 from __future__ import annotations
 
-from tests.db.helpers import ACCESS_DENIED, ANON, acting_as, as_user, expect_error, make_post, make_user
+from tests.db.helpers import (
+    ACCESS_DENIED,
+    ANON,
+    acting_as,
+    as_user,
+    expect_error,
+    make_post,
+    make_user,
+)
 
 SET_VOTE = "SELECT public.set_vote($1, $2, $3::vote_type)"
 
