@@ -12,7 +12,13 @@ from __future__ import annotations
 from focushub.core.db import Caller
 from focushub.questions.queries import AUTHOR_COLUMNS, my_vote_column
 
-ORDER_KEY = "(NOT a.is_accepted), (- a.votes_count), a.created_at, a.id"
+
+def order_key(alias: str) -> str:
+    """The display order of answers as ascending expressions over ``alias``."""
+    return f"(NOT {alias}.is_accepted), (- {alias}.votes_count), {alias}.created_at, {alias}.id"
+
+
+ORDER_KEY = order_key("a")
 
 
 def answer_columns(caller: Caller) -> str:
@@ -39,8 +45,7 @@ def answer_page_json(caller: Caller) -> str:
     """The first page of select_answer_page as one JSON array (text), for embedding in
     another statement. Binds :question_id and :limit."""
     return (
-        "(SELECT coalesce(json_agg(pg ORDER BY (NOT pg.is_accepted), (- pg.votes_count),"
-        " pg.created_at, pg.id), '[]')"
+        f"(SELECT coalesce(json_agg(pg ORDER BY {order_key('pg')}), '[]')"
         f" FROM ({select_answer_page(caller, after_cursor=False)}) pg)::text"
     )
 
