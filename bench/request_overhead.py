@@ -63,7 +63,7 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] != "-":
         url = sys.argv[1]
     else:
-        from focushub.core.embedded import EmbeddedPostgres
+        from focushub.devdb.supervisor import EmbeddedPostgres
 
         server = EmbeddedPostgres(Path(".focushub").resolve())
         server.start()

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from focushub.core import bootstrap  # noqa: E402
 from focushub.core.db import ANONYMOUS, create_engine  # noqa: E402
-from focushub.core.embedded import EmbeddedPostgres  # noqa: E402
+from focushub.devdb.supervisor import EmbeddedPostgres  # noqa: E402
 from focushub.search import queries  # noqa: E402
 from focushub.search.schemas import SearchParams  # noqa: E402
 from focushub.search.service import search  # noqa: E402

@@ -37,7 +37,7 @@ import report  # noqa: E402
 import workload  # noqa: E402
 
 from focushub.core import bootstrap  # noqa: E402
-from focushub.core.embedded import EmbeddedPostgres  # noqa: E402
+from focushub.devdb.supervisor import EmbeddedPostgres  # noqa: E402
 from focushub.migrations import runner  # noqa: E402
 
 

@@ -1,7 +1,9 @@
-"""The ASGI application: settings, engine, routers, error handling."""
+"""The ASGI application: the runtime, routers, error handling, the in-process worker."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +16,6 @@ from focushub.answers.router import router as answers_router
 from focushub.auth.router import router as auth_router
 from focushub.chat.router import router as chat_router
 from focushub.comments.router import router as comments_router
-from focushub.core.db import create_engine
 from focushub.core.errors import install_error_handlers
 from focushub.core.middleware import BodyLimitMiddleware
 from focushub.core.settings import Settings, get_settings
@@ -24,11 +25,11 @@ from focushub.health.router import router as health_router
 from focushub.notifications.router import router as notifications_router
 from focushub.posts.router import router as posts_router
 from focushub.questions.router import router as questions_router
-from focushub.realtime.bus import RealtimeBus
 from focushub.realtime.router import router as realtime_router
 from focushub.search.router import router as search_router
 from focushub.users.router import router as users_router
 from focushub.votes.router import router as votes_router
+from focushub.wiring import build_runtime
 
 log = logging.getLogger("focushub")
 
@@ -53,30 +54,32 @@ ROUTERS = (
 
 
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> FastAPI:
-    """Build the app. Precondition: ``settings.database_url`` is set (the CLI resolves the
-    embedded server first) or an ``engine`` is given; a given engine is not disposed here."""
-    settings = settings or get_settings()
-    owns_engine = engine is None
-    if engine is None:
-        if not settings.database_url:
-            raise RuntimeError("FOCUSHUB_DATABASE_URL is not set; start the server with `focushub serve`")
-        engine = create_engine(
-            settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
-        )
+    """Build the app and its runtime. Precondition: ``settings.database_url`` is set (the
+    CLI resolves the embedded server first) or an ``engine`` is given; a given engine is
+    not disposed here.
 
-    # Realtime fan-out between processes (focushub/realtime/bus.py). It exists from the
-    # start so that services can publish; the lifespan connects it.
-    bus = RealtimeBus(database_url=settings.database_url, redis_url=settings.redis_url)
+    The lifespan connects the event bus and, unless ``FOCUSHUB_WORKER_IN_PROCESS`` is
+    off, runs a job worker in this process; stopping lets running jobs finish first.
+    """
+    settings = settings or get_settings()
+    rt = build_runtime(settings, engine=engine)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await bus.start()
+        await rt.start()
+        worker = None
+        if settings.worker_in_process:
+            worker = asyncio.create_task(rt.jobs.run_worker(
+                rt, concurrency=settings.worker_concurrency,
+                shutdown_timeout=settings.worker_shutdown_timeout), name="focushub-worker")
         try:
             yield
         finally:
-            await bus.stop()
-            if owns_engine:
-                await engine.dispose()
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            await rt.stop()
 
     app = FastAPI(
         title="Focus Hub API",
@@ -85,10 +88,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         "Every request runs under PostgreSQL row-level security as `anon` or `authenticated`.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.realtime = bus
-    app.state.jwt_secret = settings.resolved_jwt_secret()
+    app.state.runtime = rt
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     for router in ROUTERS:

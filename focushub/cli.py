@@ -1,4 +1,4 @@
-"""The ``focushub`` command: serve, migrate, create-admin, outbox."""
+"""The ``focushub`` command: serve, worker, jobs, migrate, create-admin, outbox, seed."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import getpass
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,6 +19,11 @@ from rich.table import Table
 from focushub.core import bootstrap
 from focushub.core.settings import Settings, get_settings
 from focushub.migrations import runner
+
+if TYPE_CHECKING:
+    from focushub.core.runtime import Runtime
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Focus Hub: a social learning platform server.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -47,7 +52,7 @@ def database_target(settings: Settings) -> Iterator[DatabaseTarget]:
             embedded=None,
         )
         return
-    from focushub.core.embedded import EmbeddedPostgres, EmbeddedUnavailable
+    from focushub.devdb.supervisor import EmbeddedPostgres, EmbeddedUnavailable
 
     started = time.perf_counter()
     try:
@@ -72,6 +77,22 @@ def database_target(settings: Settings) -> Iterator[DatabaseTarget]:
         )
     finally:
         server.stop()
+
+
+def _with_runtime(settings: Settings, target: DatabaseTarget,
+                  work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run ``work`` with a small runtime on ``target`` (no event bus, no worker)."""
+    from focushub.wiring import build_runtime
+
+    async def run() -> T:
+        rt = build_runtime(settings.model_copy(update={"database_url": target.app_url}),
+                           pool_size=1)
+        try:
+            return await work(rt)
+        finally:
+            await rt.stop()
+
+    return asyncio.run(run())
 
 
 def _migrate(target: DatabaseTarget) -> None:
@@ -130,6 +151,67 @@ def serve(
 
 
 @app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(min=1, max=64, help="Jobs run at once")] = None,
+) -> None:
+    """Run background jobs only, until SIGINT/SIGTERM (which let running jobs finish).
+
+    For production, with ``FOCUSHUB_WORKER_IN_PROCESS=false`` on the servers; any number
+    of workers may run: each job runs once.
+    """
+    from focushub.wiring import build_runtime
+
+    settings = get_settings()
+    _configure_logging(settings)
+    with database_target(settings) as target:
+        _migrate(target)
+
+        async def run() -> None:
+            rt = build_runtime(settings.model_copy(update={"database_url": target.app_url}),
+                               pool_size=max(2, concurrency or settings.worker_concurrency))
+            await rt.start()
+            try:
+                console.print(f"Worker running {len(rt.jobs.task_names)} tasks")
+                await rt.jobs.run_worker(
+                    rt, concurrency=concurrency or settings.worker_concurrency,
+                    shutdown_timeout=settings.worker_shutdown_timeout,
+                    install_signal_handlers=True)
+            finally:
+                await rt.stop()
+
+        asyncio.run(run())
+
+
+@app.command()
+def jobs(
+    retry: Annotated[int | None, typer.Option(help="Put this failed job back in the queue")] = None,
+    failed: Annotated[int, typer.Option(min=1, max=500, help="Failed jobs to list")] = 20,
+) -> None:
+    """Show the job queue: jobs per task and status, and the failed (dead) ones."""
+    from focushub.core import maintenance
+
+    settings = get_settings()
+    with database_target(settings) as target:
+        if retry is not None:
+            ok = _with_runtime(settings, target, lambda rt: maintenance.retry_failed(rt, retry))
+            if not ok:
+                console.print(f"[red]No failed job {retry}[/red]")
+                raise typer.Exit(1)
+            console.print(f"Job {retry} is queued again.")
+        state = _with_runtime(
+            settings, target, lambda rt: maintenance.queue_state(rt, failed_limit=failed))
+    counts = Table("task", "status", "jobs", title="Jobs")
+    for row in state["counts"]:
+        counts.add_row(row["task_name"], row["status"], f"{row['jobs']:,}")
+    Console().print(counts)
+    dead = Table("id", "task", "args", "attempts", "failed at", title="Failed jobs")
+    for row in state["failed"]:
+        dead.add_row(str(row["id"]), row["task_name"], str(row["args"]), str(row["attempts"]),
+                     f"{row['at']:%Y-%m-%d %H:%M:%S}" if row["at"] else "")
+    Console().print(dead)
+
+
+@app.command()
 def migrate() -> None:
     """Apply migrations and exit."""
     settings = get_settings()
@@ -150,8 +232,8 @@ def create_admin(
     """Create an admin account, or promote the existing account with this email."""
     from pydantic import TypeAdapter, ValidationError
 
+    from focushub.auth import service as auth_service
     from focushub.auth.schemas import SignupCreate
-    from focushub.core.db import SERVICE, create_engine, transaction
     from focushub.core.security import hash_password
 
     if password is None:
@@ -168,48 +250,29 @@ def create_admin(
     with database_target(settings) as target:
         _migrate(target)
 
-        async def run() -> Any:
-            engine = create_engine(target.app_url, pool_size=1)
-            try:
-                # Maintenance path: visibly service_role.
-                async with transaction(engine, SERVICE) as tx:
-                    return await tx.one(
-                        "SELECT id, email, username, role FROM auth.ensure_admin(:e, :u, :n, :p)",
-                        e=data.email, u=data.username, n=data.full_name, p=hash_password(data.password),
-                    )
-            finally:
-                await engine.dispose()
+        async def run(rt: Runtime) -> Any:
+            return await auth_service.ensure_admin(rt, data, hash_password(data.password))
 
-        row = asyncio.run(run())
+        row = _with_runtime(settings, target, run)
     console.print(f"[green]{row['email']}[/green] (@{row['username']}) is an admin.")
 
 
 @app.command()
 def outbox(limit: Annotated[int, typer.Option(min=1, max=500)] = 20) -> None:
     """Show the latest queued mail (verification and reset links when no SMTP is set)."""
-    from focushub.core.db import SERVICE, create_engine, transaction
+    from focushub.auth import mail
 
     settings = get_settings()
     with database_target(settings) as target:
-
-        async def run() -> list[Any]:
-            engine = create_engine(target.app_url, pool_size=1)
-            try:
-                async with transaction(engine, SERVICE) as tx:
-                    return await tx.all(
-                        "SELECT id, to_email, subject, body, created_at, sent_at"
-                        " FROM auth.mail_outbox ORDER BY id DESC LIMIT :n",
-                        n=limit,
-                    )
-            finally:
-                await engine.dispose()
-
-        rows = asyncio.run(run())
-    table = Table("id", "to", "subject", "created", "sent", "body")
+        rows = _with_runtime(settings, target, lambda rt: mail.outbox(rt, limit))
+    table = Table("id", "to", "subject", "created", "sent")
+    # Fold, never cut: the body carries a token that must be copied whole.
+    table.add_column("body", overflow="fold")
     for row in rows:
+        sent = "yes" if row["sent_at"] else f"no ({row['last_error']})" if row["last_error"] else "no"
         table.add_row(
             str(row["id"]), row["to_email"], row["subject"], f"{row['created_at']:%Y-%m-%d %H:%M}",
-            "yes" if row["sent_at"] else "no", row["body"],
+            sent, row["body"],
         )
     Console().print(table)
 

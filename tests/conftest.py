@@ -38,7 +38,7 @@ def pg_server_url() -> Iterator[str]:
     if url:
         yield url
         return
-    from focushub.core.embedded import EmbeddedPostgres
+    from focushub.devdb.supervisor import EmbeddedPostgres
 
     server = EmbeddedPostgres(ROOT / ".focushub-test")
     server.start()
@@ -69,7 +69,7 @@ def test_db(pg_server_url: str) -> Iterator[TestDatabase]:
 _TRUNCATE_SQL = """
 SELECT string_agg(format('%I.%I', schemaname, tablename), ', ')
 FROM pg_tables
-WHERE schemaname IN ('public', 'auth') AND tablename <> 'alembic_version'
+WHERE schemaname IN ('public', 'auth', 'procrastinate') AND tablename <> 'alembic_version'
 """
 
 

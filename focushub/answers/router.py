@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 
 from focushub.answers import service
 from focushub.answers.schemas import AnswerCreate, AnswerRead, AnswerUpdate
-from focushub.core.deps import CallerDep, EngineDep, UserDep
+from focushub.core.deps import CallerDep, RuntimeDep, UserDep
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
 router = APIRouter(prefix="/api/v1", tags=["answers"])
@@ -19,12 +19,12 @@ router = APIRouter(prefix="/api/v1", tags=["answers"])
 async def list_answers(
     question_id: UUID,
     caller: CallerDep,
-    engine: EngineDep,
+    rt: RuntimeDep,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Page[AnswerRead]:
     """Accepted first, then by net votes, then oldest first."""
-    return await service.list_answers(engine, caller, question_id, cursor=cursor, limit=limit)
+    return await service.list_answers(rt, caller, question_id, cursor=cursor, limit=limit)
 
 
 @router.post(
@@ -33,31 +33,31 @@ async def list_answers(
     response_model=AnswerRead,
 )
 async def create_answer(
-    question_id: UUID, data: AnswerCreate, caller: UserDep, engine: EngineDep
+    question_id: UUID, data: AnswerCreate, caller: UserDep, rt: RuntimeDep
 ) -> AnswerRead:
     """409 when the question is closed."""
-    return await service.create_answer(engine, caller, question_id, data)
+    return await service.create_answer(rt, caller, question_id, data)
 
 
 @router.patch("/answers/{answer_id}", response_model=AnswerRead)
 async def update_answer(
-    answer_id: UUID, data: AnswerUpdate, caller: UserDep, engine: EngineDep
+    answer_id: UUID, data: AnswerUpdate, caller: UserDep, rt: RuntimeDep
 ) -> AnswerRead:
-    return await service.update_answer(engine, caller, answer_id, data)
+    return await service.update_answer(rt, caller, answer_id, data)
 
 
 @router.delete("/answers/{answer_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_answer(answer_id: UUID, caller: UserDep, engine: EngineDep) -> None:
-    await service.delete_answer(engine, caller, answer_id)
+async def delete_answer(answer_id: UUID, caller: UserDep, rt: RuntimeDep) -> None:
+    await service.delete_answer(rt, caller, answer_id)
 
 
 @router.post("/answers/{answer_id}/accept", response_model=AnswerRead)
-async def accept_answer(answer_id: UUID, caller: UserDep, engine: EngineDep) -> AnswerRead:
+async def accept_answer(answer_id: UUID, caller: UserDep, rt: RuntimeDep) -> AnswerRead:
     """Only the question's author; replaces a previously accepted answer; 409 when closed."""
-    return await service.accept_answer(engine, caller, answer_id)
+    return await service.accept_answer(rt, caller, answer_id)
 
 
 @router.delete("/answers/{answer_id}/accept", response_model=AnswerRead)
-async def unaccept_answer(answer_id: UUID, caller: UserDep, engine: EngineDep) -> AnswerRead:
+async def unaccept_answer(answer_id: UUID, caller: UserDep, rt: RuntimeDep) -> AnswerRead:
     """Withdraw the acceptance; the question is open again."""
-    return await service.unaccept_answer(engine, caller, answer_id)
+    return await service.unaccept_answer(rt, caller, answer_id)

@@ -16,13 +16,13 @@ from uuid import UUID
 
 import orjson
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from focushub.answers import queries
 from focushub.answers.schemas import AnswerCreate, AnswerUpdate
-from focushub.core.db import Caller, Tx, transaction
+from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
+from focushub.core.runtime import Runtime
 from focushub.questions.schemas import AnswerRead
 from focushub.users.schemas import UserSummary
 
@@ -79,9 +79,9 @@ async def fetch_answer_page(
 
 
 async def list_answers(
-    engine: AsyncEngine, caller: Caller, question_id: UUID, *, cursor: str | None, limit: int
+    rt: Runtime, caller: Caller, question_id: UUID, *, cursor: str | None, limit: int
 ) -> Page[AnswerRead]:
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         items, next_cursor = await fetch_answer_page(tx, question_id, cursor=cursor, limit=limit)
         if not items and not await tx.scalar(queries.QUESTION_EXISTS, id=question_id):
             raise NotFound(_NO_QUESTION)
@@ -89,9 +89,9 @@ async def list_answers(
 
 
 async def create_answer(
-    engine: AsyncEngine, caller: Caller, question_id: UUID, data: AnswerCreate
+    rt: Runtime, caller: Caller, question_id: UUID, data: AnswerCreate
 ) -> AnswerRead:
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(
             queries.insert_answer(caller), question_id=question_id, content=data.content
         )
@@ -101,9 +101,9 @@ async def create_answer(
 
 
 async def update_answer(
-    engine: AsyncEngine, caller: Caller, answer_id: UUID, data: AnswerUpdate
+    rt: Runtime, caller: Caller, answer_id: UUID, data: AnswerUpdate
 ) -> AnswerRead:
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(
             queries.update_answer(caller), id=answer_id, content=data.content
         )
@@ -112,10 +112,10 @@ async def update_answer(
     return answer_from_row(row)
 
 
-async def delete_answer(engine: AsyncEngine, caller: Caller, answer_id: UUID) -> None:
+async def delete_answer(rt: Runtime, caller: Caller, answer_id: UUID) -> None:
     """Deletes the answer; the answers_count trigger decrements the question (and
     reopens it when this was its accepted answer)."""
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         deleted = await tx.scalar(queries.DELETE_ANSWER, id=answer_id)
         if deleted is None:
             await _explain_untouched(
@@ -123,22 +123,22 @@ async def delete_answer(engine: AsyncEngine, caller: Caller, answer_id: UUID) ->
             )
 
 
-async def accept_answer(engine: AsyncEngine, caller: Caller, answer_id: UUID) -> AnswerRead:
+async def accept_answer(rt: Runtime, caller: Caller, answer_id: UUID) -> AnswerRead:
     """Accept ``answer_id`` for its question, replacing any previously accepted answer.
 
     Only the question's author; 409 on a closed question. Accepting the accepted
     answer again changes nothing.
     """
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         await tx.execute(queries.ACCEPT, id=answer_id)
         row = await tx.one(queries.select_answer(caller), id=answer_id)
     return answer_from_row(row)
 
 
-async def unaccept_answer(engine: AsyncEngine, caller: Caller, answer_id: UUID) -> AnswerRead:
+async def unaccept_answer(rt: Runtime, caller: Caller, answer_id: UUID) -> AnswerRead:
     """Withdraw the acceptance of ``answer_id``; the question is open again. A no-op
     when the answer is not the accepted one."""
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         await tx.execute(queries.UNACCEPT, id=answer_id)
         row = await tx.one(queries.select_answer(caller), id=answer_id)
     return answer_from_row(row)

@@ -1,76 +1,70 @@
-"""Outgoing mail: queued in ``auth.mail_outbox`` inside the request's transaction.
+"""Outgoing mail: queued in ``auth.mail_outbox`` inside the request's transaction,
+delivered by the ``mail.send`` job (focushub/auth/tasks.py).
 
-After the transaction commits, queued mail is delivered over SMTP when
-``FOCUSHUB_SMTP_URL`` is set (``smtp://user:pass@host:port`` or ``smtps://…``).
-Without SMTP the message stays in the outbox and is written to the log, so a
-developer can follow a verification or reset link locally
-(``focushub outbox`` lists it too).
+With ``FOCUSHUB_SMTP_URL`` set the job delivers over SMTP and a failure is
+retried with backoff; the outbox row keeps the last error. Without SMTP the
+message stays in the outbox and the job writes it to the log, so a developer
+can follow a verification or reset link locally (``focushub outbox`` lists it).
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
-import ssl
-from email.message import EmailMessage
-from urllib.parse import unquote, urlsplit
 
-import anyio
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from focushub.core.db import SERVICE, transaction
-from focushub.core.settings import Settings
+from focushub.core.db import SERVICE
+from focushub.core.errors import AppError
+from focushub.core.runtime import Runtime
+from focushub.integrations import smtp
 
 log = logging.getLogger("focushub.mail")
 
 
-def _send_smtp(smtp_url: str, mail_from: str, to: str, subject: str, body: str) -> None:
-    parts = urlsplit(smtp_url)
-    host = parts.hostname or "localhost"
-    if parts.scheme == "smtps":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(host, parts.port or 465, timeout=15)
-    else:
-        client = smtplib.SMTP(host, parts.port or 25, timeout=15)
-    with client:
-        if parts.scheme == "smtp+starttls":
-            client.starttls(context=ssl.create_default_context())
-        if parts.username:
-            client.login(unquote(parts.username), unquote(parts.password or ""))
-        message = EmailMessage()
-        message["From"] = mail_from
-        message["To"] = to
-        message["Subject"] = subject
-        message.set_content(body)
-        client.send_message(message)
+class MailNotSent(AppError):
+    status_code = 503
+    code = "mail_not_sent"
 
 
-async def deliver_pending(engine: AsyncEngine, settings: Settings) -> int:
-    """Send unsent outbox rows over SMTP (maintenance path, runs as service_role)."""
-    if not settings.smtp_url:
-        return 0
-    sent = 0
-    async with transaction(engine, SERVICE) as tx:
+async def deliver(rt: Runtime, outbox_id: int) -> bool:
+    """Deliver outbox row ``outbox_id`` once (maintenance path: service_role).
+
+    Idempotent: a sent row is skipped. The row is locked while it is sent, so two
+    workers never send it twice; a crash between the SMTP answer and the commit
+    sends it again (at least once). Returns whether it was sent now; raises
+    :class:`MailNotSent` when SMTP failed (the job is then retried).
+    """
+    settings = rt.settings
+    error: str | None = None
+    async with rt.transaction(SERVICE) as tx:
+        row = await tx.one_or_none(
+            "SELECT id, to_email, subject, body, sent_at FROM auth.mail_outbox"
+            " WHERE id = :id FOR UPDATE", id=outbox_id)
+        if row is None or row["sent_at"] is not None:
+            return False
+        if not settings.smtp_url:
+            log.info("mail (no SMTP configured) to=%s subject=%r\n%s",
+                     row["to_email"], row["subject"], row["body"])
+            return False
+        try:
+            await smtp.send_mail(settings.smtp_url, mail_from=settings.mail_from,
+                                 to=row["to_email"], subject=row["subject"], body=row["body"])
+        except smtp.DeliveryError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            await tx.execute("UPDATE auth.mail_outbox SET last_error = :err WHERE id = :id",
+                             err=error, id=outbox_id)
+        else:
+            await tx.execute(
+                "UPDATE auth.mail_outbox SET sent_at = now(), last_error = NULL WHERE id = :id",
+                id=outbox_id)
+    if error is not None:
+        log.warning("mail %s to %s not sent: %s", outbox_id, row["to_email"], error)
+        raise MailNotSent(f"mail {outbox_id} not sent: {error}")
+    return True
+
+
+async def outbox(rt: Runtime, limit: int) -> list[dict]:
+    """The latest queued mail, newest first (for ``focushub outbox``)."""
+    async with rt.transaction(SERVICE) as tx:
         rows = await tx.all(
-            "SELECT id, to_email, subject, body FROM auth.mail_outbox"
-            " WHERE sent_at IS NULL ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED"
-        )
-        for row in rows:
-            try:
-                await anyio.to_thread.run_sync(
-                    _send_smtp, settings.smtp_url, settings.mail_from,
-                    row["to_email"], row["subject"], row["body"],
-                )
-            except (OSError, smtplib.SMTPException) as exc:
-                await tx.execute(
-                    "UPDATE auth.mail_outbox SET last_error = :err WHERE id = :id",
-                    err=str(exc)[:500], id=row["id"],
-                )
-                log.warning("mail to %s failed: %s", row["to_email"], exc)
-                continue
-            await tx.execute("UPDATE auth.mail_outbox SET sent_at = now() WHERE id = :id", id=row["id"])
-            sent += 1
-    return sent
-
-
-def log_message(to: str, subject: str, body: str) -> None:
-    log.info("mail (no SMTP configured) to=%s subject=%r\n%s", to, subject, body)
+            "SELECT id, to_email, subject, body, created_at, sent_at, last_error"
+            " FROM auth.mail_outbox ORDER BY id DESC LIMIT :n", n=limit)
+    return [dict(r) for r in rows]

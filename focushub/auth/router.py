@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Request, status
 
 from focushub.auth import service
 from focushub.auth.schemas import (
@@ -16,6 +14,7 @@ from focushub.auth.schemas import (
     TokenRead,
     VerifyEmailCreate,
 )
+from focushub.core.deps import RuntimeDep
 from focushub.core.ratelimit import RateLimiter
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -37,62 +36,56 @@ def _limits(request: Request) -> AuthLimits:
     return limits
 
 
-async def _ctx(request: Request) -> service.AuthContext:
-    state = request.app.state
-    return service.AuthContext(engine=state.engine, settings=state.settings, jwt_secret=state.jwt_secret)
-
-
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-Ctx = Annotated[service.AuthContext, Depends(_ctx)]
 SENT = "If an account with this email exists, a message is on its way."
 
 
 @router.post("/signup", status_code=status.HTTP_201_CREATED, response_model=SessionRead)
-async def signup(data: SignupCreate, ctx: Ctx, request: Request) -> SessionRead:
+async def signup(data: SignupCreate, rt: RuntimeDep, request: Request) -> SessionRead:
     _limits(request).signup.hit(_client(request))
-    return await service.sign_up(ctx, data)
+    return await service.sign_up(rt, data)
 
 
 @router.post("/login", response_model=SessionRead)
-async def login(data: LoginCreate, ctx: Ctx, request: Request) -> SessionRead:
+async def login(data: LoginCreate, rt: RuntimeDep, request: Request) -> SessionRead:
     _limits(request).login.hit(f"{_client(request)}|{data.email.lower()}")
-    return await service.log_in(ctx, data)
+    return await service.log_in(rt, data)
 
 
 @router.post("/refresh", response_model=TokenRead)
-async def refresh(data: RefreshCreate, ctx: Ctx) -> TokenRead:
-    return await service.refresh(ctx, data.refresh_token)
+async def refresh(data: RefreshCreate, rt: RuntimeDep) -> TokenRead:
+    return await service.refresh(rt, data.refresh_token)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(data: RefreshCreate, ctx: Ctx) -> None:
-    await service.log_out(ctx, data.refresh_token)
+async def logout(data: RefreshCreate, rt: RuntimeDep) -> None:
+    await service.log_out(rt, data.refresh_token)
 
 
 @router.post("/verify-email", response_model=MessageRead)
-async def verify_email(data: VerifyEmailCreate, ctx: Ctx) -> MessageRead:
-    await service.verify_email(ctx, data.token)
+async def verify_email(data: VerifyEmailCreate, rt: RuntimeDep) -> MessageRead:
+    await service.verify_email(rt, data.token)
     return MessageRead(message="Your email address is confirmed.")
 
 
 @router.post("/verify-email/request", status_code=status.HTTP_202_ACCEPTED, response_model=MessageRead)
-async def resend_verification(data: EmailCreate, ctx: Ctx, request: Request) -> MessageRead:
+async def resend_verification(data: EmailCreate, rt: RuntimeDep, request: Request) -> MessageRead:
     _limits(request).mail.hit(f"{_client(request)}|{data.email.lower()}")
-    await service.request_email_token(ctx, data.email, "verify_email")
+    await service.request_email_token(rt, data.email, "verify_email")
     return MessageRead(message=SENT)
 
 
 @router.post("/password-reset/request", status_code=status.HTTP_202_ACCEPTED, response_model=MessageRead)
-async def password_reset_request(data: EmailCreate, ctx: Ctx, request: Request) -> MessageRead:
+async def password_reset_request(data: EmailCreate, rt: RuntimeDep, request: Request) -> MessageRead:
     _limits(request).mail.hit(f"{_client(request)}|{data.email.lower()}")
-    await service.request_email_token(ctx, data.email, "password_reset")
+    await service.request_email_token(rt, data.email, "password_reset")
     return MessageRead(message=SENT)
 
 
 @router.post("/password-reset/confirm", response_model=MessageRead)
-async def password_reset_confirm(data: PasswordResetConfirm, ctx: Ctx) -> MessageRead:
-    await service.reset_password(ctx, data)
+async def password_reset_confirm(data: PasswordResetConfirm, rt: RuntimeDep) -> MessageRead:
+    await service.reset_password(rt, data)
     return MessageRead(message="Your password is changed. Sign in again on every device.")

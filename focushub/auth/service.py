@@ -8,14 +8,12 @@ Password hashing is CPU-bound, so it runs in a worker thread.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import anyio
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from focushub.auth import mail
 from focushub.auth.schemas import (
     LoginCreate,
     PasswordResetConfirm,
@@ -23,8 +21,9 @@ from focushub.auth.schemas import (
     SignupCreate,
     TokenRead,
 )
-from focushub.core.db import ANONYMOUS, Caller, Tx, transaction
+from focushub.core.db import ANONYMOUS, SERVICE, Caller, Tx
 from focushub.core.errors import BadRequest, Forbidden, Unauthorized
+from focushub.core.runtime import Runtime
 from focushub.core.security import (
     hash_password,
     issue_access_token,
@@ -32,29 +31,21 @@ from focushub.core.security import (
     token_digest,
     verify_password,
 )
-from focushub.core.settings import Settings
 from focushub.users import service as users_service
 from focushub.users.schemas import UserMe
 from focushub.users.service import ME_COLUMNS
-
-
-@dataclass(frozen=True)
-class AuthContext:
-    engine: AsyncEngine
-    settings: Settings
-    jwt_secret: str
 
 
 def _expires(seconds: int) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
-def _tokens(ctx: AuthContext, *, user_id: UUID, email: str, app_role: str, family: UUID,
+def _tokens(rt: Runtime, *, user_id: UUID, email: str, app_role: str, family: UUID,
             refresh_token: str) -> TokenRead:
     access, exp = issue_access_token(
-        secret=ctx.jwt_secret,
-        issuer=ctx.settings.jwt_issuer,
-        ttl_seconds=ctx.settings.access_token_ttl_seconds,
+        secret=rt.jwt_secret,
+        issuer=rt.settings.jwt_issuer,
+        ttl_seconds=rt.settings.access_token_ttl_seconds,
         user_id=user_id,
         email=email,
         app_role=app_role,
@@ -68,23 +59,23 @@ def _tokens(ctx: AuthContext, *, user_id: UUID, email: str, app_role: str, famil
     )
 
 
-async def _start_session(tx: Tx, ctx: AuthContext, user_id: UUID) -> tuple[UUID, str]:
+async def _start_session(tx: Tx, rt: Runtime, user_id: UUID) -> tuple[UUID, str]:
     refresh = new_opaque_token()
     family = await tx.scalar(
         "SELECT auth.start_session(:uid, :hash, :exp)",
         uid=user_id,
         hash=token_digest(refresh),
-        exp=_expires(ctx.settings.refresh_token_ttl_seconds),
+        exp=_expires(rt.settings.refresh_token_ttl_seconds),
     )
     return family, refresh
 
 
-async def _queue_mail_token(tx: Tx, ctx: AuthContext, *, email: str, purpose: str) -> None:
+async def _queue_mail_token(tx: Tx, rt: Runtime, *, email: str, purpose: str) -> None:
     """Store a one-time token for ``email`` and queue its mail; silent for unknown emails."""
     token = new_opaque_token()
-    base = ctx.settings.public_base_url.rstrip("/")
+    base = rt.settings.public_base_url.rstrip("/")
     if purpose == "verify_email":
-        ttl = ctx.settings.email_token_ttl_seconds
+        ttl = rt.settings.email_token_ttl_seconds
         subject = "Confirm your Focus Hub email"
         body = (
             "Welcome to Focus Hub!\n\nConfirm your email address by opening:\n"
@@ -92,7 +83,7 @@ async def _queue_mail_token(tx: Tx, ctx: AuthContext, *, email: str, purpose: st
             f"POST /api/v1/auth/verify-email:\n{token}\n"
         )
     else:
-        ttl = ctx.settings.password_reset_ttl_seconds
+        ttl = rt.settings.password_reset_ttl_seconds
         subject = "Reset your Focus Hub password"
         body = (
             "Someone asked to reset the password of your Focus Hub account.\n"
@@ -100,35 +91,31 @@ async def _queue_mail_token(tx: Tx, ctx: AuthContext, *, email: str, purpose: st
             f"with your new password to POST /api/v1/auth/password-reset/confirm:\n{token}\n\n"
             f"The token expires in {ttl // 60} minutes. If it was not you, ignore this mail.\n"
         )
-    queued = await tx.scalar(
+    outbox_id = await tx.scalar(
         "SELECT auth.issue_mail_token(:email, :purpose, :hash, :exp, :subject, :body)",
         email=email, purpose=purpose, hash=token_digest(token), exp=_expires(ttl),
         subject=subject, body=body,
     )
-    if not queued:
-        return
-    if ctx.settings.smtp_url:
-        tx.after_commit(lambda: mail.deliver_pending(ctx.engine, ctx.settings))
-    else:
-        tx.after_commit(lambda: mail.log_message(email, subject, body))
+    if outbox_id is not None:
+        tx.enqueue("mail.send", outbox_id=outbox_id)
 
 
-async def sign_up(ctx: AuthContext, data: SignupCreate) -> SessionRead:
+async def sign_up(rt: Runtime, data: SignupCreate) -> SessionRead:
     password_hash = await anyio.to_thread.run_sync(hash_password, data.password)
-    async with transaction(ctx.engine, ANONYMOUS) as tx:
+    async with rt.transaction(ANONYMOUS) as tx:
         user = await tx.one(
             f"SELECT {ME_COLUMNS} FROM auth.sign_up(:email, :hash, :full_name, :username)",
             email=data.email, hash=password_hash, full_name=data.full_name, username=data.username,
         )
-        await _queue_mail_token(tx, ctx, email=user["email"], purpose="verify_email")
-        family, refresh = await _start_session(tx, ctx, user["id"])
-    tokens = _tokens(ctx, user_id=user["id"], email=user["email"], app_role=user["role"],
+        await _queue_mail_token(tx, rt, email=user["email"], purpose="verify_email")
+        family, refresh = await _start_session(tx, rt, user["id"])
+    tokens = _tokens(rt, user_id=user["id"], email=user["email"], app_role=user["role"],
                      family=family, refresh_token=refresh)
     return SessionRead(**tokens.model_dump(), user=UserMe.model_validate(dict(user)))
 
 
-async def log_in(ctx: AuthContext, data: LoginCreate) -> SessionRead:
-    async with transaction(ctx.engine, ANONYMOUS) as tx:
+async def log_in(rt: Runtime, data: LoginCreate) -> SessionRead:
+    async with rt.transaction(ANONYMOUS) as tx:
         found = await tx.one_or_none("SELECT * FROM auth.login_lookup(:email)", email=data.email)
     ok = await anyio.to_thread.run_sync(
         verify_password, found["password_hash"] if found else None, data.password
@@ -137,24 +124,24 @@ async def log_in(ctx: AuthContext, data: LoginCreate) -> SessionRead:
         raise Unauthorized("Wrong email or password", code="invalid_credentials")
     if not found["is_active"]:
         raise Forbidden("This account is deactivated; contact an administrator", code="inactive_user")
-    async with transaction(ctx.engine, ANONYMOUS) as tx:
-        family, refresh = await _start_session(tx, ctx, found["user_id"])
-    tokens = _tokens(ctx, user_id=found["user_id"], email=found["email"],
+    async with rt.transaction(ANONYMOUS) as tx:
+        family, refresh = await _start_session(tx, rt, found["user_id"])
+    tokens = _tokens(rt, user_id=found["user_id"], email=found["email"],
                      app_role=found["app_role"], family=family, refresh_token=refresh)
     me = Caller(role="authenticated", user_id=found["user_id"], claims={"sub": str(found["user_id"])})
-    user = await users_service.get_me(ctx.engine, me)
+    user = await users_service.get_me(rt, me)
     return SessionRead(**tokens.model_dump(), user=user)
 
 
-async def refresh(ctx: AuthContext, refresh_token: str) -> TokenRead:
+async def refresh(rt: Runtime, refresh_token: str) -> TokenRead:
     """Rotate a refresh token. A spent token revokes its whole family (committed first)."""
     new_refresh = new_opaque_token()
-    async with transaction(ctx.engine, ANONYMOUS) as tx:
+    async with rt.transaction(ANONYMOUS) as tx:
         result = await tx.one(
             "SELECT * FROM auth.rotate_session(:old, :new, :exp)",
             old=token_digest(refresh_token),
             new=token_digest(new_refresh),
-            exp=_expires(ctx.settings.refresh_token_ttl_seconds),
+            exp=_expires(rt.settings.refresh_token_ttl_seconds),
         )
     status = result["status"]
     if status == "reused":
@@ -166,35 +153,46 @@ async def refresh(ctx: AuthContext, refresh_token: str) -> TokenRead:
         raise Forbidden("This account is deactivated; contact an administrator", code="inactive_user")
     if status != "ok":
         raise Unauthorized("The refresh token is invalid or expired", code="invalid_token")
-    return _tokens(ctx, user_id=result["user_id"], email=result["email"],
+    return _tokens(rt, user_id=result["user_id"], email=result["email"],
                    app_role=result["app_role"], family=result["family_id"],
                    refresh_token=new_refresh)
 
 
-async def log_out(ctx: AuthContext, refresh_token: str) -> None:
+async def log_out(rt: Runtime, refresh_token: str) -> None:
     """End the session family of ``refresh_token``; unknown tokens are ignored."""
-    async with transaction(ctx.engine, ANONYMOUS) as tx:
+    async with rt.transaction(ANONYMOUS) as tx:
         await tx.execute("SELECT auth.end_session(:hash)", hash=token_digest(refresh_token))
 
 
-async def request_email_token(ctx: AuthContext, email: str, purpose: str) -> None:
+async def request_email_token(rt: Runtime, email: str, purpose: str) -> None:
     """Queue a verification or reset mail; behaves the same for unknown emails."""
-    async with transaction(ctx.engine, ANONYMOUS) as tx:
-        await _queue_mail_token(tx, ctx, email=email, purpose=purpose)
+    async with rt.transaction(ANONYMOUS) as tx:
+        await _queue_mail_token(tx, rt, email=email, purpose=purpose)
 
 
-async def verify_email(ctx: AuthContext, token: str) -> None:
-    async with transaction(ctx.engine, ANONYMOUS) as tx:
+async def verify_email(rt: Runtime, token: str) -> None:
+    async with rt.transaction(ANONYMOUS) as tx:
         ok = await tx.scalar("SELECT auth.verify_email(:hash)", hash=token_digest(token))
     if not ok:
         raise BadRequest("The verification token is invalid, used or expired", code="invalid_token")
 
 
-async def reset_password(ctx: AuthContext, data: PasswordResetConfirm) -> None:
+async def reset_password(rt: Runtime, data: PasswordResetConfirm) -> None:
     password_hash = await anyio.to_thread.run_sync(hash_password, data.password)
-    async with transaction(ctx.engine, ANONYMOUS) as tx:
+    async with rt.transaction(ANONYMOUS) as tx:
         ok = await tx.scalar(
             "SELECT auth.reset_password(:hash, :pw)", hash=token_digest(data.token), pw=password_hash
         )
     if not ok:
         raise BadRequest("The reset token is invalid, used or expired", code="invalid_token")
+
+
+async def ensure_admin(rt: Runtime, data: SignupCreate, password_hash: str) -> dict[str, Any]:
+    """Create an admin account, or promote the account with this email (maintenance path:
+    service_role). Returns its id, email, username and role."""
+    async with rt.transaction(SERVICE) as tx:
+        row = await tx.one(
+            "SELECT id, email, username, role FROM auth.ensure_admin(:e, :u, :n, :p)",
+            e=data.email, u=data.username, n=data.full_name, p=password_hash,
+        )
+    return dict(row)

@@ -110,3 +110,16 @@ EXPORT = """
 TRANSACTION_EVENTS = (
     "SELECT room_id, seq, type, payload, created_at FROM public.chat_transaction_events()"
 )
+
+# The gateway's catch-up: membership and the room's current event position together.
+ROOM_POSITION = """
+    SELECT public.is_room_member(:room_id) AS member,
+           (SELECT last_event_seq FROM public.chat_rooms WHERE id = :room_id) AS current
+"""
+
+EVENTS_AFTER = """
+    SELECT room_id, seq, type, payload, created_at FROM public.chat_room_events
+    WHERE room_id = :room_id AND seq > :after AND seq <= :upto
+    ORDER BY seq
+    LIMIT :limit
+"""

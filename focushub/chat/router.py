@@ -25,9 +25,8 @@ from focushub.chat.schemas import (
     RoomRead,
     RoomUpdate,
 )
-from focushub.core.deps import EngineDep, UserDep
+from focushub.core.deps import RuntimeDep, UserDep
 from focushub.core.pagination import Page
-from focushub.realtime.deps import BusDep
 
 router = APIRouter(prefix="/api/v1/chat/rooms", tags=["chat"])
 
@@ -39,9 +38,9 @@ router = APIRouter(prefix="/api/v1/chat/rooms", tags=["chat"])
     responses={200: {"model": RoomRead, "description": "The existing direct room of the two users"}},
 )
 async def create_room(
-    data: RoomCreate, response: Response, caller: UserDep, engine: EngineDep, bus: BusDep
+    data: RoomCreate, response: Response, caller: UserDep, rt: RuntimeDep
 ) -> RoomRead:
-    room, created = await service.create_room(engine, caller, data, bus)
+    room, created = await service.create_room(rt, caller, data)
     if not created:
         response.status_code = status.HTTP_200_OK
     return room
@@ -49,50 +48,49 @@ async def create_room(
 
 @router.get("", response_model=Page[RoomRead])
 async def list_rooms(
-    params: Annotated[RoomListParams, Query()], caller: UserDep, engine: EngineDep
+    params: Annotated[RoomListParams, Query()], caller: UserDep, rt: RuntimeDep
 ) -> Page[RoomRead]:
-    return await service.list_rooms(engine, caller, params)
+    return await service.list_rooms(rt, caller, params)
 
 
 @router.get("/{room_id}", response_model=RoomRead)
-async def read_room(room_id: UUID, caller: UserDep, engine: EngineDep) -> RoomRead:
-    return await service.get_room(engine, caller, room_id)
+async def read_room(room_id: UUID, caller: UserDep, rt: RuntimeDep) -> RoomRead:
+    return await service.get_room(rt, caller, room_id)
 
 
 @router.patch("/{room_id}", response_model=RoomRead)
 async def update_room(
-    room_id: UUID, data: RoomUpdate, caller: UserDep, engine: EngineDep, bus: BusDep
+    room_id: UUID, data: RoomUpdate, caller: UserDep, rt: RuntimeDep
 ) -> RoomRead:
-    return await service.update_room(engine, caller, room_id, data, bus)
+    return await service.update_room(rt, caller, room_id, data)
 
 
 @router.get("/{room_id}/participants", response_model=list[ParticipantRead])
-async def list_participants(room_id: UUID, caller: UserDep, engine: EngineDep) -> list[ParticipantRead]:
-    return await service.list_participants(engine, caller, room_id)
+async def list_participants(room_id: UUID, caller: UserDep, rt: RuntimeDep) -> list[ParticipantRead]:
+    return await service.list_participants(rt, caller, room_id)
 
 
 @router.post(
     "/{room_id}/participants", response_model=ParticipantRead, status_code=status.HTTP_201_CREATED
 )
 async def add_participant(
-    room_id: UUID, data: ParticipantCreate, caller: UserDep, engine: EngineDep, bus: BusDep
+    room_id: UUID, data: ParticipantCreate, caller: UserDep, rt: RuntimeDep
 ) -> ParticipantRead:
-    return await service.add_participant(engine, caller, room_id, data, bus)
+    return await service.add_participant(rt, caller, room_id, data)
 
 
 @router.patch("/{room_id}/participants/{user_id}", response_model=ParticipantRead)
 async def update_participant(
-    room_id: UUID, user_id: UUID, data: ParticipantUpdate, caller: UserDep, engine: EngineDep,
-    bus: BusDep,
+    room_id: UUID, user_id: UUID, data: ParticipantUpdate, caller: UserDep, rt: RuntimeDep,
 ) -> ParticipantRead:
-    return await service.update_participant(engine, caller, room_id, user_id, data, bus)
+    return await service.update_participant(rt, caller, room_id, user_id, data)
 
 
 @router.delete("/{room_id}/participants/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_participant(
-    room_id: UUID, user_id: UUID, caller: UserDep, engine: EngineDep, bus: BusDep
+    room_id: UUID, user_id: UUID, caller: UserDep, rt: RuntimeDep
 ) -> Response:
-    await service.remove_participant(engine, caller, room_id, user_id, bus)
+    await service.remove_participant(rt, caller, room_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -100,38 +98,37 @@ async def remove_participant(
     "/{room_id}/messages", response_model=MessageRead, status_code=status.HTTP_201_CREATED
 )
 async def send_message(
-    room_id: UUID, data: MessageCreate, caller: UserDep, engine: EngineDep, bus: BusDep
+    room_id: UUID, data: MessageCreate, caller: UserDep, rt: RuntimeDep
 ) -> MessageRead:
-    return await service.send_message(engine, caller, room_id, data, bus)
+    return await service.send_message(rt, caller, room_id, data)
 
 
 @router.get("/{room_id}/messages", response_model=MessagePage)
 async def list_messages(
-    room_id: UUID, params: Annotated[MessageListParams, Query()], caller: UserDep, engine: EngineDep
+    room_id: UUID, params: Annotated[MessageListParams, Query()], caller: UserDep, rt: RuntimeDep
 ) -> MessagePage:
-    return await service.list_messages(engine, caller, room_id, params)
+    return await service.list_messages(rt, caller, room_id, params)
 
 
 @router.patch("/{room_id}/messages/{message_id}", response_model=MessageRead)
 async def edit_message(
-    room_id: UUID, message_id: UUID, data: MessageUpdate, caller: UserDep, engine: EngineDep,
-    bus: BusDep,
+    room_id: UUID, message_id: UUID, data: MessageUpdate, caller: UserDep, rt: RuntimeDep,
 ) -> MessageRead:
-    return await service.edit_message(engine, caller, room_id, message_id, data, bus)
+    return await service.edit_message(rt, caller, room_id, message_id, data)
 
 
 @router.delete("/{room_id}/messages/{message_id}", response_model=MessageRead)
 async def delete_message(
-    room_id: UUID, message_id: UUID, caller: UserDep, engine: EngineDep, bus: BusDep
+    room_id: UUID, message_id: UUID, caller: UserDep, rt: RuntimeDep
 ) -> MessageRead:
-    return await service.delete_message(engine, caller, room_id, message_id, bus)
+    return await service.delete_message(rt, caller, room_id, message_id)
 
 
 @router.post("/{room_id}/read", response_model=ReadState)
 async def mark_read(
-    room_id: UUID, data: ReadUpdate, caller: UserDep, engine: EngineDep, bus: BusDep
+    room_id: UUID, data: ReadUpdate, caller: UserDep, rt: RuntimeDep
 ) -> ReadState:
-    return await service.mark_read(engine, caller, room_id, data, bus)
+    return await service.mark_read(rt, caller, room_id, data)
 
 
 @router.get(
@@ -139,8 +136,8 @@ async def mark_read(
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {}}, "description": "The history as plain text"}},
 )
-async def export_room(room_id: UUID, caller: UserDep, engine: EngineDep) -> PlainTextResponse:
-    text, filename = await service.export_room(engine, caller, room_id)
+async def export_room(room_id: UUID, caller: UserDep, rt: RuntimeDep) -> PlainTextResponse:
+    text, filename = await service.export_room(rt, caller, room_id)
     return PlainTextResponse(
         text, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )

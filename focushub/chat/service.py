@@ -5,21 +5,20 @@ changes what, triggers number messages and room events without gaps under
 the room row lock, post ``system`` messages on join and leave, promote an
 admin when the last one leaves, and keep direct rooms at two people. Each
 write below reads back the room events its own transaction wrote
-(``chat_transaction_events()``) and hands them to the realtime bus, which sends
-them with the commit (PostgreSQL NOTIFY inside the transaction) or after it, so
-a rolled-back request publishes nothing.
+(``chat_transaction_events()``) just before its commit and publishes them through
+the transaction (:func:`_write`, focushub/chat/events.py), so a rolled-back
+request publishes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from focushub.chat import queries
+from focushub.chat import events, queries
 from focushub.chat.schemas import (
     MessageCreate,
     MessageListParams,
@@ -37,10 +36,10 @@ from focushub.chat.schemas import (
     RoomUpdate,
     UserSummary,
 )
-from focushub.core.db import Caller, Tx, transaction
+from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
-from focushub.realtime.bus import RealtimeBus
+from focushub.core.runtime import Runtime
 
 
 async def _post_membership_messages(tx: Tx) -> None:
@@ -48,12 +47,13 @@ async def _post_membership_messages(tx: Tx) -> None:
     await tx.execute("SELECT public.chat_post_membership_messages()")
 
 
-async def _publish_after_commit(tx: Tx, bus: RealtimeBus) -> None:
-    """Hand this transaction's room events to the bus, which sends them only if it
-    commits; call last, after every write."""
-    rows = await tx.all(queries.TRANSACTION_EVENTS)
-    if rows:
-        await bus.publish_room_events_on_commit(tx, [dict(r) for r in rows])
+@asynccontextmanager
+async def _write(rt: Runtime, caller: Caller) -> AsyncIterator[Tx]:
+    """A transaction of a chat write: the room events it writes are published when it
+    commits (and never if it rolls back)."""
+    async with rt.transaction(caller) as tx:
+        tx.before_commit(events.publish_transaction_events)
+        yield tx
 
 
 def _room(row: Mapping[str, Any]) -> RoomRead:
@@ -99,13 +99,13 @@ async def _check_room_visible(tx: Tx, room_id: UUID) -> None:
 
 
 async def create_room(
-    engine: AsyncEngine, caller: Caller, data: RoomCreate, bus: RealtimeBus
+    rt: Runtime, caller: Caller, data: RoomCreate
 ) -> tuple[RoomRead, bool]:
     """Open the direct room with ``data.user_id`` (the existing one if any) or create a group.
 
     Returns the room and whether it was created now.
     """
-    async with transaction(engine, caller) as tx:
+    async with _write(rt, caller) as tx:
         if data.type == "direct":
             row = await tx.one(
                 "SELECT room_id, created FROM public.chat_open_direct_room(:other)",
@@ -129,30 +129,29 @@ async def create_room(
                     room_id=room_id, ids=members,
                 )
             await _post_membership_messages(tx)
-        await _publish_after_commit(tx, bus)
         return await _read_room(tx, room_id), created
 
 
-async def list_rooms(engine: AsyncEngine, caller: Caller, params: RoomListParams) -> Page[RoomRead]:
+async def list_rooms(rt: Runtime, caller: Caller, params: RoomListParams) -> Page[RoomRead]:
     """The caller's rooms, latest activity first: one statement after the role switch."""
     where = ""
     bind: dict[str, Any] = {"limit": params.limit + 1}
     if params.cursor is not None:
         bind["c_at"], bind["c_id"] = decode_cursor(params.cursor, (datetime, UUID))
         where = "AND (r.last_activity_at, r.id) < (:c_at, :c_id)"
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         rows = await tx.all(queries.ROOMS.format(where=where), **bind)
     page, next_cursor = page_of(rows, params.limit, lambda r: (r["last_activity_at"], r["id"]))
     return Page[RoomRead](items=[_room(r) for r in page], next_cursor=next_cursor)
 
 
-async def get_room(engine: AsyncEngine, caller: Caller, room_id: UUID) -> RoomRead:
-    async with transaction(engine, caller) as tx:
+async def get_room(rt: Runtime, caller: Caller, room_id: UUID) -> RoomRead:
+    async with rt.transaction(caller) as tx:
         return await _read_room(tx, room_id)
 
 
 async def update_room(
-    engine: AsyncEngine, caller: Caller, room_id: UUID, data: RoomUpdate, bus: RealtimeBus
+    rt: Runtime, caller: Caller, room_id: UUID, data: RoomUpdate
 ) -> RoomRead:
     """Rename, describe or archive a room (room admins, by RLS)."""
     fields = data.model_dump(exclude_unset=True)
@@ -160,7 +159,7 @@ async def update_room(
         del fields["name"]
     if "is_active" in fields and fields["is_active"] is None:
         del fields["is_active"]
-    async with transaction(engine, caller) as tx:
+    async with _write(rt, caller) as tx:
         await _check_room_visible(tx, room_id)
         if fields:
             sets = ", ".join(f"{name} = :{name}" for name in fields)
@@ -170,15 +169,14 @@ async def update_room(
             )
             if updated is None:
                 raise Forbidden("Only room admins change the room", code="not_room_admin")
-            await _publish_after_commit(tx, bus)
         return await _read_room(tx, room_id)
 
 
 # --- participants -------------------------------------------------------------------------
 
 
-async def list_participants(engine: AsyncEngine, caller: Caller, room_id: UUID) -> list[ParticipantRead]:
-    async with transaction(engine, caller) as tx:
+async def list_participants(rt: Runtime, caller: Caller, room_id: UUID) -> list[ParticipantRead]:
+    async with rt.transaction(caller) as tx:
         await _check_room_visible(tx, room_id)
         rows = await tx.all(queries.PARTICIPANTS.format(where=""), room_id=room_id)
     return [ParticipantRead.model_validate(dict(r)) for r in rows]
@@ -194,10 +192,10 @@ async def _participant(tx: Tx, room_id: UUID, user_id: UUID) -> ParticipantRead:
 
 
 async def add_participant(
-    engine: AsyncEngine, caller: Caller, room_id: UUID, data: ParticipantCreate, bus: RealtimeBus
+    rt: Runtime, caller: Caller, room_id: UUID, data: ParticipantCreate
 ) -> ParticipantRead:
     """Add a user to a group room (room admins, by RLS; direct rooms refuse a third)."""
-    async with transaction(engine, caller) as tx:
+    async with _write(rt, caller) as tx:
         await _check_room_visible(tx, room_id)
         active = await tx.scalar(
             "SELECT is_active FROM public.users WHERE id = :id", id=data.user_id
@@ -210,20 +208,18 @@ async def add_participant(
             room_id=room_id, user_id=data.user_id, role=data.role,
         )
         await _post_membership_messages(tx)
-        await _publish_after_commit(tx, bus)
         return await _participant(tx, room_id, data.user_id)
 
 
 async def update_participant(
-    engine: AsyncEngine,
+    rt: Runtime,
     caller: Caller,
     room_id: UUID,
     user_id: UUID,
-    data: ParticipantUpdate,
-    bus: RealtimeBus,
+    data: ParticipantUpdate
 ) -> ParticipantRead:
     """Change a participant's role (room admins; check_participant_update says so)."""
-    async with transaction(engine, caller) as tx:
+    async with _write(rt, caller) as tx:
         await _check_room_visible(tx, room_id)
         current = await _participant(tx, room_id, user_id)
         if data.role is None or data.role == current.role:
@@ -235,15 +231,14 @@ async def update_participant(
         )
         if updated is None:
             raise Forbidden("Only room admins change roles", code="not_room_admin")
-        await _publish_after_commit(tx, bus)
         return await _participant(tx, room_id, user_id)
 
 
 async def remove_participant(
-    engine: AsyncEngine, caller: Caller, room_id: UUID, user_id: UUID, bus: RealtimeBus
+    rt: Runtime, caller: Caller, room_id: UUID, user_id: UUID
 ) -> None:
     """Leave (``user_id`` is the caller) or remove someone (admins; moderators remove members)."""
-    async with transaction(engine, caller) as tx:
+    async with _write(rt, caller) as tx:
         await _check_room_visible(tx, room_id)
         await _participant(tx, room_id, user_id)
         removed = await tx.scalar(
@@ -256,7 +251,6 @@ async def remove_participant(
                 "Only room admins and moderators remove participants", code="not_room_moderator"
             )
         await _post_membership_messages(tx)
-        await _publish_after_commit(tx, bus)
 
 
 # --- messages ----------------------------------------------------------------------------
@@ -270,24 +264,23 @@ async def _message(tx: Tx, message_id: UUID) -> MessageRead:
 
 
 async def send_message(
-    engine: AsyncEngine, caller: Caller, room_id: UUID, data: MessageCreate, bus: RealtimeBus
+    rt: Runtime, caller: Caller, room_id: UUID, data: MessageCreate
 ) -> MessageRead:
     """Send a message as the caller (``chat_send_message()``: 404 outside the room, 409 in
     an archived room). With an ``idempotency_key`` a retry returns the first message and
     writes nothing, so it publishes nothing either."""
-    async with transaction(engine, caller) as tx:
+    async with _write(rt, caller) as tx:
         message_id = await tx.scalar(
             queries.SEND_MESSAGE,
             room_id=room_id, content=data.content, message_type=data.message_type,
             file_url=str(data.file_url) if data.file_url is not None else None,
             key=data.idempotency_key,
         )
-        await _publish_after_commit(tx, bus)
         return await _message(tx, message_id)
 
 
 async def list_messages(
-    engine: AsyncEngine, caller: Caller, room_id: UUID, params: MessageListParams
+    rt: Runtime, caller: Caller, room_id: UUID, params: MessageListParams
 ) -> MessagePage:
     """A window of messages by seq, returned in ascending order.
 
@@ -304,7 +297,7 @@ async def list_messages(
         bind["before"] = params.before
     where = "".join(f" AND {c}" for c in conditions)
     forward = params.after is not None
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         await _check_room_visible(tx, room_id)
         rows = await tx.all(
             queries.MESSAGES.format(where=where, order="ASC" if forward else "DESC"), **bind
@@ -317,11 +310,10 @@ async def list_messages(
 
 
 async def edit_message(
-    engine: AsyncEngine, caller: Caller, room_id: UUID, message_id: UUID, data: MessageUpdate,
-    bus: RealtimeBus,
+    rt: Runtime, caller: Caller, room_id: UUID, message_id: UUID, data: MessageUpdate
 ) -> MessageRead:
     """Edit one's own message (RLS: the sender; the trigger refuses deleted and system ones)."""
-    async with transaction(engine, caller) as tx:
+    async with _write(rt, caller) as tx:
         current = await _message(tx, message_id)
         if current.room_id != room_id:
             raise NotFound("No such message", code="message_not_found")
@@ -333,36 +325,60 @@ async def edit_message(
         )
         if updated is None:
             raise Forbidden("Only the sender edits a message", code="not_message_sender")
-        await _publish_after_commit(tx, bus)
         return await _message(tx, message_id)
 
 
 async def delete_message(
-    engine: AsyncEngine, caller: Caller, room_id: UUID, message_id: UUID, bus: RealtimeBus
+    rt: Runtime, caller: Caller, room_id: UUID, message_id: UUID
 ) -> MessageRead:
     """Soft-delete: the message keeps its seq, its content is blanked, ``deleted_at`` set."""
-    async with transaction(engine, caller) as tx:
+    async with _write(rt, caller) as tx:
         current = await _message(tx, message_id)
         if current.room_id != room_id:
             raise NotFound("No such message", code="message_not_found")
         await tx.execute("SELECT 1 FROM public.chat_delete_message(:id)", id=message_id)
-        await _publish_after_commit(tx, bus)
         return await _message(tx, message_id)
+
+
+# --- realtime: positions and replays for the gateway -------------------------------------
+
+
+async def room_position(rt: Runtime, caller: Caller, room_id: UUID) -> int | None:
+    """The room's last event ``seq`` (0 before any), or None when the caller is not a
+    participant."""
+    async with rt.transaction(caller) as tx:
+        row = await tx.one(queries.ROOM_POSITION, room_id=room_id)
+    if not row["member"]:
+        return None
+    return row["current"] or 0
+
+
+async def room_events_after(
+    rt: Runtime, caller: Caller, room_id: UUID, after: int, upto: int, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """Up to ``limit`` stored events of the room with ``after < seq <= upto`` in order, as
+    the caller sees them (RLS), and whether the caller is still a participant. Events
+    pruned by ``chat.prune_events`` are missing: the first one returned may then come
+    after a gap."""
+    async with rt.transaction(caller) as tx:
+        rows = await tx.all(queries.EVENTS_AFTER, room_id=room_id, after=after, upto=upto,
+                            limit=limit)
+        member = await tx.scalar("SELECT public.is_room_member(:room_id)", room_id=room_id)
+    return [events.room_event(r) for r in rows], bool(member)
 
 
 # --- read state and export ----------------------------------------------------------------
 
 
 async def mark_read(
-    engine: AsyncEngine, caller: Caller, room_id: UUID, data: ReadUpdate, bus: RealtimeBus
+    rt: Runtime, caller: Caller, room_id: UUID, data: ReadUpdate
 ) -> ReadState:
     """Move the caller's read position forward (to ``data.seq`` or the latest message)."""
-    async with transaction(engine, caller) as tx:
+    async with _write(rt, caller) as tx:
         row = await tx.one(
             "SELECT last_read_seq, unread_count FROM public.chat_mark_read(:room_id, :seq)",
             room_id=room_id, seq=data.seq,
         )
-        await _publish_after_commit(tx, bus)
     return ReadState(room_id=room_id, last_read_seq=row["last_read_seq"], unread_count=row["unread_count"])
 
 
@@ -381,9 +397,9 @@ def _export_line(row: Mapping[str, Any]) -> str:
     return f"[{stamp}] {who}: {text}"
 
 
-async def export_room(engine: AsyncEngine, caller: Caller, room_id: UUID) -> tuple[str, str]:
+async def export_room(rt: Runtime, caller: Caller, room_id: UUID) -> tuple[str, str]:
     """The whole history as plain text; returns ``(text, file name)``."""
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         room = await _read_room(tx, room_id)
         rows = await tx.all(queries.EXPORT, room_id=room_id)
     title = room.name if room.type == "group" else f"Chat with {room.peer.username if room.peer else 'unknown'}"

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from focushub.comments import service
 from focushub.comments.schemas import CommentCreate, CommentListParams, CommentRead, CommentUpdate
-from focushub.core.deps import CallerDep, EngineDep, UserDep
+from focushub.core.deps import CallerDep, RuntimeDep, UserDep
 from focushub.core.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["comments"])
@@ -18,18 +18,18 @@ async def list_post_comments(
     post_id: UUID,
     params: Annotated[CommentListParams, Query()],
     caller: CallerDep,
-    engine: EngineDep,
+    rt: RuntimeDep,
 ) -> Page[CommentRead]:
-    return await service.list_post_comments(engine, caller, post_id, params)
+    return await service.list_post_comments(rt, caller, post_id, params)
 
 
 @router.post(
     "/posts/{post_id}/comments", status_code=status.HTTP_201_CREATED, response_model=CommentRead
 )
 async def create_comment(
-    post_id: UUID, data: CommentCreate, caller: UserDep, engine: EngineDep
+    post_id: UUID, data: CommentCreate, caller: UserDep, rt: RuntimeDep
 ) -> CommentRead:
-    return await service.create_comment(engine, caller, post_id, data)
+    return await service.create_comment(rt, caller, post_id, data)
 
 
 @router.get("/comments/{comment_id}/replies", response_model=Page[CommentRead])
@@ -37,21 +37,21 @@ async def list_replies(
     comment_id: UUID,
     params: Annotated[CommentListParams, Query()],
     caller: CallerDep,
-    engine: EngineDep,
+    rt: RuntimeDep,
 ) -> Page[CommentRead]:
-    return await service.list_replies(engine, caller, comment_id, params)
+    return await service.list_replies(rt, caller, comment_id, params)
 
 
 @router.patch("/comments/{comment_id}", response_model=CommentRead)
 async def update_comment(
-    comment_id: UUID, data: CommentUpdate, caller: UserDep, engine: EngineDep
+    comment_id: UUID, data: CommentUpdate, caller: UserDep, rt: RuntimeDep
 ) -> CommentRead:
-    return await service.update_comment(engine, caller, comment_id, data)
+    return await service.update_comment(rt, caller, comment_id, data)
 
 
 @router.delete(
     "/comments/{comment_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response
 )
-async def delete_comment(comment_id: UUID, caller: UserDep, engine: EngineDep) -> Response:
-    await service.delete_comment(engine, caller, comment_id)
+async def delete_comment(comment_id: UUID, caller: UserDep, rt: RuntimeDep) -> Response:
+    await service.delete_comment(rt, caller, comment_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -14,8 +14,6 @@ from datetime import datetime
 from typing import Any, NoReturn
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from focushub.comments import queries
 from focushub.comments.schemas import (
     CommentCreate,
@@ -23,9 +21,10 @@ from focushub.comments.schemas import (
     CommentRead,
     CommentUpdate,
 )
-from focushub.core.db import Caller, Tx, transaction
+from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
+from focushub.core.runtime import Runtime
 from focushub.users.schemas import UserSummary
 
 # Shape of the tree a listing returns: the page's comments (level 1) and two
@@ -99,20 +98,20 @@ async def _tree_page(
 
 
 async def list_post_comments(
-    engine: AsyncEngine, caller: Caller, post_id: UUID, params: CommentListParams
+    rt: Runtime, caller: Caller, post_id: UUID, params: CommentListParams
 ) -> Page[CommentRead]:
     """Top-level comments of a post, oldest first, each with its bounded reply tree."""
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         if await tx.scalar(queries.VISIBLE_POST, post_id=post_id) is None:
             raise NotFound("There is no post with this id", code="post_not_found")
         return await _tree_page(tx, caller, queries.ROOTS_OF_POST, {"post_id": post_id}, params)
 
 
 async def list_replies(
-    engine: AsyncEngine, caller: Caller, comment_id: UUID, params: CommentListParams
+    rt: Runtime, caller: Caller, comment_id: UUID, params: CommentListParams
 ) -> Page[CommentRead]:
     """Direct replies of a comment, oldest first, each with its bounded reply tree."""
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         if await tx.scalar(queries.VISIBLE_COMMENT, id=comment_id) is None:
             raise NotFound("There is no comment with this id", code="comment_not_found")
         return await _tree_page(
@@ -121,9 +120,9 @@ async def list_replies(
 
 
 async def create_comment(
-    engine: AsyncEngine, caller: Caller, post_id: UUID, data: CommentCreate
+    rt: Runtime, caller: Caller, post_id: UUID, data: CommentCreate
 ) -> CommentRead:
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(
             f"WITH c AS ({queries.INSERT_COMMENT}) "
             + queries.select_comments(caller.is_authenticated, source="c"),
@@ -144,9 +143,9 @@ async def _refuse_write(tx: Tx, comment_id: UUID) -> NoReturn:
 
 
 async def update_comment(
-    engine: AsyncEngine, caller: Caller, comment_id: UUID, data: CommentUpdate
+    rt: Runtime, caller: Caller, comment_id: UUID, data: CommentUpdate
 ) -> CommentRead:
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(
             f"WITH c AS ({queries.UPDATE_COMMENT}) "
             + queries.select_comments(caller.is_authenticated, source="c"),
@@ -158,8 +157,8 @@ async def update_comment(
     return _comment_from_row(row)
 
 
-async def delete_comment(engine: AsyncEngine, caller: Caller, comment_id: UUID) -> None:
+async def delete_comment(rt: Runtime, caller: Caller, comment_id: UUID) -> None:
     """Delete the comment and, by cascade, every reply under it (and their votes)."""
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         if await tx.scalar(queries.DELETE_COMMENT, id=comment_id) is None:
             await _refuse_write(tx, comment_id)

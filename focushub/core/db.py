@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from focushub.core.events import Event
+from focushub.core.jobs import JobRequest
 
 log = logging.getLogger("focushub.db")
 
@@ -73,17 +76,60 @@ _SET_CALLER = text(
 )
 
 
-class Tx:
-    """A connection inside an open transaction, plus work to run once it commits."""
+class Effects(Protocol):
+    """What a transaction's side effects are handed to (the process's runtime)."""
 
-    def __init__(self, conn: AsyncConnection, caller: Caller) -> None:
+    async def before_commit(self, tx: Tx) -> None:
+        """Write the queued jobs and send in-transaction events; last statements of ``tx``."""
+
+    async def after_commit(self, tx: Tx) -> None:
+        """Send what could only go out once ``tx`` committed."""
+
+
+class Tx:
+    """A connection inside an open transaction, plus the side effects it commits with.
+
+    :meth:`publish` and :meth:`enqueue` happen if and only if the transaction
+    commits: jobs are written in the same transaction, events are sent inside it
+    (PostgreSQL NOTIFY, delivered at commit) or right after it.
+    """
+
+    def __init__(self, conn: AsyncConnection, caller: Caller, effects: Effects | None = None) -> None:
         self.conn = conn
         self.caller = caller
+        self.effects = effects
+        self.events: list[Event] = []
+        self.jobs: list[JobRequest] = []
+        self._before_commit: list[Callable[[Tx], Awaitable[None]]] = []
         self._after_commit: list[Callable[[], Any]] = []
 
+    def publish(self, channel: str, data: dict[str, Any], *, seq: int | None = None,
+                stub: dict[str, Any] | None = None) -> None:
+        """Send an event to ``channel`` if this transaction commits (see core/events.py)."""
+        self._need_effects("publish")
+        self.events.append(Event(channel, data, seq, stub))
+
+    def enqueue(self, task: str, *, queueing_lock: str | None = None, **args: Any) -> None:
+        """Write a job for ``task`` (a dotted name, e.g. ``mail.send``) in this transaction:
+        a rollback leaves no job, a commit never loses it. ``args`` are JSON values (ids)."""
+        self._need_effects("enqueue")
+        self.jobs.append(JobRequest(task, args, queueing_lock))
+
+    def before_commit(self, fn: Callable[[Tx], Awaitable[None]]) -> None:
+        """Run ``fn(tx)`` once, as the last work inside the transaction (before the jobs
+        and events are written). For a domain that derives its events from what the
+        transaction wrote (chat reads its room events back)."""
+        if fn not in self._before_commit:
+            self._before_commit.append(fn)
+
     def after_commit(self, fn: Callable[[], Any]) -> None:
-        """Run ``fn`` (sync or async) after a successful commit; dropped on rollback."""
+        """Run ``fn`` (sync or async) after a successful commit; dropped on rollback.
+        Never for work that must not be lost: enqueue a job for that."""
         self._after_commit.append(fn)
+
+    def _need_effects(self, what: str) -> None:
+        if self.effects is None:
+            raise RuntimeError(f"tx.{what}() needs a transaction opened by the runtime")
 
     async def execute(self, sql: str, **params: Any) -> None:
         await self.conn.execute(text(sql), params)
@@ -112,11 +158,15 @@ async def _run_hooks(hooks: list[Callable[[], Any]]) -> None:
 
 
 @asynccontextmanager
-async def transaction(engine: AsyncEngine, caller: Caller) -> AsyncIterator[Tx]:
+async def transaction(
+    engine: AsyncEngine, caller: Caller, effects: Effects | None = None
+) -> AsyncIterator[Tx]:
     """Open a transaction as ``caller``; commit on success, roll back on any exception.
 
     Guarantees: every statement inside runs under the caller's role and claims;
-    hooks registered with :meth:`Tx.after_commit` run only after the commit succeeded.
+    jobs and events of :meth:`Tx.enqueue` / :meth:`Tx.publish` are written or sent
+    with the commit and vanish with a rollback; :meth:`Tx.after_commit` hooks run only
+    after the commit succeeded. Use ``Runtime.transaction`` to get ``effects``.
     """
     claims = dict(caller.claims)
     if caller.user_id is not None:
@@ -132,8 +182,12 @@ async def transaction(engine: AsyncEngine, caller: Caller) -> AsyncIterator[Tx]:
                     "sub": str(caller.user_id) if caller.user_id else "",
                 },
             )
-            tx = Tx(conn, caller)
+            tx = Tx(conn, caller, effects)
             yield tx
-        hooks = tx._after_commit
-    await _run_hooks(hooks)
-
+            for fn in tx._before_commit:
+                await fn(tx)
+            if effects is not None and (tx.events or tx.jobs):
+                await effects.before_commit(tx)
+    if effects is not None and tx.events:
+        await effects.after_commit(tx)
+    await _run_hooks(tx._after_commit)

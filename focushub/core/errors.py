@@ -151,6 +151,15 @@ def translate_db_error(exc: DBAPIError) -> AppError | None:
     return None
 
 
+def as_app_error(exc: Exception) -> AppError | None:
+    """The :class:`AppError` a client should see for ``exc``; None for our own bugs."""
+    if isinstance(exc, AppError):
+        return exc
+    if isinstance(exc, DBAPIError):
+        return translate_db_error(exc)
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:

@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     # otherwise PostgreSQL LISTEN/NOTIFY (no extra service).
     redis_url: str | None = None
 
+    # Background jobs (procrastinate on PostgreSQL). ``focushub serve`` runs a worker in
+    # each server process unless this is off (then run ``focushub worker``).
+    worker_in_process: bool = True
+    worker_concurrency: int = Field(default=2, ge=1, le=64)
+    job_pool_size: int = Field(default=4, ge=2, le=64)
+    # Seconds a stopping worker lets running jobs finish before cutting them off.
+    worker_shutdown_timeout: float = Field(default=30.0, ge=0)
+    # Maintenance: room events older than this are pruned (a client resuming from
+    # before it reloads the room); finished jobs are kept this long for inspection.
+    realtime_event_retention_days: int = Field(default=30, ge=1)
+    job_retention_days: int = Field(default=7, ge=1)
+
     # Request limits.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 

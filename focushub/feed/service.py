@@ -29,11 +29,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from focushub.core.db import Caller, transaction
+from focushub.core.db import Caller
 from focushub.core.errors import Unauthorized
 from focushub.core.pagination import Page, decode_cursor, page_of
+from focushub.core.runtime import Runtime
 from focushub.feed.queries import feed_sql
 from focushub.feed.schemas import FeedItemRead, FeedParams
 from focushub.users.schemas import UserSummary
@@ -56,7 +55,7 @@ def _item(row: Mapping[str, Any]) -> FeedItemRead:
     )
 
 
-async def get_feed(engine: AsyncEngine, caller: Caller, params: FeedParams) -> Page[FeedItemRead]:
+async def get_feed(rt: Runtime, caller: Caller, params: FeedParams) -> Page[FeedItemRead]:
     if params.scope == "following" and not caller.is_authenticated:
         raise Unauthorized("Sign in to see the people you follow", code="not_authenticated")
     bind: dict[str, Any] = {"limit": params.limit + 1}
@@ -75,7 +74,7 @@ async def get_feed(engine: AsyncEngine, caller: Caller, params: FeedParams) -> P
             return (r["created_at"], r["id"])
 
     sql = feed_sql(scope=params.scope, after=after, authenticated=caller.is_authenticated)
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         rows = await tx.all(sql, **bind)
     page, next_cursor = page_of(rows, params.limit, key)
     return Page[FeedItemRead](items=[_item(r) for r in page], next_cursor=next_cursor)

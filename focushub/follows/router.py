@@ -10,7 +10,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from focushub.core.deps import CallerDep, EngineDep, UserDep
+from focushub.core.deps import CallerDep, RuntimeDep, UserDep
 from focushub.follows import service
 from focushub.follows.schemas import FollowListParams, FollowPage, FollowState
 
@@ -18,29 +18,29 @@ router = APIRouter(prefix="/api/v1/users", tags=["follows"])
 
 
 @router.get("/{user_id}/follow", response_model=FollowState)
-async def read_follow_state(user_id: UUID, caller: CallerDep, engine: EngineDep) -> FollowState:
-    return await service.get_state(engine, caller, user_id)
+async def read_follow_state(user_id: UUID, caller: CallerDep, rt: RuntimeDep) -> FollowState:
+    return await service.get_state(rt, caller, user_id)
 
 
 @router.put("/{user_id}/follow", response_model=FollowState)
-async def follow_user(user_id: UUID, caller: UserDep, engine: EngineDep) -> FollowState:
-    return await service.follow(engine, caller, user_id)
+async def follow_user(user_id: UUID, caller: UserDep, rt: RuntimeDep) -> FollowState:
+    return await service.follow(rt, caller, user_id)
 
 
 @router.delete("/{user_id}/follow", response_model=FollowState)
-async def unfollow_user(user_id: UUID, caller: UserDep, engine: EngineDep) -> FollowState:
-    return await service.unfollow(engine, caller, user_id)
+async def unfollow_user(user_id: UUID, caller: UserDep, rt: RuntimeDep) -> FollowState:
+    return await service.unfollow(rt, caller, user_id)
 
 
 @router.get("/{user_id}/followers", response_model=FollowPage)
 async def list_followers(
-    user_id: UUID, params: Annotated[FollowListParams, Query()], caller: CallerDep, engine: EngineDep
+    user_id: UUID, params: Annotated[FollowListParams, Query()], caller: CallerDep, rt: RuntimeDep
 ) -> FollowPage:
-    return await service.list_follows(engine, caller, user_id, "followers", params)
+    return await service.list_follows(rt, caller, user_id, "followers", params)
 
 
 @router.get("/{user_id}/following", response_model=FollowPage)
 async def list_following(
-    user_id: UUID, params: Annotated[FollowListParams, Query()], caller: CallerDep, engine: EngineDep
+    user_id: UUID, params: Annotated[FollowListParams, Query()], caller: CallerDep, rt: RuntimeDep
 ) -> FollowPage:
-    return await service.list_follows(engine, caller, user_id, "following", params)
+    return await service.list_follows(rt, caller, user_id, "following", params)

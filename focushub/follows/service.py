@@ -14,11 +14,10 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from focushub.core.db import Caller, Tx, transaction
+from focushub.core.db import Caller, Tx
 from focushub.core.errors import NotFound, ValidationFailed
 from focushub.core.pagination import decode_cursor, page_of
+from focushub.core.runtime import Runtime
 from focushub.follows.schemas import FollowListItem, FollowListParams, FollowPage, FollowState
 
 _STATE = """
@@ -47,8 +46,8 @@ async def _state(tx: Tx, user_id: UUID) -> FollowState:
     return FollowState.model_validate(dict(row))
 
 
-async def get_state(engine: AsyncEngine, caller: Caller, user_id: UUID) -> FollowState:
-    async with transaction(engine, caller) as tx:
+async def get_state(rt: Runtime, caller: Caller, user_id: UUID) -> FollowState:
+    async with rt.transaction(caller) as tx:
         return await _state(tx, user_id)
 
 
@@ -58,10 +57,10 @@ def _check_not_self(caller: Caller, user_id: UUID) -> None:
         raise ValidationFailed("You cannot follow yourself", details={"field": "user_id"})
 
 
-async def follow(engine: AsyncEngine, caller: Caller, user_id: UUID) -> FollowState:
+async def follow(rt: Runtime, caller: Caller, user_id: UUID) -> FollowState:
     """Follow ``user_id``; following someone already followed changes nothing."""
     _check_not_self(caller, user_id)
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         exists = await tx.scalar("SELECT EXISTS (SELECT 1 FROM public.users WHERE id = :id)", id=user_id)
         if not exists:
             raise NotFound("No such user", code="user_not_found")
@@ -73,10 +72,10 @@ async def follow(engine: AsyncEngine, caller: Caller, user_id: UUID) -> FollowSt
         return await _state(tx, user_id)
 
 
-async def unfollow(engine: AsyncEngine, caller: Caller, user_id: UUID) -> FollowState:
+async def unfollow(rt: Runtime, caller: Caller, user_id: UUID) -> FollowState:
     """Stop following ``user_id``; unfollowing someone not followed changes nothing."""
     _check_not_self(caller, user_id)
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         await tx.execute(
             "DELETE FROM public.followers WHERE follower_id = auth.uid() AND following_id = :id",
             id=user_id,
@@ -85,7 +84,7 @@ async def unfollow(engine: AsyncEngine, caller: Caller, user_id: UUID) -> Follow
 
 
 async def list_follows(
-    engine: AsyncEngine,
+    rt: Runtime,
     caller: Caller,
     user_id: UUID,
     direction: Literal["followers", "following"],
@@ -102,7 +101,7 @@ async def list_follows(
     if params.cursor is not None:
         bind["c_at"], bind["c_id"] = decode_cursor(params.cursor, (datetime, UUID))
         after = "AND (f.created_at, f.id) < (:c_at, :c_id)"
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         state = await _state(tx, user_id)
         rows = await tx.all(
             f"""

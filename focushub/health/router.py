@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
-from focushub.core.deps import EngineDep
+from focushub.core.deps import RuntimeDep
+from focushub.health import service
 from focushub.migrations.runner import head_revision
 
 router = APIRouter(tags=["health"])
@@ -18,12 +18,10 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(engine: EngineDep) -> JSONResponse:
+async def readyz(rt: RuntimeDep) -> JSONResponse:
     expected = head_revision()
     try:
-        async with engine.connect() as conn:
-            # The login role has no table rights; schema_revision() reads alembic_version for it.
-            current = (await conn.execute(text("SELECT public.schema_revision()"))).scalar()
+        current = await service.schema_revision(rt)
     except Exception as exc:  # any failure means "not ready", with the reason
         return JSONResponse(
             {"status": "unavailable", "database": "unreachable", "reason": type(exc).__name__}, 503

@@ -15,10 +15,9 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from focushub.core.db import Caller, Tx, transaction
+from focushub.core.db import Caller, Tx
 from focushub.core.pagination import Page, decode_cursor, page_of
+from focushub.core.runtime import Runtime
 from focushub.notifications.schemas import (
     NOTIFICATION_TYPES,
     MarkReadResult,
@@ -41,7 +40,7 @@ _PREFERENCES_SELECT = ", ".join(f"{col} AS {kind}" for kind, col in _PREFERENCE_
 
 
 async def list_notifications(
-    engine: AsyncEngine, caller: Caller, params: NotificationListParams
+    rt: Runtime, caller: Caller, params: NotificationListParams
 ) -> Page[NotificationRead]:
     """The caller's notifications, most recently active first (two statements)."""
     conditions = ["user_id = auth.uid()"]
@@ -51,7 +50,7 @@ async def list_notifications(
     if params.cursor is not None:
         bind["c_at"], bind["c_id"] = decode_cursor(params.cursor, (datetime, UUID))
         conditions.append("(created_at, id) < (:c_at, :c_id)")
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         rows = await tx.all(
             f"SELECT {_COLUMNS} FROM public.notifications WHERE {' AND '.join(conditions)}"
             " ORDER BY created_at DESC, id DESC LIMIT :limit",
@@ -63,16 +62,16 @@ async def list_notifications(
     )
 
 
-async def unread_count(engine: AsyncEngine, caller: Caller) -> UnreadCountRead:
-    async with transaction(engine, caller) as tx:
+async def unread_count(rt: Runtime, caller: Caller) -> UnreadCountRead:
+    async with rt.transaction(caller) as tx:
         return UnreadCountRead(count=await tx.scalar(_UNREAD_COUNT))
 
 
-async def mark_read(engine: AsyncEngine, caller: Caller, data: NotificationMarkRead) -> MarkReadResult:
+async def mark_read(rt: Runtime, caller: Caller, data: NotificationMarkRead) -> MarkReadResult:
     """Mark the given notifications (or all) read. Ids that are not the caller's unread
     notifications are ignored: RLS hides other people's, so they cannot be told apart
     from ids that do not exist."""
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         if data.all:
             marked = await _count_updated(
                 tx,
@@ -94,8 +93,8 @@ async def _count_updated(tx: Tx, update: str, **params: object) -> int:
     return await tx.scalar(f"WITH changed AS ({update}) SELECT count(*) FROM changed", **params)
 
 
-async def get_preferences(engine: AsyncEngine, caller: Caller) -> NotificationPreferencesRead:
-    async with transaction(engine, caller) as tx:
+async def get_preferences(rt: Runtime, caller: Caller) -> NotificationPreferencesRead:
+    async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(
             f"SELECT {_PREFERENCES_SELECT}, updated_at FROM public.notification_preferences"
             " WHERE user_id = auth.uid()"
@@ -106,14 +105,14 @@ async def get_preferences(engine: AsyncEngine, caller: Caller) -> NotificationPr
 
 
 async def update_preferences(
-    engine: AsyncEngine, caller: Caller, data: NotificationPreferencesUpdate
+    rt: Runtime, caller: Caller, data: NotificationPreferencesUpdate
 ) -> NotificationPreferencesRead:
     """Turn the given types on or off; the others keep their value (on, if never set)."""
     changes = {kind: value for kind, value in data.model_dump(exclude_unset=True).items()}
     if not changes:
-        return await get_preferences(engine, caller)
+        return await get_preferences(rt, caller)
     columns = [_PREFERENCE_COLUMNS[kind] for kind in changes]
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         row = await tx.one(
             f"INSERT INTO public.notification_preferences (user_id, {', '.join(columns)})"
             f" VALUES (auth.uid(), {', '.join(':' + kind for kind in changes)})"
@@ -123,3 +122,11 @@ async def update_preferences(
             **changes,
         )
     return NotificationPreferencesRead.model_validate(dict(row))
+
+
+async def get_notification(rt: Runtime, caller: Caller, notification_id: UUID) -> NotificationRead | None:
+    """One of the caller's notifications (None when it is not theirs or is gone)."""
+    async with rt.transaction(caller) as tx:
+        row = await tx.one_or_none(
+            f"SELECT {_COLUMNS} FROM public.notifications WHERE id = :id", id=notification_id)
+    return NotificationRead.model_validate(dict(row)) if row is not None else None

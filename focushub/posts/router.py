@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 
-from focushub.core.deps import CallerDep, EngineDep, SettingsDep, UserDep
+from focushub.core.deps import CallerDep, RuntimeDep, UserDep
 from focushub.core.pagination import Page
 from focushub.posts import service
 from focushub.posts.schemas import PostCreate, PostListParams, PostRead, PostUpdate
@@ -17,34 +17,33 @@ router = APIRouter(prefix="/api/v1/posts", tags=["posts"])
 async def list_posts(
     params: Annotated[PostListParams, Query()],
     caller: CallerDep,
-    engine: EngineDep,
-    settings: SettingsDep,
+    rt: RuntimeDep
 ) -> Page[PostRead]:
-    return await service.list_posts(engine, caller, params, settings.public_base_url)
+    return await service.list_posts(rt, caller, params)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PostRead)
 async def create_post(
-    data: PostCreate, caller: UserDep, engine: EngineDep, settings: SettingsDep
+    data: PostCreate, caller: UserDep, rt: RuntimeDep
 ) -> PostRead:
-    return await service.create_post(engine, caller, data, settings.public_base_url)
+    return await service.create_post(rt, caller, data)
 
 
 @router.get("/{post_id}", response_model=PostRead)
 async def read_post(
-    post_id: UUID, caller: CallerDep, engine: EngineDep, settings: SettingsDep
+    post_id: UUID, caller: CallerDep, rt: RuntimeDep
 ) -> PostRead:
-    return await service.get_post(engine, caller, post_id, settings.public_base_url)
+    return await service.get_post(rt, caller, post_id)
 
 
 @router.patch("/{post_id}", response_model=PostRead)
 async def update_post(
-    post_id: UUID, data: PostUpdate, caller: UserDep, engine: EngineDep, settings: SettingsDep
+    post_id: UUID, data: PostUpdate, caller: UserDep, rt: RuntimeDep
 ) -> PostRead:
-    return await service.update_post(engine, caller, post_id, data, settings.public_base_url)
+    return await service.update_post(rt, caller, post_id, data)
 
 
 @router.delete("/{post_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def delete_post(post_id: UUID, caller: UserDep, engine: EngineDep) -> Response:
-    await service.delete_post(engine, caller, post_id)
+async def delete_post(post_id: UUID, caller: UserDep, rt: RuntimeDep) -> Response:
+    await service.delete_post(rt, caller, post_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

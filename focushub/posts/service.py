@@ -15,11 +15,10 @@ from datetime import datetime
 from typing import Any, NoReturn
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from focushub.core.db import Caller, Tx, transaction
+from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
+from focushub.core.runtime import Runtime
 from focushub.posts import queries
 from focushub.posts.schemas import (
     PostCreate,
@@ -66,9 +65,9 @@ async def _refuse_write(tx: Tx, post_id: UUID) -> NoReturn:
 
 
 async def create_post(
-    engine: AsyncEngine, caller: Caller, data: PostCreate, base_url: str
+    rt: Runtime, caller: Caller, data: PostCreate
 ) -> PostRead:
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         row = await tx.one(
             f"WITH p AS ({queries.INSERT_POST}) "
             + queries.select_posts(caller.is_authenticated, source="p"),
@@ -78,28 +77,28 @@ async def create_post(
             tags=data.tags,
             is_published=data.is_published,
         )
-    return post_from_row(row, base_url)
+    return post_from_row(row, rt.settings.public_base_url)
 
 
-async def get_post(engine: AsyncEngine, caller: Caller, post_id: UUID, base_url: str) -> PostRead:
-    async with transaction(engine, caller) as tx:
+async def get_post(rt: Runtime, caller: Caller, post_id: UUID) -> PostRead:
+    async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(
             queries.select_posts(caller.is_authenticated) + " WHERE p.id = :id", id=post_id
         )
     if row is None:
         raise NotFound("There is no post with this id", code="post_not_found")
-    return post_from_row(row, base_url)
+    return post_from_row(row, rt.settings.public_base_url)
 
 
 async def update_post(
-    engine: AsyncEngine, caller: Caller, post_id: UUID, data: PostUpdate, base_url: str
+    rt: Runtime, caller: Caller, post_id: UUID, data: PostUpdate
 ) -> PostRead:
     """Precondition: ``data`` sets at least one field (PostUpdate refuses an empty body)."""
     changes = data.model_dump(exclude_unset=True)
     if "tags" in changes and changes["tags"] is None:
         changes["tags"] = []  # "no tags" is stored one way only
     assignments = ", ".join(f"{col} = :{col}" for col in _UPDATABLE if col in changes)
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(
             f"WITH p AS (UPDATE posts SET {assignments} WHERE id = :id RETURNING {queries.RETURNING}) "
             + queries.select_posts(caller.is_authenticated, source="p"),
@@ -108,12 +107,12 @@ async def update_post(
         )
         if row is None:
             await _refuse_write(tx, post_id)
-    return post_from_row(row, base_url)
+    return post_from_row(row, rt.settings.public_base_url)
 
 
-async def delete_post(engine: AsyncEngine, caller: Caller, post_id: UUID) -> None:
+async def delete_post(rt: Runtime, caller: Caller, post_id: UUID) -> None:
     """Delete the post; its comments go by cascade, its votes and theirs by trigger (0003)."""
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         deleted = await tx.scalar(queries.DELETE_POST, id=post_id)
         if deleted is None:
             await _refuse_write(tx, post_id)
@@ -127,7 +126,7 @@ def _author_filter(author: str) -> tuple[str, dict[str, Any]]:
 
 
 async def list_posts(
-    engine: AsyncEngine, caller: Caller, params: PostListParams, base_url: str
+    rt: Runtime, caller: Caller, params: PostListParams
 ) -> Page[PostRead]:
     """One page in keyset order. Scores change while someone pages through ``top``;
     a post whose score moved across the cursor may then be seen twice or not at all."""
@@ -159,7 +158,7 @@ async def list_posts(
         + " AND ".join(where)
         + f" ORDER BY {order_by} LIMIT :limit"
     )
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         rows = await tx.all(sql, **bind)
 
     def key(row: Mapping[str, Any]) -> list[Any]:
@@ -168,4 +167,4 @@ async def list_posts(
         return [row["created_at"], row["id"]]
 
     page, next_cursor = page_of(rows, params.limit, key)
-    return Page[PostRead](items=[post_from_row(r, base_url) for r in page], next_cursor=next_cursor)
+    return Page[PostRead](items=[post_from_row(r, rt.settings.public_base_url) for r in page], next_cursor=next_cursor)

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, status
 
-from focushub.core.deps import CallerDep, EngineDep, UserDep
+from focushub.core.deps import CallerDep, RuntimeDep, UserDep
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from focushub.questions import service
 from focushub.questions.schemas import (
@@ -29,7 +29,7 @@ Cursor = Annotated[str | None, Query(max_length=512)]
 @router.get("", response_model=Page[QuestionSummary])
 async def list_questions(
     caller: CallerDep,
-    engine: EngineDep,
+    rt: RuntimeDep,
     view: QuestionView = "newest",
     tag: Annotated[str | None, Query(max_length=30)] = None,
     category: Annotated[str | None, Query(max_length=50)] = None,
@@ -42,7 +42,7 @@ async def list_questions(
     2025-01-01 / 72000 with s = votes + 2 × answers (a tenfold of activity is
     worth 20 hours of recency)."""
     return await service.list_questions(
-        engine,
+        rt,
         caller,
         view=view,
         tag=tag,
@@ -54,49 +54,49 @@ async def list_questions(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=QuestionRead)
-async def create_question(data: QuestionCreate, caller: UserDep, engine: EngineDep) -> QuestionRead:
-    return await service.create_question(engine, caller, data)
+async def create_question(data: QuestionCreate, caller: UserDep, rt: RuntimeDep) -> QuestionRead:
+    return await service.create_question(rt, caller, data)
 
 
 @router.get("/similar", response_model=SimilarQuestions)
 async def similar_questions(
-    title: Annotated[str, Query(min_length=3, max_length=255)], caller: CallerDep, engine: EngineDep
+    title: Annotated[str, Query(min_length=3, max_length=255)], caller: CallerDep, rt: RuntimeDep
 ) -> SimilarQuestions:
     """Existing questions that may already answer a question being written."""
-    return await service.similar_questions(engine, caller, title)
+    return await service.similar_questions(rt, caller, title)
 
 
 @router.get("/{question_id}", response_model=QuestionDetail)
 async def read_question(
-    question_id: UUID, caller: CallerDep, engine: EngineDep, request: Request
+    question_id: UUID, caller: CallerDep, rt: RuntimeDep, request: Request
 ) -> QuestionDetail:
     """Counts a view (once per viewer per day)."""
     return await service.get_question(
-        engine,
+        rt,
         caller,
         question_id,
         client_address=request.client.host if request.client else "unknown",
-        view_key_secret=request.app.state.jwt_secret,
+        view_key_secret=rt.jwt_secret,
     )
 
 
 @router.patch("/{question_id}", response_model=QuestionRead)
 async def update_question(
-    question_id: UUID, data: QuestionUpdate, caller: UserDep, engine: EngineDep
+    question_id: UUID, data: QuestionUpdate, caller: UserDep, rt: RuntimeDep
 ) -> QuestionRead:
-    return await service.update_question(engine, caller, question_id, data)
+    return await service.update_question(rt, caller, question_id, data)
 
 
 @router.delete("/{question_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_question(question_id: UUID, caller: UserDep, engine: EngineDep) -> None:
-    await service.delete_question(engine, caller, question_id)
+async def delete_question(question_id: UUID, caller: UserDep, rt: RuntimeDep) -> None:
+    await service.delete_question(rt, caller, question_id)
 
 
 @router.post("/{question_id}/close", response_model=QuestionRead)
-async def close_question(question_id: UUID, caller: UserDep, engine: EngineDep) -> QuestionRead:
-    return await service.close_question(engine, caller, question_id)
+async def close_question(question_id: UUID, caller: UserDep, rt: RuntimeDep) -> QuestionRead:
+    return await service.close_question(rt, caller, question_id)
 
 
 @router.post("/{question_id}/reopen", response_model=QuestionRead)
-async def reopen_question(question_id: UUID, caller: UserDep, engine: EngineDep) -> QuestionRead:
-    return await service.reopen_question(engine, caller, question_id)
+async def reopen_question(question_id: UUID, caller: UserDep, rt: RuntimeDep) -> QuestionRead:
+    return await service.reopen_question(rt, caller, question_id)

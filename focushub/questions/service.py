@@ -18,12 +18,12 @@ from uuid import UUID
 
 import orjson
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from focushub.answers.service import answer_page_from_json
-from focushub.core.db import Caller, Tx, transaction
+from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound, ValidationFailed
 from focushub.core.pagination import Page, decode_cursor, page_of
+from focushub.core.runtime import Runtime
 from focushub.questions import queries
 from focushub.questions.schemas import (
     AIAnswerRead,
@@ -86,9 +86,9 @@ def _summary(row: RowMapping) -> QuestionSummary:
 
 
 async def create_question(
-    engine: AsyncEngine, caller: Caller, data: QuestionCreate
+    rt: Runtime, caller: Caller, data: QuestionCreate
 ) -> QuestionRead:
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         row = await tx.one(
             queries.insert_question(caller),
             title=data.title,
@@ -100,7 +100,7 @@ async def create_question(
 
 
 async def get_question(
-    engine: AsyncEngine,
+    rt: Runtime,
     caller: Caller,
     question_id: UUID,
     *,
@@ -118,7 +118,7 @@ async def get_question(
         if caller.is_authenticated
         else anonymous_viewer_key(view_key_secret, client_address, datetime.now(UTC).date())
     )
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(
             queries.select_question_page(caller),
             id=question_id, viewer_key=viewer_key, ai_limit=DETAIL_AI_ANSWERS,
@@ -137,7 +137,7 @@ async def get_question(
 
 
 async def list_questions(
-    engine: AsyncEngine,
+    rt: Runtime,
     caller: Caller,
     *,
     view: QuestionView,
@@ -180,15 +180,15 @@ async def list_questions(
     sql = queries.list_questions(
         caller, view=view, filters=filters, after_cursor=cursor is not None
     )
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         rows = await tx.all(sql, **params)
     page, next_cursor = page_of(rows, limit, key)
     return Page[QuestionSummary](items=[_summary(r) for r in page], next_cursor=next_cursor)
 
 
-async def similar_questions(engine: AsyncEngine, caller: Caller, title: str) -> SimilarQuestions:
+async def similar_questions(rt: Runtime, caller: Caller, title: str) -> SimilarQuestions:
     """Up to five existing questions sharing words with ``title``, best match first."""
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         rows = await tx.all(queries.SIMILAR_QUESTIONS, title=title, limit=SIMILAR_LIMIT)
     return SimilarQuestions(items=[SimilarQuestion.model_validate(dict(r)) for r in rows])
 
@@ -197,7 +197,7 @@ _EDITABLE = ("title", "content", "category", "tags")
 
 
 async def update_question(
-    engine: AsyncEngine, caller: Caller, question_id: UUID, data: QuestionUpdate
+    rt: Runtime, caller: Caller, question_id: UUID, data: QuestionUpdate
 ) -> QuestionRead:
     changes = data.model_dump(include=data.model_fields_set)
     if "tags" in changes and changes["tags"] is None:
@@ -207,7 +207,7 @@ async def update_question(
         for col in _EDITABLE
         if col in changes
     )
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(
             queries.update_question(caller, assignments), id=question_id, **changes
         )
@@ -216,21 +216,21 @@ async def update_question(
     return _question_read(row)
 
 
-async def close_question(engine: AsyncEngine, caller: Caller, question_id: UUID) -> QuestionRead:
+async def close_question(rt: Runtime, caller: Caller, question_id: UUID) -> QuestionRead:
     """Close (author or admin): no new answers, no acceptance changes. Idempotent."""
-    return await _set_status(engine, caller, question_id, queries.CLOSE_ASSIGNMENT)
+    return await _set_status(rt, caller, question_id, queries.CLOSE_ASSIGNMENT)
 
 
-async def reopen_question(engine: AsyncEngine, caller: Caller, question_id: UUID) -> QuestionRead:
+async def reopen_question(rt: Runtime, caller: Caller, question_id: UUID) -> QuestionRead:
     """Reopen a closed question (author or admin): 'open', or 'answered' when it has an
     accepted answer. Reopening a question that is not closed changes nothing."""
-    return await _set_status(engine, caller, question_id, queries.REOPEN_ASSIGNMENT)
+    return await _set_status(rt, caller, question_id, queries.REOPEN_ASSIGNMENT)
 
 
 async def _set_status(
-    engine: AsyncEngine, caller: Caller, question_id: UUID, assignment: str
+    rt: Runtime, caller: Caller, question_id: UUID, assignment: str
 ) -> QuestionRead:
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(queries.update_question(caller, assignment), id=question_id)
         if row is None:
             await _explain_untouched(
@@ -239,9 +239,9 @@ async def _set_status(
     return _question_read(row)
 
 
-async def delete_question(engine: AsyncEngine, caller: Caller, question_id: UUID) -> None:
+async def delete_question(rt: Runtime, caller: Caller, question_id: UUID) -> None:
     """Delete (author, or any as admin); answers, AI answers, views and votes go with it."""
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         deleted = await tx.scalar(queries.DELETE_QUESTION, id=question_id)
         if deleted is None:
             await _explain_untouched(

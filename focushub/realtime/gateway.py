@@ -15,7 +15,8 @@ server -> client
     ``ready``, ``subscribed``, ``unsubscribed``, ``message.sent``, ``pong``, ``error``;
     room events ``{"type", "room_id", "seq", "data", "created_at"}`` with ``type`` one of
     ``message.created|updated|deleted``, ``room.updated``, ``participant.added|removed|updated``,
-    ``read.updated``; ephemeral ``typing`` and ``presence`` (no ``seq``; ``presence`` is
+    ``read.updated``; ``resync`` (``from_seq``, ``to_seq``: those events were pruned,
+    reload the room's messages over REST); ephemeral ``typing`` and ``presence`` (no ``seq``; ``presence`` is
     ``{"status": "online", "connection_id"}`` when someone subscribes to a room, answered by
     the others already there with ``"echo": true``, and
     ``{"status": "offline", "connection_id", "last_seen_at"}`` when their socket closes.
@@ -50,16 +51,16 @@ from uuid import UUID, uuid4
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from focushub.chat import events as chat_events
 from focushub.chat import service as chat_service
 from focushub.chat.schemas import MessageCreate
-from focushub.core.db import Caller, transaction
-from focushub.core.errors import AppError, translate_db_error
-from focushub.core.security import decode_access_token
-from focushub.realtime.bus import RealtimeBus, room_event
+from focushub.core.db import Caller
+from focushub.core.deps import caller_from_token
+from focushub.core.errors import AppError, as_app_error
+from focushub.core.runtime import Runtime
+from focushub.notifications import service as notifications_service
 
 log = logging.getLogger("focushub.realtime")
 
@@ -74,13 +75,6 @@ QUEUE_SIZE = 512
 MAX_FRAME_CHARS = 16_000
 AUTH_TIMEOUT_SECONDS = 10.0
 REPLAY_PAGE = 500
-
-_EVENTS_AFTER = """
-    SELECT room_id, seq, type, payload, created_at FROM public.chat_room_events
-    WHERE room_id = :room_id AND seq > :after AND seq <= :upto
-    ORDER BY seq
-    LIMIT :limit
-"""
 
 
 @dataclass
@@ -108,11 +102,10 @@ def _room_id(frame: dict[str, Any]) -> str:
 class Connection:
     """A signed-in socket: its subscriptions, its bounded queue and its writer task."""
 
-    def __init__(self, ws: WebSocket, bus: RealtimeBus, engine: AsyncEngine, caller: Caller,
-                 expires_at: float | None) -> None:
+    def __init__(self, ws: WebSocket, rt: Runtime, caller: Caller, expires_at: float | None) -> None:
         self.ws = ws
-        self.bus = bus
-        self.engine = engine
+        self.rt = rt
+        self.bus = rt.bus
         self.caller = caller
         self.user_id = str(caller.user_id)
         # Presence is per connection: one user's tabs come and go independently.
@@ -149,7 +142,7 @@ class Connection:
         self._enqueue(("send", frame))
 
     async def run(self) -> None:
-        self.bus.hub.add(f"user:{self.user_id}", self)
+        self.bus.hub.add(chat_events.user_channel(self.user_id), self)
         writer = asyncio.create_task(self._write_loop())
         expiry = None
         if self.expires_at is not None:
@@ -167,14 +160,14 @@ class Connection:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
-            self.bus.hub.discard(f"user:{self.user_id}", self)
+            self.bus.hub.discard(chat_events.user_channel(self.user_id), self)
             active = [rid for rid, st in self.rooms.items() if st.delivered is not None]
             for rid in list(self.rooms):
-                self.bus.hub.discard(f"room:{rid}", self)
+                self.bus.hub.discard(chat_events.room_channel(rid), self)
             self.rooms.clear()
             last_seen = datetime.now(UTC).isoformat()
             for rid in active:
-                await self.bus.publish(f"room:{rid}", {
+                await self.bus.publish(chat_events.room_channel(rid), {
                     "type": "presence", "room_id": rid, "user_id": self.user_id,
                     "connection_id": self.connection_id,
                     "status": "offline", "last_seen_at": last_seen,
@@ -243,14 +236,14 @@ class Connection:
         # wait in the queue behind it, and the writer drops those it replayed.
         self.rooms[room_id] = RoomState()
         self.left.pop(room_id, None)
-        self.bus.hub.add(f"room:{room_id}", self)
+        self.bus.hub.add(chat_events.room_channel(room_id), self)
         self._enqueue(("catch_up", room_id, last_seq))
 
     def _drop_room(self, room_id: str) -> None:
         state = self.rooms.pop(room_id, None)
         if state is not None and state.delivered is not None:
             self.left[room_id] = state.delivered
-        self.bus.hub.discard(f"room:{room_id}", self)
+        self.bus.hub.discard(chat_events.room_channel(room_id), self)
 
     def _active_room(self, frame: dict[str, Any]) -> str:
         room_id = _room_id(frame)
@@ -261,7 +254,7 @@ class Connection:
 
     async def _typing(self, frame: dict[str, Any]) -> None:
         room_id = self._active_room(frame)
-        await self.bus.publish(f"room:{room_id}", {
+        await self.bus.publish(chat_events.room_channel(room_id), {
             "type": "typing", "room_id": room_id, "user_id": self.user_id,
         })
 
@@ -279,14 +272,13 @@ class Connection:
             raise ClientError("validation_error", "The message is invalid", details=details,
                               request_id=request_id) from None
         try:
-            message = await chat_service.send_message(self.engine, self.caller, room_id, data, self.bus)
-        except AppError as exc:
-            raise ClientError(exc.code, exc.message, request_id=request_id) from None
-        except DBAPIError as exc:
-            err = translate_db_error(exc)
+            message = await chat_service.send_message(self.rt, self.caller, room_id, data)
+        except Exception as exc:
+            err = as_app_error(exc)
             if err is None:
                 log.exception("realtime: message.send failed")
-                raise ClientError("internal_error", "Internal server error", request_id=request_id) from None
+                raise ClientError("internal_error", "Internal server error",
+                                  request_id=request_id) from None
             raise ClientError(err.code, err.message, request_id=request_id) from None
         self.reply({"type": "message.sent", "request_id": request_id,
                     "data": message.model_dump(mode="json")})
@@ -320,25 +312,19 @@ class Connection:
         state = self.rooms.get(room_id)
         if state is None:
             return  # unsubscribed meanwhile
-        async with transaction(self.engine, self.caller) as tx:
-            row = await tx.one(
-                "SELECT public.is_room_member(:room_id) AS member,"
-                " (SELECT last_event_seq FROM public.chat_rooms WHERE id = :room_id) AS current",
-                room_id=room_id,
-            )
-        if not row["member"]:
+        current = await chat_service.room_position(self.rt, self.caller, UUID(room_id))
+        if current is None:
             self._drop_room(room_id)
             await self._send(_error("not_a_member", "you are not a participant of this room",
                                     room_id=room_id))
             return
-        current = row["current"] or 0
-        self.bus.hub.note_stored(f"room:{room_id}", current)
+        self.bus.hub.note_stored(chat_events.room_channel(room_id), current)
         start = current if last_seq is None else min(last_seq, current)
         await self._send({"type": "subscribed", "room_id": room_id, "seq": current, "from_seq": start})
         state.delivered = start
         if start < current:
             await self._fill(room_id, state, current)
-        await self.bus.publish(f"room:{room_id}", {
+        await self.bus.publish(chat_events.room_channel(room_id), {
             "type": "presence", "room_id": room_id, "user_id": self.user_id,
             "connection_id": self.connection_id, "status": "online",
         })
@@ -346,19 +332,22 @@ class Connection:
     async def _fill(self, room_id: str, state: RoomState, upto: int) -> None:
         """Deliver the stored events after ``state.delivered`` up to ``upto``, as this user."""
         while state.delivered is not None and state.delivered < upto:
-            async with transaction(self.engine, self.caller) as tx:
-                rows = await tx.all(_EVENTS_AFTER, room_id=room_id, after=state.delivered,
-                                    upto=upto, limit=REPLAY_PAGE)
-                member = await tx.scalar("SELECT public.is_room_member(:room_id)", room_id=room_id)
-            for row in rows:
-                await self._deliver_room_event(room_id, state, room_event(row))
+            stored, member = await chat_service.room_events_after(
+                self.rt, self.caller, UUID(room_id), state.delivered, upto, REPLAY_PAGE)
+            if stored and stored[0]["seq"] > state.delivered + 1:
+                # The events in between were pruned (chat.prune_events): the client
+                # reloads the room's messages over REST, then goes on from here.
+                await self._send({"type": "resync", "room_id": room_id,
+                                  "from_seq": state.delivered, "to_seq": stored[0]["seq"] - 1})
+            for event in stored:
+                await self._deliver_room_event(room_id, state, event)
                 if room_id not in self.rooms:
                     return
             if not member:
                 self._drop_room(room_id)
                 await self._send({"type": "unsubscribed", "room_id": room_id, "reason": "not_a_member"})
                 return
-            if not rows:
+            if not stored:
                 return
 
     async def _deliver_room_event(self, room_id: str, state: RoomState, event: dict[str, Any]) -> None:
@@ -399,30 +388,22 @@ class Connection:
                 and not event.get("echo"):
             # Someone came online here: tell them we are too, so that presence needs no
             # shared registry across processes. Echoes are never answered.
-            await self.bus.publish(f"room:{room_id}", {
+            await self.bus.publish(chat_events.room_channel(room_id), {
                 "type": "presence", "room_id": room_id, "user_id": self.user_id,
                 "connection_id": self.connection_id, "status": "online", "echo": True,
             })
 
     async def _load_notification(self, notification_id: str) -> dict[str, Any] | None:
-        async with transaction(self.engine, self.caller) as tx:
-            row = await tx.one_or_none(
-                "SELECT id, type::text AS type, title, message, data, is_read, created_at"
-                " FROM public.notifications WHERE id = :id",
-                id=notification_id,
-            )
-        if row is None:
+        loaded = await notifications_service.get_notification(
+            self.rt, self.caller, UUID(notification_id))
+        if loaded is None:
             return None
-        data = dict(row)
-        data["id"] = str(data["id"])
-        data["created_at"] = data["created_at"].isoformat()
-        return {"type": "notification.created", "data": data}
+        return {"type": "notification.created", "data": loaded.model_dump(mode="json")}
 
 
-async def authenticate(ws: WebSocket) -> tuple[Caller, float | None] | None:
+async def authenticate(ws: WebSocket, rt: Runtime) -> tuple[Caller, float | None] | None:
     """Accept the socket and authenticate it, or close it with 4001 and return None."""
     await ws.accept()
-    settings = ws.app.state.settings
     token = ws.query_params.get("access_token")
     if token is None:
         try:
@@ -443,12 +424,11 @@ async def authenticate(ws: WebSocket) -> tuple[Caller, float | None] | None:
             return None
         token = frame["access_token"]
     try:
-        access = decode_access_token(token, secret=ws.app.state.jwt_secret, issuer=settings.jwt_issuer)
+        caller = caller_from_token(rt, token)
     except AppError as exc:
         await _close_unauthorized(ws, exc.code, exc.message)
         return None
-    caller = Caller(role="authenticated", user_id=access.user_id, claims=access.claims)
-    exp = access.claims.get("exp")
+    exp = caller.claims.get("exp")
     return caller, float(exp) if isinstance(exp, int | float) else None
 
 

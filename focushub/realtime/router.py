@@ -15,9 +15,10 @@ router = APIRouter(tags=["realtime"])
 
 @router.websocket("/api/v1/realtime")
 async def realtime(ws: WebSocket) -> None:
-    auth = await authenticate(ws)
+    rt = ws.app.state.runtime
+    auth = await authenticate(ws, rt)
     if auth is None:
         return
     caller, expires_at = auth
-    connection = Connection(ws, ws.app.state.realtime, ws.app.state.engine, caller, expires_at)
+    connection = Connection(ws, rt, caller, expires_at)
     await connection.run()

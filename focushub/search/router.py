@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from focushub.core.deps import CallerDep, EngineDep
+from focushub.core.deps import CallerDep, RuntimeDep
 from focushub.core.pagination import Page
 from focushub.search import service
 from focushub.search.schemas import SearchHit, SearchParams
@@ -14,6 +14,6 @@ router = APIRouter(prefix="/api/v1/search", tags=["search"])
 
 @router.get("", response_model=Page[SearchHit])
 async def search(
-    params: Annotated[SearchParams, Query()], caller: CallerDep, engine: EngineDep
+    params: Annotated[SearchParams, Query()], caller: CallerDep, rt: RuntimeDep
 ) -> Page[SearchHit]:
-    return await service.search(engine, caller, params)
+    return await service.search(rt, caller, params)

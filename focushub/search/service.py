@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from focushub.core.db import Caller, transaction
+from focushub.core.db import Caller
 from focushub.core.pagination import Page, decode_cursor, page_of
+from focushub.core.runtime import Runtime
 from focushub.search import queries
 from focushub.search.schemas import ContentHit, SearchHit, SearchParams, UserHit
 from focushub.users.schemas import UserSummary
@@ -39,7 +38,7 @@ def _content_hit(row: Mapping[str, Any]) -> ContentHit:
     )
 
 
-async def search(engine: AsyncEngine, caller: Caller, params: SearchParams) -> Page[SearchHit]:
+async def search(rt: Runtime, caller: Caller, params: SearchParams) -> Page[SearchHit]:
     after = params.cursor is not None
     bind: dict[str, Any] = {"q": params.q, "limit": params.limit + 1}
     if params.type == "user":
@@ -67,7 +66,7 @@ async def search(engine: AsyncEngine, caller: Caller, params: SearchParams) -> P
         def key(r: Mapping[str, Any]) -> tuple[Any, ...]:
             return (r["rank"], r["id"])
 
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         rows = await tx.all(sql, **bind)
     page, next_cursor = page_of(rows, params.limit, key)
     items: list[ContentHit | UserHit]

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from focushub.core.deps import CallerDep, EngineDep, UserDep
+from focushub.core.deps import CallerDep, RuntimeDep, UserDep
 from focushub.users import service
 from focushub.users.schemas import UserMe, UserRead, UserUpdate
 
@@ -12,17 +12,17 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
 
 @router.get("/me", response_model=UserMe)
-async def read_me(caller: UserDep, engine: EngineDep) -> UserMe:
-    return await service.get_me(engine, caller)
+async def read_me(caller: UserDep, rt: RuntimeDep) -> UserMe:
+    return await service.get_me(rt, caller)
 
 
 @router.patch("/me", response_model=UserMe)
-async def update_me(data: UserUpdate, caller: UserDep, engine: EngineDep) -> UserMe:
-    return await service.update_me(engine, caller, data)
+async def update_me(data: UserUpdate, caller: UserDep, rt: RuntimeDep) -> UserMe:
+    return await service.update_me(rt, caller, data)
 
 
 @router.get("/{username}", response_model=UserRead)
 async def read_user(
-    username: Annotated[str, Path(min_length=1, max_length=50)], caller: CallerDep, engine: EngineDep
+    username: Annotated[str, Path(min_length=1, max_length=50)], caller: CallerDep, rt: RuntimeDep
 ) -> UserRead:
-    return await service.get_by_username(engine, caller, username)
+    return await service.get_by_username(rt, caller, username)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from focushub.core.db import Caller, transaction
+from focushub.core.db import Caller
 from focushub.core.errors import NotFound, ValidationFailed
+from focushub.core.runtime import Runtime
 from focushub.users.schemas import UserMe, UserRead, UserUpdate
 
 # Columns anyone may read (email and last_login are not among them: the
@@ -16,20 +15,20 @@ ME_COLUMNS = PUBLIC_COLUMNS + ", email, is_active, last_login, updated_at"
 _UPDATABLE = ("full_name", "username", "bio", "avatar_url")
 
 
-async def get_me(engine: AsyncEngine, caller: Caller) -> UserMe:
-    async with transaction(engine, caller) as tx:
+async def get_me(rt: Runtime, caller: Caller) -> UserMe:
+    async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(f"SELECT {ME_COLUMNS} FROM public.current_user_account()")
     if row is None:
         raise NotFound("This account no longer exists", code="user_not_found")
     return UserMe.model_validate(dict(row))
 
 
-async def update_me(engine: AsyncEngine, caller: Caller, data: UserUpdate) -> UserMe:
+async def update_me(rt: Runtime, caller: Caller, data: UserUpdate) -> UserMe:
     changes = data.model_dump(exclude_unset=True, mode="json")
     for required in ("full_name", "username"):
         if required in changes and changes[required] is None:
             raise ValidationFailed(f"{required} cannot be empty", details={"field": required})
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         if changes:
             assignments = ", ".join(f"{col} = :{col}" for col in _UPDATABLE if col in changes)
             updated = await tx.scalar(
@@ -42,8 +41,8 @@ async def update_me(engine: AsyncEngine, caller: Caller, data: UserUpdate) -> Us
     return UserMe.model_validate(dict(row))
 
 
-async def get_by_username(engine: AsyncEngine, caller: Caller, username: str) -> UserRead:
-    async with transaction(engine, caller) as tx:
+async def get_by_username(rt: Runtime, caller: Caller, username: str) -> UserRead:
+    async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(
             f"SELECT {PUBLIC_COLUMNS} FROM public.users WHERE username = :u", u=username.lower()
         )

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from focushub.core.db import Caller, transaction
+from focushub.core.db import Caller
 from focushub.core.errors import NotFound
+from focushub.core.runtime import Runtime
 from focushub.posts.schemas import VoteType
 from focushub.votes.schemas import VotableType, VoteRead
 
@@ -29,13 +28,13 @@ _SET_VOTE = "SELECT public.set_vote(:votable_type, :votable_id, CAST(:vote_type 
 
 
 async def _set_vote(
-    engine: AsyncEngine,
+    rt: Runtime,
     caller: Caller,
     votable_type: VotableType,
     votable_id: UUID,
     vote_type: VoteType | None,
 ) -> VoteRead:
-    async with transaction(engine, caller) as tx:
+    async with rt.transaction(caller) as tx:
         count = await tx.scalar(
             _SET_VOTE, votable_type=votable_type, votable_id=votable_id, vote_type=vote_type
         )
@@ -47,17 +46,17 @@ async def _set_vote(
 
 
 async def cast_vote(
-    engine: AsyncEngine,
+    rt: Runtime,
     caller: Caller,
     votable_type: VotableType,
     votable_id: UUID,
     vote_type: VoteType,
 ) -> VoteRead:
-    return await _set_vote(engine, caller, votable_type, votable_id, vote_type)
+    return await _set_vote(rt, caller, votable_type, votable_id, vote_type)
 
 
 async def withdraw_vote(
-    engine: AsyncEngine, caller: Caller, votable_type: VotableType, votable_id: UUID
+    rt: Runtime, caller: Caller, votable_type: VotableType, votable_id: UUID
 ) -> VoteRead:
     """Remove the caller's vote if there is one; withdrawing twice is not an error."""
-    return await _set_vote(engine, caller, votable_type, votable_id, None)
+    return await _set_vote(rt, caller, votable_type, votable_id, None)

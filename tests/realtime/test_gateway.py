@@ -247,7 +247,7 @@ async def test_slow_consumer_is_closed_with_4008(live_server, http, monkeypatch)
     ws = await open_ws(live_server.ws_url, bob["access_token"], sock=sock, max_queue=1)
     await ws.subscribe(room["id"])
     # 40 KB messages (4-byte characters, stubs on NOTIFY), ten at a time, until bob is cut off.
-    (bob_connection,) = live_server.app.state.realtime.hub.subscribers(f"user:{bob['user']['id']}")
+    (bob_connection,) = live_server.app.state.runtime.bus.hub.subscribers(f"user:{bob['user']['id']}")
     big = "\N{GRINNING FACE}" * 9990
     sent = 0
     while not bob_connection.closing:

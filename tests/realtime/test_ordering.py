@@ -20,11 +20,16 @@ import orjson
 import pytest
 from sqlalchemy import event
 
+from focushub.chat import events as chat_events
 from focushub.chat import queries
 from focushub.chat import service as chat_service
+from focushub.chat.events import room_event
 from focushub.chat.schemas import MessageCreate
-from focushub.core.db import Caller, create_engine, transaction
-from focushub.realtime.bus import FANOUT_CHANNEL, Hub, RealtimeBus, room_event
+from focushub.core.db import Caller, create_engine
+from focushub.core.events import FANOUT_CHANNEL, Event, EventBus, Hub
+from focushub.core.jobs import JobQueue
+from focushub.core.runtime import Runtime
+from focushub.core.settings import Settings
 from tests.api.conftest import make_user
 from tests.realtime.conftest import TIMEOUT, ready_ws
 from tests.realtime.test_gateway import group, is_message, send
@@ -66,7 +71,7 @@ async def test_hub_hands_on_room_events_in_seq_order():
     hub, sub = Hub(), Recorder()
     hub.add(ROOM, sub)
     for seq in (1, 3, 4, 2, 5):
-        hub.dispatch(ROOM, ev(seq))
+        hub.dispatch(ROOM, ev(seq), seq)
     assert sub.seqs == [1, 2, 3, 4, 5]
 
 
@@ -74,24 +79,24 @@ async def test_hub_orders_a_room_s_first_event_from_the_stored_seq():
     hub, sub = Hub(), Recorder()
     hub.add(ROOM, sub)
     hub.note_stored(ROOM, 5)  # a socket's catch-up read last_event_seq = 5
-    hub.dispatch(ROOM, ev(7))
-    hub.dispatch(ROOM, ev(6))
+    hub.dispatch(ROOM, ev(7), 7)
+    hub.dispatch(ROOM, ev(6), 6)
     hub.note_stored(ROOM, 4)  # later reads change nothing
-    hub.dispatch(ROOM, ev(8))
+    hub.dispatch(ROOM, ev(8), 8)
     assert sub.seqs == [6, 7, 8]
 
 
 async def test_hub_gives_up_waiting_for_a_lost_event_and_leaves_the_gap_to_the_sockets():
     hub, sub = Hub(hold_seconds=0.01), Recorder()
     hub.add(ROOM, sub)
-    hub.dispatch(ROOM, ev(1))
-    hub.dispatch(ROOM, ev(4))
-    hub.dispatch(ROOM, ev(3))
+    hub.dispatch(ROOM, ev(1), 1)
+    hub.dispatch(ROOM, ev(4), 4)
+    hub.dispatch(ROOM, ev(3), 3)
     assert sub.seqs == [1]
     await wait_for(lambda: len(sub.seqs) == 3, "the held events")
     assert sub.seqs == [1, 3, 4]
-    hub.dispatch(ROOM, ev(2))  # too late: passed on, the sockets drop what they loaded
-    hub.dispatch(ROOM, ev(5))
+    hub.dispatch(ROOM, ev(2), 2)  # too late: passed on, the sockets drop what they loaded
+    hub.dispatch(ROOM, ev(5), 5)
     assert sub.seqs == [1, 3, 4, 2, 5]
 
 
@@ -100,8 +105,8 @@ async def test_hub_passes_other_events_straight_through_and_forgets_rooms_withou
     hub.add(ROOM, sub)
     user = "user:7d3f6a10-0c59-4a0e-9d7e-2b8f4d1e6c22"
     hub.add(user, sub)
-    hub.dispatch(ROOM, ev(1))
-    hub.dispatch(ROOM, ev(3))
+    hub.dispatch(ROOM, ev(1), 1)
+    hub.dispatch(ROOM, ev(3), 3)
     hub.dispatch(ROOM, {"type": "typing", "room_id": ROOM.removeprefix("room:"), "user_id": "u"})
     hub.dispatch(user, ev(7))  # the user channel's copy of a participant event
     assert [e.get("seq") for e in sub.events] == [1, None, 7]
@@ -109,7 +114,7 @@ async def test_hub_passes_other_events_straight_through_and_forgets_rooms_withou
     hub.discard(user, sub)
     assert hub.subscribers(ROOM) == []
     hub.add(ROOM, sub)
-    hub.dispatch(ROOM, ev(9))  # a fresh start for the room
+    hub.dispatch(ROOM, ev(9), 9)  # a fresh start for the room
     assert [e.get("seq") for e in sub.events] == [1, None, 7, 9]
 
 
@@ -125,10 +130,16 @@ async def engine(test_db) -> AsyncIterator[Any]:
         await engine.dispose()
 
 
+def runtime_on(test_db, engine, bus: EventBus) -> Runtime:
+    """The runtime of a server process whose event bus is ``bus``."""
+    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret="x" * 40)
+    return Runtime(settings, engine, bus, JobQueue(test_db.app_url), owns_engine=False)
+
+
 @pytest.fixture
-async def two_buses(test_db) -> AsyncIterator[tuple[RealtimeBus, RealtimeBus]]:
+async def two_buses(test_db) -> AsyncIterator[tuple[EventBus, EventBus]]:
     """The buses of two server processes (PostgreSQL fan-out)."""
-    buses = (RealtimeBus(database_url=test_db.app_url), RealtimeBus(database_url=test_db.app_url))
+    buses = (EventBus(database_url=test_db.app_url), EventBus(database_url=test_db.app_url))
     for bus in buses:
         await bus.start()
     try:
@@ -160,10 +171,11 @@ async def test_concurrent_writes_through_two_processes_arrive_in_seq_order(
         bus.hub.add(f"room:{room['id']}", sub)
     try:
         writers = [caller_of(alice), caller_of(bob)]
+        runtimes = [runtime_on(test_db, engine, bus) for bus in two_buses]
         n = 40
         await asyncio.gather(*(
-            chat_service.send_message(engine, writers[i % 2], UUID(room["id"]),
-                                      MessageCreate(content=f"m{i}"), two_buses[i % 2])
+            chat_service.send_message(runtimes[i % 2], writers[i % 2], UUID(room["id"]),
+                                      MessageCreate(content=f"m{i}"))
             for i in range(n)))
         await wait_for(lambda: len(arrived) == n and all(len(s.seqs) == n for s in seen),
                        "every message on both buses")
@@ -176,18 +188,21 @@ async def test_concurrent_writes_through_two_processes_arrive_in_seq_order(
 
 
 async def test_events_of_a_transaction_that_rolls_back_are_never_sent(
-        live_server, http, engine, two_buses):
+        live_server, http, test_db, engine, two_buses):
     alice, bob = await make_user(http), await make_user(http)
     room = await group(http, alice, bob)
     sub = Recorder()
     two_buses[1].hub.add(f"room:{room['id']}", sub)
+    rt = runtime_on(test_db, engine, two_buses[0])
     with pytest.raises(RuntimeError):
-        async with transaction(engine, caller_of(alice)) as tx:
+        async with rt.transaction(caller_of(alice)) as tx:
+            tx.before_commit(chat_events.publish_transaction_events)
             await tx.scalar(queries.SEND_MESSAGE, room_id=room["id"], content="rolled back",
                             message_type="text", file_url=None, key=None)
             rows = await tx.all(queries.TRANSACTION_EVENTS)
             assert len(rows) == 1
-            await two_buses[0].publish_room_events_on_commit(tx, [dict(r) for r in rows])
+            chat_events.publish_rows(tx, [dict(r) for r in rows])
+            assert len(tx.events) == 1
             raise RuntimeError("abort")
     await send(http, bob, room["id"], "kept")
     await wait_for(lambda: len(sub.events) == 1, "the committed message")
@@ -207,10 +222,10 @@ async def test_sockets_get_swapped_events_in_order_without_loading_them(
 
     # Two messages stored but not yet published (a bus confined to this test process),
     # then published by "another process" in the wrong order, as Redis may deliver them.
-    silent = RealtimeBus(database_url=None)
+    silent = runtime_on(test_db, engine, EventBus(database_url=None))
     for text in ("first", "second"):
-        await chat_service.send_message(engine, caller_of(alice), UUID(room["id"]),
-                                        MessageCreate(content=text), silent)
+        await chat_service.send_message(silent, caller_of(alice), UUID(room["id"]),
+                                        MessageCreate(content=text))
     rows = await owner_conn.fetch(
         "SELECT room_id, seq, type, payload, created_at FROM chat_room_events"
         " WHERE room_id = $1 ORDER BY seq DESC LIMIT 2", UUID(room["id"]))
@@ -221,13 +236,14 @@ async def test_sockets_get_swapped_events_in_order_without_loading_them(
         if "chat_room_events" in statement:
             loads.append(statement)
 
-    server_engine = live_server.app.state.engine.sync_engine
+    server_engine = live_server.app.state.runtime.engine.sync_engine
     event.listen(server_engine, "before_cursor_execute", count_loads)
-    publisher = RealtimeBus(database_url=test_db.app_url)
+    publisher = EventBus(database_url=test_db.app_url)
     await publisher.start()
     try:
         for row in rows:  # second, then first
-            await publisher.publish(f"room:{room['id']}", room_event(dict(row)))
+            stored = room_event(dict(row))
+            await publisher._send(Event(f"room:{room['id']}", stored, seq=stored["seq"]))
         await send(http, alice, room["id"], "third")
         for ws in sockets:
             frames = await ws.recv_until(is_message("third"))

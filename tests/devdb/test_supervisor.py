@@ -23,8 +23,8 @@ import asyncpg
 import psutil
 import pytest
 
-from focushub.core import embedded
-from focushub.core.embedded import (
+from focushub.devdb import supervisor as embedded
+from focushub.devdb.supervisor import (
     PG_SYSTEM_USER,
     EmbeddedPostgres,
     EmbeddedStartError,
@@ -41,7 +41,7 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from focushub.core.embedded import EmbeddedPostgres, install_signal_handlers
+    from focushub.devdb.supervisor import EmbeddedPostgres, install_signal_handlers
     server = EmbeddedPostgres(Path(sys.argv[1]))
     server.start()
     if sys.argv[2] == "signals":

@@ -1,0 +1,73 @@
+"""Chat's realtime events: the wire shape of ``chat_room_events`` rows and their channels.
+
+Room events are written by the database (triggers number them per room under
+the room row lock); a chat write reads back the ones its own transaction wrote
+(``chat_transaction_events()``) just before the commit and publishes them
+through the transaction, so they are sent if and only if it commits, in
+``seq`` order (focushub/core/events.py).
+
+Channels: ``room:<uuid>`` carries a room's events, sequenced by ``seq``;
+``user:<uuid>`` carries the participant events about that user (so a client
+learns about a room it was added to, and stops at once when removed) and
+``notification.created``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from focushub.chat import queries
+from focushub.core.db import Tx
+
+# Events that concern one user beyond the room: they also go to that user's channel.
+USER_EVENTS = frozenset({"participant.added", "participant.removed", "participant.updated"})
+
+
+def room_channel(room_id: object) -> str:
+    return f"room:{room_id}"
+
+
+def user_channel(user_id: object) -> str:
+    return f"user:{user_id}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str):
+        return orjson.loads(value)
+    return value
+
+
+def room_event(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The wire shape of a ``chat_room_events`` row."""
+    created_at = row["created_at"]
+    return {
+        "type": row["type"],
+        "room_id": str(row["room_id"]),
+        "seq": row["seq"],
+        "data": _jsonable(row["payload"]),
+        "created_at": created_at.isoformat() if hasattr(created_at, "isoformat") else created_at,
+    }
+
+
+def stub(event: Mapping[str, Any]) -> dict[str, Any]:
+    """What travels instead of a room event too long for NOTIFY; sockets load the rest."""
+    return {"type": event["type"], "room_id": event["room_id"], "seq": event["seq"], "stub": True}
+
+
+def publish_rows(tx: Tx, rows: list[Mapping[str, Any]]) -> None:
+    """Publish ``chat_room_events`` rows through ``tx`` (sent when it commits)."""
+    for row in rows:
+        event = room_event(row)
+        short = stub(event)
+        tx.publish(room_channel(event["room_id"]), event, seq=event["seq"], stub=short)
+        if event["type"] in USER_EVENTS:
+            tx.publish(user_channel(event["data"]["user_id"]), event, stub=short)
+
+
+async def publish_transaction_events(tx: Tx) -> None:
+    """Before-commit hook of chat writes: publish the room events ``tx`` wrote."""
+    rows = await tx.all(queries.TRANSACTION_EVENTS)
+    publish_rows(tx, [dict(r) for r in rows])

@@ -1,0 +1,387 @@
+"""The event bus: fan-out of events to the subscribers (sockets) of every server process.
+
+It knows channels and events, not what they mean: a domain publishes
+``(channel, data)`` through its transaction (:meth:`focushub.core.db.Tx.publish`)
+and a client (the realtime gateway) subscribes to channels on the :class:`Hub`.
+
+Backends:
+
+* ``local``: this process only (tests, or a single process without a database).
+* ``postgres`` (default): ``NOTIFY focushub_realtime`` as the login role, ``LISTEN``
+  on a dedicated asyncpg connection. No extra service.
+* ``redis`` (when ``FOCUSHUB_REDIS_URL`` is set): pub/sub on ``focushub:realtime``.
+
+**When events are sent.** Events published through a transaction are sent if
+and only if it commits. On PostgreSQL they go out with ``pg_notify`` *inside*
+the writing transaction (:meth:`EventBus.send_in_transaction`): PostgreSQL
+delivers notifications at commit, in commit order. A publisher that numbers a
+channel's events under a row lock held until commit (chat rooms' ``seq``) thus
+has every process receive that channel's events in order, however many
+processes write to it, and a write is one transaction, not a write plus a
+NOTIFY transaction. On Redis (and ``local``) they are published right after the
+commit, so events of two processes can arrive swapped: the :class:`Hub` holds
+an early *sequenced* event back briefly and hands the channel's events on in
+order.
+
+**Sequenced and ephemeral events.** An event published with a ``seq`` is a
+position in a stream the publisher has stored; the bus may lose or reorder it
+and the subscriber reloads what is missing. On PostgreSQL a sequenced event
+whose JSON is over :data:`MAX_INLINE_BYTES` travels as its ``stub`` (given by
+the publisher), which the subscriber loads, so NOTIFY's 8,000-byte limit
+never drops one. An event without a stub (ephemeral: typing, presence) that is
+too long is dropped.
+
+**Events the database publishes itself.** A trigger may ``pg_notify`` on a
+channel of its own (notifications do); :meth:`EventBus.bridge` turns each of
+its payloads into bus events. Every process listens for those on PostgreSQL,
+whatever the fan-out backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import asyncpg
+import orjson
+
+if TYPE_CHECKING:
+    from focushub.core.db import Tx
+
+log = logging.getLogger("focushub.events")
+
+FANOUT_CHANNEL = "focushub_realtime"
+REDIS_CHANNEL = "focushub:realtime"
+# NOTIFY refuses payloads of 8,000 bytes or more; leave room for the envelope.
+MAX_INLINE_BYTES = 7000
+# How long the hub keeps a sequenced event that arrived ahead of an earlier one before
+# handing it on anyway (the subscribers then load the missing ones).
+REORDER_HOLD_SECONDS = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event for one channel.
+
+    ``seq``: the event's position in the channel's stored stream (the hub orders by it);
+    None for ephemeral events and for copies sent to other channels. ``stub``: the short
+    form sent instead of ``data`` when ``data`` is too long for NOTIFY, for events the
+    receiver can load; without one a too-long event is dropped.
+    """
+
+    channel: str
+    data: dict[str, Any]
+    seq: int | None = None
+    stub: dict[str, Any] | None = None
+
+
+class Subscriber(Protocol):
+    def offer(self, channel: str, event: dict[str, Any]) -> None:
+        """Take an event without blocking (a full queue is the subscriber's problem)."""
+
+
+class _ChannelOrder:
+    """Per sequenced channel with local subscribers: the last ``seq`` handed on, and the
+    events held back behind a gap."""
+
+    __slots__ = ("held", "last", "timer")
+
+    def __init__(self, last: int) -> None:
+        self.last = last
+        self.held: dict[int, dict[str, Any]] = {}
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class Hub:
+    """Local subscriptions of this process: channel -> subscribers.
+
+    Sequenced events are handed to the subscribers in ``seq`` order once per process:
+    an event that arrives before an earlier one of its channel (two processes
+    publishing after their commits, racing on Redis) is held back until the earlier
+    one arrives, for at most :data:`REORDER_HOLD_SECONDS`. Without this every
+    subscriber would see a gap, load the missing event and drop the late copy.
+    Events really lost still reach the subscribers' own gap detection, after the hold.
+    """
+
+    def __init__(self, *, hold_seconds: float = REORDER_HOLD_SECONDS) -> None:
+        self._subs: dict[str, set[Subscriber]] = {}
+        self._order: dict[str, _ChannelOrder] = {}
+        self.hold_seconds = hold_seconds
+
+    def add(self, channel: str, sub: Subscriber) -> None:
+        self._subs.setdefault(channel, set()).add(sub)
+
+    def discard(self, channel: str, sub: Subscriber) -> None:
+        subs = self._subs.get(channel)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[channel]
+                order = self._order.pop(channel, None)
+                if order is not None and order.timer is not None:
+                    order.timer.cancel()
+
+    def note_stored(self, channel: str, seq: int) -> None:
+        """Record that the channel's events up to ``seq`` are stored (a subscriber read the
+        current position), so that its first live event here is ordered too. Ignored once
+        the hub has handed on a sequenced event of the channel."""
+        if channel in self._subs and channel not in self._order:
+            self._order[channel] = _ChannelOrder(seq)
+
+    def dispatch(self, channel: str, event: dict[str, Any], seq: int | None = None) -> None:
+        if seq is None or channel not in self._subs:
+            self._offer(channel, event)
+            return
+        order = self._order.get(channel)
+        if order is None:
+            self._order[channel] = _ChannelOrder(seq)
+            self._offer(channel, event)
+        elif seq <= order.last:
+            self._offer(channel, event)  # a repeat, or late after a hold: subscribers decide
+        elif seq == order.last + 1:
+            order.last = seq
+            self._offer(channel, event)
+            self._release(channel, order)
+        else:
+            order.held[seq] = event
+            if order.timer is None:
+                order.timer = asyncio.get_running_loop().call_later(
+                    self.hold_seconds, self._give_up, channel)
+
+    def _release(self, channel: str, order: _ChannelOrder) -> None:
+        """Hand on the held events that now follow without a gap."""
+        while order.held:
+            event = order.held.pop(order.last + 1, None)
+            if event is None:
+                return
+            order.last += 1
+            self._offer(channel, event)
+        if order.timer is not None:
+            order.timer.cancel()
+            order.timer = None
+
+    def _give_up(self, channel: str) -> None:
+        order = self._order.get(channel)
+        if order is None:
+            return
+        order.timer = None
+        for seq in sorted(order.held):
+            order.last = seq
+            self._offer(channel, order.held.pop(seq))
+
+    def _offer(self, channel: str, event: dict[str, Any]) -> None:
+        for sub in list(self._subs.get(channel, ())):
+            sub.offer(channel, event)
+
+    def subscribers(self, channel: str) -> list[Subscriber]:
+        return list(self._subs.get(channel, ()))
+
+
+def plain_dsn(url: str) -> str:
+    """A libpq-style URL (asyncpg and psycopg take it) from a SQLAlchemy one."""
+    for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix):]
+    return url
+
+
+# Turns the payload of a database channel into (channel, event) pairs for the hub.
+Bridge = Callable[[str], Iterable[tuple[str, dict[str, Any]]]]
+
+
+class EventBus:
+    """One per process. Sending never raises: realtime is best effort on top of the
+    database, which stays the source of truth (subscribers resume from it)."""
+
+    def __init__(self, *, database_url: str | None, redis_url: str | None = None,
+                 backend: str | None = None) -> None:
+        self.hub = Hub()
+        self.database_url = plain_dsn(database_url) if database_url else None
+        self.redis_url = redis_url
+        self.backend = backend or ("redis" if redis_url else "postgres" if database_url else "local")
+        self._bridges: dict[str, Bridge] = {}
+        self._started = False
+        self._listen_conn: asyncpg.Connection | None = None
+        self._notify_conn: asyncpg.Connection | None = None
+        self._notify_lock = asyncio.Lock()
+        self._redis: Any = None
+        self._redis_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+
+    @property
+    def sends_in_transaction(self) -> bool:
+        return self._started and self.backend == "postgres"
+
+    def bridge(self, db_channel: str, translate: Bridge) -> None:
+        """Relay what the database sends on ``db_channel`` (from a trigger) to the hub.
+        Call before :meth:`start`."""
+        self._bridges[db_channel] = translate
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        if self.database_url:
+            await self._connect_postgres()
+            self._watch_task = asyncio.create_task(self._watch_postgres())
+        if self.backend == "redis":
+            import redis.asyncio as redis
+
+            self._redis = redis.from_url(self.redis_url)
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            await pubsub.subscribe(REDIS_CHANNEL)
+            self._redis_task = asyncio.create_task(self._read_redis(pubsub))
+        self._started = True
+        log.info("event bus started (fan-out: %s)", self.backend)
+
+    async def stop(self) -> None:
+        self._started = False
+        for task in (self._redis_task, self._watch_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
+        for conn in (self._listen_conn, self._notify_conn):
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(conn.close(), 5)
+        self._listen_conn = self._notify_conn = None
+
+    async def _connect_postgres(self) -> None:
+        assert self.database_url is not None
+        for old in (self._listen_conn, self._notify_conn):
+            if old is not None:
+                old.terminate()
+        self._listen_conn = self._notify_conn = None
+        settings = {"application_name": "focushub-events"}
+        listen = await asyncpg.connect(self.database_url, server_settings=settings)
+        for db_channel in self._bridges:
+            await listen.add_listener(db_channel, self._on_pg_bridge)
+        if self.backend == "postgres":
+            await listen.add_listener(FANOUT_CHANNEL, self._on_pg_fanout)
+            self._notify_conn = await asyncpg.connect(self.database_url, server_settings=settings)
+        self._listen_conn = listen
+
+    async def _watch_postgres(self) -> None:
+        """Reconnect the LISTEN connection when it drops. Sequenced events missed meanwhile
+        are recovered by the subscribers' gap detection."""
+        while True:
+            await asyncio.sleep(2)
+            healthy = [c for c in (self._listen_conn, self._notify_conn) if c is not None
+                       and not c.is_closed()]
+            if self._listen_conn is not None and len(healthy) == (
+                    2 if self.backend == "postgres" else 1):
+                continue
+            try:
+                await self._connect_postgres()
+                log.warning("events: reconnected to PostgreSQL")
+            except (OSError, asyncpg.PostgresError):
+                log.warning("events: PostgreSQL unreachable, retrying")
+
+    # --- receiving ---------------------------------------------------------------------
+
+    def _deliver(self, raw: str | bytes) -> None:
+        try:
+            message = orjson.loads(raw)
+            self.hub.dispatch(message["ch"], message["ev"], message.get("seq"))
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            log.warning("events: dropped a malformed bus message")
+
+    def _on_pg_fanout(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        self._deliver(payload)
+
+    def _on_pg_bridge(self, _conn: Any, _pid: int, db_channel: str, payload: str) -> None:
+        translate = self._bridges.get(db_channel)
+        if translate is None:
+            return
+        try:
+            pairs = list(translate(payload))
+        except Exception:
+            log.warning("events: dropped a malformed %s payload", db_channel, exc_info=True)
+            return
+        for channel, event in pairs:
+            self.hub.dispatch(channel, event)
+
+    async def _read_redis(self, pubsub: Any) -> None:
+        while True:
+            try:
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._deliver(message["data"])
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                raise
+            except Exception:
+                log.warning("events: Redis subscription failed, retrying", exc_info=True)
+                await asyncio.sleep(1)
+                with contextlib.suppress(Exception):
+                    await pubsub.subscribe(REDIS_CHANNEL)
+
+    # --- sending -----------------------------------------------------------------------
+
+    def _body(self, event: Event) -> bytes | None:
+        """The bus message for ``event``; None when it cannot travel (an ephemeral event
+        too long for NOTIFY). On PostgreSQL a long sequenced event becomes its stub."""
+        envelope: dict[str, Any] = {"ch": event.channel, "ev": event.data}
+        if event.seq is not None:
+            envelope["seq"] = event.seq
+        body = orjson.dumps(envelope)
+        if len(body) > MAX_INLINE_BYTES and self.backend == "postgres":
+            if event.stub is None:
+                return None
+            body = orjson.dumps({**envelope, "ev": event.stub})
+        return body
+
+    async def publish(self, channel: str, data: dict[str, Any]) -> None:
+        """Send an ephemeral event now, to every process (this one included). For what a
+        transaction changed use :meth:`focushub.core.db.Tx.publish` instead."""
+        await self._send(Event(channel, data))
+
+    async def _send(self, event: Event) -> None:
+        body = self._body(event)
+        if body is None:
+            return
+        try:
+            if not self._started or self.backend == "local":
+                self._deliver(body)
+            elif self.backend == "redis":
+                await self._redis.publish(REDIS_CHANNEL, body)
+            else:
+                assert self._notify_conn is not None
+                async with self._notify_lock:
+                    await self._notify_conn.execute(
+                        "SELECT pg_notify($1, $2)", FANOUT_CHANNEL, body.decode())
+        except Exception:
+            log.warning("events: publish to %s failed", event.channel, exc_info=True)
+
+    async def send_in_transaction(self, tx: Tx, events: list[Event]) -> None:
+        """On PostgreSQL: NOTIFY ``events`` inside ``tx`` (delivered at its commit, in
+        order). Call last in the transaction. Other backends: nothing (see
+        :meth:`send_committed`)."""
+        if not events or not self.sends_in_transaction:
+            return
+        bodies = [b.decode() for b in map(self._body, events) if b is not None]
+        if not bodies:
+            return
+        # A volatile function in the select list is evaluated after the sort: in order.
+        await tx.execute(
+            "SELECT pg_notify(:channel, b.body)"
+            " FROM unnest(CAST(:bodies AS text[])) WITH ORDINALITY AS b(body, ord) ORDER BY b.ord",
+            channel=FANOUT_CHANNEL, bodies=bodies,
+        )
+
+    async def send_committed(self, events: list[Event]) -> None:
+        """After the commit: send what :meth:`send_in_transaction` did not."""
+        if self.sends_in_transaction:
+            return
+        for event in events:
+            await self._send(event)

@@ -1,0 +1,147 @@
+"""Background jobs on PostgreSQL, with procrastinate.
+
+A job is written by :meth:`focushub.core.db.Tx.enqueue` in the transaction that
+asks for it, so a rolled-back request leaves no job and a committed one never
+loses it (it waits in ``procrastinate_jobs`` across crashes and restarts).
+Workers take jobs with ``FOR UPDATE SKIP LOCKED``, so two workers never run one
+job; a job whose worker died (no heartbeat) is put back by the periodic
+``jobs.retry_stalled`` task. A task that raises is retried by its retry
+strategy (exponential backoff); after its last attempt the job stays ``failed``
+(the dead state: ``focushub jobs`` lists it, ``focushub jobs --retry ID`` runs it again).
+
+Tasks live next to their domain (``<domain>/tasks.py``) in a procrastinate
+``Blueprint``, take ids (never objects), and are idempotent: a job may run again
+after a crash between its work and its completion. They receive the process's
+runtime with :func:`runtime_of`.
+
+The queue tables belong to ``service_role``: request roles can neither read nor
+write them. :meth:`JobQueue.defer_in_transaction` therefore writes a request's
+jobs as ``service_role`` (``SET LOCAL ROLE``) as the last statement before the
+commit; the worker's connections log in as the server's role and switch to
+``service_role`` at connection start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import procrastinate
+from procrastinate.psycopg_connector import PsycopgConnector
+
+from focushub.core.events import plain_dsn
+
+if TYPE_CHECKING:
+    from focushub.core.db import Tx
+    from focushub.core.runtime import Runtime
+
+log = logging.getLogger("focushub.jobs")
+
+QUEUE = "default"
+# Exponential backoff: 2 s, 4 s, 8 s, … between attempts (procrastinate's formula is
+# wait + exponential_wait ** attempts seconds).
+DEFAULT_RETRY = procrastinate.RetryStrategy(max_attempts=8, exponential_wait=2)
+
+_DEFER = """
+SELECT procrastinate.procrastinate_defer_jobs_v1(ARRAY(
+    SELECT ROW(:queue, j.task, 0, NULL, j.qlock, j.args, NULL)
+        ::procrastinate.procrastinate_job_to_defer_v1
+    FROM unnest(CAST(:tasks AS text[]), CAST(:args AS jsonb[]), CAST(:qlocks AS text[]))
+        WITH ORDINALITY AS j(task, args, qlock, ord)
+    ORDER BY j.ord))
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """A job asked for inside a transaction, written when it commits."""
+
+    task: str
+    args: dict[str, Any]
+    queueing_lock: str | None = None
+
+
+def runtime_of(context: procrastinate.JobContext) -> Runtime:
+    """The runtime of the worker running this job (tasks declared with ``pass_context``)."""
+    return context.additional_context["runtime"]
+
+
+class JobQueue:
+    """The process's job queue: task registry, deferral in transactions, workers."""
+
+    def __init__(self, database_url: str, *, pool_size: int = 4) -> None:
+        self.connector = PsycopgConnector(
+            conninfo=plain_dsn(database_url),
+            # The login role has no rights of its own (NOINHERIT): switch at connection start;
+            # procrastinate's queries name its tables unqualified.
+            kwargs={"options": "-c role=service_role -c search_path=procrastinate",
+                    "application_name": "focushub-jobs"},
+            min_size=1,
+            max_size=pool_size,
+        )
+        self.app = procrastinate.App(connector=self.connector)
+        self._open = False
+
+    def register(self, blueprints: Iterable[procrastinate.Blueprint]) -> None:
+        for blueprint in blueprints:
+            self.app.add_tasks_from(blueprint, namespace="")
+
+    @property
+    def task_names(self) -> set[str]:
+        return set(self.app.tasks)
+
+    async def open(self) -> None:
+        if not self._open:
+            await self.app.open_async()
+            self._open = True
+
+    async def close(self) -> None:
+        if self._open:
+            await self.app.close_async()
+            self._open = False
+
+    async def defer_in_transaction(self, tx: Tx, jobs: list[JobRequest]) -> None:
+        """Write ``jobs`` as the last statements of ``tx`` (as service_role)."""
+        unknown = {job.task for job in jobs} - self.task_names
+        if unknown and self.task_names:
+            raise LookupError(f"no such task: {', '.join(sorted(unknown))}")
+        await tx.execute("SELECT set_config('role', 'service_role', true)")
+        await tx.execute(
+            _DEFER,
+            queue=QUEUE,
+            tasks=[job.task for job in jobs],
+            args=[orjson.dumps(job.args).decode() for job in jobs],
+            qlocks=[job.queueing_lock for job in jobs],
+        )
+
+    async def run_worker(
+        self,
+        runtime: Runtime,
+        *,
+        concurrency: int = 2,
+        wait: bool = True,
+        shutdown_timeout: float | None = 30.0,
+        install_signal_handlers: bool = False,
+        name: str | None = None,
+    ) -> None:
+        """Run a worker until cancelled (``wait=False``: until the queue is empty).
+
+        Cancelling it stops fetching and lets running jobs finish for up to
+        ``shutdown_timeout`` seconds; jobs cut off then are retried by a later worker.
+        """
+        await self.open()
+        await self.app.run_worker_async(
+            queues=[QUEUE],
+            concurrency=concurrency,
+            wait=wait,
+            name=name,
+            shutdown_graceful_timeout=shutdown_timeout,
+            install_signal_handlers=install_signal_handlers,
+            additional_context={"runtime": runtime},
+            # A job's row is kept: succeeded ones are pruned by jobs.prune_finished.
+            delete_jobs="never",
+        )
+

@@ -1,0 +1,79 @@
+"""The job queue's own upkeep, and what ``focushub jobs`` shows of it.
+
+* ``jobs.retry_stalled`` (every minute): a job whose worker stopped sending
+  heartbeats (killed, machine lost) is put back to ``todo`` so another worker runs
+  it; tasks are idempotent, so running one again is safe.
+* ``jobs.prune_finished`` (daily): succeeded and cancelled jobs older than
+  ``FOCUSHUB_JOB_RETENTION_DAYS`` are deleted. Failed jobs are kept until someone
+  retries or deletes them: they are the dead letters.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import procrastinate
+
+from focushub.core.db import SERVICE
+from focushub.core.jobs import runtime_of
+from focushub.core.runtime import Runtime
+
+log = logging.getLogger("focushub.jobs")
+
+blueprint = procrastinate.Blueprint()
+
+# A worker sends a heartbeat every 10 s by default; three missed ones mean it is gone.
+STALLED_AFTER_SECONDS = 30.0
+
+
+@blueprint.periodic(cron="* * * * *")
+@blueprint.task(name="jobs.retry_stalled", pass_context=True)
+async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> int:
+    manager = context.app.job_manager
+    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS))
+    for job in stalled:
+        log.warning("job %s (%s) lost its worker; retrying it", job.id, job.task_name)
+        await manager.retry_job(job)
+    return len(stalled)
+
+
+@blueprint.periodic(cron="41 3 * * *")
+@blueprint.task(name="jobs.prune_finished", pass_context=True)
+async def prune_finished(context: procrastinate.JobContext, timestamp: int) -> None:
+    days = runtime_of(context).settings.job_retention_days
+    await context.app.job_manager.delete_old_jobs(nb_hours=days * 24, include_cancelled=True)
+
+
+_COUNTS = """
+    SELECT task_name, status::text AS status, count(*) AS jobs
+    FROM procrastinate.procrastinate_jobs GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+_FAILED = """
+    SELECT j.id, j.task_name, j.args, j.attempts,
+           (SELECT max(e.at) FROM procrastinate.procrastinate_events e WHERE e.job_id = j.id) AS at
+    FROM procrastinate.procrastinate_jobs j
+    WHERE j.status = 'failed'
+    ORDER BY j.id DESC LIMIT :limit
+"""
+
+
+async def queue_state(rt: Runtime, *, failed_limit: int = 20) -> dict[str, Any]:
+    """Jobs per task and status, and the latest failed (dead) jobs."""
+    async with rt.transaction(SERVICE) as tx:
+        counts = [dict(r) for r in await tx.all(_COUNTS)]
+        failed = [dict(r) for r in await tx.all(_FAILED, limit=failed_limit)]
+    return {"counts": counts, "failed": failed}
+
+
+async def retry_failed(rt: Runtime, job_id: int) -> bool:
+    """Put a failed job back in the queue; False when there is no failed job ``job_id``."""
+    async with rt.transaction(SERVICE) as tx:
+        status = await tx.scalar(
+            "SELECT status::text FROM procrastinate.procrastinate_jobs WHERE id = :id", id=job_id)
+    if status != "failed":
+        return False
+    await rt.jobs.app.job_manager.retry_job_by_id_async(job_id=job_id, retry_at=datetime.now(UTC))
+    return True

@@ -1,0 +1,79 @@
+"""The runtime: what one process builds once and every part of it shares.
+
+The server, the CLI and the worker each build one :class:`Runtime` (see
+``focushub/wiring.py``, which also registers the domains' tasks and event
+bridges) holding the settings, the database engine, the event bus and the job
+queue. Services receive it as their first argument and open their transactions
+with :meth:`Runtime.transaction`, whose side effects (events, jobs) commit with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractAsyncContextManager
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from focushub.core.db import Caller, Tx, create_engine, transaction
+from focushub.core.events import EventBus
+from focushub.core.jobs import JobQueue
+from focushub.core.settings import Settings
+
+log = logging.getLogger("focushub.runtime")
+
+
+class Runtime:
+    """Settings, engine, event bus and job queue of one process."""
+
+    def __init__(self, settings: Settings, engine: AsyncEngine, bus: EventBus, jobs: JobQueue,
+                 *, owns_engine: bool) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.bus = bus
+        self.jobs = jobs
+        # The HS256 signing key (in development generated once into the data dir).
+        self.jwt_secret = settings.resolved_jwt_secret()
+        self._owns_engine = owns_engine
+
+    @classmethod
+    def build(cls, settings: Settings, *, engine: AsyncEngine | None = None,
+              pool_size: int | None = None) -> Runtime:
+        """Precondition: ``settings.database_url`` is set (the CLI resolves the embedded
+        server first). A given ``engine`` is not disposed by :meth:`stop`."""
+        if not settings.database_url:
+            raise RuntimeError("FOCUSHUB_DATABASE_URL is not set; start with `focushub serve`")
+        owns_engine = engine is None
+        if engine is None:
+            engine = create_engine(
+                settings.database_url,
+                pool_size=pool_size or settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+            )
+        bus = EventBus(database_url=settings.database_url, redis_url=settings.redis_url)
+        jobs = JobQueue(settings.database_url, pool_size=settings.job_pool_size)
+        return cls(settings, engine, bus, jobs, owns_engine=owns_engine)
+
+    def transaction(self, caller: Caller) -> AbstractAsyncContextManager[Tx]:
+        """A transaction as ``caller`` whose events and jobs commit with it."""
+        return transaction(self.engine, caller, self)
+
+    # Effects: called by core.db.transaction.
+    async def before_commit(self, tx: Tx) -> None:
+        if tx.jobs:
+            await self.jobs.defer_in_transaction(tx, tx.jobs)
+        await self.bus.send_in_transaction(tx, tx.events)
+
+    async def after_commit(self, tx: Tx) -> None:
+        await self.bus.send_committed(tx.events)
+
+    async def start(self, *, events: bool = True) -> None:
+        """Connect the event bus (``events``) and open the job queue's pool."""
+        if events:
+            await self.bus.start()
+        await self.jobs.open()
+
+    async def stop(self) -> None:
+        await self.bus.stop()
+        await self.jobs.close()
+        if self._owns_engine:
+            await self.engine.dispose()

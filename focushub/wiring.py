@@ -1,0 +1,34 @@
+"""Builds the process's runtime with every domain's jobs and event bridges plugged in.
+
+The server (focushub/app.py), the CLI and the worker (focushub/cli.py) call
+:func:`build_runtime`; nothing else constructs an engine, a bus or a queue.
+To add a job: write it in ``<domain>/tasks.py`` in a procrastinate ``Blueprint``
+and list the blueprint in :data:`BLUEPRINTS`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from focushub.auth import tasks as auth_tasks
+from focushub.chat import tasks as chat_tasks
+from focushub.core import maintenance
+from focushub.core.runtime import Runtime
+from focushub.core.settings import Settings
+from focushub.notifications import events as notification_events
+from focushub.questions import tasks as question_tasks
+
+BLUEPRINTS = (
+    maintenance.blueprint,
+    auth_tasks.blueprint,
+    chat_tasks.blueprint,
+    question_tasks.blueprint,
+)
+
+
+def build_runtime(settings: Settings, *, engine: AsyncEngine | None = None,
+                  pool_size: int | None = None) -> Runtime:
+    rt = Runtime.build(settings, engine=engine, pool_size=pool_size)
+    rt.jobs.register(BLUEPRINTS)
+    rt.bus.bridge(notification_events.DB_CHANNEL, notification_events.bridge)
+    return rt
