@@ -2,8 +2,8 @@
 
 The server (focushub/app.py), the CLI and the worker (focushub/cli.py) call
 :func:`build_runtime`; nothing else constructs an engine, a bus or a queue.
-To add a job: write it in ``<domain>/tasks.py`` in a procrastinate ``Blueprint``
-and list the blueprint in :data:`BLUEPRINTS`.
+To add a job: declare it in ``<domain>/tasks.py`` on the domain's
+:class:`~focushub.core.jobs.TaskSet` and list that set in :data:`TASK_SETS`.
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ from focushub.core.settings import Settings
 from focushub.notifications import events as notification_events
 from focushub.questions import tasks as question_tasks
 
-BLUEPRINTS = (
-    maintenance.blueprint,
-    auth_tasks.blueprint,
-    chat_tasks.blueprint,
-    question_tasks.blueprint,
+TASK_SETS = (
+    maintenance.tasks,
+    auth_tasks.tasks,
+    chat_tasks.tasks,
+    question_tasks.tasks,
 )
 
 
 def build_runtime(settings: Settings, *, engine: AsyncEngine | None = None,
                   pool_size: int | None = None) -> Runtime:
     rt = Runtime.build(settings, engine=engine, pool_size=pool_size)
-    rt.jobs.register(BLUEPRINTS)
+    rt.jobs.register(TASK_SETS)
     rt.bus.bridge(notification_events.DB_CHANNEL, notification_events.bridge)
     return rt

@@ -107,3 +107,19 @@ async def app_conn(test_db: TestDatabase) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+async def run_task(test_db: TestDatabase, task: str, **args: object) -> None:
+    """Enqueue ``task`` and run a worker until the queue is empty, as a job runs in production."""
+    from focushub.core.db import SERVICE
+    from focushub.core.settings import Settings
+    from focushub.wiring import build_runtime
+
+    rt = build_runtime(Settings(env="test", database_url=test_db.app_url, jwt_secret="x" * 40,
+                                db_pool_size=2))
+    try:
+        async with rt.transaction(SERVICE) as tx:
+            tx.enqueue(task, **args)
+        await asyncio.wait_for(rt.jobs.run_worker(rt, wait=False), 60)
+    finally:
+        await rt.stop()

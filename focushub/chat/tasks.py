@@ -5,16 +5,15 @@ from __future__ import annotations
 import procrastinate
 
 from focushub.core.db import SERVICE
-from focushub.core.jobs import runtime_of
+from focushub.core.jobs import TaskSet, runtime_of
 
-blueprint = procrastinate.Blueprint()
+tasks = TaskSet()
 
 # Bounded batches keep each delete short, so chat writes never wait long behind it.
 _PRUNE_BATCH = 5000
 
 
-@blueprint.periodic(cron="23 * * * *")
-@blueprint.task(name="chat.prune_events", pass_context=True)
+@tasks.task("chat.prune_events", cron="23 * * * *")
 async def prune_events(context: procrastinate.JobContext, timestamp: int) -> int:
     """Delete room events older than ``FOCUSHUB_REALTIME_EVENT_RETENTION_DAYS``.
 

@@ -9,10 +9,12 @@ job; a job whose worker died (no heartbeat) is put back by the periodic
 strategy (exponential backoff); after its last attempt the job stays ``failed``
 (the dead state: ``focushub jobs`` lists it, ``focushub jobs --retry ID`` runs it again).
 
-Tasks live next to their domain (``<domain>/tasks.py``) in a procrastinate
-``Blueprint``, take ids (never objects), and are idempotent: a job may run again
-after a crash between its work and its completion. They receive the process's
-runtime with :func:`runtime_of`.
+Tasks live next to their domain (``<domain>/tasks.py``) in a :class:`TaskSet`,
+take ids (never objects), and are idempotent: a job may run again after a crash
+between its work and its completion. They receive the procrastinate job context
+and get the process's runtime with :func:`runtime_of`. (A ``TaskSet`` rather than
+a procrastinate ``Blueprint``: a blueprint's tasks are bound to the last app that
+registered them, and tests build several runtimes in one process.)
 
 The queue tables belong to ``service_role``: request roles can neither read nor
 write them. :meth:`JobQueue.defer_in_transaction` therefore writes a request's
@@ -24,8 +26,8 @@ commit; the worker's connections log in as the server's role and switch to
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -41,8 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("focushub.jobs")
 
 QUEUE = "default"
-# Exponential backoff: 2 s, 4 s, 8 s, … between attempts (procrastinate's formula is
-# wait + exponential_wait ** attempts seconds).
+# The first run and up to 8 retries, waiting 2 s, 4 s, … 256 s in between (procrastinate
+# waits exponential_wait ** (attempts + 1) seconds).
 DEFAULT_RETRY = procrastinate.RetryStrategy(max_attempts=8, exponential_wait=2)
 
 _DEFER = """
@@ -62,6 +64,34 @@ class JobRequest:
     task: str
     args: dict[str, Any]
     queueing_lock: str | None = None
+
+
+TaskFunction = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    name: str
+    func: TaskFunction
+    retry: procrastinate.RetryStrategy | bool
+    cron: str | None
+
+
+@dataclass
+class TaskSet:
+    """The jobs of one domain, declared once and registered on each runtime's queue."""
+
+    specs: list[TaskSpec] = field(default_factory=list)
+
+    def task(self, name: str, *, retry: procrastinate.RetryStrategy | bool = DEFAULT_RETRY,
+             cron: str | None = None) -> Callable[[TaskFunction], TaskFunction]:
+        """Declare ``func(context, **args)`` as the task ``name`` (dotted, e.g.
+        ``mail.send``). ``cron``: also defer it on that schedule (each worker process
+        schedules; PostgreSQL keeps one job per tick); periodic tasks get ``timestamp``."""
+        def declare(func: TaskFunction) -> TaskFunction:
+            self.specs.append(TaskSpec(name, func, retry, cron))
+            return func
+        return declare
 
 
 def runtime_of(context: procrastinate.JobContext) -> Runtime:
@@ -85,9 +115,13 @@ class JobQueue:
         self.app = procrastinate.App(connector=self.connector)
         self._open = False
 
-    def register(self, blueprints: Iterable[procrastinate.Blueprint]) -> None:
-        for blueprint in blueprints:
-            self.app.add_tasks_from(blueprint, namespace="")
+    def register(self, task_sets: Iterable[TaskSet]) -> None:
+        for task_set in task_sets:
+            for spec in task_set.specs:
+                task = self.app.task(name=spec.name, pass_context=True, retry=spec.retry,
+                                     queue=QUEUE)(spec.func)
+                if spec.cron is not None:
+                    self.app.periodic(cron=spec.cron, periodic_id=spec.name)(task)
 
     @property
     def task_names(self) -> set[str]:

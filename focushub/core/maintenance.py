@@ -17,19 +17,18 @@ from typing import Any
 import procrastinate
 
 from focushub.core.db import SERVICE
-from focushub.core.jobs import runtime_of
+from focushub.core.jobs import TaskSet, runtime_of
 from focushub.core.runtime import Runtime
 
 log = logging.getLogger("focushub.jobs")
 
-blueprint = procrastinate.Blueprint()
+tasks = TaskSet()
 
 # A worker sends a heartbeat every 10 s by default; three missed ones mean it is gone.
 STALLED_AFTER_SECONDS = 30.0
 
 
-@blueprint.periodic(cron="* * * * *")
-@blueprint.task(name="jobs.retry_stalled", pass_context=True)
+@tasks.task("jobs.retry_stalled", cron="* * * * *")
 async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> int:
     manager = context.app.job_manager
     stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS))
@@ -39,8 +38,7 @@ async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> in
     return len(stalled)
 
 
-@blueprint.periodic(cron="41 3 * * *")
-@blueprint.task(name="jobs.prune_finished", pass_context=True)
+@tasks.task("jobs.prune_finished", cron="41 3 * * *")
 async def prune_finished(context: procrastinate.JobContext, timestamp: int) -> None:
     days = runtime_of(context).settings.job_retention_days
     await context.app.job_manager.delete_old_jobs(nb_hours=days * 24, include_cancelled=True)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import procrastinate
 
 from focushub.core.db import SERVICE
-from focushub.core.jobs import runtime_of
+from focushub.core.jobs import TaskSet, runtime_of
 
-blueprint = procrastinate.Blueprint()
+tasks = TaskSet()
 
 
-@blueprint.periodic(cron="7 * * * *")
-@blueprint.task(name="questions.prune_views", pass_context=True)
+@tasks.task("questions.prune_views", cron="7 * * * *")
 async def prune_views(context: procrastinate.JobContext, timestamp: int) -> int:
     """Delete ``question_views`` rows of days before yesterday (UTC).
 
