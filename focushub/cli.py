@@ -52,7 +52,11 @@ def database_target(settings: Settings) -> Iterator[DatabaseTarget]:
             embedded=None,
         )
         return
-    from focushub.devdb.supervisor import EmbeddedPostgres, EmbeddedUnavailable
+    from focushub.devdb.supervisor import (
+        EmbeddedPostgres,
+        EmbeddedUnavailable,
+        install_signal_handlers,
+    )
 
     started = time.perf_counter()
     try:
@@ -60,6 +64,9 @@ def database_target(settings: Settings) -> Iterator[DatabaseTarget]:
             settings.data_dir.resolve(), start_timeout=settings.embedded_start_timeout
         )
         server.start()
+        # SIGTERM (systemd, containers) must stop it as SIGINT does: uvicorn and the worker
+        # restore this handler when they finish and pass the signal on to it.
+        install_signal_handlers(server)
     except EmbeddedUnavailable as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

@@ -1,0 +1,83 @@
+"""The ``focushub`` command as an operator runs it: real processes, real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.conftest import ROOT
+from tests.realtime.conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def _postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "pg" / "postmaster.pid").read_text().splitlines()[0])
+
+
+def _wait_gone(pid: int, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _start(args: list[str], data_dir: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOCUSHUB_")}
+    env["FOCUSHUB_DATA_DIR"] = str(data_dir)
+    return subprocess.Popen([sys.executable, "-m", "focushub", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_sigterm_stops_the_server_its_worker_and_the_embedded_database(tmp_path):
+    port = free_port()
+    proc = _start(["serve", "--port", str(port)], tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            assert time.monotonic() < deadline, "the server did not become ready"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        postmaster = _postmaster_pid(tmp_path)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 128 + signal.SIGTERM
+        assert _wait_gone(postmaster), "the embedded PostgreSQL outlived SIGTERM"
+        output = proc.stdout.read().decode() if proc.stdout else ""
+        assert "Starting worker" in output and "Stopped worker" in output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_the_worker_command_stops_on_sigterm(tmp_path):
+    proc = _start(["worker"], tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "pg" / "postmaster.pid").exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(3)  # migrated and fetching jobs
+        postmaster = _postmaster_pid(tmp_path)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+        assert _wait_gone(postmaster)
+        output = proc.stdout.read().decode() if proc.stdout else ""
+        assert "Worker running" in output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
