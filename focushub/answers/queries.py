@@ -9,8 +9,8 @@ comparison the index starts from.
 
 from __future__ import annotations
 
+from focushub.content.sql import author_and_my_vote, author_join
 from focushub.core.db import Caller
-from focushub.questions.queries import AUTHOR_COLUMNS, my_vote_column
 
 
 def order_key(alias: str) -> str:
@@ -22,9 +22,10 @@ ORDER_KEY = order_key("a")
 
 
 def answer_columns(caller: Caller) -> str:
+    """Columns of an answer (``a`` joined to its author ``u``): one ``AnswerRead``."""
     return (
         "a.id, a.question_id, a.content, a.is_accepted, a.votes_count, a.created_at, a.updated_at,"
-        f" {AUTHOR_COLUMNS}, {my_vote_column(caller, 'answer', 'a')} AS my_vote"
+        f" {author_and_my_vote(caller.is_authenticated, 'a', 'answer')}"
     )
 
 
@@ -35,7 +36,7 @@ def select_answer_page(caller: Caller, *, after_cursor: bool) -> str:
         if after_cursor else ""
     )
     return (
-        f"SELECT {answer_columns(caller)} FROM answers a JOIN users u ON u.id = a.author_id"
+        f"SELECT {answer_columns(caller)} FROM answers a {author_join('a')}"
         f" WHERE a.question_id = :question_id{after}"
         f" ORDER BY {ORDER_KEY} LIMIT :limit"
     )
@@ -52,7 +53,7 @@ def answer_page_json(caller: Caller) -> str:
 
 def select_answer(caller: Caller) -> str:
     return (
-        f"SELECT {answer_columns(caller)} FROM answers a JOIN users u ON u.id = a.author_id"
+        f"SELECT {answer_columns(caller)} FROM answers a {author_join('a')}"
         " WHERE a.id = :id"
     )
 
@@ -66,14 +67,14 @@ def insert_answer(caller: Caller) -> str:
         " INSERT INTO answers (question_id, author_id, content)"
         " SELECT q.id, auth.uid(), :content FROM questions q WHERE q.id = :question_id"
         " RETURNING *)"
-        f" SELECT {answer_columns(caller)} FROM a JOIN users u ON u.id = a.author_id"
+        f" SELECT {answer_columns(caller)} FROM a {author_join('a')}"
     )
 
 
 def update_answer(caller: Caller) -> str:
     return (
         "WITH a AS (UPDATE answers SET content = :content WHERE id = :id RETURNING *)"
-        f" SELECT {answer_columns(caller)} FROM a JOIN users u ON u.id = a.author_id"
+        f" SELECT {answer_columns(caller)} FROM a {author_join('a')}"
     )
 
 

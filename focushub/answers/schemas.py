@@ -1,14 +1,33 @@
-"""Answers: request bodies. ``AnswerRead`` is defined with the other Q&A read models in
-``focushub.questions.schemas`` (a question's detail embeds its answers) and re-exported here."""
+"""Answers: what a client sends and what it gets back.
+
+Content limits match the database (answers_content_length, 0003): 1..20,000
+characters and not blank, stored exactly as written (Markdown). ``AnswerRead``
+is also what a question's page embeds (``focushub.questions.schemas``).
+"""
 
 from __future__ import annotations
 
-from pydantic import model_validator
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
 
-from focushub.core.schemas import InputModel
-from focushub.questions.schemas import AnswerRead, Content
+from pydantic import AfterValidator, Field, model_validator
 
-__all__ = ["AnswerCreate", "AnswerRead", "AnswerUpdate"]
+from focushub.content.schemas import UserSummary, VoteType
+from focushub.core.schemas import InputModel, OutputModel
+
+MAX_CONTENT_LENGTH = 20_000
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Content = Annotated[
+    str, Field(min_length=1, max_length=MAX_CONTENT_LENGTH), AfterValidator(_not_blank)
+]
 
 
 class AnswerCreate(InputModel):
@@ -23,3 +42,15 @@ class AnswerUpdate(InputModel):
         if self.content is None:
             raise ValueError("give the new content")
         return self
+
+
+class AnswerRead(OutputModel):
+    id: UUID
+    question_id: UUID
+    content: str
+    is_accepted: bool
+    votes_count: int
+    author: UserSummary
+    my_vote: VoteType | None
+    created_at: datetime
+    updated_at: datetime

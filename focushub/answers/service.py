@@ -18,13 +18,12 @@ import orjson
 from sqlalchemy.engine import RowMapping
 
 from focushub.answers import queries
-from focushub.answers.schemas import AnswerCreate, AnswerUpdate
+from focushub.answers.schemas import AnswerCreate, AnswerRead, AnswerUpdate
+from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
-from focushub.questions.schemas import AnswerRead
-from focushub.users.schemas import UserSummary
 
 _NO_ANSWER = "There is no answer with this id"
 _NO_QUESTION = "There is no question with this id"

@@ -8,9 +8,9 @@ from uuid import UUID
 
 from pydantic import AnyUrl, BaseModel, Field, StringConstraints, UrlConstraints, model_validator
 
+from focushub.content.schemas import UserSummary
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from focushub.core.schemas import InputModel, OutputModel
-from focushub.users.schemas import UserSummary
 
 # The database CHECK chat_messages_content_length allows 10,000 characters.
 MAX_MESSAGE_LENGTH = 10_000

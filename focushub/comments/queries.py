@@ -10,35 +10,23 @@ comments whatever the size of the discussion.
 
 from __future__ import annotations
 
+from focushub.content.sql import author_and_my_vote, author_join
+
 _COMMENT = (
     "c.id, c.post_id, c.parent_id, c.content, c.likes_count, c.replies_count,"
     " c.created_at, c.updated_at"
 )
-_AUTHOR = (
-    "u.id AS author_id, u.username AS author_username, u.full_name AS author_full_name,"
-    " u.avatar_url AS author_avatar_url"
-)
 RETURNING = (
     "id, post_id, parent_id, author_id, content, likes_count, replies_count, created_at, updated_at"
-)
-# anon has no privilege on votes, so its queries must not name the table.
-_MY_VOTE_JOIN = (
-    " LEFT JOIN votes v ON v.votable_type = 'comment' AND v.votable_id = c.id"
-    " AND v.user_id = auth.uid()"
 )
 
 
 def select_comments(authenticated: bool, source: str = "comments c", extra: str = "") -> str:
-    """``SELECT`` comments ``c`` with author and the caller's vote (plus ``extra``
-    columns) from ``source``."""
-    if authenticated:
-        return (
-            f"SELECT {_COMMENT}, {_AUTHOR}, v.vote_type::text AS my_vote{extra}"
-            f" FROM {source} JOIN users u ON u.id = c.author_id{_MY_VOTE_JOIN}"
-        )
+    """``SELECT`` comments ``c`` with their author ``u`` and the caller's vote (plus
+    ``extra`` columns) from ``source``."""
     return (
-        f"SELECT {_COMMENT}, {_AUTHOR}, NULL::text AS my_vote{extra}"
-        f" FROM {source} JOIN users u ON u.id = c.author_id"
+        f"SELECT {_COMMENT}, {author_and_my_vote(authenticated, 'c', 'comment')}{extra}"
+        f" FROM {source} {author_join('c')}"
     )
 
 

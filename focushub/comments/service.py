@@ -21,11 +21,11 @@ from focushub.comments.schemas import (
     CommentRead,
     CommentUpdate,
 )
+from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
-from focushub.users.schemas import UserSummary
 
 # Shape of the tree a listing returns: the page's comments (level 1) and two
 # levels of replies under them, at most REPLIES_PER_NODE per comment. Deeper or

@@ -2,20 +2,18 @@
 
 Each branch of the UNION is ordered and limited on its own (so each reads only
 one page from its index), then the merge is ordered and limited again. The
-author and the caller's vote are joined on the page only.
+author and the caller's vote (``focushub.content.sql``; each row's vote looked up
+by its own ``type``) are joined on the page only.
 """
 
 from __future__ import annotations
+
+from focushub.content.sql import author_and_my_vote, author_join
 
 # (table, alias, type, votes column, replies column, extra condition)
 _SOURCES = (
     ("posts", "p", "post", "likes_count", "comments_count", "p.is_published"),
     ("questions", "q", "question", "votes_count", "answers_count", "true"),
-)
-
-_MY_VOTE = (
-    "(SELECT v.vote_type::text FROM public.votes v"
-    " WHERE v.user_id = auth.uid() AND v.votable_type = i.type AND v.votable_id = i.id)"
 )
 
 
@@ -50,7 +48,6 @@ def feed_sql(*, scope: str, after: bool, authenticated: bool) -> str:
             f" ORDER BY {t}.{order_key} DESC, {t}.id DESC LIMIT :limit)"
         )
     order = "i.score DESC, i.id DESC" if scope == "trending" else "i.created_at DESC, i.id DESC"
-    my_vote = _MY_VOTE if authenticated else "NULL::text"
     return f"""
         WITH items AS (
             {' UNION ALL '.join(branches)}
@@ -59,11 +56,8 @@ def feed_sql(*, scope: str, after: bool, authenticated: bool) -> str:
                left(btrim(regexp_replace(i.content, '\\s+', ' ', 'g')), 280) AS excerpt,
                i.category, coalesce(i.tags, '{{}}'::text[]) AS tags, i.created_at,
                i.votes_count, i.replies_count, i.score,
-               u.id AS author_id, u.username AS author_username, u.full_name AS author_full_name,
-               u.avatar_url AS author_avatar_url,
-               {my_vote} AS my_vote
-        FROM items i
-        JOIN public.users u ON u.id = i.author_id
+               {author_and_my_vote(authenticated, 'i')}
+        FROM items i {author_join('i')}
         ORDER BY {order}
         LIMIT :limit
     """

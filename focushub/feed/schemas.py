@@ -8,9 +8,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from focushub.content.schemas import UserSummary, VoteType
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from focushub.core.schemas import OutputModel
-from focushub.users.schemas import UserSummary
 
 FeedScope = Literal["following", "latest", "trending"]
 
@@ -27,7 +27,7 @@ class FeedItemRead(OutputModel):
     votes_count: int = Field(description="Net score: a post's likes_count, a question's votes_count")
     replies_count: int = Field(description="A post's comments_count, a question's answers_count")
     score: float | None = Field(description="Trending score (see GET /feed); null for other scopes")
-    my_vote: Literal["upvote", "downvote"] | None = Field(
+    my_vote: VoteType | None = Field(
         description="The caller's vote; null when none or anonymous"
     )
 

@@ -29,13 +29,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller
 from focushub.core.errors import Unauthorized
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
 from focushub.feed.queries import feed_sql
 from focushub.feed.schemas import FeedItemRead, FeedParams
-from focushub.users.schemas import UserSummary
 
 
 def _item(row: Mapping[str, Any]) -> FeedItemRead:

@@ -7,9 +7,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from focushub.content.schemas import UserSummary
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from focushub.core.schemas import OutputModel
-from focushub.users.schemas import UserSummary
 
 
 class FollowState(OutputModel):

@@ -1,43 +1,33 @@
 """SQL of the posts domain.
 
-Every query returns the same columns (``post_columns``): the post, its author
-and the caller's vote, so one row is one ``PostRead`` and a page is one query.
-Only fixed fragments defined here are ever joined into a statement; values are
-always bound parameters.
+Every query returns the same columns (``select_posts``): the post, its author
+and the caller's vote (``focushub.content.sql``), so one row is one ``PostRead``
+and a page is one query. Only fixed fragments are ever joined into a statement;
+values are always bound parameters.
 """
 
 from __future__ import annotations
+
+from focushub.content.sql import author_and_my_vote, author_join
 
 # The post's own columns, by name (never *: search_vector stays in the database).
 _POST = (
     "p.id, p.title, p.content, p.category, coalesce(p.tags, '{}') AS tags, p.is_published,"
     " p.likes_count, p.comments_count, p.created_at, p.updated_at"
 )
-_AUTHOR = (
-    "u.id AS author_id, u.username AS author_username, u.full_name AS author_full_name,"
-    " u.avatar_url AS author_avatar_url"
-)
 RETURNING = (
     "id, author_id, title, content, category, tags, is_published, likes_count, comments_count,"
     " created_at, updated_at"
 )
 
-# anon has no privilege on votes at all (votes are private to the voter), so an
-# anonymous caller's query must not mention the table.
-_MY_VOTE_JOIN = " LEFT JOIN votes v ON v.votable_type = 'post' AND v.votable_id = p.id AND v.user_id = auth.uid()"
-
-
-def post_columns(authenticated: bool) -> tuple[str, str]:
-    """(select list, join clause) for posts ``p`` joined to their author and the caller's vote."""
-    if authenticated:
-        return f"{_POST}, {_AUTHOR}, v.vote_type::text AS my_vote", _MY_VOTE_JOIN
-    return f"{_POST}, {_AUTHOR}, NULL::text AS my_vote", ""
-
 
 def select_posts(authenticated: bool, source: str = "posts p") -> str:
-    """``SELECT ... FROM <source> JOIN users JOIN votes``; the caller appends WHERE/ORDER."""
-    columns, vote_join = post_columns(authenticated)
-    return f"SELECT {columns} FROM {source} JOIN users u ON u.id = p.author_id{vote_join}"
+    """``SELECT`` posts ``p`` with their author ``u`` and the caller's vote from ``source``;
+    the caller appends WHERE/ORDER."""
+    return (
+        f"SELECT {_POST}, {author_and_my_vote(authenticated, 'p', 'post')}"
+        f" FROM {source} {author_join('p')}"
+    )
 
 
 INSERT_POST = f"""

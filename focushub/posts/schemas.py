@@ -25,15 +25,13 @@ from pydantic import (
     model_validator,
 )
 
+from focushub.content.schemas import UserSummary, VoteType
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from focushub.core.schemas import InputModel, OutputModel
-from focushub.users.schemas import UserSummary
 
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 30
 MAX_CONTENT_LENGTH = 20_000
-
-VoteType = Literal["upvote", "downvote"]
 
 # Letters, combining marks (the vowel signs of Indic scripts, accents) and
 # decimal digits of any script, and the punctuation of names like c++, c#,

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 from uuid import UUID
 
+from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
@@ -27,7 +28,6 @@ from focushub.posts.schemas import (
     PostUpdate,
     normalize_tag,
 )
-from focushub.users.schemas import UserSummary
 
 _UPDATABLE = ("title", "content", "category", "tags", "is_published")
 
@@ -38,7 +38,7 @@ def share_url(base_url: str, post_id: UUID) -> str:
 
 
 def post_from_row(row: Mapping[str, Any], base_url: str) -> PostRead:
-    """Build a ``PostRead`` from a row of ``queries.post_columns``."""
+    """Build a ``PostRead`` from a row of ``queries.select_posts``."""
     return PostRead(
         id=row["id"],
         author=UserSummary.from_row(row),

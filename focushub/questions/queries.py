@@ -1,58 +1,43 @@
 """SQL of the questions domain.
 
 Every statement returns the columns its schema needs in one round trip: the
-author (``author_*`` columns, read with ``UserSummary.from_row``), the accepted flag and the
-caller's own vote. Fragments are constants; values are always named parameters.
+author and the caller's own vote (``focushub.content.sql``; the author read back
+with ``UserSummary.from_row``) and the accepted flag. A question's page embeds
+its first answers with ``focushub.answers.queries``. Fragments are constants;
+values are always named parameters.
 """
 
 from __future__ import annotations
 
+from focushub.answers.queries import answer_page_json
+from focushub.content.sql import author_and_my_vote, author_join
 from focushub.core.db import Caller
-
-
-def my_vote_column(caller: Caller, votable_type: str, alias: str) -> str:
-    """The caller's vote on ``alias``.id as text, NULL when none.
-
-    ``anon`` has no privilege on votes at all (votes are private to the voter), so
-    for anonymous callers the column is a constant instead of a query that would
-    be refused.
-    """
-    if not caller.is_authenticated:
-        return "NULL::text"
-    return (
-        "(SELECT v.vote_type::text FROM votes v WHERE v.user_id = auth.uid()"
-        f" AND v.votable_type = '{votable_type}' AND v.votable_id = {alias}.id)"
-    )
-
-
-AUTHOR_COLUMNS = (
-    "u.id AS author_id, u.username AS author_username, u.full_name AS author_full_name,"
-    " u.avatar_url AS author_avatar_url"
-)
-
 
 _QUESTION_COMMON = (
     "q.id, q.title, q.category, coalesce(q.tags, '{{}}') AS tags, q.status::text AS status,"
     " q.votes_count, q.answers_count, {views} AS views_count, q.created_at, q.updated_at,"
     " EXISTS (SELECT 1 FROM answers acc WHERE acc.question_id = q.id AND acc.is_accepted)"
-    " AS has_accepted_answer,"
-    f" {AUTHOR_COLUMNS}, {{my_vote}} AS my_vote"
+    " AS has_accepted_answer, {author_and_my_vote}"
 )
 
 EXCERPT_LENGTH = 300
 
 
+def _common_columns(caller: Caller, views: str) -> str:
+    return _QUESTION_COMMON.format(
+        views=views, author_and_my_vote=author_and_my_vote(caller.is_authenticated, "q", "question")
+    )
+
+
 def question_columns(caller: Caller, *, views: str = "q.views_count") -> str:
     """Columns of a full question (``q`` joined to its author ``u``)."""
-    return "q.content, " + _QUESTION_COMMON.format(
-        my_vote=my_vote_column(caller, "question", "q"), views=views
-    )
+    return "q.content, " + _common_columns(caller, views)
 
 
 def summary_columns(caller: Caller) -> str:
     """Columns of a list item: an excerpt instead of the content."""
-    return f"left(q.content, {EXCERPT_LENGTH}) AS excerpt, " + _QUESTION_COMMON.format(
-        my_vote=my_vote_column(caller, "question", "q"), views="q.views_count"
+    return f"left(q.content, {EXCERPT_LENGTH}) AS excerpt, " + _common_columns(
+        caller, "q.views_count"
     )
 
 
@@ -62,7 +47,7 @@ def insert_question(caller: Caller) -> str:
         " INSERT INTO questions (author_id, title, content, category, tags)"
         " VALUES (auth.uid(), :title, :content, :category, CAST(:tags AS text[]))"
         " RETURNING *)"
-        f" SELECT {question_columns(caller)} FROM q JOIN users u ON u.id = q.author_id"
+        f" SELECT {question_columns(caller)} FROM q {author_join('q')}"
     )
 
 
@@ -70,7 +55,7 @@ def update_question(caller: Caller, assignments: str) -> str:
     """``assignments`` is built from a fixed list of column names, never from input."""
     return (
         f"WITH q AS (UPDATE questions SET {assignments} WHERE id = :id RETURNING *)"
-        f" SELECT {question_columns(caller)} FROM q JOIN users u ON u.id = q.author_id"
+        f" SELECT {question_columns(caller)} FROM q {author_join('q')}"
     )
 
 
@@ -95,9 +80,6 @@ def select_question_page(caller: Caller) -> str:
     The view CTE runs first, but the outer SELECT reads the snapshot taken when the
     statement began, so the view just counted is added to ``views_count`` here.
     """
-    # Imported here: focushub.answers.queries builds on this module's columns.
-    from focushub.answers.queries import answer_page_json
-
     return f"""
         WITH viewed AS (SELECT public.record_question_view(:id, :viewer_key) AS counted)
         SELECT {question_columns(caller, views="q.views_count + viewed.counted::int")},
@@ -111,7 +93,7 @@ def select_question_page(caller: Caller) -> str:
                       ORDER BY x.created_at DESC, x.id DESC LIMIT :ai_limit) ai
                )::text AS ai_answers,
                {answer_page_json(caller)} AS answers
-        FROM viewed CROSS JOIN questions q JOIN users u ON u.id = q.author_id
+        FROM viewed CROSS JOIN questions q {author_join('q')}
         WHERE q.id = :id
     """
 
@@ -140,7 +122,7 @@ def list_questions(
     where_sql = f"WHERE {' AND '.join(where)}" if where else ""
     return (
         f"SELECT {summary_columns(caller)}, q.trending_score AS score"
-        f" FROM questions q JOIN users u ON u.id = q.author_id"
+        f" FROM questions q {author_join('q')}"
         f" {where_sql} ORDER BY {key} DESC, q.id DESC LIMIT :limit"
     )
 

@@ -16,11 +16,11 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
+from focushub.answers.schemas import AnswerRead
+from focushub.content.schemas import UserSummary, VoteType
 from focushub.core.schemas import InputModel, OutputModel
-from focushub.users.schemas import UserSummary
 
 QuestionStatus = Literal["open", "answered", "closed"]
-VoteType = Literal["upvote", "downvote"]
 QuestionView = Literal["newest", "unanswered", "trending"]
 
 MAX_TAGS = 10
@@ -119,18 +119,6 @@ class QuestionSummary(_QuestionFields):
 
 class QuestionRead(_QuestionFields):
     content: str
-
-
-class AnswerRead(OutputModel):
-    id: UUID
-    question_id: UUID
-    content: str
-    is_accepted: bool
-    votes_count: int
-    author: UserSummary
-    my_vote: VoteType | None
-    created_at: datetime
-    updated_at: datetime
 
 
 class AIAnswerRead(OutputModel):

@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy.engine import RowMapping
 
 from focushub.answers.service import answer_page_from_json
+from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound, ValidationFailed
 from focushub.core.pagination import Page, decode_cursor, page_of
@@ -37,7 +38,6 @@ from focushub.questions.schemas import (
     SimilarQuestions,
     normalize_tag,
 )
-from focushub.users.schemas import UserSummary
 
 # A question page embeds this many answers; the rest via GET /questions/{id}/answers.
 DETAIL_ANSWERS = 50

@@ -22,6 +22,7 @@ matches stay reachable by narrowing the query, the category or the tag.
 
 from __future__ import annotations
 
+from focushub.content.sql import AUTHOR_COLUMNS, author_join
 from focushub.search.schemas import HIGHLIGHT_START, HIGHLIGHT_STOP
 
 # type -> (table, alias, body column)
@@ -80,10 +81,8 @@ def content_sql(*, types: list[str]) -> str:
         SELECT page.type, page.id, page.title, page.category, coalesce(page.tags, '{{}}'::text[]) AS tags,
                page.created_at, page.rank,
                ts_headline('english'::regconfig, coalesce(page.body, ''), {TSQUERY}, :headline) AS snippet,
-               u.id AS author_id, u.username AS author_username, u.full_name AS author_full_name,
-               u.avatar_url AS author_avatar_url
-        FROM page
-        JOIN public.users u ON u.id = page.author_id
+               {AUTHOR_COLUMNS}
+        FROM page {author_join('page')}
         ORDER BY page.rank DESC, page.id DESC
     """
 

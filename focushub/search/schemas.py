@@ -8,9 +8,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from focushub.content.schemas import UserSummary
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from focushub.core.schemas import OutputModel
-from focushub.users.schemas import UserSummary
 
 SearchType = Literal["post", "question", "resource", "user"]
 MAX_QUERY_LENGTH = 200

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
+from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
 from focushub.search import queries
 from focushub.search.schemas import ContentHit, SearchHit, SearchParams, UserHit
-from focushub.users.schemas import UserSummary
 
 _CONTENT_TYPES = ["post", "question", "resource"]
 

@@ -1,8 +1,13 @@
+"""Users on the wire: public profiles and the caller's own account.
+
+The summary that other things embed (an author, a follower, a chat peer) is
+``UserSummary`` in ``focushub.content.schemas``, shared by every domain that embeds it.
+"""
+
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 from pydantic import AnyHttpUrl, Field, field_validator
@@ -10,25 +15,6 @@ from pydantic import AnyHttpUrl, Field, field_validator
 from focushub.core.schemas import FullName, InputModel, OutputModel, Username
 
 UserRole = Literal["student", "educator", "admin"]
-
-
-class UserSummary(OutputModel):
-    """The public face of a user embedded in other things: authors, followers, search hits."""
-
-    id: UUID
-    username: str
-    full_name: str
-    avatar_url: str | None
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any], prefix: str = "author_") -> UserSummary:
-        """Build from a row whose user columns carry ``prefix`` (``author_id``, ``author_username``…)."""
-        return cls(
-            id=row[f"{prefix}id"],
-            username=row[f"{prefix}username"],
-            full_name=row[f"{prefix}full_name"],
-            avatar_url=row[f"{prefix}avatar_url"],
-        )
 
 
 class UserRead(OutputModel):

@@ -7,8 +7,8 @@ from uuid import UUID
 
 from pydantic import Field
 
+from focushub.content.schemas import VoteType
 from focushub.core.schemas import InputModel, OutputModel
-from focushub.posts.schemas import VoteType
 
 VotableType = Literal["post", "comment", "question", "answer"]
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from focushub.content.schemas import VoteType
 from focushub.core.db import Caller
 from focushub.core.errors import NotFound
 from focushub.core.runtime import Runtime
-from focushub.posts.schemas import VoteType
 from focushub.votes.schemas import VotableType, VoteRead
 
 # One round trip (0011): the upsert, or the delete when :vote_type is NULL,
