@@ -5,7 +5,8 @@ from __future__ import annotations
 import procrastinate
 
 from focushub.auth import mail
-from focushub.core.jobs import TaskSet, runtime_of
+from focushub.core.jobs import TaskSet
+from focushub.core.runtime import runtime_of
 
 tasks = TaskSet()
 

@@ -44,13 +44,10 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import asyncpg
 import orjson
-
-if TYPE_CHECKING:
-    from focushub.core.db import Tx
 
 log = logging.getLogger("focushub.events")
 
@@ -77,6 +74,12 @@ class Event:
     data: dict[str, Any]
     seq: int | None = None
     stub: dict[str, Any] | None = None
+
+
+class Executes(Protocol):
+    """What a transaction offers to send statements inside it (``core.db.Tx``)."""
+
+    async def execute(self, sql: str, **params: Any) -> None: ...
 
 
 class Subscriber(Protocol):
@@ -363,7 +366,7 @@ class EventBus:
         except Exception:
             log.warning("events: publish to %s failed", event.channel, exc_info=True)
 
-    async def send_in_transaction(self, tx: Tx, events: list[Event]) -> None:
+    async def send_in_transaction(self, tx: Executes, events: list[Event]) -> None:
         """On PostgreSQL: NOTIFY ``events`` inside ``tx`` (delivered at its commit, in
         order). Call last in the transaction. Other backends: nothing (see
         :meth:`send_committed`)."""

@@ -12,7 +12,7 @@ strategy (exponential backoff); after its last attempt the job stays ``failed``
 Tasks live next to their domain (``<domain>/tasks.py``) in a :class:`TaskSet`,
 take ids (never objects), and are idempotent: a job may run again after a crash
 between its work and its completion. They receive the procrastinate job context
-and get the process's runtime with :func:`runtime_of`. (A ``TaskSet`` rather than
+and get the process's runtime with ``core.runtime.runtime_of``. (A ``TaskSet`` rather than
 a procrastinate ``Blueprint``: a blueprint's tasks are bound to the last app that
 registered them, and tests build several runtimes in one process.)
 
@@ -28,17 +28,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import procrastinate
 from procrastinate.psycopg_connector import PsycopgConnector
 
-from focushub.core.events import plain_dsn
-
-if TYPE_CHECKING:
-    from focushub.core.db import Tx
-    from focushub.core.runtime import Runtime
+from focushub.core.events import Executes, plain_dsn
 
 log = logging.getLogger("focushub.jobs")
 
@@ -94,11 +90,6 @@ class TaskSet:
         return declare
 
 
-def runtime_of(context: procrastinate.JobContext) -> Runtime:
-    """The runtime of the worker running this job (tasks declared with ``pass_context``)."""
-    return context.additional_context["runtime"]
-
-
 class JobQueue:
     """The process's job queue: task registry, deferral in transactions, workers."""
 
@@ -137,7 +128,7 @@ class JobQueue:
             await self.app.close_async()
             self._open = False
 
-    async def defer_in_transaction(self, tx: Tx, jobs: list[JobRequest]) -> None:
+    async def defer_in_transaction(self, tx: Executes, jobs: list[JobRequest]) -> None:
         """Write ``jobs`` as the last statements of ``tx`` (as service_role)."""
         unknown = {job.task for job in jobs} - self.task_names
         if unknown and self.task_names:
@@ -153,7 +144,7 @@ class JobQueue:
 
     async def run_worker(
         self,
-        runtime: Runtime,
+        runtime: Any,
         *,
         concurrency: int = 2,
         wait: bool = True,
@@ -162,6 +153,8 @@ class JobQueue:
         name: str | None = None,
     ) -> None:
         """Run a worker until cancelled (``wait=False``: until the queue is empty).
+
+        ``runtime`` (the process's ``Runtime``) is handed to every task (``runtime_of``).
 
         Cancelling it stops fetching and lets running jobs finish for up to
         ``shutdown_timeout`` seconds; jobs cut off then are retried by a later worker.

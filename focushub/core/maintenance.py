@@ -17,8 +17,8 @@ from typing import Any
 import procrastinate
 
 from focushub.core.db import SERVICE
-from focushub.core.jobs import TaskSet, runtime_of
-from focushub.core.runtime import Runtime
+from focushub.core.jobs import TaskSet
+from focushub.core.runtime import Runtime, runtime_of
 
 log = logging.getLogger("focushub.jobs")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from contextlib import AbstractAsyncContextManager
 
+import procrastinate
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from focushub.core.db import Caller, Tx, create_engine, transaction
@@ -20,6 +21,11 @@ from focushub.core.jobs import JobQueue
 from focushub.core.settings import Settings
 
 log = logging.getLogger("focushub.runtime")
+
+
+def runtime_of(context: procrastinate.JobContext) -> Runtime:
+    """The runtime of the worker running this job (tasks get the job context first)."""
+    return context.additional_context["runtime"]
 
 
 class Runtime:
