@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,12 +27,20 @@ from focushub.notifications.router import router as notifications_router
 from focushub.posts.router import router as posts_router
 from focushub.questions.router import router as questions_router
 from focushub.realtime.router import router as realtime_router
+from focushub.resources.router import router as resources_router
 from focushub.search.router import router as search_router
 from focushub.users.router import router as users_router
 from focushub.votes.router import router as votes_router
 from focushub.wiring import build_runtime
 
 log = logging.getLogger("focushub")
+
+# Endpoints that take multipart/form-data (a file), up to FOCUSHUB_MAX_UPLOAD_BYTES.
+UPLOAD_PATHS = (
+    re.compile(r"/api/v1/resources"),
+    re.compile(r"/api/v1/users/me/avatar"),
+    re.compile(r"/api/v1/chat/rooms/[^/]+/attachments"),
+)
 
 # Order matters only where paths overlap: fixed segments (e.g. /questions/similar)
 # are declared by their router before parameterised ones.
@@ -43,6 +52,7 @@ ROUTERS = (
     posts_router,
     comments_router,
     questions_router,
+    resources_router,
     answers_router,
     votes_router,
     feed_router,
@@ -89,7 +99,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         lifespan=lifespan,
     )
     app.state.runtime = rt
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       upload_max_bytes=settings.max_upload_bytes + 1024 * 1024,
+                       upload_paths=UPLOAD_PATHS)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

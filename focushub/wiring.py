@@ -15,14 +15,18 @@ from focushub.chat import tasks as chat_tasks
 from focushub.core import maintenance
 from focushub.core.runtime import Runtime
 from focushub.core.settings import Settings
+from focushub.files import tasks as file_tasks
 from focushub.notifications import events as notification_events
 from focushub.questions import tasks as question_tasks
+from focushub.resources import tasks as resource_tasks
 
 TASK_SETS = (
     maintenance.tasks,
     auth_tasks.tasks,
     chat_tasks.tasks,
     question_tasks.tasks,
+    file_tasks.tasks,
+    resource_tasks.tasks,
 )
 
 

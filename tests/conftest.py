@@ -109,14 +109,18 @@ async def app_conn(test_db: TestDatabase) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
-async def run_task(test_db: TestDatabase, task: str, **args: object) -> None:
-    """Enqueue ``task`` and run a worker until the queue is empty, as a job runs in production."""
+async def run_task(test_db: TestDatabase, task: str, settings: object = None,
+                   **args: object) -> None:
+    """Enqueue ``task`` and run a worker until the queue is empty, as a job runs in production
+    (with ``settings``, e.g. the app's storage, when given)."""
     from focushub.core.db import SERVICE
     from focushub.core.settings import Settings
     from focushub.wiring import build_runtime
 
-    rt = build_runtime(Settings(env="test", database_url=test_db.app_url, jwt_secret="x" * 40,
-                                db_pool_size=2))
+    if settings is None:
+        settings = Settings(env="test", database_url=test_db.app_url, jwt_secret="x" * 40,
+                            db_pool_size=2)
+    rt = build_runtime(settings)
     try:
         async with rt.transaction(SERVICE) as tx:
             tx.enqueue(task, **args)

@@ -95,7 +95,7 @@ ONE_MESSAGE = f"""
 
 SEND_MESSAGE = """
     SELECT id FROM public.chat_send_message(
-        :room_id, :content, CAST(:message_type AS message_type), :file_url, :key)
+        :room_id, :content, CAST(:message_type AS message_type), CAST(:file_id AS uuid), :key)
 """
 
 EXPORT = """

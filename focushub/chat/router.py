@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
 from fastapi.responses import PlainTextResponse
 
 from focushub.chat import service
 from focushub.chat.schemas import (
+    AttachmentRead,
     MessageCreate,
     MessageListParams,
     MessagePage,
@@ -27,6 +28,8 @@ from focushub.chat.schemas import (
 )
 from focushub.core.deps import RuntimeDep, UserDep
 from focushub.core.pagination import Page
+from focushub.files.responses import file_response
+from focushub.files.sniff import inline
 
 router = APIRouter(prefix="/api/v1/chat/rooms", tags=["chat"])
 
@@ -141,3 +144,27 @@ async def export_room(room_id: UUID, caller: UserDep, rt: RuntimeDep) -> PlainTe
     return PlainTextResponse(
         text, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
+
+
+@router.post("/{room_id}/attachments", status_code=status.HTTP_201_CREATED,
+             response_model=AttachmentRead, responses={
+                 413: {"description": "Over the size limit or the storage quota"},
+                 415: {"description": "A type not accepted, or content that disagrees with the name"},
+                 422: {"description": "Empty file, bad name, corrupt or bomb-like archive"}})
+async def upload_attachment(
+    room_id: UUID, caller: UserDep, rt: RuntimeDep,
+    file: Annotated[UploadFile, File(description="The file; send it with an image or file message")],
+) -> AttachmentRead:
+    return await service.upload_attachment(rt, caller, room_id, file.file, file.filename)
+
+
+@router.get("/{room_id}/attachments/{file_id}", response_class=Response,
+            responses={200: {"description": "The file"}, 206: {"description": "A byte range"},
+                       304: {"description": "Not modified"}})
+async def read_attachment(room_id: UUID, file_id: UUID, caller: UserDep, rt: RuntimeDep,
+                          request: Request) -> Response:
+    stored = await service.open_attachment(rt, caller, room_id, file_id)
+    return await file_response(
+        rt.storage, stored.storage_key, headers=request.headers,
+        content_type=stored.content_type, size=stored.size, sha256=stored.sha256,
+        modified_at=stored.created_at, name=stored.file_name, inline=inline(stored.content_type))

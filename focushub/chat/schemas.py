@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AnyUrl, BaseModel, Field, StringConstraints, UrlConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from focushub.content.schemas import UserSummary
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -24,8 +24,6 @@ RoomName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 RoomDescription = Annotated[str, StringConstraints(max_length=2000)]
 MessageContent = Annotated[str, StringConstraints(max_length=MAX_MESSAGE_LENGTH)]
 IdempotencyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-# Files are not uploaded here: the sender gives a URL, which must be http(s).
-FileUrl = Annotated[AnyUrl, UrlConstraints(max_length=2048, allowed_schemes=["http", "https"])]
 
 
 class RoomCreate(InputModel):
@@ -66,7 +64,7 @@ class MessageRead(OutputModel):
     sender_username: str | None
     content: str
     message_type: MessageType
-    file_url: str | None
+    file_url: str | None = Field(description="Image and file messages: GET it for the attachment")
     is_read: bool = Field(
         description="Every other participant has read it (direct rooms: the other person has)"
     )
@@ -121,7 +119,9 @@ class ParticipantUpdate(InputModel):
 class MessageCreate(InputModel):
     content: MessageContent = ""
     message_type: SendableType = "text"
-    file_url: FileUrl | None = None
+    file_id: UUID | None = Field(
+        default=None, description="Image and file messages: the attachment uploaded to this room "
+        "(POST /chat/rooms/{room_id}/attachments)")
     idempotency_key: IdempotencyKey | None = Field(
         default=None, description="Retrying with the same key returns the first message"
     )
@@ -131,10 +131,10 @@ class MessageCreate(InputModel):
         if self.message_type == "text":
             if not self.content.strip():
                 raise ValueError("a text message needs content")
-            if self.file_url is not None:
-                raise ValueError("file_url is for image and file messages")
-        elif self.file_url is None:
-            raise ValueError(f"an {self.message_type} message needs file_url")
+            if self.file_id is not None:
+                raise ValueError("file_id is for image and file messages")
+        elif self.file_id is None:
+            raise ValueError(f"an {self.message_type} message needs file_id")
         return self
 
 
@@ -174,3 +174,12 @@ class ReadState(OutputModel):
     room_id: UUID
     last_read_seq: int
     unread_count: int
+
+
+class AttachmentRead(OutputModel):
+    id: UUID
+    room_id: UUID
+    name: str
+    size: int
+    content_type: str = Field(description="Sniffed from the content; images lose their metadata")
+    url: str = Field(description="GET it (participants only)")

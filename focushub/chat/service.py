@@ -12,14 +12,16 @@ request publishes nothing.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 from uuid import UUID
 
 from focushub.chat import events, queries
 from focushub.chat.schemas import (
+    AttachmentRead,
     MessageCreate,
     MessageListParams,
     MessagePage,
@@ -40,6 +42,8 @@ from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
+from focushub.files import service as files
+from focushub.files import sniff
 
 
 async def _post_membership_messages(tx: Tx) -> None:
@@ -273,7 +277,7 @@ async def send_message(
         message_id = await tx.scalar(
             queries.SEND_MESSAGE,
             room_id=room_id, content=data.content, message_type=data.message_type,
-            file_url=str(data.file_url) if data.file_url is not None else None,
+            file_id=data.file_id,
             key=data.idempotency_key,
         )
         return await _message(tx, message_id)
@@ -338,6 +342,57 @@ async def delete_message(
             raise NotFound("No such message", code="message_not_found")
         await tx.execute("SELECT 1 FROM public.chat_delete_message(:id)", id=message_id)
         return await _message(tx, message_id)
+
+
+# --- attachments --------------------------------------------------------------------------
+
+# Photos are re-encoded (which drops their EXIF, location included) at most this wide.
+CHAT_IMAGE_SIZE = 2560
+
+
+def _attachment(row: Mapping[str, Any]) -> AttachmentRead:
+    return AttachmentRead(
+        id=row["id"], room_id=row["room_id"], name=row["file_name"], size=row["size"],
+        content_type=row["content_type"],
+        url=f"/api/v1/chat/rooms/{row['room_id']}/attachments/{row['id']}")
+
+
+async def upload_attachment(
+    rt: Runtime, caller: Caller, room_id: UUID, upload: BinaryIO, file_name: str | None
+) -> AttachmentRead:
+    """Store a file for the room (participants only); send it with an ``image`` or ``file``
+    message carrying its id. JPEG, PNG and WebP images are stored re-encoded, without
+    their metadata. Unsent attachments are removed after a day (``files.sweep``)."""
+    settings = rt.settings
+    async with files.receive(upload, file_name, max_bytes=settings.max_upload_bytes) as received:
+        async with contextlib.AsyncExitStack() as stack:
+            final = received
+            if received.kind in (sniff.JPEG, sniff.PNG, sniff.WEBP):
+                final = await stack.enter_async_context(
+                    files.reencoded(received, CHAT_IMAGE_SIZE))
+            key = await stack.enter_async_context(files.stored(rt, final, "attachment"))
+            async with rt.transaction(caller) as tx:
+                await _check_room_visible(tx, room_id)
+                file_id = await files.insert(tx, final, key, purpose="attachment",
+                                             quota=settings.storage_quota_bytes, room_id=room_id)
+                row = await tx.one(
+                    "SELECT id, room_id, file_name, size, content_type FROM public.stored_files"
+                    " WHERE id = :id", id=file_id)
+    return _attachment(row)
+
+
+async def open_attachment(
+    rt: Runtime, caller: Caller, room_id: UUID, file_id: UUID
+) -> files.StoredFile:
+    """The attachment's file if the caller participates in its room (RLS); 404 otherwise."""
+    async with rt.transaction(caller) as tx:
+        row = await tx.one_or_none(
+            f"SELECT {files.FILE_COLUMNS} FROM public.stored_files f"
+            " WHERE f.id = :id AND f.room_id = :room_id AND f.purpose = 'attachment'",
+            id=file_id, room_id=room_id)
+    if row is None:
+        raise NotFound("No such attachment", code="attachment_not_found")
+    return files.StoredFile.from_row(row, prefix="file_")
 
 
 # --- realtime: positions and replays for the gateway -------------------------------------

@@ -8,10 +8,10 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from focushub.content.fields import not_blank
 from focushub.content.schemas import UserSummary, VoteType
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from focushub.core.schemas import InputModel, OutputModel
-from focushub.posts.schemas import not_blank
 
 MAX_COMMENT_LENGTH = 5_000
 

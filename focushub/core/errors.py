@@ -12,11 +12,12 @@ import logging
 from typing import Any
 
 import asyncpg
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect, Request
 
 log = logging.getLogger("focushub.errors")
 
@@ -196,6 +197,13 @@ def install_error_handlers(app: FastAPI) -> None:
             log.exception("database error", exc_info=exc)
             return JSONResponse(error_body("internal_error", "Internal server error"), 500)
         return JSONResponse(error_body(err.code, err.message, err.details), err.status_code)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_: Request, exc: ClientDisconnect) -> JSONResponse:
+        # The client left in the middle of its request body (an upload, say): nothing was
+        # done, and nobody is there to read an answer.
+        log.info("client disconnected before sending its whole request")
+        return JSONResponse(error_body("client_disconnected", "The request body was cut off"), 400)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -2,9 +2,10 @@
 
 The server, the CLI and the worker each build one :class:`Runtime` (see
 ``focushub/wiring.py``, which also registers the domains' tasks and event
-bridges) holding the settings, the database engine, the event bus and the job
-queue. Services receive it as their first argument and open their transactions
-with :meth:`Runtime.transaction`, whose side effects (events, jobs) commit with it.
+bridges) holding the settings, the database engine, the event bus, the job
+queue and the object store. Services receive it as their first argument and open
+their transactions with :meth:`Runtime.transaction`, whose side effects (events,
+jobs) commit with it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from focushub.core.db import Caller, Tx, create_engine, transaction
 from focushub.core.events import EventBus
 from focushub.core.jobs import JobQueue
 from focushub.core.settings import Settings
+from focushub.integrations.storage import ObjectStore, open_store
 
 log = logging.getLogger("focushub.runtime")
 
@@ -29,14 +31,20 @@ def runtime_of(context: procrastinate.JobContext) -> Runtime:
 
 
 class Runtime:
-    """Settings, engine, event bus and job queue of one process."""
+    """Settings, engine, event bus, job queue and object storage of one process."""
 
     def __init__(self, settings: Settings, engine: AsyncEngine, bus: EventBus, jobs: JobQueue,
-                 *, owns_engine: bool) -> None:
+                 *, owns_engine: bool, storage: ObjectStore | None = None) -> None:
         self.settings = settings
         self.engine = engine
         self.bus = bus
         self.jobs = jobs
+        self.storage = storage or open_store(
+            storage_url=settings.storage_url, data_dir=settings.data_dir.resolve(),
+            endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=(settings.s3_secret_access_key.get_secret_value()
+                               if settings.s3_secret_access_key else None))
         # The HS256 signing key (in development generated once into the data dir).
         self.jwt_secret = settings.resolved_jwt_secret()
         self._owns_engine = owns_engine

@@ -11,10 +11,12 @@ digests are stored.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import jwt
@@ -107,3 +109,14 @@ def decode_access_token(token: str, *, secret: str, issuer: str) -> AccessClaims
     except ValueError:
         raise Unauthorized("The access token is invalid", code="invalid_token") from None
     return AccessClaims(user_id=user_id, claims=claims)
+
+
+def anonymous_key(secret: str, purpose: str, client_address: str, day: date) -> str:
+    """The counting key of an anonymous client on ``day`` (views, downloads).
+
+    A keyed hash (HMAC-SHA256 with the server's secret) of the purpose, address and
+    day: the database never holds an address, a key cannot be reversed by hashing
+    every IPv4 address, and keys of different days or purposes are unrelated.
+    """
+    message = f"focushub.{purpose}|{day.isoformat()}|{client_address}".encode()
+    return "anon:" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]

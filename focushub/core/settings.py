@@ -60,6 +60,17 @@ class Settings(BaseSettings):
     realtime_event_retention_days: int = Field(default=30, ge=1)
     job_retention_days: int = Field(default=7, ge=1)
 
+    # File storage. Unset URL: files live under data_dir/files. ``s3://bucket[/prefix]``:
+    # any S3-compatible store (endpoint, region and keys below, or boto3's own defaults).
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # Per-user total of stored files; admins are not limited.
+    storage_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
+
     # Request limits.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 

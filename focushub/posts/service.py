@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 from uuid import UUID
 
+from focushub.content.fields import normalize_tag
 from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
@@ -26,7 +27,6 @@ from focushub.posts.schemas import (
     PostListParams,
     PostRead,
     PostUpdate,
-    normalize_tag,
 )
 
 _UPDATABLE = ("title", "content", "category", "tags", "is_published")

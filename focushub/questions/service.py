@@ -10,8 +10,6 @@ from accepting an answer). When a write touches no row, one more query tells
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 from uuid import UUID
@@ -25,6 +23,7 @@ from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound, ValidationFailed
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
+from focushub.core.security import anonymous_key
 from focushub.questions import queries
 from focushub.questions.schemas import (
     AIAnswerRead,
@@ -55,8 +54,7 @@ def anonymous_viewer_key(secret: str, client_address: str, day: date) -> str:
     day: the database never holds an address, a key cannot be reversed by
     hashing every IPv4 address, and keys of different days are unrelated.
     """
-    message = f"focushub.question-view|{day.isoformat()}|{client_address}".encode()
-    return "anon:" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+    return anonymous_key(secret, "question-view", client_address, day)
 
 
 def _question_fields(row: RowMapping) -> dict[str, Any]:

@@ -10,7 +10,7 @@ Content ranking (posts, questions, resources), highest first:
 every item that matches only in its body, however often a body repeats the
 words (keyword stuffing only moves an item among the body-only matches, and
 there with diminishing returns). ``search_vector`` is the stored column of
-0003 (title weight A, body B).
+0003 (title weight A, body B; for resources also the file's text, C, 0014).
 
 The ranking is bounded: for each type it considers the newest
 ``RANK_WINDOW`` (300) of matches the caller may see. A rare term
@@ -25,11 +25,12 @@ from __future__ import annotations
 from focushub.content.sql import AUTHOR_COLUMNS, author_join
 from focushub.search.schemas import HIGHLIGHT_START, HIGHLIGHT_STOP
 
-# type -> (table, alias, body column)
+# type -> (table, alias, body expression). A resource's body is its description and the
+# start of its file's extracted text (0014), so a match inside an uploaded PDF gets a snippet.
 CONTENT_SOURCES = {
-    "post": ("posts", "p", "content"),
-    "question": ("questions", "q", "content"),
-    "resource": ("resources", "r", "description"),
+    "post": ("posts", "p", "p.content"),
+    "question": ("questions", "q", "q.content"),
+    "resource": ("resources", "r", "concat_ws(' ', r.description, left(r.extracted_text, 20000))"),
 }
 
 # How many of the newest matches of each type are ranked (search_ranked's p_window).
@@ -64,7 +65,7 @@ def content_sql(*, types: list[str]) -> str:
     for kind in types:
         table, t, body = CONTENT_SOURCES[kind]
         branches.append(
-            f"SELECT '{kind}'::text AS type, {t}.id, {t}.title, {t}.{body} AS body, {t}.author_id,"
+            f"SELECT '{kind}'::text AS type, {t}.id, {t}.title, {body} AS body, {t}.author_id,"
             f" {t}.category, {t}.tags, {t}.created_at, c.rank"
             f" FROM public.search_ranked('{kind}', {TSQUERY}, CAST(:category AS text),"
             f" CAST(:tag AS text), CAST(:c_rank AS float8), CAST(:c_id AS uuid), CAST(:limit AS integer),"

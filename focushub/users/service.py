@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from typing import BinaryIO
+from uuid import UUID
+
+import anyio
+
 from focushub.core.db import Caller
 from focushub.core.errors import NotFound, ValidationFailed
 from focushub.core.runtime import Runtime
+from focushub.files import previews, sniff
+from focushub.files import service as files
 from focushub.users.schemas import UserMe, UserRead, UserUpdate
+
+# Avatars are stored at most 512 px a side, with smaller copies for lists.
+AVATAR_SIZES = (512, 128, 48)
 
 # Columns anyone may read (email and last_login are not among them: the
 # database grants them to nobody but the account itself).
@@ -49,3 +59,44 @@ async def get_by_username(rt: Runtime, caller: Caller, username: str) -> UserRea
     if row is None:
         raise NotFound("No such user", code="user_not_found")
     return UserRead.model_validate(dict(row))
+
+
+def _avatar_key(key: str, size: int) -> str:
+    return key if size == AVATAR_SIZES[0] else f"{key}.{size}"
+
+
+async def set_avatar(rt: Runtime, caller: Caller, upload: BinaryIO, file_name: str | None) -> UserMe:
+    """Replace the caller's avatar with an image (PNG, JPEG, GIF, WebP), stored without its
+    metadata (EXIF location included) in :data:`AVATAR_SIZES`; the old one is removed."""
+    settings = rt.settings
+    async with files.receive(upload, file_name, max_bytes=settings.max_upload_bytes,
+                             allowed=sniff.IMAGES) as original:
+        async with files.reencoded(original, AVATAR_SIZES[0]) as image:
+            async with files.stored(rt, image, "avatar") as key:
+                for size in AVATAR_SIZES[1:]:
+                    data = await anyio.to_thread.run_sync(
+                        previews.strip_image, image.path, image.kind.mime, size)
+                    await rt.storage.put_bytes(_avatar_key(key, size), data, image.kind.mime)
+                async with rt.transaction(caller) as tx:
+                    await tx.execute("DELETE FROM public.stored_files"
+                                     " WHERE owner_id = auth.uid() AND purpose = 'avatar'")
+                    file_id = await files.insert(tx, image, key, purpose="avatar",
+                                                 quota=settings.storage_quota_bytes)
+                    url = f"/api/v1/users/{caller.user_id}/avatar?v={file_id.hex[:12]}"
+                    await tx.execute("UPDATE public.users SET avatar_url = :url"
+                                     " WHERE id = auth.uid()", url=url)
+                    tx.enqueue("files.purge")
+                    row = await tx.one(f"SELECT {ME_COLUMNS} FROM public.current_user_account()")
+    return UserMe.model_validate(dict(row))
+
+
+async def open_avatar(rt: Runtime, caller: Caller, user_id: UUID, size: int) -> tuple[str, str, str]:
+    """(object key, content type, ETag) of a user's avatar at ``size``; 404 without one."""
+    async with rt.transaction(caller) as tx:
+        row = await tx.one_or_none(
+            "SELECT storage_key, content_type, sha256 FROM public.stored_files"
+            " WHERE owner_id = :id AND purpose = 'avatar'", id=user_id)
+    if row is None:
+        raise NotFound("This user has no avatar", code="avatar_not_found")
+    return (_avatar_key(row["storage_key"], size), row["content_type"],
+            f'"{row["sha256"]}.{size}"')

@@ -57,3 +57,7 @@ async def make_user(client: httpx.AsyncClient, **overrides: Any) -> dict[str, An
     session["headers"] = {"Authorization": f"Bearer {session['access_token']}"}
     session["password"] = body["password"]
     return session
+
+
+# The storage fixtures of the file tests (local disk and S3), for every module here.
+from tests.api.files_support import env, s3_endpoint  # noqa: E402, F401

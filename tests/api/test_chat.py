@@ -190,14 +190,16 @@ async def test_message_validation_edit_and_delete(client, owner_conn):
     assert (await send(client, alice, rid, "x" * 10_001)).status_code == 422
     assert (await send(client, alice, rid, "x" * 10_000)).status_code == 201
     assert (await send(client, alice, rid, "   ")).status_code == 422
-    bad = await send(client, alice, rid, "notes", message_type="file", file_url="ftp://example.org/a.pdf")
+    # A client-chosen URL is not a file any more: files are uploaded as attachments.
+    bad = await send(client, alice, rid, "notes", message_type="file",
+                     file_url="https://files.example.org/a.pdf")
     assert bad.status_code == 422
     assert (await send(client, alice, rid, "notes", message_type="file")).status_code == 422
+    stranger = await send(client, alice, rid, "notes", message_type="file",
+                          file_id="7d3f6a10-0c59-4a0e-9d7e-2b8f4d1e6c22")
+    assert stranger.status_code == 404  # not an attachment of hers in this room
     assert (await send(client, alice, rid, "hi", message_type="system")).status_code == 422
     assert (await send(client, alice, rid, "hi", sender_id=bob["user"]["id"])).status_code == 422
-    ok = await send(client, alice, rid, "notes.pdf", message_type="file",
-                    file_url="https://files.example.org/notes.pdf")
-    assert ok.status_code == 201 and ok.json()["file_url"] == "https://files.example.org/notes.pdf"
     assert (await send(client, eve, rid, "let me in")).status_code == 404
 
     script = await send(client, bob, rid, "<script>alert(1)</script>")
@@ -226,7 +228,6 @@ async def test_message_validation_edit_and_delete(client, owner_conn):
     assert export.status_code == 200
     assert export.headers["content-type"].startswith("text/plain")
     assert "(message deleted)" in export.text
-    assert f"{alice['user']['username']}: [file: https://files.example.org/notes.pdf] notes.pdf" in export.text
     assert (await client.get(f"{ROOMS}/{rid}/export", headers=eve["headers"])).status_code == 404
 
 

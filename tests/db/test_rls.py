@@ -1227,6 +1227,8 @@ AUTHENTICATED_WRITES = {
     ("answers", "INSERT"): {"question_id", "author_id", "content"},
     ("answers", "UPDATE"): {"content"},
     ("resources", "INSERT"): {
+        "id",
+        "file_id",
         "author_id",
         "title",
         "description",
@@ -1246,7 +1248,7 @@ AUTHENTICATED_WRITES = {
     ("chat_rooms", "UPDATE"): {"name", "description", "is_active"},
     ("chat_room_participants", "INSERT"): {"room_id", "user_id", "role"},
     ("chat_room_participants", "UPDATE"): {"role", "last_read_at"},
-    ("chat_messages", "INSERT"): {"room_id", "sender_id", "content", "message_type", "file_url"},
+    ("chat_messages", "INSERT"): {"room_id", "sender_id", "content", "message_type"},
     ("chat_messages", "UPDATE"): {"content"},
     ("notifications", "UPDATE"): {"is_read"},
 }

@@ -198,7 +198,7 @@ async def test_events_of_a_transaction_that_rolls_back_are_never_sent(
         async with rt.transaction(caller_of(alice)) as tx:
             tx.before_commit(chat_events.publish_transaction_events)
             await tx.scalar(queries.SEND_MESSAGE, room_id=room["id"], content="rolled back",
-                            message_type="text", file_url=None, key=None)
+                            message_type="text", file_id=None, key=None)
             rows = await tx.all(queries.TRANSACTION_EVENTS)
             assert len(rows) == 1
             chat_events.publish_rows(tx, [dict(r) for r in rows])

@@ -1,0 +1,1 @@
+"""Stored files: receiving uploads, sniffing their type, storing and serving them, previews."""

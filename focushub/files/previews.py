@@ -1,0 +1,130 @@
+"""Previews and text of stored files, made from a local copy by a job.
+
+* Images and the first page of a PDF become a JPEG of at most
+  :data:`PREVIEW_SIZE` pixels a side (Pillow; PDF pages rendered by pdfium),
+  without any metadata (EXIF, GPS) of the original.
+* Text files give their first :data:`PREVIEW_LINES` lines.
+* The text of PDFs and text files is extracted for search, bounded by
+  :data:`MAX_TEXT_CHARS` characters, :data:`MAX_PDF_PAGES` pages and
+  :data:`EXTRACT_SECONDS` seconds.
+
+Decoding untrusted images is bounded too: Pillow refuses images over
+:data:`MAX_PIXELS` (decompression bombs).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+PREVIEW_SIZE = 480
+PREVIEW_LINES = 40
+MAX_TEXT_CHARS = 200_000
+MAX_PDF_PAGES = 200
+EXTRACT_SECONDS = 20.0
+MAX_PIXELS = 64_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    image: bytes | None = None  # JPEG
+    text: str | None = None
+
+
+def _jpeg(image: Image.Image, size: int = PREVIEW_SIZE) -> bytes:
+    image = ImageOps.exif_transpose(image)  # turn by the EXIF orientation, then drop EXIF
+    image.thumbnail((size, size))
+    if image.mode not in ("RGB", "L"):
+        background = Image.new("RGB", image.size, "white")
+        rgba = image.convert("RGBA")
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        image = background
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=82, optimize=True)  # no exif= : nothing of the original
+    return out.getvalue()
+
+
+def _pdf_first_page(path: Path) -> bytes:
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument(path)
+    try:
+        page = pdf[0]
+        width, height = page.get_size()
+        scale = PREVIEW_SIZE / max(width, height, 1)
+        bitmap = page.render(scale=max(scale, 0.1))
+        return _jpeg(bitmap.to_pil())
+    finally:
+        pdf.close()
+
+
+def _first_lines(path: Path) -> str:
+    lines = []
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            lines.append(line.rstrip("\n")[:200])
+            if len(lines) >= PREVIEW_LINES:
+                break
+    return "\n".join(lines)[:4000]
+
+
+def make_preview(path: Path, content_type: str) -> Preview | None:
+    """The preview of the file at ``path``; None when its type has none."""
+    if content_type in IMAGE_TYPES:
+        with Image.open(path) as image:
+            return Preview(image=_jpeg(image))
+    if content_type == "application/pdf":
+        return Preview(image=_pdf_first_page(path))
+    if content_type == "text/plain":
+        return Preview(text=_first_lines(path))
+    return None
+
+
+def extract_text(path: Path, content_type: str) -> str | None:
+    """Searchable text of a PDF or text file, bounded; None for other types."""
+    if content_type == "text/plain":
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return handle.read(MAX_TEXT_CHARS)
+    if content_type != "application/pdf":
+        return None
+    import pypdfium2
+
+    deadline = time.monotonic() + EXTRACT_SECONDS
+    parts: list[str] = []
+    total = 0
+    pdf = pypdfium2.PdfDocument(path)
+    try:
+        for index in range(min(len(pdf), MAX_PDF_PAGES)):
+            if time.monotonic() > deadline or total >= MAX_TEXT_CHARS:
+                break
+            page = pdf[index]
+            text = page.get_textpage().get_text_bounded()
+            parts.append(text)
+            total += len(text)
+    finally:
+        pdf.close()
+    return "\n".join(parts)[:MAX_TEXT_CHARS].replace("\x00", "")
+
+
+def strip_image(path: Path, content_type: str, size: int | None = None) -> bytes:
+    """The image re-encoded without metadata (EXIF location included), optionally fitted into
+    ``size`` pixels a side; PNG stays PNG (transparency), everything else becomes JPEG."""
+    with Image.open(path) as image:
+        image = ImageOps.exif_transpose(image)
+        if size is not None:
+            image.thumbnail((size, size))
+        out = io.BytesIO()
+        if content_type == "image/png":
+            image.save(out, "PNG", optimize=True)
+        else:
+            if image.mode not in ("RGB", "L"):
+                image = image.convert("RGB")
+            image.save(out, "JPEG", quality=88)
+        return out.getvalue()

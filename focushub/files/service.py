@@ -1,0 +1,196 @@
+"""Stored files: receiving an upload, storing it, serving it, and removing it.
+
+An upload is copied from the request into a temporary file while its SHA-256 is
+computed, then checked (size, name, sniffed type, archive shape) before anything
+is written: a refused file leaves no object and no row. The object goes into the
+store first and the row second, in the caller's transaction (with the quota
+check); if that transaction fails the object is deleted again, and if the process
+dies in between, the orphan sweep (``files.sweep``) removes it later. Deleting a
+row queues its objects in ``storage_deletions`` (a trigger), emptied by
+``files.purge``: the store is never changed inside a transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+from uuid import UUID
+
+import anyio
+
+from focushub.core.db import Caller, Tx
+from focushub.core.errors import AppError, PayloadTooLarge
+from focushub.core.runtime import Runtime
+from focushub.files import sniff
+from focushub.files.schemas import StorageUsage
+
+PURPOSES = ("resource", "avatar", "attachment")
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """An accepted upload, in a temporary file until the ``receive`` block ends."""
+
+    path: Path
+    name: str
+    size: int
+    sha256: str
+    kind: sniff.Kind
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    id: UUID
+    storage_key: str
+    file_name: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: Any
+    preview_status: str
+    preview_key: str | None
+    preview_text: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], prefix: str = "") -> StoredFile:
+        return cls(**{f: row[prefix + f] for f in cls.__slots__})
+
+
+FILE_COLUMNS = ", ".join(f"f.{c} AS file_{c}" for c in StoredFile.__slots__)
+
+
+def _refused(exc: sniff.Refused) -> AppError:
+    return AppError(exc.message, code=exc.code, status_code=exc.status)
+
+
+def _copy_and_hash(source: BinaryIO, target: BinaryIO, max_bytes: int) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    source.seek(0)
+    while chunk := source.read(1024 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"Files are limited to {max_bytes:,} bytes",
+                                  code="file_too_large")
+        digest.update(chunk)
+        target.write(chunk)
+    return size, digest.hexdigest()
+
+
+@asynccontextmanager
+async def receive(source: BinaryIO, name: str | None, *, max_bytes: int,
+                  allowed: tuple[sniff.Kind, ...] | None = None) -> AsyncIterator[Received]:
+    """Check an uploaded file and hold it in a temporary file for the block.
+
+    Refusals (each an ``AppError`` in the single error shape): 413 over ``max_bytes``;
+    422 empty, bad name, corrupt or bomb-like archive; 415 a type not accepted (or not in
+    ``allowed``), or content that disagrees with the name's extension.
+    """
+    try:
+        clean_name = sniff.check_name(name or "")
+    except sniff.Refused as exc:
+        raise _refused(exc) from None
+    with tempfile.TemporaryDirectory(prefix="focushub-upload-") as folder:
+        path = Path(folder) / "upload"
+
+        def copy() -> tuple[int, str]:
+            with path.open("wb") as target:
+                return _copy_and_hash(source, target, max_bytes)
+
+        size, sha256 = await anyio.to_thread.run_sync(copy)
+        if size == 0:
+            raise AppError("The file is empty", code="empty_file", status_code=422)
+        try:
+            kind = await anyio.to_thread.run_sync(sniff.sniff, path, clean_name)
+        except sniff.Refused as exc:
+            raise _refused(exc) from None
+        if allowed is not None and kind not in allowed:
+            raise AppError(f"{kind.mime} is not accepted here", code="unsupported_type",
+                           status_code=415)
+        yield Received(path, clean_name, size, sha256, kind)
+
+
+@asynccontextmanager
+async def reencoded(received: Received, size: int) -> AsyncIterator[Received]:
+    """``received`` (an image) decoded and encoded again without any metadata (EXIF,
+    GPS location), fitted into ``size`` pixels a side: what gets stored is never the
+    original bytes. PNG stays PNG, other images become JPEG."""
+    from focushub.files import previews
+
+    try:
+        data = await anyio.to_thread.run_sync(previews.strip_image, received.path,
+                                              received.kind.mime, size)
+    except Exception:
+        raise AppError("The image cannot be decoded", code="corrupt_image",
+                       status_code=422) from None
+    kind = sniff.PNG if received.kind is sniff.PNG else sniff.JPEG
+    name = received.name if kind is received.kind else received.name.rsplit(".", 1)[0] + ".jpg"
+    with tempfile.TemporaryDirectory(prefix="focushub-image-") as folder:
+        path = Path(folder) / "image"
+        path.write_bytes(data)
+        yield Received(path, name, len(data), hashlib.sha256(data).hexdigest(), kind)
+
+
+def new_key(purpose: str) -> str:
+    """A fresh server-chosen object key; never derived from anything the client sent."""
+    assert purpose in PURPOSES
+    return f"{purpose}/{secrets.token_hex(16)}"
+
+
+@asynccontextmanager
+async def stored(rt: Runtime, received: Received, purpose: str) -> AsyncIterator[str]:
+    """Put ``received`` into the store under a new key for the block, which writes the row;
+    if the block fails the object is deleted again."""
+    key = new_key(purpose)
+    await rt.storage.put_file(key, received.path, received.kind.mime)
+    try:
+        yield key
+    except BaseException:
+        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+            await rt.storage.delete(key)
+        raise
+
+
+async def insert(tx: Tx, received: Received, key: str, *, purpose: str, quota: int,
+                 room_id: UUID | None = None) -> UUID:
+    """Write the ``stored_files`` row as the caller, within their quota (admins have none).
+
+    Exact under concurrency: the caller's uploads are serialized on an advisory lock
+    for the check, so two uploads cannot both squeeze into the last free bytes.
+    """
+    # The lock first, in a statement of its own: the sum must be read with a snapshot taken
+    # after the lock is held, or it would miss the files of the upload that held it before.
+    await tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('storage:' || auth.uid()::text, 0))")
+    row = await tx.one(
+        "SELECT auth.is_admin() AS admin, (SELECT coalesce(sum(size), 0)::bigint"
+        " FROM public.stored_files WHERE owner_id = auth.uid()) AS used")
+    if not row["admin"] and row["used"] + received.size > quota:
+        raise AppError(
+            f"This upload would exceed your storage quota of {quota:,} bytes "
+            f"({row['used']:,} used)", code="quota_exceeded", status_code=413,
+            details={"quota": quota, "used": row["used"], "size": received.size})
+    return await tx.scalar(
+        "INSERT INTO public.stored_files"
+        " (owner_id, purpose, storage_key, file_name, content_type, size, sha256, room_id)"
+        " VALUES (auth.uid(), :purpose, :key, :name, :type, :size, :sha, :room_id) RETURNING id",
+        purpose=purpose, key=key, name=received.name, type=received.kind.mime,
+        size=received.size, sha=received.sha256, room_id=room_id)
+
+
+async def storage_usage(rt: Runtime, caller: Caller) -> StorageUsage:
+    """What the caller's files take, against their quota (none for admins)."""
+    async with rt.transaction(caller) as tx:
+        row = await tx.one(
+            "SELECT auth.is_admin() AS admin, (SELECT coalesce(sum(size), 0)::bigint"
+            " FROM public.stored_files WHERE owner_id = auth.uid()) AS used")
+    return StorageUsage(used_bytes=row["used"],
+                        quota_bytes=None if row["admin"] else rt.settings.storage_quota_bytes)
+

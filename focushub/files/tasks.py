@@ -1,0 +1,90 @@
+"""Jobs of stored files: deleting objects whose rows are gone, and the orphan sweep."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import procrastinate
+
+from focushub.core.db import SERVICE
+from focushub.core.jobs import TaskSet
+from focushub.core.runtime import runtime_of
+
+log = logging.getLogger("focushub.files")
+
+tasks = TaskSet()
+
+_BATCH = 200
+# An object younger than this may belong to an upload whose row is not committed yet.
+SWEEP_GRACE = timedelta(hours=6)
+
+
+@tasks.task("files.purge", cron="* * * * *")
+async def purge(context: procrastinate.JobContext, timestamp: int | None = None) -> int:
+    """Delete the objects queued in ``storage_deletions``, then their queue rows.
+
+    Rows are locked while their objects are deleted (two workers share the work);
+    a crash leaves the rows, and deleting an object twice is harmless.
+    """
+    rt = runtime_of(context)
+    purged = 0
+    while True:
+        async with rt.transaction(SERVICE) as tx:
+            keys = [r["storage_key"] for r in await tx.all(
+                "SELECT storage_key FROM public.storage_deletions ORDER BY queued_at"
+                " LIMIT :n FOR UPDATE SKIP LOCKED", n=_BATCH)]
+            for key in keys:
+                await rt.storage.delete(key)
+                # Objects derived from it (preview, sizes) are named "<key>.<what>".
+                async for derived in rt.storage.list(prefix=key + "."):
+                    await rt.storage.delete(derived.key)
+            if keys:
+                await tx.execute("DELETE FROM public.storage_deletions"
+                                 " WHERE storage_key = ANY(CAST(:keys AS text[]))", keys=keys)
+        purged += len(keys)
+        if len(keys) < _BATCH:
+            return purged
+
+
+@tasks.task("files.sweep", cron="17 4 * * *")
+async def sweep(context: procrastinate.JobContext, timestamp: int | None = None,
+                grace_seconds: float | None = None) -> int:
+    """Delete stored objects that no row names (left by a crash between the object's put
+    and its row's commit), once they are older than ``grace_seconds`` (default
+    :data:`SWEEP_GRACE`). A derived object ``<key>.<what>`` belongs to the row of ``<key>``."""
+    rt = runtime_of(context)
+    grace = SWEEP_GRACE if grace_seconds is None else timedelta(seconds=grace_seconds)
+    cutoff = datetime.now(UTC) - grace
+    async with rt.transaction(SERVICE) as tx:
+        # Attachments uploaded but never sent; their objects go with files.purge.
+        unsent = await tx.scalar(
+            "WITH gone AS (DELETE FROM public.stored_files f WHERE f.purpose = 'attachment'"
+            "   AND f.created_at < now() - interval '1 day'"
+            "   AND NOT EXISTS (SELECT 1 FROM public.chat_messages m WHERE m.file_id = f.id)"
+            "   RETURNING 1) SELECT count(*) FROM gone")
+        if unsent:
+            tx.enqueue("files.purge")
+    candidates: list[str] = []
+    swept = 0
+
+    async def flush() -> int:
+        async with rt.transaction(SERVICE) as tx:
+            orphans = [r["k"] for r in await tx.all(
+                "SELECT k FROM unnest(CAST(:keys AS text[])) k WHERE NOT EXISTS ("
+                " SELECT 1 FROM public.stored_files f"
+                " WHERE f.storage_key = split_part(k, '.', 1))", keys=candidates)]
+        for key in orphans:
+            log.warning("files: deleting orphan object %s", key)
+            await rt.storage.delete(key)
+        return len(orphans)
+
+    async for info in rt.storage.list():
+        if info.modified_at < cutoff:
+            candidates.append(info.key)
+        if len(candidates) >= 1000:
+            swept += await flush()
+            candidates = []
+    if candidates:
+        swept += await flush()
+    return swept

@@ -1,0 +1,1 @@
+"""Resources: uploaded learning files (notes, slides, PDFs) with previews and search."""

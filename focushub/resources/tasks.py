@@ -1,0 +1,75 @@
+"""Jobs of the resources domain."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import anyio
+import procrastinate
+
+from focushub.core.db import SERVICE
+from focushub.core.jobs import TaskSet
+from focushub.core.runtime import runtime_of
+from focushub.files import previews
+from focushub.integrations.storage import ObjectMissing
+
+log = logging.getLogger("focushub.resources")
+
+tasks = TaskSet()
+
+
+@tasks.task("resources.process", retry=procrastinate.RetryStrategy(max_attempts=3,
+                                                                     exponential_wait=5))
+async def process(context: procrastinate.JobContext, resource_id: str) -> None:
+    """Make the file's preview and extract its text for search (once; idempotent).
+
+    A file that cannot be decoded gets preview status ``failed`` and no text; the
+    resource stays downloadable. The preview object's key is derived from the file's,
+    so running again replaces it rather than adding another.
+    """
+    rt = runtime_of(context)
+    async with rt.transaction(SERVICE) as tx:
+        row = await tx.one_or_none(
+            "SELECT f.id, f.storage_key, f.content_type FROM public.resources r"
+            " JOIN public.stored_files f ON f.id = r.file_id WHERE r.id = :id", id=resource_id)
+    if row is None:
+        return  # deleted meanwhile, or no upload
+    preview: previews.Preview | None = None
+    status = "none"
+    text: str | None = None
+    with tempfile.TemporaryDirectory(prefix="focushub-process-") as folder:
+        path = Path(folder) / "file"
+        try:
+            await rt.storage.download(row["storage_key"], path)
+        except ObjectMissing:
+            log.warning("resource %s: its object %s is missing", resource_id, row["storage_key"])
+            return
+        try:
+            preview = await anyio.to_thread.run_sync(previews.make_preview, path,
+                                                     row["content_type"])
+            status = "ready" if preview is not None else "none"
+        except Exception:
+            log.warning("resource %s: no preview", resource_id, exc_info=True)
+            status = "failed"
+        try:
+            text = await anyio.to_thread.run_sync(previews.extract_text, path,
+                                                  row["content_type"])
+        except Exception:
+            log.warning("resource %s: no text", resource_id, exc_info=True)
+    preview_key = None
+    if preview is not None and preview.image is not None:
+        preview_key = f"{row['storage_key']}.preview.jpg"
+        await rt.storage.put_bytes(preview_key, preview.image, "image/jpeg")
+    async with rt.transaction(SERVICE) as tx:
+        updated = await tx.scalar(
+            "UPDATE public.stored_files SET preview_status = :status, preview_key = :key,"
+            " preview_text = :text WHERE id = :id RETURNING id",
+            status=status, key=preview_key, id=row["id"],
+            text=preview.text if preview is not None else None)
+        if updated is not None and text:
+            await tx.execute("UPDATE public.resources SET extracted_text = :text WHERE id = :id",
+                             text=text, id=resource_id)
+    if updated is None and preview_key is not None:
+        await rt.storage.delete(preview_key)  # the file went while we worked

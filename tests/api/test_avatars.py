@@ -1,0 +1,63 @@
+"""Avatars: stored without their metadata, in three sizes, the old one removed."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from tests.api.conftest import make_user
+from tests.api.files_support import jpeg_with_gps, pdf_with_text
+
+
+async def test_an_avatar_loses_its_gps_and_comes_in_sizes(env, owner_conn):
+    alice, bob = await make_user(env.client), await make_user(env.client)
+    original = jpeg_with_gps()
+    assert Image.open(io.BytesIO(original)).getexif().get(0x8825)  # the upload has a location
+    r = await env.client.put("/api/v1/users/me/avatar", headers=alice["headers"],
+                             files={"file": ("me.jpg", original, "image/jpeg")})
+    assert r.status_code == 200, r.text
+    url = r.json()["avatar_url"]
+    assert url.startswith(f"/api/v1/users/{alice['user']['id']}/avatar?v=")
+
+    for size in (512, 128, 48):
+        r = await env.client.get(f"/api/v1/users/{alice['user']['id']}/avatar",
+                                 params={"size": size}, headers=bob["headers"])
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+        image = Image.open(io.BytesIO(r.content))
+        assert max(image.size) <= size
+        assert not image.getexif()  # no EXIF at all, so no GPS
+        assert original not in r.content
+    r = await env.client.get(f"/api/v1/users/{alice['user']['id']}/avatar")  # anonymous
+    assert r.status_code == 200
+    etag = r.headers["etag"]
+    r = await env.client.get(f"/api/v1/users/{alice['user']['id']}/avatar",
+                             headers={"If-None-Match": etag})
+    assert r.status_code == 304
+
+    first_objects = await env.objects()
+    assert len(first_objects) == 3
+    r = await env.client.put("/api/v1/users/me/avatar", headers=alice["headers"],
+                             files={"file": ("new.png", _png(), "image/png")})
+    assert r.status_code == 200 and r.json()["avatar_url"] != url
+    await env.work()  # the old avatar's objects are purged
+    objects = await env.objects()
+    assert len(objects) == 3 and not set(objects) & set(first_objects)
+    assert await owner_conn.fetchval(
+        "SELECT count(*) FROM stored_files WHERE purpose = 'avatar'") == 1
+
+
+async def test_only_images_become_avatars(env):
+    alice = await make_user(env.client)
+    r = await env.client.put("/api/v1/users/me/avatar", headers=alice["headers"],
+                             files={"file": ("me.pdf", pdf_with_text("x"), "application/pdf")})
+    assert r.status_code == 415
+    r = await env.client.get(f"/api/v1/users/{alice['user']['id']}/avatar")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "avatar_not_found"
+    assert await env.objects() == []
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", (600, 300), (10, 200, 30, 128)).save(out, "PNG")
+    return out.getvalue()

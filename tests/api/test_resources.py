@@ -1,0 +1,293 @@
+"""Resources through HTTP with several users, on local disk and on a real S3 server."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import make_user
+from tests.api.files_support import LIMIT, Env, _env, bomb_zip, pdf_with_text, plain_zip, png
+from tests.conftest import run_task
+
+R = "/api/v1/resources"
+
+
+async def upload(env: Env, user: dict[str, Any], name: str, data: bytes, *, expect: int = 201,
+                 **fields: Any) -> dict[str, Any]:
+    form = {"title": fields.pop("title", f"About {name}"), **fields}
+    r = await env.client.post(R, headers=user["headers"], data=form,
+                              files={"file": (name, data, "application/octet-stream")})
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+# --- upload, download, preview, search ---------------------------------------------------------
+
+
+async def test_upload_download_ranges_and_validators(env, owner_conn):
+    alice = await make_user(env.client)
+    data = pdf_with_text("Photosynthesis turns light into chlorophyll energy")
+    body = await upload(env, alice, "biology notes.pdf", data, description="Week 3",
+                        tags="Biology, plants", category="science")
+    assert body["file"]["content_type"] == "application/pdf"
+    assert body["file"]["kind"] == "pdf"
+    assert body["file"]["size"] == len(data)
+    assert body["file"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert body["file"]["url"] == f"{R}/{body['id']}/file"
+    assert body["tags"] == ["biology", "plants"]
+    assert body["file"]["preview"]["status"] == "pending"
+    # file_url holds the stable API path, never a filesystem path or an expiring URL.
+    row = await owner_conn.fetchrow("SELECT file_url, file_type FROM resources WHERE id = $1::uuid",
+                                    body["id"])
+    assert (row["file_url"], row["file_type"]) == (body["file"]["url"], "pdf")
+    [key] = await env.objects()
+    assert key.startswith("resource/") and "biology" not in key
+
+    r = await env.client.get(body["file"]["url"])
+    assert r.status_code == 200 and r.content == data
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-length"] == str(len(data))
+    assert r.headers["etag"] == f'"{body["file"]["sha256"]}"'
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in r.headers["content-security-policy"]
+    assert r.headers["content-disposition"].startswith("inline;")
+    assert "last-modified" in r.headers
+
+    r = await env.client.get(body["file"]["url"], headers={"If-None-Match": r.headers["etag"]})
+    assert r.status_code == 304 and r.content == b""
+    r = await env.client.get(body["file"]["url"], headers={"Range": "bytes=0-9"})
+    assert r.status_code == 206 and r.content == data[:10]
+    assert r.headers["content-range"] == f"bytes 0-9/{len(data)}"
+    r = await env.client.get(body["file"]["url"], headers={"Range": "bytes=-7"})
+    assert r.status_code == 206 and r.content == data[-7:]
+    r = await env.client.get(body["file"]["url"], headers={"Range": f"bytes={len(data)}-"})
+    assert r.status_code == 416 and r.json()["error"]["code"] == "range_not_satisfiable"
+
+    await env.work()  # preview and text
+    r = await env.client.get(f"{R}/{body['id']}")
+    preview = r.json()["file"]["preview"]
+    assert preview["status"] == "ready" and preview["image_url"] == f"{R}/{body['id']}/preview"
+    r = await env.client.get(preview["image_url"])
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    assert r.content[:3] == b"\xff\xd8\xff"
+    # Words inside the PDF are found by search, with a snippet from the file's text.
+    r = await env.client.get("/api/v1/search", params={"q": "chlorophyll", "type": "resource"})
+    hits = r.json()["items"]
+    assert [h["id"] for h in hits] == [body["id"]]
+    assert "«chlorophyll»" in hits[0]["snippet"]
+
+
+async def test_text_files_are_text_plain_with_their_first_lines_as_preview(env):
+    alice = await make_user(env.client)
+    text = "".join(f"line {i}: gradient descent\n" for i in range(100)).encode()
+    body = await upload(env, alice, "ml.md", text)
+    assert body["file"]["content_type"] == "text/plain" and body["file"]["kind"] == "text"
+    r = await env.client.get(body["file"]["url"])
+    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    await env.work()
+    preview = (await env.client.get(f"{R}/{body['id']}")).json()["file"]["preview"]
+    assert preview["status"] == "ready" and preview["image_url"] is None
+    assert preview["text"].splitlines()[0] == "line 0: gradient descent"
+    assert len(preview["text"].splitlines()) == 40
+
+
+async def test_other_types_are_attachments(env):
+    alice = await make_user(env.client)
+    body = await upload(env, alice, "notes.zip", plain_zip())
+    assert body["file"]["kind"] == "archive"
+    r = await env.client.get(body["file"]["url"])
+    assert r.headers["content-disposition"].startswith("attachment;")
+    assert "notes.zip" in r.headers["content-disposition"]
+
+
+# --- what is refused, and that nothing is left behind ---------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "data", "status", "code"), [
+    ("photo.pdf", png(), 415, "type_mismatch"),
+    ("page.txt", b"<!DOCTYPE html><html><script>alert(1)</script></html>", 415, "unsupported_type"),
+    ("bomb.zip", None, 422, "archive_bomb"),
+    ("empty.txt", b"", 422, "empty_file"),
+    ("big.txt", b"a" * (LIMIT + 1), 413, "file_too_large"),
+    ("../../etc/passwd.txt", b"root", 422, "invalid_file_name"),
+    ("bell\x07.txt", b"ding", 422, "invalid_file_name"),
+    ("program.exe", b"MZ\x90\x00\x03\x00\x00\x00" + bytes(100), 415, "unsupported_type"),
+])
+async def test_refused_uploads_leave_no_row_and_no_object(env, owner_conn, name, data, status, code):
+    alice = await make_user(env.client)
+    payload = bomb_zip() if data is None else data
+    # Written by hand: httpx would percent-encode a control character in the name.
+    boundary = "----focushub"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nx\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\""
+            "\r\nContent-Type: text/plain\r\n\r\n").encode() + payload + f"\r\n--{boundary}--\r\n".encode()
+    r = await env.client.post(R, content=body, headers={
+        **alice["headers"], "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == code
+    assert await owner_conn.fetchval("SELECT count(*) FROM resources") == 0
+    assert await owner_conn.fetchval("SELECT count(*) FROM stored_files") == 0
+    assert await env.objects() == []
+
+
+async def test_a_file_at_the_limit_is_accepted(env):
+    alice = await make_user(env.client)
+    body = await upload(env, alice, "max.txt", b"b" * LIMIT)
+    assert body["file"]["size"] == LIMIT
+
+
+async def test_bad_fields_and_anonymous_uploads_are_refused(env, owner_conn):
+    alice = await make_user(env.client)
+    r = await env.client.post(R, headers=alice["headers"], data={"title": "  "},
+                              files={"file": ("a.txt", b"hello", "text/plain")})
+    assert r.status_code == 422
+    r = await env.client.post(R, data={"title": "t"}, files={"file": ("a.txt", b"hi", "text/plain")})
+    assert r.status_code == 401
+    r = await env.client.post(R, headers=alice["headers"], json={"title": "no file"})
+    assert r.status_code == 422
+    assert await owner_conn.fetchval("SELECT count(*) FROM stored_files") == 0
+    assert await env.objects() == []
+
+
+# --- who may see what --------------------------------------------------------------------------
+
+
+async def test_private_resources_are_the_author_s_alone(env):
+    alice, bob = await make_user(env.client), await make_user(env.client)
+    private = await upload(env, alice, "secret.txt", b"my diary", is_public="false")
+    public = await upload(env, alice, "shared.txt", b"for everyone")
+    await env.work()
+    for path in (f"{R}/{private['id']}", private["file"]["url"], f"{R}/{private['id']}/preview"):
+        for headers in (bob["headers"], {}):
+            r = await env.client.get(path, headers=headers)
+            assert r.status_code == 404, path
+    r = await env.client.get(private["file"]["url"], headers=alice["headers"])
+    assert r.status_code == 200 and r.content == b"my diary"
+    listed = (await env.client.get(R, headers=bob["headers"])).json()["items"]
+    assert [i["id"] for i in listed] == [public["id"]]
+    mine = (await env.client.get(R, params={"mine": "true"}, headers=alice["headers"])).json()
+    assert {i["id"] for i in mine["items"]} == {private["id"], public["id"]}
+    r = await env.client.get(f"{R}/{uuid.uuid4()}/file")
+    assert r.status_code == 404
+
+
+async def test_only_the_author_changes_or_deletes_and_deleting_removes_the_objects(env, owner_conn):
+    alice, bob = await make_user(env.client), await make_user(env.client)
+    body = await upload(env, alice, "slides.pdf", pdf_with_text("Thermodynamics"))
+    await env.work()
+    assert len(await env.objects()) == 2  # the file and its preview
+
+    r = await env.client.patch(f"{R}/{body['id']}", headers=bob["headers"], json={"title": "mine"})
+    assert r.status_code == 403
+    r = await env.client.patch(f"{R}/{body['id']}", headers=alice["headers"],
+                               json={"title": "Thermo slides", "is_public": False, "tags": None})
+    assert r.status_code == 200
+    assert (r.json()["title"], r.json()["is_public"], r.json()["tags"]) == ("Thermo slides", False, [])
+    r = await env.client.patch(f"{R}/{body['id']}", headers=bob["headers"], json={"title": "x"})
+    assert r.status_code == 404  # private now
+    r = await env.client.delete(f"{R}/{body['id']}", headers=bob["headers"])
+    assert r.status_code == 404
+    r = await env.client.delete(f"{R}/{body['id']}", headers=alice["headers"])
+    assert r.status_code == 204
+    assert await owner_conn.fetchval("SELECT count(*) FROM stored_files") == 0
+    await env.work()  # files.purge
+    assert await env.objects() == []
+    assert await owner_conn.fetchval("SELECT count(*) FROM storage_deletions") == 0
+
+
+async def test_deleting_an_account_removes_its_files(env, owner_conn):
+    alice = await make_user(env.client)
+    await upload(env, alice, "a.txt", b"one")
+    await upload(env, alice, "b.txt", b"two")
+    await owner_conn.execute("DELETE FROM users WHERE id = $1::uuid", alice["user"]["id"])
+    await env.work()
+    assert await env.objects() == []
+
+
+# --- counting, listing, quota ----------------------------------------------------------------
+
+
+async def test_downloads_count_once_per_user_per_day_under_concurrency(env):
+    alice = await make_user(env.client)
+    readers = [await make_user(env.client) for _ in range(3)]
+    body = await upload(env, alice, "popular.txt", b"everyone wants this")
+    url = body["file"]["url"]
+    requests = [env.client.get(url, headers=u["headers"]) for u in readers for _ in range(5)]
+    requests += [env.client.get(url) for _ in range(5)]  # one anonymous address
+    results = await asyncio.gather(*requests)
+    assert {r.status_code for r in results} == {200}
+    await env.client.get(url, headers={"If-None-Match": results[0].headers["etag"]})
+    r = await env.client.get(f"{R}/{body['id']}")
+    assert r.json()["downloads_count"] == 4
+
+
+async def test_list_filters_and_download_order(env):
+    alice, bob = await make_user(env.client), await make_user(env.client)
+    pdf = await upload(env, alice, "a.pdf", pdf_with_text("Algebra"), category="math", tags="algebra")
+    txt = await upload(env, bob, "b.txt", b"History notes", category="history")
+    image = await upload(env, bob, "c.png", png())
+    await env.client.get(image["file"]["url"], headers=alice["headers"])
+    await env.client.get(image["file"]["url"], headers=bob["headers"])
+    await env.client.get(txt["file"]["url"], headers=alice["headers"])
+
+    async def ids(**params: Any) -> list[str]:
+        r = await env.client.get(R, params=params)
+        assert r.status_code == 200, r.text
+        return [i["id"] for i in r.json()["items"]]
+
+    assert await ids() == [image["id"], txt["id"], pdf["id"]]
+    assert await ids(type="pdf") == [pdf["id"]]
+    assert await ids(type="image") == [image["id"]]
+    assert await ids(category="history") == [txt["id"]]
+    assert await ids(tag="Algebra") == [pdf["id"]]
+    assert await ids(author=bob["user"]["username"]) == [image["id"], txt["id"]]
+    assert await ids(sort="downloads") == [image["id"], txt["id"], pdf["id"]]
+    page = (await env.client.get(R, params={"limit": 2})).json()
+    rest = (await env.client.get(R, params={"limit": 2, "cursor": page["next_cursor"]})).json()
+    assert [i["id"] for i in page["items"] + rest["items"]] == [image["id"], txt["id"], pdf["id"]]
+
+
+@pytest.fixture
+async def small_quota(request, test_db, engine, tmp_path) -> AsyncIterator[Env]:
+    async for e in _env(request, test_db, engine, tmp_path, storage_quota_bytes=100_000):
+        yield e
+
+
+async def test_the_quota_is_exact_under_concurrency_and_admins_have_none(small_quota, owner_conn):
+    env = small_quota
+    alice = await make_user(env.client)
+    results = await asyncio.gather(*[
+        env.client.post(R, headers=alice["headers"], data={"title": f"part {i}"},
+                        files={"file": (f"p{i}.txt", bytes([97 + i]) * 30_000, "text/plain")})
+        for i in range(5)])
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [201, 201, 201, 413, 413]
+    refused = [r.json() for r in results if r.status_code == 413]
+    assert {e["error"]["code"] for e in refused} == {"quota_exceeded"}
+    assert await owner_conn.fetchval("SELECT sum(size) FROM stored_files") == 90_000
+    assert len(await env.objects()) == 3  # the refused ones left nothing
+    r = await env.client.get("/api/v1/users/me/storage", headers=alice["headers"])
+    assert r.json() == {"used_bytes": 90_000, "quota_bytes": 100_000}
+
+    admin = await make_user(env.client)
+    await owner_conn.execute("UPDATE users SET role = 'admin' WHERE id = $1::uuid", admin["user"]["id"])
+    for i in range(4):
+        await upload(env, admin, f"big{i}.txt", b"z" * 40_000)
+
+
+async def test_the_orphan_sweep_removes_objects_no_row_names(env, test_db, tmp_path):
+    alice = await make_user(env.client)
+    await upload(env, alice, "kept.txt", b"kept")
+    stray = "resource/" + "0" * 32  # put, then the process died before the row committed
+    source = tmp_path / "stray"
+    source.write_bytes(b"left by a crash")
+    await env.rt.storage.put_file(stray, source, "text/plain")
+    assert stray in await env.objects()
+    await run_task(test_db, "files.sweep", settings=env.rt.settings, grace_seconds=0)
+    objects = await env.objects()
+    assert stray not in objects and len(objects) == 1

@@ -1,0 +1,71 @@
+"""A client that goes away in the middle of an upload leaves no row and no object behind.
+
+Run against a real uvicorn server on loopback, with a raw socket that sends half a
+multipart body and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from focushub.app import create_app
+from focushub.core.settings import Settings
+from tests.api.conftest import JWT_SECRET, make_user
+from tests.realtime.conftest import free_port
+
+
+def _objects(root: Path) -> list[Path]:
+    return [p for p in (root / "files").rglob("*") if p.is_file()] if (root / "files").exists() else []
+
+
+async def test_disconnecting_mid_upload_leaves_nothing(test_db, tmp_path, owner_conn):
+    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                        data_dir=tmp_path, worker_in_process=False)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(300):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            alice = await make_user(http)
+            boundary = "----focushubtest"
+            head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nhalf\r\n"
+                    f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                    f"filename=\"notes.txt\"\r\nContent-Type: text/plain\r\n\r\n").encode()
+            total = len(head) + 3_000_000
+            request = (f"POST /api/v1/resources HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       f"Authorization: Bearer {alice['access_token']}\r\n"
+                       f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                       f"Content-Length: {total}\r\n\r\n").encode()
+
+            def send_half() -> None:
+                with socket.create_connection(("127.0.0.1", port)) as sock:
+                    sock.sendall(request + head + b"x" * 1_500_000)
+                    time.sleep(0.3)  # the server is reading the body when we vanish
+
+            await asyncio.to_thread(send_half)
+            await asyncio.sleep(0.5)
+            assert await owner_conn.fetchval("SELECT count(*) FROM stored_files") == 0
+            assert await owner_conn.fetchval("SELECT count(*) FROM resources") == 0
+            assert _objects(tmp_path) == []
+            # The server is fine and the next upload works.
+            r = await http.post("/api/v1/resources", headers=alice["headers"],
+                                data={"title": "whole"},
+                                files={"file": ("notes.txt", b"all of it", "text/plain")})
+            assert r.status_code == 201, r.text
+            assert len(_objects(tmp_path)) == 1
+    finally:
+        server.should_exit = True
+        thread.join(15)
