@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from focushub import __version__
+from focushub.ai.router import router as ai_router
 from focushub.answers.router import router as answers_router
 from focushub.auth.router import router as auth_router
 from focushub.chat.router import router as chat_router
@@ -54,6 +55,7 @@ ROUTERS = (
     questions_router,
     resources_router,
     answers_router,
+    ai_router,
     votes_router,
     feed_router,
     search_router,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from focushub.ai import tasks as ai_tasks
 from focushub.auth import tasks as auth_tasks
 from focushub.chat import tasks as chat_tasks
 from focushub.core import maintenance
@@ -27,6 +28,7 @@ TASK_SETS = (
     question_tasks.tasks,
     file_tasks.tasks,
     resource_tasks.tasks,
+    ai_tasks.tasks,
 )
 
 

@@ -21,6 +21,7 @@ import orjson
 
 from focushub.chat import queries
 from focushub.core.db import Tx
+from focushub.core.events import user_channel
 
 # Events that concern one user beyond the room: they also go to that user's channel.
 USER_EVENTS = frozenset({"participant.added", "participant.removed", "participant.updated"})
@@ -28,10 +29,6 @@ USER_EVENTS = frozenset({"participant.added", "participant.removed", "participan
 
 def room_channel(room_id: object) -> str:
     return f"room:{room_id}"
-
-
-def user_channel(user_id: object) -> str:
-    return f"user:{user_id}"
 
 
 def _jsonable(value: Any) -> Any:

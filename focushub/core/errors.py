@@ -91,6 +91,7 @@ _RAISED_CODES: dict[str, int] = {
     "invalid_token": 401,
     "token_reused": 401,
     "inactive_user": 403,
+    "rate_limited": 429,
 }
 
 _CONSTRAINT_MESSAGES: dict[str, tuple[str, str]] = {

@@ -82,6 +82,12 @@ class Executes(Protocol):
     async def execute(self, sql: str, **params: Any) -> None: ...
 
 
+def user_channel(user_id: object) -> str:
+    """A user's own channel: what concerns them wherever it happens (notifications, rooms
+    they join or leave, answers they asked for)."""
+    return f"user:{user_id}"
+
+
 class Subscriber(Protocol):
     def offer(self, channel: str, event: dict[str, Any]) -> None:
         """Take an event without blocking (a full queue is the subscriber's problem)."""

@@ -71,6 +71,22 @@ class Settings(BaseSettings):
     # Per-user total of stored files; admins are not limited.
     storage_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
 
+    # AI answers. Unset base URL: the offline provider (extractive, no network, no model).
+    # Any OpenAI-compatible Chat Completions endpoint otherwise (Groq, OpenAI, Ollama, vLLM).
+    ai_base_url: str | None = None
+    ai_model: str = "llama-3.1-8b-instant"
+    ai_api_key: SecretStr | None = None
+    ai_timeout_seconds: float = Field(default=30.0, gt=0)
+    ai_max_tokens: int = Field(default=600, ge=16, le=8192)
+    ai_daily_limit: int = Field(default=20, ge=0)
+    # Ask for an AI answer for every new question.
+    ai_auto_answer: bool = False
+    # With a model: answer from general knowledge when the platform has nothing relevant
+    # (the answer says so, and its confidence is capped at 0.3). Otherwise abstain.
+    ai_allow_general_knowledge: bool = False
+    # AI answers below this confidence come last and are marked collapsed.
+    ai_min_confidence_shown: float = Field(default=0.3, ge=0, le=1)
+
     # Request limits.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 

@@ -9,6 +9,7 @@ values are always named parameters.
 
 from __future__ import annotations
 
+from focushub.ai import queries as ai_queries
 from focushub.answers.queries import answer_page_json
 from focushub.content.sql import author_and_my_vote, author_join
 from focushub.core.db import Caller
@@ -74,7 +75,8 @@ QUESTION_EXISTS = "SELECT EXISTS (SELECT 1 FROM questions WHERE id = :id)"
 def select_question_page(caller: Caller) -> str:
     """The whole question page in one statement: the view is recorded, the question
     and its author read, its first page of answers and its newest AI answers
-    aggregated as JSON. Binds :id, :viewer_key, :ai_limit, and :question_id
+    aggregated as JSON (shown ones first, as ``ai.queries.ORDER``). Binds :id, :viewer_key,
+    :ai_limit, :min_confidence, and :question_id
     (the same id) and :limit for the answer page.
 
     The view CTE runs first, but the outer SELECT reads the snapshot taken when the
@@ -83,14 +85,10 @@ def select_question_page(caller: Caller) -> str:
     return f"""
         WITH viewed AS (SELECT public.record_question_view(:id, :viewer_key) AS counted)
         SELECT {question_columns(caller, views="q.views_count + viewed.counted::int")},
-               (SELECT coalesce(json_agg(ai ORDER BY ai.created_at DESC, ai.id DESC), '[]')
-                FROM (SELECT x.id, x.answer_text, x.model_used,
-                             x.confidence_score::float8 AS confidence_score,
-                             x.relevance_score::float8 AS relevance_score,
-                             x.completeness_score::float8 AS completeness_score,
-                             x.generation_attempts, x.created_at
-                      FROM ai_answers x WHERE x.question_id = q.id
-                      ORDER BY x.created_at DESC, x.id DESC LIMIT :ai_limit) ai
+               (SELECT coalesce(json_agg(ai ORDER BY ai.ord), '[]')
+                FROM (SELECT {ai_queries.COLUMNS}, row_number() OVER (ORDER BY {ai_queries.ORDER}) AS ord
+                      FROM ai_answers a WHERE a.question_id = q.id
+                      ORDER BY {ai_queries.ORDER} LIMIT :ai_limit) ai
                )::text AS ai_answers,
                {answer_page_json(caller)} AS answers
         FROM viewed CROSS JOIN questions q {author_join('q')}

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
+from focushub.ai.schemas import AIAnswerRead
 from focushub.answers.schemas import AnswerRead
 from focushub.content.schemas import UserSummary, VoteType
 from focushub.core.schemas import InputModel, OutputModel
@@ -119,17 +120,6 @@ class QuestionSummary(_QuestionFields):
 
 class QuestionRead(_QuestionFields):
     content: str
-
-
-class AIAnswerRead(OutputModel):
-    id: UUID
-    answer_text: str
-    model_used: str | None
-    confidence_score: float | None
-    relevance_score: float | None
-    completeness_score: float | None
-    generation_attempts: int
-    created_at: datetime
 
 
 class QuestionDetail(QuestionRead):

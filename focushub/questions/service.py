@@ -17,6 +17,7 @@ from uuid import UUID
 import orjson
 from sqlalchemy.engine import RowMapping
 
+from focushub.ai import service as ai_service
 from focushub.answers.service import answer_page_from_json
 from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller, Tx
@@ -26,7 +27,6 @@ from focushub.core.runtime import Runtime
 from focushub.core.security import anonymous_key
 from focushub.questions import queries
 from focushub.questions.schemas import (
-    AIAnswerRead,
     QuestionCreate,
     QuestionDetail,
     QuestionRead,
@@ -86,6 +86,8 @@ def _summary(row: RowMapping) -> QuestionSummary:
 async def create_question(
     rt: Runtime, caller: Caller, data: QuestionCreate
 ) -> QuestionRead:
+    """With ``FOCUSHUB_AI_AUTO_ANSWER`` an AI answer is asked for in the same transaction
+    (within the asker's daily limit; over it, the question is still created)."""
     async with rt.transaction(caller) as tx:
         row = await tx.one(
             queries.insert_question(caller),
@@ -94,6 +96,11 @@ async def create_question(
             category=data.category,
             tags=data.tags,
         )
+        if rt.settings.ai_auto_answer and await tx.scalar(
+                "SELECT count(*) < :limit FROM public.ai_answers WHERE requested_by = auth.uid()"
+                " AND created_at >= (date_trunc('day', now() AT TIME ZONE 'UTC')"
+                " AT TIME ZONE 'UTC')", limit=rt.settings.ai_daily_limit):
+            await ai_service.request_in(tx, rt, row["id"])
     return _question_read(row)
 
 
@@ -120,6 +127,7 @@ async def get_question(
         row = await tx.one_or_none(
             queries.select_question_page(caller),
             id=question_id, viewer_key=viewer_key, ai_limit=DETAIL_AI_ANSWERS,
+            min_confidence=rt.settings.ai_min_confidence_shown,
             question_id=question_id, limit=DETAIL_ANSWERS + 1,
         )
         if row is None:
@@ -130,7 +138,8 @@ async def get_question(
         **_question_fields(row),
         answers=answers,
         answers_next_cursor=answers_next_cursor,
-        ai_answers=[AIAnswerRead.model_validate(ai) for ai in orjson.loads(row["ai_answers"])],
+        ai_answers=[ai_service.read_answer(ai, rt.settings.ai_min_confidence_shown)
+                    for ai in orjson.loads(row["ai_answers"])],
     )
 
 

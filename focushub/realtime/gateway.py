@@ -59,6 +59,7 @@ from focushub.chat.schemas import MessageCreate
 from focushub.core.db import Caller
 from focushub.core.deps import caller_from_token
 from focushub.core.errors import AppError, as_app_error
+from focushub.core.events import user_channel
 from focushub.core.runtime import Runtime
 from focushub.notifications import service as notifications_service
 
@@ -142,7 +143,7 @@ class Connection:
         self._enqueue(("send", frame))
 
     async def run(self) -> None:
-        self.bus.hub.add(chat_events.user_channel(self.user_id), self)
+        self.bus.hub.add(user_channel(self.user_id), self)
         writer = asyncio.create_task(self._write_loop())
         expiry = None
         if self.expires_at is not None:
@@ -160,7 +161,7 @@ class Connection:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
-            self.bus.hub.discard(chat_events.user_channel(self.user_id), self)
+            self.bus.hub.discard(user_channel(self.user_id), self)
             active = [rid for rid, st in self.rooms.items() if st.delivered is not None]
             for rid in list(self.rooms):
                 self.bus.hub.discard(chat_events.room_channel(rid), self)

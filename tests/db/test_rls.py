@@ -638,7 +638,8 @@ async def test_ai_answers_are_read_only_for_users(app_conn, owner_conn, world):
         await expect_error(
             c,
             CHECK_VIOLATION,
-            "INSERT INTO ai_answers (question_id, answer_text, generation_attempts) VALUES ($1, 'x', 0)",
+            # 0 attempts is a pending answer (0016); fewer is nonsense.
+            "INSERT INTO ai_answers (question_id, answer_text, generation_attempts) VALUES ($1, 'x', -1)",
             w.question,
         )
         await expect_error(c, "23502", "INSERT INTO ai_answers (answer_text) VALUES ('orphan')")

@@ -1,0 +1,1 @@
+"""AI answers: grounded in the platform's own material, cited, scored, or abstaining."""

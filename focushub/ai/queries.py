@@ -1,0 +1,47 @@
+"""SQL of AI answers."""
+
+from __future__ import annotations
+
+COLUMNS = """
+    a.id, a.question_id, a.status, a.answer_text, a.citations, a.model_used,
+    a.confidence_score::float8 AS confidence_score, a.relevance_score::float8 AS relevance_score,
+    a.completeness_score::float8 AS completeness_score, a.tokens_used, a.processing_time_ms,
+    a.generation_attempts, a.user_feedback_rating, a.created_at, a.completed_at
+"""
+
+# Shown ones first (completed, confident enough), newest first within each group.
+ORDER = ("(a.status = 'completed' AND coalesce(a.confidence_score, 0) >= :min_confidence) DESC,"
+         " a.created_at DESC, a.id DESC")
+
+LIST = f"SELECT {COLUMNS} FROM public.ai_answers a WHERE a.question_id = :question_id ORDER BY {ORDER}"
+
+REQUEST = f"SELECT {COLUMNS} FROM public.request_ai_answer(:question_id, :daily_limit) a"
+
+RATE = f"SELECT {COLUMNS} FROM public.rate_ai_answer(:id, :rating) a"
+
+# The job's view of an answer to make (as service_role).
+TO_GENERATE = """
+    SELECT a.id, a.status, a.requested_by, a.question_id, a.generation_attempts,
+           q.title, q.content
+    FROM public.ai_answers a JOIN public.questions q ON q.id = a.question_id
+    WHERE a.id = :id
+"""
+
+FINISH = f"""
+    UPDATE public.ai_answers a SET status = :status, answer_text = :text,
+        citations = CAST(:citations AS jsonb), model_used = :model,
+        confidence_score = :confidence, relevance_score = :relevance,
+        completeness_score = :completeness, tokens_used = :tokens,
+        processing_time_ms = :ms, generation_attempts = a.generation_attempts + 1,
+        completed_at = now(), last_error = NULL
+    WHERE a.id = :id AND a.status = 'pending'
+    RETURNING a.requested_by, {COLUMNS}
+"""
+
+FAILED_ATTEMPT = """
+    UPDATE public.ai_answers SET generation_attempts = generation_attempts + 1,
+        last_error = :error, status = CASE WHEN :give_up THEN 'failed' ELSE status END,
+        completed_at = CASE WHEN :give_up THEN now() END
+    WHERE id = :id AND status = 'pending'
+    RETURNING requested_by
+"""

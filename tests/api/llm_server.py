@@ -1,0 +1,91 @@
+"""A Chat Completions server on loopback that answers from a script, for the AI tests.
+
+It speaks the protocol over real HTTP (uvicorn): each request takes the next step
+of ``script`` (an answer, a 429 with Retry-After, a 500, a pause longer than the
+client's timeout, or a body that is not JSON) and is kept in ``requests``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tests.realtime.conftest import free_port
+
+
+@dataclass
+class Step:
+    kind: str  # "answer", "429", "500", "slow", "malformed"
+    text: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class ScriptedLLM:
+    url: str
+    script: list[Step] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def answer(self, text: str) -> None:
+        self.script.append(Step("answer", text))
+
+
+def _app(llm: ScriptedLLM) -> Starlette:
+    async def completions(request: Request) -> Response:
+        body = await request.json()
+        llm.requests.append(body)
+        step = llm.script.pop(0) if llm.script else Step("500")
+        if step.kind == "429":
+            return JSONResponse({"error": {"message": "slow down"}}, 429,
+                                headers={"Retry-After": str(step.seconds)})
+        if step.kind == "500":
+            return JSONResponse({"error": {"message": "overloaded"}}, 500)
+        if step.kind == "slow":
+            await asyncio.sleep(step.seconds)
+        if step.kind == "malformed":
+            return Response("<html>gateway error</html>", 200, media_type="text/html")
+        return JSONResponse({
+            "id": "chatcmpl-test", "object": "chat.completion", "model": body["model"],
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": step.text}}],
+            "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150},
+        })
+
+    return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+
+
+@pytest.fixture(scope="module")
+def llm_server() -> Iterator[ScriptedLLM]:
+    port = free_port()
+    llm = ScriptedLLM(f"http://127.0.0.1:{port}/v1")
+    server = uvicorn.Server(uvicorn.Config(_app(llm), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the Chat Completions test server did not start"
+        time.sleep(0.05)
+    try:
+        yield llm
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def llm(llm_server: ScriptedLLM) -> Iterator[ScriptedLLM]:
+    llm_server.script.clear()
+    llm_server.requests.clear()
+    yield llm_server

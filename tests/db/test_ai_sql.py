@@ -1,0 +1,74 @@
+"""AI answers' functions in SQL (0016): who may ask and rate, the daily limit, one pending."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from tests.db.helpers import (
+    ACCESS_DENIED,
+    ANON,
+    RAISED,
+    acting_as,
+    as_user,
+    expect_error,
+    make_question,
+    make_user,
+    set_caller,
+)
+
+
+async def request(conn, question, limit=5):
+    return await conn.fetchrow("SELECT * FROM public.request_ai_answer($1, $2)", question, limit)
+
+
+async def test_asking_is_for_signed_in_users_and_marks_who_asked(app_conn, owner_conn):
+    alice, bob = await make_user(owner_conn), await make_user(owner_conn)
+    question = await make_question(owner_conn, alice)
+    async with acting_as(app_conn, ANON):
+        await expect_error(app_conn, ACCESS_DENIED,
+                           "SELECT * FROM public.request_ai_answer($1, 5)", question)
+    async with acting_as(app_conn, as_user(bob)):
+        row = await request(app_conn, question)
+        assert (row["status"], row["requested_by"], row["generation_attempts"]) == (
+            "pending", bob, 0)
+        assert (await request(app_conn, question))["id"] == row["id"]  # one pending at a time
+        # The job's columns are not the asker's to write.
+        await expect_error(app_conn, ACCESS_DENIED,
+                           "UPDATE ai_answers SET status = 'completed', confidence_score = 1")
+
+
+async def test_only_the_question_s_author_rates(app_conn, owner_conn):
+    alice, bob = await make_user(owner_conn), await make_user(owner_conn)
+    question = await make_question(owner_conn, alice)
+    answer = await owner_conn.fetchval(
+        "INSERT INTO ai_answers (question_id, answer_text) VALUES ($1, 'x') RETURNING id", question)
+    rate = "SELECT * FROM public.rate_ai_answer($1, $2)"
+    async with acting_as(app_conn, as_user(bob)):
+        await expect_error(app_conn, RAISED, rate, answer, 5, message="forbidden:")
+    async with acting_as(app_conn, as_user(alice)):
+        await expect_error(app_conn, "23514", rate, answer, 0)
+        assert (await app_conn.fetchrow(rate, answer, 4))["user_feedback_rating"] == 4
+
+
+async def test_the_daily_limit_holds_under_concurrent_requests(test_db, owner_conn):
+    alice = await make_user(owner_conn)
+    questions = [await make_question(owner_conn, alice) for _ in range(6)]
+
+    async def one(question) -> str:
+        conn = await asyncpg.connect(test_db.app_url)
+        try:
+            async with conn.transaction():
+                await set_caller(conn, as_user(alice))
+                try:
+                    await request(conn, question, limit=3)
+                    return "ok"
+                except asyncpg.RaiseError as exc:
+                    assert str(exc).startswith("rate_limited:")
+                    return "limited"
+        finally:
+            await conn.close()
+
+    results = await asyncio.gather(*(one(q) for q in questions))
+    assert sorted(results) == ["limited"] * 3 + ["ok"] * 3
