@@ -5,9 +5,10 @@ anonymous role, for the public answers of ai/service.py), so material that reade
 may not see never enters a prompt. The question's words are reduced to
 PostgreSQL's English lexemes (the same stemming and stop words as search); the
 candidates are the best answers (accepted first, then by votes) of the question
-itself and of the most similar questions, and the best matching posts and
-resources (their extracted file text included), found through the search index
-(``search_ranked``).
+itself and of the most similar questions, the answers whose own words match
+best, and the best matching posts and resources (their extracted file text
+included), all found through full-text indexes (``search_ranked``, and
+``answers.search_vector``).
 
 **Scores**, each in [0, 1], over the question's *key terms* (its lexemes minus
 words that only frame a question, such as "explain" or "difference"):
@@ -104,15 +105,29 @@ alike AS (
     WHERE query.q IS NOT NULL AND c.id <> :question_id
     UNION ALL SELECT CAST(:question_id AS uuid), 1.0
 ),
+by_question AS (
+    SELECT a.id, a.question_id, a.content, a.is_accepted, a.votes_count, s.rank
+    FROM alike s
+    CROSS JOIN LATERAL (
+        SELECT * FROM public.answers a WHERE a.question_id = s.id
+        ORDER BY a.is_accepted DESC, a.votes_count DESC, a.created_at LIMIT 2) a
+),
+by_words AS (
+    SELECT a.id, a.question_id, a.content, a.is_accepted, a.votes_count,
+           ts_rank_cd(a.search_vector, query.q, 1 | 32) * 2 AS rank
+    FROM query, public.answers a
+    WHERE query.q IS NOT NULL AND a.search_vector @@ query.q AND a.question_id <> :question_id
+    ORDER BY ts_rank_cd(a.search_vector, query.q, 1 | 32) DESC LIMIT 8
+),
+answers_found AS (
+    SELECT DISTINCT ON (id) * FROM (SELECT * FROM by_question UNION ALL SELECT * FROM by_words) x
+    ORDER BY id, rank DESC
+),
 candidates AS (
     SELECT 'answer' AS type, a.id, qq.id AS question_id, qq.title, a.content AS body,
-           s.rank + CASE WHEN a.is_accepted THEN 0.5 ELSE 0 END
+           a.rank + CASE WHEN a.is_accepted THEN 0.5 ELSE 0 END
              + least(greatest(coalesce(a.votes_count, 0), 0), 10) * 0.02 AS score
-    FROM alike s
-    JOIN public.questions qq ON qq.id = s.id
-    CROSS JOIN LATERAL (
-        SELECT * FROM public.answers a WHERE a.question_id = qq.id
-        ORDER BY a.is_accepted DESC, a.votes_count DESC, a.created_at LIMIT 2) a
+    FROM answers_found a JOIN public.questions qq ON qq.id = a.question_id
     UNION ALL
     SELECT 'post', p.id, NULL, p.title, p.content, c.rank FROM query,
         public.search_ranked('post', query.q, NULL, NULL, NULL, NULL, 5, 300) AS c

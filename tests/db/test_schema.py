@@ -628,7 +628,8 @@ async def test_search_vectors_are_generated_and_null_safe(owner_conn):
         "SELECT attrelid::regclass::text AS tbl FROM pg_attribute"
         " WHERE attname = 'search_vector' AND attgenerated = 's' ORDER BY 1"
     )
-    assert [r["tbl"] for r in generated] == ["posts", "questions", "resources"]
+    # answers: 0016, for AI answers' retrieval.
+    assert [r["tbl"] for r in generated] == ["answers", "posts", "questions", "resources"]
     author = await make_user(owner_conn)
     resource = await make_resource(owner_conn, author)  # description is NULL
     found = await owner_conn.fetchval(

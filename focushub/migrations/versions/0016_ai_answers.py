@@ -10,6 +10,8 @@ Revises: 0015_chat_attachments
   pending answer has 0 (the seed's CHECK said ≥ 1). One pending answer per
   question at a time (a partial unique index): asking again while one is being
   made returns it, and asking again after a failure tries the failed one again.
+* ``answers.search_vector`` (generated, GIN-indexed): retrieval finds answers by
+  their own words, not only through the title of their question.
 * ``request_ai_answer(question, daily_limit)``: signed-in callers ask for an
   answer to a question they can see, at most ``daily_limit`` times per UTC day
   (exact under concurrency: requests of one user are serialized on an advisory
@@ -43,6 +45,12 @@ def upgrade() -> None:
         ADD CONSTRAINT ai_answers_generation_attempts_check CHECK (generation_attempts >= 0);
     CREATE UNIQUE INDEX ai_answers_one_pending ON public.ai_answers (question_id)
         WHERE status = 'pending';
+
+    -- Answers are what AI answers quote most; they are found by their own words, not only
+    -- through their question's title.
+    ALTER TABLE public.answers ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
+        to_tsvector('english'::regconfig, left(content, 100000))) STORED;
+    CREATE INDEX idx_answers_search ON public.answers USING GIN (search_vector);
     CREATE INDEX idx_ai_answers_requested_by ON public.ai_answers (requested_by, created_at);
     COMMENT ON COLUMN public.ai_answers.status IS
         'pending (being made), completed, abstained (nothing relevant enough to cite), failed.';
@@ -125,6 +133,8 @@ def downgrade() -> None:
     run_sql("""
     DROP FUNCTION public.rate_ai_answer(uuid, integer);
     DROP FUNCTION public.request_ai_answer(uuid, integer);
+    DROP INDEX public.idx_answers_search;
+    ALTER TABLE public.answers DROP COLUMN search_vector;
     DROP INDEX public.idx_ai_answers_requested_by;
     DROP INDEX public.ai_answers_one_pending;
     DELETE FROM public.ai_answers WHERE generation_attempts < 1;
