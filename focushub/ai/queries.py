@@ -45,3 +45,17 @@ FAILED_ATTEMPT = """
     WHERE id = :id AND status = 'pending'
     RETURNING requested_by
 """
+
+# Per model: outcomes and the askers' ratings (for the admin area).
+STATS = """
+    SELECT a.model_used, count(*) AS answers,
+           count(*) FILTER (WHERE a.status = 'completed') AS completed,
+           count(*) FILTER (WHERE a.status = 'abstained') AS abstained,
+           count(*) FILTER (WHERE a.status = 'failed') AS failed,
+           count(a.user_feedback_rating) AS ratings,
+           round(avg(a.user_feedback_rating), 2)::float8 AS average_rating,
+           round(avg(a.confidence_score) FILTER (WHERE a.status = 'completed'), 2)::float8
+               AS average_confidence
+    FROM public.ai_answers a WHERE a.status <> 'pending'
+    GROUP BY a.model_used ORDER BY answers DESC, a.model_used
+"""

@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, status
 
 from focushub.ai import service
-from focushub.ai.schemas import AIAnswerRead, FeedbackUpdate
+from focushub.ai.schemas import AIAnswerRead, FeedbackUpdate, ModelStats
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep
 
 router = APIRouter(prefix="/api/v1", tags=["ai answers"])
@@ -34,3 +34,10 @@ async def rate_answer(answer_id: UUID, data: FeedbackUpdate, caller: UserDep,
                       rt: RuntimeDep) -> AIAnswerRead:
     """The question's author rates an AI answer from 1 to 5."""
     return await service.rate_answer(rt, caller, answer_id, data)
+
+
+@router.get("/ai-answers/stats", response_model=list[ModelStats],
+            responses={403: {"description": "Not an administrator"}})
+async def model_stats(caller: UserDep, rt: RuntimeDep) -> list[ModelStats]:
+    """Per model: answers by outcome, the askers' ratings (count, mean), mean confidence."""
+    return await service.model_stats(rt, caller)

@@ -46,3 +46,14 @@ class AIAnswerRead(OutputModel):
 
 class FeedbackUpdate(InputModel):
     rating: int = Field(ge=1, le=5, description="1 (wrong or useless) to 5 (exactly right)")
+
+
+class ModelStats(OutputModel):
+    model_used: str | None
+    answers: int
+    completed: int
+    abstained: int
+    failed: int
+    ratings: int = Field(description="Answers the asker rated")
+    average_rating: float | None = Field(description="Mean of the 1–5 ratings")
+    average_confidence: float | None = Field(description="Mean confidence of completed answers")

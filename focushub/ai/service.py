@@ -26,9 +26,9 @@ from uuid import UUID
 import orjson
 
 from focushub.ai import grounding, queries
-from focushub.ai.schemas import AIAnswerRead, FeedbackUpdate
+from focushub.ai.schemas import AIAnswerRead, FeedbackUpdate, ModelStats
 from focushub.core.db import ANONYMOUS, SERVICE, Caller, Tx
-from focushub.core.errors import NotFound
+from focushub.core.errors import Forbidden, NotFound
 from focushub.core.events import user_channel
 from focushub.core.runtime import Runtime
 from focushub.integrations.llm import ChatCompletions, LLMError
@@ -103,6 +103,15 @@ async def rate_answer(rt: Runtime, caller: Caller, answer_id: UUID,
     async with rt.transaction(caller) as tx:
         row = await tx.one(queries.RATE, id=answer_id, rating=data.rating)
     return read_answer(row, rt.settings.ai_min_confidence_shown)
+
+
+async def model_stats(rt: Runtime, caller: Caller) -> list[ModelStats]:
+    """Outcomes and ratings per model; administrators only (403 otherwise)."""
+    async with rt.transaction(caller) as tx:
+        if not await tx.scalar("SELECT auth.is_admin()"):
+            raise Forbidden("Only administrators see AI answer statistics", code="not_admin")
+        rows = await tx.all(queries.STATS)
+    return [ModelStats.model_validate(dict(r)) for r in rows]
 
 
 # --- the job ---------------------------------------------------------------------------------

@@ -163,7 +163,7 @@ async def test_daily_limit_and_who_may_ask(offline):
     assert r.status_code == 404
 
 
-async def test_only_the_asker_rates_an_answer_from_one_to_five(offline):
+async def test_only_the_asker_rates_an_answer_from_one_to_five(offline, owner_conn):
     env = offline
     alice, bob = await make_user(env.client), await make_user(env.client)
     question = await make_question(env.client, alice)
@@ -176,6 +176,21 @@ async def test_only_the_asker_rates_an_answer_from_one_to_five(offline):
         assert r.status_code == 422
     r = await env.client.put(url, headers=alice["headers"], json={"rating": 2})
     assert r.status_code == 200 and r.json()["user_feedback_rating"] == 2
+    await env.work()  # the answer is made (it abstains: nothing on the platform)
+    r = await env.client.put(url, headers=alice["headers"], json={"rating": 4})
+    assert r.json()["user_feedback_rating"] == 4
+
+    # Ratings in aggregate, per model, for administrators.
+    r = await env.client.get("/api/v1/ai-answers/stats", headers=alice["headers"])
+    assert r.status_code == 403
+    admin = await make_user(env.client)
+    await owner_conn.execute("UPDATE users SET role = 'admin' WHERE id = $1::uuid",
+                             admin["user"]["id"])
+    r = await env.client.get("/api/v1/ai-answers/stats", headers=admin["headers"])
+    assert r.status_code == 200
+    assert r.json() == [{"model_used": "focushub-extractive-1", "answers": 1, "completed": 0,
+                         "abstained": 1, "failed": 0, "ratings": 1, "average_rating": 4.0,
+                         "average_confidence": None}]
 
 
 # --- a Chat Completions model ---------------------------------------------------------------------

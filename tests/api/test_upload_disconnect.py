@@ -10,26 +10,39 @@ import asyncio
 import socket
 import threading
 import time
-from pathlib import Path
+import uuid
 
 import httpx
+import pytest
 import uvicorn
 
 from focushub.app import create_app
 from focushub.core.settings import Settings
+from focushub.integrations.storage import S3Store
 from tests.api.conftest import JWT_SECRET, make_user
 from tests.realtime.conftest import free_port
 
 
-def _objects(root: Path) -> list[Path]:
-    return [p for p in (root / "files").rglob("*") if p.is_file()] if (root / "files").exists() else []
-
-
-async def test_disconnecting_mid_upload_leaves_nothing(test_db, tmp_path, owner_conn):
+@pytest.mark.parametrize("backend", ["local", "s3"])
+async def test_disconnecting_mid_upload_leaves_nothing(request, backend, test_db, tmp_path,
+                                                       owner_conn):
+    options: dict = {}
+    if backend == "s3":
+        options = dict(storage_url=f"s3://fh-{uuid.uuid4().hex[:12]}",
+                       s3_endpoint_url=request.getfixturevalue("s3_endpoint"),
+                       s3_region="us-east-1", s3_access_key_id="test", s3_secret_access_key="test")
     settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
-                        data_dir=tmp_path, worker_in_process=False)
+                        data_dir=tmp_path, worker_in_process=False, **options)
+    app = create_app(settings)
+    store = app.state.runtime.storage
+    if isinstance(store, S3Store):
+        await store.ensure_bucket()
+
+    async def objects() -> list[str]:
+        return [o.key async for o in store.list()]
+
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -59,13 +72,13 @@ async def test_disconnecting_mid_upload_leaves_nothing(test_db, tmp_path, owner_
             await asyncio.sleep(0.5)
             assert await owner_conn.fetchval("SELECT count(*) FROM stored_files") == 0
             assert await owner_conn.fetchval("SELECT count(*) FROM resources") == 0
-            assert _objects(tmp_path) == []
+            assert await objects() == []
             # The server is fine and the next upload works.
             r = await http.post("/api/v1/resources", headers=alice["headers"],
                                 data={"title": "whole"},
                                 files={"file": ("notes.txt", b"all of it", "text/plain")})
             assert r.status_code == 201, r.text
-            assert len(_objects(tmp_path)) == 1
+            assert len(await objects()) == 1
     finally:
         server.should_exit = True
         thread.join(15)
