@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from focushub import __version__
@@ -32,7 +33,12 @@ from focushub.resources.router import router as resources_router
 from focushub.search.router import router as search_router
 from focushub.users.router import router as users_router
 from focushub.votes.router import router as votes_router
+from focushub.web import errors as web_errors
+from focushub.web.router import HERE as WEB_HERE
+from focushub.web.router import router as web_router
 from focushub.wiring import build_runtime
+
+WEB_STATIC = WEB_HERE / "static"
 
 log = logging.getLogger("focushub")
 
@@ -41,6 +47,7 @@ UPLOAD_PATHS = (
     re.compile(r"/api/v1/resources"),
     re.compile(r"/api/v1/users/me/avatar"),
     re.compile(r"/api/v1/chat/rooms/[^/]+/attachments"),
+    re.compile(r"/resources/new"),
 )
 
 # Order matters only where paths overlap: fixed segments (e.g. /questions/similar)
@@ -107,4 +114,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    # The web app: pages over the same services, its static files, its error pages.
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=str(WEB_STATIC)), name="static")
+    web_errors.install(app)
     return app

@@ -12,7 +12,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "focushub"
 
 PLUMBING = {"core", "integrations", "devdb"}
-CLIENTS = {"realtime"}
+CLIENTS = {"realtime", "web"}
 ENTRY = {"app", "cli", "wiring", "__main__"}
 NOT_DOMAINS = PLUMBING | CLIENTS | ENTRY | {"migrations", "seed", "__init__"}
 

@@ -1,0 +1,78 @@
+"""Friendly error pages for the web app; the API keeps its JSON error shape.
+
+A page request (any path outside ``/api/``, ``/docs``, ``/openapi.json``, the health
+checks and static files) that fails gets an HTML page with the same status: 404 for
+what does not exist or may not be seen, 403, 429 with when to retry, 500 without
+internals. Everything else goes to the JSON handlers of ``core/errors.py``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from focushub.core.db import ANONYMOUS
+from focushub.core.errors import AppError
+from focushub.web.session import CSRF, PageSession
+
+_API_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/static/")
+
+TITLES = {
+    400: ("Something is wrong with that request", "Please check what you sent and try again."),
+    401: ("Please log in", "You need to be signed in to do that."),
+    403: ("Not allowed", "You may not do that."),
+    404: ("Not found", "There is nothing here, or it is not yours to see."),
+    409: ("That changed meanwhile", "Reload the page and try again."),
+    413: ("Too large", "That is more than Focus Hub accepts."),
+    415: ("Not accepted", "That type of file or content is not accepted."),
+    422: ("Something is wrong with that form", "Please check the fields and try again."),
+    429: ("Slow down", "Too many requests for now."),
+    500: ("Something went wrong on our side", "It has been logged; please try again later."),
+}
+
+
+def is_page(request: Request) -> bool:
+    return not request.url.path.startswith(_API_PREFIXES)
+
+
+def install(app: FastAPI) -> None:
+    """Wrap the JSON handlers: pages get HTML, everything else what it got before."""
+    from focushub.web.router import render  # the templates, once
+
+    json_handlers = dict(app.exception_handlers)
+
+    def page_for(request: Request, status: int, message: str | None = None,
+                 retry_after: str | None = None) -> Response:
+        title, default = TITLES.get(status, TITLES[500 if status >= 500 else 400])
+        page = PageSession(ANONYMOUS, request.cookies.get(CSRF, ""), {})
+        response = render(request, page, "error.html", status=status, title=title,
+                          message=message or default, retry_after=retry_after)
+        if retry_after:
+            response.headers["Retry-After"] = retry_after
+        return response
+
+    def wrap(kind: type[Exception]):  # noqa: ANN202
+        fallback = json_handlers.get(kind) or json_handlers.get(Exception)
+
+        async def handler(request: Request, exc: Exception) -> Response:
+            if not is_page(request):
+                return await fallback(request, exc)  # type: ignore[misc]
+            if isinstance(exc, AppError):
+                retry = (exc.details or {}).get("retry_after") if isinstance(exc.details, dict) else None
+                return page_for(request, exc.status_code,
+                                exc.message if exc.status_code < 500 else None,
+                                str(retry) if retry else None)
+            if isinstance(exc, StarletteHTTPException):
+                return page_for(request, exc.status_code)
+            if isinstance(exc, RequestValidationError):
+                return page_for(request, 422)
+            response = await fallback(request, exc)  # logs it
+            return page_for(request, response.status_code)
+
+        return handler
+
+    for kind in (AppError, StarletteHTTPException, RequestValidationError, Exception):
+        if kind in json_handlers or kind is Exception:
+            app.add_exception_handler(kind, wrap(kind))

@@ -1,0 +1,340 @@
+"""The pages. Each calls the same service functions as the API, as the page's caller.
+
+Forms post back to the page's own path and redirect after success (303), so a
+reload never resubmits; every POST checks the CSRF value (``session.check_csrf``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+
+from focushub.ai import service as ai_service
+from focushub.ai.schemas import FeedbackUpdate
+from focushub.answers import service as answers_service
+from focushub.answers.schemas import AnswerCreate
+from focushub.auth import service as auth_service
+from focushub.auth.schemas import LoginCreate, SignupCreate
+from focushub.core.errors import AppError
+from focushub.core.runtime import Runtime
+from focushub.feed import service as feed_service
+from focushub.feed.schemas import FeedParams
+from focushub.posts import service as posts_service
+from focushub.posts.schemas import PostCreate
+from focushub.questions import service as questions_service
+from focushub.questions.schemas import QuestionCreate
+from focushub.resources import service as resources_service
+from focushub.resources.schemas import ResourceFields, ResourceListParams
+from focushub.web import markdown, session
+from focushub.web.session import PageSession
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters["markdown"] = markdown.render
+templates.env.filters["urlquote"] = lambda v: quote(str(v), safe="")
+
+# No inline script or style anywhere: htmx is told not to inject its indicator styles.
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; "
+            "object-src 'none'")
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+async def _page(request: Request) -> PageSession:
+    return await session.load(request, request.app.state.runtime)
+
+
+RtDep = Annotated[Runtime, Depends(_runtime)]
+PageDep = Annotated[PageSession, Depends(_page)]
+
+
+def render(request: Request, page: PageSession, template: str, status: int = 200,
+           **context: Any) -> HTMLResponse:
+    response = templates.TemplateResponse(
+        request, template, {"page": page, "me": page.caller, **context}, status_code=status)
+    response.headers["Content-Security-Policy"] = PAGE_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    session.write_cookies(response, request, page)
+    return response
+
+
+def redirect(request: Request, page: PageSession, to: str) -> Response:
+    response = RedirectResponse(to, status_code=303)
+    session.write_cookies(response, request, page)
+    return response
+
+
+def _need_login(request: Request, page: PageSession) -> Response | None:
+    if page.signed_in:
+        return None
+    return redirect(request, page, f"/login?next={quote(str(request.url.path), safe='')}")
+
+
+def _errors(exc: ValidationError) -> list[str]:
+    return [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+
+
+def _safe_next(value: str | None) -> str:
+    return value if value and value.startswith("/") and not value.startswith("//") else "/"
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, page: PageDep, next: str | None = None) -> Response:
+    return render(request, page, "login.html", next=_safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request, page: PageDep, rt: RtDep,
+                email: Annotated[str, Form(max_length=320)],
+                password: Annotated[str, Form(max_length=1000)],
+                csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
+    session.check_csrf(request, page, csrf_token)
+    try:
+        tokens = await auth_service.log_in(rt, LoginCreate(email=email, password=password))
+    except (AppError, ValidationError) as exc:
+        message = exc.message if isinstance(exc, AppError) else "Enter your email and password"
+        status = exc.status_code if isinstance(exc, AppError) else 422
+        return render(request, page, "login.html", status=status, error=message, email=email,
+                      next=_safe_next(next))
+    session.start(page, tokens, rt)
+    return redirect(request, page, _safe_next(next))
+
+
+@router.get("/signup", response_class=HTMLResponse)
+async def signup_page(request: Request, page: PageDep) -> Response:
+    return render(request, page, "signup.html")
+
+
+@router.post("/signup", response_class=HTMLResponse)
+async def signup(request: Request, page: PageDep, rt: RtDep,
+                 email: Annotated[str, Form(max_length=320)],
+                 password: Annotated[str, Form(max_length=1000)],
+                 full_name: Annotated[str, Form(max_length=1000)],
+                 username: Annotated[str, Form(max_length=100)],
+                 csrf_token: Annotated[str, Form()] = "") -> Response:
+    session.check_csrf(request, page, csrf_token)
+    form = {"email": email, "full_name": full_name, "username": username}
+    try:
+        data = SignupCreate(password=password, **form)
+        tokens = await auth_service.sign_up(rt, data)
+    except ValidationError as exc:
+        return render(request, page, "signup.html", status=422, errors=_errors(exc), form=form)
+    except AppError as exc:
+        return render(request, page, "signup.html", status=exc.status_code,
+                      errors=[exc.message], form=form)
+    session.start(page, tokens, rt)
+    return redirect(request, page, "/?welcome=1")
+
+
+@router.post("/logout")
+async def logout(request: Request, page: PageDep, rt: RtDep,
+                 csrf_token: Annotated[str, Form()] = "") -> Response:
+    session.check_csrf(request, page, csrf_token)
+    refresh = request.cookies.get(session.REFRESH)
+    if refresh:
+        await auth_service.log_out(rt, refresh)
+    page.clear = True
+    page.set_cookies.pop(session.ACCESS, None)
+    page.set_cookies.pop(session.REFRESH, None)
+    return redirect(request, page, "/")
+
+
+# --- feed and posts ----------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def feed(request: Request, page: PageDep, rt: RtDep,
+               scope: Annotated[str, Query(pattern="^(following|latest|trending)$")] = "latest",
+               cursor: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+    if scope == "following" and not page.signed_in:
+        return redirect(request, page, "/login?next=%2F%3Fscope%3Dfollowing")
+    result = await feed_service.get_feed(rt, page.caller, FeedParams(scope=scope, cursor=cursor))
+    return render(request, page, "feed.html", scope=scope, items=result.items,
+                  next_cursor=result.next_cursor)
+
+
+@router.get("/posts/new", response_class=HTMLResponse)
+async def new_post_page(request: Request, page: PageDep) -> Response:
+    return _need_login(request, page) or render(request, page, "post_new.html", form={})
+
+
+@router.post("/posts/new", response_class=HTMLResponse)
+async def new_post(request: Request, page: PageDep, rt: RtDep,
+                   title: Annotated[str, Form(max_length=1000)],
+                   content: Annotated[str, Form(max_length=40_000)],
+                   tags: Annotated[str, Form(max_length=1000)] = "",
+                   csrf_token: Annotated[str, Form()] = "") -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    form = {"title": title, "content": content, "tags": tags}
+    try:
+        data = PostCreate(title=title, content=content,
+                          tags=[t.strip() for t in tags.split(",") if t.strip()])
+    except ValidationError as exc:
+        return render(request, page, "post_new.html", status=422, errors=_errors(exc), form=form)
+    post = await posts_service.create_post(rt, page.caller, data)
+    return redirect(request, page, f"/posts/{post.id}")
+
+
+@router.get("/posts/{post_id}", response_class=HTMLResponse)
+async def post_page(request: Request, page: PageDep, rt: RtDep, post_id: UUID) -> Response:
+    post = await posts_service.get_post(rt, page.caller, post_id)
+    return render(request, page, "post.html", post=post)
+
+
+# --- questions ---------------------------------------------------------------------------------
+
+
+@router.get("/questions", response_class=HTMLResponse)
+async def questions_page(request: Request, page: PageDep, rt: RtDep,
+                         view: Annotated[str, Query(pattern="^(newest|unanswered|trending)$")] = "newest",
+                         tag: Annotated[str | None, Query(max_length=30)] = None,
+                         cursor: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+    result = await questions_service.list_questions(
+        rt, page.caller, view=view, tag=tag, category=None, author=None, cursor=cursor, limit=20)
+    return render(request, page, "questions.html", view=view, tag=tag, items=result.items,
+                  next_cursor=result.next_cursor)
+
+
+@router.get("/questions/ask", response_class=HTMLResponse)
+async def ask_page(request: Request, page: PageDep) -> Response:
+    return _need_login(request, page) or render(request, page, "ask.html", form={})
+
+
+@router.get("/questions/similar", response_class=HTMLResponse)
+async def similar(request: Request, page: PageDep, rt: RtDep,
+                  title: Annotated[str, Query(max_length=255)] = "") -> Response:
+    """The htmx fragment shown under the title while someone types a question."""
+    found = (await questions_service.similar_questions(rt, page.caller, title)).items \
+        if len(title.strip()) >= 3 else []
+    return render(request, page, "_similar.html", similar=found)
+
+
+@router.post("/questions/ask", response_class=HTMLResponse)
+async def ask(request: Request, page: PageDep, rt: RtDep,
+              title: Annotated[str, Form(max_length=1000)],
+              content: Annotated[str, Form(max_length=40_000)],
+              tags: Annotated[str, Form(max_length=1000)] = "",
+              csrf_token: Annotated[str, Form()] = "") -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    form = {"title": title, "content": content, "tags": tags}
+    try:
+        data = QuestionCreate(title=title, content=content,
+                              tags=[t.strip() for t in tags.split(",") if t.strip()])
+    except ValidationError as exc:
+        return render(request, page, "ask.html", status=422, errors=_errors(exc), form=form)
+    question = await questions_service.create_question(rt, page.caller, data)
+    return redirect(request, page, f"/questions/{question.id}")
+
+
+@router.get("/questions/{question_id}", response_class=HTMLResponse)
+async def question_page(request: Request, page: PageDep, rt: RtDep, question_id: UUID) -> Response:
+    question = await questions_service.get_question(
+        rt, page.caller, question_id,
+        client_address=request.client.host if request.client else "unknown",
+        view_key_secret=rt.jwt_secret)
+    return render(request, page, "question.html", q=question)
+
+
+@router.post("/questions/{question_id}/answers")
+async def answer(request: Request, page: PageDep, rt: RtDep, question_id: UUID,
+                 content: Annotated[str, Form(max_length=40_000)],
+                 csrf_token: Annotated[str, Form()] = "") -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    try:
+        data = AnswerCreate(content=content)
+    except ValidationError:
+        return redirect(request, page, f"/questions/{question_id}?error=empty-answer")
+    await answers_service.create_answer(rt, page.caller, question_id, data)
+    return redirect(request, page, f"/questions/{question_id}#answers")
+
+
+@router.post("/questions/{question_id}/ai")
+async def ask_ai(request: Request, page: PageDep, rt: RtDep, question_id: UUID,
+                 csrf_token: Annotated[str, Form()] = "") -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    await ai_service.request_answer(rt, page.caller, question_id)
+    return redirect(request, page, f"/questions/{question_id}#ai-answers")
+
+
+@router.post("/ai-answers/{answer_id}/rate")
+async def rate_ai(request: Request, page: PageDep, rt: RtDep, answer_id: UUID,
+                  rating: Annotated[int, Form(ge=1, le=5)],
+                  question_id: Annotated[UUID, Form()],
+                  csrf_token: Annotated[str, Form()] = "") -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    await ai_service.rate_answer(rt, page.caller, answer_id, FeedbackUpdate(rating=rating))
+    return redirect(request, page, f"/questions/{question_id}#ai-{answer_id}")
+
+
+# --- resources ----------------------------------------------------------------------------------
+
+
+@router.get("/resources", response_class=HTMLResponse)
+async def resources_page(request: Request, page: PageDep, rt: RtDep,
+                         params: Annotated[ResourceListParams, Query()]) -> Response:
+    result = await resources_service.list_resources(rt, page.caller, params)
+    return render(request, page, "resources.html", items=result.items,
+                  next_cursor=result.next_cursor, params=params)
+
+
+@router.get("/resources/new", response_class=HTMLResponse)
+async def upload_page(request: Request, page: PageDep) -> Response:
+    return _need_login(request, page) or render(request, page, "resource_new.html", form={})
+
+
+@router.post("/resources/new", response_class=HTMLResponse)
+async def upload(request: Request, page: PageDep, rt: RtDep,
+                 file: Annotated[UploadFile, File()],
+                 title: Annotated[str, Form(max_length=1000)],
+                 description: Annotated[str, Form(max_length=20_000)] = "",
+                 tags: Annotated[str, Form(max_length=1000)] = "",
+                 is_public: Annotated[bool, Form()] = False,
+                 csrf_token: Annotated[str, Form()] = "") -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    form = {"title": title, "description": description, "tags": tags, "is_public": is_public}
+    try:
+        fields = ResourceFields(title=title, description=description or None, is_public=is_public,
+                                tags=[t.strip() for t in tags.split(",") if t.strip()])
+        resource = await resources_service.create_resource(rt, page.caller, fields, file.file,
+                                                           file.filename)
+    except ValidationError as exc:
+        return render(request, page, "resource_new.html", status=422, errors=_errors(exc),
+                      form=form)
+    except AppError as exc:
+        return render(request, page, "resource_new.html", status=exc.status_code,
+                      errors=[exc.message], form=form)
+    return redirect(request, page, f"/resources/{resource.id}")
+
+
+@router.get("/resources/{resource_id}", response_class=HTMLResponse)
+async def resource_page(request: Request, page: PageDep, rt: RtDep, resource_id: UUID) -> Response:
+    resource = await resources_service.get_resource(rt, page.caller, resource_id)
+    return render(request, page, "resource.html", r=resource)

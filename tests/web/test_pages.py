@@ -1,0 +1,125 @@
+"""The web app's pages through HTTP: sessions in cookies, CSRF, sanitized Markdown, errors.
+
+(Real-browser tests with Playwright are the next step; these drive the same pages as a
+browser without JavaScript would.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from focushub.app import create_app
+from focushub.core.settings import Settings
+from tests.api.conftest import JWT_SECRET
+
+
+@pytest.fixture
+async def browser(test_db, tmp_path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                        data_dir=tmp_path)
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.4", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+    await app.state.runtime.stop()
+
+
+def csrf(html: str) -> str:
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, "every page carries its CSRF token"
+    return match.group(1)
+
+
+async def sign_up(browser: httpx.AsyncClient, name: str) -> None:
+    page = await browser.get("/signup")
+    r = await browser.post("/signup", data={
+        "csrf_token": csrf(page.text), "email": f"{name}@example.org", "full_name": name.title(),
+        "username": name, "password": "correct horse battery"})
+    assert r.status_code == 303, r.text
+    assert {"fh_access", "fh_refresh"} <= set(browser.cookies.keys())
+
+
+async def test_pages_are_html_with_a_strict_policy(browser):
+    r = await browser.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "<script>" not in r.text  # no inline script anywhere
+    for path in ("/questions", "/resources", "/login", "/signup"):
+        assert (await browser.get(path)).status_code == 200, path
+    static = await browser.get("/static/vendor/htmx-2.0.11.min.js")
+    assert static.status_code == 200
+
+
+async def test_signup_login_logout_and_csrf(browser):
+    await sign_up(browser, "amira")
+    home = await browser.get("/")
+    assert "Log out" in home.text
+    # A form without the page's token is refused, whatever the cookies say.
+    r = await browser.post("/logout", data={"csrf_token": "forged"})
+    assert r.status_code == 403 and "text/html" in r.headers["content-type"]
+    r = await browser.post("/logout", data={"csrf_token": csrf(home.text)})
+    assert r.status_code == 303
+    assert "Log in" in (await browser.get("/")).text
+    # The refresh token was revoked: it cannot bring the session back.
+    page = await browser.get("/login")
+    r = await browser.post("/login", data={"csrf_token": csrf(page.text),
+                                           "email": "amira@example.org", "password": "wrong one!"})
+    assert r.status_code == 401 and "Wrong email or password" in r.text
+    r = await browser.post("/login", data={"csrf_token": csrf(page.text), "next": "/questions",
+                                           "email": "amira@example.org",
+                                           "password": "correct horse battery"})
+    assert r.status_code == 303 and r.headers["location"] == "/questions"
+
+
+async def test_markdown_is_rendered_and_script_stays_inert(browser):
+    await sign_up(browser, "bruno")
+    page = await browser.get("/posts/new")
+    r = await browser.post("/posts/new", data={
+        "csrf_token": csrf(page.text), "title": "Loops",
+        "content": "**Bold** and [a link](https://example.org) and [bad](javascript:alert(1))\n\n"
+                   "<script>alert('x')</script>\n\n```python\nfor i in range(3):\n    pass\n```"})
+    assert r.status_code == 303
+    post = await browser.get(r.headers["location"])
+    assert "<strong>Bold</strong>" in post.text
+    assert 'rel="nofollow ugc noopener"' in post.text
+    assert "<script>alert" not in post.text and "&lt;script&gt;" in post.text
+    assert 'href="javascript:' not in post.text  # left as inert text, never a link
+    assert '<span class="k">for</span>' in post.text  # highlighted, by class names only
+
+
+async def test_asking_answering_and_the_ai_answer_on_the_question_page(browser):
+    await sign_up(browser, "chen")
+    page = await browser.get("/questions/ask")
+    similar = await browser.get("/questions/similar", params={"title": "photosynthesis"})
+    assert similar.status_code == 200
+    r = await browser.post("/questions/ask", data={
+        "csrf_token": csrf(page.text), "title": "How does photosynthesis work?",
+        "content": "Plants and sunlight?"})
+    assert r.status_code == 303
+    url = r.headers["location"]
+    question = await browser.get(url)
+    assert "Ask the AI" in question.text
+    r = await browser.post(f"{url}/ai", data={"csrf_token": csrf(question.text)})
+    assert r.status_code == 303
+    assert "Being written from the community" in (await browser.get(url)).text
+    r = await browser.post(f"{url}/answers", data={"csrf_token": csrf(question.text),
+                                                   "content": "Chlorophyll absorbs light."})
+    assert r.status_code == 303
+    assert "Chlorophyll absorbs light." in (await browser.get(url)).text
+
+
+async def test_error_pages_are_friendly_and_api_errors_stay_json(browser):
+    r = await browser.get("/questions/7d3f6a10-0c59-4a0e-9d7e-2b8f4d1e6c22")
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+    assert "Not found" in r.text
+    r = await browser.get("/no/such/page")
+    assert r.status_code == 404 and "Not found" in r.text
+    r = await browser.get("/api/v1/questions/7d3f6a10-0c59-4a0e-9d7e-2b8f4d1e6c22")
+    assert r.status_code == 404 and r.json()["error"]["code"]
+    r = await browser.get("/posts/new")  # signed out: to the login page, back afterwards
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fposts%2Fnew"
