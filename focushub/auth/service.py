@@ -87,7 +87,7 @@ async def _queue_mail_token(tx: Tx, rt: Runtime, *, email: str, purpose: str) ->
         subject = "Reset your Focus Hub password"
         body = (
             "Someone asked to reset the password of your Focus Hub account.\n"
-            f"If it was you, open:\n{base}/reset-password?token={token}\n\nor send this token "
+            f"If it was you, open:\n{base}/password-reset?token={token}\n\nor send this token "
             f"with your new password to POST /api/v1/auth/password-reset/confirm:\n{token}\n\n"
             f"The token expires in {ttl // 60} minutes. If it was not you, ignore this mail.\n"
         )

@@ -21,7 +21,7 @@ from focushub.ai.schemas import FeedbackUpdate
 from focushub.answers import service as answers_service
 from focushub.answers.schemas import AnswerCreate
 from focushub.auth import service as auth_service
-from focushub.auth.schemas import LoginCreate, SignupCreate
+from focushub.auth.schemas import EmailCreate, LoginCreate, PasswordResetConfirm, SignupCreate
 from focushub.core.errors import AppError
 from focushub.core.runtime import Runtime
 from focushub.feed import service as feed_service
@@ -153,6 +153,54 @@ async def logout(request: Request, page: PageDep, rt: RtDep,
     page.set_cookies.pop(session.ACCESS, None)
     page.set_cookies.pop(session.REFRESH, None)
     return redirect(request, page, "/")
+
+
+@router.get("/verify-email", response_class=HTMLResponse)
+async def verify_email(request: Request, page: PageDep, rt: RtDep,
+                       token: Annotated[str, Query(max_length=200)] = "") -> Response:
+    """The link of the verification mail."""
+    try:
+        await auth_service.verify_email(rt, token)
+    except AppError as exc:
+        return render(request, page, "message.html", status=exc.status_code,
+                      title="This link does not work", message=exc.message)
+    return render(request, page, "message.html", title="Email confirmed",
+                  message="Your email address is confirmed. Welcome to Focus Hub!")
+
+
+@router.get("/password-reset", response_class=HTMLResponse)
+async def reset_page(request: Request, page: PageDep,
+                     token: Annotated[str, Query(max_length=200)] = "") -> Response:
+    """Without a token: ask for the mail. With one (the mail's link): choose a password."""
+    return render(request, page, "password_reset.html", token=token)
+
+
+@router.post("/password-reset", response_class=HTMLResponse)
+async def reset(request: Request, page: PageDep, rt: RtDep,
+                email: Annotated[str, Form(max_length=320)] = "",
+                token: Annotated[str, Form(max_length=200)] = "",
+                password: Annotated[str, Form(max_length=1000)] = "",
+                csrf_token: Annotated[str, Form()] = "") -> Response:
+    session.check_csrf(request, page, csrf_token)
+    if not token:
+        try:
+            EmailCreate(email=email)
+        except ValidationError:
+            return render(request, page, "password_reset.html", status=422, token="",
+                          error="Enter the email address of your account")
+        await auth_service.request_email_token(rt, email, "password_reset")
+        return render(request, page, "message.html", title="Check your email",
+                      message="If an account with this email exists, a message is on its way.")
+    try:
+        await auth_service.reset_password(rt, PasswordResetConfirm(token=token, password=password))
+    except ValidationError as exc:
+        return render(request, page, "password_reset.html", status=422, token=token,
+                      errors=_errors(exc))
+    except AppError as exc:
+        return render(request, page, "password_reset.html", status=exc.status_code, token=token,
+                      error=exc.message)
+    return render(request, page, "message.html", title="Password changed",
+                  message="Your password is changed. Log in again on every device.")
 
 
 # --- feed and posts ----------------------------------------------------------------------------
