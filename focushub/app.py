@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from focushub import __version__
@@ -100,7 +102,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
                     await worker
             await rt.stop()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from files shipped in a Python package, not a CDN: /docs works offline.
+    app = FastAPIOffline(
         title="Focus Hub API",
         version=__version__,
         description="Social learning platform: posts, Q&A, chat, resources. "
@@ -108,6 +111,12 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         lifespan=lifespan,
     )
     app.state.runtime = rt
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_credentials=True, allow_methods=["GET", "POST", "PUT", "PATCH",
+                                                                  "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
+                           expose_headers=["Retry-After", "ETag", "Content-Range"], max_age=600)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        upload_max_bytes=settings.max_upload_bytes + 1024 * 1024,
                        upload_paths=UPLOAD_PATHS)

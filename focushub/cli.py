@@ -153,7 +153,9 @@ def serve(
             port=port,
             workers=workers,
             log_level=settings.log_level.lower(),
-            proxy_headers=True,
+            # Forwarded headers only from configured proxies (uvicorn would trust 127.0.0.1).
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=settings.trusted_proxies or None,
         )
 
 

@@ -53,6 +53,13 @@ def test_sigterm_stops_the_server_its_worker_and_the_embedded_database(tmp_path)
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
+        # X-Forwarded-For is not believed by default, even from 127.0.0.1: a client cannot
+        # pick a fresh rate-limit bucket per attempt.
+        statuses = [httpx.post(f"http://127.0.0.1:{port}/api/v1/auth/login",
+                               json={"email": "who@example.org", "password": "guess number"},
+                               headers={"X-Forwarded-For": f"203.0.113.{i}"}, timeout=10).status_code
+                    for i in range(12)]
+        assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
         postmaster = _postmaster_pid(tmp_path)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 128 + signal.SIGTERM

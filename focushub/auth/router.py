@@ -25,6 +25,10 @@ class AuthLimits:
 
     def __init__(self) -> None:
         self.login = RateLimiter(limit=10, window_seconds=60)
+        # Password spraying: many accounts from one address (a classroom behind one address
+        # still logs in: 60 attempts in 5 minutes), or one account from many addresses.
+        self.login_address = RateLimiter(limit=60, window_seconds=300)
+        self.login_account = RateLimiter(limit=20, window_seconds=900)
         self.mail = RateLimiter(limit=5, window_seconds=300)
         self.signup = RateLimiter(limit=20, window_seconds=3600)
 
@@ -51,7 +55,10 @@ async def signup(data: SignupCreate, rt: RuntimeDep, request: Request) -> Sessio
 
 @router.post("/login", response_model=SessionRead)
 async def login(data: LoginCreate, rt: RuntimeDep, request: Request) -> SessionRead:
-    _limits(request).login.hit(f"{_client(request)}|{data.email.lower()}")
+    limits = _limits(request)
+    limits.login.hit(f"{_client(request)}|{data.email.lower()}")
+    limits.login_address.hit(_client(request))
+    limits.login_account.hit(data.email.lower())
     return await service.log_in(rt, data)
 
 

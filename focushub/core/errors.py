@@ -153,6 +153,22 @@ def translate_db_error(exc: DBAPIError) -> AppError | None:
     return None
 
 
+MAX_REPORTED_ERRORS = 20
+
+
+def _short(part: Any) -> Any:
+    return part[:100] if isinstance(part, str) else part
+
+
+def retry_after_header(exc: AppError) -> dict[str, str] | None:
+    """``Retry-After`` for a 429 whose details say when (``retry_after_seconds``)."""
+    if exc.status_code == 429 and isinstance(exc.details, dict):
+        seconds = exc.details.get("retry_after_seconds")
+        if seconds is not None:
+            return {"Retry-After": str(int(seconds))}
+    return None
+
+
 def as_app_error(exc: Exception) -> AppError | None:
     """The :class:`AppError` a client should see for ``exc``; None for our own bugs."""
     if isinstance(exc, AppError):
@@ -165,14 +181,22 @@ def as_app_error(exc: Exception) -> AppError | None:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status_code)
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status_code,
+                            headers=retry_after_header(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
-            for err in exc.errors()
+        errors = exc.errors()
+        # Never more than MAX_REPORTED_ERRORS, and never the input echoed back: a body with
+        # 60,000 unknown keys must not become a 5 MB answer.
+        details: list[dict[str, Any]] = [
+            {"loc": [_short(part) for part in err.get("loc", ())], "msg": err.get("msg"),
+             "type": err.get("type")}
+            for err in errors[:MAX_REPORTED_ERRORS]
         ]
+        if len(errors) > MAX_REPORTED_ERRORS:
+            details.append({"loc": [], "msg": f"{len(errors) - MAX_REPORTED_ERRORS} more errors "
+                            "not shown", "type": "truncated"})
         # A body that is not JSON at all is a malformed request, not a validation failure.
         if any(d["type"] == "json_invalid" for d in details):
             return JSONResponse(
@@ -192,12 +216,16 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(DBAPIError)
-    async def _db(_: Request, exc: DBAPIError) -> JSONResponse:
+    async def _db(request: Request, exc: DBAPIError) -> JSONResponse:
         err = translate_db_error(exc)
         if err is None:
             log.exception("database error", exc_info=exc)
             return JSONResponse(error_body("internal_error", "Internal server error"), 500)
-        return JSONResponse(error_body(err.code, err.message, err.details), err.status_code)
+        # What the database said (constraint names, its own messages) stays in the log.
+        message, constraint = _db_message(exc)
+        log.info("%s %s refused by the database: %s (constraint %s)", request.method,
+                 request.url.path, message, constraint)
+        return JSONResponse(error_body(err.code, err.message, None), err.status_code)
 
     @app.exception_handler(ClientDisconnect)
     async def _gone(_: Request, exc: ClientDisconnect) -> JSONResponse:

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     # AI answers below this confidence come last and are marked collapsed.
     ai_min_confidence_shown: float = Field(default=0.3, ge=0, le=1)
 
+    # Browsers on these origins may call the API with credentials (CORS); none by default.
+    # A JSON list, e.g. ["https://app.example.org"].
+    cors_origins: list[str] = Field(default_factory=list)
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+    # (comma-separated, or "*"). Empty: none, so no client can choose its own address.
+    trusted_proxies: str = ""
+
     # Request limits.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 

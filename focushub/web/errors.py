@@ -17,7 +17,8 @@ from focushub.core.db import ANONYMOUS
 from focushub.core.errors import AppError
 from focushub.web.session import CSRF, PageSession
 
-_API_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/static/")
+_API_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/static/",
+                 "/static-offline-docs/")
 
 TITLES = {
     400: ("Something is wrong with that request", "Please check what you sent and try again."),

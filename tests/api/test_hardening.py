@@ -1,0 +1,85 @@
+"""Found by hostile testing, fixed, and kept fixed: limits, error bodies, CORS, offline docs."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from focushub.app import create_app
+from focushub.core.settings import Settings
+from tests.api.conftest import JWT_SECRET, make_user
+
+
+async def test_password_spraying_from_one_address_is_limited(client):
+    statuses = []
+    for i in range(65):
+        r = await client.post("/api/v1/auth/login", json={"email": f"victim{i}@example.org",
+                                                          "password": "Spring2026!!"})
+        statuses.append(r.status_code)
+    assert statuses[:60] == [401] * 60
+    assert statuses[60:] == [429] * 5
+    assert int(r.headers["retry-after"]) >= 1
+
+
+async def test_one_account_tried_from_many_addresses_is_limited(settings, engine):
+    app = create_app(settings, engine=engine)
+    statuses = []
+    for i in range(22):
+        transport = httpx.ASGITransport(app=app, client=(f"198.51.100.{i + 1}", 1234))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            r = await c.post("/api/v1/auth/login", json={"email": "target@example.org",
+                                                         "password": "guess number"})
+            statuses.append(r.status_code)
+    assert statuses[:20] == [401] * 20 and statuses[20:] == [429, 429]
+
+
+async def test_errors_never_amplify_the_input(client):
+    alice = await make_user(client)
+    body = {f"key{i}": i for i in range(60_000)}
+    body.update(title="t", content="c")
+    r = await client.post("/api/v1/posts", json=body, headers=alice["headers"])
+    assert r.status_code == 422
+    assert len(r.content) < 5_000
+    details = r.json()["error"]["details"]
+    assert len(details) == 21 and details[-1]["type"] == "truncated"
+
+
+async def test_database_internals_stay_out_of_error_bodies(client):
+    await make_user(client, username="taken_name")
+    r = await client.post("/api/v1/auth/signup", json={
+        "email": "other@example.org", "password": "correct horse battery",
+        "full_name": "Other", "username": "taken_name"})
+    assert r.status_code == 409
+    assert "_key" not in r.text and "constraint" not in r.text
+
+
+@pytest.fixture
+async def cors_client(test_db, engine):
+    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                        cors_origins=["https://app.example.org"])
+    app = create_app(settings, engine=engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as c:
+        yield c
+
+
+async def test_cors_only_for_allowed_origins(cors_client, client):
+    preflight = {"Origin": "https://app.example.org", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization,content-type"}
+    r = await cors_client.options("/api/v1/posts", headers=preflight)
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == "https://app.example.org"
+    assert r.headers["access-control-allow-credentials"] == "true"
+    r = await cors_client.options("/api/v1/posts", headers={**preflight,
+                                                            "Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
+    r = await client.get("/api/v1/posts", headers={"Origin": "https://app.example.org"})
+    assert "access-control-allow-origin" not in r.headers  # none by default
+
+
+async def test_the_docs_work_offline(client):
+    r = await client.get("/docs")
+    assert r.status_code == 200
+    assert "cdn." not in r.text and "jsdelivr" not in r.text
+    script = r.text.split('src="', 1)[1].split('"', 1)[0]
+    assert (await client.get(script)).status_code == 200
