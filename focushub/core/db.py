@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from focushub.core.errors import Unauthorized
 from focushub.core.events import Event
 from focushub.core.jobs import JobRequest
 
@@ -68,11 +69,15 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
     )
 
 
+# One round trip: the role and claims for the transaction, and whether the caller's
+# session is still live (ended by logout, token reuse or a password reset, or the
+# account deactivated: refused at once, not when the access token expires).
 _SET_CALLER = text(
     "SELECT set_config('role', :role, true),"
     " set_config('request.jwt.claims', :claims, true),"
     " set_config('request.jwt.claim.sub', :sub, true),"
-    " set_config('request.jwt.claim.role', :role, true)"
+    " set_config('request.jwt.claim.role', :role, true),"
+    " public.session_is_active(CAST(:session AS uuid), CAST(:uid AS uuid))"
 )
 
 
@@ -172,16 +177,22 @@ async def transaction(
     if caller.user_id is not None:
         claims.setdefault("sub", str(caller.user_id))
     claims.setdefault("role", caller.role)
+    session = claims.get("session_id") if caller.is_authenticated else None
     async with engine.connect() as conn:
         async with conn.begin():
-            await conn.execute(
+            result = await conn.execute(
                 _SET_CALLER,
                 {
                     "role": caller.role,
                     "claims": orjson.dumps(claims).decode(),
                     "sub": str(caller.user_id) if caller.user_id else "",
+                    "session": session,
+                    "uid": str(caller.user_id) if session else None,
                 },
             )
+            if not result.one()[-1]:
+                raise Unauthorized("This session has ended; sign in again",
+                                   code="session_ended")
             tx = Tx(conn, caller, effects)
             yield tx
             for fn in tx._before_commit:

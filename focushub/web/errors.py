@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from focushub.core.db import ANONYMOUS
 from focushub.core.errors import AppError
-from focushub.web.session import CSRF, PageSession
+from focushub.web.session import ACCESS, CSRF, REFRESH, PageSession
 
 _API_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/static/",
                  "/static-offline-docs/")
@@ -52,6 +52,9 @@ def install(app: FastAPI) -> None:
                           message=message or default, retry_after=retry_after)
         if retry_after:
             response.headers["Retry-After"] = retry_after
+        if status == 401:  # an ended session: forget its cookies
+            for name in (ACCESS, REFRESH):
+                response.delete_cookie(name, path="/")
         return response
 
     def wrap(kind: type[Exception]):  # noqa: ANN202
