@@ -2,7 +2,8 @@
 
 Compares, on one connection, N sequential transactions of:
   bare:    BEGIN; SELECT 1; COMMIT
-  as-user: BEGIN; SELECT set_config('role',…), set_config('request.jwt.claims',…), …; SELECT 1; COMMIT
+  as-user: BEGIN; SELECT set_config('role',…), set_config('request.jwt.claims',…), …,
+           session_is_active(…); SELECT 1; COMMIT   (a real account with a live session)
 through the same SQLAlchemy/asyncpg path the server uses (focushub.core.db.transaction), and
 prints the mean added latency of the role switch. Usage:
 
@@ -23,13 +24,25 @@ from pathlib import Path
 from sqlalchemy import text
 
 from focushub.core import bootstrap
-from focushub.core.db import Caller, create_engine, transaction
+from focushub.core.db import ANONYMOUS, Caller, create_engine, transaction
 from focushub.migrations import runner
+
+
+async def signed_in_caller(engine) -> Caller:
+    """A real account with a live session, so the session check (0018) does its lookups."""
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    async with transaction(engine, ANONYMOUS) as tx:
+        user = await tx.scalar("SELECT id FROM auth.sign_up(:e, 'x', 'Bench', :u)",
+                               e=f"{name}@example.org", u=name)
+        family = await tx.scalar("SELECT auth.start_session(:uid, :h, now() + interval '1 day')",
+                                 uid=user, h=uuid.uuid4().bytes)
+    return Caller(role="authenticated", user_id=user,
+                  claims={"sub": str(user), "session_id": str(family)})
 
 
 async def measure(url: str, n: int) -> dict[str, float]:
     engine = create_engine(url, pool_size=1, max_overflow=0)
-    caller = Caller(role="authenticated", user_id=uuid.uuid4())
+    caller = await signed_in_caller(engine)
     bare: list[float] = []
     as_user: list[float] = []
     try:

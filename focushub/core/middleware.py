@@ -28,6 +28,34 @@ class _TooLarge(Exception):
     pass
 
 
+MAX_JSON_DEPTH = 64
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text (strings skipped); cheap when the
+    body holds fewer brackets than :data:`MAX_JSON_DEPTH`, the usual case."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return 0
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
 class BodyLimitMiddleware:
     """Refuse bodies over their limit with 413, by declared length or while streaming, and
     API bodies of the wrong type with 415.
@@ -72,6 +100,41 @@ class BodyLimitMiddleware:
             and content_type != b"application/json"
         ):
             await _reply(send, 415, "unsupported_media_type", "Send the request body as application/json")
+            return
+
+        if not upload:
+            # A JSON (or form) body is small: read it whole first, so that one over the limit
+            # is a 413 however it was sent (chunked too), and one nested absurdly deep a 422,
+            # before a framework turns either into a generic 400.
+            chunks: list[bytes] = []
+            total = 0
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client left
+                chunk = message.get("body", b"")
+                total += len(chunk)
+                if total > limit:
+                    await _reply(send, 413, "payload_too_large", f"Request body over {limit} bytes")
+                    return
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+            body = b"".join(chunks)
+            if content_type == b"application/json" and json_depth(body) > MAX_JSON_DEPTH:
+                await _reply(send, 422, "validation_error",
+                             f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+                return
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            await self.app(scope, replay, send)
             return
 
         received = 0

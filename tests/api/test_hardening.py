@@ -83,3 +83,21 @@ async def test_the_docs_work_offline(client):
     assert "cdn." not in r.text and "jsdelivr" not in r.text
     script = r.text.split('src="', 1)[1].split('"', 1)[0]
     assert (await client.get(script)).status_code == 200
+
+
+async def test_a_chunked_body_over_the_limit_is_413_and_deep_json_is_422(client):
+    async def chunks():
+        for _ in range(11):
+            yield b" " * 1_000_000
+
+    r = await client.post("/api/v1/auth/login", content=chunks(),
+                          headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    deep = b"[" * 1000 + b"]" * 1000
+    r = await client.post("/api/v1/auth/login", content=deep,
+                          headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "nested" in r.json()["error"]["message"]
+    # Brackets inside strings do not count.
+    r = await client.post("/api/v1/auth/login", json={"email": "a@example.org",
+                                                      "password": "[" * 100})
+    assert r.status_code == 401
