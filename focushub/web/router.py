@@ -14,6 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from pydantic import ValidationError
 
 from focushub.ai import service as ai_service
@@ -26,12 +27,18 @@ from focushub.core.errors import AppError
 from focushub.core.runtime import Runtime
 from focushub.feed import service as feed_service
 from focushub.feed.schemas import FeedParams
+from focushub.follows import service as follows_service
+from focushub.notifications import service as notifications_service
+from focushub.notifications.schemas import NotificationListParams, NotificationMarkRead
 from focushub.posts import service as posts_service
-from focushub.posts.schemas import PostCreate
+from focushub.posts.schemas import PostCreate, PostListParams
 from focushub.questions import service as questions_service
 from focushub.questions.schemas import QuestionCreate
 from focushub.resources import service as resources_service
 from focushub.resources.schemas import ResourceFields, ResourceListParams
+from focushub.search import service as search_service
+from focushub.search.schemas import SearchParams
+from focushub.users import service as users_service
 from focushub.web import markdown, session
 from focushub.web.session import PageSession
 
@@ -39,6 +46,14 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["markdown"] = markdown.render
 templates.env.filters["urlquote"] = lambda v: quote(str(v), safe="")
+
+
+def _highlight(snippet: str) -> Markup:
+    """A search snippet with its « » markers as <mark>, everything else escaped."""
+    return Markup(str(escape(snippet)).replace("«", "<mark>").replace("»", "</mark>"))
+
+
+templates.env.filters["highlight"] = _highlight
 
 # No inline script or style anywhere: htmx is told not to inject its indicator styles.
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -386,3 +401,81 @@ async def upload(request: Request, page: PageDep, rt: RtDep,
 async def resource_page(request: Request, page: PageDep, rt: RtDep, resource_id: UUID) -> Response:
     resource = await resources_service.get_resource(rt, page.caller, resource_id)
     return render(request, page, "resource.html", r=resource)
+
+
+# --- search, people, notifications ----------------------------------------------------------------
+
+
+@router.get("/search", response_class=HTMLResponse)
+async def search_page(request: Request, page: PageDep, rt: RtDep,
+                      q: Annotated[str, Query(max_length=200)] = "",
+                      type: Annotated[str | None, Query(pattern="^(post|question|resource|user)$")] = None,
+                      cursor: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+    hits: list[Any] = []
+    next_cursor = None
+    if q.strip():
+        try:
+            params = SearchParams(q=q, type=type, cursor=cursor)
+        except ValidationError as exc:
+            return render(request, page, "search.html", status=422, q=q, type=type, hits=[],
+                          errors=_errors(exc))
+        result = await search_service.search(rt, page.caller, params)
+        hits, next_cursor = result.items, result.next_cursor
+    return render(request, page, "search.html", q=q, type=type, hits=hits, next_cursor=next_cursor)
+
+
+@router.get("/u/{username}", response_class=HTMLResponse)
+async def profile_page(request: Request, page: PageDep, rt: RtDep, username: str) -> Response:
+    user = await users_service.get_by_username(rt, page.caller, username[:50])
+    follow = await follows_service.get_state(rt, page.caller, user.id)
+    posts = await posts_service.list_posts(rt, page.caller, PostListParams(author=str(user.id),
+                                                                           limit=10))
+    questions = await questions_service.list_questions(
+        rt, page.caller, view="newest", tag=None, category=None, author=user.id, cursor=None,
+        limit=10)
+    return render(request, page, "profile.html", user=user, follow=follow, posts=posts.items,
+                  questions=questions.items)
+
+
+@router.post("/u/{username}/follow")
+async def toggle_follow(request: Request, page: PageDep, rt: RtDep, username: str,
+                        csrf_token: Annotated[str, Form()] = "") -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    user = await users_service.get_by_username(rt, page.caller, username[:50])
+    state = await follows_service.get_state(rt, page.caller, user.id)
+    if state.following:
+        await follows_service.unfollow(rt, page.caller, user.id)
+    else:
+        await follows_service.follow(rt, page.caller, user.id)
+    return redirect(request, page, f"/u/{user.username}")
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+async def notifications_page(request: Request, page: PageDep, rt: RtDep,
+                             cursor: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    result = await notifications_service.list_notifications(
+        rt, page.caller, NotificationListParams(cursor=cursor))
+    return render(request, page, "notifications.html", items=result.items,
+                  next_cursor=result.next_cursor)
+
+
+@router.get("/notifications/badge", response_class=HTMLResponse)
+async def unread_badge(request: Request, page: PageDep, rt: RtDep) -> Response:
+    """The header's unread count (htmx fragment, refreshed every 30 s)."""
+    count = (await notifications_service.unread_count(rt, page.caller)).count \
+        if page.signed_in else 0
+    return render(request, page, "_badge.html", count=count)
+
+
+@router.post("/notifications/read")
+async def read_all(request: Request, page: PageDep, rt: RtDep,
+                   csrf_token: Annotated[str, Form()] = "") -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    await notifications_service.mark_read(rt, page.caller, NotificationMarkRead(all=True))
+    return redirect(request, page, "/notifications")

@@ -123,3 +123,35 @@ async def test_error_pages_are_friendly_and_api_errors_stay_json(browser):
     assert r.status_code == 404 and r.json()["error"]["code"]
     r = await browser.get("/posts/new")  # signed out: to the login page, back afterwards
     assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fposts%2Fnew"
+
+
+async def test_search_profiles_follow_and_notifications(browser):
+    await sign_up(browser, "dora")
+    page = await browser.get("/posts/new")
+    await browser.post("/posts/new", data={"csrf_token": csrf(page.text), "title": "Eigenvalues",
+                                           "content": "An eigenvector keeps its direction <b>x</b>."})
+    r = await browser.get("/search", params={"q": "eigenvector"})
+    assert r.status_code == 200
+    assert "<mark>eigenvector</mark>" in r.text and "<b>x</b>" not in r.text
+    r = await browser.get("/search", params={"q": "dora", "type": "user"})
+    assert 'href="/u/dora"' in r.text
+    # Someone follows dora: dora is notified, and the badge says so.
+    browser.cookies.clear()
+    await sign_up(browser, "eli")
+    profile = await browser.get("/u/dora")
+    assert profile.status_code == 200 and "Follow" in profile.text
+    r = await browser.post("/u/dora/follow", data={"csrf_token": csrf(profile.text)})
+    assert r.status_code == 303
+    assert "Unfollow" in (await browser.get("/u/dora")).text
+    browser.cookies.clear()
+    login = await browser.get("/login")
+    await browser.post("/login", data={"csrf_token": csrf(login.text), "email": "dora@example.org",
+                                       "password": "correct horse battery"})
+    badge = await browser.get("/notifications/badge")
+    assert 'aria-label="1 unread notifications"' in badge.text
+    notes = await browser.get("/notifications")
+    assert "new" in notes.text
+    r = await browser.post("/notifications/read", data={"csrf_token": csrf(notes.text)})
+    assert r.status_code == 303
+    assert "unread notifications" not in (await browser.get("/notifications/badge")).text
+    assert (await browser.get("/u/nobody_here")).status_code == 404
