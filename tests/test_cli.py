@@ -88,3 +88,41 @@ def test_the_worker_command_stops_on_sigterm(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FOCUSHUB_")}
+    return subprocess.run([sys.executable, "-m", "focushub", *args], cwd=ROOT, env={**base, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_create_admin_creates_or_promotes(test_db, tmp_path):
+    import asyncio
+
+    import asyncpg
+
+    env = {"FOCUSHUB_DATABASE_URL": test_db.app_url, "FOCUSHUB_DATA_DIR": str(tmp_path),
+           "FOCUSHUB_MIGRATION_DATABASE_URL": test_db.owner_url}
+    out = _run(["create-admin", "--email", "root@example.org", "--username", "root_admin",
+                "--password", "correct horse battery"], **env)
+    assert out.returncode == 0, out.stderr
+    assert "is an admin" in out.stderr
+
+    async def role() -> str:
+        conn = await asyncpg.connect(test_db.owner_url)
+        try:
+            return await conn.fetchval("SELECT role::text FROM users WHERE email = 'root@example.org'")
+        finally:
+            await conn.close()
+
+    assert asyncio.run(role()) == "admin"
+    out = _run(["create-admin", "--email", "root@example.org", "--username", "x",
+                "--password", "short"], **env)
+    assert out.returncode == 2  # a bad password is refused before anything is written
+
+
+def test_production_refuses_to_start_without_explicit_settings(tmp_path):
+    out = _run(["serve"], FOCUSHUB_ENV="production", FOCUSHUB_DATA_DIR=str(tmp_path))
+    assert out.returncode == 2
+    assert "FOCUSHUB_DATABASE_URL must be set" in out.stderr
+    assert "FOCUSHUB_JWT_SECRET must be set" in out.stderr

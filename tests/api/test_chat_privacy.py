@@ -45,3 +45,17 @@ async def test_a_direct_room_has_two_equal_members(client):
     # Each still deletes their own.
     r = await client.delete(f"{ROOMS}/{rid}/messages/{mine['id']}", headers=alice["headers"])
     assert r.status_code == 200
+
+
+async def test_two_simultaneous_first_sends_with_one_key_make_one_message(client, owner_conn):
+    import asyncio
+
+    alice, bob = await make_user(client), await make_user(client)
+    rid = (await group(client, alice, bob))["id"]
+    results = await asyncio.gather(*[
+        send(client, alice, rid, "only once", idempotency_key="retry-42") for _ in range(6)])
+    assert {r.status_code for r in results} == {201}
+    assert len({r.json()["id"] for r in results}) == 1
+    assert await owner_conn.fetchval(
+        "SELECT count(*) FROM chat_messages WHERE room_id = $1::uuid AND content = 'only once'",
+        rid) == 1

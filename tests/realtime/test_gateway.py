@@ -190,6 +190,23 @@ async def test_resume_after_disconnect_loses_nothing_and_repeats_nothing(live_se
     await ws.close()
 
 
+async def test_resume_replays_everything_across_several_pages(live_server, http, monkeypatch):
+    """The replay reads stored events a page at a time: nothing is lost past the first page."""
+    monkeypatch.setattr(gateway, "REPLAY_PAGE", 3)
+    alice, bob = await make_user(http), await make_user(http)
+    room = await group(http, alice, bob)
+    for i in range(11):
+        await send(http, alice, room["id"], f"m{i}")
+    ws = await ready_ws(live_server.ws_url, bob["access_token"])
+    await ws.subscribe(room["id"], last_seq=0)
+    frames = await ws.recv_until(is_message("m10"))
+    seqs = [f["seq"] for f in frames if "seq" in f]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert [f["data"]["content"] for f in frames if f["type"] == "message.created"][-11:] == [
+        f"m{i}" for i in range(11)]
+    await ws.close()
+
+
 async def test_removed_participant_stops_receiving_at_once(live_server, http):
     alice, bob, carol = [await make_user(http) for _ in range(3)]
     room = await group(http, alice, bob, carol)
