@@ -23,6 +23,7 @@ from focushub.chat.router import router as chat_router
 from focushub.comments.router import router as comments_router
 from focushub.core.errors import install_error_handlers
 from focushub.core.middleware import BodyLimitMiddleware
+from focushub.core.observability import RequestContextMiddleware, configure_logging
 from focushub.core.settings import Settings, get_settings
 from focushub.feed.router import router as feed_router
 from focushub.follows.router import router as follows_router
@@ -83,6 +84,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     off, runs a job worker in this process; stopping lets running jobs finish first.
     """
     settings = settings or get_settings()
+    if settings.env != "test":  # each server process (uvicorn --workers) logs the same way
+        configure_logging(settings.log_level, settings.log_format)
     rt = build_runtime(settings, engine=engine)
 
     @asynccontextmanager
@@ -120,6 +123,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        upload_max_bytes=settings.max_upload_bytes + 1024 * 1024,
                        upload_paths=UPLOAD_PATHS)
+    # Outermost: every request, errors included, gets its id, access log line and metrics.
+    app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

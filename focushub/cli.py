@@ -113,9 +113,9 @@ def _migrate(target: DatabaseTarget) -> None:
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    from focushub.core.observability import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
 
 
 @app.command()
@@ -153,6 +153,9 @@ def serve(
             port=port,
             workers=workers,
             log_level=settings.log_level.lower(),
+            # Our own access log line (with the request id) replaces uvicorn's.
+            access_log=False,
+            log_config=None,
             # Forwarded headers only from configured proxies (uvicorn would trust 127.0.0.1).
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=settings.trusted_proxies or None,

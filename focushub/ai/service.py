@@ -27,6 +27,7 @@ import orjson
 
 from focushub.ai import grounding, queries
 from focushub.ai.schemas import AIAnswerRead, FeedbackUpdate, ModelStats
+from focushub.core import observability
 from focushub.core.db import ANONYMOUS, SERVICE, Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.events import user_channel
@@ -226,6 +227,7 @@ async def generate(rt: Runtime, answer_id: UUID, *, last_attempt: bool) -> str |
                 await _announce(tx, row["requested_by"], answer_id, rt)
         if last_attempt:
             log.warning("ai answer %s failed: %s", answer_id, exc)
+            observability.AI_ANSWERS.labels("failed", rt.settings.ai_model).inc()
             return "failed"
         raise
     finally:
@@ -246,6 +248,7 @@ async def generate(rt: Runtime, answer_id: UUID, *, last_attempt: bool) -> str |
         if updated is None:
             return None  # finished by another run meanwhile
         await _announce(tx, updated["requested_by"], answer_id, rt, row=updated)
+    observability.AI_ANSWERS.labels(result["status"], result["model"]).inc()
     return result["status"]
 
 

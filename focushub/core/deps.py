@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from focushub.core import observability
 from focushub.core.db import ANONYMOUS, Caller
 from focushub.core.errors import Unauthorized
 from focushub.core.runtime import Runtime
@@ -46,7 +47,9 @@ async def get_caller(
     """The anonymous caller without a token; 401 for a token that is present but bad."""
     if credentials is None:
         return ANONYMOUS
-    return caller_from_token(request.app.state.runtime, credentials.credentials)
+    caller = caller_from_token(request.app.state.runtime, credentials.credentials)
+    observability.user_id.set(str(caller.user_id))
+    return caller
 
 
 async def require_user(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:

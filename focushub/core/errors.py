@@ -19,6 +19,8 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
 
+from focushub.core import observability
+
 log = logging.getLogger("focushub.errors")
 
 
@@ -102,7 +104,9 @@ _CONSTRAINT_MESSAGES: dict[str, tuple[str, str]] = {
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details}}
+    """The one error shape. ``request_id`` names the request in the server's logs."""
+    return {"error": {"code": code, "message": message, "details": details,
+                      "request_id": observability.request_id.get()}}
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:
@@ -120,9 +124,21 @@ def _db_message(exc: DBAPIError) -> tuple[str, str | None]:
     return message, constraint
 
 
+def database_unavailable() -> AppError:
+    return AppError("The database is unavailable; try again shortly",
+                    code="database_unavailable", status_code=503,
+                    details={"retry_after_seconds": 5})
+
+
 def translate_db_error(exc: DBAPIError) -> AppError | None:
-    """Map a database error caused by the request to an :class:`AppError`; None if it is ours."""
+    """Map a database error caused by the request to an :class:`AppError`; None if it is ours.
+    A lost or refused connection (the database restarting) is 503 with Retry-After."""
     state = _sqlstate(exc)
+    if exc.connection_invalidated or (state or "").startswith("08") or state in (
+            "57P01", "57P02", "57P03") or isinstance(exc.orig, OSError) or isinstance(
+            getattr(exc.orig, "__cause__", None), OSError | asyncpg.ConnectionDoesNotExistError
+            | asyncpg.CannotConnectNowError | asyncpg.ConnectionFailureError):
+        return database_unavailable()
     message, constraint = _db_message(exc)
     cause = exc.orig.__cause__ if exc.orig is not None else None
     if isinstance(cause, asyncpg.exceptions.DataError):
@@ -161,8 +177,8 @@ def _short(part: Any) -> Any:
 
 
 def retry_after_header(exc: AppError) -> dict[str, str] | None:
-    """``Retry-After`` for a 429 whose details say when (``retry_after_seconds``)."""
-    if exc.status_code == 429 and isinstance(exc.details, dict):
+    """``Retry-After`` for a 429 or 503 whose details say when (``retry_after_seconds``)."""
+    if exc.status_code in (429, 503) and isinstance(exc.details, dict):
         seconds = exc.details.get("retry_after_seconds")
         if seconds is not None:
             return {"Retry-After": str(int(seconds))}
@@ -221,11 +237,23 @@ def install_error_handlers(app: FastAPI) -> None:
         if err is None:
             log.exception("database error", exc_info=exc)
             return JSONResponse(error_body("internal_error", "Internal server error"), 500)
+        if err.status_code == 503:
+            log.warning("database unavailable: %s", exc.orig)
+            return JSONResponse(error_body(err.code, err.message, err.details), 503,
+                                headers=retry_after_header(err))
         # What the database said (constraint names, its own messages) stays in the log.
         message, constraint = _db_message(exc)
         log.info("%s %s refused by the database: %s (constraint %s)", request.method,
                  request.url.path, message, constraint)
         return JSONResponse(error_body(err.code, err.message, None), err.status_code)
+
+    @app.exception_handler(ConnectionError)
+    async def _unreachable(_: Request, exc: ConnectionError) -> JSONResponse:
+        # Connecting to the database failed (refused, reset): it is restarting or gone.
+        log.warning("database unreachable: %s", exc)
+        err = database_unavailable()
+        return JSONResponse(error_body(err.code, err.message, err.details), 503,
+                            headers=retry_after_header(err))
 
     @app.exception_handler(ClientDisconnect)
     async def _gone(_: Request, exc: ClientDisconnect) -> JSONResponse:

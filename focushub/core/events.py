@@ -49,6 +49,8 @@ from typing import Any, Protocol
 import asyncpg
 import orjson
 
+from focushub.core import observability
+
 log = logging.getLogger("focushub.events")
 
 FANOUT_CHANNEL = "focushub_realtime"
@@ -381,6 +383,7 @@ class EventBus:
         bodies = [b.decode() for b in map(self._body, events) if b is not None]
         if not bodies:
             return
+        observability.EVENTS_SENT.labels("notify").inc(len(bodies))
         # A volatile function in the select list is evaluated after the sort: in order.
         await tx.execute(
             "SELECT pg_notify(:channel, b.body)"
@@ -392,5 +395,6 @@ class EventBus:
         """After the commit: send what :meth:`send_in_transaction` did not."""
         if self.sends_in_transaction:
             return
+        observability.EVENTS_SENT.labels(self.backend).inc(len(events))
         for event in events:
             await self._send(event)

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     log_level: str = "INFO"
+    # "json": one JSON object per line (request id, user id, route, status, duration).
+    log_format: Literal["text", "json"] = "text"
+    # When set, /metrics answers only to "Authorization: Bearer <token>".
+    metrics_token: SecretStr | None = None
 
     def resolved_jwt_secret(self) -> str:
         """The HS256 signing key; in development a random one persisted in ``data_dir``."""

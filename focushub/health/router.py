@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+import logging
+
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from focushub.core.deps import RuntimeDep
+from focushub.core.errors import Unauthorized
 from focushub.health import service
 from focushub.migrations.runner import head_revision
+
+log = logging.getLogger("focushub.health")
 
 router = APIRouter(tags=["health"])
 
@@ -32,3 +39,17 @@ async def readyz(rt: RuntimeDep) -> JSONResponse:
             503,
         )
     return JSONResponse({"status": "ok", "database": "ok", "revision": current})
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(rt: RuntimeDep, request: Request) -> Response:
+    """Prometheus metrics of this process; with FOCUSHUB_METRICS_TOKEN, for its bearer only."""
+    token = rt.settings.metrics_token
+    if token is not None and not hmac.compare_digest(
+            request.headers.get("authorization", ""), f"Bearer {token.get_secret_value()}"):
+        raise Unauthorized("Metrics need the metrics token", code="metrics_token_required")
+    try:
+        await service.refresh_gauges(rt)
+    except Exception:  # the process's own counters are still worth reading
+        log.warning("metrics: could not read the job queue", exc_info=True)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

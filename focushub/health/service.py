@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from focushub.core import observability
+from focushub.core.db import SERVICE
 from focushub.core.runtime import Runtime
 
 
@@ -12,3 +14,18 @@ async def schema_revision(rt: Runtime) -> str | None:
     async with rt.engine.connect() as conn:
         # The login role has no table rights; schema_revision() reads alembic_version for it.
         return (await conn.execute(text("SELECT public.schema_revision()"))).scalar()
+
+
+async def refresh_gauges(rt: Runtime) -> None:
+    """Read what the metrics show as levels: the pool in use, the job queue by status."""
+    pool = rt.engine.pool
+    checked_out = getattr(pool, "checkedout", None)
+    if callable(checked_out):
+        observability.DB_POOL_IN_USE.set(checked_out())
+    async with rt.transaction(SERVICE) as tx:
+        rows = await tx.all("SELECT status::text AS status, count(*) AS n"
+                            " FROM procrastinate.procrastinate_jobs GROUP BY 1")
+    for status in ("todo", "doing", "succeeded", "failed", "cancelled", "aborted"):
+        observability.JOBS.labels(status).set(0)
+    for row in rows:
+        observability.JOBS.labels(row["status"]).set(row["n"])

@@ -56,6 +56,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from focushub.chat import events as chat_events
 from focushub.chat import service as chat_service
 from focushub.chat.schemas import MessageCreate
+from focushub.core import observability
 from focushub.core.db import Caller
 from focushub.core.deps import caller_from_token
 from focushub.core.errors import AppError, as_app_error
@@ -143,6 +144,13 @@ class Connection:
         self._enqueue(("send", frame))
 
     async def run(self) -> None:
+        observability.WEBSOCKETS.inc()
+        try:
+            await self._run()
+        finally:
+            observability.WEBSOCKETS.dec()
+
+    async def _run(self) -> None:
         self.bus.hub.add(user_channel(self.user_id), self)
         writer = asyncio.create_task(self._write_loop())
         expiry = None

@@ -11,7 +11,7 @@ SIGNUP = {"email": "e@example.org", "password": "long enough pw", "full_name": "
 
 def _assert_error_shape(body: dict) -> None:
     assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
+    assert set(body["error"]) == {"code", "message", "details", "request_id"}
     assert isinstance(body["error"]["code"], str) and body["error"]["message"]
 
 

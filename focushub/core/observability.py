@@ -1,0 +1,113 @@
+"""What an operator sees: request ids, structured logs, and Prometheus metrics.
+
+* Every HTTP request gets an id: the client's ``X-Request-ID`` when it is a plain
+  token of 8–64 characters, a new one otherwise. It is returned in the
+  ``X-Request-ID`` header and in error bodies, and every log line written while the
+  request runs carries it (and the caller's user id once known).
+* ``FOCUSHUB_LOG_FORMAT=json`` writes JSON lines (python-json-logger); one line per
+  request says method, route (the template, never the raw path with its ids),
+  status and duration. Tokens, passwords and message contents are never logged.
+* ``/metrics`` (prometheus-client): requests and their latency by route and status,
+  the database pool, WebSocket connections, realtime events sent, the job queue,
+  AI answers by outcome. Metrics are per process: with ``--workers N`` each process
+  counts its own (see docs/deployment notes in README).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import time
+import uuid
+
+from prometheus_client import Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+user_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("user_id", default=None)
+
+_VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+access_log = logging.getLogger("focushub.access")
+
+REQUESTS = Counter("focushub_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("focushub_http_request_duration_seconds", "HTTP request duration",
+                    ["method", "route"],
+                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+WEBSOCKETS = Gauge("focushub_websocket_connections", "Open realtime WebSocket connections")
+EVENTS_SENT = Counter("focushub_realtime_events_total", "Events published on the bus", ["path"])
+AI_ANSWERS = Counter("focushub_ai_answers_total", "AI answers finished", ["status", "model"])
+DB_POOL_IN_USE = Gauge("focushub_db_pool_checked_out", "Database connections in use")
+JOBS = Gauge("focushub_jobs", "Jobs in the queue by status", ["status"])
+
+
+class ContextFilter(logging.Filter):
+    """Adds ``request_id`` and ``user_id`` to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        record.user_id = user_id.get()
+        return True
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}))
+    else:
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+    handler.addFilter(ContextFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def _route(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class RequestContextMiddleware:
+    """Request id, access log line and request metrics for every HTTP request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        rid_token = request_id.set(rid)
+        user_token = user_id.set(None)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []),
+                                      (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route(scope)
+            method = scope["method"]
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(elapsed)
+            access_log.info("%s %s %s %.1f ms", method, route, status, elapsed * 1000,
+                            extra={"method": method, "route": route, "status": status,
+                                   "duration_ms": round(elapsed * 1000, 1)})
+            request_id.reset(rid_token)
+            user_id.reset(user_token)
