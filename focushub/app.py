@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from focushub import __version__
+from focushub.admin.router import router as admin_router
 from focushub.ai.router import router as ai_router
 from focushub.answers.router import router as answers_router
 from focushub.auth.router import router as auth_router
@@ -71,6 +72,7 @@ ROUTERS = (
     search_router,
     notifications_router,
     chat_router,
+    admin_router,
     realtime_router,
 )
 

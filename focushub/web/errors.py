@@ -8,13 +8,11 @@ internals. Everything else goes to the JSON handlers of ``core/errors.py``.
 
 from __future__ import annotations
 
+import orjson
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from focushub.core.db import ANONYMOUS
-from focushub.core.errors import AppError
 from focushub.web.session import ACCESS, CSRF, REFRESH, PageSession
 
 _API_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/static/",
@@ -57,26 +55,24 @@ def install(app: FastAPI) -> None:
                 response.delete_cookie(name, path="/")
         return response
 
-    def wrap(kind: type[Exception]):  # noqa: ANN202
-        fallback = json_handlers.get(kind) or json_handlers.get(Exception)
+    def wrap(kind: type[Exception] | int):  # noqa: ANN202
+        fallback = json_handlers[kind]
 
         async def handler(request: Request, exc: Exception) -> Response:
+            response = await fallback(request, exc)  # logs what must be logged
             if not is_page(request):
-                return await fallback(request, exc)  # type: ignore[misc]
-            if isinstance(exc, AppError):
-                retry = (exc.details or {}).get("retry_after") if isinstance(exc.details, dict) else None
-                return page_for(request, exc.status_code,
-                                exc.message if exc.status_code < 500 else None,
-                                str(retry) if retry else None)
-            if isinstance(exc, StarletteHTTPException):
-                return page_for(request, exc.status_code)
-            if isinstance(exc, RequestValidationError):
-                return page_for(request, 422)
-            response = await fallback(request, exc)  # logs it
-            return page_for(request, response.status_code)
+                return response
+            message = None
+            if response.status_code < 500:
+                try:
+                    message = orjson.loads(bytes(response.body))["error"]["message"]
+                except (ValueError, KeyError, TypeError):
+                    message = None
+            return page_for(request, response.status_code, message,
+                            response.headers.get("retry-after"))
 
         return handler
 
-    for kind in (AppError, StarletteHTTPException, RequestValidationError, Exception):
-        if kind in json_handlers or kind is Exception:
-            app.add_exception_handler(kind, wrap(kind))
+    # Every JSON handler (AppError, database errors, validation, 404s, the unexpected…).
+    for kind in list(json_handlers):
+        app.add_exception_handler(kind, wrap(kind))

@@ -17,6 +17,8 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from pydantic import ValidationError
 
+from focushub.admin import service as admin_service
+from focushub.admin.schemas import AdminUserListParams, AdminUserUpdate
 from focushub.ai import service as ai_service
 from focushub.ai.schemas import FeedbackUpdate
 from focushub.answers import service as answers_service
@@ -479,3 +481,32 @@ async def read_all(request: Request, page: PageDep, rt: RtDep,
     session.check_csrf(request, page, csrf_token)
     await notifications_service.mark_read(rt, page.caller, NotificationMarkRead(all=True))
     return redirect(request, page, "/notifications")
+
+
+# --- admin --------------------------------------------------------------------------------------
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def admin_page(request: Request, page: PageDep, rt: RtDep,
+                     q: Annotated[str | None, Query(max_length=100)] = None) -> Response:
+    """For administrators; anyone else gets 403 from the database's admin functions."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    totals = await admin_service.stats(rt, page.caller)
+    users = await admin_service.list_users(rt, page.caller, AdminUserListParams(q=q or None))
+    audit = await admin_service.audit_log(rt, page.caller, limit=20)
+    return render(request, page, "admin.html", totals=totals, users=users.items, audit=audit,
+                  q=q or "")
+
+
+@router.post("/admin/users/{user_id}")
+async def admin_user(request: Request, page: PageDep, rt: RtDep, user_id: UUID,
+                     is_active: Annotated[bool, Form()],
+                     reason: Annotated[str, Form(max_length=1000)] = "",
+                     csrf_token: Annotated[str, Form()] = "") -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    await admin_service.update_user(rt, page.caller, user_id,
+                                    AdminUserUpdate(is_active=is_active, reason=reason or None))
+    return redirect(request, page, "/admin")

@@ -155,3 +155,22 @@ async def test_search_profiles_follow_and_notifications(browser):
     assert r.status_code == 303
     assert "unread notifications" not in (await browser.get("/notifications/badge")).text
     assert (await browser.get("/u/nobody_here")).status_code == 404
+
+
+async def test_the_admin_page_is_for_admins_only(browser, test_db):
+    import asyncpg
+
+    await sign_up(browser, "fred")
+    r = await browser.get("/admin")
+    assert r.status_code == 403 and "Not allowed" in r.text
+    conn = await asyncpg.connect(test_db.owner_url)
+    try:
+        await conn.execute("UPDATE users SET role = 'admin' WHERE username = 'fred'")
+    finally:
+        await conn.close()
+    browser.cookies.clear()
+    login = await browser.get("/login")
+    await browser.post("/login", data={"csrf_token": csrf(login.text), "email": "fred@example.org",
+                                       "password": "correct horse battery"})
+    r = await browser.get("/admin")
+    assert r.status_code == 200 and "Totals" in r.text and "fred@example.org" in r.text

@@ -1,0 +1,1 @@
+"""The admin area: totals that are right, user management, and the audit log."""

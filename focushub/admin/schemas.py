@@ -1,0 +1,77 @@
+"""Admin on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field, model_validator
+
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from focushub.core.schemas import InputModel, OutputModel
+from focushub.users.schemas import UserRole
+
+
+class AdminStats(OutputModel):
+    users: int
+    users_by_role: dict[str, int]
+    inactive_users: int
+    active_1d: int = Field(description="Users who logged in during the last day")
+    active_7d: int
+    active_30d: int
+    new_users_30d: int
+    posts: int
+    questions: int
+    questions_answered: int
+    answered_ratio: float | None = Field(description="questions_answered / questions")
+    answers: int
+    messages: int
+    resources: int
+    storage_bytes: int
+    ai_answers: int
+    jobs: dict[str, int] = Field(description="Jobs by status")
+
+
+class AdminUserRead(OutputModel):
+    id: UUID
+    email: str
+    username: str
+    full_name: str
+    role: UserRole
+    is_active: bool
+    is_verified: bool
+    created_at: datetime
+    last_login: datetime | None
+
+
+class AdminUserListParams(BaseModel):
+    q: str | None = Field(default=None, min_length=1, max_length=100,
+                          description="Part of a username, email or name")
+    cursor: str | None = Field(default=None, max_length=500)
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+
+
+class AdminUserUpdate(InputModel):
+    role: UserRole | None = None
+    is_active: bool | None = None
+    reason: str | None = Field(default=None, max_length=1000,
+                               description="Kept in the audit log")
+
+    @model_validator(mode="after")
+    def _something(self) -> AdminUserUpdate:
+        if self.role is None and self.is_active is None:
+            raise ValueError("send role and/or is_active")
+        return self
+
+
+class AuditEntry(OutputModel):
+    id: int
+    at: datetime
+    actor_id: UUID | None
+    action: str
+    target_type: str | None
+    target_id: UUID | None
+    reason: str | None
+    details: dict[str, Any]
+    request_id: str | None

@@ -1,0 +1,70 @@
+"""The admin area: right totals, user management that takes effect at once, the audit log."""
+
+from __future__ import annotations
+
+from tests.api.conftest import make_user
+from tests.api.factories_qa import make_answer, make_question
+
+
+async def admin_of(client, owner_conn) -> dict:
+    admin = await make_user(client)
+    await owner_conn.execute("UPDATE users SET role = 'admin' WHERE id = $1::uuid",
+                             admin["user"]["id"])
+    r = await client.post("/api/v1/auth/login", json={"email": admin["user"]["email"],
+                                                      "password": admin["password"]})
+    admin["headers"] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    return admin
+
+
+async def test_only_admins_reach_the_admin_api(client, owner_conn):
+    student = await make_user(client)
+    for path in ("/api/v1/admin/stats", "/api/v1/admin/users", "/api/v1/admin/audit-log"):
+        r = await client.get(path, headers=student["headers"])
+        assert r.status_code == 403, path
+        assert (await client.get(path)).status_code == 401
+    r = await client.patch(f"/api/v1/admin/users/{student['user']['id']}",
+                           headers=student["headers"], json={"role": "admin"})
+    assert r.status_code == 403
+
+
+async def test_totals_count_everything_not_only_what_an_admin_sees(client, owner_conn):
+    alice, bob = await make_user(client), await make_user(client)
+    await client.post("/api/v1/posts", headers=alice["headers"],
+                      json={"title": "Draft", "content": "private", "is_published": False})
+    q1 = await make_question(client, alice)
+    await make_question(client, bob)
+    await make_answer(client, bob, q1["id"])
+    r = await client.post("/api/v1/chat/rooms", headers=alice["headers"],
+                          json={"type": "direct", "user_id": bob["user"]["id"]})
+    await client.post(f"/api/v1/chat/rooms/{r.json()['id']}/messages", headers=alice["headers"],
+                      json={"content": "hi"})
+    admin = await admin_of(client, owner_conn)
+    r = await client.get("/api/v1/admin/stats", headers=admin["headers"])
+    assert r.status_code == 200
+    stats = r.json()
+    assert stats["users"] == 3 and stats["users_by_role"] == {"student": 2, "admin": 1}
+    assert stats["posts"] == 1  # a draft nobody else can read is still a post
+    assert (stats["questions"], stats["questions_answered"], stats["answered_ratio"]) == (2, 1, 0.5)
+    assert stats["messages"] == 1  # a chat the admin is not in
+    assert stats["active_1d"] == 3  # everyone logged in (sign-up counts as the first login)
+
+
+async def test_deactivation_is_immediate_logged_and_listed(client, owner_conn):
+    admin = await admin_of(client, owner_conn)
+    carol = await make_user(client, email="carol@example.org")
+    r = await client.get("/api/v1/admin/users", params={"q": "carol@"}, headers=admin["headers"])
+    (listed,) = r.json()["items"]
+    assert listed["email"] == "carol@example.org" and listed["is_active"] is True
+    r = await client.patch(f"/api/v1/admin/users/{carol['user']['id']}", headers=admin["headers"],
+                           json={"is_active": False, "reason": "spam"})
+    assert r.status_code == 204
+    assert (await client.get("/api/v1/users/me", headers=carol["headers"])).status_code == 401
+    r = await client.get("/api/v1/admin/audit-log", headers=admin["headers"])
+    (entry,) = r.json()
+    assert entry["action"] == "user.update" and entry["reason"] == "spam"
+    assert entry["target_id"] == carol["user"]["id"] and entry["actor_id"] == admin["user"]["id"]
+    assert entry["details"] == {"is_active": [True, False]}
+    assert entry["request_id"]
+    r = await client.patch(f"/api/v1/admin/users/{admin['user']['id']}", headers=admin["headers"],
+                           json={"role": "student"})
+    assert r.status_code == 409  # not one's own
