@@ -413,7 +413,7 @@ class Connection:
 async def authenticate(ws: WebSocket, rt: Runtime) -> tuple[Caller, float | None] | None:
     """Accept the socket and authenticate it, or close it with 4001 and return None."""
     await ws.accept()
-    token = ws.query_params.get("access_token")
+    token = ws.query_params.get("access_token") or _cookie_token(ws)
     if token is None:
         try:
             message = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_SECONDS)
@@ -439,6 +439,23 @@ async def authenticate(ws: WebSocket, rt: Runtime) -> tuple[Caller, float | None
         return None
     exp = caller.claims.get("exp")
     return caller, float(exp) if isinstance(exp, int | float) else None
+
+
+# The web app's session cookie (focushub/web/session.py): its pages' scripts cannot read it.
+SESSION_COOKIE = "fh_access"
+
+
+def _cookie_token(ws: WebSocket) -> str | None:
+    """The web session's access token, for a socket opened by our own pages: only when the
+    handshake's Origin is this very site (another site's page must not ride the cookie)."""
+    token = ws.cookies.get(SESSION_COOKIE)
+    origin = ws.headers.get("origin")
+    host = ws.headers.get("host")
+    if not token or not origin or not host:
+        return None
+    if origin.split("://", 1)[-1].rstrip("/") != host:
+        return None
+    return token
 
 
 async def _close_unauthorized(ws: WebSocket, code: str, message: str) -> None:

@@ -25,6 +25,8 @@ from focushub.answers import service as answers_service
 from focushub.answers.schemas import AnswerCreate
 from focushub.auth import service as auth_service
 from focushub.auth.schemas import EmailCreate, LoginCreate, PasswordResetConfirm, SignupCreate
+from focushub.chat import service as chat_service
+from focushub.chat.schemas import MessageCreate, MessageListParams, RoomCreate, RoomListParams
 from focushub.core.errors import AppError
 from focushub.core.runtime import Runtime
 from focushub.feed import service as feed_service
@@ -510,3 +512,60 @@ async def admin_user(request: Request, page: PageDep, rt: RtDep, user_id: UUID,
     await admin_service.update_user(rt, page.caller, user_id,
                                     AdminUserUpdate(is_active=is_active, reason=reason or None))
     return redirect(request, page, "/admin")
+
+
+# --- chat -----------------------------------------------------------------------------------------
+
+
+@router.get("/chat", response_class=HTMLResponse)
+async def chat_page(request: Request, page: PageDep, rt: RtDep) -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    rooms = await chat_service.list_rooms(rt, page.caller, RoomListParams())
+    return render(request, page, "chat.html", rooms=rooms.items)
+
+
+@router.post("/chat")
+async def start_chat(request: Request, page: PageDep, rt: RtDep,
+                     username: Annotated[str, Form(max_length=50)] = "",
+                     name: Annotated[str, Form(max_length=255)] = "",
+                     csrf_token: Annotated[str, Form()] = "") -> Response:
+    """A direct chat with ``username``, or a new group called ``name``."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    if username.strip():
+        other = await users_service.get_by_username(rt, page.caller, username.strip().lstrip("@"))
+        data = RoomCreate(type="direct", user_id=other.id)
+    else:
+        try:
+            data = RoomCreate(type="group", name=name)
+        except ValidationError:
+            return redirect(request, page, "/chat?error=name")
+    room, _ = await chat_service.create_room(rt, page.caller, data)
+    return redirect(request, page, f"/chat/{room.id}")
+
+
+@router.get("/chat/{room_id}", response_class=HTMLResponse)
+async def room_page(request: Request, page: PageDep, rt: RtDep, room_id: UUID) -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    room = await chat_service.get_room(rt, page.caller, room_id)
+    messages = await chat_service.list_messages(rt, page.caller, room_id, MessageListParams())
+    return render(request, page, "room.html", room=room, messages=messages.items)
+
+
+@router.post("/chat/{room_id}")
+async def send_chat(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
+                    content: Annotated[str, Form(max_length=10_000)],
+                    csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Sending without JavaScript (the page's script sends over the WebSocket)."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    try:
+        data = MessageCreate(content=content)
+    except ValidationError:
+        return redirect(request, page, f"/chat/{room_id}")
+    await chat_service.send_message(rt, page.caller, room_id, data)
+    return redirect(request, page, f"/chat/{room_id}#end")

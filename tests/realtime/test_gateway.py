@@ -281,3 +281,20 @@ async def test_slow_consumer_is_closed_with_4008(live_server, http, monkeypatch)
             await ws.recv()
     assert closed.value.rcvd.code == gateway.CLOSE_SLOW_CONSUMER
     await ws_alice.close()
+
+
+async def test_the_web_session_cookie_signs_in_only_from_this_site(live_server, http):
+    alice = await make_user(http)
+    host = live_server.base_url.removeprefix("http://")
+    cookie = {"Cookie": f"fh_access={alice['access_token']}"}
+    ws = await open_ws(live_server.ws_url, additional_headers={**cookie,
+                                                               "Origin": f"http://{host}"})
+    assert (await ws.recv())["type"] == "ready"
+    await ws.close()
+    # Another site's page rides the same cookie: refused (it must authenticate itself).
+    ws = await open_ws(live_server.ws_url, additional_headers={**cookie,
+                                                               "Origin": "http://evil.example"})
+    await ws.send({"type": "subscribe", "room_id": "x"})
+    assert (await ws.recv())["code"] == "not_authenticated"
+    with pytest.raises(ConnectionClosed):
+        await ws.recv()

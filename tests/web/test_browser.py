@@ -146,3 +146,39 @@ async def test_a_student_signs_up_verifies_posts_asks_and_shares_a_file(site, br
 
     assert errors == []  # no script errors, no CSP violations
     await context.close()
+
+
+async def test_two_people_chat_live(site, browser):
+    pages = []
+    for name in ("gina", "hugo"):
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.goto(f"{site}/signup")
+        await page.get_by_label("Full name").fill(name.title())
+        await page.get_by_label("Username").fill(name)
+        await page.get_by_label("Email").fill(f"{name}@example.org")
+        await page.get_by_label("Password").fill("correct horse battery")
+        await page.get_by_role("button", name="Sign up").click()
+        await page.wait_for_url(f"{site}/?welcome=1")
+        pages.append(page)
+    gina, hugo = pages
+    await gina.goto(f"{site}/chat")
+    await gina.get_by_label("Message someone").fill("hugo")
+    await gina.get_by_role("button", name="Open chat").click()
+    await gina.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
+    room_url = gina.url
+    await hugo.goto(room_url)
+    for page in (gina, hugo):
+        await page.locator("#chat-status", has_text="Live").wait_for(timeout=10000)
+
+    await gina.get_by_label("Message").fill("Hi Hugo, <b>study</b> at 5?")
+    await gina.get_by_role("button", name="Send").click()
+    await hugo.locator(".message .text", has_text="Hi Hugo, <b>study</b> at 5?").wait_for(timeout=10000)
+    assert await hugo.locator(".message b").count() == 0  # shown as text, never as markup
+    await hugo.get_by_label("Message").fill("Yes!")
+    await hugo.get_by_role("button", name="Send").click()
+    await gina.locator(".message .text", has_text="Yes!").wait_for(timeout=10000)
+    await shoot(gina, "chat")
+    # Hugo's chat list shows the room.
+    await hugo.goto(f"{site}/chat")
+    await hugo.get_by_role("link", name="@gina").wait_for()
