@@ -52,6 +52,7 @@ UPLOAD_PATHS = (
     re.compile(r"/api/v1/users/me/avatar"),
     re.compile(r"/api/v1/chat/rooms/[^/]+/attachments"),
     re.compile(r"/resources/new"),
+    re.compile(r"/settings/avatar"),
 )
 
 # Order matters only where paths overlap: fixed segments (e.g. /questions/similar)

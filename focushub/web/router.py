@@ -43,6 +43,7 @@ from focushub.resources.schemas import ResourceFields, ResourceListParams
 from focushub.search import service as search_service
 from focushub.search.schemas import SearchParams
 from focushub.users import service as users_service
+from focushub.users.schemas import UserUpdate
 from focushub.web import markdown, session
 from focushub.web.session import PageSession
 
@@ -569,3 +570,48 @@ async def send_chat(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
         return redirect(request, page, f"/chat/{room_id}")
     await chat_service.send_message(rt, page.caller, room_id, data)
     return redirect(request, page, f"/chat/{room_id}#end")
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+@router.get("/settings/profile", response_class=HTMLResponse)
+async def profile_settings(request: Request, page: PageDep, rt: RtDep) -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    me = await users_service.get_me(rt, page.caller)
+    return render(request, page, "settings_profile.html", account=me)
+
+
+@router.post("/settings/profile", response_class=HTMLResponse)
+async def save_profile(request: Request, page: PageDep, rt: RtDep,
+                       full_name: Annotated[str, Form(max_length=1000)],
+                       bio: Annotated[str, Form(max_length=5000)] = "",
+                       csrf_token: Annotated[str, Form()] = "") -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    try:
+        data = UserUpdate(full_name=full_name, bio=bio or None)
+    except ValidationError as exc:
+        me = await users_service.get_me(rt, page.caller)
+        return render(request, page, "settings_profile.html", status=422, account=me,
+                      errors=_errors(exc))
+    await users_service.update_me(rt, page.caller, data)
+    return redirect(request, page, "/settings/profile?saved=1")
+
+
+@router.post("/settings/avatar", response_class=HTMLResponse)
+async def save_avatar(request: Request, page: PageDep, rt: RtDep,
+                      file: Annotated[UploadFile, File()],
+                      csrf_token: Annotated[str, Form()] = "") -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    try:
+        await users_service.set_avatar(rt, page.caller, file.file, file.filename)
+    except AppError as exc:
+        me = await users_service.get_me(rt, page.caller)
+        return render(request, page, "settings_profile.html", status=exc.status_code,
+                      account=me, errors=[exc.message])
+    return redirect(request, page, "/settings/profile?saved=1")

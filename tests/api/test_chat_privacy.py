@@ -59,3 +59,15 @@ async def test_two_simultaneous_first_sends_with_one_key_make_one_message(client
     assert await owner_conn.fetchval(
         "SELECT count(*) FROM chat_messages WHERE room_id = $1::uuid AND content = 'only once'",
         rid) == 1
+
+
+async def test_message_events_name_their_sender(client, owner_conn):
+    alice, bob = await make_user(client), await make_user(client)
+    rid = (await group(client, alice, bob))["id"]
+    await send(client, alice, rid, "hello")
+    payload = await owner_conn.fetchval(
+        "SELECT payload FROM chat_room_events WHERE room_id = $1::uuid AND type = 'message.created'"
+        " ORDER BY seq DESC LIMIT 1", rid)
+    import json
+
+    assert json.loads(payload)["sender_username"] == alice["user"]["username"]

@@ -174,3 +174,25 @@ async def test_the_admin_page_is_for_admins_only(browser, test_db):
                                        "password": "correct horse battery"})
     r = await browser.get("/admin")
     assert r.status_code == 200 and "Totals" in r.text and "fred@example.org" in r.text
+
+
+async def test_profile_settings_and_avatar_upload(browser):
+    from tests.api.files_support import jpeg_with_gps
+
+    await sign_up(browser, "iris")
+    page = await browser.get("/settings/profile")
+    assert page.status_code == 200 and 'value="Iris"' in page.text
+    r = await browser.post("/settings/profile", data={"csrf_token": csrf(page.text),
+                                                      "full_name": "Iris Q.", "bio": "Physics"})
+    assert r.status_code == 303
+    r = await browser.post("/settings/avatar", data={"csrf_token": csrf(page.text)},
+                           files={"file": ("me.jpg", jpeg_with_gps(), "image/jpeg")})
+    assert r.status_code == 303
+    profile = await browser.get("/u/iris")
+    assert "Iris Q." in profile.text and "Physics" in profile.text
+    avatar = re.search(r'<img class="avatar" src="([^"]+)"', profile.text).group(1)
+    img = await browser.get(avatar.replace("&amp;", "&"))
+    assert img.status_code == 200 and img.headers["content-type"] == "image/jpeg"
+    r = await browser.post("/settings/avatar", data={"csrf_token": csrf(page.text)},
+                           files={"file": ("notes.txt", b"not an image", "text/plain")})
+    assert r.status_code == 415 and "not accepted" in r.text
