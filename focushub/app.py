@@ -22,7 +22,7 @@ from focushub.answers.router import router as answers_router
 from focushub.auth.router import router as auth_router
 from focushub.chat.router import router as chat_router
 from focushub.comments.router import router as comments_router
-from focushub.core.errors import install_error_handlers
+from focushub.core.errors import ERROR_RESPONSES, install_error_handlers
 from focushub.core.middleware import BodyLimitMiddleware
 from focushub.core.observability import RequestContextMiddleware, configure_logging
 from focushub.core.settings import Settings, get_settings
@@ -130,7 +130,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        # Every error status an operation may answer, documented with the one error shape.
+        app.include_router(router, responses=ERROR_RESPONSES)
     # The web app: pages over the same services, its static files, its error pages.
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=str(WEB_STATIC)), name="static")

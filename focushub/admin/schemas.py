@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, model_validator
 
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from focushub.core.schemas import InputModel, OutputModel
+from focushub.core.schemas import ChangeModel, OutputModel
 from focushub.users.schemas import UserRole
 
 
@@ -52,7 +52,7 @@ class AdminUserListParams(BaseModel):
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
-class AdminUserUpdate(InputModel):
+class AdminUserUpdate(ChangeModel):
     role: UserRole | None = None
     is_active: bool | None = None
     reason: str | None = Field(default=None, max_length=1000,

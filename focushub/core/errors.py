@@ -15,6 +15,7 @@ import asyncpg
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -168,6 +169,31 @@ def translate_db_error(exc: DBAPIError) -> AppError | None:
         return Conflict("Concurrent update; retry", code="retry")
     return None
 
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, machine-readable")
+    message: str = Field(description="For people")
+    details: Any = Field(default=None, description="Depends on the code")
+    request_id: str | None = Field(default=None, description="Names the request in the logs")
+
+
+class ErrorRead(BaseModel):
+    """The one error shape of every response with status 400 or more."""
+
+    error: ErrorDetail
+
+
+_STATUS_TEXT = {
+    400: "Malformed request", 401: "Not signed in, or the token is invalid, expired or ended",
+    403: "Not allowed", 404: "Not found, or not visible to the caller",
+    409: "Conflicts with the current state", 413: "Body or file too large, or over quota",
+    415: "Unsupported body or file type", 422: "Invalid input", 429: "Too many requests (Retry-After)",
+    500: "Server error", 503: "Database unavailable (Retry-After)",
+}
+# Added to every operation of the API in the OpenAPI document (focushub/app.py).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorRead, "description": text} for status, text in _STATUS_TEXT.items()
+}
 
 MAX_REPORTED_ERRORS = 20
 

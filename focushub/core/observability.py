@@ -65,6 +65,9 @@ def configure_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Registering tasks at start-up is not news.
+    for name in ("procrastinate.blueprints", "procrastinate.periodic"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 def _route(scope: Scope) -> str:

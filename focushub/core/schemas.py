@@ -26,5 +26,12 @@ class InputModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ChangeModel(InputModel):
+    """A PATCH body that must change something: the OpenAPI document says so
+    (``minProperties: 1``), as the validator that refuses ``{}`` does."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+
 class OutputModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)

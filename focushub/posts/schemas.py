@@ -20,7 +20,7 @@ from pydantic import (
 from focushub.content.fields import Category, Content, Tags, Title
 from focushub.content.schemas import UserSummary, VoteType
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from focushub.core.schemas import InputModel, OutputModel
+from focushub.core.schemas import ChangeModel, InputModel, OutputModel
 
 
 class PostCreate(InputModel):
@@ -31,7 +31,7 @@ class PostCreate(InputModel):
     is_published: bool = True
 
 
-class PostUpdate(InputModel):
+class PostUpdate(ChangeModel):
     """Every field optional; a field that is present replaces the stored value.
 
     ``category: null`` and ``tags: null`` clear them; title, content and

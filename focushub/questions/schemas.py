@@ -19,7 +19,7 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 from focushub.ai.schemas import AIAnswerRead
 from focushub.answers.schemas import AnswerRead
 from focushub.content.schemas import UserSummary, VoteType
-from focushub.core.schemas import InputModel, OutputModel
+from focushub.core.schemas import ChangeModel, InputModel, OutputModel
 
 QuestionStatus = Literal["open", "answered", "closed"]
 QuestionView = Literal["newest", "unanswered", "trending"]
@@ -76,7 +76,7 @@ class QuestionCreate(InputModel):
     tags: Tags = Field(default_factory=list)
 
 
-class QuestionUpdate(InputModel):
+class QuestionUpdate(ChangeModel):
     """Content columns only; status moves through close/reopen and accepting answers."""
 
     title: Title | None = None

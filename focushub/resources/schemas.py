@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_
 from focushub.content.fields import Category, Tags, Title
 from focushub.content.schemas import UserSummary
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from focushub.core.schemas import InputModel, OutputModel
+from focushub.core.schemas import ChangeModel, InputModel, OutputModel
 
 
 def _no_nul(value: str) -> str:
@@ -40,7 +40,7 @@ class ResourceFields(InputModel):
     is_public: bool = True
 
 
-class ResourceUpdate(InputModel):
+class ResourceUpdate(ChangeModel):
     """Every field optional; ``description``, ``category`` and ``tags`` may be null to
     clear them. The file itself cannot be replaced: upload a new resource."""
 

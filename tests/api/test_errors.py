@@ -95,3 +95,17 @@ async def test_nul_character_is_422_not_500(client):
     r = await client.patch("/api/v1/users/me", headers=session["headers"], json={"bio": "a\u0000b"})
     assert r.status_code == 422
     _assert_error_shape(r.json())
+
+
+async def test_the_openapi_document_lists_the_error_statuses_and_refuses_empty_patches(client):
+    doc = (await client.get("/openapi.json")).json()
+    for path, item in doc["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        for method, op in item.items():
+            statuses = set(op["responses"])
+            assert {"401", "403", "404", "422", "429", "503"} <= statuses, (method, path)
+            (content,) = op["responses"]["404"]["content"].values()
+            assert content["schema"] == {"$ref": "#/components/schemas/ErrorRead"}
+    for name in ("PostUpdate", "QuestionUpdate", "ResourceUpdate", "AdminUserUpdate"):
+        assert doc["components"]["schemas"][name]["minProperties"] == 1, name
