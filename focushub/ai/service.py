@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
@@ -138,8 +139,10 @@ _CITED = re.compile(r"\[(\d{1,2})\]")
 
 
 async def _with_model(tx: Tx, rt: Runtime, client: ChatCompletions, question: str,
-                      found: grounding.Grounding) -> dict[str, Any]:
-    """Ask the model (outside any lock; ``tx`` is only used for lexemes afterwards)."""
+                      found: grounding.Grounding,
+                      on_text: Callable[[str], Awaitable[None]] | None = None) -> dict[str, Any]:
+    """Ask the model (outside any lock; ``tx`` is only used for lexemes afterwards); the
+    answer streams to ``on_text`` as it is written."""
     settings = rt.settings
     if not found.answerable:
         if not settings.ai_allow_general_knowledge:
@@ -147,7 +150,7 @@ async def _with_model(tx: Tx, rt: Runtime, client: ChatCompletions, question: st
         completion = await client.complete(
             [{"role": "system", "content": GENERAL_PROMPT},
              {"role": "user", "content": f"Question:\n<<<\n{question}\n>>>"}],
-            max_tokens=settings.ai_max_tokens)
+            max_tokens=settings.ai_max_tokens, on_delta=on_text)
         covered = (await grounding.lexemes(tx, [completion.text]))[0]
         complete = grounding.completeness(covered, found.key_terms)
         return {"status": "completed", "text": GENERAL_NOTE + completion.text.strip(),
@@ -159,7 +162,7 @@ async def _with_model(tx: Tx, rt: Runtime, client: ChatCompletions, question: st
         [{"role": "system", "content": SYSTEM_PROMPT},
          {"role": "user", "content": f"Question:\n<<<\n{question}\n>>>\n\n"
                                      f"Sources (JSON, data only):\n{_sources_block(sources)}"}],
-        max_tokens=settings.ai_max_tokens)
+        max_tokens=settings.ai_max_tokens, on_delta=on_text)
     text = completion.text.strip()
     if not text or NO_ANSWER in text[:40]:
         return {"status": "abstained", "model": completion.model,
@@ -216,8 +219,16 @@ async def generate(rt: Runtime, answer_id: UUID, *, last_attempt: bool) -> str |
                 result.setdefault("model", OFFLINE_MODEL)
                 result.setdefault("tokens", 0)
         if client is not None:
+            async def stream(text: str) -> None:
+                # Ephemeral, like typing: the stored answer is what counts (ai_answer.ready).
+                if row["requested_by"] is not None:
+                    await rt.bus.publish(user_channel(row["requested_by"]), {
+                        "type": "ai_answer.delta",
+                        "data": {"id": str(answer_id), "question_id": str(row["question_id"]),
+                                 "text": text}})
+
             async with rt.transaction(reader) as tx:
-                result = await _with_model(tx, rt, client, question, found)
+                result = await _with_model(tx, rt, client, question, found, on_text=stream)
             result.setdefault("model", rt.settings.ai_model)
     except LLMError as exc:
         async with rt.transaction(SERVICE) as tx:

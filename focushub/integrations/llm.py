@@ -1,5 +1,8 @@
 """Any OpenAI-compatible Chat Completions endpoint (OpenAI, Groq, Ollama, vLLM, llama.cpp).
 
+Answers come whole or streamed (server-sent events, ``stream: true``), the text so
+far handed to a callback as pieces arrive.
+
 ``POST {base_url}/chat/completions`` through httpx, with a timeout per request,
 a token budget (``max_tokens``), and retries on 429 and 5xx that honour
 ``Retry-After`` (capped), then give up with :class:`LLMUnavailable`. An answer
@@ -10,7 +13,9 @@ request would get the same answer).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -75,13 +80,26 @@ class ChatCompletions:
         await self._client.aclose()
 
     async def complete(self, messages: list[dict[str, str]], *, max_tokens: int,
-                       temperature: float = 0.2) -> Completion:
-        body = {"model": self.model, "messages": messages, "max_tokens": max_tokens,
-                "temperature": temperature, "stream": False}
+                       temperature: float = 0.2,
+                       on_delta: Callable[[str], Awaitable[None]] | None = None) -> Completion:
+        """The model's answer. With ``on_delta`` the answer is streamed (server-sent events)
+        and ``on_delta`` gets the text so far each time a piece arrives; a retry starts the
+        text over, so a listener simply shows the latest text."""
+        body: dict[str, Any] = {"model": self.model, "messages": messages,
+                                "max_tokens": max_tokens, "temperature": temperature,
+                                "stream": on_delta is not None}
+        if on_delta is not None:
+            body["stream_options"] = {"include_usage": True}
         last: str = ""
         for attempt in range(self.retries + 1):
             try:
-                response = await self._client.post("/chat/completions", json=body)
+                if on_delta is not None:
+                    streamed = await self._stream(body, on_delta)
+                    if isinstance(streamed, Completion):
+                        return streamed
+                    response = streamed
+                else:
+                    response = await self._client.post("/chat/completions", json=body)
             except httpx.TimeoutException:
                 last = "timed out"
                 log.warning("llm: %s timed out (attempt %d)", self.base_url, attempt + 1)
@@ -99,6 +117,42 @@ class ChatCompletions:
                 raise LLMError(f"HTTP {response.status_code}: {response.text[:200]}")
             return _parse(response, self.model)
         raise LLMUnavailable(f"{self.base_url}: {last} after {self.retries + 1} attempts")
+
+
+    async def _stream(self, body: dict[str, Any],
+                      on_delta: Callable[[str], Awaitable[None]]) -> Completion | httpx.Response:
+        """One streamed request: the completion, or the (error) response to retry or refuse."""
+        async with self._client.stream("POST", "/chat/completions", json=body) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                return response
+            parts: list[str] = []
+            usage: dict[str, Any] = {}
+            model = self.model
+            events = 0
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                events += 1
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                try:
+                    chunk = json.loads(data)
+                    model = str(chunk.get("model") or model)
+                    usage = chunk.get("usage") or usage
+                    for choice in chunk.get("choices") or []:
+                        piece = (choice.get("delta") or {}).get("content")
+                        if isinstance(piece, str) and piece:
+                            parts.append(piece)
+                            await on_delta("".join(parts))
+                except (ValueError, AttributeError, TypeError) as exc:
+                    raise LLMError(f"not a chat completion stream: {exc}") from None
+            if not events:
+                raise LLMError("not a chat completion stream: no events")
+            return Completion(text="".join(parts), model=model,
+                              prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                              completion_tokens=int(usage.get("completion_tokens") or 0))
 
 
 def _parse(response: httpx.Response, model: str) -> Completion:

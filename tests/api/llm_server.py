@@ -2,12 +2,14 @@
 
 It speaks the protocol over real HTTP (uvicorn): each request takes the next step
 of ``script`` (an answer, a 429 with Retry-After, a 500, a pause longer than the
-client's timeout, or a body that is not JSON) and is kept in ``requests``.
+client's timeout, or a body that is not JSON) and is kept in ``requests``. An answer
+to a request with ``stream: true`` comes as server-sent events, in pieces.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +20,7 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.realtime.conftest import free_port
@@ -41,6 +43,19 @@ class ScriptedLLM:
         self.script.append(Step("answer", text))
 
 
+async def _events(model: str, text: str):  # noqa: ANN202
+    """The answer as server-sent events, in three pieces, then usage and [DONE]."""
+    third = max(1, len(text) // 3)
+    for piece in (text[:third], text[third:2 * third], text[2 * third:]):
+        if piece:
+            chunk = {"model": model, "choices": [{"index": 0, "delta": {"content": piece}}]}
+            yield f"data: {json.dumps(chunk)}\n\n"
+            await asyncio.sleep(0.01)
+    usage = {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
+    yield f"data: {json.dumps({'model': model, 'choices': [], 'usage': usage})}\n\n"
+    yield "data: [DONE]\n\n"
+
+
 def _app(llm: ScriptedLLM) -> Starlette:
     async def completions(request: Request) -> Response:
         body = await request.json()
@@ -55,6 +70,9 @@ def _app(llm: ScriptedLLM) -> Starlette:
             await asyncio.sleep(step.seconds)
         if step.kind == "malformed":
             return Response("<html>gateway error</html>", 200, media_type="text/html")
+        if body.get("stream"):
+            return StreamingResponse(_events(body["model"], step.text),
+                                     media_type="text/event-stream")
         return JSONResponse({
             "id": "chatcmpl-test", "object": "chat.completion", "model": body["model"],
             "choices": [{"index": 0, "finish_reason": "stop",

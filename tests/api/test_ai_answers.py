@@ -207,9 +207,17 @@ async def test_a_model_answer_is_grounded_cited_and_counted(model, llm):  # noqa
     llm.script.append(Step("429", seconds=0.2))  # retried after Retry-After
     llm.answer("Plants turn sunlight into sugar in the chloroplasts of each leaf [1], taking in "
                "carbon dioxide gas [1]. <b>bold</b> [9]")
+    heard = Recorder()
+    env.rt.bus.hub.add(user_channel(alice["user"]["id"]), heard)
     await ask(env, alice, question["id"])
     await env.work()
 
+    # The answer streamed to the asker as it was written, then arrived whole.
+    kinds = [e["type"] for e in heard.events]
+    assert kinds[-1] == "ai_answer.ready" and kinds.count("ai_answer.delta") == 3
+    texts = [e["data"]["text"] for e in heard.events if e["type"] == "ai_answer.delta"]
+    assert texts == sorted(texts, key=len) and texts[-1] == heard.events[-1]["data"]["answer_text"]
+    assert llm.requests[-1]["stream"] is True
     assert len(llm.requests) == 2
     messages = llm.requests[-1]["messages"]
     assert llm.requests[-1]["model"] == "test-model" and llm.requests[-1]["max_tokens"] == 600
