@@ -50,6 +50,12 @@ def downgrade(url: str, revision: str = "base") -> None:
     _in_thread(command.downgrade, alembic_config(url), revision)
 
 
+def revisions() -> list[str]:
+    """Every revision id, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config("postgresql://unused/none"))
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config("postgresql://x@/x")).get_current_head()
     assert head is not None

@@ -133,16 +133,18 @@ async def fresh_database(server_url) -> AsyncIterator[str]:
 async def test_upgrade_downgrade_upgrade_restores_every_revision(fresh_database):
     url = fresh_database
     empty = await fingerprint(url)
+    # The catalog after every revision on the way up; each downgrade must restore exactly
+    # the one before it (a wrong downgrade cannot hide behind a later one that drops more).
+    chain = runner.revisions()
     on_the_way_up: dict[str, list[str]] = {}
-    for revision in ("0001_supabase_roles", "0002_seed_schema", "0003_seed_fixes"):
+    for revision in chain:
         runner.upgrade(url, revision)
         assert await runner.current_revision(url) == revision
         on_the_way_up[revision] = await fingerprint(url)
-    runner.upgrade(url, "head")
-    assert await runner.current_revision(url) == runner.head_revision()
-    at_head = await fingerprint(url)
+    assert chain[-1] == runner.head_revision()
+    at_head = on_the_way_up[chain[-1]]
 
-    for revision in ("0003_seed_fixes", "0002_seed_schema", "0001_supabase_roles"):
+    for revision in reversed(chain[:-1]):
         runner.downgrade(url, revision)
         now = await fingerprint(url)
         assert now == on_the_way_up[revision], (

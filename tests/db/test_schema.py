@@ -350,6 +350,22 @@ SEED_POLICIES = {
     ],
 }
 ADDED_POLICIES = {
+    # Tables the seed does not have (0007, 0008, 0014, 0015, 0019).
+    "notification_preferences": [
+        "Users can view own notification preferences",
+        "Users can create own notification preferences",
+        "Users can change own notification preferences",
+    ],
+    "chat_room_events": ["Participants can view room events"],
+    "stored_files": [
+        "Users can view own files",
+        "Anyone can view files of visible resources",
+        "Anyone can view avatars",
+        "Participants can view room attachments",
+        "Users can upload files",
+        "Users can delete own files",
+    ],
+    "audit_log": ["Admins can read the audit log"],
     "posts": ["Authors can view own posts", "Admins can delete any post"],
     "comments": ["Admins can delete any comment"],
     "questions": ["Admins can close any question", "Admins can delete any question"],
@@ -367,6 +383,7 @@ ADDED_POLICIES = {
         "Room admins can add participants",
         "Participants can update membership",
         "Room admins can remove participants",
+        "Room moderators can remove members",
         "Participants can leave rooms",
     ],
     "chat_messages": [
@@ -603,8 +620,12 @@ async def test_rls_and_policies(owner_conn):
     for source in (SEED_POLICIES, ADDED_POLICIES):
         for table, names in source.items():
             expected.setdefault(table, set()).update(names)
-    for table, names in expected.items():
-        assert names <= found.get(table, set()), table
+    # Exactly these: a policy added anywhere without being listed here (a permissive one
+    # would widen access silently) fails the test.
+    assert found == expected, {t: (sorted(found.get(t, set()) - expected.get(t, set())),
+                                   sorted(expected.get(t, set()) - found.get(t, set())))
+                               for t in set(found) | set(expected)
+                               if found.get(t) != expected.get(t)}
 
 
 async def test_added_check_constraints(owner_conn):
