@@ -101,3 +101,19 @@ async def test_a_chunked_body_over_the_limit_is_413_and_deep_json_is_422(client)
     r = await client.post("/api/v1/auth/login", json={"email": "a@example.org",
                                                       "password": "[" * 100})
     assert r.status_code == 401
+
+
+async def test_signup_and_mail_requests_are_limited_per_address(client):
+    statuses = []
+    for i in range(21):
+        r = await client.post("/api/v1/auth/signup", json={
+            "email": f"pupil{i}@example.org", "password": "correct horse battery",
+            "full_name": f"Pupil {i}", "username": f"pupil_{i}"})
+        statuses.append(r.status_code)
+    assert statuses[:20] == [201] * 20 and statuses[20] == 429
+    statuses = []
+    for _ in range(6):
+        r = await client.post("/api/v1/auth/password-reset/request",
+                              json={"email": "pupil1@example.org"})
+        statuses.append(r.status_code)
+    assert statuses == [202] * 5 + [429]
