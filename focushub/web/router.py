@@ -6,12 +6,12 @@ reload never resubmits; every POST checks the CSRF value (``session.check_csrf``
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
@@ -27,6 +27,8 @@ from focushub.auth import service as auth_service
 from focushub.auth.schemas import EmailCreate, LoginCreate, PasswordResetConfirm, SignupCreate
 from focushub.chat import service as chat_service
 from focushub.chat.schemas import MessageCreate, MessageListParams, RoomCreate, RoomListParams
+from focushub.comments import service as comments_service
+from focushub.comments.schemas import CommentCreate, CommentListParams
 from focushub.core.errors import AppError
 from focushub.core.runtime import Runtime
 from focushub.feed import service as feed_service
@@ -44,10 +46,11 @@ from focushub.search import service as search_service
 from focushub.search.schemas import SearchParams
 from focushub.users import service as users_service
 from focushub.users.schemas import UserUpdate
+from focushub.votes import service as votes_service
 from focushub.web import markdown, session
 from focushub.web.session import PageSession
 
-HERE = Path(__file__).parent
+HERE = FilePath(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["markdown"] = markdown.render
 templates.env.filters["urlquote"] = lambda v: quote(str(v), safe="")
@@ -264,7 +267,57 @@ async def new_post(request: Request, page: PageDep, rt: RtDep,
 @router.get("/posts/{post_id}", response_class=HTMLResponse)
 async def post_page(request: Request, page: PageDep, rt: RtDep, post_id: UUID) -> Response:
     post = await posts_service.get_post(rt, page.caller, post_id)
-    return render(request, page, "post.html", post=post)
+    comments = await comments_service.list_post_comments(rt, page.caller, post_id,
+                                                         CommentListParams())
+    return render(request, page, "post.html", post=post, comments=comments.items,
+                  more_comments=comments.next_cursor)
+
+
+@router.post("/posts/{post_id}/comments")
+async def comment(request: Request, page: PageDep, rt: RtDep, post_id: UUID,
+                  content: Annotated[str, Form(max_length=20_000)],
+                  parent_id: Annotated[UUID | None, Form()] = None,
+                  csrf_token: Annotated[str, Form()] = "") -> Response:
+    """A comment, or a reply to ``parent_id``."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    try:
+        data = CommentCreate(content=content, parent_id=parent_id)
+    except ValidationError:
+        return redirect(request, page, f"/posts/{post_id}#comments")
+    made = await comments_service.create_comment(rt, page.caller, post_id, data)
+    return redirect(request, page, f"/posts/{post_id}#comment-{made.id}")
+
+
+@router.post("/vote/{votable_type}/{votable_id}")
+async def vote(request: Request, page: PageDep, rt: RtDep,
+               votable_type: Annotated[str, Path(pattern="^(post|comment|question|answer)$")],
+               votable_id: UUID,
+               vote_type: Annotated[str, Form(pattern="^(upvote|downvote|none)$")],
+               back: Annotated[str, Form(max_length=300)] = "/",
+               csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Vote up or down, or withdraw (``none``), then back to the page it came from."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    if vote_type == "none":
+        await votes_service.withdraw_vote(rt, page.caller, votable_type, votable_id)
+    else:
+        await votes_service.cast_vote(rt, page.caller, votable_type, votable_id, vote_type)
+    return redirect(request, page, _safe_next(back))
+
+
+@router.post("/answers/{answer_id}/accept")
+async def accept(request: Request, page: PageDep, rt: RtDep, answer_id: UUID,
+                 question_id: Annotated[UUID, Form()],
+                 csrf_token: Annotated[str, Form()] = "") -> Response:
+    """The asker accepts an answer (the database refuses anyone else: 403)."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    await answers_service.accept_answer(rt, page.caller, answer_id)
+    return redirect(request, page, f"/questions/{question_id}#answer-{answer_id}")
 
 
 # --- questions ---------------------------------------------------------------------------------

@@ -196,3 +196,59 @@ async def test_profile_settings_and_avatar_upload(browser):
     r = await browser.post("/settings/avatar", data={"csrf_token": csrf(page.text)},
                            files={"file": ("notes.txt", b"not an image", "text/plain")})
     assert r.status_code == 415 and "not accepted" in r.text
+
+
+async def login_as(browser: httpx.AsyncClient, name: str) -> None:
+    browser.cookies.clear()
+    page = await browser.get("/login")
+    r = await browser.post("/login", data={"csrf_token": csrf(page.text),
+                                           "email": f"{name}@example.org",
+                                           "password": "correct horse battery"})
+    assert r.status_code == 303
+
+
+async def test_comments_replies_votes_and_accepting_in_pages(browser):
+    await sign_up(browser, "jon")
+    page = await browser.get("/posts/new")
+    r = await browser.post("/posts/new", data={"csrf_token": csrf(page.text), "title": "Vectors",
+                                               "content": "Arrows with length."})
+    post_url = r.headers["location"]
+    post_id = post_url.rsplit("/", 1)[1]
+    r = await browser.post(f"{post_url}/comments", data={"csrf_token": csrf(page.text),
+                                                         "content": "Nice summary"})
+    assert r.status_code == 303
+    comment_id = r.headers["location"].rsplit("comment-", 1)[1]
+
+    browser.cookies.clear()
+    await sign_up(browser, "kim")
+    page = await browser.get(post_url)
+    await browser.post(f"{post_url}/comments", data={"csrf_token": csrf(page.text),
+                                                     "content": "A reply", "parent_id": comment_id})
+    r = await browser.post(f"/vote/post/{post_id}", data={
+        "csrf_token": csrf(page.text), "vote_type": "upvote", "back": post_url})
+    assert r.status_code == 303 and r.headers["location"] == post_url
+    shown = await browser.get(post_url)
+    assert "Nice summary" in shown.text and "A reply" in shown.text
+    assert 'aria-label="Score">1<' in shown.text
+    assert 'aria-pressed="true" aria-label="Vote up"' in shown.text
+    r = await browser.post(f"/vote/post/{post_id}", data={
+        "csrf_token": csrf(page.text), "vote_type": "none", "back": "https://evil.example/"})
+    assert r.headers["location"] == "/"  # never sent off-site
+
+    ask = await browser.get("/questions/ask")
+    r = await browser.post("/questions/ask", data={"csrf_token": csrf(ask.text),
+                                                   "title": "What is a vector space?",
+                                                   "content": "Axioms?"})
+    q_url = r.headers["location"]
+    await login_as(browser, "jon")
+    question = await browser.get(q_url)
+    await browser.post(f"{q_url}/answers", data={"csrf_token": csrf(question.text),
+                                                 "content": "A set closed under + and scaling."})
+    assert "Accept this answer" not in (await browser.get(q_url)).text  # not jon's to accept
+    await login_as(browser, "kim")
+    question = await browser.get(q_url)
+    answer_id = re.search(r'id="answer-([0-9a-f-]{36})"', question.text).group(1)
+    r = await browser.post(f"/answers/{answer_id}/accept", data={
+        "csrf_token": csrf(question.text), "question_id": q_url.rsplit("/", 1)[1]})
+    assert r.status_code == 303
+    assert "Accepted answer" in (await browser.get(q_url)).text
