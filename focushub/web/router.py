@@ -106,6 +106,20 @@ def _need_login(request: Request, page: PageSession) -> Response | None:
     return redirect(request, page, f"/login?next={quote(str(request.url.path), safe='')}")
 
 
+def _guard(request: Request, page: PageSession, csrf_token: str) -> Response | None:
+    """For a form post: the login redirect when signed out, else None once the CSRF value
+    checks out (a wrong one raises 403)."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    session.check_csrf(request, page, csrf_token)
+    return None
+
+
+def _tags(text: str) -> list[str]:
+    """Comma-separated tags as typed into a form."""
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
 def _errors(exc: ValidationError) -> list[str]:
     return [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
 
@@ -251,13 +265,12 @@ async def new_post(request: Request, page: PageDep, rt: RtDep,
                    content: Annotated[str, Form(max_length=40_000)],
                    tags: Annotated[str, Form(max_length=1000)] = "",
                    csrf_token: Annotated[str, Form()] = "") -> Response:
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     form = {"title": title, "content": content, "tags": tags}
     try:
         data = PostCreate(title=title, content=content,
-                          tags=[t.strip() for t in tags.split(",") if t.strip()])
+                          tags=_tags(tags))
     except ValidationError as exc:
         return render(request, page, "post_new.html", status=422, errors=_errors(exc), form=form)
     post = await posts_service.create_post(rt, page.caller, data)
@@ -279,9 +292,8 @@ async def comment(request: Request, page: PageDep, rt: RtDep, post_id: UUID,
                   parent_id: Annotated[UUID | None, Form()] = None,
                   csrf_token: Annotated[str, Form()] = "") -> Response:
     """A comment, or a reply to ``parent_id``."""
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     try:
         data = CommentCreate(content=content, parent_id=parent_id)
     except ValidationError:
@@ -298,9 +310,8 @@ async def vote(request: Request, page: PageDep, rt: RtDep,
                back: Annotated[str, Form(max_length=300)] = "/",
                csrf_token: Annotated[str, Form()] = "") -> Response:
     """Vote up or down, or withdraw (``none``), then back to the page it came from."""
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     if vote_type == "none":
         await votes_service.withdraw_vote(rt, page.caller, votable_type, votable_id)
     else:
@@ -313,9 +324,8 @@ async def accept(request: Request, page: PageDep, rt: RtDep, answer_id: UUID,
                  question_id: Annotated[UUID, Form()],
                  csrf_token: Annotated[str, Form()] = "") -> Response:
     """The asker accepts an answer (the database refuses anyone else: 403)."""
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     await answers_service.accept_answer(rt, page.caller, answer_id)
     return redirect(request, page, f"/questions/{question_id}#answer-{answer_id}")
 
@@ -354,13 +364,12 @@ async def ask(request: Request, page: PageDep, rt: RtDep,
               content: Annotated[str, Form(max_length=40_000)],
               tags: Annotated[str, Form(max_length=1000)] = "",
               csrf_token: Annotated[str, Form()] = "") -> Response:
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     form = {"title": title, "content": content, "tags": tags}
     try:
         data = QuestionCreate(title=title, content=content,
-                              tags=[t.strip() for t in tags.split(",") if t.strip()])
+                              tags=_tags(tags))
     except ValidationError as exc:
         return render(request, page, "ask.html", status=422, errors=_errors(exc), form=form)
     question = await questions_service.create_question(rt, page.caller, data)
@@ -380,9 +389,8 @@ async def question_page(request: Request, page: PageDep, rt: RtDep, question_id:
 async def answer(request: Request, page: PageDep, rt: RtDep, question_id: UUID,
                  content: Annotated[str, Form(max_length=40_000)],
                  csrf_token: Annotated[str, Form()] = "") -> Response:
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     try:
         data = AnswerCreate(content=content)
     except ValidationError:
@@ -394,9 +402,8 @@ async def answer(request: Request, page: PageDep, rt: RtDep, question_id: UUID,
 @router.post("/questions/{question_id}/ai")
 async def ask_ai(request: Request, page: PageDep, rt: RtDep, question_id: UUID,
                  csrf_token: Annotated[str, Form()] = "") -> Response:
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     await ai_service.request_answer(rt, page.caller, question_id)
     return redirect(request, page, f"/questions/{question_id}#ai-answers")
 
@@ -406,9 +413,8 @@ async def rate_ai(request: Request, page: PageDep, rt: RtDep, answer_id: UUID,
                   rating: Annotated[int, Form(ge=1, le=5)],
                   question_id: Annotated[UUID, Form()],
                   csrf_token: Annotated[str, Form()] = "") -> Response:
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     await ai_service.rate_answer(rt, page.caller, answer_id, FeedbackUpdate(rating=rating))
     return redirect(request, page, f"/questions/{question_id}#ai-{answer_id}")
 
@@ -437,13 +443,12 @@ async def upload(request: Request, page: PageDep, rt: RtDep,
                  tags: Annotated[str, Form(max_length=1000)] = "",
                  is_public: Annotated[bool, Form()] = False,
                  csrf_token: Annotated[str, Form()] = "") -> Response:
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     form = {"title": title, "description": description, "tags": tags, "is_public": is_public}
     try:
         fields = ResourceFields(title=title, description=description or None, is_public=is_public,
-                                tags=[t.strip() for t in tags.split(",") if t.strip()])
+                                tags=_tags(tags))
         resource = await resources_service.create_resource(rt, page.caller, fields, file.file,
                                                            file.filename)
     except ValidationError as exc:
@@ -498,9 +503,8 @@ async def profile_page(request: Request, page: PageDep, rt: RtDep, username: str
 @router.post("/u/{username}/follow")
 async def toggle_follow(request: Request, page: PageDep, rt: RtDep, username: str,
                         csrf_token: Annotated[str, Form()] = "") -> Response:
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     user = await users_service.get_by_username(rt, page.caller, username[:50])
     state = await follows_service.get_state(rt, page.caller, user.id)
     if state.following:
@@ -532,9 +536,8 @@ async def unread_badge(request: Request, page: PageDep, rt: RtDep) -> Response:
 @router.post("/notifications/read")
 async def read_all(request: Request, page: PageDep, rt: RtDep,
                    csrf_token: Annotated[str, Form()] = "") -> Response:
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     await notifications_service.mark_read(rt, page.caller, NotificationMarkRead(all=True))
     return redirect(request, page, "/notifications")
 
@@ -560,9 +563,8 @@ async def admin_user(request: Request, page: PageDep, rt: RtDep, user_id: UUID,
                      is_active: Annotated[bool, Form()],
                      reason: Annotated[str, Form(max_length=1000)] = "",
                      csrf_token: Annotated[str, Form()] = "") -> Response:
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     await admin_service.update_user(rt, page.caller, user_id,
                                     AdminUserUpdate(is_active=is_active, reason=reason or None))
     return redirect(request, page, "/admin")
@@ -585,9 +587,8 @@ async def start_chat(request: Request, page: PageDep, rt: RtDep,
                      name: Annotated[str, Form(max_length=255)] = "",
                      csrf_token: Annotated[str, Form()] = "") -> Response:
     """A direct chat with ``username``, or a new group called ``name``."""
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     if username.strip():
         other = await users_service.get_by_username(rt, page.caller, username.strip().lstrip("@"))
         data = RoomCreate(type="direct", user_id=other.id)
@@ -614,9 +615,8 @@ async def send_chat(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
                     content: Annotated[str, Form(max_length=10_000)],
                     csrf_token: Annotated[str, Form()] = "") -> Response:
     """Sending without JavaScript (the page's script sends over the WebSocket)."""
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     try:
         data = MessageCreate(content=content)
     except ValidationError:
@@ -641,9 +641,8 @@ async def save_profile(request: Request, page: PageDep, rt: RtDep,
                        full_name: Annotated[str, Form(max_length=1000)],
                        bio: Annotated[str, Form(max_length=5000)] = "",
                        csrf_token: Annotated[str, Form()] = "") -> Response:
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     try:
         data = UserUpdate(full_name=full_name, bio=bio or None)
     except ValidationError as exc:
@@ -658,9 +657,8 @@ async def save_profile(request: Request, page: PageDep, rt: RtDep,
 async def save_avatar(request: Request, page: PageDep, rt: RtDep,
                       file: Annotated[UploadFile, File()],
                       csrf_token: Annotated[str, Form()] = "") -> Response:
-    if (gone := _need_login(request, page)) is not None:
+    if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    session.check_csrf(request, page, csrf_token)
     try:
         await users_service.set_avatar(rt, page.caller, file.file, file.filename)
     except AppError as exc:
