@@ -223,6 +223,26 @@ def jobs(
     Console().print(dead)
 
 
+@app.command("db-stats")
+def db_stats() -> None:
+    """The database's health: table sizes, unused indexes, cache hits, connections, long
+    transactions, dead rows, and the slowest statements where pg_stat_statements exists."""
+    from focushub.health import dbstats
+
+    settings = get_settings()
+    with database_target(settings) as target:
+        report = asyncio.run(dbstats.collect(target.owner_url))
+    out = Console()
+    for name, rows in report.items():
+        if isinstance(rows, str):
+            out.print(f"[bold]{name.replace('_', ' ')}[/bold]: {rows}")
+            continue
+        table = Table(*(rows[0].keys() if rows else ["(none)"]), title=name.replace("_", " "))
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row.values()))
+        out.print(table)
+
+
 @app.command()
 def migrate() -> None:
     """Apply migrations and exit."""

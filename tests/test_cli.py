@@ -126,3 +126,14 @@ def test_production_refuses_to_start_without_explicit_settings(tmp_path):
     assert out.returncode == 2
     assert "FOCUSHUB_DATABASE_URL must be set" in out.stderr
     assert "FOCUSHUB_JWT_SECRET must be set" in out.stderr
+
+
+def test_db_stats_reports_the_database_s_health(test_db, tmp_path):
+    out = _run(["db-stats"], FOCUSHUB_DATABASE_URL=test_db.app_url,
+               FOCUSHUB_MIGRATION_DATABASE_URL=test_db.owner_url,
+               FOCUSHUB_DATA_DIR=str(tmp_path), COLUMNS="200")
+    assert out.returncode == 0, out.stderr
+    for title in ("tables", "unused indexes", "cache", "connections", "bloat"):
+        assert title in out.stdout, title
+    assert "pg_stat_statements" in out.stdout or "slowest statements" in out.stdout
+    assert "posts" in out.stdout  # a table of the schema is listed with its size
