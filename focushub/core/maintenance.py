@@ -26,15 +26,23 @@ tasks = TaskSet()
 
 # A worker sends a heartbeat every 10 s by default; three missed ones mean it is gone.
 STALLED_AFTER_SECONDS = 30.0
+# One sweep at a time (any key no other code takes): two sweeps reading the same stalled
+# job would both put it back, the second while a live worker already runs it again.
+_SWEEP_LOCK = 0x466F63757348
 
 
 @tasks.task("jobs.retry_stalled", cron="* * * * *")
 async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> int:
     manager = context.app.job_manager
-    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS))
-    for job in stalled:
-        log.warning("job %s (%s) lost its worker; retrying it", job.id, job.task_name)
-        await manager.retry_job(job)
+    # A transaction-scoped lock: a sweep whose process dies releases it with its connection.
+    async with runtime_of(context).transaction(SERVICE) as tx:
+        if not await tx.scalar("SELECT pg_try_advisory_xact_lock(:key)", key=_SWEEP_LOCK):
+            return 0  # another sweep is running; the next tick looks again
+        stalled = list(
+            await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS))
+        for job in stalled:
+            log.warning("job %s (%s) lost its worker; retrying it", job.id, job.task_name)
+            await manager.retry_job(job)
     return len(stalled)
 
 
