@@ -37,6 +37,11 @@ def _is_valid_tag(tag: str) -> bool:
     ) and any(cat[0] in "LN" for cat in categories)
 
 
+def split_tags(*texts: str) -> list[str]:
+    """Tags typed comma-separated (a form field, or repeated multipart fields)."""
+    return [tag for text in texts for tag in (part.strip() for part in text.split(",")) if tag]
+
+
 def normalize_tag(value: str) -> str:
     """The stored form of a tag: NFKC, trimmed, lower case (casefold would turn ß into ss)."""
     return unicodedata.normalize("NFKC", value).strip().lower()

@@ -15,6 +15,7 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile,
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from focushub.content.fields import split_tags
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep
 from focushub.core.errors import NotFound
 from focushub.core.pagination import Page
@@ -37,13 +38,6 @@ _ERRORS = {
 }
 
 
-def _split_tags(values: list[str] | None) -> list[str]:
-    tags: list[str] = []
-    for value in values or []:
-        tags.extend(t for t in (part.strip() for part in value.split(",")) if t)
-    return tags
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ResourceRead,
              responses=_ERRORS)
 async def create_resource(
@@ -59,7 +53,7 @@ async def create_resource(
 ) -> ResourceRead:
     try:
         fields = ResourceFields(title=title, description=description, category=category,
-                                tags=_split_tags(tags), is_public=is_public)
+                                tags=split_tags(*(tags or [])), is_public=is_public)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
     return await service.create_resource(rt, caller, fields, file.file, file.filename)

@@ -29,6 +29,7 @@ from focushub.chat import service as chat_service
 from focushub.chat.schemas import MessageCreate, MessageListParams, RoomCreate, RoomListParams
 from focushub.comments import service as comments_service
 from focushub.comments.schemas import CommentCreate, CommentListParams
+from focushub.content.fields import split_tags
 from focushub.core.errors import AppError
 from focushub.core.runtime import Runtime
 from focushub.feed import service as feed_service
@@ -113,11 +114,6 @@ def _guard(request: Request, page: PageSession, csrf_token: str) -> Response | N
         return gone
     session.check_csrf(request, page, csrf_token)
     return None
-
-
-def _tags(text: str) -> list[str]:
-    """Comma-separated tags as typed into a form."""
-    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def _errors(exc: ValidationError) -> list[str]:
@@ -270,7 +266,7 @@ async def new_post(request: Request, page: PageDep, rt: RtDep,
     form = {"title": title, "content": content, "tags": tags}
     try:
         data = PostCreate(title=title, content=content,
-                          tags=_tags(tags))
+                          tags=split_tags(tags))
     except ValidationError as exc:
         return render(request, page, "post_new.html", status=422, errors=_errors(exc), form=form)
     post = await posts_service.create_post(rt, page.caller, data)
@@ -369,7 +365,7 @@ async def ask(request: Request, page: PageDep, rt: RtDep,
     form = {"title": title, "content": content, "tags": tags}
     try:
         data = QuestionCreate(title=title, content=content,
-                              tags=_tags(tags))
+                              tags=split_tags(tags))
     except ValidationError as exc:
         return render(request, page, "ask.html", status=422, errors=_errors(exc), form=form)
     question = await questions_service.create_question(rt, page.caller, data)
@@ -448,7 +444,7 @@ async def upload(request: Request, page: PageDep, rt: RtDep,
     form = {"title": title, "description": description, "tags": tags, "is_public": is_public}
     try:
         fields = ResourceFields(title=title, description=description or None, is_public=is_public,
-                                tags=_tags(tags))
+                                tags=split_tags(tags))
         resource = await resources_service.create_resource(rt, page.caller, fields, file.file,
                                                            file.filename)
     except ValidationError as exc:
