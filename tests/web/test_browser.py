@@ -8,65 +8,17 @@ Screenshots of the pages visited, at phone and desktop width, go to
 from __future__ import annotations
 
 import re
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
-import uvicorn
 
-from focushub.app import create_app
-from focushub.core.settings import Settings
-from tests.api.conftest import JWT_SECRET
 from tests.api.files_support import pdf_with_text
 from tests.conftest import ROOT
-from tests.realtime.conftest import free_port
+from tests.web.conftest import needs_chromium, sign_up
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "test-screenshots"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="Chromium is not installed (apt-get install chromium)"),
-]
-
-
-@pytest.fixture(scope="module")
-def site(test_db, tmp_path_factory) -> Iterator[str]:
-    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
-                        data_dir=tmp_path_factory.mktemp("site"))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the site did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+pytestmark = [pytest.mark.slow, needs_chromium]
 
 
 async def shoot(page, name: str) -> None:
@@ -153,13 +105,7 @@ async def test_two_people_chat_live(site, browser):
     for name in ("gina", "hugo"):
         context = await browser.new_context()
         page = await context.new_page()
-        await page.goto(f"{site}/signup")
-        await page.get_by_label("Full name").fill(name.title())
-        await page.get_by_label("Username").fill(name)
-        await page.get_by_label("Email").fill(f"{name}@example.org")
-        await page.get_by_label("Password").fill("correct horse battery")
-        await page.get_by_role("button", name="Sign up").click()
-        await page.wait_for_url(f"{site}/?welcome=1")
+        await sign_up(page, site, name)
         pages.append(page)
     gina, hugo = pages
     await gina.goto(f"{site}/chat")
@@ -182,3 +128,55 @@ async def test_two_people_chat_live(site, browser):
     # Hugo's chat list shows the room.
     await hugo.goto(f"{site}/chat")
     await hugo.get_by_role("link", name="@gina").wait_for()
+
+
+async def _texts(page) -> list[str]:
+    return await page.locator("#messages .message .text").all_inner_texts()
+
+
+async def test_a_chat_page_that_loses_its_connection_shows_what_it_missed_once_in_order(
+        site, browser):
+    ola_context = await browser.new_context()
+    ola = await ola_context.new_page()
+    errors: list[str] = []
+    ola.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await sign_up(ola, site, "ola")
+    pim = await (await browser.new_context()).new_page()
+    await sign_up(pim, site, "pim")
+    await ola.goto(f"{site}/chat")
+    await ola.get_by_label("Message someone").fill("pim")
+    await ola.get_by_role("button", name="Open chat").click()
+    await ola.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
+    await pim.goto(ola.url)
+    for page in (ola, pim):
+        await page.locator("#chat-status", has_text="Live").wait_for(timeout=10000)
+
+    async def say(text: str) -> None:
+        await pim.get_by_label("Message").fill(text)
+        await pim.get_by_role("button", name="Send").click()
+        await pim.locator(".message .text", has_text=text).wait_for(timeout=10000)  # stored
+
+    await say("one")
+    await ola.locator(".message .text", has_text="one").wait_for(timeout=10000)
+
+    # Ola's network goes away: her socket drops and she cannot reconnect meanwhile.
+    await ola_context.set_offline(True)
+    await ola.locator("#chat-status", has_text="Reconnecting").wait_for(timeout=10000)
+    for text in ("two", "three", "four"):
+        await say(text)
+    assert await _texts(ola) == ["one"]
+
+    await ola_context.set_offline(False)
+    await ola.locator("#chat-status", has_text="Live").wait_for(timeout=15000)
+    await ola.locator(".message .text", has_text="four").wait_for(timeout=10000)
+    await say("five")  # and live delivery goes on after the catch-up
+    await ola.locator(".message .text", has_text="five").wait_for(timeout=10000)
+    assert await _texts(ola) == ["one", "two", "three", "four", "five"]
+    seqs = [int(i.removeprefix("m-")) for i in
+            await ola.locator("#messages .message").evaluate_all("els => els.map(e => e.id)")]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 5
+    # What Ola saw live is what a reload shows.
+    live = await _texts(ola)
+    await ola.reload()
+    assert await _texts(ola) == live
+    assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []

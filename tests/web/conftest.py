@@ -1,0 +1,77 @@
+"""Fixtures of the real-browser tests: a live server on loopback and Debian's Chromium."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from focushub.app import create_app
+from focushub.core.settings import Settings
+from tests.api.conftest import JWT_SECRET
+from tests.realtime.conftest import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "correct horse battery"
+
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
+                                    reason="Chromium is not installed (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def site(test_db, tmp_path_factory) -> Iterator[str]:
+    """The app served by a real uvicorn on loopback, for one test module."""
+    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                        data_dir=tmp_path_factory.mktemp("site"))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the site did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[object]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def sign_up(page, site: str, name: str) -> None:
+    """Sign ``name`` up through the form (email ``<name>@example.org``, password PASSWORD)."""
+    await page.goto(f"{site}/signup")
+    await page.get_by_label("Full name").fill(name.title())
+    await page.get_by_label("Username").fill(name)
+    await page.get_by_label("Email").fill(f"{name}@example.org")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign up").click()
+    await page.wait_for_url(f"{site}/?welcome=1")
+
+
+async def log_in(page, site: str, name: str) -> None:
+    await page.goto(f"{site}/login")
+    await page.get_by_label("Email").fill(f"{name}@example.org")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(f"{site}/")
