@@ -33,6 +33,7 @@ from focushub.notifications.router import router as notifications_router
 from focushub.posts.router import router as posts_router
 from focushub.questions.router import router as questions_router
 from focushub.realtime.router import router as realtime_router
+from focushub.reports.router import router as reports_router
 from focushub.resources.router import router as resources_router
 from focushub.search.router import router as search_router
 from focushub.users.router import router as users_router
@@ -66,6 +67,7 @@ ROUTERS = (
     comments_router,
     questions_router,
     resources_router,
+    reports_router,
     answers_router,
     ai_router,
     votes_router,

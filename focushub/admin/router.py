@@ -14,9 +14,22 @@ from focushub.admin.schemas import (
     AdminUserRead,
     AdminUserUpdate,
     AuditEntry,
+    AuditLogParams,
+    EndSessions,
+    EndSessionsRead,
 )
 from focushub.core.deps import RuntimeDep, UserDep
 from focushub.core.pagination import Page
+from focushub.reports import service as reports
+from focushub.reports.schemas import (
+    ModerationCreate,
+    ModerationRead,
+    ModerationSettingsRead,
+    ModerationSettingsUpdate,
+    QueueItem,
+    QueueParams,
+    ReportTarget,
+)
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"],
                    responses={403: {"description": "Not an administrator"}})
@@ -43,7 +56,42 @@ async def update_user(user_id: UUID, data: AdminUserUpdate, caller: UserDep,
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/audit-log", response_model=list[AuditEntry])
-async def audit_log(caller: UserDep, rt: RuntimeDep,
-                    limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[AuditEntry]:
-    return await service.audit_log(rt, caller, limit)
+@router.post("/users/{user_id}/end-sessions", response_model=EndSessionsRead)
+async def end_sessions(user_id: UUID, data: EndSessions, caller: UserDep,
+                       rt: RuntimeDep) -> EndSessionsRead:
+    """Force logout: every session of the user ends now, access tokens included."""
+    return await service.end_sessions(rt, caller, user_id, data)
+
+
+@router.get("/audit-log", response_model=Page[AuditEntry])
+async def audit_log(params: Annotated[AuditLogParams, Query()], caller: UserDep,
+                    rt: RuntimeDep) -> Page[AuditEntry]:
+    """Newest first; filter by action (or its prefix, e.g. ``moderation.``), actor, target."""
+    return await service.audit_log_page(rt, caller, params)
+
+
+@router.get("/reports", response_model=Page[QueueItem])
+async def report_queue(params: Annotated[QueueParams, Query()], caller: UserDep,
+                       rt: RuntimeDep) -> Page[QueueItem]:
+    """The moderation queue: targets with open reports, most reported first."""
+    return await reports.queue(rt, caller, params)
+
+
+@router.post("/reports/{target_type}/{target_id}", response_model=ModerationRead)
+async def moderate(target_type: ReportTarget, target_id: UUID, data: ModerationCreate,
+                   caller: UserDep, rt: RuntimeDep) -> ModerationRead:
+    """Resolve every open report of a target: dismiss, hide, delete, warn, suspend or
+    deactivate. The author is told the reason, never who reported."""
+    return await reports.moderate(rt, caller, target_type, target_id, data)
+
+
+@router.get("/moderation-settings", response_model=ModerationSettingsRead)
+async def moderation_settings(caller: UserDep, rt: RuntimeDep) -> ModerationSettingsRead:
+    return await reports.get_settings(rt, caller)
+
+
+@router.patch("/moderation-settings", response_model=ModerationSettingsRead)
+async def update_moderation_settings(data: ModerationSettingsUpdate, caller: UserDep,
+                                     rt: RuntimeDep) -> ModerationSettingsRead:
+    """How many open reports hide a target until review (logged)."""
+    return await reports.update_settings(rt, caller, data)

@@ -75,3 +75,21 @@ class AuditEntry(OutputModel):
     reason: str | None
     details: dict[str, Any]
     request_id: str | None
+
+
+class AuditLogParams(BaseModel):
+    action: str | None = Field(default=None, min_length=1, max_length=100,
+                               description="An action, or a prefix ending in '.'")
+    actor_id: UUID | None = None
+    target_id: UUID | None = None
+    cursor: str | None = Field(default=None, max_length=500)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class EndSessions(ChangeModel):
+    reason: str | None = Field(default=None, max_length=1000,
+                               description="Kept in the audit log")
+
+
+class EndSessionsRead(OutputModel):
+    tokens_revoked: int

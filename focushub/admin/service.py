@@ -15,6 +15,9 @@ from focushub.admin.schemas import (
     AdminUserRead,
     AdminUserUpdate,
     AuditEntry,
+    AuditLogParams,
+    EndSessions,
+    EndSessionsRead,
 )
 from focushub.core import observability
 from focushub.core.db import SERVICE, Caller
@@ -61,17 +64,46 @@ async def update_user(rt: Runtime, caller: Caller, user_id: UUID, data: AdminUse
             rid=observability.request_id.get())
 
 
+async def end_sessions(rt: Runtime, caller: Caller, user_id: UUID,
+                       data: EndSessions) -> EndSessionsRead:
+    """End every session of a user now (their access tokens stop working at once, 0018)."""
+    async with rt.transaction(caller) as tx:
+        revoked = await tx.scalar("SELECT public.admin_end_sessions(:id, :reason, :rid)",
+                                  id=user_id, reason=data.reason,
+                                  rid=observability.request_id.get())
+    return EndSessionsRead(tokens_revoked=revoked)
+
+
+_AUDIT_LOG = """
+SELECT * FROM public.audit_log
+WHERE (CAST(:action AS text) IS NULL OR action = :action
+       OR (right(:action, 1) = '.' AND starts_with(action, :action)))
+  AND (CAST(:actor AS uuid) IS NULL OR actor_id = :actor)
+  AND (CAST(:target AS uuid) IS NULL OR target_id = :target)
+  AND (CAST(:before AS bigint) IS NULL OR id < :before)
+ORDER BY id DESC
+LIMIT :limit
+"""
+
+
 async def audit_log(rt: Runtime, caller: Caller, limit: int = 50) -> list[AuditEntry]:
+    """The latest entries (the dashboard's list)."""
+    return (await audit_log_page(rt, caller, AuditLogParams(limit=limit))).items
+
+
+async def audit_log_page(rt: Runtime, caller: Caller, params: AuditLogParams) -> Page[AuditEntry]:
+    before = decode_cursor(params.cursor, (int,))[0] if params.cursor else None
     async with rt.transaction(caller) as tx:
         # The policy shows non-admins nothing; say so instead of an empty list.
         if not await tx.scalar("SELECT auth.is_admin()"):
             raise Forbidden("Administrators only", code="not_admin")
-        rows = await tx.all("SELECT * FROM public.audit_log ORDER BY at DESC, id DESC LIMIT :n",
-                            n=limit)
+        rows = await tx.all(_AUDIT_LOG, action=params.action, actor=params.actor_id,
+                            target=params.target_id, before=before, limit=params.limit + 1)
+    page, next_cursor = page_of(rows, params.limit, lambda r: [r["id"]])
     out = []
-    for r in rows:
+    for r in page:
         data: dict[str, Any] = dict(r)
         if isinstance(data["details"], str):
             data["details"] = orjson.loads(data["details"])
         out.append(AuditEntry.model_validate(data))
-    return out
+    return Page[AuditEntry](items=out, next_cursor=next_cursor)

@@ -124,6 +124,10 @@ async def log_in(rt: Runtime, data: LoginCreate) -> SessionRead:
         raise Unauthorized("Wrong email or password", code="invalid_credentials")
     if not found["is_active"]:
         raise Forbidden("This account is deactivated; contact an administrator", code="inactive_user")
+    if found["suspended_until"] is not None:
+        until = found["suspended_until"].astimezone(UTC)
+        raise Forbidden(f"This account is suspended until {until:%Y-%m-%d %H:%M} UTC",
+                        code="suspended_user", details={"suspended_until": until.isoformat()})
     async with rt.transaction(ANONYMOUS) as tx:
         family, refresh = await _start_session(tx, rt, found["user_id"])
     tokens = _tokens(rt, user_id=found["user_id"], email=found["email"],
@@ -150,7 +154,7 @@ async def refresh(rt: Runtime, refresh_token: str) -> TokenRead:
             code="token_reused",
         )
     if status == "inactive":
-        raise Forbidden("This account is deactivated; contact an administrator", code="inactive_user")
+        raise Forbidden("This account is deactivated or suspended", code="inactive_user")
     if status != "ok":
         raise Unauthorized("The refresh token is invalid or expired", code="invalid_token")
     return _tokens(rt, user_id=result["user_id"], email=result["email"],

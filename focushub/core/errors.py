@@ -101,6 +101,8 @@ _CONSTRAINT_MESSAGES: dict[str, tuple[str, str]] = {
     "users_email_key": ("email_taken", "An account with this email already exists"),
     "users_email_lower_key": ("email_taken", "An account with this email already exists"),
     "users_username_key": ("username_taken", "This username is taken"),
+    "reports_one_open_per_reporter": ("already_reported",
+                                      "You already reported this; it is waiting for review"),
 }
 
 

@@ -59,5 +59,16 @@ async def make_user(client: httpx.AsyncClient, **overrides: Any) -> dict[str, An
     return session
 
 
+async def admin_of(client: httpx.AsyncClient, owner_conn: Any) -> dict[str, Any]:
+    """A new user made admin (by the schema owner, as `focushub create-admin` would), signed in."""
+    admin = await make_user(client)
+    await owner_conn.execute("UPDATE users SET role = 'admin' WHERE id = $1::uuid",
+                             admin["user"]["id"])
+    r = await client.post("/api/v1/auth/login", json={"email": admin["user"]["email"],
+                                                      "password": admin["password"]})
+    admin["headers"] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    return admin
+
+
 # The storage fixtures of the file tests (local disk and S3), for every module here.
 from tests.api.files_support import env, s3_endpoint  # noqa: E402, F401

@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import make_user
+from tests.api.conftest import admin_of, make_user
 from tests.api.factories_qa import make_answer, make_question
-
-
-async def admin_of(client, owner_conn) -> dict:
-    admin = await make_user(client)
-    await owner_conn.execute("UPDATE users SET role = 'admin' WHERE id = $1::uuid",
-                             admin["user"]["id"])
-    r = await client.post("/api/v1/auth/login", json={"email": admin["user"]["email"],
-                                                      "password": admin["password"]})
-    admin["headers"] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-    return admin
 
 
 async def test_only_admins_reach_the_admin_api(client, owner_conn):
@@ -60,7 +50,7 @@ async def test_deactivation_is_immediate_logged_and_listed(client, owner_conn):
     assert r.status_code == 204
     assert (await client.get("/api/v1/users/me", headers=carol["headers"])).status_code == 401
     r = await client.get("/api/v1/admin/audit-log", headers=admin["headers"])
-    (entry,) = r.json()
+    (entry,) = r.json()["items"]
     assert entry["action"] == "user.update" and entry["reason"] == "spam"
     assert entry["target_id"] == carol["user"]["id"] and entry["actor_id"] == admin["user"]["id"]
     assert entry["details"] == {"is_active": [True, False]}

@@ -1,0 +1,1 @@
+"""Reports of content and people, and the moderation queue that resolves them."""
