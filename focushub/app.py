@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from focushub import __version__
+from focushub.accounts.router import router as accounts_router
 from focushub.admin.router import router as admin_router
 from focushub.ai.router import router as ai_router
 from focushub.answers.router import router as answers_router
@@ -62,6 +63,7 @@ ROUTERS = (
     health_router,
     auth_router,
     users_router,
+    accounts_router,
     follows_router,
     posts_router,
     comments_router,

@@ -78,7 +78,7 @@ class RoomRead(OutputModel):
     type: RoomType
     name: str
     description: str | None
-    created_by: UUID
+    created_by: UUID | None = Field(description="None once its creator deleted their account")
     is_active: bool
     created_at: datetime
     updated_at: datetime

@@ -103,7 +103,8 @@ COLUMNS: dict[str, list[tuple[str, str, bool, str | None]]] = {
         ("name", VC255, True, None),
         ("description", TEXT, False, None),
         ("type", "room_type", True, "'group'::room_type"),
-        ("created_by", UUID, True, None),
+        # Nullable since 0022: a room outlives the account of its creator.
+        ("created_by", UUID, False, None),
         ("is_active", BOOL, True, "true"),
         ("created_at", TSTZ, True, NOW),
         ("updated_at", TSTZ, True, NOW),
@@ -189,7 +190,7 @@ FOREIGN_KEYS = {
     ("ai_answers", "question_id"): ("questions", "CASCADE"),
     ("answers", "question_id"): ("questions", "CASCADE"),
     ("answers", "author_id"): ("users", "CASCADE"),
-    ("chat_rooms", "created_by"): ("users", "RESTRICT"),
+    ("chat_rooms", "created_by"): ("users", "SET NULL"),  # RESTRICT in the seed; 0022
     ("chat_messages", "room_id"): ("chat_rooms", "CASCADE"),
     ("chat_messages", "sender_id"): ("users", "CASCADE"),
     ("resources", "author_id"): ("users", "CASCADE"),

@@ -1,0 +1,33 @@
+"""``/api/v1/users/me/export`` and ``DELETE /api/v1/users/me``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+
+from focushub.accounts import service
+from focushub.accounts.schemas import AccountDelete
+from focushub.core.deps import RuntimeDep, UserDep
+
+router = APIRouter(prefix="/api/v1/users/me", tags=["users"])
+
+
+@router.get("/export", response_class=FileResponse,
+            responses={200: {"content": {"application/zip": {}},
+                             "description": "A zip of JSON documents and your uploads"}})
+async def export_account(caller: UserDep, rt: RuntimeDep) -> FileResponse:
+    """Everything your account holds: profile, posts, comments, questions, answers,
+    resources, votes, follows, chat rooms and your messages, notifications, reports,
+    and your uploaded files."""
+    path, filename = await service.export_account(rt, caller)
+    return FileResponse(path, media_type="application/zip", filename=filename,
+                        headers={"Cache-Control": "no-store"},
+                        background=BackgroundTask(path.unlink, missing_ok=True))
+
+
+@router.delete("", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def delete_account(data: AccountDelete, caller: UserDep, rt: RuntimeDep) -> Response:
+    """Delete your account and what it made (docs/schema.md, 0022). Asks for your password."""
+    await service.delete_account(rt, caller, data)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

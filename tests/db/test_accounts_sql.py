@@ -1,0 +1,47 @@
+"""Account deletion in SQL: only one's own account, and the audit log gives up nothing but
+the deleted actor's id."""
+
+from __future__ import annotations
+
+from tests.db.helpers import (
+    ACCESS_DENIED,
+    ANON,
+    RAISED,
+    acting_as,
+    as_user,
+    expect_error,
+    make_post,
+    make_room,
+    make_user,
+)
+
+
+async def test_a_user_deletes_only_their_own_account(app_conn, owner_conn):
+    alice, bob = await make_user(owner_conn), await make_user(owner_conn)
+    await make_room(owner_conn, alice, [bob])
+    await make_post(owner_conn, bob)
+    async with acting_as(app_conn, ANON):
+        await expect_error(app_conn, ACCESS_DENIED, "SELECT public.delete_own_account(NULL)")
+    async with acting_as(app_conn, as_user(alice)):
+        # No request role deletes a user row directly, their own included.
+        await expect_error(app_conn, ACCESS_DENIED, "DELETE FROM users WHERE id = $1", bob)
+        await expect_error(app_conn, ACCESS_DENIED, "DELETE FROM users WHERE id = $1", alice)
+    async with acting_as(app_conn, as_user(alice)):
+        gone = await app_conn.fetchval("SELECT public.delete_own_account('r1')")
+        assert '"posts": 0' in gone
+        assert await app_conn.fetchval("SELECT count(*) FROM users WHERE id = $1", alice) == 0
+        assert await app_conn.fetchval("SELECT count(*) FROM users WHERE id = $1", bob) == 1
+
+
+async def test_the_audit_log_forgets_a_deleted_actor_and_nothing_else(owner_conn):
+    admin = await make_user(owner_conn, role="admin")
+    await owner_conn.execute(
+        "INSERT INTO audit_log (actor_id, action, reason) VALUES ($1, 'test', 'kept')", admin)
+    await expect_error(owner_conn, RAISED,
+                       "UPDATE audit_log SET actor_id = NULL, reason = 'rewritten'",
+                       message="forbidden:")
+    await expect_error(owner_conn, RAISED, "UPDATE audit_log SET actor_id = gen_random_uuid()",
+                       message="forbidden:")
+    await owner_conn.execute("DELETE FROM users WHERE id = $1", admin)
+    row = await owner_conn.fetchrow("SELECT actor_id, reason FROM audit_log")
+    assert (row["actor_id"], row["reason"]) == (None, "kept")
