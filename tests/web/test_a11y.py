@@ -1,0 +1,218 @@
+"""Accessibility of the main pages, checked by axe-core in Chromium, plus keyboard use.
+
+axe-core (vendored, test-only: ``tests/web/vendor/axe-core/fetch.sh``) runs the WCAG 2.1 A and
+AA rules on every main page, signed in as an admin and signed out, in the light and the dark
+colour scheme, at desktop and 360 px phone width. Any violation fails the test with its rule,
+impact and the nodes concerned; so does a page wider than the window (reflow, which axe does not
+check). No rule is switched off.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.api.files_support import pdf_with_text
+from tests.web.conftest import log_in, needs_chromium, sign_up
+
+pytestmark = [pytest.mark.slow, needs_chromium]
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe-4.14.1.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+SCHEMES = ("light", "dark")
+WIDTHS = (1280, 360)
+# The innermost elements that reach past the window's right edge, outside any box that
+# scrolls sideways by itself (an absolutely positioned one may escape such a box: it counts);
+# [] when the page fits.
+OVERFLOWING = """() => {
+  const limit = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth <= limit) return [];
+  const scrolls = e => { for (let p = e.parentElement; p; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX; if (o === 'auto' || o === 'scroll') return true; }
+    return false; };
+  return [...document.body.querySelectorAll('*')]
+    .filter(e => e.getBoundingClientRect().right > limit + 0.5
+                 && (!scrolls(e) || getComputedStyle(e).position === 'absolute'))
+    .filter((e, _, all) => !all.some(o => o !== e && e.contains(o)))
+    .slice(0, 5)
+    .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+         (e.className ? '.' + String(e.className).split(' ').join('.') : '') +
+         ` (right edge ${Math.round(e.getBoundingClientRect().right)} px)`);
+}"""
+
+
+async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[str], list[str]]:
+    """Fill the site through its forms: two people, a post with code and a comment, a
+    question with an answer, a resource, a chat, a follow (a notification), an admin.
+    Returns the admin's storage state, the signed-in paths and the signed-out paths."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    await sign_up(page, site, "bea")
+    await page.goto(f"{site}/posts/new")
+    await page.get_by_label("Title").fill("Notes on loops")
+    await page.get_by_label("Text (Markdown)").fill(
+        "**Loops** repeat, see [the docs](https://docs.python.org/).\n\n"
+        "```python\n# count to three\nfor i in range(3):\n    print('loop', i)\n```\n\n"
+        "> A quote, `inline code` and a list:\n\n- one\n- two")
+    await page.get_by_role("button", name="Publish").click()
+    await page.wait_for_url(re.compile(r".*/posts/[0-9a-f-]{36}$"))
+    post = page.url.removeprefix(site)
+    await page.get_by_label("Your comment (Markdown)").fill("A comment with *emphasis*.")
+    await page.get_by_role("button", name="Comment").click()
+    await page.wait_for_load_state()
+    await page.goto(f"{site}/questions/ask")
+    await page.get_by_label("Title").fill("How do loops end?")
+    await page.get_by_label("Details (Markdown)").fill("When does `while` stop?")
+    await page.get_by_role("button", name="Ask").click()
+    await page.wait_for_url(re.compile(r".*/questions/[0-9a-f-]{36}$"))
+    question = page.url.removeprefix(site)
+    upload = tmp_path / "loops.pdf"
+    upload.write_bytes(pdf_with_text("Loops repeat until their condition is false"))
+    await page.goto(f"{site}/resources/new")
+    await page.get_by_label("File (PDF").set_input_files(str(upload))
+    await page.get_by_label("Title").fill("Loop cheat sheet")
+    await page.get_by_role("button", name="Upload").click()
+    await page.wait_for_url(re.compile(r".*/resources/[0-9a-f-]{36}$"))
+    resource = page.url.removeprefix(site)
+
+    other = await browser.new_context()
+    cal = await other.new_page()
+    await sign_up(cal, site, "cal")
+    await cal.goto(f"{site}{question}")
+    await cal.get_by_label("Your answer (Markdown)").fill("When its condition is false.")
+    await cal.get_by_role("button", name="Post your answer").click()
+    await cal.wait_for_load_state()
+    await cal.goto(f"{site}/u/bea")
+    await cal.get_by_role("button", name="Follow").click()
+    await cal.get_by_role("button", name="Unfollow").wait_for()
+    await other.close()
+
+    await page.goto(f"{site}/chat")
+    await page.get_by_label("Message someone").fill("cal")
+    await page.get_by_role("button", name="Open chat").click()
+    await page.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
+    room = page.url.removeprefix(site)
+    await page.get_by_label("Message").fill("Study at five?")
+    await page.get_by_role("button", name="Send").click()
+    await page.locator(".message .text", has_text="Study at five?").wait_for()
+
+    conn = await asyncpg.connect(test_db.owner_url)
+    try:
+        await conn.execute("UPDATE users SET role = 'admin' WHERE username = 'bea'")
+    finally:
+        await conn.close()
+    await log_in(page, site, "bea")  # a new token carries the admin role
+    state = await context.storage_state()
+    await context.close()
+
+    shared = ["/", post, "/questions", question, "/search?q=loops", "/u/bea", "/resources",
+              resource]
+    signed_in = [*shared, "/questions/ask", "/notifications", "/settings/profile", "/chat", room,
+                 "/posts/new", "/resources/new", "/admin"]
+    signed_out = [*shared, "/login", "/signup", "/password-reset"]
+    return state, signed_in, signed_out
+
+
+def _describe(path: str, scheme: str, width: int, violations: list[dict]) -> str:
+    lines = [f"{path} ({scheme}, {width} px):"]
+    for v in violations:
+        lines.append(f"  {v['id']} [{v['impact']}] {v['help']}")
+        for node in v["nodes"][:5]:
+            lines.append(f"    {' '.join(map(str, node['target']))}: "
+                         f"{(node.get('failureSummary') or '').splitlines()[-1:]}")
+    return "\n".join(lines)
+
+
+async def _axe(page) -> dict:
+    await page.add_script_tag(path=str(AXE))
+    return await page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags},"
+        " resultTypes: ['violations']})", WCAG_TAGS)
+
+
+async def test_main_pages_have_no_wcag_violations(site, browser, test_db, tmp_path):
+    # The check itself finds faults: a page with a nameless image and grey on white.
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.set_content('<html><body><main><img src="x.png"><p class="c">faint</p></main>'
+                           '<style>.c { color: #bbb; background: #fff }</style></body></html>')
+    found = {v["id"] for v in (await _axe(page))["violations"]}
+    assert {"image-alt", "color-contrast", "html-has-lang"} <= found, found
+    await context.close()
+
+    state, signed_in, signed_out = await _content(site, browser, test_db, tmp_path)
+    failures: list[str] = []
+    checked = 0
+    for scheme in SCHEMES:
+        for width in WIDTHS:
+            for storage, paths in ((state, signed_in), (None, signed_out)):
+                # bypass_csp only so that add_script_tag may inject axe (an inline script the
+                # page's CSP refuses); the pages carry no inline script or style of their own,
+                # so what axe sees is what a visitor's browser renders under the policy.
+                context = await browser.new_context(
+                    storage_state=storage, color_scheme=scheme, bypass_csp=True,
+                    viewport={"width": width, "height": 800})
+                page = await context.new_page()
+                for path in paths:
+                    response = await page.goto(f"{site}{path}")
+                    assert response.status == 200, path
+                    await page.wait_for_load_state("networkidle")
+                    result = await _axe(page)
+                    checked += 1
+                    if result["violations"]:
+                        failures.append(_describe(path, scheme, width, result["violations"]))
+                    # Reflow (WCAG 1.4.10): at phone width nothing makes the page scroll
+                    # sideways (wide tables and code scroll inside their own box).
+                    wide = await page.evaluate(OVERFLOWING)
+                    if wide:
+                        failures.append(f"{path} ({scheme}, {width} px): wider than the window:"
+                                        f" {', '.join(wide)}")
+                await context.close()
+    assert checked == 2 * 2 * (len(signed_in) + len(signed_out))
+    assert not failures, "accessibility faults:\n" + "\n".join(failures)
+
+
+async def test_the_login_form_works_from_the_keyboard_with_a_visible_focus(site, browser):
+    context = await browser.new_context()
+    page = await context.new_page()
+    await sign_up(page, site, "dee")
+    await context.clear_cookies()
+    await page.goto(f"{site}/login?next=/questions")
+    # Tab from the top of the page: the skip link first, shown when focused.
+    await page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    assert await skip.evaluate("e => e === document.activeElement")
+    box = await skip.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["y"] >= 0  # on screen, not parked off it
+    outline = await skip.evaluate(
+        "e => { const s = getComputedStyle(e); return [s.outlineStyle, s.outlineWidth]; }")
+    assert outline[0] != "none" and outline[1] not in ("0px", "")
+
+    # Tab on until the email field, counting the stops on the way (the header's links).
+    for _ in range(20):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.id") == "email":
+            break
+    assert await page.evaluate("document.activeElement.id") == "email"
+    await page.keyboard.type("dee@example.org")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "password"
+    await page.keyboard.type("correct horse battery")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{site}/questions")
+
+    # A focused button and a focused link show an outline (the theme's focus colour).
+    for locator in (page.get_by_role("button", name="Log out"),
+                    page.get_by_role("link", name="Questions", exact=True)):
+        await locator.focus()
+        await page.keyboard.press("Shift+Tab")
+        await page.keyboard.press("Tab")  # keyboard focus, so :focus-visible applies
+        style = await locator.evaluate(
+            "e => { const s = getComputedStyle(e);"
+            " return {el: e === document.activeElement, style: s.outlineStyle,"
+            " width: parseFloat(s.outlineWidth)}; }")
+        assert style["el"] and style["style"] == "solid" and style["width"] >= 2, style
+    await context.close()
