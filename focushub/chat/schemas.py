@@ -29,7 +29,8 @@ IdempotencyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_len
 class RoomCreate(InputModel):
     """A direct room names the other user; a group room a name and its first members."""
 
-    type: RoomType = "group"
+    type: RoomType | None = Field(default=None, description="Without it: direct when `user_id` "
+                                                            "is given, otherwise group")
     user_id: UUID | None = Field(default=None, description="Direct rooms: the other person")
     name: RoomName | None = Field(default=None, description="Group rooms: required")
     description: RoomDescription | None = None
@@ -37,6 +38,8 @@ class RoomCreate(InputModel):
 
     @model_validator(mode="after")
     def _shape(self) -> RoomCreate:
+        if self.type is None:
+            self.type = "direct" if self.user_id is not None else "group"
         if self.type == "direct":
             if self.user_id is None:
                 raise ValueError("a direct room needs user_id")

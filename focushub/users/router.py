@@ -12,7 +12,7 @@ from focushub.files.responses import CSP
 from focushub.files.schemas import StorageUsage
 from focushub.integrations.storage import ObjectMissing
 from focushub.users import service
-from focushub.users.schemas import UserMe, UserRead, UserUpdate
+from focushub.users.schemas import UserMe, UserProfile, UserUpdate
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -66,8 +66,10 @@ async def read_my_storage(caller: UserDep, rt: RuntimeDep) -> StorageUsage:
     return await files_service.storage_usage(rt, caller)
 
 
-@router.get("/{username}", response_model=UserRead)
+@router.get("/{user}", response_model=UserProfile)
 async def read_user(
-    username: Annotated[str, Path(min_length=1, max_length=50)], caller: CallerDep, rt: RuntimeDep
-) -> UserRead:
-    return await service.get_by_username(rt, caller, username)
+    user: Annotated[str, Path(min_length=1, max_length=50, description="A username or an id")],
+    caller: CallerDep, rt: RuntimeDep,
+) -> UserProfile:
+    """A public profile with its counts and whether you follow them."""
+    return await service.get_profile(rt, caller, user)

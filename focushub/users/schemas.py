@@ -30,6 +30,18 @@ class UserRead(OutputModel):
     created_at: datetime
 
 
+class UserProfile(UserRead):
+    """A profile page's data: the person and the counts of what the caller may see."""
+
+    followers_count: int
+    following_count: int
+    posts_count: int = Field(description="Published posts")
+    questions_count: int
+    answers_count: int
+    is_following: bool | None = Field(description="Whether the caller follows them; "
+                                                   "null when not signed in")
+
+
 class UserMe(UserRead):
     """The caller's own account, with what only they may see."""
 

@@ -12,7 +12,7 @@ from focushub.core.errors import NotFound, ValidationFailed
 from focushub.core.runtime import Runtime
 from focushub.files import previews, sniff
 from focushub.files import service as files
-from focushub.users.schemas import UserMe, UserRead, UserUpdate
+from focushub.users.schemas import UserMe, UserProfile, UserUpdate
 
 # Avatars are stored at most 512 px a side, with smaller copies for lists.
 AVATAR_SIZES = (512, 128, 48)
@@ -51,14 +51,40 @@ async def update_me(rt: Runtime, caller: Caller, data: UserUpdate) -> UserMe:
     return UserMe.model_validate(dict(row))
 
 
-async def get_by_username(rt: Runtime, caller: Caller, username: str) -> UserRead:
+_PROFILE = f"""
+SELECT {PUBLIC_COLUMNS},
+       (SELECT count(*) FROM public.followers f WHERE f.following_id = u.id) AS followers_count,
+       (SELECT count(*) FROM public.followers f WHERE f.follower_id = u.id) AS following_count,
+       (SELECT count(*) FROM public.posts p WHERE p.author_id = u.id AND p.is_published)
+           AS posts_count,
+       (SELECT count(*) FROM public.questions q WHERE q.author_id = u.id) AS questions_count,
+       (SELECT count(*) FROM public.answers a WHERE a.author_id = u.id) AS answers_count,
+       CASE WHEN auth.uid() IS NOT NULL THEN EXISTS (
+           SELECT 1 FROM public.followers f
+           WHERE f.follower_id = auth.uid() AND f.following_id = u.id) END AS is_following
+FROM public.users u
+"""
+
+
+async def get_profile(rt: Runtime, caller: Caller, ref: str) -> UserProfile:
+    """A public profile by username or by id, with its counts (of what the caller may
+    see: RLS applies to each) and whether the caller follows this person."""
+    try:
+        by_id: UUID | None = UUID(ref)
+    except ValueError:
+        by_id = None
     async with rt.transaction(caller) as tx:
-        row = await tx.one_or_none(
-            f"SELECT {PUBLIC_COLUMNS} FROM public.users WHERE username = :u", u=username.lower()
-        )
+        if by_id is not None:
+            row = await tx.one_or_none(f"{_PROFILE} WHERE u.id = :id", id=by_id)
+        else:
+            row = await tx.one_or_none(f"{_PROFILE} WHERE u.username = :u", u=ref.lower())
     if row is None:
         raise NotFound("No such user", code="user_not_found")
-    return UserRead.model_validate(dict(row))
+    return UserProfile.model_validate(dict(row))
+
+
+async def get_by_username(rt: Runtime, caller: Caller, username: str) -> UserProfile:
+    return await get_profile(rt, caller, username)
 
 
 def _avatar_key(key: str, size: int) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from tests.api.conftest import make_user
+from tests.api.factories_content import make_post
+from tests.api.factories_qa import make_answer, make_question
 
 
 async def test_patch_me_changes_content_columns_only(client):
@@ -54,3 +56,38 @@ async def test_public_profile_hides_email(client):
     missing = await client.get("/api/v1/users/nobody_here")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "user_not_found"
+
+
+async def test_a_profile_by_id_or_username_with_counts_and_follow_state(client):
+    alice, bob = await make_user(client), await make_user(client)
+    await make_post(client, alice)
+    await make_post(client, alice, is_published=False)  # a draft counts for nobody else
+    q = await make_question(client, alice)
+    await make_answer(client, alice, q["id"])
+    await client.put(f"/api/v1/users/{alice['user']['id']}/follow", headers=bob["headers"])
+    by_id = await client.get(f"/api/v1/users/{alice['user']['id']}", headers=bob["headers"])
+    by_name = await client.get(f"/api/v1/users/{alice['user']['username'].upper()}",
+                               headers=bob["headers"])
+    assert by_id.status_code == by_name.status_code == 200
+    assert by_id.json() == by_name.json()
+    profile = by_id.json()
+    counts = {k: profile[k] for k in ("followers_count", "following_count", "posts_count",
+                                      "questions_count", "answers_count", "is_following")}
+    assert counts == {"followers_count": 1, "following_count": 0, "posts_count": 1,
+                      "questions_count": 1, "answers_count": 1, "is_following": True}
+    anon = (await client.get(f"/api/v1/users/{alice['user']['id']}")).json()
+    assert anon["is_following"] is None and "email" not in anon
+    mine = (await client.get(f"/api/v1/users/{bob['user']['id']}", headers=bob["headers"])).json()
+    assert mine["is_following"] is False and mine["following_count"] == 1
+    r = await client.get("/api/v1/users/00000000-0000-0000-0000-000000000000")
+    assert r.status_code == 404
+
+
+async def test_a_room_with_a_user_id_and_no_type_is_direct(client):
+    alice, bob = await make_user(client), await make_user(client)
+    r = await client.post("/api/v1/chat/rooms", headers=alice["headers"],
+                          json={"user_id": bob["user"]["id"]})
+    assert r.status_code == 201, r.text
+    assert r.json()["type"] == "direct"
+    r = await client.post("/api/v1/chat/rooms", headers=alice["headers"], json={"name": "Club"})
+    assert r.status_code == 201 and r.json()["type"] == "group"
