@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -10,11 +11,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from focushub.core import bootstrap
 from focushub.core.settings import Settings, get_settings
@@ -241,6 +244,100 @@ def db_stats() -> None:
         for row in rows:
             table.add_row(*("" if v is None else str(v) for v in row.values()))
         out.print(table)
+
+
+def _tool_dirs(target: DatabaseTarget) -> list[Path]:
+    """The embedded server's own pg_dump/pg_restore, when it is the target."""
+    return [target.embedded.bin_dir] if target.embedded is not None else []
+
+
+@app.command()
+def backup(
+    output: Annotated[Path | None, typer.Option(
+        help="Archive to write (default: focushub-backup-<UTC timestamp>.tar here)")] = None,
+) -> None:
+    """Write one archive of the database (pg_dump, every schema) and the local files, with a
+    manifest of row counts and checksums."""
+    from focushub.health import backup as backups
+
+    settings = get_settings()
+    target_file = output or Path(backups.default_backup_name())
+    with database_target(settings) as target:
+
+        async def run(rt: Runtime) -> dict[str, Any]:
+            with backups.progress_bars(console) as bars:
+                return await backups.create_backup(
+                    target.owner_url, target_file, storage=rt.storage,
+                    tool_dirs=_tool_dirs(target), progress=bars)
+
+        try:
+            manifest = _with_runtime(settings, target, run)
+        except backups.BackupError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+    storage = manifest["storage"]
+    rows = sum(manifest["row_counts"].values())
+    console.print(f"[green]{target_file.resolve()}[/green]: {len(manifest['row_counts'])} tables, "
+                  f"{rows:,} rows, revision {manifest['migration_revision']}, "
+                  f"{target_file.stat().st_size:,} bytes")
+    if storage["included"]:
+        console.print(f"{storage['objects']} local files ({storage['bytes']:,} bytes) included.")
+        if storage["missing_objects"]:
+            console.print(f"[yellow]{len(storage['missing_objects'])} stored_files rows name an "
+                          "object that is not in the files folder (see the manifest).[/yellow]")
+    else:
+        console.print(f"[yellow]{storage['note']}[/yellow]")
+
+
+@app.command()
+def restore(
+    archive: Annotated[Path, typer.Argument(help="An archive written by `focushub backup`")],
+    database_url: Annotated[str | None, typer.Option(
+        help="Empty database to restore into, as the role that will own the schema "
+             "(default: the migration URL, or the embedded server's database)")] = None,
+) -> None:
+    """Restore an archive into an EMPTY database and the configured local files folder, after
+    checking every checksum; then compare row counts with the manifest."""
+    from focushub.health import backup as backups
+
+    settings = get_settings()
+    login_role = (make_url(settings.database_url).username if settings.database_url
+                  else bootstrap.APP_LOGIN_ROLE) or bootstrap.APP_LOGIN_ROLE
+    if database_url:
+        targets: Any = contextlib.nullcontext(DatabaseTarget(
+            app_url=bootstrap.with_parts(database_url, user=login_role),
+            owner_url=database_url, embedded=None))
+    else:
+        targets = database_target(settings)
+    with targets as target:
+
+        async def run(rt: Runtime) -> backups.RestoreReport:
+            with backups.progress_bars(console) as bars:
+                return await backups.restore_backup(
+                    archive, target.owner_url, storage=rt.storage, login_role=login_role,
+                    tool_dirs=_tool_dirs(target), progress=bars)
+
+        try:
+            report = _with_runtime(settings, target, run)
+        except backups.BackupError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+    table = Table("table", "rows in the archive", "rows restored", "", title="Restored")
+    for name, (expected, restored) in report.rows.items():
+        table.add_row(name, "" if expected is None else f"{expected:,}",
+                      "" if restored is None else f"{restored:,}",
+                      "ok" if expected == restored else "[red]differs[/red]")
+    Console().print(table)
+    console.print(f"Files: {report.files_written} written, {report.files_already_there} "
+                  "already there with the same content.")
+    if not report.manifest["storage"]["included"]:
+        console.print(f"[yellow]{report.manifest['storage'].get('note', '')}[/yellow]")
+    if report.mismatches:
+        console.print(f"[red]Row counts differ from the manifest: {report.mismatches}[/red]")
+        raise typer.Exit(1)
+    console.print(f"[green]Restored {archive}[/green] at revision "
+                  f"{report.manifest['migration_revision']}; `focushub serve` migrates it to "
+                  "this version if it is older.")
 
 
 @app.command()
