@@ -246,9 +246,17 @@ def db_stats() -> None:
         out.print(table)
 
 
-def _tool_dirs(target: DatabaseTarget) -> list[Path]:
-    """The embedded server's own pg_dump/pg_restore, when it is the target."""
-    return [target.embedded.bin_dir] if target.embedded is not None else []
+def _tool_dirs(settings: Settings, target: DatabaseTarget) -> list[Path]:
+    """The bundled pg_dump/pg_restore (PostgreSQL 18): the embedded server's own, and a
+    candidate for an external server of the same major version."""
+    if target.embedded is not None:
+        return [target.embedded.bin_dir]
+    from focushub.devdb.supervisor import EmbeddedPostgres, EmbeddedUnavailable
+
+    try:
+        return [EmbeddedPostgres(settings.data_dir.resolve()).bin_dir]
+    except EmbeddedUnavailable:
+        return []
 
 
 @app.command()
@@ -268,7 +276,7 @@ def backup(
             with backups.progress_bars(console) as bars:
                 return await backups.create_backup(
                     target.owner_url, target_file, storage=rt.storage,
-                    tool_dirs=_tool_dirs(target), progress=bars)
+                    tool_dirs=_tool_dirs(settings, target), progress=bars)
 
         try:
             manifest = _with_runtime(settings, target, run)
@@ -315,7 +323,7 @@ def restore(
             with backups.progress_bars(console) as bars:
                 return await backups.restore_backup(
                     archive, target.owner_url, storage=rt.storage, login_role=login_role,
-                    tool_dirs=_tool_dirs(target), progress=bars)
+                    tool_dirs=_tool_dirs(settings, target), progress=bars)
 
         try:
             report = _with_runtime(settings, target, run)

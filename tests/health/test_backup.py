@@ -60,6 +60,19 @@ ORDER BY 1, 2
 """
 
 
+def _bundled() -> list[Path]:
+    """The embedded server's pg_dump/pg_restore, for a test server that is the embedded one."""
+    try:
+        from focushub.devdb.supervisor import _binaries
+
+        return [_binaries()]
+    except ImportError:
+        return []
+
+
+TOOLS = _bundled()
+
+
 @pytest.fixture
 async def source(request, test_db, engine, tmp_path) -> AsyncIterator[Env]:
     """The app on the test database with its files in ``tmp_path/source/files``."""
@@ -140,7 +153,8 @@ async def test_round_trip_restores_every_row_counter_and_file(source, test_db, e
     seeded = await _seed(source)
     source_root = source.rt.storage.root
     archive = tmp_path / "backup.tar"
-    manifest = await backup.create_backup(test_db.owner_url, archive, storage=source.rt.storage)
+    manifest = await backup.create_backup(test_db.owner_url, archive, storage=source.rt.storage,
+                                           tool_dirs=TOOLS)
 
     source_rows = await _rows(test_db.owner_url)
     assert {k: v for k, v in manifest["row_counts"].items() if k in source_rows} == source_rows
@@ -159,7 +173,7 @@ async def test_round_trip_restores_every_row_counter_and_file(source, test_db, e
 
     restored_root = tmp_path / "restored" / "files"
     report = await backup.restore_backup(archive, empty_db, storage=LocalStore(restored_root),
-                                         login_role=bootstrap.APP_LOGIN_ROLE)
+                                         login_role=bootstrap.APP_LOGIN_ROLE, tool_dirs=TOOLS)
     assert report.mismatches == {}
     assert (report.files_written, report.files_already_there) == (2, 0)
     assert await _rows(empty_db) == source_rows
@@ -205,7 +219,8 @@ async def test_round_trip_restores_every_row_counter_and_file(source, test_db, e
 async def _small_archive(env: Env, test_db: TestDatabase, path: Path) -> dict[str, Any]:
     user = await make_user(env.client)
     await _upload(env, user, "one.png", png((8, 8), "red"))
-    return await backup.create_backup(test_db.owner_url, path, storage=env.rt.storage)
+    return await backup.create_backup(test_db.owner_url, path, storage=env.rt.storage,
+                                       tool_dirs=TOOLS)
 
 
 async def _no_tables(url: str) -> bool:
@@ -219,7 +234,7 @@ async def test_restore_refuses_a_target_that_has_focus_hub_tables(source, test_d
     restored_root = tmp_path / "restored" / "files"
     with pytest.raises(backup.BackupError, match="not empty"):
         await backup.restore_backup(archive, test_db.owner_url, storage=LocalStore(restored_root),
-                                    login_role=bootstrap.APP_LOGIN_ROLE)
+                                    login_role=bootstrap.APP_LOGIN_ROLE, tool_dirs=TOOLS)
     assert await _rows(test_db.owner_url) == before
     assert not restored_root.exists()
 
@@ -247,12 +262,12 @@ async def test_restore_refuses_an_altered_archive_before_touching_anything(
     restored_root = tmp_path / "restored" / "files"
     with pytest.raises(backup.BackupError, match=f"Checksum mismatch for '{name}'"):
         await backup.restore_backup(altered, empty_db, storage=LocalStore(restored_root),
-                                    login_role=bootstrap.APP_LOGIN_ROLE)
+                                    login_role=bootstrap.APP_LOGIN_ROLE, tool_dirs=TOOLS)
     assert await _no_tables(empty_db)
     assert not restored_root.exists()
     # The untouched copy of the same archive restores (so the refusal was the checksum's).
     report = await backup.restore_backup(archive, empty_db, storage=LocalStore(restored_root),
-                                         login_role=bootstrap.APP_LOGIN_ROLE)
+                                         login_role=bootstrap.APP_LOGIN_ROLE, tool_dirs=TOOLS)
     assert report.mismatches == {} and report.files_written == 1
 
 
@@ -266,7 +281,7 @@ async def test_restore_refuses_to_overwrite_a_different_file(source, test_db, em
     (restored_root / key).write_bytes(b"someone else's bytes")
     with pytest.raises(backup.BackupError, match="differ from the archive"):
         await backup.restore_backup(archive, empty_db, storage=LocalStore(restored_root),
-                                    login_role=bootstrap.APP_LOGIN_ROLE)
+                                    login_role=bootstrap.APP_LOGIN_ROLE, tool_dirs=TOOLS)
     assert await _no_tables(empty_db)
     assert (restored_root / key).read_bytes() == b"someone else's bytes"
 
@@ -317,3 +332,43 @@ async def test_the_commands_round_trip_and_refuse_with_a_non_zero_exit(source, t
     assert "Files: 1 written" in out.stderr and "differs" not in out.stdout
     assert await _rows(empty_db) == await _rows(test_db.owner_url)
     assert _checksums(tmp_path / "restored" / "files") == _checksums(tmp_path / "source" / "files")
+
+
+async def test_client_tools_match_the_server_major_or_fail_clearly(pg_server_url):
+    conn = await asyncpg.connect(pg_server_url)
+    try:
+        major = int(await conn.fetchval("SHOW server_version_num")) // 10000
+    finally:
+        await conn.close()
+    tools = backup.find_client_tools(major, TOOLS)
+    assert tools.major == major and f"(PostgreSQL) {major}" in tools.version
+    with pytest.raises(backup.BackupError, match="No pg_dump/pg_restore of PostgreSQL 99 .*"
+                                                 "postgresql-client-99"):
+        backup.find_client_tools(99)
+
+
+def _with_manifest(archive: Path, out: Path, **changes: Any) -> None:
+    with tarfile.open(archive) as src, tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as dst:
+        for member in src:
+            data = src.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name == "manifest.json":
+                data = json.dumps({**json.loads(data), **changes}).encode()
+                member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"migration_revision": "9999_from_the_future"}, "does not know"),
+    ({"postgres": {"server_major": 99}}, "comes from PostgreSQL 99"),
+    ({"format_version": 2}, "has backup format 2"),
+])
+async def test_restore_refuses_an_archive_it_cannot_restore(changes, message, source, test_db,
+                                                           empty_db, tmp_path):
+    archive = tmp_path / "backup.tar"
+    await _small_archive(source, test_db, archive)
+    changed = tmp_path / "changed.tar"
+    _with_manifest(archive, changed, **changes)
+    with pytest.raises(backup.BackupError, match=message):
+        await backup.restore_backup(changed, empty_db, storage=LocalStore(tmp_path / "files"),
+                                    login_role=bootstrap.APP_LOGIN_ROLE, tool_dirs=TOOLS)
+    assert await _no_tables(empty_db)
