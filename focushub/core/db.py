@@ -59,14 +59,37 @@ def async_url(url: str) -> str:
     raise ValueError("database URL must start with postgresql://")
 
 
-def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
+                  statement_cache: bool = True) -> AsyncEngine:
+    """The process's engine. ``statement_cache=False`` for a URL that names a transaction
+    pooler (PgBouncer before 1.21): consecutive transactions of one connection may then run
+    on different server sessions, where a named prepared statement does not exist, or
+    exists under the same name for another query. Statements are then unnamed, and asyncpg
+    sends them again (Parse) with every execution, so each one stands alone.
+
+    Nothing else here depends on the session: role and claims are set per transaction
+    (``set_config(..., true)``), advisory locks are transaction-scoped, and LISTEN uses
+    connections of its own (``Settings.direct_database_url``).
+    """
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": "focushub"}}
+    if not statement_cache:
+        connect_args.update(
+            statement_cache_size=0,  # asyncpg's own cache (fetch/execute)
+            prepared_statement_cache_size=0,  # SQLAlchemy's cache of asyncpg statements
+            prepared_statement_name_func=_unnamed,
+        )
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=False,
-        connect_args={"server_settings": {"application_name": "focushub"}},
+        connect_args=connect_args,
     )
+
+
+def _unnamed() -> str:
+    # The unnamed statement; with its cache off asyncpg parses it again at each execution.
+    return ""
 
 
 # One round trip: the role and claims for the transaction, and whether the caller's

@@ -9,6 +9,12 @@ Backends:
 * ``local``: this process only (tests, or a single process without a database).
 * ``postgres`` (default): ``NOTIFY focushub_realtime`` as the login role, ``LISTEN``
   on a dedicated asyncpg connection. No extra service.
+
+The bus's own connections (LISTEN, and NOTIFY of ephemeral events) go to
+``database_url`` as given: the runtime hands it PostgreSQL itself
+(``FOCUSHUB_DIRECT_DATABASE_URL``) when requests go through a transaction pooler,
+where a LISTEN would be lost with the server session it ran on. Events sent inside a
+transaction travel with that transaction, through the pooler or not.
 * ``redis`` (when ``FOCUSHUB_REDIS_URL`` is set): pub/sub on ``focushub:realtime``.
 
 **When events are sent.** Events published through a transaction are sent if

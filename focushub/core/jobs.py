@@ -20,18 +20,23 @@ The queue tables belong to ``service_role``: request roles can neither read nor
 write them. :meth:`JobQueue.defer_in_transaction` therefore writes a request's
 jobs as ``service_role`` (``SET LOCAL ROLE``) as the last statement before the
 commit; the worker's connections log in as the server's role and switch to
-``service_role`` at connection start.
+``service_role`` (and procrastinate's schema) at the start of every transaction,
+never for the session, so they work through a transaction-pooling proxy
+(PgBouncer) whose server sessions other clients share. The worker's wake-up
+listener (LISTEN) needs a session of its own: it connects to the direct URL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import procrastinate
+import psycopg
 from procrastinate.psycopg_connector import PsycopgConnector
 
 from focushub.core.events import Executes, plain_dsn
@@ -51,6 +56,43 @@ SELECT procrastinate.procrastinate_defer_jobs_v1(ARRAY(
         WITH ORDINALITY AS j(task, args, qlock, ord)
     ORDER BY j.ord))
 """
+
+
+# The start of each transaction of procrastinate's own queries: the login role has no
+# rights of its own (NOINHERIT), and those queries name procrastinate's tables unqualified.
+_AS_QUEUE_OWNER = (
+    "SELECT set_config('role', 'service_role', true),"
+    " set_config('search_path', 'procrastinate', true)"
+)
+
+
+class _Connector(PsycopgConnector):
+    """procrastinate's psycopg connector, with nothing kept in the session.
+
+    Each query runs in a transaction of its own (the pool's connection context commits
+    it) that first switches role and search path for that transaction only. The wake-up
+    listener connects to ``listen_conninfo`` (PostgreSQL itself, not a pooler), where
+    LISTEN keeps its session. (``_get_cursor`` and ``_get_standalone_connection`` are
+    procrastinate 3's internals: the version is pinned in pyproject.toml.)
+    """
+
+    def __init__(self, *, listen_conninfo: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._listen_conninfo = listen_conninfo
+
+    @contextlib.asynccontextmanager
+    async def _get_cursor(self, connection: Any = None) -> AsyncIterator[Any]:
+        async with super()._get_cursor(connection) as cursor:
+            if connection is None:
+                await cursor.execute(_AS_QUEUE_OWNER)
+            yield cursor
+
+    @contextlib.asynccontextmanager
+    async def _get_standalone_connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        conn = await psycopg.AsyncConnection.connect(
+            self._listen_conninfo, autocommit=True, application_name="focushub-jobs-listener")
+        async with conn:
+            yield conn
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +135,17 @@ class TaskSet:
 class JobQueue:
     """The process's job queue: task registry, deferral in transactions, workers."""
 
-    def __init__(self, database_url: str, *, pool_size: int = 4) -> None:
-        self.connector = PsycopgConnector(
+    def __init__(self, database_url: str, *, listen_url: str | None = None, pool_size: int = 4,
+                 statement_cache: bool = True) -> None:
+        """``listen_url``: PostgreSQL itself for the workers' LISTEN (default ``database_url``);
+        ``statement_cache=False`` behind a transaction pooler (see ``core.db.create_engine``)."""
+        kwargs: dict[str, Any] = {"application_name": "focushub-jobs"}
+        if not statement_cache:
+            kwargs["prepare_threshold"] = None  # psycopg never prepares a named statement
+        self.connector = _Connector(
+            listen_conninfo=plain_dsn(listen_url or database_url),
             conninfo=plain_dsn(database_url),
-            # The login role has no rights of its own (NOINHERIT): switch at connection start;
-            # procrastinate's queries name its tables unqualified.
-            kwargs={"options": "-c role=service_role -c search_path=procrastinate",
-                    "application_name": "focushub-jobs"},
+            kwargs=kwargs,
             min_size=1,
             max_size=pool_size,
         )

@@ -62,9 +62,14 @@ class Runtime:
                 settings.database_url,
                 pool_size=pool_size or settings.db_pool_size,
                 max_overflow=settings.db_max_overflow,
+                statement_cache=settings.db_statement_cache,
             )
-        bus = EventBus(database_url=settings.database_url, redis_url=settings.redis_url)
-        jobs = JobQueue(settings.database_url, pool_size=settings.job_pool_size)
+        # LISTEN keeps a session: the bus and the workers' listener bypass a pooler.
+        listen_url = settings.listen_database_url()
+        bus = EventBus(database_url=listen_url, redis_url=settings.redis_url)
+        jobs = JobQueue(settings.database_url, listen_url=listen_url,
+                        pool_size=settings.job_pool_size,
+                        statement_cache=settings.db_statement_cache)
         return cls(settings, engine, bus, jobs, owns_engine=owns_engine)
 
     def transaction(self, caller: Caller) -> AbstractAsyncContextManager[Tx]:

@@ -25,6 +25,15 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # Used for migrations only (needs to own the schema). Defaults to database_url.
     migration_database_url: str | None = None
+    # PostgreSQL itself when database_url names a transaction-pooling proxy (PgBouncer with
+    # pool_mode = transaction, Supavisor's port 6543): LISTEN needs a session of its own, so
+    # the event bus and the job workers' wake-up listener connect here. Unset: database_url.
+    direct_database_url: str | None = None
+    # Prepared statement caches of asyncpg (requests) and psycopg (jobs). Off behind a
+    # transaction pooler that does not carry prepared statements between transactions
+    # (PgBouncer before 1.21, or with max_prepared_statements = 0): statements are then
+    # unnamed and parsed again on every execution, one more round trip each.
+    db_statement_cache: bool = True
     data_dir: Path = Path(".focushub")
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
@@ -102,6 +111,10 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # When set, /metrics answers only to "Authorization: Bearer <token>".
     metrics_token: SecretStr | None = None
+
+    def listen_database_url(self) -> str | None:
+        """Where sessions that LISTEN connect: ``direct_database_url``, else ``database_url``."""
+        return self.direct_database_url or self.database_url
 
     def resolved_jwt_secret(self) -> str:
         """The HS256 signing key; in development a random one persisted in ``data_dir``."""
