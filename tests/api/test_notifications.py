@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from tests.api import factories_qa as qa
 from tests.api.conftest import make_user
 from tests.api.factories_social import (
     edit,
@@ -69,7 +70,8 @@ async def test_likes_comments_replies_answers_and_follows(client, engine):
     comment_note = items[3]
     assert comment_note["message"] == "Great <script>x</script> post"  # inert JSON text
     assert comment_note["data"]["comment_id"] == str(bob_comment)
-    assert comment_note["data"]["actors"] == [{"id": bob["user"]["id"], "username": "bob"}]
+    assert comment_note["data"]["actors"] == [{"id": bob["user"]["id"], "username": "bob",
+                                               "avatar_url": None}]
     assert items[2]["data"]["post_id"] == str(post)
     assert all(n["is_read"] is False and n["data"]["count"] == 1 for n in items)
 
@@ -252,3 +254,24 @@ async def test_reading_marking_and_privacy(client, engine, owner_conn):
     for method, path in (("GET", ""), ("GET", "/unread-count"), ("POST", "/read")):
         r = await client.request(method, f"/api/v1/notifications{path}", json={"all": True})
         assert r.status_code == 401, path
+
+
+async def test_an_accepted_answer_tells_its_author_with_the_askers_avatar(client, owner_conn):
+    asker, helper = await make_user(client), await make_user(client)
+    await owner_conn.execute("UPDATE users SET avatar_url = '/a.png' WHERE id = $1::uuid",
+                             asker["user"]["id"])
+    q = await qa.make_question(client, asker)
+    answer = await qa.make_answer(client, helper, q["id"])
+    r = await client.post(f"/api/v1/answers/{answer['id']}/accept", headers=asker["headers"])
+    assert r.status_code == 200, r.text
+    r = await client.get("/api/v1/notifications", headers=helper["headers"])
+    (note,) = r.json()["items"]
+    assert note["type"] == "answer" and note["title"] == f"{asker['user']['username']} accepted your answer"
+    assert note["data"]["accepted"] is True and note["data"]["target_id"] == answer["id"]
+    assert note["data"]["actors"] == [{"id": asker["user"]["id"], "username": asker["user"]["username"],
+                                       "avatar_url": "/a.png"}]
+    # Withdrawing and accepting again does not notify twice while the first is unread.
+    await client.delete(f"/api/v1/answers/{answer['id']}/accept", headers=asker["headers"])
+    await client.post(f"/api/v1/answers/{answer['id']}/accept", headers=asker["headers"])
+    r = await client.get("/api/v1/notifications", headers=helper["headers"])
+    assert len(r.json()["items"]) == 1
