@@ -21,8 +21,10 @@ from focushub.auth.schemas import (
     SignupCreate,
     TokenRead,
 )
+from focushub.core import observability, ratelimit
 from focushub.core.db import ANONYMOUS, SERVICE, Caller, Tx
-from focushub.core.errors import BadRequest, Forbidden, Unauthorized
+from focushub.core.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
+from focushub.core.ratelimit import Rate
 from focushub.core.runtime import Runtime
 from focushub.core.security import (
     hash_password,
@@ -100,7 +102,31 @@ async def _queue_mail_token(tx: Tx, rt: Runtime, *, email: str, purpose: str) ->
         tx.enqueue("mail.send", outbox_id=outbox_id)
 
 
-async def sign_up(rt: Runtime, data: SignupCreate) -> SessionRead:
+async def _limit_login(rt: Runtime, client: str, email: str) -> None:
+    """Password guessing: one address on one account, one address across accounts
+    (spraying), one account from anywhere. The last one tripping is a security event,
+    logged once per window."""
+    rates = rt.settings
+    await ratelimit.hit(rt.limiter, f"login:{client}|{email}", rates.rate_login)
+    await ratelimit.hit(rt.limiter, f"login-address:{client}", rates.rate_login_address)
+    try:
+        await ratelimit.hit(rt.limiter, f"login-account:{email}", rates.rate_login_account)
+    except TooManyRequests:
+        once = Rate(1, rates.rate_login_account.seconds)
+        if await rt.limiter.wait_ms(f"login-account-logged:{email}", once) == 0:
+            async with rt.transaction(SERVICE) as tx:
+                await tx.execute(
+                    "SELECT public.audit_security_event('login_limit', NULL,"
+                    " jsonb_build_object('email', CAST(:email AS text),"
+                    " 'address', CAST(:address AS text)), :rid)",
+                    email=email, address=client, rid=observability.request_id.get())
+        raise
+
+
+async def sign_up(rt: Runtime, data: SignupCreate, *, client: str) -> SessionRead:
+    """Precondition: ``client`` is the caller's address (rate limits)."""
+    await ratelimit.hit(rt.limiter, f"signup:{client}", rt.settings.rate_signup_address)
+    await ratelimit.hit(rt.limiter, f"signup-daily:{client}", rt.settings.rate_signup_address_daily)
     password_hash = await anyio.to_thread.run_sync(hash_password, data.password)
     async with rt.transaction(ANONYMOUS) as tx:
         user = await tx.one(
@@ -114,7 +140,8 @@ async def sign_up(rt: Runtime, data: SignupCreate) -> SessionRead:
     return SessionRead(**tokens.model_dump(), user=UserMe.model_validate(dict(user)))
 
 
-async def log_in(rt: Runtime, data: LoginCreate) -> SessionRead:
+async def log_in(rt: Runtime, data: LoginCreate, *, client: str) -> SessionRead:
+    await _limit_login(rt, client, data.email.lower())
     async with rt.transaction(ANONYMOUS) as tx:
         found = await tx.one_or_none("SELECT * FROM auth.login_lookup(:email)", email=data.email)
     ok = await anyio.to_thread.run_sync(
@@ -168,8 +195,11 @@ async def log_out(rt: Runtime, refresh_token: str) -> None:
         await tx.execute("SELECT auth.end_session(:hash)", hash=token_digest(refresh_token))
 
 
-async def request_email_token(rt: Runtime, email: str, purpose: str) -> None:
+async def request_email_token(rt: Runtime, email: str, purpose: str, *, client: str) -> None:
     """Queue a verification or reset mail; behaves the same for unknown emails."""
+    email = email.lower()
+    await ratelimit.hit(rt.limiter, f"mail:{client}|{email}", rt.settings.rate_mail)
+    await ratelimit.hit(rt.limiter, f"mail-account:{email}", rt.settings.rate_mail_account)
     async with rt.transaction(ANONYMOUS) as tx:
         await _queue_mail_token(tx, rt, email=email, purpose=purpose)
 

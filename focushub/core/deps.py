@@ -25,6 +25,12 @@ from focushub.core.settings import Settings
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
 
+def client_address(request: Request) -> str:
+    """The client's address (a trusted proxy's X-Forwarded-For already applied, see
+    ``Settings.trusted_proxies``): the key of per-address limits and anonymous views."""
+    return request.client.host if request.client else "unknown"
+
+
 def caller_from_token(rt: Runtime, token: str) -> Caller:
     """The signed-in caller of an access token; raises ``Unauthorized`` (401) when the
     token is invalid or expired. ``caller.claims["exp"]`` is its expiry."""

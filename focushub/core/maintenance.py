@@ -6,6 +6,8 @@
 * ``jobs.prune_finished`` (daily): succeeded and cancelled jobs older than
   ``FOCUSHUB_JOB_RETENTION_DAYS`` are deleted. Failed jobs are kept until someone
   retries or deletes them: they are the dead letters.
+* ``limits.prune`` (hourly): rate-limit keys of PostgreSQL's limiter that have been
+  idle long enough to be back at full allowance are deleted (Redis keys expire).
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> in
 async def prune_finished(context: procrastinate.JobContext, timestamp: int) -> None:
     days = runtime_of(context).settings.job_retention_days
     await context.app.job_manager.delete_old_jobs(nb_hours=days * 24, include_cancelled=True)
+
+
+@tasks.task("limits.prune", cron="17 * * * *")
+async def prune_rate_limits(context: procrastinate.JobContext, timestamp: int) -> int:
+    async with runtime_of(context).transaction(SERVICE) as tx:
+        return int(await tx.scalar("SELECT public.rate_limits_prune()"))
 
 
 _COUNTS = """

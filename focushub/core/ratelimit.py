@@ -1,34 +1,133 @@
-"""A small in-process sliding-window rate limiter for credential endpoints.
+"""Rate limits that hold across every server process: in Redis when it is configured,
+otherwise in PostgreSQL (no extra service).
 
-Per process, so with N workers the effective limit is up to N times higher; the
-shared (Redis) limiter belongs with the Redis integration.
+Both stores run the same algorithm, GCRA (the generic cell rate algorithm): a key
+keeps one timestamp, its "theoretical arrival time". A rate of N per T seconds
+spaces requests T/N apart and lets a burst of N through; a request is refused
+when admitting it would push that time more than T past now, and the refusal
+says exactly when the next one will be admitted (``Retry-After``). Unlike a fixed
+window it never lets 2N through around a window's edge, and unlike a log of hits
+it keeps one value per key whatever the rate. Each check is one atomic step on
+the store (a Lua script; one ``INSERT … ON CONFLICT`` under the key's row lock),
+timed by the store's clock, so processes on machines with different clocks agree.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+
+from pydantic import BeforeValidator, PlainSerializer
+from pydantic_settings import NoDecode
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from focushub.core.errors import TooManyRequests
 
 
-class RateLimiter:
-    def __init__(self, limit: int, window_seconds: float) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self._hits: dict[str, deque[float]] = {}
+@dataclass(frozen=True)
+class Rate:
+    """``limit`` requests per ``seconds``, in a burst or spread out."""
 
-    def hit(self, key: str) -> None:
-        """Record an attempt for ``key``; raise 429 when over the limit."""
-        now = time.monotonic()
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            retry = int(hits[0] + self.window - now) + 1
-            raise TooManyRequests(
-                "Too many attempts; try again later", details={"retry_after_seconds": retry}
-            )
-        hits.append(now)
-        if len(self._hits) > 10_000:  # bound memory under a spray of keys
-            self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.window}
+    limit: int
+    seconds: float
+
+    @classmethod
+    def parse(cls, value: object) -> Rate:
+        """``"10/60"`` (ten per minute); a Rate passes through."""
+        if isinstance(value, Rate):
+            return value
+        try:
+            count, _, seconds = str(value).partition("/")
+            rate = cls(int(count), float(seconds))
+        except ValueError:
+            raise ValueError("a rate is written COUNT/SECONDS, e.g. 10/60") from None
+        if rate.limit < 1 or rate.seconds <= 0:
+            raise ValueError("a rate needs a count of at least 1 and a positive number of seconds")
+        return rate
+
+    def __str__(self) -> str:
+        return f"{self.limit}/{self.seconds:g}"
+
+
+# A settings field type: "COUNT/SECONDS" in the environment (NoDecode: not JSON).
+RateSetting = Annotated[Rate, NoDecode, BeforeValidator(Rate.parse), PlainSerializer(str)]
+
+
+class Limiter(Protocol):
+    async def wait_ms(self, key: str, rate: Rate) -> int:
+        """Admit one request for ``key`` (0), or say how many ms until one would be."""
+
+    async def close(self) -> None: ...
+
+
+async def hit(limiter: Limiter, key: str, rate: Rate) -> None:
+    """Count one request for ``key``; 429 with ``Retry-After`` when over ``rate``."""
+    wait = await limiter.wait_ms(key, rate)
+    if wait > 0:
+        raise TooManyRequests("Too many attempts; try again later",
+                              details={"retry_after_seconds": max(1, math.ceil(wait / 1000))})
+
+
+class PostgresLimiter:
+    """Keys in the UNLOGGED table ``rate_limits`` (0023), through ``rate_limit_hit()``,
+    which only ``service_role`` may call. Expired keys are pruned by a job."""
+
+    # Two statements: a function's EXECUTE privilege is checked before a set_config() in
+    # the same statement has run.
+    _AS_SERVICE = text("SELECT set_config('role', 'service_role', true)")
+    _HIT = text("SELECT public.rate_limit_hit(:key, :limit, :window_ms) AS wait")
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def wait_ms(self, key: str, rate: Rate) -> int:
+        async with self.engine.begin() as conn:
+            await conn.execute(self._AS_SERVICE)
+            row = (await conn.execute(self._HIT, {
+                "key": key, "limit": rate.limit,
+                "window_ms": round(rate.seconds * 1000)})).mappings().one()
+        return int(row["wait"])
+
+    async def close(self) -> None:
+        return None
+
+
+# KEYS[1]: the key. ARGV: emission interval and window, in microseconds.
+_GCRA_LUA = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local emission = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + emission
+if new_tat - window > now then
+  return math.ceil((new_tat - window - now) / 1000)
+end
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
+return 0
+"""
+
+
+class RedisLimiter:
+    """Keys ``focushub:rl:<key>`` that expire on their own once idle."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as redis
+
+        self.client: Any = redis.Redis.from_url(url)
+        self.script = self.client.register_script(_GCRA_LUA)
+
+    async def wait_ms(self, key: str, rate: Rate) -> int:
+        window_us = round(rate.seconds * 1_000_000)
+        emission_us = window_us // rate.limit
+        return int(await self.script(keys=[f"focushub:rl:{key}"], args=[emission_us, window_us]))
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def open_limiter(*, redis_url: str | None, engine: AsyncEngine) -> Limiter:
+    return RedisLimiter(redis_url) if redis_url else PostgresLimiter(engine)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from focushub.core.db import Caller, Tx, create_engine, transaction
 from focushub.core.events import EventBus
 from focushub.core.jobs import JobQueue
+from focushub.core.ratelimit import Limiter, open_limiter
 from focushub.core.settings import Settings
 from focushub.integrations.storage import ObjectStore, open_store
 
@@ -31,7 +32,7 @@ def runtime_of(context: procrastinate.JobContext) -> Runtime:
 
 
 class Runtime:
-    """Settings, engine, event bus, job queue and object storage of one process."""
+    """Settings, engine, event bus, job queue, object storage and rate limiter of one process."""
 
     def __init__(self, settings: Settings, engine: AsyncEngine, bus: EventBus, jobs: JobQueue,
                  *, owns_engine: bool, storage: ObjectStore | None = None) -> None:
@@ -45,6 +46,8 @@ class Runtime:
             access_key_id=settings.s3_access_key_id,
             secret_access_key=(settings.s3_secret_access_key.get_secret_value()
                                if settings.s3_secret_access_key else None))
+        # Shared by every process: Redis when configured, else PostgreSQL.
+        self.limiter: Limiter = open_limiter(redis_url=settings.redis_url, engine=engine)
         # The HS256 signing key (in development generated once into the data dir).
         self.jwt_secret = settings.resolved_jwt_secret()
         self._owns_engine = owns_engine
@@ -94,5 +97,6 @@ class Runtime:
     async def stop(self) -> None:
         await self.bus.stop()
         await self.jobs.close()
+        await self.limiter.close()
         if self._owns_engine:
             await self.engine.dispose()

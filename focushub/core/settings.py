@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from focushub.core.ratelimit import Rate, RateSetting
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FOCUSHUB_", extra="ignore")
@@ -105,6 +107,20 @@ class Settings(BaseSettings):
 
     # Request limits.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    # Rate limits, shared by every process (in Redis when configured, else PostgreSQL),
+    # written COUNT/SECONDS: that many at once, then one every SECONDS/COUNT.
+    # Sign-in: one address trying one account; one address trying many accounts (a
+    # classroom behind one address still signs in); one account tried from anywhere.
+    rate_login: RateSetting = Rate(10, 60)
+    rate_login_address: RateSetting = Rate(60, 300)
+    rate_login_account: RateSetting = Rate(20, 900)
+    # Sign-up per address: a class of 60 at once, then one a minute, at most 300 a day.
+    rate_signup_address: RateSetting = Rate(60, 3600)
+    rate_signup_address_daily: RateSetting = Rate(300, 86400)
+    # Verification and password-reset mail: per address and email, and per email.
+    rate_mail: RateSetting = Rate(5, 300)
+    rate_mail_account: RateSetting = Rate(10, 3600)
 
     log_level: str = "INFO"
     # "json": one JSON object per line (request id, user id, route, status, duration).

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, status
 
-from focushub.core.deps import CallerDep, RuntimeDep, UserDep
+from focushub.core.deps import CallerDep, RuntimeDep, UserDep, client_address
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from focushub.questions import service
 from focushub.questions.schemas import (
@@ -75,7 +75,7 @@ async def read_question(
         rt,
         caller,
         question_id,
-        client_address=request.client.host if request.client else "unknown",
+        client_address=client_address(request),
         view_key_secret=rt.jwt_secret,
     )
 

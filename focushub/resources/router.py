@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from focushub.content.fields import split_tags
-from focushub.core.deps import CallerDep, RuntimeDep, UserDep
+from focushub.core.deps import CallerDep, RuntimeDep, UserDep, client_address
 from focushub.core.errors import NotFound
 from focushub.core.pagination import Page
 from focushub.files.responses import CSP, file_response
@@ -93,7 +93,7 @@ async def download(resource_id: UUID, caller: CallerDep, rt: RuntimeDep,
     """Counts a download once per user per day."""
     stored, inline = await service.open_file(
         rt, caller, resource_id,
-        client_address=request.client.host if request.client else "unknown",
+        client_address=client_address(request),
         count="if-none-match" not in request.headers)
     return await file_response(
         rt.storage, stored.storage_key, headers=request.headers,

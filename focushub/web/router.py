@@ -30,6 +30,7 @@ from focushub.chat.schemas import MessageCreate, MessageListParams, RoomCreate, 
 from focushub.comments import service as comments_service
 from focushub.comments.schemas import CommentCreate, CommentListParams
 from focushub.content.fields import split_tags
+from focushub.core.deps import client_address
 from focushub.core.errors import AppError
 from focushub.core.runtime import Runtime
 from focushub.feed import service as feed_service
@@ -139,7 +140,8 @@ async def login(request: Request, page: PageDep, rt: RtDep,
                 csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
     session.check_csrf(request, page, csrf_token)
     try:
-        tokens = await auth_service.log_in(rt, LoginCreate(email=email, password=password))
+        tokens = await auth_service.log_in(rt, LoginCreate(email=email, password=password),
+                                          client=client_address(request))
     except (AppError, ValidationError) as exc:
         message = exc.message if isinstance(exc, AppError) else "Enter your email and password"
         status = exc.status_code if isinstance(exc, AppError) else 422
@@ -165,7 +167,7 @@ async def signup(request: Request, page: PageDep, rt: RtDep,
     form = {"email": email, "full_name": full_name, "username": username}
     try:
         data = SignupCreate(password=password, **form)
-        tokens = await auth_service.sign_up(rt, data)
+        tokens = await auth_service.sign_up(rt, data, client=client_address(request))
     except ValidationError as exc:
         return render(request, page, "signup.html", status=422, errors=_errors(exc), form=form)
     except AppError as exc:
@@ -221,7 +223,8 @@ async def reset(request: Request, page: PageDep, rt: RtDep,
         except ValidationError:
             return render(request, page, "password_reset.html", status=422, token="",
                           error="Enter the email address of your account")
-        await auth_service.request_email_token(rt, email, "password_reset")
+        await auth_service.request_email_token(rt, email, "password_reset",
+                                              client=client_address(request))
         return render(request, page, "message.html", title="Check your email",
                       message="If an account with this email exists, a message is on its way.")
     try:
@@ -376,7 +379,7 @@ async def ask(request: Request, page: PageDep, rt: RtDep,
 async def question_page(request: Request, page: PageDep, rt: RtDep, question_id: UUID) -> Response:
     question = await questions_service.get_question(
         rt, page.caller, question_id,
-        client_address=request.client.host if request.client else "unknown",
+        client_address=client_address(request),
         view_key_secret=rt.jwt_secret)
     return render(request, page, "question.html", q=question)
 

@@ -42,7 +42,8 @@ def redis_answers() -> bool:
 
 
 @contextmanager
-def serve_two(test_db: TestDatabase, redis_url: str | None) -> Iterator[list[str]]:
+def serve_two(test_db: TestDatabase, redis_url: str | None,
+              extra_env: dict[str, str] | None = None) -> Iterator[list[str]]:
     """Run two ``focushub serve`` processes on free ports; yield their base URLs; always
     kill them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOCUSHUB_")}
@@ -56,6 +57,7 @@ def serve_two(test_db: TestDatabase, redis_url: str | None) -> Iterator[list[str
     })
     if redis_url:
         env["FOCUSHUB_REDIS_URL"] = redis_url
+    env.update(extra_env or {})
     procs: list[subprocess.Popen[bytes]] = []
     bases: list[str] = []
     try:

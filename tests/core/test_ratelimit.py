@@ -1,0 +1,79 @@
+"""Shared rate limits (GCRA) in PostgreSQL and in Redis: bursts, spacing, exact counts
+under concurrency from two independent limiters (as two server processes have)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from focushub.core.db import create_engine
+from focushub.core.errors import TooManyRequests
+from focushub.core.ratelimit import PostgresLimiter, Rate, RedisLimiter, hit
+from focushub.core.settings import Settings
+from tests.realtime.test_fanout import REDIS_URL, redis_answers
+
+
+@pytest.fixture(params=["postgres", "redis"])
+async def limiters(request, test_db):
+    """Two limiters on separate connections (pools or clients), like two processes."""
+    if request.param == "redis":
+        if not redis_answers():
+            pytest.skip("Redis does not answer on 127.0.0.1:6379")
+        pair = [RedisLimiter(REDIS_URL), RedisLimiter(REDIS_URL)]
+        yield pair
+        for limiter in pair:
+            await limiter.close()
+        return
+    engines = [create_engine(test_db.app_url, pool_size=5), create_engine(test_db.app_url, pool_size=5)]
+    yield [PostgresLimiter(e) for e in engines]
+    for engine in engines:
+        await engine.dispose()
+
+
+def test_rates_parse_and_refuse_nonsense():
+    assert Rate.parse("10/60") == Rate(10, 60.0)
+    assert str(Rate.parse("5/0.5")) == "5/0.5"
+    for bad in ("10", "0/60", "10/0", "ten/60", "10/-1"):
+        with pytest.raises(ValueError):
+            Rate.parse(bad)
+
+
+def test_rates_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("FOCUSHUB_RATE_LOGIN", "5/30")
+    assert Settings(env="test").rate_login == Rate(5, 30.0)
+    monkeypatch.setenv("FOCUSHUB_RATE_LOGIN", "five")
+    with pytest.raises(ValueError):
+        Settings(env="test")
+
+
+async def test_a_burst_then_spacing(limiters):
+    one, _ = limiters
+    key = f"test:{uuid.uuid4()}"
+    rate = Rate(3, 60)
+    assert [await one.wait_ms(key, rate) for _ in range(3)] == [0, 0, 0]
+    wait = await one.wait_ms(key, rate)
+    # The fourth fits once one emission interval (20 s) has passed since the burst began.
+    assert 18_000 < wait <= 20_000
+    with pytest.raises(TooManyRequests) as refused:
+        await hit(one, key, rate)
+    assert 18 <= refused.value.details["retry_after_seconds"] <= 20
+    # Other keys are not affected.
+    assert await one.wait_ms(f"{key}:other", rate) == 0
+
+
+async def test_a_short_window_admits_again_after_it(limiters):
+    one, _ = limiters
+    key = f"test:{uuid.uuid4()}"
+    rate = Rate(2, 0.3)
+    assert [await one.wait_ms(key, rate) for _ in range(3)][:2] == [0, 0]
+    await asyncio.sleep(0.4)
+    assert await one.wait_ms(key, rate) == 0
+
+
+async def test_two_limiters_share_one_count_exactly(limiters):
+    key = f"test:{uuid.uuid4()}"
+    rate = Rate(10, 3600)
+    results = await asyncio.gather(*(limiters[n % 2].wait_ms(key, rate) for n in range(40)))
+    assert sum(1 for wait in results if wait == 0) == 10
