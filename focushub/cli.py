@@ -51,7 +51,9 @@ def database_target(settings: Settings) -> Iterator[DatabaseTarget]:
     if settings.database_url:
         yield DatabaseTarget(
             app_url=settings.database_url,
-            owner_url=settings.migration_database_url or settings.database_url,
+            # Migrations hold a session (advisory lock, DDL): never through a transaction pooler.
+            owner_url=(settings.migration_database_url or settings.direct_database_url
+                       or settings.database_url),
             embedded=None,
         )
         return

@@ -27,7 +27,8 @@ def with_parts(url: str, *, user: str | None = None, database: str | None = None
 
 
 async def _connect(url: str) -> asyncpg.Connection:
-    return await asyncpg.connect(with_parts(url))
+    # No named statements: the URL may name a transaction pooler (docs/deployment.md).
+    return await asyncpg.connect(with_parts(url), statement_cache_size=0)
 
 
 async def ensure_database(server_url: str, name: str) -> bool:
