@@ -117,7 +117,8 @@ async def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dic
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOCUSHUB_")}
     env.update(FOCUSHUB_DATA_DIR=str(data_dir), FOCUSHUB_LOG_LEVEL="WARNING",
                FOCUSHUB_MAX_UPLOAD_BYTES=str(max(args.size_mb, args.concurrent_mb) * MB + MB),
-               FOCUSHUB_STORAGE_QUOTA_BYTES=str(100 * 1024 * MB))
+               FOCUSHUB_STORAGE_QUOTA_BYTES=str(100 * 1024 * MB),
+               FOCUSHUB_WRITE_LIMITS_ENABLED="false")
     moto = None
     s3 = None
     if backend == "s3":

@@ -105,7 +105,7 @@ async def build_variants(owner_url: str, n: int = 48) -> dict[str, list[Variant]
 async def capture(app_url: str, secret: str, variants: dict[str, list[Variant]]) -> None:
     """Send each variant once through the app and record its statements (in place)."""
     settings = Settings(env="development", database_url=app_url, jwt_secret=secret,
-                        log_level="WARNING")
+                        log_level="WARNING", write_limits_enabled=False)
     engine = create_engine(app_url, pool_size=1, max_overflow=0)
     recorded: list[tuple[str, list[Any]]] = []
 

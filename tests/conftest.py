@@ -32,6 +32,13 @@ class TestDatabase:
     name: str
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # The write limits of new accounts (focushub/safety/limits.py) would refuse the many
+    # posts and messages tests write with fresh accounts; tests/api/test_write_limits.py
+    # turns them on where they are the subject.
+    os.environ.setdefault("FOCUSHUB_WRITE_LIMITS_ENABLED", "false")
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     url = os.environ.get("FOCUSHUB_TEST_DATABASE_URL")

@@ -24,6 +24,7 @@ from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
+from focushub.safety import limits
 
 _NO_ANSWER = "There is no answer with this id"
 _NO_QUESTION = "There is no question with this id"
@@ -90,6 +91,7 @@ async def list_answers(
 async def create_answer(
     rt: Runtime, caller: Caller, question_id: UUID, data: AnswerCreate
 ) -> AnswerRead:
+    await limits.check_write(rt, caller, "answer")
     async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(
             queries.insert_answer(caller), question_id=question_id, content=data.content

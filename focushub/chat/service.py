@@ -44,6 +44,7 @@ from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
 from focushub.files import service as files
 from focushub.files import sniff
+from focushub.safety import limits
 
 
 async def _post_membership_messages(tx: Tx) -> None:
@@ -109,6 +110,7 @@ async def create_room(
 
     Returns the room and whether it was created now.
     """
+    await limits.check_write(rt, caller, "room")
     async with _write(rt, caller) as tx:
         if data.type == "direct":
             row = await tx.one(
@@ -273,6 +275,7 @@ async def send_message(
     """Send a message as the caller (``chat_send_message()``: 404 outside the room, 409 in
     an archived room). With an ``idempotency_key`` a retry returns the first message and
     writes nothing, so it publishes nothing either."""
+    await limits.check_write(rt, caller, "message")
     async with _write(rt, caller) as tx:
         message_id = await tx.scalar(
             queries.SEND_MESSAGE,
@@ -363,6 +366,7 @@ async def upload_attachment(
     """Store a file for the room (participants only); send it with an ``image`` or ``file``
     message carrying its id. JPEG, PNG and WebP images are stored re-encoded, without
     their metadata. Unsent attachments are removed after a day (``files.sweep``)."""
+    await limits.check_write(rt, caller, "upload")
     settings = rt.settings
     async with files.receive(upload, file_name, max_bytes=settings.max_upload_bytes) as received:
         async with contextlib.AsyncExitStack() as stack:

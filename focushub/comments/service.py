@@ -26,6 +26,7 @@ from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
+from focushub.safety import limits
 
 # Shape of the tree a listing returns: the page's comments (level 1) and two
 # levels of replies under them, at most REPLIES_PER_NODE per comment. Deeper or
@@ -122,6 +123,7 @@ async def list_replies(
 async def create_comment(
     rt: Runtime, caller: Caller, post_id: UUID, data: CommentCreate
 ) -> CommentRead:
+    await limits.check_write(rt, caller, "comment")
     async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(
             f"WITH c AS ({queries.INSERT_COMMENT}) "

@@ -121,6 +121,26 @@ class Settings(BaseSettings):
     # Verification and password-reset mail: per address and email, and per email.
     rate_mail: RateSetting = Rate(5, 300)
     rate_mail_account: RateSetting = Rate(10, 3600)
+    # Writes, per account (focushub/safety/limits.py): new accounts (younger than this many
+    # days, or with an unconfirmed email) get the _NEW_ rates; administrators none.
+    write_limits_enabled: bool = True
+    new_account_days: int = Field(default=3, ge=0)
+    write_rate_new_post: RateSetting = Rate(5, 3600)
+    write_rate_post: RateSetting = Rate(30, 3600)
+    write_rate_new_comment: RateSetting = Rate(20, 3600)
+    write_rate_comment: RateSetting = Rate(120, 3600)
+    write_rate_new_question: RateSetting = Rate(5, 3600)
+    write_rate_question: RateSetting = Rate(30, 3600)
+    write_rate_new_answer: RateSetting = Rate(20, 3600)
+    write_rate_answer: RateSetting = Rate(120, 3600)
+    write_rate_new_message: RateSetting = Rate(20, 60)
+    write_rate_message: RateSetting = Rate(60, 60)
+    write_rate_new_room: RateSetting = Rate(3, 3600)
+    write_rate_room: RateSetting = Rate(20, 3600)
+    write_rate_new_follow: RateSetting = Rate(20, 3600)
+    write_rate_follow: RateSetting = Rate(200, 3600)
+    write_rate_new_upload: RateSetting = Rate(10, 3600)
+    write_rate_upload: RateSetting = Rate(60, 3600)
 
     log_level: str = "INFO"
     # "json": one JSON object per line (request id, user id, route, status, duration).

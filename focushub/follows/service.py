@@ -19,6 +19,7 @@ from focushub.core.errors import NotFound, ValidationFailed
 from focushub.core.pagination import decode_cursor, page_of
 from focushub.core.runtime import Runtime
 from focushub.follows.schemas import FollowListItem, FollowListParams, FollowPage, FollowState
+from focushub.safety import limits
 
 _STATE = """
     SELECT u.id AS user_id,
@@ -59,6 +60,7 @@ def _check_not_self(caller: Caller, user_id: UUID) -> None:
 
 async def follow(rt: Runtime, caller: Caller, user_id: UUID) -> FollowState:
     """Follow ``user_id``; following someone already followed changes nothing."""
+    await limits.check_write(rt, caller, "follow")
     _check_not_self(caller, user_id)
     async with rt.transaction(caller) as tx:
         exists = await tx.scalar("SELECT EXISTS (SELECT 1 FROM public.users WHERE id = :id)", id=user_id)

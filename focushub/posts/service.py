@@ -28,6 +28,7 @@ from focushub.posts.schemas import (
     PostRead,
     PostUpdate,
 )
+from focushub.safety import limits
 
 _UPDATABLE = ("title", "content", "category", "tags", "is_published")
 
@@ -67,6 +68,7 @@ async def _refuse_write(tx: Tx, post_id: UUID) -> NoReturn:
 async def create_post(
     rt: Runtime, caller: Caller, data: PostCreate
 ) -> PostRead:
+    await limits.check_write(rt, caller, "post")
     async with rt.transaction(caller) as tx:
         row = await tx.one(
             f"WITH p AS ({queries.INSERT_POST}) "

@@ -37,6 +37,7 @@ from focushub.questions.schemas import (
     SimilarQuestions,
     normalize_tag,
 )
+from focushub.safety import limits
 
 # A question page embeds this many answers; the rest via GET /questions/{id}/answers.
 DETAIL_ANSWERS = 50
@@ -88,6 +89,7 @@ async def create_question(
 ) -> QuestionRead:
     """With ``FOCUSHUB_AI_AUTO_ANSWER`` an AI answer is asked for in the same transaction
     (within the asker's daily limit; over it, the question is still created)."""
+    await limits.check_write(rt, caller, "question")
     async with rt.transaction(caller) as tx:
         row = await tx.one(
             queries.insert_question(caller),

@@ -32,6 +32,7 @@ from focushub.resources.schemas import (
     ResourceRead,
     ResourceUpdate,
 )
+from focushub.safety import limits
 
 
 def file_path(resource_id: UUID) -> str:
@@ -74,6 +75,7 @@ async def create_resource(
 
     Refusals: see ``files.service.receive`` (size, name, type), and 413 over the quota.
     """
+    await limits.check_write(rt, caller, "upload")
     settings = rt.settings
     async with files.receive(upload, file_name, max_bytes=settings.max_upload_bytes) as received:
         async with files.stored(rt, received, "resource") as key:

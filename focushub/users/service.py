@@ -12,6 +12,7 @@ from focushub.core.errors import NotFound, ValidationFailed
 from focushub.core.runtime import Runtime
 from focushub.files import previews, sniff
 from focushub.files import service as files
+from focushub.safety import limits
 from focushub.users.schemas import UserMe, UserProfile, UserUpdate
 
 # Avatars are stored at most 512 px a side, with smaller copies for lists.
@@ -94,6 +95,7 @@ def _avatar_key(key: str, size: int) -> str:
 async def set_avatar(rt: Runtime, caller: Caller, upload: BinaryIO, file_name: str | None) -> UserMe:
     """Replace the caller's avatar with an image (PNG, JPEG, GIF, WebP), stored without its
     metadata (EXIF location included) in :data:`AVATAR_SIZES`; the old one is removed."""
+    await limits.check_write(rt, caller, "upload")
     settings = rt.settings
     async with files.receive(upload, file_name, max_bytes=settings.max_upload_bytes,
                              allowed=sniff.IMAGES) as original:
