@@ -58,7 +58,7 @@ async def test_unknown_route_and_method(client):
     r = await client.get("/api/v1/nothing-here")
     assert r.status_code == 404
     _assert_error_shape(r.json())
-    r = await client.delete("/api/v1/users/me")
+    r = await client.delete("/api/v1/feed")
     assert r.status_code == 405
     _assert_error_shape(r.json())
 
