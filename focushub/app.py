@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -36,10 +35,13 @@ from focushub.questions.router import router as questions_router
 from focushub.realtime.router import router as realtime_router
 from focushub.reports.router import router as reports_router
 from focushub.resources.router import router as resources_router
+from focushub.safety.router import router as safety_router
 from focushub.search.router import router as search_router
 from focushub.users.router import router as users_router
 from focushub.votes.router import router as votes_router
 from focushub.web import errors as web_errors
+from focushub.web.assets import VersionedStaticFiles
+from focushub.web.compression import Compression
 from focushub.web.router import HERE as WEB_HERE
 from focushub.web.router import router as web_router
 from focushub.wiring import build_runtime
@@ -64,6 +66,7 @@ ROUTERS = (
     auth_router,
     users_router,
     accounts_router,
+    safety_router,
     follows_router,
     posts_router,
     comments_router,
@@ -130,6 +133,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        upload_max_bytes=settings.max_upload_bytes + 1024 * 1024,
                        upload_paths=UPLOAD_PATHS)
+    # gzip for pages, JSON, CSS and scripts of 1 KiB or more; never downloads or event streams.
+    app.add_middleware(Compression, minimum_size=1024, compresslevel=6)
     # Outermost: every request, errors included, gets its id, access log line and metrics.
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
@@ -138,6 +143,6 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         app.include_router(router, responses=ERROR_RESPONSES)
     # The web app: pages over the same services, its static files, its error pages.
     app.include_router(web_router)
-    app.mount("/static", StaticFiles(directory=str(WEB_STATIC)), name="static")
+    app.mount("/static", VersionedStaticFiles(directory=str(WEB_STATIC)), name="static")
     web_errors.install(app)
     return app

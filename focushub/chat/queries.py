@@ -17,10 +17,16 @@ ROOMS = """
     SELECT r.id, r.type::text AS type, r.name, r.description, r.created_by, r.is_active,
            r.created_at, r.updated_at, r.last_activity_at, r.last_seq, r.last_event_seq,
            me.role::text AS my_role, me.last_read_seq,
+           -- A muted room has nothing unread, nor do muted people's messages (0025).
+           CASE WHEN rm.room_id IS NOT NULL THEN 0 ELSE
            (SELECT count(*) FROM public.chat_messages u
              WHERE u.room_id = r.id AND u.seq > me.last_read_seq
                AND u.sender_id <> me.user_id AND u.deleted_at IS NULL
-               AND u.message_type <> 'system') AS unread_count,
+               AND u.message_type <> 'system'
+               AND NOT EXISTS (SELECT 1 FROM public.user_mutes um
+                               WHERE um.muter_id = me.user_id AND um.muted_id = u.sender_id))
+           END AS unread_count,
+           rm.room_id IS NOT NULL AS muted,
            lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id,
            lm.sender_username AS lm_sender_username, lm.content AS lm_content,
            lm.message_type AS lm_message_type, lm.file_url AS lm_file_url,
@@ -30,6 +36,7 @@ ROOMS = """
            peer.avatar_url AS peer_avatar_url
     FROM public.chat_room_participants me
     JOIN public.chat_rooms r ON r.id = me.room_id
+    LEFT JOIN public.room_mutes rm ON rm.room_id = r.id AND rm.user_id = me.user_id
     LEFT JOIN LATERAL (
         SELECT m.id, m.seq, m.sender_id, su.username AS sender_username, m.content,
                m.message_type::text AS message_type, m.file_url, m.created_at, m.edited_at,

@@ -90,7 +90,8 @@ class RoomRead(OutputModel):
     last_event_seq: int = Field(description="seq of the latest room event (realtime resume point)")
     my_role: ParticipantRole
     last_read_seq: int
-    unread_count: int
+    unread_count: int = Field(description="0 in a muted room; muted people's messages not counted")
+    muted: bool = Field(default=False, description="The caller muted this room")
     last_message: MessageRead | None
     peer: UserSummary | None = Field(description="Direct rooms: the other participant")
 

@@ -80,7 +80,7 @@ def _room(row: Mapping[str, Any]) -> RoomRead:
         updated_at=row["updated_at"], last_activity_at=row["last_activity_at"],
         last_seq=row["last_seq"], last_event_seq=row["last_event_seq"], my_role=row["my_role"],
         last_read_seq=row["last_read_seq"], unread_count=row["unread_count"],
-        last_message=last, peer=peer,
+        muted=row["muted"], last_message=last, peer=peer,
     )
 
 

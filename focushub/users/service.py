@@ -67,6 +67,9 @@ FROM public.users u
 """
 
 
+_NOT_BLOCKED = "AND u.id <> ALL ((SELECT public.block_wall())::uuid[])"
+
+
 async def get_profile(rt: Runtime, caller: Caller, ref: str) -> UserProfile:
     """A public profile by username or by id, with its counts (of what the caller may
     see: RLS applies to each) and whether the caller follows this person."""
@@ -75,10 +78,12 @@ async def get_profile(rt: Runtime, caller: Caller, ref: str) -> UserProfile:
     except ValueError:
         by_id = None
     async with rt.transaction(caller) as tx:
+        # Across a block (0025) the profile is not there, as for someone who does not exist.
         if by_id is not None:
-            row = await tx.one_or_none(f"{_PROFILE} WHERE u.id = :id", id=by_id)
+            row = await tx.one_or_none(f"{_PROFILE} WHERE u.id = :id {_NOT_BLOCKED}", id=by_id)
         else:
-            row = await tx.one_or_none(f"{_PROFILE} WHERE u.username = :u", u=ref.lower())
+            row = await tx.one_or_none(f"{_PROFILE} WHERE u.username = :u {_NOT_BLOCKED}",
+                                       u=ref.lower())
     if row is None:
         raise NotFound("No such user", code="user_not_found")
     return UserProfile.model_validate(dict(row))

@@ -1,0 +1,69 @@
+"""Blocks and mutes. The rules are the database's (0025): what a block hides and refuses,
+what a mute silences. These functions only record the caller's choices; blocking is
+private, so nothing here tells the blocked person anything."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from focushub.content.schemas import UserSummary
+from focushub.core.db import Caller, Tx
+from focushub.core.errors import NotFound, ValidationFailed
+from focushub.core.runtime import Runtime
+from focushub.safety.schemas import BlockRead
+
+Relation = Literal["block", "mute"]
+
+# (table, column naming the caller, column naming the other person)
+_TABLES = {"block": ("user_blocks", "blocker_id", "blocked_id"),
+           "mute": ("user_mutes", "muter_id", "muted_id")}
+
+
+async def _require_user(tx: Tx, user_id: UUID) -> None:
+    if not await tx.scalar("SELECT EXISTS (SELECT 1 FROM public.users WHERE id = :id)", id=user_id):
+        raise NotFound("No such user", code="user_not_found")
+
+
+async def add(rt: Runtime, caller: Caller, relation: Relation, user_id: UUID) -> None:
+    """Block or mute ``user_id``; doing it twice changes nothing."""
+    if user_id == caller.user_id:
+        raise ValidationFailed(f"You cannot {relation} yourself", code=f"{relation}_self")
+    table, me, other = _TABLES[relation]
+    async with rt.transaction(caller) as tx:
+        await _require_user(tx, user_id)
+        await tx.execute(f"INSERT INTO public.{table} ({me}, {other}) VALUES (auth.uid(), :id)"
+                         " ON CONFLICT DO NOTHING", id=user_id)
+
+
+async def remove(rt: Runtime, caller: Caller, relation: Relation, user_id: UUID) -> None:
+    table, me, other = _TABLES[relation]
+    async with rt.transaction(caller) as tx:
+        await tx.execute(f"DELETE FROM public.{table} WHERE {me} = auth.uid() AND {other} = :id",
+                         id=user_id)
+
+
+async def listing(rt: Runtime, caller: Caller, relation: Relation) -> list[BlockRead]:
+    """Everyone the caller blocked (or muted), newest first; at most 1,000."""
+    table, me, other = _TABLES[relation]
+    async with rt.transaction(caller) as tx:
+        rows = await tx.all(
+            f"SELECT t.created_at, u.id AS user_id, u.username AS user_username,"
+            f" u.full_name AS user_full_name, u.avatar_url AS user_avatar_url"
+            f" FROM public.{table} t JOIN public.users u ON u.id = t.{other}"
+            f" WHERE t.{me} = auth.uid() ORDER BY t.created_at DESC LIMIT 1000")
+    return [BlockRead(user=UserSummary.from_row(r, prefix="user_"), created_at=r["created_at"])
+            for r in rows]
+
+
+async def mute_room(rt: Runtime, caller: Caller, room_id: UUID, muted: bool) -> None:
+    """Mute or unmute a room the caller is in (404 otherwise)."""
+    async with rt.transaction(caller) as tx:
+        if not await tx.scalar("SELECT public.is_room_member(:id)", id=room_id):
+            raise NotFound("No such room", code="room_not_found")
+        if muted:
+            await tx.execute("INSERT INTO public.room_mutes (user_id, room_id)"
+                             " VALUES (auth.uid(), :id) ON CONFLICT DO NOTHING", id=room_id)
+        else:
+            await tx.execute("DELETE FROM public.room_mutes WHERE user_id = auth.uid()"
+                             " AND room_id = :id", id=room_id)
