@@ -6,19 +6,24 @@ reload never resubmits; every POST checks the CSRF value (``session.check_csrf``
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+from starlette.background import BackgroundTask
 
+from focushub.accounts import service as accounts_service
+from focushub.accounts.schemas import AccountDelete
 from focushub.admin import service as admin_service
-from focushub.admin.schemas import AdminUserListParams, AdminUserUpdate
+from focushub.admin.schemas import AdminUserListParams, AdminUserUpdate, AuditLogParams, EndSessions
 from focushub.ai import service as ai_service
 from focushub.ai.schemas import FeedbackUpdate
 from focushub.answers import service as answers_service
@@ -31,7 +36,7 @@ from focushub.comments import service as comments_service
 from focushub.comments.schemas import CommentCreate, CommentListParams
 from focushub.content.fields import split_tags
 from focushub.core.deps import client_address
-from focushub.core.errors import AppError
+from focushub.core.errors import AppError, as_app_error
 from focushub.core.runtime import Runtime
 from focushub.feed import service as feed_service
 from focushub.feed.schemas import FeedParams
@@ -42,6 +47,15 @@ from focushub.posts import service as posts_service
 from focushub.posts.schemas import PostCreate, PostListParams
 from focushub.questions import service as questions_service
 from focushub.questions.schemas import QuestionCreate
+from focushub.reports import service as reports_service
+from focushub.reports.schemas import (
+    ModerationCreate,
+    ModerationSettingsUpdate,
+    QueueParams,
+    ReportCreate,
+    ReportListParams,
+    ReportTarget,
+)
 from focushub.resources import service as resources_service
 from focushub.resources.schemas import ResourceFields, ResourceListParams
 from focushub.search import service as search_service
@@ -49,7 +63,7 @@ from focushub.search.schemas import SearchParams
 from focushub.users import service as users_service
 from focushub.users.schemas import UserUpdate
 from focushub.votes import service as votes_service
-from focushub.web import markdown, session
+from focushub.web import assets, markdown, session
 from focushub.web.session import PageSession
 
 HERE = FilePath(__file__).parent
@@ -64,6 +78,7 @@ def _highlight(snippet: str) -> Markup:
 
 
 templates.env.filters["highlight"] = _highlight
+templates.env.globals["static_url"] = assets.static_url
 
 # No inline script or style anywhere: htmx is told not to inject its indicator styles.
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -541,20 +556,110 @@ async def read_all(request: Request, page: PageDep, rt: RtDep,
     return redirect(request, page, "/notifications")
 
 
+# --- reports --------------------------------------------------------------------------------------
+
+REPORT_REASONS = (("spam", "Spam or advertising"), ("harassment", "Harassment or abuse"),
+                  ("wrong", "Wrong or misleading"), ("other", "Something else"))
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _report_view(request: Request, page: PageSession, status: int = 200, **context: Any) -> Response:
+    """The report form, or what became of it: inline (htmx) or as its own page."""
+    context.setdefault("form", {})
+    context["reasons"] = REPORT_REASONS
+    context["label"] = context["target_type"].replace("_", " ")
+    if _is_htmx(request):
+        # htmx swaps only 2xx answers; what the fragment says carries the outcome.
+        return render(request, page, "_report_form.html", **context)
+    return render(request, page, "report.html", status=status, **context)
+
+
+@router.get("/report", response_class=HTMLResponse)
+async def report_page(request: Request, page: PageDep, type: ReportTarget,
+                      id: UUID, back: Annotated[str, Query(max_length=300)] = "/") -> Response:
+    """The form to report something (a page of its own, or the fragment htmx puts in place
+    of the "Report" link). Whether the target may be seen is checked when it is sent."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    return _report_view(request, page, target_type=type.value, target_id=id, back=_safe_next(back))
+
+
+@router.post("/report", response_class=HTMLResponse)
+async def report(request: Request, page: PageDep, rt: RtDep, type: Annotated[ReportTarget, Form()],
+                 id: Annotated[UUID, Form()],
+                 reason: Annotated[str, Form(max_length=20)] = "",
+                 details: Annotated[str, Form(max_length=1000)] = "",
+                 back: Annotated[str, Form(max_length=300)] = "/",
+                 csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Send a report. 404 for what the caller cannot see; a second open report of the same
+    target, or one of the caller's own, is said in words (409 / 422 without htmx)."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    view = {"target_type": type.value, "target_id": id, "back": _safe_next(back),
+            "form": {"reason": reason, "details": details}}
+    try:
+        data = ReportCreate(target_type=type, target_id=id, reason=reason or None,
+                            details=details or None)
+    except ValidationError as exc:
+        messages = [("Choose a reason" if e["loc"] == ("reason",) else
+                     e["msg"].removeprefix("Value error, ").replace("`details`", "the details")
+                     .replace("`other`", "“Something else”")) for e in exc.errors()]
+        return _report_view(request, page, status=422, errors=messages, **view)
+    try:
+        await reports_service.create_report(rt, page.caller, data)
+    except (AppError, DBAPIError) as exc:
+        error = as_app_error(exc)
+        if error is None or error.status_code not in (409, 422):
+            raise
+        if error.code == "already_reported":
+            return _report_view(request, page, status=409, done="already", **view)
+        return _report_view(request, page, status=error.status_code, errors=[error.message],
+                            **view)
+    if _is_htmx(request):
+        return _report_view(request, page, done="sent", **view)
+    return redirect(request, page, f"/settings/reports?sent=1&back={quote(view['back'], safe='')}")
+
+
+@router.get("/settings/reports", response_class=HTMLResponse)
+async def my_reports(request: Request, page: PageDep, rt: RtDep,
+                     cursor: Annotated[str | None, Query(max_length=500)] = None,
+                     back: Annotated[str, Query(max_length=300)] = "") -> Response:
+    """The caller's reports and where each stands, newest first."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    result = await reports_service.my_reports(rt, page.caller, ReportListParams(cursor=cursor))
+    return render(request, page, "settings_reports.html", items=result.items,
+                  next_cursor=result.next_cursor, back=_safe_next(back) if back else "",
+                  reasons=dict(REPORT_REASONS))
+
+
 # --- admin --------------------------------------------------------------------------------------
+
+
+# The audit log filter's choices: an action prefix (the service matches on it) and its label.
+AUDIT_FILTERS = (("", "Everything"), ("moderation.", "Moderation"), ("user.", "Accounts"),
+                 ("security.", "Security"), ("settings.", "Settings"))
 
 
 @router.get("/admin", response_class=HTMLResponse)
 async def admin_page(request: Request, page: PageDep, rt: RtDep,
-                     q: Annotated[str | None, Query(max_length=100)] = None) -> Response:
-    """For administrators; anyone else gets 403 from the database's admin functions."""
+                     q: Annotated[str | None, Query(max_length=100)] = None,
+                     action: Annotated[str | None, Query(max_length=100)] = None,
+                     ended: Annotated[int | None, Query(ge=0)] = None) -> Response:
+    """For administrators; anyone else gets 403 from the database's admin functions.
+    ``action`` filters the audit log by an action or a prefix ending in a dot."""
     if (gone := _need_login(request, page)) is not None:
         return gone
     totals = await admin_service.stats(rt, page.caller)
     users = await admin_service.list_users(rt, page.caller, AdminUserListParams(q=q or None))
-    audit = await admin_service.audit_log(rt, page.caller, limit=20)
-    return render(request, page, "admin.html", totals=totals, users=users.items, audit=audit,
-                  q=q or "")
+    audit = await admin_service.audit_log_page(
+        rt, page.caller, AuditLogParams(action=action or None, limit=20))
+    return render(request, page, "admin.html", totals=totals, users=users.items,
+                  audit=audit.items, q=q or "", action=action or "", filters=AUDIT_FILTERS,
+                  ended=ended)
 
 
 @router.post("/admin/users/{user_id}")
@@ -567,6 +672,94 @@ async def admin_user(request: Request, page: PageDep, rt: RtDep, user_id: UUID,
     await admin_service.update_user(rt, page.caller, user_id,
                                     AdminUserUpdate(is_active=is_active, reason=reason or None))
     return redirect(request, page, "/admin")
+
+
+@router.post("/admin/users/{user_id}/end-sessions")
+async def admin_end_sessions(request: Request, page: PageDep, rt: RtDep, user_id: UUID,
+                             reason: Annotated[str, Form(max_length=1000)] = "",
+                             csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Force logout: every session of the user ends now (logged with the reason)."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    ended = await admin_service.end_sessions(rt, page.caller, user_id,
+                                             EndSessions(reason=reason.strip() or None))
+    return redirect(request, page, f"/admin?ended={ended.tokens_revoked}#people")
+
+
+async def _queue_page(request: Request, page: PageSession, rt: Runtime, cursor: str | None = None,
+                      status: int = 200, errors: list[str] | None = None) -> Response:
+    queue = await reports_service.queue(rt, page.caller, QueueParams(cursor=cursor))
+    settings = await reports_service.get_settings(rt, page.caller)
+    return render(request, page, "admin_reports.html", status=status, items=queue.items,
+                  next_cursor=queue.next_cursor, settings=settings, errors=errors,
+                  actions=MODERATION_ACTIONS)
+
+
+# Each action's button; which apply to a target is decided in the template (a person is
+# not hidden or deleted; an AI answer has no author to warn, suspend or deactivate).
+MODERATION_ACTIONS = (("dismiss", "Dismiss"), ("hide", "Hide"), ("delete", "Delete"),
+                      ("warn", "Warn the author"), ("suspend", "Suspend the author"),
+                      ("deactivate", "Deactivate the author"))
+
+
+@router.get("/admin/reports", response_class=HTMLResponse)
+async def report_queue(request: Request, page: PageDep, rt: RtDep,
+                       cursor: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+    """The moderation queue, most reported first (403 for anyone but administrators)."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    return await _queue_page(request, page, rt, cursor)
+
+
+@router.post("/admin/reports/settings", response_class=HTMLResponse)
+async def moderation_settings(request: Request, page: PageDep, rt: RtDep,
+                              hide_threshold: Annotated[int, Form(ge=1, le=1000)],
+                              reason: Annotated[str, Form(max_length=1000)] = "",
+                              csrf_token: Annotated[str, Form()] = "") -> Response:
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    await reports_service.update_settings(rt, page.caller, ModerationSettingsUpdate(
+        hide_threshold=hide_threshold, reason=reason.strip() or None))
+    return redirect(request, page, "/admin/reports?saved=1")
+
+
+def _utc(value: str) -> datetime | None:
+    """A ``datetime-local`` field's value, read as UTC (the form says so); None if empty."""
+    if not value.strip():
+        return None
+    return datetime.fromisoformat(value.strip()).replace(tzinfo=UTC)
+
+
+@router.post("/admin/reports/{target_type}/{target_id}", response_class=HTMLResponse)
+async def moderate(request: Request, page: PageDep, rt: RtDep, target_type: ReportTarget,
+                   target_id: UUID,
+                   action: Annotated[str, Form(max_length=20)],
+                   reason: Annotated[str, Form(max_length=1000)] = "",
+                   suspend_until: Annotated[str, Form(max_length=40)] = "",
+                   csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Resolve every open report of a target with one action, then back to the queue."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    try:
+        until = _utc(suspend_until) if action == "suspend" else None
+        data = ModerationCreate(action=action, reason=reason or None, suspend_until=until)
+    except ValidationError as exc:
+        return await _queue_page(request, page, rt, status=422,
+                                 errors=[e["msg"].removeprefix("Value error, ")
+                                         for e in exc.errors()])
+    except ValueError:
+        return await _queue_page(request, page, rt, status=422,
+                                 errors=["Give the end of the suspension as a date and time"])
+    try:
+        done = await reports_service.moderate(rt, page.caller, target_type, target_id, data)
+    except (AppError, DBAPIError) as exc:
+        error = as_app_error(exc)
+        if error is None or error.status_code not in (409, 422):
+            raise
+        return await _queue_page(request, page, rt, status=error.status_code,
+                                 errors=[error.message])
+    return redirect(request, page, f"/admin/reports?done={data.action}"
+                                   f"&resolved={done.reports_resolved}")
 
 
 # --- chat -----------------------------------------------------------------------------------------
@@ -665,3 +858,51 @@ async def save_avatar(request: Request, page: PageDep, rt: RtDep,
         return render(request, page, "settings_profile.html", status=exc.status_code,
                       account=me, errors=[exc.message])
     return redirect(request, page, "/settings/profile?saved=1")
+
+
+@router.get("/settings/account", response_class=HTMLResponse)
+async def account_settings(request: Request, page: PageDep, rt: RtDep) -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    me = await users_service.get_me(rt, page.caller)
+    return render(request, page, "settings_account.html", account=me)
+
+
+@router.get("/settings/account/export")
+async def export_account(request: Request, page: PageDep, rt: RtDep) -> Response:
+    """Download everything the account holds (the API's export, as a zip). The temporary
+    file is removed once sent, or when the download is abandoned."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    path, filename = await accounts_service.export_account(rt, page.caller)
+    response = FileResponse(path, media_type="application/zip", filename=filename,
+                            headers={"Cache-Control": "no-store"},
+                            background=BackgroundTask(path.unlink, missing_ok=True))
+    session.write_cookies(response, request, page)
+    return response
+
+
+@router.post("/settings/account/delete", response_class=HTMLResponse)
+async def delete_account(request: Request, page: PageDep, rt: RtDep,
+                         password: Annotated[str, Form(max_length=1000)] = "",
+                         csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Delete the account after checking the password; then signed out, on the front page."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    try:
+        await accounts_service.delete_account(rt, page.caller, AccountDelete(password=password))
+    except ValidationError:
+        error, status = "The password is wrong", 403
+    except (AppError, DBAPIError) as exc:
+        app_error = as_app_error(exc)
+        if app_error is None or app_error.status_code >= 500 or app_error.status_code == 429:
+            raise
+        error, status = app_error.message, app_error.status_code
+    else:
+        page.clear = True
+        page.set_cookies.pop(session.ACCESS, None)
+        page.set_cookies.pop(session.REFRESH, None)
+        return redirect(request, page, "/?deleted=1")
+    me = await users_service.get_me(rt, page.caller)
+    return render(request, page, "settings_account.html", status=status, account=me,
+                  error=error)

@@ -252,3 +252,273 @@ async def test_comments_replies_votes_and_accepting_in_pages(browser):
         "csrf_token": csrf(question.text), "question_id": q_url.rsplit("/", 1)[1]})
     assert r.status_code == 303
     assert "Accepted answer" in (await browser.get(q_url)).text
+
+
+async def make_admin(test_db, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(test_db.owner_url)
+    try:
+        await conn.execute("UPDATE users SET role = 'admin' WHERE username = $1", name)
+    finally:
+        await conn.close()
+
+
+async def new_post(browser: httpx.AsyncClient, title: str, content: str) -> str:
+    page = await browser.get("/posts/new")
+    r = await browser.post("/posts/new", data={"csrf_token": csrf(page.text), "title": title,
+                                               "content": content})
+    assert r.status_code == 303
+    return r.headers["location"]
+
+
+async def test_reporting_from_the_pages_with_and_without_htmx(browser):
+    await sign_up(browser, "lena")
+    post_url = await new_post(browser, "Cheap essays", "Buy essays at spam.example")
+    post_id = post_url.rsplit("/", 1)[1]
+    own = await browser.get(post_url)
+    assert "/report?type=post" not in own.text  # nobody reports their own post
+
+    browser.cookies.clear()
+    await sign_up(browser, "milo")
+    shown = await browser.get(post_url)
+    link = f"/report?type=post&amp;id={post_id}&amp;back=%2Fposts%2F{post_id}"
+    assert f'href="{link}"' in shown.text and f'hx-get="{link}"' in shown.text
+    # Without JavaScript: the report page and a plain form post.
+    form = await browser.get(f"/report?type=post&id={post_id}&back=/posts/{post_id}")
+    assert form.status_code == 200 and "<h1>Report a post</h1>" in form.text
+    for value, text in (("spam", "Spam or advertising"), ("other", "Something else")):
+        assert f'for="reason-{post_id}-{value}">{text}</label>' in form.text
+    token = csrf(form.text)
+    # "Something else" needs words; no reason at all is asked for.
+    r = await browser.post("/report", data={"csrf_token": token, "type": "post", "id": post_id,
+                                            "reason": "other", "details": "  "})
+    assert r.status_code == 422 and "say what is wrong in the details" in r.text
+    r = await browser.post("/report", data={"csrf_token": token, "type": "post", "id": post_id})
+    assert r.status_code == 422 and "Choose a reason" in r.text
+    r = await browser.post("/report", data={"csrf_token": token, "type": "post", "id": post_id,
+                                            "reason": "spam", "details": "Selling essays",
+                                            "back": f"/posts/{post_id}"})
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/settings/reports?sent=1&back=%2Fposts%2F{post_id}"
+    mine = await browser.get(r.headers["location"])
+    assert "Your report was sent" in mine.text and "waiting for review" in mine.text
+    assert "Selling essays" in mine.text and f'href="/posts/{post_id}"' in mine.text
+    # Twice: a friendly 409 page without JavaScript, a 200 fragment for htmx.
+    r = await browser.post("/report", data={"csrf_token": token, "type": "post", "id": post_id,
+                                            "reason": "wrong"})
+    assert r.status_code == 409 and "You already reported this post" in r.text
+    r = await browser.post("/report", headers={"HX-Request": "true"}, data={
+        "csrf_token": token, "type": "post", "id": post_id, "reason": "wrong"})
+    assert r.status_code == 200 and "You already reported this post" in r.text
+    assert "<html" not in r.text  # a fragment, swapped in place of the form
+
+    # With htmx: the form comes inline, and so does the thanks.
+    comment = await browser.post(f"{post_url}/comments", data={"csrf_token": token,
+                                                               "content": "Is this allowed?"})
+    comment_id = comment.headers["location"].rsplit("comment-", 1)[1]
+    browser.cookies.clear()
+    await sign_up(browser, "nadia")
+    fragment = await browser.get(f"/report?type=comment&id={comment_id}",
+                                 headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert 'hx-post="/report"' in fragment.text and 'action="/report"' in fragment.text
+    token = csrf((await browser.get("/")).text)
+    r = await browser.post("/report", headers={"HX-Request": "true"}, data={
+        "csrf_token": token, "type": "comment", "id": comment_id, "reason": "harassment"})
+    assert r.status_code == 200 and "Thank you. Your report was sent" in r.text
+
+    # What one cannot see is 404 (a message in a chat one is not in), as is what does not exist.
+    await login_as(browser, "milo")
+    token = csrf((await browser.get("/chat")).text)
+    room = await browser.post("/chat", data={"csrf_token": token, "username": "lena"})
+    await browser.post(room.headers["location"], data={"csrf_token": token, "content": "Hi"})
+    message_id = re.search(r"type=chat_message&amp;id=([0-9a-f-]{36})",
+                           (await browser.get(room.headers["location"])).text)
+    assert message_id is None  # milo's own message has no report link
+    await login_as(browser, "lena")
+    message_id = re.search(r"type=chat_message&amp;id=([0-9a-f-]{36})",
+                           (await browser.get(room.headers["location"])).text).group(1)
+    await login_as(browser, "nadia")
+    token = csrf((await browser.get("/")).text)
+    for target_type, target_id in (("chat_message", message_id),
+                                   ("post", "7d3f6a10-0c59-4a0e-9d7e-2b8f4d1e6c22")):
+        r = await browser.post("/report", data={"csrf_token": token, "type": target_type,
+                                                "id": target_id, "reason": "spam"})
+        assert r.status_code == 404 and "Not found" in r.text
+    assert (await browser.get("/report?type=planet&id=x")).status_code == 422
+    browser.cookies.clear()
+    r = await browser.get(f"/report?type=post&id={post_id}")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+
+
+async def _user_id(test_db, name: str) -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(test_db.owner_url)
+    try:
+        return str(await conn.fetchval("SELECT id FROM users WHERE username = $1", name))
+    finally:
+        await conn.close()
+
+
+async def test_the_moderation_queue_resolves_reports_through_the_page(browser, test_db):
+    import asyncpg
+
+    await sign_up(browser, "olga")
+    posts = [await new_post(browser, f"Post {n}", f"Text number {n}") for n in range(5)]
+    ids = [u.rsplit("/", 1)[1] for u in posts]
+    olga = await _user_id(test_db, "olga")
+    for reporter in ("pablo", "quinn"):
+        browser.cookies.clear()
+        await sign_up(browser, reporter)
+        token = csrf((await browser.get("/")).text)
+        for post_id in ids:
+            r = await browser.post("/report", data={
+                "csrf_token": token, "type": "post", "id": post_id, "reason": "other",
+                "details": f"off-topic, says {reporter[0]}"})
+            assert r.status_code == 303
+        r = await browser.post("/report", data={"csrf_token": token, "type": "user", "id": olga,
+                                                "reason": "spam"})
+        assert r.status_code == 303
+    assert (await browser.get("/admin/reports")).status_code == 403  # not for reporters
+
+    await sign_up(browser, "rosa")
+    await make_admin(test_db, "rosa")
+    await login_as(browser, "rosa")
+    admin = await browser.get("/admin")
+    assert 'href="/admin/reports"' in admin.text
+    queue = await browser.get("/admin/reports")
+    assert queue.status_code == 200
+    # The snapshot and what reporters wrote; never who they are.
+    assert "Text number 0" in queue.text and "off-topic, says p" in queue.text
+    assert "pablo" not in queue.text and "quinn" not in queue.text
+    assert "2 open reports" in queue.text and "2 other" in queue.text
+    assert 'value="3"' in queue.text  # the hide threshold
+    token = csrf(queue.text)
+
+    async def act(target: str, **form: str) -> httpx.Response:
+        return await browser.post(f"/admin/reports/{target}", data={"csrf_token": token, **form})
+
+    # A reason is required except to dismiss; a suspension needs its end.
+    r = await act(f"post/{ids[0]}", action="hide")
+    assert r.status_code == 422 and "a reason is required" in r.text
+    r = await act(f"user/{olga}", action="suspend", reason="Spam")
+    assert r.status_code == 422 and "suspend_until" in r.text
+    r = await act(f"user/{olga}", action="suspend", reason="Spam", suspend_until="soon")
+    assert r.status_code == 422 and "date and time" in r.text
+
+    r = await act(f"post/{ids[0]}", action="dismiss")
+    assert r.status_code == 303 and r.headers["location"] == "/admin/reports?done=dismiss&resolved=2"
+    assert (await act(f"post/{ids[1]}", action="hide", reason="Off-topic")).status_code == 303
+    assert (await act(f"post/{ids[2]}", action="delete", reason="Off-topic")).status_code == 303
+    assert (await act(f"post/{ids[3]}", action="warn", reason="Stay on topic")).status_code == 303
+    assert (await act(f"user/{olga}", action="suspend", reason="Spam",
+                      suspend_until="2999-01-01T12:00")).status_code == 303
+    assert (await act(f"post/{ids[4]}", action="deactivate",
+                      reason="Spam again")).status_code == 303
+    queue = await browser.get("/admin/reports?done=deactivate&resolved=2")
+    assert "Nothing is waiting for review" in queue.text and "2 report(s) resolved" in queue.text
+
+    conn = await asyncpg.connect(test_db.owner_url)
+    try:
+        posts_left = {str(r["id"]): r["hidden_at"] for r in await conn.fetch(
+            "SELECT id, hidden_at FROM posts WHERE author_id = $1", olga)}
+        user = await conn.fetchrow("SELECT is_active, suspended_until FROM users WHERE id = $1",
+                                   olga)
+        statuses = [r["status"] for r in await conn.fetch(
+            "SELECT status::text AS status FROM reports ORDER BY status")]
+    finally:
+        await conn.close()
+    assert ids[2] not in posts_left and posts_left[ids[0]] is None and posts_left[ids[1]]
+    assert not user["is_active"] and user["suspended_until"].year == 2999
+    assert statuses == ["actioned"] * 10 + ["dismissed"] * 2
+    # Each action is in the audit log, which the admin page filters by action.
+    audit = await browser.get("/admin", params={"action": "moderation."})
+    for action in ("dismiss", "hide", "delete", "warn", "suspend", "deactivate"):
+        assert f"moderation.{action}" in audit.text
+    assert "user.update" not in audit.text
+
+    # The threshold, through its form.
+    r = await browser.post("/admin/reports/settings", data={"csrf_token": token,
+                                                            "hide_threshold": "5",
+                                                            "reason": "Bigger community"})
+    assert r.status_code == 303
+    assert 'value="5"' in (await browser.get("/admin/reports")).text
+    r = await browser.post("/admin/reports/settings", data={"csrf_token": token,
+                                                            "hide_threshold": "0"})
+    assert r.status_code == 422
+    settings = await browser.get("/admin", params={"action": "settings."})
+    assert "settings.hide_threshold" in settings.text and "Bigger community" in settings.text
+
+
+async def test_force_logout_from_the_people_list(browser, test_db):
+    await sign_up(browser, "sam")
+    sam_cookies = dict(browser.cookies)
+    browser.cookies.clear()
+    await sign_up(browser, "tara")
+    await make_admin(test_db, "tara")
+    await login_as(browser, "tara")
+    admin = await browser.get("/admin")
+    sam = await _user_id(test_db, "sam")
+    assert f'action="/admin/users/{sam}/end-sessions"' in admin.text
+    r = await browser.post(f"/admin/users/{sam}/end-sessions",
+                           data={"csrf_token": csrf(admin.text), "reason": "Lost phone"})
+    assert r.status_code == 303 and r.headers["location"] == "/admin?ended=1#people"
+    assert "1 session(s) ended" in (await browser.get("/admin?ended=1")).text
+    assert "user.end_sessions" in (await browser.get("/admin?action=user.")).text
+    # Sam's browser is signed out at once: its access token no longer works, nor its refresh.
+    browser.cookies.clear()
+    for name, value in sam_cookies.items():
+        browser.cookies.set(name, value)
+    r = await browser.get("/settings/profile")
+    assert r.status_code == 401 and "Please log in" in r.text
+    assert "Log out" not in r.text
+
+
+async def test_account_export_and_deletion_in_the_pages(browser, test_db, tmp_path,
+                                                        monkeypatch):
+    import io
+    import json
+    import tempfile
+    import zipfile
+
+    # The export's temporary file goes to a directory of this test's own, to see it removed.
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(exports))
+    await sign_up(browser, "uma")
+    await new_post(browser, "My notes", "Kept in the export")
+    account = await browser.get("/settings/account")
+    assert account.status_code == 200 and 'href="/settings/account/export"' in account.text
+    assert 'aria-label="Settings"' in account.text and "cannot be undone" in account.text
+    r = await browser.get("/settings/account/export")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    assert r.headers["cache-control"] == "no-store"
+    assert 'filename="focushub-export-uma-' in r.headers["content-disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    assert {"README.txt", "account.json", "posts.json"} <= set(archive.namelist())
+    assert json.loads(archive.read("account.json"))["username"] == "uma"
+    assert [p["title"] for p in json.loads(archive.read("posts.json"))] == ["My notes"]
+    assert list(exports.iterdir()) == []  # the temporary file is gone once sent
+
+    token = csrf(account.text)
+    r = await browser.post("/settings/account/delete", data={"csrf_token": token,
+                                                             "password": "not my password"})
+    assert r.status_code == 403 and "The password is wrong" in r.text
+    r = await browser.post("/settings/account/delete", data={"csrf_token": token, "password": ""})
+    assert r.status_code == 403
+    r = await browser.post("/settings/account/delete", data={"csrf_token": "forged",
+                                                             "password": "correct horse battery"})
+    assert r.status_code == 403 and "expired" in r.text
+    assert await _user_id(test_db, "uma") != "None"
+    r = await browser.post("/settings/account/delete", data={"csrf_token": token,
+                                                             "password": "correct horse battery"})
+    assert r.status_code == 303 and r.headers["location"] == "/?deleted=1"
+    assert "fh_access" not in browser.cookies and "fh_refresh" not in browser.cookies
+    front = await browser.get("/?deleted=1")
+    assert "Your account was deleted" in front.text and "Log in" in front.text
+    assert await _user_id(test_db, "uma") == "None"
+    # Signed out: the account pages send to the login page.
+    r = await browser.get("/settings/account/export")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")

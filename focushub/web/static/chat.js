@@ -46,6 +46,19 @@
     item.appendChild(who);
     item.appendChild(document.createTextNode(" "));
     item.appendChild(body);
+    if (message.sender_id !== me && !message.deleted_at && message.message_type !== "system") {
+      // The same "Report" link the page renders (a plain link: its page has the form).
+      var report = document.createElement("a");
+      report.className = "report";
+      report.href = "/report?type=chat_message&id=" + encodeURIComponent(message.id) +
+        "&back=" + encodeURIComponent("/chat/" + room);
+      report.textContent = "Report";
+      var hidden = document.createElement("span");
+      hidden.className = "visually-hidden";
+      hidden.textContent = " this chat message";
+      report.appendChild(hidden);
+      item.appendChild(report);
+    }
     item.scrollIntoView({block: "nearest"});
   }
 
