@@ -43,10 +43,11 @@ class DatabaseTarget:
 
 
 @contextmanager
-def database_target(settings: Settings) -> Iterator[DatabaseTarget]:
+def database_target(settings: Settings, *, watch: bool = False) -> Iterator[DatabaseTarget]:
     """Resolve where the database is; start (or join) the embedded server when no URL is set.
 
-    The embedded server is released on exit; the last process using it stops it.
+    With ``watch``, an embedded server that crashes is restarted while we use it. The
+    embedded server is released on exit; the last process using it stops it.
     """
     if settings.database_url:
         yield DatabaseTarget(
@@ -72,6 +73,8 @@ def database_target(settings: Settings) -> Iterator[DatabaseTarget]:
         # SIGTERM (systemd, containers) must stop it as SIGINT does: uvicorn and the worker
         # restore this handler when they finish and pass the signal on to it.
         install_signal_handlers(server)
+        if watch:
+            server.watch()
     except EmbeddedUnavailable as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -140,7 +143,7 @@ def serve(
             console.print(f"[red]{problem}[/red]")
         raise typer.Exit(2)
     settings.resolved_jwt_secret()  # create the development secret once, before workers fork
-    with database_target(settings) as target:
+    with database_target(settings, watch=True) as target:
         _migrate(target)
         if asyncio.run(bootstrap.role_bypasses_rls(target.app_url)):
             console.print(

@@ -32,6 +32,18 @@ How the pieces fit:
   when that path is short enough, else in ``/tmp/focushub-<hash>``.
 * **Never as root.** PostgreSQL refuses to run as root, so when we are root every
   binary runs as the system user :data:`PG_SYSTEM_USER`, created on demand.
+* **A crashed server is restarted by whoever watches it.** :meth:`EmbeddedPostgres.watch`
+  (``focushub serve`` calls it) runs a thread that waits for the postmaster to exit
+  (a ``pidfd``, so the death is seen at once; polling where there is none). A postmaster
+  that exits leaving ``postmaster.pid`` behind crashed (``kill -9``, the OOM killer);
+  one that removed it was shut down on purpose, and is not restarted (the watchdog
+  follows the next server someone starts). The rule when several processes share the
+  server: *every* watching user may restart it, and each does so under ``start.lock``
+  after checking again for a live postmaster, so the first to get the lock launches one
+  on the same PGDATA (PostgreSQL's own crash recovery replays the WAL) and the others
+  find it running and keep watching it. Exactly one postmaster results, whichever of the
+  users survive. Restarts that keep failing, or servers that keep crashing, are retried
+  after 0, 1, 2, 4 … 30 s; every crash and restart is logged.
 """
 
 from __future__ import annotations
@@ -41,6 +53,7 @@ import hashlib
 import logging
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -78,6 +91,10 @@ _POLL_INTERVAL = 0.05  # seconds between readiness/exit checks: start-up costs ~
 _PROGRESS_EVERY = 5.0  # seconds between "still waiting" log lines
 _STOP_TIMEOUT = 120.0  # fast shutdown (one checkpoint) before escalating to immediate
 _LOG_ROTATE_BYTES = 64 * 1024 * 1024
+_WATCH_POLL = 0.25  # seconds: how soon a watchdog notices stop(), or a death without pidfd
+_IDLE_POLL = 1.0  # seconds between looks for a server after one was stopped on purpose
+_BACKOFF_MAX = 30.0  # seconds: the longest wait before another restart attempt
+_STABLE_AFTER = 60.0  # seconds up after which a server's next crash is restarted at once
 _SOCKET_NAME = f".s.PGSQL.{PG_PORT}"
 # sizeof(sockaddr_un.sun_path): PostgreSQL needs strlen(path) < this.
 _SUN_PATH_MAX = 108 if sys.platform.startswith("linux") else 104
@@ -115,6 +132,10 @@ class EmbeddedUnavailable(RuntimeError):
 
 class EmbeddedStartError(RuntimeError):
     """The embedded server could not be initialized, started or reached."""
+
+
+class _WatchEnded(Exception):
+    """Raised inside a watchdog's restart when :meth:`EmbeddedPostgres.stop` ends the watch."""
 
 
 def _binaries() -> Path:
@@ -197,6 +218,36 @@ def _pid_alive(pid: int) -> bool:
         return False
     except psutil.AccessDenied:
         return True
+
+
+def _wait_for_exit(pid: int, pgdata: Path, stop: threading.Event) -> bool:
+    """Block until postmaster ``pid`` of ``pgdata`` has exited (True) or ``stop`` is set (False).
+
+    Uses a pidfd (Linux 5.3+), which becomes readable the moment the process exits,
+    whoever its parent is; elsewhere polls every :data:`_WATCH_POLL` s. The identity
+    check after opening the pidfd closes the race with a PID recycled just before.
+    """
+    try:
+        fd: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfd here, or the process is already gone
+        fd = None
+    try:
+        if not _pid_is_postgres_of(pid, pgdata):
+            return True
+        if fd is None:
+            while _pid_alive(pid):
+                if stop.wait(_WATCH_POLL):
+                    return False
+            return True
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while not poller.poll(int(_WATCH_POLL * 1000)):
+            if stop.is_set():
+                return False
+        return True
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
@@ -379,6 +430,9 @@ class EmbeddedPostgres:
         self._log_offset = 0  # size of the server log when we last launched a postmaster
         self._busy = False  # a start/stop is running (a signal handler must not re-enter)
         self._mutex = threading.RLock()  # re-entrant: the signal handler runs on this thread
+        self._watchdog: threading.Thread | None = None  # see watch()
+        self._watch_stop = threading.Event()
+        self._crash_streak = 0  # crashes and failed restarts since the server was last stable
         _instances.add(self)
 
     # ------------------------------------------------------------------ public API
@@ -439,14 +493,42 @@ class EmbeddedPostgres:
             finally:
                 self._busy = False
 
+    def watch(self) -> None:
+        """Restart the server whenever its postmaster crashes, until :meth:`stop`.
+
+        Precondition: :meth:`start` succeeded. Idempotent. Runs a daemon thread (see the
+        module docstring for what counts as a crash and for the rule between several
+        watching processes). What this thread does is logged under ``focushub.embedded``:
+        a death, every restart attempt with its delay, the time the restart took.
+        """
+        with self._mutex:
+            if self._users_fd is None:
+                raise EmbeddedStartError("watch() needs a started server")
+            if self._watchdog is not None and self._watchdog.is_alive():
+                return
+            self._watch_stop = threading.Event()
+            self._watchdog = threading.Thread(
+                target=self._watch, args=(self._watch_stop,),
+                name="focushub-postgres-watchdog", daemon=True,
+            )
+            self._watchdog.start()
+
+    @property
+    def watching(self) -> bool:
+        """True while this handle's watchdog runs."""
+        return self._watchdog is not None and self._watchdog.is_alive()
+
     def stop(self) -> None:
         """Give up this handle's share; the last user shuts the server down (fast mode).
 
-        Idempotent, and a no-op on a handle that was never started. Fast shutdown
+        Ends the watchdog first (waiting for a restart it has begun to give up), so a
+        server stopped here is never restarted. Idempotent, and a no-op on a handle
+        that was never started. Fast shutdown
         (SIGINT, what ``pg_ctl stop -m fast`` sends) disconnects clients, writes a
         checkpoint and removes ``postmaster.pid``; if that takes longer than 120 s we
         escalate to an immediate shutdown (crash recovery on next start, no data loss).
         """
+        self._end_watch()
         with self._mutex:
             if self._users_fd is None or self._busy:
                 # _busy: called from a signal handler while start/stop runs on this
@@ -731,17 +813,21 @@ class EmbeddedPostgres:
         except FileNotFoundError:
             pass
 
-    def _wait_ready(self, pid: int, t0: float, *, launched: bool) -> bool:
+    def _wait_ready(self, pid: int, t0: float, *, launched: bool,
+                    cancel: threading.Event | None = None) -> bool:
         """Poll every 50 ms until ``pid`` is ready and reachable, it dies, or the timeout ends.
 
         Returns True once ready. If ``pid`` dies: raises EmbeddedStartError with the log
         tail when we ``launched`` it, else returns False (the caller starts a new one).
-        Raises EmbeddedStartError when ``start_timeout`` (counted from ``t0``) runs out.
+        Raises EmbeddedStartError when ``start_timeout`` (counted from ``t0``) runs out,
+        and _WatchEnded as soon as ``cancel`` is set.
         """
         deadline = t0 + self._start_timeout
         next_report = time.monotonic() + _PROGRESS_EVERY
         offset = self._log_offset if launched else 0
         while True:
+            if cancel is not None and cancel.is_set():
+                raise _WatchEnded
             alive = _pid_alive(pid) if launched else _pid_is_postgres_of(pid, self._pgdata)
             if not alive:
                 if not launched:
@@ -775,6 +861,118 @@ class EmbeddedPostgres:
                 )
                 next_report = now + _PROGRESS_EVERY
             time.sleep(_POLL_INTERVAL)
+
+    # ------------------------------------------------------------------ watchdog
+
+    def _watch(self, stop: threading.Event) -> None:
+        """The watchdog thread: follow the live postmaster, restart it when it crashes."""
+        pid = self.pid
+        if pid is not None:
+            log.info("Watching PostgreSQL (pid %d) in %s", pid, self._pgdata)
+        while not stop.is_set():
+            if pid is None:
+                # Stopped on purpose: follow whichever server someone starts next.
+                if stop.wait(_IDLE_POLL):
+                    return
+                pid = self.pid
+                if pid is not None:
+                    log.info("Watching PostgreSQL (pid %d) in %s again", pid, self._pgdata)
+                continue
+            up_since = time.monotonic()
+            if not _wait_for_exit(pid, self._pgdata, stop):
+                return
+            if time.monotonic() - up_since >= _STABLE_AFTER:
+                self._crash_streak = 0
+            try:
+                pid = self._recover(pid, stop)
+            except _WatchEnded:
+                return
+            except Exception:  # the thread must outlive anything; say so and keep watching
+                log.exception("PostgreSQL watchdog of %s failed; retrying", self._pgdata)
+                if stop.wait(self._next_delay()):
+                    return
+                pid = self.pid
+
+    def _next_delay(self) -> float:
+        """0 s for the first crash in a while, then 1, 2, 4 … up to :data:`_BACKOFF_MAX`."""
+        streak, self._crash_streak = self._crash_streak, self._crash_streak + 1
+        return 0.0 if streak == 0 else min(_BACKOFF_MAX, 2.0 ** (streak - 1))
+
+    def _recover(self, dead: int, stop: threading.Event) -> int | None:
+        """After postmaster ``dead`` exited: the PID to watch next, or None after an
+        orderly shutdown. Restarts a crashed server until it runs, with backoff.
+
+        Everything is decided under ``start.lock``: nobody else is starting or stopping
+        the server meanwhile, so "no live postmaster and a ``postmaster.pid`` left
+        behind" really means a crash, and a postmaster found live was started by
+        another user (its watchdog, or a process that just called start()). Once a
+        crash is seen, a failed restart (which may have removed ``postmaster.pid``) is
+        retried until a server runs.
+        """
+        attempt = 0
+        while True:
+            delay = self._next_delay()
+            attempt += 1
+            with self._start_lock(stop):
+                info = self._live_pid_file()
+                if info is not None:
+                    log.info("PostgreSQL (pid %d) in %s was started by another user; "
+                             "watching it", info.pid, self._pgdata)
+                    return info.pid
+                if attempt == 1 and _read_pid_file(self._pgdata) is None:
+                    log.warning("PostgreSQL (pid %d) in %s was shut down by someone else; "
+                                "not restarting it", dead, self._pgdata)
+                    return None
+                log.error(
+                    "PostgreSQL (pid %d) in %s died unexpectedly; restarting it in %.0f s "
+                    "(attempt %d)", dead, self._pgdata, delay, attempt,
+                )
+            # Waiting without the lock: another user may restart it meanwhile.
+            if stop.wait(delay):
+                raise _WatchEnded
+            try:
+                pid = self._restart(stop)
+            except EmbeddedStartError as exc:
+                log.error("Restarting PostgreSQL in %s failed: %s", self._pgdata, exc)
+                continue
+            if pid is not None:
+                return pid
+
+    def _restart(self, stop: threading.Event) -> int | None:
+        """Launch a postmaster on this PGDATA unless one runs; its PID (None: try again).
+
+        Precondition: this handle is a user (holds its share), so no other process
+        stops the server meanwhile.
+        """
+        t0 = time.monotonic()
+        with self._start_lock(stop):
+            info = self._live_pid_file()
+            if info is not None:  # another user was quicker
+                log.info("PostgreSQL (pid %d) in %s was restarted by another user",
+                         info.pid, self._pgdata)
+                return info.pid
+            self._clear_stale_state()
+            launched = self._launch()
+            try:
+                self._wait_ready(launched, t0, launched=True, cancel=stop)
+            except BaseException:
+                if self._sole_user():
+                    try:
+                        self._shutdown(launched, launched=True)
+                    except Exception:
+                        log.exception("Could not stop the PostgreSQL server that failed to start")
+                raise
+        log.warning("PostgreSQL restarted after a crash in %.2f s (pid %d, %s)",
+                    time.monotonic() - t0, launched, self._pgdata)
+        return launched
+
+    def _end_watch(self) -> None:
+        """Stop the watchdog and wait for it (a restart in progress gives up)."""
+        self._watch_stop.set()
+        thread = self._watchdog
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        self._watchdog = None
 
     # ------------------------------------------------------------------ stop
 
@@ -849,11 +1047,21 @@ class EmbeddedPostgres:
         return os.open(self._data_dir / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
     @contextmanager
-    def _start_lock(self) -> Iterator[None]:
-        """Exclusive ``start.lock``: one process at a time starts or stops this server."""
+    def _start_lock(self, cancel: threading.Event | None = None) -> Iterator[None]:
+        """Exclusive ``start.lock``: one process (and one thread) at a time starts or stops
+        this server. With ``cancel``: raises _WatchEnded once it is set while waiting."""
         fd = self._open_lock_file("start.lock")
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            if cancel is None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            else:
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if cancel.wait(_POLL_INTERVAL):
+                            raise _WatchEnded from None
             yield
         finally:
             os.close(fd)  # closing drops the lock
@@ -884,6 +1092,8 @@ class EmbeddedPostgres:
         """In a forked child: drop the inherited share without touching the parent's lock."""
         self._mutex = threading.RLock()
         self._busy = False
+        self._watchdog = None  # threads do not survive fork(); the child is no user anyway
+        self._watch_stop = threading.Event()
         fd, self._users_fd = self._users_fd, None
         if fd is not None:
             os.close(fd)  # the lock lives on the parent's copy of this file description
