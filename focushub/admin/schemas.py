@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +11,20 @@ from pydantic import BaseModel, Field, model_validator
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from focushub.core.schemas import ChangeModel, OutputModel
 from focushub.users.schemas import UserRole
+
+
+class WeekGrowth(OutputModel):
+    week: date = Field(description="Monday of the ISO week")
+    users: int
+    posts: int
+    questions: int
+    answers: int
+    messages: int
+
+
+class TagUse(OutputModel):
+    tag: str
+    uses: int
 
 
 class AdminStats(OutputModel):
@@ -31,6 +45,10 @@ class AdminStats(OutputModel):
     storage_bytes: int
     ai_answers: int
     jobs: dict[str, int] = Field(description="Jobs by status")
+    open_reports: int = Field(description="Reports waiting in the moderation queue")
+    reported_targets: int
+    weeks: list[WeekGrowth] = Field(description="New content per week, oldest first (12 weeks)")
+    top_tags: list[TagUse] = Field(description="Most used tags of the last 30 days")
 
 
 class AdminUserRead(OutputModel):

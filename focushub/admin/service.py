@@ -29,8 +29,12 @@ from focushub.core.runtime import Runtime
 async def stats(rt: Runtime, caller: Caller) -> AdminStats:
     async with rt.transaction(caller) as tx:
         totals = await tx.scalar("SELECT public.admin_stats()")
+        growth = await tx.scalar("SELECT public.admin_growth(12)")
     if isinstance(totals, str):
         totals = orjson.loads(totals)
+    if isinstance(growth, str):
+        growth = orjson.loads(growth)
+    totals.update(growth)
     async with rt.transaction(SERVICE) as tx:  # the queue is service_role's (0013)
         jobs = {r["status"]: r["n"] for r in await tx.all(
             "SELECT status::text AS status, count(*) AS n FROM procrastinate.procrastinate_jobs"

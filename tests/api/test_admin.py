@@ -37,6 +37,13 @@ async def test_totals_count_everything_not_only_what_an_admin_sees(client, owner
     assert (stats["questions"], stats["questions_answered"], stats["answered_ratio"]) == (2, 1, 0.5)
     assert stats["messages"] == 1  # a chat the admin is not in
     assert stats["active_1d"] == 3  # everyone logged in (sign-up counts as the first login)
+    # This week's growth, empty weeks before it, the tags of the last 30 days.
+    assert len(stats["weeks"]) == 12 and all(w["users"] == 0 for w in stats["weeks"][:-1])
+    this_week = stats["weeks"][-1]
+    assert (this_week["users"], this_week["posts"], this_week["questions"],
+            this_week["answers"], this_week["messages"]) == (3, 1, 2, 1, 1)
+    assert stats["top_tags"] == [{"tag": "learning", "uses": 2}]
+    assert (stats["open_reports"], stats["reported_targets"]) == (0, 0)
 
 
 async def test_deactivation_is_immediate_logged_and_listed(client, owner_conn):
