@@ -22,6 +22,7 @@ from focushub.answers.router import router as answers_router
 from focushub.auth.router import router as auth_router
 from focushub.chat.router import router as chat_router
 from focushub.comments.router import router as comments_router
+from focushub.core.deps import mark_optional_sign_in
 from focushub.core.errors import ERROR_RESPONSES, install_error_handlers
 from focushub.core.middleware import BodyLimitMiddleware
 from focushub.core.observability import RequestContextMiddleware, configure_logging
@@ -145,4 +146,5 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.include_router(web_router)
     app.mount("/static", VersionedStaticFiles(directory=str(WEB_STATIC)), name="static")
     web_errors.install(app)
+    mark_optional_sign_in(app)
     return app

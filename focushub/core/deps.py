@@ -10,9 +10,9 @@ per request.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from focushub.core import observability
@@ -22,7 +22,12 @@ from focushub.core.runtime import Runtime
 from focushub.core.security import decode_access_token
 from focushub.core.settings import Settings
 
-_bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
+_bearer = HTTPBearer(auto_error=False, scheme_name="OptionalBearer",
+                     description="Access token from /api/v1/auth/login")
+# The same header, declared again by require_user so the OpenAPI document can tell the
+# operations that need a token from those where it is optional (mark_optional_sign_in).
+_required_bearer = HTTPBearer(auto_error=False, scheme_name="HTTPBearer",
+                              description="Access token from /api/v1/auth/login")
 
 
 def client_address(request: Request) -> str:
@@ -58,7 +63,10 @@ async def get_caller(
     return caller
 
 
-async def require_user(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+async def require_user(
+    caller: Annotated[Caller, Depends(get_caller)],
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(_required_bearer)],
+) -> Caller:
     if not caller.is_authenticated:
         raise Unauthorized("Sign in to do this", code="not_authenticated")
     return caller
@@ -68,3 +76,33 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 UserDep = Annotated[Caller, Depends(require_user)]
+
+
+
+def mark_optional_sign_in(app: FastAPI) -> None:
+    """Make the OpenAPI document say which operations need a token. Every operation that
+    reads the caller lists ``OptionalBearer`` (``get_caller``); those that require one also
+    list ``HTTPBearer`` (``require_user``). Public operations become
+    ``security: [{}, {HTTPBearer: []}]`` (a token is optional), the others
+    ``[{HTTPBearer: []}]``, and only the ``HTTPBearer`` scheme is documented."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                names = {name for req in operation.get("security", []) for name in req}
+                if not names:
+                    continue
+                required = [{"HTTPBearer": []}]
+                operation["security"] = required if "HTTPBearer" in names else [{}, *required]
+        schemes = schema.get("components", {}).get("securitySchemes", {})
+        optional = schemes.pop("OptionalBearer", None)
+        if optional is not None:
+            schemes.setdefault("HTTPBearer", optional)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

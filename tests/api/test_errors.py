@@ -84,7 +84,7 @@ async def test_openapi_lists_auth_and_user_endpoints(client):
     paths = (await client.get("/openapi.json")).json()["paths"]
     for path in ("/api/v1/auth/signup", "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout",
                  "/api/v1/auth/verify-email", "/api/v1/auth/password-reset/request",
-                 "/api/v1/auth/password-reset/confirm", "/api/v1/users/me", "/api/v1/users/{username}"):
+                 "/api/v1/auth/password-reset/confirm", "/api/v1/users/me", "/api/v1/users/{user}"):
         assert path in paths
     docs = await client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
@@ -109,3 +109,20 @@ async def test_the_openapi_document_lists_the_error_statuses_and_refuses_empty_p
             assert content["schema"] == {"$ref": "#/components/schemas/ErrorRead"}
     for name in ("PostUpdate", "QuestionUpdate", "ResourceUpdate", "AdminUserUpdate"):
         assert doc["components"]["schemas"][name]["minProperties"] == 1, name
+
+
+async def test_the_openapi_document_says_where_a_token_is_optional(client):
+    doc = (await client.get("/openapi.json")).json()
+    assert set(doc["components"]["securitySchemes"]) == {"HTTPBearer"}
+    optional, required = [{}, {"HTTPBearer": []}], [{"HTTPBearer": []}]
+    assert doc["paths"]["/api/v1/posts/{post_id}"]["get"]["security"] == optional
+    assert doc["paths"]["/api/v1/feed"]["get"]["security"] == optional
+    assert doc["paths"]["/api/v1/posts"]["post"]["security"] == required
+    assert doc["paths"]["/api/v1/users/me"]["get"]["security"] == required
+    # And the document tells the truth: every operation it calls public answers without a
+    # token, every one it says needs a token answers 401 without one.
+    for path, method in (("/api/v1/feed", "get"), ("/api/v1/questions", "get"),
+                         ("/api/v1/posts", "post"), ("/api/v1/notifications", "get")):
+        r = await client.request(method.upper(), path, json={} if method == "post" else None)
+        needs = doc["paths"][path][method]["security"] == required
+        assert (r.status_code == 401) == needs, (path, r.status_code)
