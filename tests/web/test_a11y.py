@@ -88,6 +88,12 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
     await cal.goto(f"{site}/u/bea")
     await cal.get_by_role("button", name="Follow").click()
     await cal.get_by_role("button", name="Unfollow").wait_for()
+    await cal.goto(f"{site}{post}")
+    await cal.get_by_role("link", name="Report this post").click()
+    await cal.get_by_role("radio", name="Something else").check()
+    await cal.get_by_label("What is wrong?").fill("Off-topic for this group")
+    await cal.get_by_role("button", name="Send report").click()
+    await cal.get_by_text("Thank you. Your report was sent").wait_for()
     await other.close()
 
     await page.goto(f"{site}/chat")
@@ -111,7 +117,9 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
     shared = ["/", post, "/questions", question, "/search?q=loops", "/u/bea", "/resources",
               resource]
     signed_in = [*shared, "/questions/ask", "/notifications", "/settings/profile", "/chat", room,
-                 "/posts/new", "/resources/new", "/admin"]
+                 "/posts/new", "/resources/new", "/admin", "/admin/reports",
+                 f"/report?type=post&id={post.rsplit('/', 1)[1]}&back={post}",
+                 "/settings/reports", "/settings/account"]
     signed_out = [*shared, "/login", "/signup", "/password-reset"]
     return state, signed_in, signed_out
 

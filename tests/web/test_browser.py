@@ -180,3 +180,75 @@ async def test_a_chat_page_that_loses_its_connection_shows_what_it_missed_once_i
     await ola.reload()
     assert await _texts(ola) == live
     assert [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+
+
+async def test_a_report_sent_inline_is_resolved_by_an_admin_in_the_queue(site, browser, test_db):
+    from tests.web.conftest import log_in
+
+    context = await browser.new_context()
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await sign_up(page, site, "wes")
+    await page.goto(f"{site}/posts/new")
+    await page.get_by_label("Title").fill("Free exam answers")
+    await page.get_by_label("Text (Markdown)").fill("Send me money for the answers.")
+    await page.get_by_role("button", name="Publish").click()
+    await page.wait_for_url(re.compile(r".*/posts/[0-9a-f-]{36}$"))
+    post_url = page.url
+    await expect_no_report_link(page)
+    await context.clear_cookies()
+
+    await sign_up(page, site, "xia")
+    await page.goto(post_url)
+    # htmx brings the form in place of the link: the page does not change.
+    await page.get_by_role("link", name="Report this post").click()
+    await page.get_by_role("group", name="Why are you reporting this post?").wait_for()
+    assert page.url == post_url
+    await page.get_by_role("radio", name="Something else").check()
+    await page.get_by_role("button", name="Send report").click()
+    # "Something else" without words: said inline, and the form stays.
+    await page.get_by_text("say what is wrong in the details").wait_for()
+    await page.get_by_label("What is wrong?").fill("Selling exam answers")
+    await page.get_by_role("button", name="Send report").click()
+    await page.get_by_text("Thank you. Your report was sent").wait_for()
+    assert page.url == post_url
+    await shoot(page, "report-sent")
+    await page.goto(f"{site}/settings/reports")
+    await page.get_by_text("waiting for review").wait_for()
+
+    await context.clear_cookies()
+    await sign_up(page, site, "yan")
+    await conn_admin(test_db, "yan")
+    await log_in(page, site, "yan")
+    await page.goto(f"{site}/admin")
+    await page.get_by_role("link", name="Reports waiting for review").click()
+    await page.wait_for_url(f"{site}/admin/reports")
+    item = page.locator(".queue-item").first
+    await item.get_by_text("Selling exam answers").wait_for()
+    assert "xia" not in await item.inner_text()  # never who reported
+    await shoot(page, "report-queue")
+    await item.get_by_label("Reason, shown to the author").fill("Selling answers is not allowed")
+    await item.get_by_role("button", name="Hide").click()
+    await page.get_by_text("Done: hide, 1 report(s) resolved.").wait_for()
+    await page.get_by_text("Nothing is waiting for review.").wait_for()
+    assert not errors, errors
+    await context.clear_cookies()
+    response = await page.goto(post_url)
+    assert response.status == 404  # hidden: only its author and admins see it now
+    await log_in(page, site, "xia")
+    await page.goto(f"{site}/settings/reports")
+    await page.get_by_text("reviewed: action was taken").wait_for()
+    await context.close()
+
+
+async def expect_no_report_link(page) -> None:
+    assert await page.get_by_role("link", name="Report this post").count() == 0
+
+
+async def conn_admin(test_db, name: str) -> None:
+    conn = await asyncpg.connect(test_db.owner_url)
+    try:
+        await conn.execute("UPDATE users SET role = 'admin' WHERE username = $1", name)
+    finally:
+        await conn.close()
