@@ -709,9 +709,12 @@ class EmbeddedPostgres:
         self._socket_dir = _choose_socket_dir(self._pgdata)
         if self._socket_dir != self._pgdata:
             self._prepare_socket_dir()
-        for name in (_SOCKET_NAME, _SOCKET_NAME + ".lock"):
-            # The socket directory is ours alone (PGDATA or a hash of its path).
-            (self._socket_dir / name).unlink(missing_ok=True)
+        # The socket directory is ours alone (PGDATA or a hash of its path). Only the lock
+        # file goes: it may name a recycled PID, which PostgreSQL would take for a live
+        # server. The socket itself stays until the new postmaster replaces it (unlink
+        # and bind at once), so clients meanwhile get "connection refused", which the
+        # API answers with 503, rather than "no such file".
+        (self._socket_dir / (_SOCKET_NAME + ".lock")).unlink(missing_ok=True)
 
     def _kill_orphans(self) -> None:
         """SIGQUIT (then SIGKILL) postgres processes left running in PGDATA by a dead postmaster.
