@@ -9,13 +9,15 @@ from fastapi import APIRouter, status
 from focushub.ai import service
 from focushub.ai.schemas import AIAnswerRead, FeedbackUpdate, ModelStats
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep
+from focushub.core.errors import ErrorRead
 
 router = APIRouter(prefix="/api/v1", tags=["ai answers"])
 
 
 @router.post("/questions/{question_id}/ai-answers", status_code=status.HTTP_202_ACCEPTED,
              response_model=AIAnswerRead,
-             responses={429: {"description": "Over the daily number of AI answers"}})
+             responses={429: {"model": ErrorRead,
+                              "description": "Over the daily number of AI answers"}})
 async def request_answer(question_id: UUID, caller: UserDep, rt: RuntimeDep) -> AIAnswerRead:
     """Ask for an AI answer (any signed-in user). It is ``pending`` until made; the result
     arrives as ``ai_answer.ready`` on the asker's realtime channel, or poll the list."""
@@ -37,7 +39,7 @@ async def rate_answer(answer_id: UUID, data: FeedbackUpdate, caller: UserDep,
 
 
 @router.get("/ai-answers/stats", response_model=list[ModelStats],
-            responses={403: {"description": "Not an administrator"}})
+            responses={403: {"model": ErrorRead, "description": "Not an administrator"}})
 async def model_stats(caller: UserDep, rt: RuntimeDep) -> list[ModelStats]:
     """Per model: answers by outcome, the askers' ratings (count, mean), mean confidence."""
     return await service.model_stats(rt, caller)

@@ -27,6 +27,7 @@ from focushub.chat.schemas import (
     RoomUpdate,
 )
 from focushub.core.deps import RuntimeDep, UserDep
+from focushub.core.errors import ErrorRead
 from focushub.core.pagination import Page
 from focushub.files.responses import file_response
 from focushub.files.sniff import inline
@@ -136,8 +137,11 @@ async def mark_read(
 
 @router.get(
     "/{room_id}/export",
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}}, "description": "The history as plain text"}},
+    # Not PlainTextResponse as the response class: FastAPI would then document every error
+    # of the operation as text/plain, and errors leave as JSON.
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                     "description": "The history as plain text"}},
 )
 async def export_room(room_id: UUID, caller: UserDep, rt: RuntimeDep) -> PlainTextResponse:
     text, filename = await service.export_room(rt, caller, room_id)
@@ -148,9 +152,12 @@ async def export_room(room_id: UUID, caller: UserDep, rt: RuntimeDep) -> PlainTe
 
 @router.post("/{room_id}/attachments", status_code=status.HTTP_201_CREATED,
              response_model=AttachmentRead, responses={
-                 413: {"description": "Over the size limit or the storage quota"},
-                 415: {"description": "A type not accepted, or content that disagrees with the name"},
-                 422: {"description": "Empty file, bad name, corrupt or bomb-like archive"}})
+                 413: {"model": ErrorRead,
+                       "description": "Over the size limit or the storage quota"},
+                 415: {"model": ErrorRead,
+                       "description": "A type not accepted, or content that disagrees with the name"},
+                 422: {"model": ErrorRead,
+                       "description": "Empty file, bad name, corrupt or bomb-like archive"}})
 async def upload_attachment(
     room_id: UUID, caller: UserDep, rt: RuntimeDep,
     file: Annotated[UploadFile, File(description="The file; send it with an image or file message")],
@@ -160,7 +167,8 @@ async def upload_attachment(
 
 @router.get("/{room_id}/attachments/{file_id}", response_class=Response,
             responses={200: {"description": "The file"}, 206: {"description": "A byte range"},
-                       304: {"description": "Not modified"}})
+                       304: {"description": "Not modified"},
+                       416: {"model": ErrorRead, "description": "Range not satisfiable"}})
 async def read_attachment(room_id: UUID, file_id: UUID, caller: UserDep, rt: RuntimeDep,
                           request: Request) -> Response:
     stored = await service.open_attachment(rt, caller, room_id, file_id)

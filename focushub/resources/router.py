@@ -8,7 +8,7 @@ Create with ``multipart/form-data``: the ``file`` and the fields ``title``,
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from focushub.content.fields import split_tags
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep, client_address
-from focushub.core.errors import NotFound
+from focushub.core.errors import ErrorRead, NotFound
 from focushub.core.pagination import Page
 from focushub.files.responses import CSP, file_response
 from focushub.integrations.storage import ObjectMissing
@@ -31,10 +31,14 @@ from focushub.resources.schemas import (
 
 router = APIRouter(prefix="/api/v1/resources", tags=["resources"])
 
-_ERRORS = {
-    413: {"description": "File over the size limit, or over the uploader's storage quota"},
-    415: {"description": "A type not accepted, or content that disagrees with the file name"},
-    422: {"description": "Invalid fields, empty file, bad file name, corrupt or bomb-like archive"},
+# A status given here replaces the app's documentation of it, so each names the error body.
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorRead,
+          "description": "File over the size limit, or over the uploader's storage quota"},
+    415: {"model": ErrorRead,
+          "description": "A type not accepted, or content that disagrees with the file name"},
+    422: {"model": ErrorRead,
+          "description": "Invalid fields, empty file, bad file name, corrupt or bomb-like archive"},
 }
 
 
@@ -87,7 +91,7 @@ async def delete_resource(resource_id: UUID, caller: UserDep, rt: RuntimeDep) ->
 @router.get("/{resource_id}/file", response_class=Response,
             responses={200: {"description": "The file"}, 206: {"description": "A byte range"},
                        304: {"description": "Not modified (If-None-Match)"},
-                       416: {"description": "Range not satisfiable"}})
+                       416: {"model": ErrorRead, "description": "Range not satisfiable"}})
 async def download(resource_id: UUID, caller: CallerDep, rt: RuntimeDep,
                    request: Request) -> Response:
     """Counts a download once per user per day."""

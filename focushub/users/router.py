@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
 
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep
-from focushub.core.errors import NotFound
+from focushub.core.errors import ErrorRead, NotFound
 from focushub.files import service as files_service
 from focushub.files.responses import CSP
 from focushub.files.schemas import StorageUsage
@@ -28,9 +28,9 @@ async def update_me(data: UserUpdate, caller: UserDep, rt: RuntimeDep) -> UserMe
 
 
 @router.put("/me/avatar", response_model=UserMe, responses={
-    413: {"description": "Over the size limit or the storage quota"},
-    415: {"description": "Not a PNG, JPEG, GIF or WebP image"},
-    422: {"description": "Empty, undecodable, or a bad file name"}})
+    413: {"model": ErrorRead, "description": "Over the size limit or the storage quota"},
+    415: {"model": ErrorRead, "description": "Not a PNG, JPEG, GIF or WebP image"},
+    422: {"model": ErrorRead, "description": "Empty, undecodable, or a bad file name"}})
 async def set_avatar(
     caller: UserDep, rt: RuntimeDep,
     file: Annotated[UploadFile, File(description="PNG, JPEG, GIF or WebP")],
