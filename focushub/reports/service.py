@@ -43,6 +43,14 @@ def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
+async def check_target(rt: Runtime, caller: Caller, target_type: ReportTarget,
+                       target_id: UUID) -> None:
+    """404 unless the caller can see what they would report (the form asks first)."""
+    async with rt.transaction(caller) as tx:
+        if not await tx.scalar(queries.TARGET_VISIBLE, type=target_type, id=target_id):
+            raise NotFound("There is nothing to report here", code="report_target_not_found")
+
+
 async def create_report(rt: Runtime, caller: Caller, data: ReportCreate) -> ReportRead:
     """Report a target the caller can see (404 otherwise, as for any unseen row)."""
     async with rt.transaction(caller) as tx:

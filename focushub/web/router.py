@@ -578,12 +578,13 @@ def _report_view(request: Request, page: PageSession, status: int = 200, **conte
 
 
 @router.get("/report", response_class=HTMLResponse)
-async def report_page(request: Request, page: PageDep, type: ReportTarget,
+async def report_page(request: Request, page: PageDep, rt: RtDep, type: ReportTarget,
                       id: UUID, back: Annotated[str, Query(max_length=300)] = "/") -> Response:
     """The form to report something (a page of its own, or the fragment htmx puts in place
-    of the "Report" link). Whether the target may be seen is checked when it is sent."""
+    of the "Report" link); 404 for what the caller cannot see, as when it is sent."""
     if (gone := _need_login(request, page)) is not None:
         return gone
+    await reports_service.check_target(rt, page.caller, type, id)
     return _report_view(request, page, target_type=type.value, target_id=id, back=_safe_next(back))
 
 

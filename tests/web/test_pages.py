@@ -287,6 +287,9 @@ async def test_reporting_from_the_pages_with_and_without_htmx(browser):
     # Without JavaScript: the report page and a plain form post.
     form = await browser.get(f"/report?type=post&id={post_id}&back=/posts/{post_id}")
     assert form.status_code == 200 and "<h1>Report a post</h1>" in form.text
+    # What one cannot see has no report form either.
+    missing = await browser.get("/report?type=post&id=00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404
     for value, text in (("spam", "Spam or advertising"), ("other", "Something else")):
         assert f'for="reason-{post_id}-{value}">{text}</label>' in form.text
     token = csrf(form.text)
