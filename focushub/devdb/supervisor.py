@@ -42,8 +42,8 @@ How the pieces fit:
   after checking again for a live postmaster, so the first to get the lock launches one
   on the same PGDATA (PostgreSQL's own crash recovery replays the WAL) and the others
   find it running and keep watching it. Exactly one postmaster results, whichever of the
-  users survive. Restarts that keep failing, or servers that keep crashing, are retried
-  after 0, 1, 2, 4 … 30 s; every crash and restart is logged.
+  users survive. Restarts that keep failing, or servers that crash again within 10 s,
+  are retried after 0, 1, 2, 4 … 30 s; every crash and restart is logged.
 """
 
 from __future__ import annotations
@@ -94,7 +94,9 @@ _LOG_ROTATE_BYTES = 64 * 1024 * 1024
 _WATCH_POLL = 0.25  # seconds: how soon a watchdog notices stop(), or a death without pidfd
 _IDLE_POLL = 1.0  # seconds between looks for a server after one was stopped on purpose
 _BACKOFF_MAX = 30.0  # seconds: the longest wait before another restart attempt
-_STABLE_AFTER = 60.0  # seconds up after which a server's next crash is restarted at once
+# Seconds up after which a server's next crash is restarted at once: shorter lives are a
+# crash loop (a bad setting, a full disk), where restarting at once only fills the log.
+_STABLE_AFTER = 10.0
 _SOCKET_NAME = f".s.PGSQL.{PG_PORT}"
 # sizeof(sockaddr_un.sun_path): PostgreSQL needs strlen(path) < this.
 _SUN_PATH_MAX = 108 if sys.platform.startswith("linux") else 104
