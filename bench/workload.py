@@ -96,7 +96,8 @@ async def build_variants(owner_url: str, n: int = 48) -> dict[str, list[Variant]
         for kind, rows in (("posts", posts[n:]), ("questions", vq)):
             target = rows[i]
             voter = next(x for x in users[i:] + users if x["id"] != target["author_id"])
-            for vote_type in ("upvote", "downvote"):
+            # Posts are liked (upvotes only); questions are voted up and down.
+            for vote_type in ("upvote",) if kind == "posts" else ("upvote", "downvote"):
                 out["vote"].append(Variant("PUT", f"/api/v1/{kind}/{target['id']}/vote", voter["id"],
                                            voter["email"], {"vote_type": vote_type}))
     return out

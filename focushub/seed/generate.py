@@ -312,7 +312,8 @@ def generate(scale: float, seed: int, anchor: datetime, password_hash: str) -> D
                 if vtype == "post" and not post_published[t]:
                     continue
                 seen.add((u, t))
-                up = rng.random() < up_share
+                # Posts and comments are liked, never downvoted (0027).
+                up = vtype in ("post", "comment") or rng.random() < up_share
                 likes[vtype][t] += 1 if up else -1
                 votes.append((g.uuid(), user_ids[u], vtype, ids[t], "upvote" if up else "downvote",
                               g.after(max(created[t], user_created[u]), 2.0)))

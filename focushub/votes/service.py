@@ -14,7 +14,7 @@ from uuid import UUID
 
 from focushub.content.schemas import VoteType
 from focushub.core.db import Caller
-from focushub.core.errors import NotFound
+from focushub.core.errors import NotFound, ValidationFailed
 from focushub.core.runtime import Runtime
 from focushub.votes.schemas import VotableType, VoteRead
 
@@ -24,6 +24,9 @@ from focushub.votes.schemas import VotableType, VoteRead
 # you can see), and for the conflict path the SELECT and UPDATE policies on
 # your own vote; the only updatable column is vote_type. A target the caller
 # cannot see has no count (404).
+# Posts and comments are liked (upvotes only); questions and answers are voted up and down.
+LIKED = frozenset({"post", "comment"})
+
 _SET_VOTE = "SELECT public.set_vote(:votable_type, :votable_id, CAST(:vote_type AS vote_type))"
 
 
@@ -52,6 +55,10 @@ async def cast_vote(
     votable_id: UUID,
     vote_type: VoteType,
 ) -> VoteRead:
+    if vote_type == "downvote" and votable_type in LIKED:
+        # The database refuses it too (votes_likes_are_upvotes, 0027); say why.
+        raise ValidationFailed(f"A {votable_type} is liked or not: send vote_type upvote",
+                               code="likes_only")
     return await _set_vote(rt, caller, votable_type, votable_id, vote_type)
 
 

@@ -66,8 +66,14 @@ async def test_vote_switch_and_withdraw(client, engine, owner_conn, kind):
         item_id = question if kind == "question" else await _answer(engine, author, question)
     path = f"/api/v1/{kind}s/{item_id}"
 
-    steps = [("upvote", 1), ("upvote", 1), ("downvote", -1), ("downvote", -1), ("upvote", 1),
-             (None, 0), (None, 0), ("downvote", -1)]
+    if kind in ("post", "comment"):
+        # Liked or not (0027): a downvote is refused and changes nothing.
+        steps = [("upvote", 1), ("upvote", 1), (None, 0), (None, 0), ("upvote", 1)]
+        r = await _vote(client, voter, path, "downvote")
+        assert r.status_code == 422 and r.json()["error"]["code"] == "likes_only"
+    else:
+        steps = [("upvote", 1), ("upvote", 1), ("downvote", -1), ("downvote", -1), ("upvote", 1),
+                 (None, 0), (None, 0), ("downvote", -1)]
     for vote_type, expected in steps:
         r = await _vote(client, voter, path, vote_type)
         assert r.status_code == 200, r.text
@@ -79,7 +85,7 @@ async def test_vote_switch_and_withdraw(client, engine, owner_conn, kind):
     # Voting on your own content is a conflict; nothing is stored.
     r = await _vote(client, author, path, "upvote")
     assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
-    assert (await _vote(client, author, path, None)).json()["count"] == -1
+    assert (await _vote(client, author, path, None)).json()["count"] == steps[-1][1]
     assert await owner_conn.fetchval("SELECT count(*) FROM votes") == 1
 
 
@@ -87,13 +93,13 @@ async def test_my_vote_shows_on_the_voted_items(client):
     author, voter = await make_user(client), await make_user(client)
     post = await make_post(client, author)
     comment = await make_comment(client, author, post["id"])
-    await _vote(client, voter, f"/api/v1/posts/{post['id']}", "downvote")
+    await _vote(client, voter, f"/api/v1/posts/{post['id']}", "upvote")
     await _vote(client, voter, f"/api/v1/comments/{comment['id']}", "upvote")
 
     mine = (await client.get(f"/api/v1/posts/{post['id']}", headers=voter["headers"])).json()
-    assert (mine["likes_count"], mine["my_vote"]) == (-1, "downvote")
+    assert (mine["likes_count"], mine["my_vote"]) == (1, "upvote")
     theirs = (await client.get(f"/api/v1/posts/{post['id']}", headers=author["headers"])).json()
-    assert (theirs["likes_count"], theirs["my_vote"]) == (-1, None)
+    assert (theirs["likes_count"], theirs["my_vote"]) == (1, None)
     listed = (await client.get(f"/api/v1/posts/{post['id']}/comments", headers=voter["headers"])).json()
     assert (listed["items"][0]["likes_count"], listed["items"][0]["my_vote"]) == (1, "upvote")
 
@@ -143,9 +149,9 @@ async def _crowd(settings, engine, n: int) -> list[dict[str, Any]]:
 async def test_counters_equal_a_recount_under_concurrent_votes(client, settings, engine, owner_conn):
     author = await make_user(client)
     voters = await _crowd(settings, engine, 20)
-    post = await make_post(client, author)
     question = await _question(engine, author)
-    targets = [("post", post["id"]), ("question", question)]
+    answer = await _answer(engine, author, question)
+    targets = [("question", question), ("answer", answer)]
 
     async def wave(plan: list[tuple[dict[str, Any], str, str, str | None]]) -> None:
         responses = await asyncio.gather(*(
@@ -159,7 +165,7 @@ async def test_counters_equal_a_recount_under_concurrent_votes(client, settings,
     # Everyone votes on both at once: 14 up, 6 down.
     first = ["upvote"] * 14 + ["downvote"] * 6
     await wave([(v, kind, item_id, t) for v, t in zip(voters, first, strict=True) for kind, item_id in targets])
-    assert await _counter_and_recount(owner_conn, "post", post["id"]) == (8, 8)
+    assert await _counter_and_recount(owner_conn, "question", question) == (8, 8)
 
     # Then, at once: some switch, some withdraw, some repeat their vote, some author votes fail.
     second: list[str | None] = ["downvote"] * 5 + [None] * 5 + ["upvote"] * 4 + [None, "upvote"] * 3

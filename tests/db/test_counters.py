@@ -16,9 +16,11 @@ import asyncpg
 import pytest
 
 from tests.db.helpers import (
+    CHECK_VIOLATION,
     acting_as,
     as_user,
     commit_as,
+    expect_error,
     make_answer,
     make_comment,
     make_post,
@@ -82,8 +84,9 @@ async def test_concurrent_votes_give_exact_counts(test_db, owner_conn):
     comment = await make_comment(owner_conn, post, author)
     targets = {"question": question, "answer": answer, "post": post, "comment": comment}
 
-    def first_vote(i: int) -> str:
-        return "downvote" if i % 3 == 0 else "upvote"
+    def first_vote(i: int, kind: str = "question") -> str:
+        # Posts and comments are liked (upvotes only, 0027); questions and answers scored.
+        return "downvote" if i % 3 == 0 and kind in ("question", "answer") else "upvote"
 
     # 30 users vote at once on the same four items (always in the same order).
     async def vote_everything(conn: asyncpg.Connection, i: int) -> None:
@@ -93,13 +96,13 @@ async def test_concurrent_votes_give_exact_counts(test_db, owner_conn):
                 voters[i],
                 kind,
                 target,
-                first_vote(i),
+                first_vote(i, kind),
             )
 
     await _all_at_once(test_db.app_url, voters, vote_everything)
-    expected = sum(1 if first_vote(i) == "upvote" else -1 for i in range(VOTERS))
-    assert expected == 10
     for kind, target in targets.items():
+        expected = sum(1 if first_vote(i, kind) == "upvote" else -1 for i in range(VOTERS))
+        assert expected == (10 if kind in ("question", "answer") else VOTERS)
         assert (
             await counter(owner_conn, kind, target)
             == await recount(owner_conn, kind, target)
@@ -160,11 +163,16 @@ async def test_each_kind_of_vote_moves_its_own_counter(app_conn, owner_conn):
                 target,
             )
             assert await counter(c, kind, target) == before[kind] + 1
-            await c.execute("UPDATE votes SET vote_type = 'downvote' WHERE id = $1", vote)
-            assert await counter(c, kind, target) == before[kind] - 1
-            await c.execute("UPDATE votes SET vote_type = 'downvote' WHERE id = $1", vote)
-            assert await counter(c, kind, target) == before[kind] - 1
-            await c.execute("UPDATE votes SET vote_type = 'upvote' WHERE id = $1", vote)
+            if kind in ("post", "comment"):
+                # Liked or not (0027): a like does not turn into a downvote.
+                await expect_error(c, CHECK_VIOLATION,
+                                   "UPDATE votes SET vote_type = 'downvote' WHERE id = $1", vote)
+            else:
+                await c.execute("UPDATE votes SET vote_type = 'downvote' WHERE id = $1", vote)
+                assert await counter(c, kind, target) == before[kind] - 1
+                await c.execute("UPDATE votes SET vote_type = 'downvote' WHERE id = $1", vote)
+                assert await counter(c, kind, target) == before[kind] - 1
+                await c.execute("UPDATE votes SET vote_type = 'upvote' WHERE id = $1", vote)
             assert await counter(c, kind, target) == before[kind] + 1
             # Every other counter stayed where it was.
             for other, t in targets.items():
@@ -343,7 +351,7 @@ async def test_counters_do_not_touch_updated_at(app_conn, owner_conn):
 
 
 @pytest.mark.parametrize("kind", ["post", "comment"])
-async def test_likes_are_net_scores(app_conn, owner_conn, kind):
+async def test_likes_count_likes_and_never_go_below_zero(app_conn, owner_conn, kind):
     author, a, b = (
         await make_user(owner_conn),
         await make_user(owner_conn),
@@ -351,14 +359,13 @@ async def test_likes_are_net_scores(app_conn, owner_conn, kind):
     )
     post = await make_post(owner_conn, author)
     target = post if kind == "post" else await make_comment(owner_conn, post, author)
-    for user, vote in ((a, "downvote"), (b, "downvote")):
-        await commit_as(
-            app_conn,
-            as_user(user),
-            "INSERT INTO votes (user_id, votable_type, votable_id, vote_type) VALUES ($1, $2, $3, $4)",
-            user,
-            kind,
-            target,
-            vote,
-        )
-    assert await counter(owner_conn, kind, target) == await recount(owner_conn, kind, target) == -2
+    insert = ("INSERT INTO votes (user_id, votable_type, votable_id, vote_type)"
+              " VALUES ($1, $2, $3, $4)")
+    await commit_as(app_conn, as_user(a), insert, a, kind, target, "upvote")
+    async with acting_as(app_conn, as_user(b)) as c:
+        await expect_error(c, CHECK_VIOLATION, insert, b, kind, target, "downvote")
+    assert await counter(owner_conn, kind, target) == await recount(owner_conn, kind, target) == 1
+    # Not even the owner can push the counter below zero.
+    table = "posts" if kind == "post" else "comments"
+    await expect_error(owner_conn, CHECK_VIOLATION,
+                       f"UPDATE {table} SET likes_count = -1 WHERE id = $1", target)

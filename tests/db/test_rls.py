@@ -773,7 +773,8 @@ async def test_votes(app_conn, world):
             await expect_error(
                 c, ACCESS_DENIED, f"UPDATE votes SET {column} = {value} WHERE id = $1", vote
             )
-        assert await affected(c, "UPDATE votes SET vote_type = 'downvote' WHERE id = $1", vote) == 1
+        # (A like of a post cannot become a downvote: 0027; that is test_counters' subject.)
+        assert await affected(c, "UPDATE votes SET vote_type = 'upvote' WHERE id = $1", vote) == 1
         # The API's upsert path works under the same rules.
         await c.execute(
             "INSERT INTO votes (user_id, votable_type, votable_id, vote_type) VALUES ($1, 'post', $2, 'upvote')"

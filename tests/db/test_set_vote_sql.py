@@ -6,10 +6,12 @@ from __future__ import annotations
 from tests.db.helpers import (
     ACCESS_DENIED,
     ANON,
+    CHECK_VIOLATION,
     acting_as,
     as_user,
     expect_error,
     make_post,
+    make_question,
     make_user,
 )
 
@@ -19,15 +21,22 @@ SET_VOTE = "SELECT public.set_vote($1, $2, $3::vote_type)"
 async def test_cast_switch_withdraw_return_the_recount(app_conn, owner_conn):
     alice, bob = await make_user(owner_conn), await make_user(owner_conn)
     post = await make_post(owner_conn, alice)
+    question = await make_question(owner_conn, alice)
     async with acting_as(app_conn, as_user(bob)) as c:
+        assert await c.fetchval(SET_VOTE, "question", question, "upvote") == 1
+        assert await c.fetchval(SET_VOTE, "question", question, "upvote") == 1  # idempotent
+        assert await c.fetchval(SET_VOTE, "question", question, "downvote") == -1
+        assert await c.fetchval(SET_VOTE, "question", question, None) == 0
+        assert await c.fetchval(SET_VOTE, "question", question, None) == 0  # withdrawing twice
+        # A post is liked or not (0027).
         assert await c.fetchval(SET_VOTE, "post", post, "upvote") == 1
-        assert await c.fetchval(SET_VOTE, "post", post, "upvote") == 1  # idempotent
-        assert await c.fetchval(SET_VOTE, "post", post, "downvote") == -1
+        await expect_error(c, CHECK_VIOLATION, SET_VOTE, "post", post, "downvote")
         assert await c.fetchval(SET_VOTE, "post", post, None) == 0
-        assert await c.fetchval(SET_VOTE, "post", post, None) == 0  # withdrawing twice
-    # The vote rows are the caller's own, and the counter equals a recount.
-    assert await owner_conn.fetchval("SELECT count(*) FROM votes WHERE votable_id = $1", post) == 0
+    # The vote rows are the caller's own, and the counters equal a recount.
+    assert await owner_conn.fetchval("SELECT count(*) FROM votes") == 0
     assert await owner_conn.fetchval("SELECT likes_count FROM posts WHERE id = $1", post) == 0
+    assert await owner_conn.fetchval("SELECT votes_count FROM questions WHERE id = $1",
+                                     question) == 0
 
 
 async def test_refusals_run_as_the_caller(app_conn, owner_conn):

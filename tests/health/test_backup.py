@@ -131,7 +131,7 @@ async def _seed(env: Env) -> dict[str, Any]:
     await make_comment(c, alice, posts[1]["id"])
     for voter, kind, target, vote in [(bob, "posts", posts[0]["id"], "upvote"),
                                       (carol, "posts", posts[0]["id"], "upvote"),
-                                      (alice, "posts", posts[1]["id"], "downvote"),
+                                      (alice, "posts", posts[1]["id"], "upvote"),
                                       (alice, "comments", top["id"], "upvote")]:
         r = await c.put(f"/api/v1/{kind}/{target}/vote", json={"vote_type": vote},
                         headers=voter["headers"])

@@ -229,8 +229,9 @@ async def test_comments_replies_votes_and_accepting_in_pages(browser):
     assert r.status_code == 303 and r.headers["location"] == post_url
     shown = await browser.get(post_url)
     assert "Nice summary" in shown.text and "A reply" in shown.text
-    assert '<span class="visually-hidden">Score </span>1<' in shown.text
-    assert 'aria-pressed="true" aria-label="Vote up"' in shown.text
+    assert '<span class="visually-hidden">Likes </span>1<' in shown.text
+    assert 'aria-pressed="true" aria-label="Like"' in shown.text
+    assert 'aria-label="Vote down"' not in shown.text  # posts and comments are liked, not scored
     r = await browser.post(f"/vote/post/{post_id}", data={
         "csrf_token": csrf(page.text), "vote_type": "none", "back": "https://evil.example/"})
     assert r.headers["location"] == "/"  # never sent off-site
