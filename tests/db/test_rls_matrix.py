@@ -284,7 +284,8 @@ async def world_of(o: asyncpg.Connection) -> SimpleNamespace:
     await o.execute("INSERT INTO resource_downloads (resource_id, downloader_key, day)"
                     " VALUES ($1, 'k', current_date)", w.resource)
     await o.execute("INSERT INTO storage_deletions (storage_key) VALUES ('resource/gone')")
-    w.vote = await make_vote(o, w.owner, "post", await make_post(o, w.other))
+    # On a question: only questions and answers take downvotes (0027), and UPDATE makes one.
+    w.vote = await make_vote(o, w.owner, "question", w.bystander_question)
     await o.execute("INSERT INTO followers (follower_id, following_id) VALUES ($1, $2)",
                     w.owner, w.followed)
     await o.execute("INSERT INTO question_views (question_id, viewer_key, day)"
