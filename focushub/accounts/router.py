@@ -7,7 +7,8 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from focushub.accounts import service
-from focushub.accounts.schemas import AccountDelete
+from focushub.accounts.schemas import AccountDelete, EmailChange, PasswordChange
+from focushub.auth import service as auth_service
 from focushub.core.deps import RuntimeDep, UserDep
 
 router = APIRouter(prefix="/api/v1/users/me", tags=["users"])
@@ -30,4 +31,19 @@ async def export_account(caller: UserDep, rt: RuntimeDep) -> FileResponse:
 async def delete_account(data: AccountDelete, caller: UserDep, rt: RuntimeDep) -> Response:
     """Delete your account and what it made (docs/schema.md, 0022). Asks for your password."""
     await service.delete_account(rt, caller, data)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/password", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def change_password(data: PasswordChange, caller: UserDep, rt: RuntimeDep) -> Response:
+    """With the current password; your other sessions end, this one goes on."""
+    await auth_service.change_password(rt, caller, data.current_password, data.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/email", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+async def change_email(data: EmailChange, caller: UserDep, rt: RuntimeDep) -> Response:
+    """With the current password; the new address gets a verification mail and stays
+    unconfirmed until it is followed. 409 ``email_taken``."""
+    await auth_service.change_email(rt, caller, data.password, str(data.email))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, model_validator
 
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from focushub.core.schemas import ChangeModel, OutputModel
+from focushub.core.schemas import ChangeModel, InputModel, OutputModel
 from focushub.users.schemas import UserRole
 
 
@@ -104,7 +104,7 @@ class AuditLogParams(BaseModel):
     limit: int = Field(default=50, ge=1, le=200)
 
 
-class EndSessions(ChangeModel):
+class EndSessions(InputModel):
     reason: str | None = Field(default=None, max_length=1000,
                                description="Kept in the audit log")
 

@@ -230,3 +230,35 @@ async def ensure_admin(rt: Runtime, data: SignupCreate, password_hash: str) -> d
             e=data.email, u=data.username, n=data.full_name, p=password_hash,
         )
     return dict(row)
+
+
+async def _check_password(rt: Runtime, caller: Caller, password: str) -> str:
+    """The caller's email, once ``password`` is theirs (403 ``wrong_password`` otherwise)."""
+    async with rt.transaction(caller) as tx:
+        email = await tx.scalar("SELECT email FROM public.current_user_account()")
+        stored = await tx.scalar("SELECT password_hash FROM auth.login_lookup(:e)", e=email)
+    if email is None or not await anyio.to_thread.run_sync(verify_password, stored, password):
+        raise Forbidden("The current password is wrong", code="wrong_password")
+    return email
+
+
+async def change_password(rt: Runtime, caller: Caller, current: str, new: str) -> None:
+    """Change the caller's password after checking the current one; every other session
+    of the account ends, this one goes on."""
+    await ratelimit.hit(rt.limiter, f"login-account:{caller.user_id}", rt.settings.rate_login_account)
+    await _check_password(rt, caller, current)
+    password_hash = await anyio.to_thread.run_sync(hash_password, new)
+    async with rt.transaction(caller) as tx:
+        await tx.execute("SELECT public.change_password(:hash, CAST(:family AS uuid))",
+                         hash=password_hash, family=caller.claims.get("session_id"))
+
+
+async def change_email(rt: Runtime, caller: Caller, password: str, email: str) -> None:
+    """Change the caller's email after checking their password; the new address is
+    unconfirmed until its verification mail is followed."""
+    await ratelimit.hit(rt.limiter, f"login-account:{caller.user_id}", rt.settings.rate_login_account)
+    await _check_password(rt, caller, password)
+    async with rt.transaction(caller) as tx:
+        await tx.execute("SELECT public.change_email(:email)", email=email)
+    async with rt.transaction(ANONYMOUS) as tx:
+        await _queue_mail_token(tx, rt, email=email, purpose="verify_email")

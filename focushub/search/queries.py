@@ -104,6 +104,7 @@ USERS_SQL_TEMPLATE = """
         FROM public.users u
         WHERE u.is_active
           AND u.id <> ALL ((SELECT public.block_wall())::uuid[])  -- nobody across a block (0025)
+          AND public.profile_visible(u.id)  -- nor a profile hidden from anonymous callers (0028)
           AND (u.username LIKE :prefix
                OR to_tsvector('simple'::regconfig, u.full_name::text) @@ (
                    SELECT to_tsquery('simple'::regconfig, string_agg(quote_literal(w) || ':*', ' & '))

@@ -12,7 +12,7 @@ from focushub.files.responses import CSP
 from focushub.files.schemas import StorageUsage
 from focushub.integrations.storage import ObjectMissing
 from focushub.users import service
-from focushub.users.schemas import UserMe, UserProfile, UserUpdate
+from focushub.users.schemas import PrivacyRead, PrivacyUpdate, UserMe, UserProfile, UserUpdate
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -64,6 +64,18 @@ async def read_avatar(
 async def read_my_storage(caller: UserDep, rt: RuntimeDep) -> StorageUsage:
     """How much the caller's uploaded files take, and their quota."""
     return await files_service.storage_usage(rt, caller)
+
+
+@router.get("/me/privacy", response_model=PrivacyRead)
+async def read_my_privacy(caller: UserDep, rt: RuntimeDep) -> PrivacyRead:
+    return await service.get_privacy(rt, caller)
+
+
+@router.patch("/me/privacy", response_model=PrivacyRead)
+async def update_my_privacy(data: PrivacyUpdate, caller: UserDep, rt: RuntimeDep) -> PrivacyRead:
+    """Who sees your profile, whether it shows your email, who may start a chat with you.
+    Enforced by the database wherever the data is read."""
+    return await service.update_privacy(rt, caller, data)
 
 
 @router.get("/{user}", response_model=UserProfile)

@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, Field, field_validator
+from pydantic import AnyHttpUrl, Field, field_validator, model_validator
 
-from focushub.core.schemas import FullName, InputModel, OutputModel, Username
+from focushub.core.schemas import ChangeModel, FullName, InputModel, OutputModel, Username
 
 UserRole = Literal["student", "educator", "admin"]
 
@@ -40,6 +40,7 @@ class UserProfile(UserRead):
     answers_count: int
     is_following: bool | None = Field(description="Whether the caller follows them; "
                                                    "null when not signed in")
+    public_email: str | None = Field(description="Their email, only if they chose to show it")
 
 
 class UserMe(UserRead):
@@ -63,3 +64,27 @@ class UserUpdate(InputModel):
         if value is not None and len(str(value)) > 2048:
             raise ValueError("URL too long")
         return value
+
+
+ProfileVisibility = Literal["everyone", "signed_in"]
+DmFrom = Literal["everyone", "following"]
+
+
+class PrivacyRead(OutputModel):
+    profile_visibility: ProfileVisibility = Field(
+        description="signed_in: anonymous visitors do not find the profile")
+    show_email: bool = Field(description="Show the email on the profile")
+    dm_from: DmFrom = Field(description="following: only people you follow may start a chat "
+                                        "with you or add you to a group")
+
+
+class PrivacyUpdate(ChangeModel):
+    profile_visibility: ProfileVisibility | None = None
+    show_email: bool | None = None
+    dm_from: DmFrom | None = None
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> PrivacyUpdate:
+        if not self.model_fields_set:
+            raise ValueError("send at least one setting to change")
+        return self

@@ -13,7 +13,7 @@ from focushub.core.runtime import Runtime
 from focushub.files import previews, sniff
 from focushub.files import service as files
 from focushub.safety import limits
-from focushub.users.schemas import UserMe, UserProfile, UserUpdate
+from focushub.users.schemas import PrivacyRead, PrivacyUpdate, UserMe, UserProfile, UserUpdate
 
 # Avatars are stored at most 512 px a side, with smaller copies for lists.
 AVATAR_SIZES = (512, 128, 48)
@@ -62,12 +62,15 @@ SELECT {PUBLIC_COLUMNS},
        (SELECT count(*) FROM public.answers a WHERE a.author_id = u.id) AS answers_count,
        CASE WHEN auth.uid() IS NOT NULL THEN EXISTS (
            SELECT 1 FROM public.followers f
-           WHERE f.follower_id = auth.uid() AND f.following_id = u.id) END AS is_following
+           WHERE f.follower_id = auth.uid() AND f.following_id = u.id) END AS is_following,
+       public.shown_email(u.id) AS public_email
 FROM public.users u
 """
 
 
-_NOT_BLOCKED = "AND u.id <> ALL ((SELECT public.block_wall())::uuid[])"
+# Not across a block (0025), and not for anonymous callers when its owner said so (0028).
+_NOT_BLOCKED = ("AND u.id <> ALL ((SELECT public.block_wall())::uuid[])"
+                " AND public.profile_visible(u.id)")
 
 
 async def get_profile(rt: Runtime, caller: Caller, ref: str) -> UserProfile:
@@ -133,3 +136,28 @@ async def open_avatar(rt: Runtime, caller: Caller, user_id: UUID, size: int) -> 
         raise NotFound("This user has no avatar", code="avatar_not_found")
     return (_avatar_key(row["storage_key"], size), row["content_type"],
             f'"{row["sha256"]}.{size}"')
+
+
+_PRIVACY_DEFAULTS = {"profile_visibility": "everyone", "show_email": False, "dm_from": "everyone"}
+
+
+async def get_privacy(rt: Runtime, caller: Caller) -> PrivacyRead:
+    async with rt.transaction(caller) as tx:
+        row = await tx.one_or_none(
+            "SELECT profile_visibility, show_email, dm_from FROM public.user_privacy"
+            " WHERE user_id = auth.uid()")
+    return PrivacyRead.model_validate(dict(row) if row else _PRIVACY_DEFAULTS)
+
+
+async def update_privacy(rt: Runtime, caller: Caller, data: PrivacyUpdate) -> PrivacyRead:
+    """Change some of the caller's privacy settings; the others keep their value."""
+    current = (await get_privacy(rt, caller)).model_dump()
+    current.update({k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None})
+    async with rt.transaction(caller) as tx:
+        await tx.execute(
+            "INSERT INTO public.user_privacy (user_id, profile_visibility, show_email, dm_from)"
+            " VALUES (auth.uid(), :profile_visibility, :show_email, :dm_from)"
+            " ON CONFLICT (user_id) DO UPDATE SET profile_visibility = EXCLUDED.profile_visibility,"
+            " show_email = EXCLUDED.show_email, dm_from = EXCLUDED.dm_from, updated_at = now()",
+            **current)
+    return PrivacyRead.model_validate(current)

@@ -377,6 +377,10 @@ ADDED_POLICIES = {
     "user_mutes": ["Users see their own mutes", "Users mute as themselves", "Users unmute"],
     "room_mutes": ["Users see their own room mutes", "Participants mute their rooms",
                    "Users unmute rooms"],
+    # 0028: privacy settings, their owner's only.
+    "user_privacy": ["Users see their own privacy settings",
+                     "Users create their own privacy settings",
+                     "Users change their own privacy settings"],
     "posts": ["Authors can view own posts", "Admins can delete any post",
               "Hidden posts only to author and admins", "No posts across a block"],
     "comments": ["Admins can delete any comment", "Hidden comments only to author and admins",

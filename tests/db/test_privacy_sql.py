@@ -1,0 +1,38 @@
+"""Privacy settings in SQL: one's own only, and the chat consent rule holds for any insert."""
+
+from __future__ import annotations
+
+from tests.db.helpers import (
+    ACCESS_DENIED,
+    ANON,
+    RAISED,
+    acting_as,
+    affected,
+    as_user,
+    expect_error,
+    make_room,
+    make_user,
+)
+
+
+async def test_privacy_rows_are_their_owners_and_consent_is_enforced(app_conn, owner_conn):
+    alice, bob = await make_user(owner_conn), await make_user(owner_conn)
+    await owner_conn.execute(
+        "INSERT INTO user_privacy (user_id, profile_visibility, dm_from)"
+        " VALUES ($1, 'signed_in', 'following')", alice)
+    room = await make_room(owner_conn, bob)
+    async with acting_as(app_conn, as_user(bob)):
+        assert await app_conn.fetchval("SELECT count(*) FROM user_privacy") == 0
+        assert await affected(app_conn, "UPDATE user_privacy SET dm_from = 'everyone'") == 0
+        await expect_error(app_conn, ACCESS_DENIED,
+                           "INSERT INTO user_privacy (user_id) VALUES ($1)", alice)
+        await expect_error(app_conn, RAISED,
+                           "INSERT INTO chat_room_participants (room_id, user_id) VALUES ($1, $2)",
+                           room, alice, message="forbidden:")
+        # Her email stays hers unless she shows it.
+        assert await app_conn.fetchval("SELECT public.shown_email($1)", alice) is None
+        await expect_error(app_conn, ACCESS_DENIED, "SELECT email FROM users WHERE id = $1", alice)
+    async with acting_as(app_conn, ANON):
+        assert await app_conn.fetchval("SELECT public.profile_visible($1)", alice) is False
+        assert await app_conn.fetchval("SELECT public.profile_visible($1)", bob) is True
+        await expect_error(app_conn, ACCESS_DENIED, "SELECT public.change_email('x@example.org')")
