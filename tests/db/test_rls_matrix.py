@@ -90,6 +90,7 @@ MATRIX: dict[str, str] = {
     "user_blocks":              "x + 0 0  x + x x  x x x x  x + 0 0",
     "user_mutes":               "x + 0 0  x + x x  x x x x  x + 0 0",
     "room_mutes":               "x + 0 0  x + x x  x x x x  x + 0 0",
+    "user_privacy":             "x + 0 0  x + x x  x + 0 0  x x x x",
 }
 
 
@@ -248,6 +249,13 @@ STATEMENTS: dict[str, Statements] = {
         "room_mutes", "user_id = $1 AND room_id = $2", ("owner", "room"),
         ("INSERT INTO room_mutes (user_id, room_id) VALUES ($1, $2)", ("owner", "quiet_room")),
         "created_at = now()"),
+    # One row per user, which the owner already has and no one may delete: the INSERT is the
+    # upsert users.service makes.
+    "user_privacy": _by_key(
+        "user_privacy", "user_id = $1", ("owner",),
+        ("INSERT INTO user_privacy (user_id, dm_from) VALUES ($1, 'following')"
+         " ON CONFLICT (user_id) DO UPDATE SET dm_from = excluded.dm_from", ("owner",)),
+        "show_email = true"),
 }
 
 
@@ -316,6 +324,8 @@ async def world_of(o: asyncpg.Connection) -> SimpleNamespace:
     if "user_mutes" in present:
         await o.execute("INSERT INTO user_mutes (muter_id, muted_id) VALUES ($1, $2)",
                         w.owner, w.muted)
+    if "user_privacy" in present:
+        await o.execute("INSERT INTO user_privacy (user_id) VALUES ($1)", w.owner)
     if "room_mutes" in present:
         await o.execute("INSERT INTO room_mutes (user_id, room_id) VALUES ($1, $2)",
                         w.owner, w.room)
