@@ -17,6 +17,7 @@ from focushub.admin.schemas import (
     AuditLogParams,
     EndSessions,
     EndSessionsRead,
+    SpamSignal,
 )
 from focushub.core.deps import RuntimeDep, UserDep
 from focushub.core.pagination import Page
@@ -95,3 +96,11 @@ async def update_moderation_settings(data: ModerationSettingsUpdate, caller: Use
                                      rt: RuntimeDep) -> ModerationSettingsRead:
     """How many open reports hide a target until review (logged)."""
     return await reports.update_settings(rt, caller, data)
+
+
+@router.get("/signals", response_model=list[SpamSignal])
+async def spam_signals(caller: UserDep, rt: RuntimeDep,
+                       hours: Annotated[int, Query(ge=1, le=720)] = 24) -> list[SpamSignal]:
+    """Accounts that many people blocked, that repeat one text, or that open chats with
+    strangers, in the last ``hours`` hours: leads for the moderation queue."""
+    return await service.spam_signals(rt, caller, hours)

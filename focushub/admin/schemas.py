@@ -111,3 +111,17 @@ class EndSessions(InputModel):
 
 class EndSessionsRead(OutputModel):
     tokens_revoked: int
+
+
+class SpamSignal(OutputModel):
+    """An account whose recent behaviour looks like spam or harassment."""
+
+    user_id: UUID
+    username: str
+    created_at: datetime
+    is_active: bool
+    blocks_received: int = Field(description="People who blocked them in the window (shown from 3)")
+    repeated_texts: int = Field(description="Most copies of one text they sent (shown from 5)")
+    rooms_with_strangers: int = Field(description="Chats opened with people who do not follow "
+                                                  "them (shown from 5)")
+    open_reports: int

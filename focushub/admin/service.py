@@ -18,6 +18,7 @@ from focushub.admin.schemas import (
     AuditLogParams,
     EndSessions,
     EndSessionsRead,
+    SpamSignal,
 )
 from focushub.core import observability
 from focushub.core.db import SERVICE, Caller
@@ -111,3 +112,10 @@ async def audit_log_page(rt: Runtime, caller: Caller, params: AuditLogParams) ->
             data["details"] = orjson.loads(data["details"])
         out.append(AuditEntry.model_validate(data))
     return Page[AuditEntry](items=out, next_cursor=next_cursor)
+
+
+async def spam_signals(rt: Runtime, caller: Caller, hours: int) -> list[SpamSignal]:
+    """Accounts tripping the spam signals of the last ``hours`` hours (0029), worst first."""
+    async with rt.transaction(caller) as tx:
+        rows = await tx.all("SELECT * FROM public.admin_spam_signals(:hours)", hours=hours)
+    return [SpamSignal.model_validate(dict(r)) for r in rows]

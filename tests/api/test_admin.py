@@ -65,3 +65,29 @@ async def test_deactivation_is_immediate_logged_and_listed(client, owner_conn):
     r = await client.patch(f"/api/v1/admin/users/{admin['user']['id']}", headers=admin["headers"],
                            json={"role": "student"})
     assert r.status_code == 409  # not one's own
+
+
+async def test_spam_signals_surface_the_spammer_not_the_regulars(client, owner_conn):
+    admin = await admin_of(client, owner_conn)
+    spammer, regular = await make_user(client), await make_user(client)
+    victims = [await make_user(client) for _ in range(5)]
+    for victim in victims:
+        r = await client.post("/api/v1/chat/rooms", headers=spammer["headers"],
+                              json={"user_id": victim["user"]["id"]})
+        room = r.json()["id"]
+        await client.post(f"/api/v1/chat/rooms/{room}/messages", headers=spammer["headers"],
+                          json={"content": "Cheap essays at spam.example"})
+        await client.post(f"/api/v1/chat/rooms/{room}/messages", headers=victim["headers"],
+                          json={"content": "who are you?"})
+    for victim in victims[:3]:
+        await client.put(f"/api/v1/users/{spammer['user']['id']}/block", headers=victim["headers"])
+    # The regular chats with one friend and says hi twice: nothing to see.
+    r = await client.post("/api/v1/chat/rooms", headers=regular["headers"],
+                          json={"user_id": victims[0]["user"]["id"]})
+    assert (await client.get("/api/v1/admin/signals", headers=spammer["headers"])).status_code == 403
+    r = await client.get("/api/v1/admin/signals", headers=admin["headers"])
+    assert r.status_code == 200
+    (signal,) = r.json()
+    assert signal["user_id"] == spammer["user"]["id"]
+    assert (signal["blocks_received"], signal["repeated_texts"], signal["rooms_with_strangers"]) \
+        == (3, 5, 5)
