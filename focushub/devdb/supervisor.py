@@ -509,8 +509,10 @@ class EmbeddedPostgres:
             if self._watchdog is not None and self._watchdog.is_alive():
                 return
             self._watch_stop = threading.Event()
+            # Read here, not in the thread: a death right after this call is then a crash
+            # of the server we watch, never mistaken for "no server was running".
             self._watchdog = threading.Thread(
-                target=self._watch, args=(self._watch_stop,),
+                target=self._watch, args=(self._watch_stop, self.pid),
                 name="focushub-postgres-watchdog", daemon=True,
             )
             self._watchdog.start()
@@ -869,27 +871,35 @@ class EmbeddedPostgres:
 
     # ------------------------------------------------------------------ watchdog
 
-    def _watch(self, stop: threading.Event) -> None:
-        """The watchdog thread: follow the live postmaster, restart it when it crashes."""
-        pid = self.pid
+    def _watch(self, stop: threading.Event, pid: int | None) -> None:
+        """The watchdog thread: follow the live postmaster, restart it when it crashes.
+
+        ``pid``: the postmaster when :meth:`watch` was called; None if it had died already.
+        """
         if pid is not None:
             log.info("Watching PostgreSQL (pid %d) in %s", pid, self._pgdata)
+        crashed = pid is None
         while not stop.is_set():
-            if pid is None:
-                # Stopped on purpose: follow whichever server someone starts next.
+            if pid is not None:
+                up_since = time.monotonic()
+                if not _wait_for_exit(pid, self._pgdata, stop):
+                    return
+                if time.monotonic() - up_since >= _STABLE_AFTER:
+                    self._crash_streak = 0
+            elif not crashed:
+                # Stopped on purpose: follow the next server someone starts, or the
+                # postmaster.pid one left behind if it crashed before we saw it run.
                 if stop.wait(_IDLE_POLL):
                     return
                 pid = self.pid
                 if pid is not None:
                     log.info("Watching PostgreSQL (pid %d) in %s again", pid, self._pgdata)
-                continue
-            up_since = time.monotonic()
-            if not _wait_for_exit(pid, self._pgdata, stop):
-                return
-            if time.monotonic() - up_since >= _STABLE_AFTER:
-                self._crash_streak = 0
+                    continue
+                if _read_pid_file(self._pgdata) is None:
+                    continue
             try:
                 pid = self._recover(pid, stop)
+                crashed = False
             except _WatchEnded:
                 return
             except Exception:  # the thread must outlive anything; say so and keep watching
@@ -897,15 +907,16 @@ class EmbeddedPostgres:
                 if stop.wait(self._next_delay()):
                     return
                 pid = self.pid
+                crashed = pid is None
 
     def _next_delay(self) -> float:
         """0 s for the first crash in a while, then 1, 2, 4 … up to :data:`_BACKOFF_MAX`."""
         streak, self._crash_streak = self._crash_streak, self._crash_streak + 1
         return 0.0 if streak == 0 else min(_BACKOFF_MAX, 2.0 ** (streak - 1))
 
-    def _recover(self, dead: int, stop: threading.Event) -> int | None:
-        """After postmaster ``dead`` exited: the PID to watch next, or None after an
-        orderly shutdown. Restarts a crashed server until it runs, with backoff.
+    def _recover(self, dead: int | None, stop: threading.Event) -> int | None:
+        """After postmaster ``dead`` (None: not known) exited: the PID to watch next, or
+        None after an orderly shutdown. Restarts a crashed server until it runs, with backoff.
 
         Everything is decided under ``start.lock``: nobody else is starting or stopping
         the server meanwhile, so "no live postmaster and a ``postmaster.pid`` left
@@ -925,12 +936,12 @@ class EmbeddedPostgres:
                              "watching it", info.pid, self._pgdata)
                     return info.pid
                 if attempt == 1 and _read_pid_file(self._pgdata) is None:
-                    log.warning("PostgreSQL (pid %d) in %s was shut down by someone else; "
-                                "not restarting it", dead, self._pgdata)
+                    log.warning("PostgreSQL (pid %s) in %s was shut down by someone else; "
+                                "not restarting it", dead or "?", self._pgdata)
                     return None
                 log.error(
-                    "PostgreSQL (pid %d) in %s died unexpectedly; restarting it in %.0f s "
-                    "(attempt %d)", dead, self._pgdata, delay, attempt,
+                    "PostgreSQL (pid %s) in %s died unexpectedly; restarting it in %.0f s "
+                    "(attempt %d)", dead or "?", self._pgdata, delay, attempt,
                 )
             # Waiting without the lock: another user may restart it meanwhile.
             if stop.wait(delay):

@@ -29,6 +29,7 @@ from tests.devdb.serving import (
     WriteLoop,
     copy_template,
     create,
+    fetch,
     make_template,
     miscounts,
     missing,
@@ -317,3 +318,28 @@ def test_two_servers_on_one_data_directory_share_one_database(
     assert two.terminate() == 128 + signal.SIGTERM  # the last user stops the database
     assert wait_until(lambda: exited(restarted), RECOVERY_BOUND)
     assert postgres_procs_under(data_dir) == []
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "procrastinate stops the in-process worker when its LISTEN side task fails (the database "
+    "went away), and focushub/app.py starts that worker only once"))
+def test_jobs_still_run_after_the_database_restarts(
+    data_dir: Path, servers: list[Served]
+) -> None:
+    served = serve(data_dir)
+    servers.append(served)
+
+    def mail_sent() -> bool:
+        rows = fetch(data_dir, "SELECT status::text FROM procrastinate.procrastinate_jobs"
+                               " WHERE task_name = 'mail.send'")
+        return bool(rows) and all(r["status"] == "succeeded" for r in rows)
+
+    sign_up(served.base_url)  # queues a verification mail (mail.send)
+    if not wait_until(mail_sent, RECOVERY_BOUND):
+        pytest.fail("the job did not run even before the crash")  # not the expected failure
+    database = postmaster_pid(data_dir)
+    os.kill(database, signal.SIGKILL)
+    assert wait_until(lambda: served.ready() and postmaster_pid(data_dir) != database,
+                      RECOVERY_BOUND)
+    sign_up(served.base_url)
+    assert wait_until(mail_sent, 20.0)

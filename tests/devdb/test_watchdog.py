@@ -81,6 +81,20 @@ def test_a_killed_postmaster_is_restarted_and_keeps_what_was_committed(
     assert_fully_stopped(server, new_pid)
 
 
+def test_a_server_that_died_before_the_watch_began_is_restarted(
+    servers: Callable[..., EmbeddedPostgres], caplog: pytest.LogCaptureFixture
+) -> None:
+    server = servers()
+    server.start()
+    old_pid = server.pid
+    assert old_pid is not None
+    os.kill(old_pid, signal.SIGKILL)
+    assert wait_until(lambda: exited(old_pid))
+    server.watch()  # finds postmaster.pid without its postmaster: a crash
+    assert wait_until(restarted(server, old_pid, caplog), RESTART_BOUND)
+    assert "died unexpectedly" in caplog.text
+
+
 def test_crashes_again_soon_after_are_restarted_with_backoff(
     servers: Callable[..., EmbeddedPostgres], caplog: pytest.LogCaptureFixture
 ) -> None:
