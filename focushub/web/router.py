@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.background import BackgroundTask
 
 from focushub.accounts import service as accounts_service
-from focushub.accounts.schemas import AccountDelete
+from focushub.accounts.schemas import AccountDelete, EmailChange, PasswordChange
 from focushub.admin import service as admin_service
 from focushub.admin.schemas import AdminUserListParams, AdminUserUpdate, AuditLogParams, EndSessions
 from focushub.ai import service as ai_service
@@ -58,10 +58,11 @@ from focushub.reports.schemas import (
 )
 from focushub.resources import service as resources_service
 from focushub.resources.schemas import ResourceFields, ResourceListParams
+from focushub.safety import service as safety_service
 from focushub.search import service as search_service
 from focushub.search.schemas import SearchParams
 from focushub.users import service as users_service
-from focushub.users.schemas import UserUpdate
+from focushub.users.schemas import PrivacyUpdate, UserUpdate
 from focushub.votes import service as votes_service
 from focushub.web import assets, markdown, session
 from focushub.web.session import PageSession
@@ -510,8 +511,16 @@ async def profile_page(request: Request, page: PageDep, rt: RtDep, username: str
     questions = await questions_service.list_questions(
         rt, page.caller, view="newest", tag=None, category=None, author=user.id, cursor=None,
         limit=10)
+    muted = await _is_muted(rt, page, user.id)
     return render(request, page, "profile.html", user=user, follow=follow, posts=posts.items,
-                  questions=questions.items)
+                  questions=questions.items, muted=muted)
+
+
+async def _is_muted(rt: Runtime, page: PageSession, user_id: UUID) -> bool:
+    """Whether the signed-in caller muted ``user_id`` (False for anyone else)."""
+    if not page.signed_in or page.caller.user_id == user_id:
+        return False
+    return any(m.user.id == user_id for m in await safety_service.listing(rt, page.caller, "mute"))
 
 
 @router.post("/u/{username}/follow")
@@ -526,6 +535,36 @@ async def toggle_follow(request: Request, page: PageDep, rt: RtDep, username: st
     else:
         await follows_service.follow(rt, page.caller, user.id)
     return redirect(request, page, f"/u/{user.username}")
+
+
+@router.post("/u/{username}/mute", response_class=HTMLResponse)
+async def toggle_mute(request: Request, page: PageDep, rt: RtDep, username: str,
+                      muted: Annotated[bool, Form()],
+                      csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Mute (``muted=true``) or unmute someone whose profile one sees; with htmx the
+    profile's controls come back in their new state."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    user = await users_service.get_by_username(rt, page.caller, username[:50])
+    if muted:
+        await safety_service.add(rt, page.caller, "mute", user.id)
+    else:
+        await safety_service.remove(rt, page.caller, "mute", user.id)
+    if _is_htmx(request):
+        return render(request, page, "_safety_controls.html", user=user, muted=muted, done=True)
+    return redirect(request, page, f"/u/{user.username}")
+
+
+@router.post("/u/{username}/block")
+async def block(request: Request, page: PageDep, rt: RtDep, username: str,
+                csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Block someone. Their profile is gone for the blocker too from now on (a block hides
+    both ways), so the blocker lands on the list where the block can be undone."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    user = await users_service.get_by_username(rt, page.caller, username[:50])
+    await safety_service.add(rt, page.caller, "block", user.id)
+    return redirect(request, page, f"/settings/blocks?blocked={quote(user.username, safe='')}")
 
 
 @router.get("/notifications", response_class=HTMLResponse)
@@ -770,8 +809,13 @@ async def moderate(request: Request, page: PageDep, rt: RtDep, target_type: Repo
 async def chat_page(request: Request, page: PageDep, rt: RtDep) -> Response:
     if (gone := _need_login(request, page)) is not None:
         return gone
+    return await _chat_list(request, page, rt)
+
+
+async def _chat_list(request: Request, page: PageSession, rt: Runtime, status: int = 200,
+                     **context: Any) -> Response:
     rooms = await chat_service.list_rooms(rt, page.caller, RoomListParams())
-    return render(request, page, "chat.html", rooms=rooms.items)
+    return render(request, page, "chat.html", status=status, rooms=rooms.items, **context)
 
 
 @router.post("/chat")
@@ -782,15 +826,27 @@ async def start_chat(request: Request, page: PageDep, rt: RtDep,
     """A direct chat with ``username``, or a new group called ``name``."""
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    if username.strip():
-        other = await users_service.get_by_username(rt, page.caller, username.strip().lstrip("@"))
-        data = RoomCreate(type="direct", user_id=other.id)
-    else:
-        try:
-            data = RoomCreate(type="group", name=name)
-        except ValidationError:
-            return redirect(request, page, "/chat?error=name")
-    room, _ = await chat_service.create_room(rt, page.caller, data)
+    wanted = username.strip().lstrip("@")
+    try:
+        if wanted:
+            other = await users_service.get_by_username(rt, page.caller, wanted)
+            data = RoomCreate(type="direct", user_id=other.id)
+        else:
+            try:
+                data = RoomCreate(type="group", name=name)
+            except ValidationError:
+                return redirect(request, page, "/chat?error=name")
+        room, _ = await chat_service.create_room(rt, page.caller, data)
+    except (AppError, DBAPIError) as exc:
+        # Said on the chat page: nobody by that name (or across a block: the same words),
+        # or someone who takes chats only from people they follow (0028).
+        error = as_app_error(exc)
+        if error is None or error.status_code not in (403, 404):
+            raise
+        message = (f"There is nobody called @{wanted} to chat with." if error.status_code == 404
+                   else f"You cannot start a chat with @{wanted}: {error.message}.")
+        return await _chat_list(request, page, rt, status=error.status_code, error=message,
+                                username=wanted)
     return redirect(request, page, f"/chat/{room.id}")
 
 
@@ -816,6 +872,19 @@ async def send_chat(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
         return redirect(request, page, f"/chat/{room_id}")
     await chat_service.send_message(rt, page.caller, room_id, data)
     return redirect(request, page, f"/chat/{room_id}#end")
+
+
+@router.post("/chat/{room_id}/mute", response_class=HTMLResponse)
+async def mute_room(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
+                    muted: Annotated[bool, Form()],
+                    csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Mute or unmute a room: its messages stop (or start again) counting as unread."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    await safety_service.mute_room(rt, page.caller, room_id, muted)
+    if _is_htmx(request):
+        return render(request, page, "_room_mute.html", room_id=room_id, muted=muted, done=True)
+    return redirect(request, page, f"/chat/{room_id}")
 
 
 # --- settings -------------------------------------------------------------------------------------
@@ -861,12 +930,150 @@ async def save_avatar(request: Request, page: PageDep, rt: RtDep,
     return redirect(request, page, "/settings/profile?saved=1")
 
 
+@router.get("/settings/privacy", response_class=HTMLResponse)
+async def privacy_settings(request: Request, page: PageDep, rt: RtDep) -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    privacy = await users_service.get_privacy(rt, page.caller)
+    return render(request, page, "settings_privacy.html", privacy=privacy)
+
+
+@router.post("/settings/privacy", response_class=HTMLResponse)
+async def save_privacy(request: Request, page: PageDep, rt: RtDep,
+                       profile_visibility: Annotated[str, Form(max_length=20)] = "",
+                       dm_from: Annotated[str, Form(max_length=20)] = "",
+                       show_email: Annotated[bool, Form()] = False,
+                       csrf_token: Annotated[str, Form()] = "") -> Response:
+    """All three settings at once (an unticked box is not sent: the email is hidden)."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    try:
+        data = PrivacyUpdate(profile_visibility=profile_visibility, dm_from=dm_from,
+                             show_email=show_email)
+    except ValidationError:
+        privacy = await users_service.get_privacy(rt, page.caller)
+        return render(request, page, "settings_privacy.html", status=422, privacy=privacy,
+                      error="Choose one of the offered options for each setting")
+    await users_service.update_privacy(rt, page.caller, data)
+    return redirect(request, page, "/settings/privacy?saved=1")
+
+
+@router.get("/settings/blocks", response_class=HTMLResponse)
+async def blocks_settings(request: Request, page: PageDep, rt: RtDep,
+                          blocked: Annotated[str, Query(max_length=50)] = "",
+                          removed: Annotated[str, Query(pattern="^(block|mute)$")] = "",
+                          name: Annotated[str, Query(max_length=50)] = "") -> Response:
+    """Who the caller blocked and muted, each with the way back; ``blocked`` and ``removed``
+    (with ``name``) say what was just done."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    return await _blocks_view(request, page, rt, "settings_blocks.html", blocked=blocked,
+                              removed=removed or None, removed_name=name)
+
+
+async def _blocks_view(request: Request, page: PageSession, rt: Runtime, template: str,
+                       **context: Any) -> Response:
+    blocks = await safety_service.listing(rt, page.caller, "block")
+    mutes = await safety_service.listing(rt, page.caller, "mute")
+    return render(request, page, template, blocks=blocks, mutes=mutes, **context)
+
+
+@router.post("/settings/blocks/{relation}/{user_id}/remove", response_class=HTMLResponse)
+async def unblock(request: Request, page: PageDep, rt: RtDep,
+                  relation: Annotated[str, Path(pattern="^(block|mute)$")], user_id: UUID,
+                  username: Annotated[str, Form(max_length=50)] = "",
+                  csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Unblock or unmute; with htmx the lists come back in place, saying what was done."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    await safety_service.remove(rt, page.caller, relation, user_id)  # type: ignore[arg-type]
+    if _is_htmx(request):
+        return await _blocks_view(request, page, rt, "_blocks_lists.html", removed=relation,
+                                  removed_name=username)
+    return redirect(request, page, f"/settings/blocks?removed={relation}"
+                                   f"&name={quote(username, safe='')}")
+
+
+async def _account_view(request: Request, page: PageSession, rt: Runtime, status: int = 200,
+                        **context: Any) -> Response:
+    me = await users_service.get_me(rt, page.caller)
+    return render(request, page, "settings_account.html", status=status, account=me, **context)
+
+
 @router.get("/settings/account", response_class=HTMLResponse)
 async def account_settings(request: Request, page: PageDep, rt: RtDep) -> Response:
     if (gone := _need_login(request, page)) is not None:
         return gone
-    me = await users_service.get_me(rt, page.caller)
-    return render(request, page, "settings_account.html", account=me)
+    return await _account_view(request, page, rt)
+
+
+def _refused(exc: Exception) -> AppError:
+    """The error of a credential form to say on the page (wrong password, taken email…);
+    anything else (too many tries: 429, our own faults) goes on to the error pages."""
+    error = as_app_error(exc)
+    if error is None or error.status_code >= 500 or error.status_code == 429:
+        raise exc
+    return error
+
+
+@router.post("/settings/account/email", response_class=HTMLResponse)
+async def change_email(request: Request, page: PageDep, rt: RtDep,
+                       email: Annotated[str, Form(max_length=320)] = "",
+                       password: Annotated[str, Form(max_length=1000)] = "",
+                       csrf_token: Annotated[str, Form()] = "") -> Response:
+    """A new email, with the current password; the new address is sent a verification mail."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    try:
+        data = EmailChange(email=email.strip(), password=password)
+    except ValidationError as exc:
+        fields = {e["loc"][0] for e in exc.errors() if e["loc"]}
+        errors = (["Enter a valid email address"] if "email" in fields else []) + \
+            (["Enter your current password"] if "password" in fields else [])
+        return await _account_view(request, page, rt, status=422, email_errors=errors,
+                                   new_email=email)
+    try:
+        await auth_service.change_email(rt, page.caller, data.password, str(data.email))
+    except (AppError, DBAPIError) as exc:
+        error = _refused(exc)
+        message = ("Another account already uses this email" if error.code == "email_taken"
+                   else error.message)
+        return await _account_view(request, page, rt, status=error.status_code,
+                                   email_errors=[message], new_email=email)
+    return redirect(request, page, "/settings/account?email=changed")
+
+
+@router.post("/settings/account/password", response_class=HTMLResponse)
+async def change_password(request: Request, page: PageDep, rt: RtDep,
+                          current_password: Annotated[str, Form(max_length=1000)] = "",
+                          new_password: Annotated[str, Form(max_length=1000)] = "",
+                          confirm_password: Annotated[str, Form(max_length=1000)] = "",
+                          csrf_token: Annotated[str, Form()] = "") -> Response:
+    """A new password, with the current one. Every other session of the account ends; this
+    one goes on, since its access token names the refresh token family in its cookie."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    errors: list[str] = []
+    try:
+        data = PasswordChange(current_password=current_password, new_password=new_password)
+    except ValidationError as exc:
+        fields = {e["loc"][0] for e in exc.errors() if e["loc"]}
+        if "current_password" in fields:
+            errors.append("Enter your current password")
+        if "new_password" in fields:
+            errors.append("The new password needs 8 to 256 characters")
+    if new_password != confirm_password:
+        errors.append("The new password and its confirmation are not the same")
+    if errors:
+        return await _account_view(request, page, rt, status=422, password_errors=errors)
+    try:
+        await auth_service.change_password(rt, page.caller, data.current_password,
+                                           data.new_password)
+    except (AppError, DBAPIError) as exc:
+        error = _refused(exc)
+        return await _account_view(request, page, rt, status=error.status_code,
+                                   password_errors=[error.message])
+    return redirect(request, page, "/settings/account?password=changed")
 
 
 @router.get("/settings/account/export")
@@ -904,6 +1111,4 @@ async def delete_account(request: Request, page: PageDep, rt: RtDep,
         page.set_cookies.pop(session.ACCESS, None)
         page.set_cookies.pop(session.REFRESH, None)
         return redirect(request, page, "/?deleted=1")
-    me = await users_service.get_me(rt, page.caller)
-    return render(request, page, "settings_account.html", status=status, account=me,
-                  error=error)
+    return await _account_view(request, page, rt, status=status, delete_error=error)

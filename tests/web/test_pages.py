@@ -526,3 +526,262 @@ async def test_account_export_and_deletion_in_the_pages(browser, test_db, tmp_pa
     # Signed out: the account pages send to the login page.
     r = await browser.get("/settings/account/export")
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+async def _outbox(test_db, email: str) -> list[str]:
+    import asyncpg
+
+    conn = await asyncpg.connect(test_db.owner_url)
+    try:
+        return [r["body"] for r in await conn.fetch(
+            "SELECT body FROM auth.mail_outbox WHERE to_email = $1 ORDER BY id", email)]
+    finally:
+        await conn.close()
+
+
+async def test_privacy_settings_are_saved_and_enforced_in_the_pages(browser):
+    await sign_up(browser, "pia")
+    settings = await browser.get("/settings/privacy")
+    assert settings.status_code == 200
+    assert 'href="/settings/privacy" aria-current="page"' in settings.text
+    assert 'href="/settings/blocks"' in settings.text
+    assert re.search(r'value="everyone"\s+checked', settings.text)  # the defaults
+    assert "Only people you follow can start a chat with you or add you to a group" in settings.text
+    token = csrf(settings.text)
+    r = await browser.post("/settings/privacy", data={
+        "csrf_token": token, "profile_visibility": "friends", "dm_from": "everyone"})
+    assert r.status_code == 422 and "Choose one of the offered options" in r.text
+    r = await browser.post("/settings/privacy", data={
+        "csrf_token": token, "profile_visibility": "signed_in", "dm_from": "following",
+        "show_email": "true"})
+    assert r.status_code == 303 and r.headers["location"] == "/settings/privacy?saved=1"
+    saved = await browser.get(r.headers["location"])
+    assert "Saved." in saved.text
+    for field_id in ("visibility-signed-in", "dm-following", "show-email"):
+        assert re.search(rf'id="{field_id}"[^>]*checked', saved.text), field_id
+    assert not re.search(r'id="dm-everyone"[^>]*checked', saved.text)
+
+    # A signed-in stranger sees the profile and the email, but may not start a chat.
+    await sign_up_fresh(browser, "quin")
+    profile = await browser.get("/u/pia")
+    assert profile.status_code == 200
+    assert '<a href="mailto:pia@example.org">pia@example.org</a>' in profile.text
+    token = csrf(profile.text)
+    r = await browser.post("/chat", data={"csrf_token": token, "username": "pia"})
+    assert r.status_code == 403
+    assert "You cannot start a chat with @pia" in r.text
+    assert "accepts chats only from people they follow" in r.text
+    assert 'value="pia"' in r.text  # the form keeps what was typed
+    # Anonymous visitors find no profile at all.
+    browser.cookies.clear()
+    assert (await browser.get("/u/pia")).status_code == 404
+    assert (await browser.get("/u/quin")).status_code == 200
+
+    # Once pia follows quin, quin may start the chat; with the email hidden, quin sees none.
+    await login_as(browser, "pia")
+    token = csrf((await browser.get("/u/quin")).text)
+    await browser.post("/u/quin/follow", data={"csrf_token": token})
+    r = await browser.post("/settings/privacy", data={
+        "csrf_token": token, "profile_visibility": "everyone", "dm_from": "following"})
+    assert r.status_code == 303
+    await login_as(browser, "quin")
+    profile = await browser.get("/u/pia")
+    assert "pia@example.org" not in profile.text
+    r = await browser.post("/chat", data={"csrf_token": csrf(profile.text), "username": "pia"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/chat/")
+    browser.cookies.clear()
+    assert (await browser.get("/u/pia")).status_code == 200
+    r = await browser.get("/settings/privacy")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+async def sign_up_fresh(browser: httpx.AsyncClient, name: str) -> None:
+    browser.cookies.clear()
+    await sign_up(browser, name)
+
+
+async def test_changing_the_password_in_the_page_keeps_this_session_only(browser):
+    await sign_up(browser, "rhea")
+    elsewhere = dict(browser.cookies)  # another device's session
+    await login_as(browser, "rhea")
+    account = await browser.get("/settings/account")
+    assert account.status_code == 200
+    assert account.text.index("Change email") < account.text.index("Change password") \
+        < account.text.index("Download your data")
+    token = csrf(account.text)
+
+    def form(current: str, new: str, confirm: str) -> dict[str, str]:
+        return {"csrf_token": token, "current_password": current, "new_password": new,
+                "confirm_password": confirm}
+
+    r = await browser.post("/settings/account/password",
+                           data=form("not my password", "a new long secret", "a new long secret"))
+    assert r.status_code == 403 and "The current password is wrong" in r.text
+    r = await browser.post("/settings/account/password",
+                           data=form("correct horse battery", "a new long secret", "a new long secreT"))
+    assert r.status_code == 422 and "not the same" in r.text
+    r = await browser.post("/settings/account/password",
+                           data=form("correct horse battery", "short", "short"))
+    assert r.status_code == 422 and "needs 8 to 256 characters" in r.text
+    r = await browser.post("/settings/account/password",
+                           data=form("correct horse battery", "a new long secret", "a new long secret"))
+    assert r.status_code == 303 and r.headers["location"] == "/settings/account?password=changed"
+    done = await browser.get(r.headers["location"])
+    assert done.status_code == 200 and "Your password is changed" in done.text
+    # This page's session goes on, its refresh token too (the kept family): without the
+    # access cookie, the page renews it.
+    browser.cookies.delete("fh_access")
+    again = await browser.get("/settings/account")
+    assert again.status_code == 200 and "Log out" in again.text
+    assert "fh_access" in again.cookies
+    # The other device is signed out.
+    browser.cookies.clear()
+    for name, value in elsewhere.items():
+        browser.cookies.set(name, value)
+    assert (await browser.get("/settings/profile")).status_code == 401
+    # Only the new password logs in.
+    browser.cookies.clear()
+    page = await browser.get("/login")
+    r = await browser.post("/login", data={"csrf_token": csrf(page.text),
+                                           "email": "rhea@example.org",
+                                           "password": "correct horse battery"})
+    assert r.status_code == 401
+    r = await browser.post("/login", data={"csrf_token": csrf(page.text),
+                                           "email": "rhea@example.org",
+                                           "password": "a new long secret"})
+    assert r.status_code == 303
+
+
+async def test_changing_the_email_in_the_page(browser, test_db):
+    await sign_up(browser, "saul")
+    await sign_up_fresh(browser, "tess")
+    account = await browser.get("/settings/account")
+    assert "A verification mail goes to the new address" in account.text
+    token = csrf(account.text)
+    r = await browser.post("/settings/account/email", data={
+        "csrf_token": token, "email": "saul@example.org", "password": "correct horse battery"})
+    assert r.status_code == 409 and "Another account already uses this email" in r.text
+    assert 'value="saul@example.org"' in r.text
+    r = await browser.post("/settings/account/email", data={
+        "csrf_token": token, "email": "tess.new@example.org", "password": "wrong password"})
+    assert r.status_code == 403 and "The current password is wrong" in r.text
+    r = await browser.post("/settings/account/email", data={
+        "csrf_token": token, "email": "not an address", "password": ""})
+    assert r.status_code == 422
+    assert "Enter a valid email address" in r.text and "Enter your current password" in r.text
+    assert await _outbox(test_db, "tess.new@example.org") == []
+    r = await browser.post("/settings/account/email", data={
+        "csrf_token": token, "email": "tess.new@example.org", "password": "correct horse battery"})
+    assert r.status_code == 303 and r.headers["location"] == "/settings/account?email=changed"
+    done = await browser.get(r.headers["location"])
+    assert "Your email is now tess.new@example.org" in done.text
+    assert "(not confirmed yet)" in done.text
+    mails = await _outbox(test_db, "tess.new@example.org")
+    assert len(mails) == 1 and "/verify-email?token=" in mails[0]
+    browser.cookies.clear()
+    page = await browser.get("/login")
+    r = await browser.post("/login", data={"csrf_token": csrf(page.text),
+                                           "email": "tess.new@example.org",
+                                           "password": "correct horse battery"})
+    assert r.status_code == 303
+
+
+async def test_blocking_and_muting_from_the_profile(browser, test_db):
+    await sign_up(browser, "ulla")
+    post_url = await new_post(browser, "Study plan", "Weekly goals")
+    await sign_up_fresh(browser, "vera")
+    await sign_up_fresh(browser, "wyn")
+    await login_as(browser, "ulla")
+    profile = await browser.get("/u/vera")
+    assert 'action="/u/vera/block"' in profile.text and 'hx-post="/u/vera/mute"' in profile.text
+    assert "they are not told" in profile.text
+    assert 'action="/u/ulla/block"' not in (await browser.get("/u/ulla")).text  # not oneself
+    token = csrf(profile.text)
+    r = await browser.post("/u/vera/block", data={"csrf_token": "forged"})
+    assert r.status_code == 403
+    r = await browser.post("/u/vera/block", data={"csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"] == "/settings/blocks?blocked=vera"
+    blocks = await browser.get(r.headers["location"])
+    assert "You blocked @vera. They are not told." in blocks.text
+    vera = await _user_id(test_db, "vera")
+    assert f'action="/settings/blocks/block/{vera}/remove"' in blocks.text
+    assert (await browser.get("/u/vera")).status_code == 404  # hidden both ways
+
+    # Mute with htmx: the controls come back in place, in their new state.
+    r = await browser.post("/u/wyn/mute", headers={"HX-Request": "true"},
+                           data={"csrf_token": token, "muted": "true"})
+    assert r.status_code == 200 and "<html" not in r.text
+    assert ">Unmute</button>" in r.text and "Muted @wyn." in r.text
+    assert ">Unmute</button>" in (await browser.get("/u/wyn")).text
+    blocks = await browser.get("/settings/blocks")
+    wyn = await _user_id(test_db, "wyn")
+    assert f'action="/settings/blocks/mute/{wyn}/remove"' in blocks.text
+
+    # vera finds neither ulla's profile nor her post, and cannot comment on it or message her.
+    await login_as(browser, "vera")
+    token = csrf((await browser.get("/login")).text)
+    assert (await browser.get("/u/ulla")).status_code == 404
+    assert (await browser.get(post_url)).status_code == 404
+    r = await browser.post(f"{post_url}/comments", data={"csrf_token": token, "content": "Hey"})
+    assert r.status_code == 404
+    r = await browser.post("/chat", data={"csrf_token": token, "username": "ulla"})
+    assert r.status_code == 404 and "There is nobody called @ulla" in r.text
+    assert "block" not in r.text.lower()  # not told
+
+    # Unblock (plain form) and unmute (htmx) from the list.
+    await login_as(browser, "ulla")
+    token = csrf((await browser.get("/settings/blocks")).text)
+    r = await browser.post(f"/settings/blocks/block/{vera}/remove",
+                           data={"csrf_token": token, "username": "vera"})
+    assert r.status_code == 303
+    listed = await browser.get(r.headers["location"])
+    assert "Unblocked @vera." in listed.text and "You have not blocked anyone." in listed.text
+    r = await browser.post(f"/settings/blocks/mute/{wyn}/remove", headers={"HX-Request": "true"},
+                           data={"csrf_token": token, "username": "wyn"})
+    assert r.status_code == 200 and "<html" not in r.text
+    assert "Unmuted @wyn." in r.text and "You have not muted anyone." in r.text
+    assert ">Mute</button>" in (await browser.get("/u/wyn")).text
+    assert (await browser.get("/settings/blocks/planet/x")).status_code in (404, 405)
+    await login_as(browser, "vera")
+    token = csrf((await browser.get("/u/ulla")).text)
+    r = await browser.post(f"{post_url}/comments", data={"csrf_token": token, "content": "Hey"})
+    assert r.status_code == 303
+
+
+async def test_muting_a_chat_room_in_the_pages(browser):
+    await sign_up(browser, "yuri")
+    await sign_up_fresh(browser, "xena")
+    token = csrf((await browser.get("/chat")).text)
+    room_url = (await browser.post("/chat", data={"csrf_token": token,
+                                                  "username": "yuri"})).headers["location"]
+
+    async def xena_says(text: str) -> str:
+        """Sends as xena; signed in again as yuri, the form token of yuri's session."""
+        await login_as(browser, "xena")
+        token = csrf((await browser.get("/chat")).text)
+        sent = await browser.post(room_url, data={"csrf_token": token, "content": text})
+        assert sent.status_code == 303
+        await login_as(browser, "yuri")
+        return csrf((await browser.get("/chat")).text)
+
+    token = await xena_says("Library at six?")
+    rooms = await browser.get("/chat")
+    assert 'aria-label="1 unread"' in rooms.text and ">Muted<" not in rooms.text
+    page = await browser.get(room_url)
+    assert ">Mute room</button>" in page.text
+    r = await browser.post(f"{room_url}/mute", data={"csrf_token": token, "muted": "true"})
+    assert r.status_code == 303 and r.headers["location"] == room_url
+    assert ">Unmute room</button>" in (await browser.get(room_url)).text
+    token = await xena_says("Or at seven?")
+    rooms = await browser.get("/chat")
+    assert ">Muted<" in rooms.text and "unread" not in rooms.text
+    r = await browser.post(f"{room_url}/mute", headers={"HX-Request": "true"},
+                           data={"csrf_token": token, "muted": "false"})
+    assert r.status_code == 200 and ">Mute room</button>" in r.text and "<html" not in r.text
+    rooms = await browser.get("/chat")
+    # Unmuted, both messages count again (muting moved no read position).
+    assert ">Muted<" not in rooms.text and 'aria-label="2 unread"' in rooms.text
+    # A room one is not in cannot be muted.
+    r = await browser.post("/chat/7d3f6a10-0c59-4a0e-9d7e-2b8f4d1e6c22/mute",
+                           data={"csrf_token": token, "muted": "true"})
+    assert r.status_code == 404
