@@ -947,15 +947,12 @@ class EmbeddedPostgres:
             if stop.wait(delay):
                 raise _WatchEnded
             try:
-                pid = self._restart(stop)
+                return self._restart(stop)
             except EmbeddedStartError as exc:
                 log.error("Restarting PostgreSQL in %s failed: %s", self._pgdata, exc)
-                continue
-            if pid is not None:
-                return pid
 
-    def _restart(self, stop: threading.Event) -> int | None:
-        """Launch a postmaster on this PGDATA unless one runs; its PID (None: try again).
+    def _restart(self, stop: threading.Event) -> int:
+        """Launch a postmaster on this PGDATA unless one runs, and return the running one's PID.
 
         Precondition: this handle is a user (holds its share), so no other process
         stops the server meanwhile.
