@@ -1,5 +1,11 @@
 """Load a generated data set with COPY, as the schema owner, in one transaction.
 
+Rows are generated while they are copied: each COPY consumes the chunks of
+:meth:`focushub.seed.generate.Dataset.chunks` as they are made, so the Python
+process holds only the data set's plan and one chunk (its peak memory grows
+by a few bytes per row of the plan, not with the rows), and generation overlaps
+the server's work.
+
 The load runs with ``session_replication_role = replica``: no trigger fires
 (counters, notifications, foreign-key checks), which is safe because the
 generator writes consistent rows and computes every counter itself. The
@@ -120,11 +126,10 @@ async def seed_database(
         password_hash = hash_password(SEED_PASSWORD)
     t0 = time.perf_counter()
     anchor = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    log.info("generating scale %s (seed %s)", scale, seed)
+    log.info("planning scale %s (seed %s)", scale, seed)
     data = generate(scale, seed, anchor, password_hash)
-    report.seconds["generate"] = time.perf_counter() - t0
-    log.info("generated in %.1fs", report.seconds["generate"])
-    report.rows = {table: len(data.rows[table]) for table in LOAD_ORDER}
+    report.seconds["plan"] = time.perf_counter() - t0
+    log.info("planned in %.1fs", report.seconds["plan"])
 
     conn = await asyncpg.connect(owner_url)
     try:
@@ -147,10 +152,12 @@ async def seed_database(
                 started = time.perf_counter()
                 schema, name = _split(table)
                 await conn.copy_records_to_table(
-                    name, schema_name=schema, columns=list(COLUMNS[table]), records=data.rows[table]
+                    name, schema_name=schema, columns=list(COLUMNS[table]),
+                    records=data.records(table),
                 )
+                report.rows[table] = data.rows[table]
                 report.seconds[f"copy {table}"] = time.perf_counter() - started
-                log.info("copied %s rows into %s in %.1fs", len(data.rows[table]), table,
+                log.info("generated and copied %s rows into %s in %.1fs", data.rows[table], table,
                          report.seconds[f"copy {table}"])
             del data
             started = time.perf_counter()

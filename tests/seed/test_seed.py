@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from array import array
+from datetime import UTC, datetime
+
 import asyncpg
 import pytest
 
 from focushub.seed import SEED_PASSWORD, SeedError, recount_mismatches, seed_database
-from focushub.seed.generate import counts_for
+from focushub.seed.generate import CHUNK_ROWS, counts_for, generate
+from focushub.seed.load import LOAD_ORDER
 
 
 async def test_scale_001_loads_with_exact_counters(test_db, owner_conn: asyncpg.Connection) -> None:
@@ -48,12 +52,27 @@ async def test_seeded_user_logs_in(test_db, client, owner_conn: asyncpg.Connecti
     assert response.json()["access_token"]
 
 
-def test_same_seed_same_rows() -> None:
-    from datetime import UTC, datetime
-
-    from focushub.seed.generate import generate
-
+def _all_rows(scale: float, seed: int) -> dict[str, list[tuple]]:
     anchor = datetime(2025, 1, 1, tzinfo=UTC)
-    a = generate(0.005, 11, anchor, "h")
-    b = generate(0.005, 11, anchor, "h")
-    assert a.rows == b.rows
+    data = generate(scale, seed, anchor, "h")
+    return {table: list(data.records(table)) for table in LOAD_ORDER}
+
+
+def test_same_seed_same_rows() -> None:
+    a = _all_rows(0.005, 11)
+    assert a == _all_rows(0.005, 11)
+    assert a != _all_rows(0.005, 12)
+    assert all(a[table] for table in LOAD_ORDER)
+
+
+def test_rows_come_in_bounded_chunks() -> None:
+    """Rows are handed out in chunks of at most CHUNK_ROWS, whatever the table's size,
+    and the plan kept between chunks holds arrays of numbers, never rows."""
+    data = generate(0.05, 5, datetime(2025, 1, 1, tzinfo=UTC), "h")
+    assert all(isinstance(v, (array, bytearray)) or k in {"pools", "id", "rows", "n", "cat_cum"}
+               for k, v in vars(data).items() if not isinstance(v, (int, float, str, datetime)))
+    sizes = [len(chunk) for chunk in data.chunks("comments")]
+    assert sum(sizes) == counts_for(0.05)["comments"] > 4 * CHUNK_ROWS
+    assert max(sizes) == CHUNK_ROWS
+    assert max(len(chunk) for chunk in data.chunks("votes")) <= CHUNK_ROWS
+    assert data.rows["votes"] == counts_for(0.05)["votes"]
