@@ -46,7 +46,8 @@ OVERFLOWING = """() => {
 
 async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[str], list[str]]:
     """Fill the site through its forms: two people, a post with code and a comment, a
-    question with an answer, a resource, a chat, a follow (a notification), an admin.
+    question with an answer, a resource, a chat (muted), a follow (a notification), a muted
+    person, an admin.
     Returns the admin's storage state, the signed-in paths and the signed-out paths."""
     context = await browser.new_context()
     page = await context.new_page()
@@ -104,6 +105,13 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
     await page.get_by_label("Message").fill("Study at five?")
     await page.get_by_role("button", name="Send").click()
     await page.locator(".message .text", has_text="Study at five?").wait_for()
+    # Muted: the room (the chat list shows it so) and cal (the profile's controls and the list
+    # of /settings/blocks show it).
+    await page.get_by_role("button", name="Mute room").click()
+    await page.get_by_role("button", name="Unmute room").wait_for()
+    await page.goto(f"{site}/u/cal")
+    await page.get_by_role("button", name="Mute", exact=True).click()
+    await page.get_by_role("button", name="Unmute", exact=True).wait_for()
 
     conn = await asyncpg.connect(test_db.owner_url)
     try:
@@ -119,7 +127,8 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
     signed_in = [*shared, "/questions/ask", "/notifications", "/settings/profile", "/chat", room,
                  "/posts/new", "/resources/new", "/admin", "/admin/reports",
                  f"/report?type=post&id={post.rsplit('/', 1)[1]}&back={post}",
-                 "/settings/reports", "/settings/account"]
+                 "/settings/reports", "/settings/account", "/settings/privacy",
+                 "/settings/blocks", "/u/cal"]
     signed_out = [*shared, "/login", "/signup", "/password-reset"]
     return state, signed_in, signed_out
 

@@ -252,3 +252,49 @@ async def conn_admin(test_db, name: str) -> None:
         await conn.execute("UPDATE users SET role = 'admin' WHERE username = $1", name)
     finally:
         await conn.close()
+
+
+async def test_blocking_and_muting_someone_from_their_profile(site, browser):
+    gia_context = await browser.new_context()
+    gia = await gia_context.new_page()
+    await sign_up(gia, site, "gia")
+    hal_context = await browser.new_context()
+    hal = await hal_context.new_page()
+    errors: list[str] = []
+    hal.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await sign_up(hal, site, "hal")
+
+    # Muting happens in place (htmx): same page, the button says what it would undo.
+    await hal.goto(f"{site}/u/gia")
+    await hal.get_by_role("button", name="Mute", exact=True).click()
+    await hal.get_by_role("button", name="Unmute", exact=True).wait_for()
+    await hal.get_by_text("Muted @gia.").wait_for()
+    assert hal.url == f"{site}/u/gia"
+    await shoot(hal, "profile-muted")
+    # Blocking leaves the profile (it is hidden both ways now) for the list of blocks.
+    await hal.get_by_role("button", name="Block", exact=True).click()
+    await hal.wait_for_url(f"{site}/settings/blocks?blocked=gia")
+    await hal.get_by_text("You blocked @gia. They are not told.").wait_for()
+    await shoot(hal, "blocks")
+    response = await gia.goto(f"{site}/u/hal")
+    assert response.status == 404
+    assert not errors, errors
+    response = await hal.goto(f"{site}/u/gia")
+    assert response.status == 404
+    errors.clear()  # the browser logs the 404 it was meant to get
+
+    await hal.goto(f"{site}/settings/blocks")
+    await hal.get_by_role("button", name="Unmute @gia").click()
+    await hal.get_by_text("Unmuted @gia.").wait_for()
+    await hal.get_by_text("You have not muted anyone.").wait_for()
+    await hal.get_by_role("button", name="Unblock @gia").click()
+    await hal.get_by_text("Unblocked @gia.").wait_for()
+    await hal.get_by_text("You have not blocked anyone.").wait_for()
+    assert hal.url == f"{site}/settings/blocks"
+    response = await gia.goto(f"{site}/u/hal")
+    assert response.status == 200
+    await hal.goto(f"{site}/u/gia")
+    await hal.get_by_role("button", name="Mute", exact=True).wait_for()
+    assert not errors, errors
+    await gia_context.close()
+    await hal_context.close()
