@@ -4,6 +4,14 @@ Each branch of the UNION is ordered and limited on its own (so each reads only
 one page from its index), then the merge is ordered and limited again. The
 author and the caller's vote (``focushub.content.sql``; each row's vote looked up
 by its own ``type``) are joined on the page only.
+
+The ``following`` scope reads, for each followed author, at most one page of
+their newest items from ``(author_id, created_at DESC, id DESC)`` (0005, 0006)
+in a LATERAL subquery, and merges those. Its cost is the number of followed
+authors times one page: it does not grow with the number of posts, nor with how
+prolific the followed authors are (filtering the global timeline by the follow
+list reads ever more of it as the timeline grows past the followed authors'
+items, and collecting their items first reads all of a prolific author's).
 """
 
 from __future__ import annotations
@@ -29,24 +37,34 @@ def feed_sql(*, scope: str, after: bool, authenticated: bool) -> str:
     branches = []
     for table, t, kind, votes, replies, condition in _SOURCES:
         where = [condition]
-        if scope == "following":
-            where.append(
-                f"{t}.author_id IN (SELECT f.following_id FROM public.followers f"
-                " WHERE f.follower_id = auth.uid())"
-            )
         order_key = "trending_score" if scope == "trending" else "created_at"
         if after:
             bound = ":c_score" if scope == "trending" else ":c_at"
             where.append(f"({t}.{order_key}, {t}.id) < ({bound}, :c_id)")
-        branches.append(
-            f"(SELECT '{kind}'::text AS type, {t}.id, {t}.author_id, {t}.title, {t}.content,"
+        columns = (
+            f"'{kind}'::text AS type, {t}.id, {t}.author_id, {t}.title, {t}.content,"
             f" {t}.category, {t}.tags, {t}.created_at, {t}.{votes} AS votes_count,"
             f" {t}.{replies} AS replies_count,"
             f" {t + '.trending_score' if scope == 'trending' else 'NULL::float8'} AS score"
-            f" FROM public.{table} {t}"
-            f" WHERE {' AND '.join(where)}"
-            f" ORDER BY {t}.{order_key} DESC, {t}.id DESC LIMIT :limit)"
         )
+        order = f"ORDER BY {t}.{order_key} DESC, {t}.id DESC LIMIT :limit"
+        if scope == "following":
+            # One page per followed author (an index range each), then the newest of those.
+            # The inner LIMIT is a subquery so that the planner, not seeing its value,
+            # plans for a small part of an author's items: the ordered index walk that
+            # stops after one page. With the value in sight it compares a page with the
+            # average author's few items and may read and sort all of a prolific one's.
+            where.append(f"{t}.author_id = f.following_id")
+            branches.append(
+                f"(SELECT {t}.* FROM public.followers f CROSS JOIN LATERAL"
+                f" (SELECT {columns} FROM public.{table} {t} WHERE {' AND '.join(where)}"
+                f" ORDER BY {t}.created_at DESC, {t}.id DESC LIMIT (SELECT CAST(:limit AS integer))) {t}"
+                f" WHERE f.follower_id = auth.uid() {order})"
+            )
+        else:
+            branches.append(
+                f"(SELECT {columns} FROM public.{table} {t} WHERE {' AND '.join(where)} {order})"
+            )
     order = "i.score DESC, i.id DESC" if scope == "trending" else "i.created_at DESC, i.id DESC"
     return f"""
         WITH items AS (

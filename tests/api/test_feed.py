@@ -88,6 +88,40 @@ async def test_following_shows_only_followed_people_and_needs_sign_in(client, en
     assert [i["id"] for i in items] == [str(bob_question), str(bob_post)]
 
 
+async def test_following_merges_each_authors_newest_across_pages(client, engine, owner_conn):
+    """A prolific author's items and another's interleave newest first on every page, with
+    more items per author than a page holds (one page is read per author, then merged)."""
+    reader = await make_user(client)
+    prolific = await make_user(client)
+    other = await make_user(client)
+    stranger = await make_user(client)
+    now = datetime.now(UTC)
+    expected = []
+    for hours in range(12):
+        who = other if hours % 3 == 2 else prolific
+        if hours % 4 == 1:
+            item = await make_question(engine, who, title=f"question {hours}")
+            await backdate(owner_conn, "questions", item, now - timedelta(hours=hours))
+        else:
+            item = await make_post(engine, who, title=f"post {hours}")
+            await backdate(owner_conn, "posts", item, now - timedelta(hours=hours))
+        expected.append(str(item))
+        # Someone the reader does not follow writes in between, and the prolific author
+        # keeps a draft: neither may appear.
+        await backdate(owner_conn, "posts", await make_post(engine, stranger),
+                       now - timedelta(hours=hours, minutes=30))
+    draft = await make_post(engine, prolific, title="draft", published=False)
+    for who in (prolific, other):
+        r = await client.put(f"/api/v1/users/{who['user']['id']}/follow", headers=reader["headers"])
+        assert r.status_code in (200, 201, 204), r.text
+
+    for limit in (1, 2, 5, 20):
+        items = await _all_pages(client, {"scope": "following", "limit": limit}, reader["headers"],
+                                 engine=engine)
+        assert [i["id"] for i in items] == expected
+    assert str(draft) not in {i["id"] for i in items}
+
+
 async def test_trending_weighs_activity_against_age_and_keeps_pages_stable(client, engine, owner_conn):
     author = await make_member(owner_conn)
     fans = [await make_user(client)] + [await make_member(owner_conn) for _ in range(2)]
