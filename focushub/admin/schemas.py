@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
-from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from focushub.core.schemas import ChangeModel, InputModel, OutputModel
 from focushub.users.schemas import UserRole
 
@@ -66,7 +66,7 @@ class AdminUserRead(OutputModel):
 class AdminUserListParams(BaseModel):
     q: str | None = Field(default=None, min_length=1, max_length=100,
                           description="Part of a username, email or name")
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: Cursor = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
@@ -100,7 +100,7 @@ class AuditLogParams(BaseModel):
                                description="An action, or a prefix ending in '.'")
     actor_id: UUID | None = None
     target_id: UUID | None = None
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: Cursor = None
     limit: int = Field(default=50, ge=1, le=200)
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 from focushub.answers import service
 from focushub.answers.schemas import AnswerCreate, AnswerRead, AnswerUpdate
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep
-from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorQuery, Page
 
 router = APIRouter(prefix="/api/v1", tags=["answers"])
 
@@ -20,7 +20,7 @@ async def list_answers(
     question_id: UUID,
     caller: CallerDep,
     rt: RuntimeDep,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Page[AnswerRead]:
     """Accepted first, then by net votes, then oldest first."""

@@ -48,9 +48,16 @@ def _order_key(answer: AnswerRead) -> tuple[Any, ...]:
     return (0 if answer.is_accepted else 1, -answer.votes_count, answer.created_at, answer.id)
 
 
-def answer_page_from_json(text: str, limit: int) -> tuple[list[AnswerRead], str | None]:
+def _scope(question_id: UUID) -> str:
+    # One list whether its first page came embedded in the question or from /answers.
+    return f"answers:{question_id}"
+
+
+def answer_page_from_json(text: str, limit: int,
+                          question_id: UUID) -> tuple[list[AnswerRead], str | None]:
     """The page and next cursor from :func:`queries.answer_page_json` (``limit + 1`` rows)."""
-    return page_of([answer_from_row(r) for r in orjson.loads(text)], limit, _order_key)
+    return page_of([answer_from_row(r) for r in orjson.loads(text)], limit, _order_key,
+                   _scope(question_id))
 
 
 async def fetch_answer_page(
@@ -64,7 +71,7 @@ async def fetch_answer_page(
     params: dict[str, Any] = {"question_id": question_id, "limit": limit + 1}
     if cursor is not None:
         unaccepted, neg_votes, created_at, answer_id = decode_cursor(
-            cursor, (int, int, datetime, UUID)
+            cursor, (int, int, datetime, UUID), _scope(question_id)
         )
         params.update(
             c_unaccepted=bool(unaccepted),
@@ -75,7 +82,7 @@ async def fetch_answer_page(
     rows = await tx.all(
         queries.select_answer_page(tx.caller, after_cursor=cursor is not None), **params
     )
-    return page_of([answer_from_row(r) for r in rows], limit, _order_key)
+    return page_of([answer_from_row(r) for r in rows], limit, _order_key, _scope(question_id))
 
 
 async def list_answers(

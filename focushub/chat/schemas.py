@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from focushub.content.schemas import UserSummary
-from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from focushub.core.schemas import InputModel, OutputModel
 
 # The database CHECK chat_messages_content_length allows 10,000 characters.
@@ -97,7 +97,7 @@ class RoomRead(OutputModel):
 
 
 class RoomListParams(BaseModel):
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: Cursor = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 

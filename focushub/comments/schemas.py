@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from focushub.content.fields import not_blank
 from focushub.content.schemas import UserSummary, VoteType
-from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from focushub.core.schemas import InputModel, OutputModel
 
 MAX_COMMENT_LENGTH = 5_000
@@ -54,9 +54,7 @@ class CommentRead(OutputModel):
 
 
 class CommentListParams(BaseModel):
-    cursor: str | None = Field(
-        default=None, max_length=500, description="next_cursor of the previous page"
-    )
+    cursor: Cursor = None
     limit: int = Field(
         default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="top-level comments per page"
     )

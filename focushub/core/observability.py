@@ -26,6 +26,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 user_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("user_id", default=None)
+# The HTTP path being served ("" outside a request): pagination binds cursors to it.
+request_path: contextvars.ContextVar[str] = contextvars.ContextVar("request_path", default="")
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 access_log = logging.getLogger("focushub.access")
@@ -90,6 +92,7 @@ class RequestContextMiddleware:
         rid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
         rid_token = request_id.set(rid)
         user_token = user_id.set(None)
+        path_token = request_path.set(scope.get("path", ""))
         started = time.perf_counter()
         status = 500
 
@@ -114,3 +117,4 @@ class RequestContextMiddleware:
                                    "duration_ms": round(elapsed * 1000, 1)})
             request_id.reset(rid_token)
             user_id.reset(user_token)
+            request_path.reset(path_token)

@@ -1,24 +1,43 @@
 """Keyset (cursor) pagination: opaque cursors that encode the sort key of the last row.
 
-A cursor is base64url(JSON list of key values). Clients treat it as opaque; a cursor
-that does not decode, or has the wrong shape, is a 400, never a 500.
+A cursor is base64url(JSON list: a tag of the list it came from, then the key values).
+The tag is a short hash of the request path that made it (``/api/v1/posts``,
+``/api/v1/posts/<id>/comments``), so a cursor from one list is refused by another
+instead of silently paging it from a foreign position. Clients treat cursors as opaque;
+one that does not decode, has the wrong shape or another list's tag is a 400, never a 500.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 import orjson
-from pydantic import BaseModel
+from fastapi import Query
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 
+from focushub.core import observability
 from focushub.core.errors import BadRequest
 
 T = TypeVar("T")
+
+
+def _empty_is_none(value: object) -> object:
+    return value or None
+
+
+# A list's ``cursor`` parameter: the ``next_cursor`` of the previous page; empty means none.
+_CursorText = Annotated[str, StringConstraints(max_length=500)]
+Cursor = Annotated[_CursorText | None, BeforeValidator(_empty_is_none),
+                   Field(description="next_cursor of the previous page")]
+# The same as a query parameter of a route function.
+CursorQuery = Annotated[_CursorText | None, BeforeValidator(_empty_is_none),
+                        Query(description="next_cursor of the previous page")]
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -29,7 +48,14 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None
 
 
-def encode_cursor(values: Sequence[Any]) -> str:
+def _list_tag(scope: str | None) -> str:
+    name = scope if scope is not None else observability.request_path.get()
+    return hashlib.blake2b(name.encode(), digest_size=4).hexdigest()
+
+
+def encode_cursor(values: Sequence[Any], scope: str | None = None) -> str:
+    """``scope`` names the list when more than one path pages it (a first page embedded in
+    another response, say); by default the list is the request's path."""
     def plain(value: Any) -> Any:
         if isinstance(value, datetime):
             return value.isoformat()
@@ -37,17 +63,20 @@ def encode_cursor(values: Sequence[Any]) -> str:
             return str(value)
         return value
 
-    raw = orjson.dumps([plain(v) for v in values])
+    raw = orjson.dumps([_list_tag(scope), *(plain(v) for v in values)])
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def decode_cursor(cursor: str, types: Sequence[type]) -> list[Any]:
+def decode_cursor(cursor: str, types: Sequence[type], scope: str | None = None) -> list[Any]:
     """Decode ``cursor`` into values of ``types`` (datetime, UUID, int, float, str)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(values, list) or len(values) != len(types):
+        if not isinstance(values, list) or len(values) != len(types) + 1:
             raise ValueError("shape")
+        tag, *values = values
+        if tag != _list_tag(scope):
+            raise ValueError("another list's cursor")
         out: list[Any] = []
         for value, kind in zip(values, types, strict=True):
             if kind is datetime:
@@ -67,9 +96,10 @@ def decode_cursor(cursor: str, types: Sequence[type]) -> list[Any]:
         raise BadRequest("The cursor is invalid", code="invalid_cursor") from None
 
 
-def page_of(rows: list[Any], limit: int, key: Any) -> tuple[list[Any], str | None]:
+def page_of(rows: list[Any], limit: int, key: Any,
+            scope: str | None = None) -> tuple[list[Any], str | None]:
     """Split ``limit + 1`` fetched rows into the page and the cursor of the next one."""
     if len(rows) > limit:
         rows = rows[:limit]
-        return rows, encode_cursor(key(rows[-1]))
+        return rows, encode_cursor(key(rows[-1]), scope)
     return rows, None

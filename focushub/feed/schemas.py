@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from focushub.content.schemas import UserSummary, VoteType
-from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from focushub.core.schemas import OutputModel
 
 FeedScope = Literal["following", "latest", "trending"]
@@ -39,5 +39,5 @@ class FeedParams(BaseModel):
         "first; trending: by trending score, round(sign(s)·log10(max(|s|,1)), 1) + seconds since 2025-01-01 / 72000 "
         "with s = votes + 2 × replies",
     )
-    cursor: str | None = Field(default=None, max_length=500, description="next_cursor of the previous page")
+    cursor: Cursor = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)

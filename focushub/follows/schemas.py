@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from focushub.content.schemas import UserSummary
-from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, Page
 from focushub.core.schemas import OutputModel
 
 
@@ -37,5 +37,5 @@ class FollowPage(Page[FollowListItem]):
 
 
 class FollowListParams(BaseModel):
-    cursor: str | None = Field(default=None, max_length=500, description="next_cursor of the previous page")
+    cursor: Cursor = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)

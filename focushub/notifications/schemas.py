@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
-from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from focushub.core.schemas import InputModel, OutputModel
 
 NotificationType = Literal["like", "comment", "follow", "answer", "mention", "system"]
@@ -30,7 +30,7 @@ class NotificationRead(OutputModel):
 
 class NotificationListParams(BaseModel):
     unread: bool = Field(default=False, description="true: only unread notifications")
-    cursor: str | None = Field(default=None, max_length=500, description="next_cursor of the previous page")
+    cursor: Cursor = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 

@@ -19,7 +19,7 @@ from pydantic import (
 
 from focushub.content.fields import Category, Content, Tags, Title
 from focushub.content.schemas import UserSummary, VoteType
-from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from focushub.core.schemas import ChangeModel, InputModel, OutputModel
 
 
@@ -77,9 +77,7 @@ class PostListParams(BaseModel):
     """Query parameters of ``GET /posts``; filters combine with AND."""
 
     sort: PostSort = Field(default="new", description="new: newest first; top: highest score first")
-    cursor: str | None = Field(
-        default=None, max_length=500, description="next_cursor of the previous page"
-    )
+    cursor: Cursor = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     category: str | None = Field(default=None, min_length=1, max_length=50)
     tag: str | None = Field(default=None, min_length=1, max_length=30)

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, status
 
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep, client_address
-from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorQuery, Page
 from focushub.questions import service
 from focushub.questions.schemas import (
     QuestionCreate,
@@ -23,7 +23,6 @@ from focushub.questions.schemas import (
 router = APIRouter(prefix="/api/v1/questions", tags=["questions"])
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, Query(max_length=512)]
 
 
 @router.get("", response_model=Page[QuestionSummary])
@@ -34,7 +33,7 @@ async def list_questions(
     tag: Annotated[str | None, Query(max_length=30)] = None,
     category: Annotated[str | None, Query(max_length=50)] = None,
     author: Annotated[UUID | None, Query(description="Only questions by this user id")] = None,
-    cursor: Cursor = None,
+    cursor: CursorQuery = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[QuestionSummary]:
     """``newest``: newest first. ``unanswered``: open questions without any answer,

@@ -134,7 +134,8 @@ async def get_question(
         )
         if row is None:
             raise NotFound(_NO_QUESTION)
-    answers, answers_next_cursor = answer_page_from_json(row["answers"], DETAIL_ANSWERS)
+    answers, answers_next_cursor = answer_page_from_json(row["answers"], DETAIL_ANSWERS,
+                                                              question_id)
     return QuestionDetail(
         content=row["content"],
         **_question_fields(row),

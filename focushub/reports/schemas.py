@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
-from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from focushub.core.schemas import InputModel, OutputModel
 
 
@@ -76,12 +76,12 @@ class ReportRead(OutputModel):
 
 
 class ReportListParams(BaseModel):
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: Cursor = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
 class QueueParams(BaseModel):
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: Cursor = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_
 
 from focushub.content.fields import Category, Tags, Title
 from focushub.content.schemas import UserSummary
-from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from focushub.core.schemas import ChangeModel, InputModel, OutputModel
 
 
@@ -99,8 +99,7 @@ class ResourceListParams(BaseModel):
 
     sort: ResourceSort = Field(default="newest",
                                description="newest first, or most downloaded first")
-    cursor: str | None = Field(default=None, max_length=500,
-                               description="next_cursor of the previous page")
+    cursor: Cursor = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     category: str | None = Field(default=None, min_length=1, max_length=50)
     tag: str | None = Field(default=None, min_length=1, max_length=30)

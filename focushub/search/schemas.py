@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from focushub.content.schemas import UserSummary
-from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from focushub.core.schemas import OutputModel
 
 SearchType = Literal["post", "question", "resource", "user"]
@@ -48,7 +48,7 @@ class SearchParams(BaseModel):
     type: SearchType | None = Field(default=None, description="Default: posts, questions and resources")
     category: str | None = Field(default=None, min_length=1, max_length=50)
     tag: str | None = Field(default=None, min_length=1, max_length=30)
-    cursor: str | None = Field(default=None, max_length=500, description="next_cursor of the previous page")
+    cursor: Cursor = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
     @field_validator("q")

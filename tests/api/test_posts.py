@@ -275,3 +275,27 @@ async def test_list_and_read_run_a_fixed_number_of_queries(client, engine):
     with count_queries(engine) as log:
         assert (await client.get(f"/api/v1/posts/{post['id']}", headers=bob["headers"])).status_code == 200
     assert log.count == 2
+
+
+async def test_a_cursor_belongs_to_the_list_that_made_it(client):
+    alice = await make_user(client)
+    post = await make_post(client, alice)
+    for n in range(3):
+        await make_post(client, alice, title=f"More {n}")
+        await client.post(f"/api/v1/posts/{post['id']}/comments", headers=alice["headers"],
+                          json={"content": f"Comment {n}"})
+    posts_cursor = (await client.get("/api/v1/posts?limit=1")).json()["next_cursor"]
+    comments_cursor = (await client.get(f"/api/v1/posts/{post['id']}/comments?limit=1")).json()[
+        "next_cursor"]
+    assert posts_cursor and comments_cursor
+    # Each list takes its own cursor...
+    assert (await client.get(f"/api/v1/posts?limit=1&cursor={posts_cursor}")).status_code == 200
+    r = await client.get(f"/api/v1/posts/{post['id']}/comments?limit=1&cursor={comments_cursor}")
+    assert r.status_code == 200
+    # ...and refuses another's, even one of the same shape (time and id).
+    r = await client.get(f"/api/v1/posts/{post['id']}/comments?cursor={posts_cursor}")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
+    r = await client.get(f"/api/v1/notifications?cursor={comments_cursor}", headers=alice["headers"])
+    assert r.status_code == 400
+    # An empty cursor is no cursor.
+    assert (await client.get("/api/v1/posts?cursor=")).status_code == 200
