@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         await rt.start()
         worker = None
         if settings.worker_in_process:
-            worker = asyncio.create_task(rt.jobs.run_worker(
+            worker = asyncio.create_task(rt.jobs.keep_worker_running(
                 rt, concurrency=settings.worker_concurrency,
                 shutdown_timeout=settings.worker_shutdown_timeout), name="focushub-worker")
         try:

@@ -183,7 +183,8 @@ def worker(
 
     settings = get_settings()
     _configure_logging(settings)
-    with database_target(settings) as target:
+    # A worker on the embedded database restarts it if it crashes, as `serve` does.
+    with database_target(settings, watch=True) as target:
         _migrate(target)
 
         async def run() -> None:

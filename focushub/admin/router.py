@@ -20,6 +20,7 @@ from focushub.admin.schemas import (
     SpamSignal,
 )
 from focushub.core.deps import RuntimeDep, UserDep
+from focushub.core.errors import ErrorRead
 from focushub.core.pagination import Page
 from focushub.reports import service as reports
 from focushub.reports.schemas import (
@@ -33,7 +34,7 @@ from focushub.reports.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"],
-                   responses={403: {"description": "Not an administrator"}})
+                   responses={403: {"model": ErrorRead, "description": "Not an administrator"}})
 
 
 @router.get("/stats", response_model=AdminStats)

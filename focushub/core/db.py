@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 from uuid import UUID
 
 import orjson
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -78,13 +78,25 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
             prepared_statement_cache_size=0,  # SQLAlchemy's cache of asyncpg statements
             prepared_statement_name_func=_unnamed,
         )
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=False,
         connect_args=connect_args,
     )
+    event.listen(engine.sync_engine, "do_connect", _missing_socket_is_refused)
+    return engine
+
+
+def _missing_socket_is_refused(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
+    """Connect; a unix socket that is not there is a refused connection. A restarting
+    PostgreSQL removes and creates its socket again, and a connection in that instant
+    meets no file: that is the database away (503), not a server error (500)."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except FileNotFoundError as exc:
+        raise ConnectionRefusedError(f"no PostgreSQL socket: {exc}") from exc
 
 
 def _unnamed() -> str:

@@ -300,7 +300,8 @@ class EventBus:
             try:
                 await self._connect_postgres()
                 log.warning("events: reconnected to PostgreSQL")
-            except (OSError, asyncpg.PostgresError):
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                # InterfaceError: the database went away again during the reconnect.
                 log.warning("events: PostgreSQL unreachable, retrying")
 
     # --- receiving ---------------------------------------------------------------------

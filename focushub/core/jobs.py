@@ -28,6 +28,7 @@ listener (LISTEN) needs a session of its own: it connects to the direct URL.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -187,6 +188,32 @@ class JobQueue:
             args=[orjson.dumps(job.args).decode() for job in jobs],
             qlocks=[job.queueing_lock for job in jobs],
         )
+
+    async def keep_worker_running(self, runtime: Any, *, concurrency: int = 2,
+                                  shutdown_timeout: float | None = 30.0) -> None:
+        """Run a worker until cancelled, starting it again whenever it stops by itself.
+
+        procrastinate stops a worker whose LISTEN connection fails, as when the database
+        restarts; a server's in-process worker must come back with the database, not
+        leave the jobs of this process unrun until someone restarts it. Backoff: 1, 2, 4…
+        up to 30 s between attempts, reset once a worker has run a minute.
+        """
+        delay = 1.0
+        while True:
+            started = asyncio.get_running_loop().time()
+            try:
+                await self.run_worker(runtime, concurrency=concurrency,
+                                      shutdown_timeout=shutdown_timeout)
+                log.warning("jobs: the worker stopped; starting it again in %.0f s", delay)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("jobs: the worker failed; starting it again in %.0f s", delay,
+                            exc_info=True)
+            if asyncio.get_running_loop().time() - started > 60:
+                delay = 1.0
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
     async def run_worker(
         self,

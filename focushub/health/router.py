@@ -8,6 +8,7 @@ import logging
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from focushub.core.deps import RuntimeDep
 from focushub.core.errors import Unauthorized
@@ -24,7 +25,18 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+class Readiness(BaseModel):
+    status: str = Field(description="ok, or unavailable")
+    database: str = Field(description="ok, unreachable or not migrated")
+    revision: str | None = None
+    current: str | None = Field(default=None, description="Not migrated: the database's revision")
+    expected: str | None = Field(default=None, description="Not migrated: the code's revision")
+    reason: str | None = Field(default=None, description="Unreachable: the kind of failure")
+
+
+@router.get("/readyz", response_model=Readiness, responses={
+    503: {"model": Readiness, "description": "Not ready: the database is unreachable or not "
+                                             "fully migrated"}})
 async def readyz(rt: RuntimeDep) -> JSONResponse:
     expected = head_revision()
     try:

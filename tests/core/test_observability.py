@@ -82,3 +82,15 @@ async def test_requests_get_503_with_retry_after_while_the_database_is_away():
         assert (await c.get("/healthz")).status_code == 200
         assert (await c.get("/readyz")).status_code == 503
     await app.state.runtime.stop()
+
+
+async def test_a_missing_database_socket_is_503_too(tmp_path):
+    # While the embedded PostgreSQL restarts, its unix socket is briefly absent: connecting
+    # raises FileNotFoundError, which is the database away, not a server error.
+    app = create_app(Settings(env="test", jwt_secret=SECRET,
+                              database_url=f"postgresql://u@/x?host={tmp_path / 'gone'}"))
+    async with client_for(app) as c:
+        r = await c.get("/api/v1/posts")
+        assert r.status_code == 503 and r.json()["error"]["code"] == "database_unavailable"
+        assert r.headers["retry-after"] == "5"
+    await app.state.runtime.stop()

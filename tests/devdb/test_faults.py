@@ -320,9 +320,6 @@ def test_two_servers_on_one_data_directory_share_one_database(
     assert postgres_procs_under(data_dir) == []
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "procrastinate stops the in-process worker when its LISTEN side task fails (the database "
-    "went away), and focushub/app.py starts that worker only once"))
 def test_jobs_still_run_after_the_database_restarts(
     data_dir: Path, servers: list[Served]
 ) -> None:
