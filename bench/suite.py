@@ -174,7 +174,9 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--realtime-duration", type=float, default=15.0)
     ap.add_argument("--large-data-dir", type=Path, default=None,
                     help="a second, larger seeded database (e.g. scale 10) for --large-endpoints")
-    ap.add_argument("--large-endpoints", default="search")
+    # The endpoints whose cost could grow with the data: search, and the following feed
+    # (which must not, see docs/performance.md, "Data at scale").
+    ap.add_argument("--large-endpoints", default="search,feed_following")
     ap.add_argument("--large-concurrency", default="1,8")
     ap.add_argument("--no-doc", action="store_true", help="write the JSON only")
     ap.add_argument("--note", default="", help="free text stored with the result (machine load...)")

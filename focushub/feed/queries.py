@@ -5,13 +5,12 @@ one page from its index), then the merge is ordered and limited again. The
 author and the caller's vote (``focushub.content.sql``; each row's vote looked up
 by its own ``type``) are joined on the page only.
 
-The ``following`` scope reads, for each followed author, at most one page of
-their newest items from ``(author_id, created_at DESC, id DESC)`` (0005, 0006)
-in a LATERAL subquery, and merges those. Its cost is the number of followed
-authors times one page: it does not grow with the number of posts, nor with how
-prolific the followed authors are (filtering the global timeline by the follow
-list reads ever more of it as the timeline grows past the followed authors'
-items, and collecting their items first reads all of a prolific author's).
+The ``following`` scope never reads more than a bounded window of the global
+timeline, nor more than one page per followed author (see
+:func:`_following_branches`): its cost does not grow with the number of posts,
+nor with how prolific the followed authors are. (Filtering the whole timeline by
+the follow list reads ever more of it as it grows past the followed authors'
+items; collecting their items first reads all of a prolific author's.)
 """
 
 from __future__ import annotations
@@ -25,6 +24,52 @@ _SOURCES = (
 )
 
 
+# Newest items of everyone read first for the following feed, per table (see below).
+RECENT_WINDOW = 1000
+
+
+def _recent_of_followed(t: str, table: str, columns: str, where: list[str]) -> str:
+    """CTE ``recent_{t}``: the followed authors' items among the newest
+    :data:`RECENT_WINDOW` of ``table`` (after the cursor), at most one page."""
+    return (
+        f"recent_{t} AS MATERIALIZED (SELECT w.* FROM"
+        f" (SELECT {columns} FROM public.{table} {t} WHERE {' AND '.join(where)}"
+        f" ORDER BY {t}.created_at DESC, {t}.id DESC LIMIT {RECENT_WINDOW}) w"
+        " WHERE w.author_id IN (SELECT f.following_id FROM public.followers f"
+        " WHERE f.follower_id = auth.uid())"
+        " ORDER BY w.created_at DESC, w.id DESC LIMIT :limit)"
+    )
+
+
+def _following_branches(t: str, table: str, columns: str, where: list[str]) -> list[str]:
+    """The page of ``table`` for the following feed: ``recent_{t}`` when it holds a full
+    page, otherwise one page per followed author, merged.
+
+    A full page among the newest items of everyone is the answer (nothing newer was
+    left out), and costs a bounded read of the newest-first index: that is the case of
+    someone following many active people. Otherwise each followed author's newest
+    items are read from ``(author_id, created_at DESC, id DESC)`` (0005, 0006) in a
+    LATERAL subquery, at most a page each: the cost is the number of followed authors
+    times one page, whatever the number of posts and however prolific the authors.
+    Exactly one of the two branches returns rows (the count is an InitPlan, so the
+    other branch is not run).
+    """
+    full = f"(SELECT count(*) FROM recent_{t}) >= :limit"
+    # The inner LIMIT is a subquery so that the planner, not seeing its value, plans for
+    # a small part of an author's items: the ordered index walk that stops after one
+    # page. With the value in sight it compares a page with the average author's few
+    # items and may read and sort all of a prolific one's.
+    per_author = " AND ".join([*where, f"{t}.author_id = f.following_id"])
+    return [
+        f"(SELECT * FROM recent_{t} WHERE {full})",
+        f"(SELECT {t}.* FROM public.followers f CROSS JOIN LATERAL"
+        f" (SELECT {columns} FROM public.{table} {t} WHERE {per_author}"
+        f" ORDER BY {t}.created_at DESC, {t}.id DESC LIMIT (SELECT CAST(:limit AS integer))) {t}"
+        f" WHERE f.follower_id = auth.uid() AND NOT {full}"
+        f" ORDER BY {t}.created_at DESC, {t}.id DESC LIMIT :limit)",
+    ]
+
+
 def feed_sql(*, scope: str, after: bool, authenticated: bool) -> str:
     """The feed statement. Binds :limit, and with ``after`` the cursor: :c_at and :c_id
     (latest, following) or :c_score and :c_id (trending).
@@ -34,7 +79,8 @@ def feed_sql(*, scope: str, after: bool, authenticated: bool) -> str:
     row comparison uses only leakproof operators, so under RLS it is still an
     index condition.
     """
-    branches = []
+    ctes: list[str] = []
+    branches: list[str] = []
     for table, t, kind, votes, replies, condition in _SOURCES:
         where = [condition]
         order_key = "trending_score" if scope == "trending" else "created_at"
@@ -49,25 +95,15 @@ def feed_sql(*, scope: str, after: bool, authenticated: bool) -> str:
         )
         order = f"ORDER BY {t}.{order_key} DESC, {t}.id DESC LIMIT :limit"
         if scope == "following":
-            # One page per followed author (an index range each), then the newest of those.
-            # The inner LIMIT is a subquery so that the planner, not seeing its value,
-            # plans for a small part of an author's items: the ordered index walk that
-            # stops after one page. With the value in sight it compares a page with the
-            # average author's few items and may read and sort all of a prolific one's.
-            where.append(f"{t}.author_id = f.following_id")
-            branches.append(
-                f"(SELECT {t}.* FROM public.followers f CROSS JOIN LATERAL"
-                f" (SELECT {columns} FROM public.{table} {t} WHERE {' AND '.join(where)}"
-                f" ORDER BY {t}.created_at DESC, {t}.id DESC LIMIT (SELECT CAST(:limit AS integer))) {t}"
-                f" WHERE f.follower_id = auth.uid() {order})"
-            )
+            ctes.append(_recent_of_followed(t, table, columns, where))
+            branches += _following_branches(t, table, columns, where)
         else:
             branches.append(
                 f"(SELECT {columns} FROM public.{table} {t} WHERE {' AND '.join(where)} {order})"
             )
     order = "i.score DESC, i.id DESC" if scope == "trending" else "i.created_at DESC, i.id DESC"
     return f"""
-        WITH items AS (
+        WITH {''.join(f"{c}, " for c in ctes)}items AS (
             {' UNION ALL '.join(branches)}
         )
         SELECT i.type, i.id, i.title,

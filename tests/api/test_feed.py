@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import pytest
 
+from focushub.feed.queries import RECENT_WINDOW
 from tests.api.conftest import make_user
 from tests.api.factories_social import (
     backdate,
@@ -115,11 +117,24 @@ async def test_following_merges_each_authors_newest_across_pages(client, engine,
         r = await client.put(f"/api/v1/users/{who['user']['id']}/follow", headers=reader["headers"])
         assert r.status_code in (200, 201, 204), r.text
 
-    for limit in (1, 2, 5, 20):
-        items = await _all_pages(client, {"scope": "following", "limit": limit}, reader["headers"],
-                                 engine=engine)
-        assert [i["id"] for i in items] == expected
-    assert str(draft) not in {i["id"] for i in items}
+    async def pages_are_expected() -> None:
+        for limit in (1, 2, 5, 20):
+            items = await _all_pages(client, {"scope": "following", "limit": limit},
+                                     reader["headers"], engine=engine)
+            assert [i["id"] for i in items] == expected
+            assert str(draft) not in {i["id"] for i in items}
+
+    # Few items in all: the newest of everyone hold the followed authors' pages.
+    await pages_are_expected()
+    # More newer items by a stranger than the window of everyone's newest: each page
+    # now comes from the followed authors' own newest items.
+    await owner_conn.execute(
+        "INSERT INTO posts (author_id, title, content, is_published, created_at)"
+        " SELECT $1, 'newer ' || g, 'body', true, now() + g * interval '1 second'"
+        " FROM generate_series(1, $2) g",
+        UUID(stranger["user"]["id"]), RECENT_WINDOW + 5,
+    )
+    await pages_are_expected()
 
 
 async def test_trending_weighs_activity_against_age_and_keeps_pages_stable(client, engine, owner_conn):
