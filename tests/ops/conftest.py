@@ -13,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -21,14 +20,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.engine import make_url
 
-from focushub.app import create_app
 from focushub.core.bootstrap import APP_LOGIN_ROLE
 from focushub.core.settings import Settings
 from tests.conftest import TestDatabase
-from tests.realtime.conftest import JWT_SECRET, TIMEOUT, LiveServer, free_port
+from tests.realtime.conftest import JWT_SECRET, TIMEOUT, LiveServer, free_port, serve_in_thread
 
 # The login role's password as PgBouncer knows it (the test server itself trusts loopback).
 APP_PASSWORD = "pgbouncer-test-secret"
@@ -144,23 +141,8 @@ def pooled_settings(test_db: TestDatabase, pgbouncer: PgBouncer) -> Settings:
 @pytest.fixture(scope="module")
 def pooled_server(pooled_settings: Settings) -> Iterator[LiveServer]:
     """The app under a real uvicorn (in a thread, own loop) on the pooled settings."""
-    port = free_port()
-    app = create_app(pooled_settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            server.should_exit = True
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/api/v1/realtime", app)
-    finally:
-        server.should_exit = True
-        thread.join(15)
+    with serve_in_thread(pooled_settings) as server:
+        yield server
 
 
 @pytest.fixture

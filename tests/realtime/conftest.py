@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,11 +38,10 @@ class LiveServer:
     app: Any
 
 
-@pytest.fixture(scope="module")
-def live_server(test_db: TestDatabase) -> Iterator[LiveServer]:
-    """One server process-in-a-thread with its own event loop, engine and bus (PostgreSQL fan-out)."""
-    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
-                        db_pool_size=5, db_max_overflow=10)
+@contextmanager
+def serve_in_thread(settings: Settings) -> Iterator[LiveServer]:
+    """The app under a real uvicorn in a thread with its own event loop, engine and bus;
+    stopped on exit."""
     port = free_port()
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
@@ -59,6 +59,14 @@ def live_server(test_db: TestDatabase) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+@pytest.fixture(scope="module")
+def live_server(test_db: TestDatabase) -> Iterator[LiveServer]:
+    """One server in a thread (PostgreSQL fan-out)."""
+    with serve_in_thread(Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                                  db_pool_size=5, db_max_overflow=10)) as server:
+        yield server
 
 
 @pytest.fixture
