@@ -31,7 +31,15 @@ from focushub.answers.schemas import AnswerCreate
 from focushub.auth import service as auth_service
 from focushub.auth.schemas import EmailCreate, LoginCreate, PasswordResetConfirm, SignupCreate
 from focushub.chat import service as chat_service
-from focushub.chat.schemas import MessageCreate, MessageListParams, RoomCreate, RoomListParams
+from focushub.chat.schemas import (
+    MAX_SEQ,
+    MessageCreate,
+    MessageListParams,
+    MessageRead,
+    ReadUpdate,
+    RoomCreate,
+    RoomListParams,
+)
 from focushub.comments import service as comments_service
 from focushub.comments.schemas import CommentCreate, CommentListParams
 from focushub.content.fields import split_tags
@@ -40,6 +48,8 @@ from focushub.core.errors import AppError, as_app_error
 from focushub.core.runtime import Runtime
 from focushub.feed import service as feed_service
 from focushub.feed.schemas import FeedParams
+from focushub.files.responses import file_response
+from focushub.files.sniff import inline
 from focushub.follows import service as follows_service
 from focushub.notifications import service as notifications_service
 from focushub.notifications.schemas import NotificationListParams, NotificationMarkRead
@@ -850,13 +860,70 @@ async def start_chat(request: Request, page: PageDep, rt: RtDep,
     return redirect(request, page, f"/chat/{room.id}")
 
 
+def _attachment_path(file_url: str | None) -> str | None:
+    """The page route of a message's attachment: ``/api/v1/chat/rooms/<room>/attachments/<id>``
+    becomes ``/chat/<room>/attachments/<id>`` (the API wants a bearer token; a page's image
+    or link rides the session cookie)."""
+    if not file_url:
+        return None
+    return "/chat" + file_url.removeprefix("/api/v1/chat/rooms")
+
+
+templates.env.filters["attachment_path"] = _attachment_path
+
+
+async def _room_view(request: Request, page: PageSession, rt: Runtime, room_id: UUID,
+                     before: int | None = None, status: int = 200, **context: Any) -> Response:
+    """The room page: the latest messages (or those below ``before``), who is in the room
+    with their read positions, and "Seen" under the caller's own latest message once every
+    other participant has read it. Showing the latest messages marks them read."""
+    room = await chat_service.get_room(rt, page.caller, room_id)
+    messages = await chat_service.list_messages(rt, page.caller, room_id,
+                                                MessageListParams(before=before))
+    latest = before is None
+    if latest and messages.items:
+        await chat_service.mark_read(rt, page.caller, room_id,
+                                     ReadUpdate(seq=messages.items[-1].seq))
+    people = await chat_service.list_participants(rt, page.caller, room_id)
+    return render(request, page, "room.html", status=status, room=room,
+                  messages=messages.items, older=messages.next_cursor, latest=latest,
+                  seen_seq=_seen_seq(messages.items, page) if latest else None,
+                  people=people, **context)
+
+
+def _seen_seq(messages: list[MessageRead], page: PageSession) -> int | None:
+    """The seq of the caller's own latest message when every other participant read it."""
+    for m in reversed(messages):
+        if m.sender_id == page.caller.user_id and m.message_type != "system" \
+                and m.deleted_at is None:
+            return m.seq if m.is_read else None
+    return None
+
+
 @router.get("/chat/{room_id}", response_class=HTMLResponse)
-async def room_page(request: Request, page: PageDep, rt: RtDep, room_id: UUID) -> Response:
+async def room_page(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
+                    before: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None) -> Response:
+    """The room. ``before``: the page of messages just earlier than that seq (a page of its
+    own without JavaScript; with htmx, the messages and the next "Load earlier messages"
+    link, put in place above the ones shown)."""
     if (gone := _need_login(request, page)) is not None:
         return gone
-    room = await chat_service.get_room(rt, page.caller, room_id)
-    messages = await chat_service.list_messages(rt, page.caller, room_id, MessageListParams())
-    return render(request, page, "room.html", room=room, messages=messages.items)
+    if before is not None and _is_htmx(request):
+        messages = await chat_service.list_messages(rt, page.caller, room_id,
+                                                    MessageListParams(before=before))
+        return render(request, page, "_room_older.html", room_id=room_id,
+                      messages=messages.items, older=messages.next_cursor)
+    return await _room_view(request, page, rt, room_id, before=before)
+
+
+@router.get("/chat/{room_id}/people", response_class=HTMLResponse)
+async def room_people(request: Request, page: PageDep, rt: RtDep, room_id: UUID) -> Response:
+    """The room's participant list (htmx fragment; the page's script reloads it when
+    someone joins, leaves or changes role)."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    people = await chat_service.list_participants(rt, page.caller, room_id)
+    return render(request, page, "_room_people.html", people=people)
 
 
 @router.post("/chat/{room_id}")
@@ -872,6 +939,69 @@ async def send_chat(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
         return redirect(request, page, f"/chat/{room_id}")
     await chat_service.send_message(rt, page.caller, room_id, data)
     return redirect(request, page, f"/chat/{room_id}#end")
+
+
+@router.post("/chat/{room_id}/read")
+async def read_chat(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
+                    seq: Annotated[int, Form(ge=0, le=MAX_SEQ)],
+                    csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Read up to ``seq`` (the page's script, for messages that arrive while it is shown)."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    await chat_service.mark_read(rt, page.caller, room_id, ReadUpdate(seq=seq))
+    response = Response(status_code=204)
+    session.write_cookies(response, request, page)
+    return response
+
+
+# What an attachment refused by the service is said as on the page.
+ATTACHMENT_ERRORS = {413: "The file is too large", 415: "This type of file is not accepted",
+                     422: "This file cannot be sent"}
+
+
+@router.post("/chat/{room_id}/attachments", response_class=HTMLResponse)
+async def send_attachment(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
+                          file: Annotated[UploadFile | None, File()] = None,
+                          csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Upload a file and send it: an image message for images (shown in the chat), a file
+    message for the rest (a download link). Its text is the file's name. A refused file
+    (size, type, content) is said on the room page with the service's status."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    if file is None or not getattr(file, "filename", None):  # no file chosen
+        return await _room_view(request, page, rt, room_id, status=422,
+                                attach_error="Choose a file to send")
+    try:
+        attachment = await chat_service.upload_attachment(rt, page.caller, room_id, file.file,
+                                                          file.filename)
+        kind = "image" if attachment.content_type.startswith("image/") else "file"
+        await chat_service.send_message(rt, page.caller, room_id, MessageCreate(
+            content=attachment.name, message_type=kind, file_id=attachment.id))
+    except (AppError, DBAPIError) as exc:
+        error = as_app_error(exc)
+        if error is None or error.status_code not in (409, 413, 415, 422):
+            raise
+        lead = ATTACHMENT_ERRORS.get(error.status_code, "The file was not sent")
+        return await _room_view(request, page, rt, room_id, status=error.status_code,
+                                attach_error=f"{lead}: {error.message}")
+    return redirect(request, page, f"/chat/{room_id}#end")
+
+
+@router.get("/chat/{room_id}/attachments/{file_id}")
+async def attachment(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
+                     file_id: UUID) -> Response:
+    """An attachment of the room, for its participants (404 for anyone else), served as
+    the API serves it (validators, ranges, a sandboxing policy)."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    stored = await chat_service.open_attachment(rt, page.caller, room_id, file_id)
+    response = await file_response(
+        rt.storage, stored.storage_key, headers=request.headers,
+        content_type=stored.content_type, size=stored.size, sha256=stored.sha256,
+        modified_at=stored.created_at, name=stored.file_name,
+        inline=inline(stored.content_type))
+    session.write_cookies(response, request, page)
+    return response
 
 
 @router.post("/chat/{room_id}/mute", response_class=HTMLResponse)

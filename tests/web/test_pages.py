@@ -779,9 +779,187 @@ async def test_muting_a_chat_room_in_the_pages(browser):
                            data={"csrf_token": token, "muted": "false"})
     assert r.status_code == 200 and ">Mute room</button>" in r.text and "<html" not in r.text
     rooms = await browser.get("/chat")
-    # Unmuted, both messages count again (muting moved no read position).
-    assert ">Muted<" not in rooms.text and 'aria-label="2 unread"' in rooms.text
+    # Unmuted, the message that came while muted counts again (muting moved no read
+    # position; opening the room read the first one).
+    assert ">Muted<" not in rooms.text and 'aria-label="1 unread"' in rooms.text
     # A room one is not in cannot be muted.
     r = await browser.post("/chat/7d3f6a10-0c59-4a0e-9d7e-2b8f4d1e6c22/mute",
                            data={"csrf_token": token, "muted": "true"})
     assert r.status_code == 404
+
+
+@pytest.fixture
+async def open_site(test_db, tmp_path) -> AsyncIterator[httpx.AsyncClient]:
+    """The pages with the write limits off (a long chat written in one go) and a small file
+    limit (a refused upload without a large body)."""
+    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                        data_dir=tmp_path, write_limits_enabled=False, max_upload_bytes=64 * 1024)
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.5", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+    await app.state.runtime.stop()
+
+
+async def _room_with(browser: httpx.AsyncClient, me: str, other: str) -> str:
+    """Signs ``other`` then ``me`` up (``me`` stays signed in) and opens their direct room."""
+    await sign_up(browser, other)
+    browser.cookies.clear()
+    await sign_up(browser, me)
+    token = csrf((await browser.get("/chat")).text)
+    r = await browser.post("/chat", data={"csrf_token": token, "username": other})
+    assert r.status_code == 303
+    return r.headers["location"]
+
+
+def _seqs(html: str) -> list[int]:
+    return [int(s) for s in re.findall(r'<li id="m-(\d+)"', html)]
+
+
+async def test_the_room_page_pages_back_and_marks_what_it_shows_read(open_site):
+    browser = open_site
+    room_url = await _room_with(browser, "kai", "lou")
+    token = csrf((await browser.get(room_url)).text)
+    for n in range(1, 61):
+        r = await browser.post(room_url, data={"csrf_token": token, "content": f"note {n}"})
+        assert r.status_code == 303
+
+    # The latest 50, with the way back to the 10 before them.
+    page = await browser.get(room_url)
+    assert _seqs(page.text) == list(range(11, 61))
+    assert f'href="{room_url}?before=11"' in page.text and "Load earlier messages" in page.text
+    assert 'class="seen"' not in page.text  # lou has not read anything yet
+    # Without JavaScript: the earlier page on its own, then the start of the chat.
+    earlier = await browser.get(f"{room_url}?before=11")
+    assert earlier.status_code == 200 and _seqs(earlier.text) == list(range(1, 11))
+    assert "This is the beginning of the chat." in earlier.text
+    assert "Load earlier messages" not in earlier.text and "Show the latest messages" in earlier.text
+    # With htmx: only the messages, and the link that replaces the one clicked.
+    fragment = await browser.get(f"{room_url}?before=11", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert _seqs(fragment.text) == list(range(1, 11))
+    assert 'id="older" class="older" hx-swap-oob="outerHTML"' in fragment.text
+    middle = await browser.get(f"{room_url}?before=30", headers={"HX-Request": "true"})
+    assert _seqs(middle.text) == list(range(1, 30))
+    assert f'hx-get="{room_url}?before=1"' not in middle.text  # 29 < 50: nothing before
+    for bad in ("0", "x", "-3"):
+        assert (await browser.get(f"{room_url}?before={bad}")).status_code == 422
+
+    # lou has 60 unread. An earlier page reads nothing; the room's latest page reads all.
+    await login_as(browser, "lou")
+    assert 'aria-label="60 unread"' in (await browser.get("/chat")).text
+    await browser.get(f"{room_url}?before=11")
+    assert 'aria-label="60 unread"' in (await browser.get("/chat")).text
+    lou_page = await browser.get(room_url)
+    assert 'class="seen"' not in lou_page.text  # "Seen" is for one's own messages
+    assert 'data-read-seq="60"' in lou_page.text
+    assert "unread" not in (await browser.get("/chat")).text
+    # kai now sees "Seen" under his latest message, and only there.
+    await login_as(browser, "kai")
+    kai_page = await browser.get(room_url)
+    assert kai_page.text.count('<span class="seen">Seen</span>') == 1
+    last = kai_page.text[kai_page.text.index('<li id="m-60"'):]
+    assert last.index('class="seen"') < last.index("</li>")
+    token = csrf(kai_page.text)
+    await browser.post(room_url, data={"csrf_token": token, "content": "and one more"})
+    assert 'class="seen"' not in (await browser.get(room_url)).text
+
+    # The script's read receipt: lou reads up to a seq (never back, never past the end).
+    await login_as(browser, "lou")
+    token = csrf((await browser.get("/chat")).text)
+    assert 'aria-label="1 unread"' in (await browser.get("/chat")).text
+    r = await browser.post(f"{room_url}/read", data={"seq": "61"},
+                           headers={"X-CSRF-Token": token})
+    assert r.status_code == 204
+    assert "unread" not in (await browser.get("/chat")).text
+    assert (await browser.post(f"{room_url}/read", data={"seq": "61"})).status_code == 403
+    assert (await browser.post(f"{room_url}/read", data={"seq": "-1", "csrf_token": token})
+            ).status_code == 422
+    await login_as(browser, "kai")
+    assert '<span class="seen">Seen</span>' in (await browser.get(room_url)).text
+
+    # Someone outside the room: 404 for the page, its earlier messages and its people.
+    await login_as(browser, "lou")
+    browser.cookies.clear()
+    await sign_up(browser, "moe")
+    for path in (room_url, f"{room_url}?before=11", f"{room_url}/people"):
+        assert (await browser.get(path)).status_code == 404, path
+    token = csrf((await browser.get("/chat")).text)
+    assert (await browser.post(f"{room_url}/read", data={"seq": "1", "csrf_token": token})
+            ).status_code == 404
+
+
+async def test_the_room_page_lists_its_people(open_site):
+    browser = open_site
+    room_url = await _room_with(browser, "nia", "oto")
+    page = await browser.get(room_url)
+    people = page.text[page.text.index('<ul class="people"'):]
+    people = people[:people.index("</ul>")]
+    assert '<a href="/u/nia">@nia</a> (you)' in people and '<a href="/u/oto">@oto</a>' in people
+    assert people.count('<span class="presence">') == 2
+    fragment = await browser.get(f"{room_url}/people", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert '<a href="/u/oto">@oto</a>' in fragment.text
+
+
+async def test_attachments_are_sent_shown_and_downloaded_from_the_room_page(open_site):
+    from tests.api.files_support import png
+
+    browser = open_site
+    room_url = await _room_with(browser, "pat", "quy")
+    token = csrf((await browser.get(room_url)).text)
+    picture = png((60, 40))
+    r = await browser.post(f"{room_url}/attachments", data={"csrf_token": token},
+                           files={"file": ("board.png", picture, "image/png")})
+    assert r.status_code == 303 and r.headers["location"] == f"{room_url}#end", r.text
+    notes = b"Entropy of a closed system never decreases.\n"
+    r = await browser.post(f"{room_url}/attachments", data={"csrf_token": token},
+                           files={"file": ("notes.txt", notes, "text/plain")})
+    assert r.status_code == 303
+
+    page = (await browser.get(room_url)).text
+    image = re.search(r'<img class="attachment" src="(/chat/[^"]+)" alt="board.png">', page)
+    link = re.search(r'<a class="file" href="(/chat/[^"]+)" download>notes.txt</a>', page)
+    assert image and link, page
+    assert image.group(1).startswith(f"{room_url}/attachments/")
+
+    # The other participant downloads both through the page's routes (the session cookie).
+    await login_as(browser, "quy")
+    got = await browser.get(image.group(1))
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+    assert got.content.startswith(b"\x89PNG")  # re-encoded, so not byte for byte
+    got = await browser.get(link.group(1))
+    assert got.status_code == 200 and got.content == notes
+    assert got.headers["content-disposition"].startswith("inline") or \
+        got.headers["content-type"].startswith("text/plain")
+    # Anyone else: 404, as for a guessed id; signed out: to the login page.
+    browser.cookies.clear()
+    assert (await browser.get(link.group(1))).status_code == 303
+    await sign_up(browser, "rex")
+    assert (await browser.get(link.group(1))).status_code == 404
+    token = csrf((await browser.get("/chat")).text)
+    r = await browser.post(f"{room_url}/attachments", data={"csrf_token": token},
+                           files={"file": ("x.txt", b"hello", "text/plain")})
+    assert r.status_code == 404
+
+    # Refused files are said on the room page with the service's status; nothing is sent.
+    await login_as(browser, "pat")
+    token = csrf((await browser.get(room_url)).text)
+    before = _seqs((await browser.get(room_url)).text)
+    for name, body, status, words in (
+            ("big.txt", b"a" * (64 * 1024 + 1), 413, "The file is too large"),
+            ("page.html", b"<html><script>alert(1)</script></html>", 415,
+             "This type of file is not accepted"),
+            ("empty.txt", b"", 422, "This file cannot be sent"),
+            ("", b"", 422, "Choose a file to send")):
+        r = await browser.post(f"{room_url}/attachments", data={"csrf_token": token},
+                               files={"file": (name, body, "application/octet-stream")})
+        assert r.status_code == status, (name, r.status_code)
+        assert 'role="alert"' in r.text and words in r.text, name
+        assert '<input type="file" id="chat-file"' in r.text
+    r = await browser.post(f"{room_url}/attachments", data={"csrf_token": token})
+    assert r.status_code == 422 and "Choose a file to send" in r.text
+    r = await browser.post(f"{room_url}/attachments",
+                           files={"file": ("x.txt", b"hello", "text/plain")})
+    assert r.status_code == 403
+    assert _seqs((await browser.get(room_url)).text) == before

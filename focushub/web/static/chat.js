@@ -3,6 +3,9 @@
 // A drop is not always announced: when the network goes away (the browser says so with its
 // "offline" event, or nothing comes back to a ping) the socket is closed on purpose, and a
 // new one resumes from the last seq seen, so the gateway replays what was missed.
+// The page also keeps, from the room's events: who is online (presence frames, per
+// connection), how far each participant has read ("Seen" under one's own latest message),
+// the participant list, and earlier messages loaded when scrolled to the top.
 (function () {
   var list = document.getElementById("messages");
   if (!list) { return; }
@@ -13,15 +16,36 @@
   var typing = document.getElementById("typing");
   var form = document.getElementById("send");
   var text = document.getElementById("chat-text");
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var socket = null;
+  var live = false;
   var delay = 500;
   var typingTimer = null;
   var retryTimer = null;
   var pingTimer = null;
+  var readTimer = null;
   var PING_EVERY = 25000;  // ms of silence before asking the server for a pong
   var PONG_WITHIN = 10000;  // ms a live connection takes at most to answer
+  // user id -> {connection id: true} of the connections online in this room (not ours:
+  // the gateway does not send us our own presence).
+  var online = {};
 
   function seqOf(item) { return parseInt(item.id.slice(2), 10); }
+
+  function lastMessageSeq() {
+    var item = list.lastElementChild;
+    return item ? seqOf(item) : 0;
+  }
+  // The page marked the room read up to the last message it showed.
+  var readUpTo = lastMessageSeq();
+
+  function attachmentPath(url) {
+    return "/chat" + url.replace(/^\/api\/v1\/chat\/rooms/, "");
+  }
+
+  function person(userId) {
+    return document.querySelector('#people li[data-user="' + userId + '"]');
+  }
 
   function show(message) {
     var item = document.getElementById("m-" + message.seq);
@@ -36,13 +60,36 @@
       list.insertBefore(item, after ? after.nextSibling : list.firstChild);
     }
     item.className = "message" + (message.sender_id === me ? " mine" : "");
+    item.dataset.sender = message.sender_id;
+    item.dataset.type = message.message_type;
+    if (message.deleted_at) { item.dataset.deleted = "true"; } else { delete item.dataset.deleted; }
     item.textContent = "";
     var who = document.createElement("span");
     who.className = "who";
     who.textContent = message.sender_username || "";
     var body = document.createElement("span");
     body.className = "text";
-    body.textContent = message.deleted_at ? "(message deleted)" : message.content;
+    if (message.deleted_at) {
+      body.textContent = "(message deleted)";
+    } else if (message.file_url && message.message_type === "image") {
+      var open = document.createElement("a");
+      open.href = attachmentPath(message.file_url);
+      var image = document.createElement("img");
+      image.className = "attachment";
+      image.src = open.href;
+      image.alt = message.content || "Image";
+      open.appendChild(image);
+      body.appendChild(open);
+    } else if (message.file_url && message.message_type === "file") {
+      var download = document.createElement("a");
+      download.className = "file";
+      download.href = attachmentPath(message.file_url);
+      download.setAttribute("download", "");
+      download.textContent = message.content || "Download the file";
+      body.appendChild(download);
+    } else {
+      body.textContent = message.content;
+    }
     item.appendChild(who);
     item.appendChild(document.createTextNode(" "));
     item.appendChild(body);
@@ -61,6 +108,86 @@
     }
     item.scrollIntoView({block: "nearest"});
   }
+
+  // "Seen" under the caller's own latest message once every other participant's read
+  // position has reached it (as the server's is_read says).
+  function updateSeen() {
+    var mine = null;
+    var items = list.querySelectorAll(".message.mine");
+    for (var i = items.length - 1; i >= 0; i--) {
+      if (items[i].dataset.type !== "system" && !items[i].dataset.deleted) { mine = items[i]; break; }
+    }
+    var seen = false;
+    if (mine) {
+      var seq = seqOf(mine);
+      var others = document.querySelectorAll("#people li[data-user]:not([data-user='" + me + "'])");
+      seen = others.length > 0;
+      for (var j = 0; j < others.length; j++) {
+        if (parseInt(others[j].dataset.readSeq || "0", 10) < seq) { seen = false; }
+      }
+    }
+    var marks = list.querySelectorAll(".seen");
+    for (var k = 0; k < marks.length; k++) {
+      if (!seen || marks[k].parentNode !== mine) { marks[k].remove(); }
+    }
+    if (seen && !mine.querySelector(".seen")) {
+      var mark = document.createElement("span");
+      mark.className = "seen";
+      mark.textContent = "Seen";
+      mine.appendChild(mark);
+    }
+  }
+
+  function renderPresence() {
+    var people = document.querySelectorAll("#people li[data-user]");
+    for (var i = 0; i < people.length; i++) {
+      var id = people[i].dataset.user;
+      var here = id === me ? live : Object.keys(online[id] || {}).length > 0;
+      people[i].classList.toggle("online", here);
+      people[i].querySelector(".presence").textContent = here ? "online" : "";
+    }
+  }
+
+  function presence(frame) {
+    var connections = online[frame.user_id] || (online[frame.user_id] = {});
+    if (frame.status === "online") {
+      connections[frame.connection_id] = true;
+    } else {
+      delete connections[frame.connection_id];
+    }
+    renderPresence();
+  }
+
+  function readMoved(data) {
+    var item = person(data.user_id);
+    if (item && data.last_read_seq > parseInt(item.dataset.readSeq || "0", 10)) {
+      item.dataset.readSeq = String(data.last_read_seq);
+    }
+    updateSeen();
+  }
+
+  function reloadPeople() {
+    if (!window.htmx) { return; }
+    htmx.ajax("GET", "/chat/" + room + "/people", {target: "#people", swap: "outerHTML"})
+      .then(function () { renderPresence(); updateSeen(); });
+  }
+
+  // Messages that arrive while the page is in view are read: tell the server (at most
+  // once a second), so the sender sees "Seen".
+  function markRead() {
+    clearTimeout(readTimer);
+    readTimer = setTimeout(function () {
+      var seq = lastMessageSeq();
+      if (document.visibilityState !== "visible" || seq <= readUpTo) { return; }
+      readUpTo = seq;
+      fetch("/chat/" + room + "/read", {
+        method: "POST", credentials: "same-origin",
+        headers: {"X-CSRF-Token": csrf, "Content-Type": "application/x-www-form-urlencoded"},
+        body: "seq=" + seq
+      }).catch(function () { readUpTo = 0; });
+    }, 1000);
+  }
+  document.addEventListener("visibilitychange", markRead);
 
   // Any frame proves the connection alive; after PING_EVERY ms of silence a ping must be
   // answered within PONG_WITHIN ms, or the socket is given up and replaced.
@@ -86,6 +213,10 @@
   }
 
   function lost() {
+    // Who is online is unknown until the next subscription brings the others' answers.
+    live = false;
+    online = {};
+    renderPresence();
     status.textContent = navigator.onLine === false
       ? "Connection lost. Reconnecting when the network is back…" : "Connection lost. Reconnecting…";
     clearTimeout(retryTimer);
@@ -109,14 +240,25 @@
       } else if (frame.type === "subscribed") {
         status.textContent = "Live";
         delay = 500;
+        live = true;
+        renderPresence();
       } else if (frame.room_id === room && typeof frame.seq === "number") {
         lastSeq = Math.max(lastSeq, frame.seq);
         if (frame.type.indexOf("message.") === 0 && frame.data) {
           show(frame.data);
           typing.textContent = "";
+          updateSeen();
+          if (frame.data.sender_id !== me) { markRead(); }
+        } else if (frame.type === "read.updated" && frame.data) {
+          readMoved(frame.data);
+        } else if (frame.type.indexOf("participant.") === 0) {
+          reloadPeople();
         }
+      } else if (frame.type === "presence" && frame.room_id === room) {
+        presence(frame);
       } else if (frame.type === "typing" && frame.room_id === room && frame.user_id !== me) {
-        typing.textContent = "Someone is typing…";
+        var who = person(frame.user_id);
+        typing.textContent = (who ? "@" + who.dataset.username : "Someone") + " is typing…";
         clearTimeout(typingTimer);
         typingTimer = setTimeout(function () { typing.textContent = ""; }, 3000);
       } else if (frame.type === "resync") {
@@ -150,5 +292,58 @@
       socket.send(JSON.stringify({type: "typing", room_id: room}));
     }
   });
+
+  // Earlier messages: the "Load earlier messages" link (htmx puts them above the shown
+  // ones) is followed by itself once it scrolls into view. What was on screen stays where
+  // it was: the first message shown before the swap keeps its place in the window.
+  var anchor = null;
+  var anchorTop = 0;
+  var linkHadFocus = false;
+  var loading = false;
+  var watcher = null;
+
+  function watchOlder() {
+    var link = document.querySelector("#older a");
+    if (!watcher || !link) { return; }
+    watcher.observe(link);
+  }
+
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.target !== list) { return; }
+    anchor = list.firstElementChild;
+    anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
+    linkHadFocus = !!(document.activeElement && document.activeElement.closest("#older"));
+  });
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target !== list) { return; }
+    if (anchor) { window.scrollBy(0, anchor.getBoundingClientRect().top - anchorTop); }
+    anchor = null;
+    var next = document.querySelector("#older a") || document.querySelector("#older span");
+    if (linkHadFocus && next) {
+      if (!next.hasAttribute("href")) { next.tabIndex = -1; }
+      next.focus({preventScroll: true});
+    }
+    loading = false;
+    updateSeen();
+    watchOlder();
+  });
+  document.body.addEventListener("htmx:responseError", function () { loading = false; });
+
+  if (!location.hash) {
+    document.getElementById("end").scrollIntoView({block: "end"});
+  }
+  if ("IntersectionObserver" in window && window.htmx) {
+    watcher = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (!entry.isIntersecting || loading || !entry.target.isConnected) { return; }
+        watcher.unobserve(entry.target);
+        loading = true;
+        entry.target.click();
+      });
+    });
+    watchOlder();
+  }
+
+  updateSeen();
   connect();
 })();
