@@ -87,6 +87,7 @@ MATRIX: dict[str, str] = {
     "moderation_settings":      "x 0 0 +  x x x x  x x x x  x x x x",
     "audit_log":                "x 0 0 +  x x x x  x x x x  x x x x",
     "rate_limits":              "x x x x  x x x x  x x x x  x x x x",
+    "alembic_version":          "x x x x  x x x x  x x x x  x x x x",
     "user_blocks":              "x + 0 0  x + x x  x x x x  x + 0 0",
     "user_mutes":               "x + 0 0  x + x x  x x x x  x + 0 0",
     "room_mutes":               "x + 0 0  x + x x  x x x x  x + 0 0",
@@ -232,6 +233,10 @@ STATEMENTS: dict[str, Statements] = {
         "audit_log", ID, ("audit",),
         ("INSERT INTO audit_log (actor_id, action) VALUES ($1, 'user.role')", ("owner",)),
         "reason = 'changed'"),
+    "alembic_version": _by_key(
+        "alembic_version", "version_num IS NOT NULL", (),
+        ("INSERT INTO alembic_version (version_num) VALUES ('forged')", ()),
+        "version_num = 'forged'"),
     "rate_limits": _by_key(
         "rate_limits", "key = 'login:203.0.113.7'", (),
         ("INSERT INTO rate_limits (key, tat) VALUES ('login:203.0.113.8', now())", ()),
