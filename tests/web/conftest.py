@@ -22,11 +22,8 @@ needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
                                     reason="Chromium is not installed (apt-get install chromium)")
 
 
-@pytest.fixture(scope="module")
-def site(test_db, tmp_path_factory) -> Iterator[str]:
-    """The app served by a real uvicorn on loopback, for one test module."""
-    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
-                        data_dir=tmp_path_factory.mktemp("site"))
+def _serve(settings: Settings) -> Iterator[str]:
+    """The app with ``settings`` served by a real uvicorn on loopback until closed."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))
@@ -41,6 +38,21 @@ def site(test_db, tmp_path_factory) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+@pytest.fixture(scope="module")
+def site(test_db, tmp_path_factory) -> Iterator[str]:
+    """The app served by a real uvicorn on loopback, for one test module."""
+    yield from _serve(Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                               data_dir=tmp_path_factory.mktemp("site")))
+
+
+@pytest.fixture(scope="module")
+def open_site(test_db, tmp_path_factory) -> Iterator[str]:
+    """Like ``site`` with the write limits off: a test may write a long chat in one go."""
+    yield from _serve(Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                               data_dir=tmp_path_factory.mktemp("open-site"),
+                               write_limits_enabled=False))
 
 
 @pytest.fixture

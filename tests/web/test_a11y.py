@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.api.files_support import pdf_with_text
+from tests.api.files_support import pdf_with_text, png
 from tests.web.conftest import log_in, needs_chromium, sign_up
 
 pytestmark = [pytest.mark.slow, needs_chromium]
@@ -46,8 +46,8 @@ OVERFLOWING = """() => {
 
 async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[str], list[str]]:
     """Fill the site through its forms: two people, a post with code and a comment, a
-    question with an answer, a resource, a chat (muted), a follow (a notification), a muted
-    person, an admin.
+    question with an answer, a resource, a chat (with an image and a file, read by the other
+    person, muted), a follow (a notification), a muted person, an admin.
     Returns the admin's storage state, the signed-in paths and the signed-out paths."""
     context = await browser.new_context()
     page = await context.new_page()
@@ -105,6 +105,25 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
     await page.get_by_label("Message").fill("Study at five?")
     await page.get_by_role("button", name="Send").click()
     await page.locator(".message .text", has_text="Study at five?").wait_for()
+    # An image (shown, its name as the alternative text) and a file (a download link).
+    picture = tmp_path / "board.png"
+    picture.write_bytes(png((120, 80)))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Loops: for, while.\n")
+    for upload in (picture, notes):
+        await page.get_by_label("Attach a file or an image").set_input_files(str(upload))
+        async with page.expect_navigation():
+            await page.get_by_role("button", name="Share the file").click()
+    await page.get_by_role("img", name="board.png").wait_for()
+    # cal opens the room, so bea's page says "Seen" (and shows cal among its people).
+    other = await browser.new_context()
+    cal = await other.new_page()
+    await log_in(cal, site, "cal")
+    await cal.goto(f"{site}{room}")
+    await cal.get_by_role("link", name="notes.txt").wait_for()
+    await other.close()
+    await page.reload()
+    await page.locator(".message .seen", has_text="Seen").wait_for()
     # Muted: the room (the chat list shows it so) and cal (the profile's controls and the list
     # of /settings/blocks show it).
     await page.get_by_role("button", name="Mute room").click()
@@ -125,6 +144,7 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
     shared = ["/", post, "/questions", question, "/search?q=loops", "/u/bea", "/resources",
               resource]
     signed_in = [*shared, "/questions/ask", "/notifications", "/settings/profile", "/chat", room,
+                 f"{room}?before=3",
                  "/posts/new", "/resources/new", "/admin", "/admin/reports",
                  f"/report?type=post&id={post.rsplit('/', 1)[1]}&back={post}",
                  "/settings/reports", "/settings/account", "/settings/privacy",

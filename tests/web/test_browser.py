@@ -298,3 +298,78 @@ async def test_blocking_and_muting_someone_from_their_profile(site, browser):
     assert not errors, errors
     await gia_context.close()
     await hal_context.close()
+
+
+async def test_chat_read_receipts_presence_and_earlier_messages_live(open_site, browser):
+    from playwright.async_api import expect
+
+    site = open_site
+    errors: list[str] = []
+    contexts, pages = [], []
+    for name in ("ivy", "jon"):
+        context = await browser.new_context()
+        page = await context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        await sign_up(page, site, name)
+        contexts.append(context)
+        pages.append(page)
+    ivy, jon = pages
+    await ivy.goto(f"{site}/chat")
+    await ivy.get_by_label("Message someone").fill("jon")
+    await ivy.get_by_role("button", name="Open chat").click()
+    await ivy.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
+    room_url = ivy.url
+    # A long chat, sent through the page's form: more than one page of messages.
+    token = await ivy.locator('meta[name="csrf-token"]').get_attribute("content")
+    for n in range(1, 56):
+        sent = await contexts[0].request.post(room_url, form={"csrf_token": token,
+                                                              "content": f"line {n}"},
+                                              max_redirects=0)
+        assert sent.status == 303
+
+    # Opening the room reads it, so Ivy's page shows "Seen" under her latest message.
+    await jon.goto(room_url)
+    await ivy.goto(room_url)
+    await ivy.locator("#m-55 .seen", has_text="Seen").wait_for()
+    # The page opens at its latest 50 messages (6 to 55): the earlier ones wait until
+    # scrolled to.
+    assert await ivy.locator("#m-5").count() == 0 and await ivy.locator("#m-6").count() == 1
+    for page in (ivy, jon):
+        await page.locator("#chat-status", has_text="Live").wait_for(timeout=10000)
+    # Each sees the other online, in words, from the presence frames.
+    await jon.locator('#people li[data-username="ivy"] .presence',
+                      has_text="online").wait_for(timeout=10000)
+    await ivy.locator('#people li[data-username="jon"] .presence',
+                      has_text="online").wait_for(timeout=10000)
+
+    # A new message moves "Seen" to it once Jon's open page has read it (live: Ivy's page
+    # is not reloaded, and the message did not exist when it was loaded).
+    await ivy.get_by_label("Message").fill("Did you get the notes?")
+    await ivy.get_by_role("button", name="Send").click()
+    await jon.locator(".message .text", has_text="Did you get the notes?").wait_for(timeout=10000)
+    await ivy.locator("#m-56 .seen", has_text="Seen").wait_for(timeout=10000)
+    assert await ivy.locator(".message .seen").count() == 1
+
+    # Earlier messages: scrolled to the top, the page loads them above, in order, and what
+    # was on screen stays where it was.
+    await ivy.locator("#older a", has_text="Load earlier messages").wait_for()
+    assert await ivy.locator("#m-5").count() == 0
+    top_before = await ivy.evaluate(
+        "() => { window.scrollTo(0, 0); return document.getElementById('m-6').getBoundingClientRect().top; }")
+    await ivy.locator("#m-1").wait_for(timeout=10000)
+    await ivy.get_by_text("This is the beginning of the chat.").wait_for()
+    top_after = await ivy.evaluate("document.getElementById('m-6').getBoundingClientRect().top")
+    assert abs(top_after - top_before) < 2, (top_before, top_after)
+    seqs = [int(i.removeprefix("m-")) for i in
+            await ivy.locator("#messages .message").evaluate_all("els => els.map(e => e.id)")]
+    assert seqs == list(range(1, 57))
+    assert ivy.url == room_url  # in place
+    await shoot(ivy, "chat-room")  # (a full-page shot shows every message)
+
+    # Jon leaves: Ivy's page no longer shows him online.
+    await contexts[1].close()
+    await expect(ivy.locator('#people li[data-username="jon"] .presence')).to_have_text(
+        "", timeout=10000)
+    await expect(ivy.locator('#people li[data-username="ivy"] .presence')).to_have_text("online")
+    assert errors == [], errors
+    await contexts[0].close()
