@@ -26,6 +26,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import workload  # bench/ is on sys.path: run by bench/suite.py
 
 ROOM_SIZE = 6
 RATE = 2.0  # messages per second per client
@@ -60,6 +61,7 @@ async def run_one(port: int, owner_url: str, token_for: Any, n: int, duration: f
         rows = await conn.fetch(
             "SELECT id::text, email FROM users WHERE is_active ORDER BY md5(id::text || 'rt') LIMIT $1",
             (n // ROOM_SIZE) * ROOM_SIZE)
+        await workload.open_sessions(conn, [r["id"] for r in rows])
     finally:
         await conn.close()
     users = [(r["id"], r["email"]) for r in rows]

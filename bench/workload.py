@@ -49,12 +49,32 @@ class Variant:
     statements: list[tuple[str, list[Any]]] = field(default_factory=list)
 
 
+def session_for(user_id: uuid.UUID | str) -> uuid.UUID:
+    return uuid.uuid5(uuid.NAMESPACE_OID, str(user_id))
+
+
 def token_for(secret: str, user_id: uuid.UUID, email: str) -> str:
     token, _ = issue_access_token(
         secret=secret, issuer="focushub", ttl_seconds=6 * 3600, user_id=user_id, email=email,
-        app_role="student", session_id=uuid.uuid5(uuid.NAMESPACE_OID, str(user_id)),
+        app_role="student", session_id=session_for(user_id),
     )
     return token
+
+
+async def open_sessions(conn: asyncpg.Connection, user_ids: list[Any]) -> None:
+    """A live session for each user a token is minted for (as the schema owner).
+
+    Every request checks that its token's session is still live (0018): a refresh-token
+    family of that user, not revoked. The benchmark's tokens name :func:`session_for`,
+    so that family must exist; this writes it (again, if a run revoked it).
+    """
+    await conn.executemany(
+        """INSERT INTO auth.refresh_tokens (user_id, family_id, token_hash, expires_at)
+           VALUES ($1::uuid, $2::uuid, sha256(convert_to('bench:' || $2::text, 'UTF8')),
+                   now() + interval '1 day')
+           ON CONFLICT (token_hash) DO UPDATE SET revoked_at = NULL, expires_at = EXCLUDED.expires_at""",
+        [(str(u), str(session_for(u))) for u in dict.fromkeys(user_ids)],
+    )
 
 
 async def build_variants(owner_url: str, n: int = 48) -> dict[str, list[Variant]]:
@@ -75,6 +95,7 @@ async def build_variants(owner_url: str, n: int = 48) -> dict[str, list[Variant]
             2 * n)
         vq = await conn.fetch(
             "SELECT id, author_id FROM questions ORDER BY md5(id::text || 'v') LIMIT $1", n)
+        await open_sessions(conn, [r["id"] for r in (*users, *followers)])
     finally:
         await conn.close()
     out: dict[str, list[Variant]] = {name: [] for name in ENDPOINTS}
