@@ -58,6 +58,7 @@ UPLOAD_PATHS = (
     re.compile(r"/api/v1/chat/rooms/[^/]+/attachments"),
     re.compile(r"/resources/new"),
     re.compile(r"/settings/avatar"),
+    re.compile(r"/chat/[^/]+/attachments"),
 )
 
 # Order matters only where paths overlap: fixed segments (e.g. /questions/similar)

@@ -87,10 +87,10 @@ def pgbouncer(test_db: TestDatabase) -> Iterator[PgBouncer]:
             f'"{APP_LOGIN_ROLE}" "{APP_PASSWORD}"\n"pgbouncer_admin" "{APP_PASSWORD}"\n')
         command = [binary]
         if os.geteuid() == 0:  # PgBouncer refuses to run as root
-            nobody = pwd.getpwnam("nobody")
+            user = _unprivileged_user(test_db)
             for path in (workdir, *workdir.iterdir()):
-                os.chown(path, nobody.pw_uid, nobody.pw_gid)
-            command += ["-u", "nobody"]
+                os.chown(path, user.pw_uid, user.pw_gid)
+            command += ["-u", user.pw_name]
         command.append(str(workdir / "pgbouncer.ini"))
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
@@ -109,6 +109,21 @@ def pgbouncer(test_db: TestDatabase) -> Iterator[PgBouncer]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def _unprivileged_user(test_db: TestDatabase) -> pwd.struct_passwd:
+    """Who PgBouncer runs as when we are root: the embedded server's own system user when the
+    test server listens on a unix socket in a directory only that user may enter (the
+    embedded PostgreSQL's data directory), else ``nobody``."""
+    server = make_url(test_db.app_url)
+    host = server.host or server.query.get("host")
+    if isinstance(host, tuple):
+        host = host[0]
+    if host and host.startswith("/") and Path(host).exists():
+        owner = Path(host).stat().st_uid
+        if owner != 0:
+            return pwd.getpwuid(owner)
+    return pwd.getpwnam("nobody")
 
 
 def _wait_listening(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
