@@ -128,6 +128,8 @@ def list_questions(
 TAG_FILTER = "q.tags @> ARRAY[CAST(:tag AS text)]"
 CATEGORY_FILTER = "q.category = :category"
 AUTHOR_FILTER = "q.author_id = CAST(:author AS uuid)"
+AUTHOR_USERNAME_FILTER = (
+    "q.author_id = (SELECT u.id FROM public.users u WHERE u.username = :author_username)")
 
 # Duplicate suggestions: any word of the title may match (OR), best first.
 # plainto_tsquery joins the title's lexemes with ' & ' and quotes each lexeme,

@@ -32,7 +32,8 @@ async def list_questions(
     view: QuestionView = "newest",
     tag: Annotated[str | None, Query(max_length=30)] = None,
     category: Annotated[str | None, Query(max_length=50)] = None,
-    author: Annotated[UUID | None, Query(description="Only questions by this user id")] = None,
+    author: Annotated[str | None, Query(min_length=1, max_length=50,
+                                        description="Only questions by this user (id or username)")] = None,
     cursor: CursorQuery = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[QuestionSummary]:

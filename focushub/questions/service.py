@@ -153,7 +153,7 @@ async def list_questions(
     view: QuestionView,
     tag: str | None,
     category: str | None,
-    author: UUID | None,
+    author: UUID | str | None,
     cursor: str | None,
     limit: int,
 ) -> Page[QuestionSummary]:
@@ -171,8 +171,13 @@ async def list_questions(
         params["category"] = category.strip()
         filters.append(queries.CATEGORY_FILTER)
     if author is not None:
-        params["author"] = author
-        filters.append(queries.AUTHOR_FILTER)
+        # A user id, or a username (case-insensitive), as every list's ``author`` takes.
+        try:
+            params["author"] = author if isinstance(author, UUID) else UUID(author)
+            filters.append(queries.AUTHOR_FILTER)
+        except ValueError:
+            params["author_username"] = str(author).strip().lower()
+            filters.append(queries.AUTHOR_USERNAME_FILTER)
 
     if view == "trending":
         if cursor is not None:

@@ -488,7 +488,7 @@ async def test_bad_list_parameters(client):
         await make_question(client, alice)
     newest_cursor = (await client.get(Q, params={"limit": 1})).json()["next_cursor"]
     for params, status in (
-        ({"view": "hot"}, 422), ({"limit": 0}, 422), ({"limit": 101}, 422), ({"author": "bob"}, 422),
+        ({"view": "hot"}, 422), ({"limit": 0}, 422), ({"limit": 101}, 422), ({"author": "x" * 51}, 422),
         ({"tag": "x" * 31}, 422), ({"tag": "two words"}, 422), ({"category": "c" * 51}, 422),
         ({"cursor": "not-a-cursor"}, 400), ({"view": "trending", "cursor": newest_cursor}, 400),
     ):
@@ -528,3 +528,15 @@ async def test_similar_title_length_is_checked(client):
     for params in ({"title": "ab"}, {"title": "x" * 256}, {}):
         r = await client.get(f"{Q}/similar", params=params)
         assert r.status_code == 422, (params, r.text)
+
+
+async def test_the_author_filter_takes_an_id_or_a_username(client):
+    alice, bob = await make_user(client), await make_user(client)
+    mine = await make_question(client, alice)
+    await make_question(client, bob)
+    for author in (alice["user"]["id"], alice["user"]["username"].upper()):
+        r = await client.get("/api/v1/questions", params={"author": author})
+        assert r.status_code == 200, r.text
+        assert [q["id"] for q in r.json()["items"]] == [mine["id"]]
+    r = await client.get("/api/v1/questions", params={"author": "nobody_here"})
+    assert r.json()["items"] == []
