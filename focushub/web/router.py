@@ -52,7 +52,11 @@ from focushub.files.responses import file_response
 from focushub.files.sniff import inline
 from focushub.follows import service as follows_service
 from focushub.notifications import service as notifications_service
-from focushub.notifications.schemas import NotificationListParams, NotificationMarkRead
+from focushub.notifications.schemas import (
+    NotificationListParams,
+    NotificationMarkRead,
+    NotificationPreferencesUpdate,
+)
 from focushub.posts import service as posts_service
 from focushub.posts.schemas import PostCreate, PostListParams
 from focushub.questions import service as questions_service
@@ -1086,6 +1090,37 @@ async def save_privacy(request: Request, page: PageDep, rt: RtDep,
                       error="Choose one of the offered options for each setting")
     await users_service.update_privacy(rt, page.caller, data)
     return redirect(request, page, "/settings/privacy?saved=1")
+
+
+NOTIFICATION_KINDS = (
+    ("like", "likes my post or comment, or votes up my question or answer"),
+    ("comment", "comments on my post or replies to my comment"),
+    ("answer", "answers my question, or accepts my answer"),
+    ("mention", "mentions me"),
+    ("follow", "starts following me"),
+    ("system", "moderators or Focus Hub itself have something to tell me"),
+)
+
+
+@router.get("/settings/notifications", response_class=HTMLResponse)
+async def notification_settings(request: Request, page: PageDep, rt: RtDep) -> Response:
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    prefs = await notifications_service.get_preferences(rt, page.caller)
+    return render(request, page, "settings_notifications.html", prefs=prefs.model_dump(),
+                  kinds=NOTIFICATION_KINDS)
+
+
+@router.post("/settings/notifications", response_class=HTMLResponse)
+async def save_notification_settings(request: Request, page: PageDep, rt: RtDep) -> Response:
+    """Every kind at once: a ticked box is sent ("true"), an unticked one is not (off)."""
+    form = await request.form()
+    if (gone := _guard(request, page, str(form.get("csrf_token", "")))) is not None:
+        return gone
+    data = NotificationPreferencesUpdate(**{name: form.get(name) == "true"
+                                            for name, _ in NOTIFICATION_KINDS})
+    await notifications_service.update_preferences(rt, page.caller, data)
+    return redirect(request, page, "/settings/notifications?saved=1")
 
 
 @router.get("/settings/blocks", response_class=HTMLResponse)

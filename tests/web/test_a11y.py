@@ -148,6 +148,7 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
                  "/posts/new", "/resources/new", "/admin", "/admin/reports",
                  f"/report?type=post&id={post.rsplit('/', 1)[1]}&back={post}",
                  "/settings/reports", "/settings/account", "/settings/privacy",
+                 "/settings/notifications",
                  "/settings/blocks", "/u/cal"]
     signed_out = [*shared, "/login", "/signup", "/password-reset"]
     return state, signed_in, signed_out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 
@@ -963,3 +964,31 @@ async def test_attachments_are_sent_shown_and_downloaded_from_the_room_page(open
                            files={"file": ("x.txt", b"hello", "text/plain")})
     assert r.status_code == 403
     assert _seqs((await browser.get(room_url)).text) == before
+
+
+async def test_notification_settings_are_saved_and_followed(browser, test_db):
+    await sign_up(browser, "nadia")
+    page = await browser.get("/settings/notifications")
+    assert page.status_code == 200
+    assert 'id="notify-follow"' in page.text and "checked" in page.text
+    # Everything but follows stays on.
+    kept = {"csrf_token": csrf(page.text), "like": "true", "comment": "true", "answer": "true",
+            "mention": "true", "system": "true"}
+    r = await browser.post("/settings/notifications", data={**kept, "csrf_token": "forged"})
+    assert r.status_code == 403
+    r = await browser.post("/settings/notifications", data=kept)
+    assert r.status_code == 303 and r.headers["location"] == "/settings/notifications?saved=1"
+    shown = await browser.get("/settings/notifications?saved=1")
+    assert "Saved." in shown.text
+    assert re.search(r'id="notify-follow"[^>]*>', shown.text).group(0).count("checked") == 0
+    assert "checked" in re.search(r'id="notify-like"[^>]*>', shown.text).group(0)
+    conn = await asyncpg.connect(test_db.owner_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT on_follow, on_like FROM notification_preferences p JOIN users u"
+            " ON u.id = p.user_id WHERE u.username = 'nadia'")
+    finally:
+        await conn.close()
+    assert (row["on_follow"], row["on_like"]) == (False, True)
+    browser.cookies.clear()
+    assert (await browser.get("/settings/notifications")).status_code in (302, 303)
