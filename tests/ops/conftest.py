@@ -48,12 +48,17 @@ class PgBouncer:
     log: Path
 
 
+def _server_host(test_db: TestDatabase) -> str | None:
+    """The test server's host: a name or address, or (the embedded server) the directory of
+    its unix socket, which the URL names in its "host" parameter."""
+    server = make_url(test_db.app_url)
+    host = server.host or server.query.get("host")
+    return host[0] if isinstance(host, tuple) else host
+
+
 def _config(test_db: TestDatabase, port: int, workdir: Path) -> str:
     server = make_url(test_db.app_url)
-    # The embedded test server listens on a unix socket, named by the URL's "host" parameter.
-    host = server.host or server.query.get("host") or "/var/run/postgresql"
-    if isinstance(host, tuple):
-        host = host[0]
+    host = _server_host(test_db) or "/var/run/postgresql"
     return f"""\
 [databases]
 {DATABASE} = host={host} port={server.port or 5432} dbname={test_db.name}
@@ -115,10 +120,7 @@ def _unprivileged_user(test_db: TestDatabase) -> pwd.struct_passwd:
     """Who PgBouncer runs as when we are root: the embedded server's own system user when the
     test server listens on a unix socket in a directory only that user may enter (the
     embedded PostgreSQL's data directory), else ``nobody``."""
-    server = make_url(test_db.app_url)
-    host = server.host or server.query.get("host")
-    if isinstance(host, tuple):
-        host = host[0]
+    host = _server_host(test_db)
     if host and host.startswith("/") and Path(host).exists():
         owner = Path(host).stat().st_uid
         if owner != 0:
