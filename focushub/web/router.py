@@ -302,7 +302,13 @@ async def new_post(request: Request, page: PageDep, rt: RtDep,
                           tags=split_tags(tags))
     except ValidationError as exc:
         return render(request, page, "post_new.html", status=422, errors=_errors(exc), form=form)
-    post = await posts_service.create_post(rt, page.caller, data)
+    try:
+        post = await posts_service.create_post(rt, page.caller, data)
+    except AppError as exc:
+        if exc.code != "too_many_mentions":
+            raise
+        # The form again, with what was written: only the mentions need to change.
+        return render(request, page, "post_new.html", status=422, errors=[exc.message], form=form)
     return redirect(request, page, f"/posts/{post.id}")
 
 
@@ -401,7 +407,12 @@ async def ask(request: Request, page: PageDep, rt: RtDep,
                               tags=split_tags(tags))
     except ValidationError as exc:
         return render(request, page, "ask.html", status=422, errors=_errors(exc), form=form)
-    question = await questions_service.create_question(rt, page.caller, data)
+    try:
+        question = await questions_service.create_question(rt, page.caller, data)
+    except AppError as exc:
+        if exc.code != "too_many_mentions":
+            raise
+        return render(request, page, "ask.html", status=422, errors=[exc.message], form=form)
     return redirect(request, page, f"/questions/{question.id}")
 
 
