@@ -50,9 +50,9 @@ _WORDS = {
 # tests/api/test_write_limits.py checks that the two stay the same.
 MENTION_PATTERN = "(?:^|[^[:alnum:]_@])@([[:alnum:]_]{3,50})(?![[:alnum:]_@])"
 
-# The caller's standing and, for a text, how many people it would notify: existing,
-# active accounts other than the author (all of them, where the database notifies the
-# first 20 names only: a text over the cap is refused either way).
+# The caller's standing and, for a text, how many people it mentions: existing, active
+# accounts other than the author. All of them are counted, although the database notifies
+# at most 20 names per text.
 _STANDING = """
 SELECT a.role::text AS role, coalesce(a.is_verified, false) AS verified, a.created_at,
        (SELECT count(DISTINCT u.id)
