@@ -47,5 +47,5 @@ WHERE owner_id = auth.uid() ORDER BY created_at, id
 """
 
 OWN_EMAIL = "SELECT email FROM public.current_user_account()"
-LOGIN_LOOKUP = "SELECT password_hash FROM auth.login_lookup(:email)"
+LOGIN_LOOKUP = "SELECT password_hash FROM focushub_auth.login_lookup(:email)"
 DELETE = "SELECT public.delete_own_account(:rid)"

@@ -410,12 +410,12 @@ async def test_the_access_matrix(owner_conn, app_conn):
     assert not mismatches, "\n" + "\n".join(mismatches)
 
 
-async def test_no_request_role_touches_the_auth_schema(owner_conn, app_conn):
+async def test_no_request_role_touches_the_credential_tables(owner_conn, app_conn):
     """Credentials, refresh tokens, one-time tokens and the mail outbox: every cell refused."""
     tables = await owner_conn.fetch(
         "SELECT c.relname, (SELECT attname FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0"
         " AND attidentity = '' AND attgenerated = '' AND NOT attisdropped ORDER BY attnum LIMIT 1)"
-        " AS col FROM pg_class c WHERE c.relnamespace = 'auth'::regnamespace AND c.relkind = 'r'"
+        " AS col FROM pg_class c WHERE c.relnamespace = 'focushub_auth'::regnamespace AND c.relkind = 'r'"
         " ORDER BY 1")
     names = {t["relname"] for t in tables}
     assert {"credentials", "refresh_tokens", "one_time_tokens", "mail_outbox"} <= names
@@ -423,7 +423,7 @@ async def test_no_request_role_touches_the_auth_schema(owner_conn, app_conn):
                         admin=await make_user(owner_conn, role="admin"))
     leaks = []
     for t in tables:
-        table, col = f'auth."{t["relname"]}"', f'"{t["col"]}"'
+        table, col = f'focushub_auth."{t["relname"]}"', f'"{t["col"]}"'
         statements = Statements(
             select=(f"SELECT count(*) FROM {table}", ()),
             insert=(f"INSERT INTO {table} DEFAULT VALUES", ()),

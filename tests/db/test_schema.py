@@ -290,7 +290,7 @@ SEED_FUNCTIONS = [
 
 # Functions that run with the owner's rights: each must pin its search_path.
 DEFINER_FUNCTIONS = [
-    "auth.is_admin()",
+    "focushub_auth.is_admin()",
     "public.is_room_member(uuid)",
     "public.room_role(uuid)",
     "public.current_user_account()",
@@ -612,7 +612,7 @@ async def test_triggers_and_functions(owner_conn):
         for sig in DEFINER_FUNCTIONS
     }
     assert callable_by == {
-        "auth.is_admin()": {"anon", "authenticated", "service_role"},
+        "focushub_auth.is_admin()": {"anon", "authenticated", "service_role"},
         "public.is_room_member(uuid)": {"authenticated", "service_role"},
         "public.room_role(uuid)": {"authenticated", "service_role"},
         "public.current_user_account()": {"authenticated"},

@@ -535,7 +535,7 @@ async def _outbox(test_db, email: str) -> list[str]:
     conn = await asyncpg.connect(test_db.owner_url)
     try:
         return [r["body"] for r in await conn.fetch(
-            "SELECT body FROM auth.mail_outbox WHERE to_email = $1 ORDER BY id", email)]
+            "SELECT body FROM focushub_auth.mail_outbox WHERE to_email = $1 ORDER BY id", email)]
     finally:
         await conn.close()
 
