@@ -92,6 +92,7 @@ MATRIX: dict[str, str] = {
     "user_mutes":               "x + 0 0  x + x x  x x x x  x + 0 0",
     "room_mutes":               "x + 0 0  x + x x  x x x x  x + 0 0",
     "user_privacy":             "x + 0 0  x + x x  x + 0 0  x x x x",
+    "account_exports":          "x + 0 0  x x x x  x x x x  x x x x",
 }
 
 
@@ -261,6 +262,11 @@ STATEMENTS: dict[str, Statements] = {
         ("INSERT INTO user_privacy (user_id, dm_from) VALUES ($1, 'following')"
          " ON CONFLICT (user_id) DO UPDATE SET dm_from = excluded.dm_from", ("owner",)),
         "show_email = true"),
+    # Made by request_account_export() and moved on by the export job (service_role) only.
+    "account_exports": _by_key(
+        "account_exports", ID, ("export",),
+        ("INSERT INTO account_exports (user_id) VALUES ($1)", ("other",)),
+        "status = 'failed'"),
 }
 
 
@@ -334,6 +340,9 @@ async def world_of(o: asyncpg.Connection) -> SimpleNamespace:
     if "room_mutes" in present:
         await o.execute("INSERT INTO room_mutes (user_id, room_id) VALUES ($1, $2)",
                         w.owner, w.room)
+    if "account_exports" in present:
+        w.export = await o.fetchval(
+            "INSERT INTO account_exports (user_id) VALUES ($1) RETURNING id", w.owner)
     return w
 
 

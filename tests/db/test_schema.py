@@ -378,6 +378,8 @@ ADDED_POLICIES = {
     "room_mutes": ["Users see their own room mutes", "Participants mute their rooms",
                    "Users unmute rooms"],
     # 0028: privacy settings, their owner's only.
+    # 0033: account exports, their owner's only.
+    "account_exports": ["Users can view own exports"],
     "user_privacy": ["Users see their own privacy settings",
                      "Users create their own privacy settings",
                      "Users change their own privacy settings"],
