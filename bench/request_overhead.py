@@ -32,9 +32,9 @@ async def signed_in_caller(engine) -> Caller:
     """A real account with a live session, so the session check (0018) does its lookups."""
     name = f"bench_{uuid.uuid4().hex[:8]}"
     async with transaction(engine, ANONYMOUS) as tx:
-        user = await tx.scalar("SELECT id FROM auth.sign_up(:e, 'x', 'Bench', :u)",
+        user = await tx.scalar("SELECT id FROM focushub_auth.sign_up(:e, 'x', 'Bench', :u)",
                                e=f"{name}@example.org", u=name)
-        family = await tx.scalar("SELECT auth.start_session(:uid, :h, now() + interval '1 day')",
+        family = await tx.scalar("SELECT focushub_auth.start_session(:uid, :h, now() + interval '1 day')",
                                  uid=user, h=uuid.uuid4().bytes)
     return Caller(role="authenticated", user_id=user,
                   claims={"sub": str(user), "session_id": str(family)})

@@ -69,7 +69,7 @@ async def open_sessions(conn: asyncpg.Connection, user_ids: list[Any]) -> None:
     so that family must exist; this writes it (again, if a run revoked it).
     """
     await conn.executemany(
-        """INSERT INTO auth.refresh_tokens (user_id, family_id, token_hash, expires_at)
+        """INSERT INTO focushub_auth.refresh_tokens (user_id, family_id, token_hash, expires_at)
            VALUES ($1::uuid, $2::uuid, sha256(convert_to('bench:' || $2::text, 'UTF8')),
                    now() + interval '1 day')
            ON CONFLICT (token_hash) DO UPDATE SET revoked_at = NULL, expires_at = EXCLUDED.expires_at""",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from focushub.accounts import tasks as account_tasks
 from focushub.ai import tasks as ai_tasks
 from focushub.auth import tasks as auth_tasks
 from focushub.chat import tasks as chat_tasks
@@ -29,6 +30,7 @@ TASK_SETS = (
     file_tasks.tasks,
     resource_tasks.tasks,
     ai_tasks.tasks,
+    account_tasks.tasks,
 )
 
 

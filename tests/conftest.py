@@ -76,7 +76,7 @@ def test_db(pg_server_url: str) -> Iterator[TestDatabase]:
 _TRUNCATE_SQL = """
 SELECT string_agg(format('%I.%I', schemaname, tablename), ', ')
 FROM pg_tables
-WHERE schemaname IN ('public', 'auth', 'procrastinate') AND tablename <> 'alembic_version'
+WHERE schemaname IN ('public', 'auth', 'focushub_auth', 'procrastinate') AND tablename <> 'alembic_version'
 """
 
 

@@ -68,8 +68,18 @@ ALTER DEFAULT PRIVILEGES FOR ROLE supa_postgres IN SCHEMA public
 
 -- Extensions live in their own schema, usable by the API roles.
 CREATE SCHEMA extensions;
-CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA extensions;
-CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA extensions;
+-- Where the server ships them: an embedded PostgreSQL without contrib has neither, and
+-- Focus Hub uses no extension, so their absence changes nothing the check looks at.
+DO $ext$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pgcrypto') THEN
+        CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA extensions;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'uuid-ossp') THEN
+        CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA extensions;
+    END IF;
+END
+$ext$;
 GRANT USAGE ON SCHEMA extensions TO supa_postgres, anon, authenticated, service_role;
 
 -- ----------------------------------------------------------------------- the auth schema

@@ -3,42 +3,66 @@
 Every query runs as the account holder, so RLS decides, and each reads only the
 holder's own rows (``auth.uid()``). Derived columns (search vectors, scores,
 extracted text) stay out: they are the server's, not the person's.
+
+``OBJECTS`` are single JSON objects; ``LISTS`` return one JSON value per row, in
+the document's order, and are streamed (a large account's rows are never all in
+memory). ``SIZE`` counts what ``LISTS`` would write, each kind up to ``:cap`` rows
+(index scans that stop early), plus the bytes of the uploads.
 """
 
 from __future__ import annotations
 
+# (file, table, owner column, dropped columns)
+_OWN: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("posts.json", "posts", "author_id", ("search_vector", "trending_score")),
+    ("comments.json", "comments", "author_id", ()),
+    ("questions.json", "questions", "author_id", ("search_vector", "trending_score")),
+    ("answers.json", "answers", "author_id", ("search_vector",)),
+    ("resources.json", "resources", "author_id", ("search_vector", "extracted_text")),
+    ("votes.json", "votes", "user_id", ()),
+    ("following.json", "followers", "follower_id", ()),
+    ("followers.json", "followers", "following_id", ()),
+    ("chat_rooms.json", "chat_room_participants", "user_id", ()),
+    ("chat_messages.json", "chat_messages", "sender_id", ("is_read",)),
+    ("notifications.json", "notifications", "user_id", ()),
+    ("reports.json", "reports", "reporter_id", ("target_user_id",)),
+    ("ai_answers_requested.json", "ai_answers", "requested_by", ()),
+    ("files.json", "stored_files", "owner_id", ("preview_text", "storage_key", "preview_key")),
+)
 
-def _own(table: str, owner: str, *, drop: tuple[str, ...] = (), order: str = "created_at") -> str:
+
+def _own(table: str, owner: str, drop: tuple[str, ...]) -> str:
     minus = "".join(f" - '{column}'" for column in drop)
-    return (f"SELECT coalesce(jsonb_agg(to_jsonb(t){minus} ORDER BY t.{order}, t.id), '[]')"
-            f" FROM public.{table} t WHERE t.{owner} = auth.uid()")
+    return (f"SELECT to_jsonb(t){minus} FROM public.{table} t WHERE t.{owner} = auth.uid()"
+            " ORDER BY t.created_at, t.id")
 
 
-EXPORT: dict[str, str] = {
+OBJECTS: dict[str, str] = {
     "account.json": "SELECT to_jsonb(a) FROM public.current_user_account() a",
     "notification_preferences.json": (
         "SELECT coalesce((SELECT to_jsonb(p) FROM public.notification_preferences p"
         " WHERE p.user_id = auth.uid()), '{}')"),
-    "posts.json": _own("posts", "author_id", drop=("search_vector", "trending_score")),
-    "comments.json": _own("comments", "author_id"),
-    "questions.json": _own("questions", "author_id", drop=("search_vector", "trending_score")),
-    "answers.json": _own("answers", "author_id", drop=("search_vector",)),
-    "resources.json": _own("resources", "author_id", drop=("search_vector", "extracted_text")),
-    "votes.json": _own("votes", "user_id"),
-    "following.json": _own("followers", "follower_id"),
-    "followers.json": _own("followers", "following_id"),
-    "chat_rooms.json": """
-        SELECT coalesce(jsonb_agg(jsonb_build_object(
-                   'room_id', r.id, 'name', r.name, 'type', r.type, 'role', p.role,
-                   'joined_at', p.joined_at) ORDER BY p.joined_at, r.id), '[]')
-        FROM public.chat_room_participants p JOIN public.chat_rooms r ON r.id = p.room_id
-        WHERE p.user_id = auth.uid()""",
-    "chat_messages.json": _own("chat_messages", "sender_id", drop=("is_read",)),
-    "notifications.json": _own("notifications", "user_id"),
-    "reports.json": _own("reports", "reporter_id", drop=("target_user_id",)),
-    "ai_answers_requested.json": _own("ai_answers", "requested_by"),
-    "files.json": _own("stored_files", "owner_id", drop=("preview_text", "storage_key", "preview_key")),
 }
+
+LISTS: dict[str, str] = {
+    file: _own(table, owner, drop) for file, table, owner, drop in _OWN
+    if file != "chat_rooms.json"
+}
+LISTS["chat_rooms.json"] = """
+    SELECT jsonb_build_object('room_id', r.id, 'name', r.name, 'type', r.type, 'role', p.role,
+                              'joined_at', p.joined_at)
+    FROM public.chat_room_participants p JOIN public.chat_rooms r ON r.id = p.room_id
+    WHERE p.user_id = auth.uid() ORDER BY p.joined_at, r.id"""
+
+# The documents in the zip's order.
+DOCUMENTS: tuple[str, ...] = ("account.json", "notification_preferences.json",
+                              *(file for file, *_ in _OWN))
+
+SIZE = "SELECT " + " + ".join(
+    f"(SELECT count(*) FROM (SELECT 1 FROM public.{table} t WHERE t.{owner} = auth.uid()"
+    " LIMIT :cap) x)" for _, table, owner, _ in _OWN
+) + (" AS rows, (SELECT coalesce(sum(f.size), 0)::bigint FROM public.stored_files f"
+     " WHERE f.owner_id = auth.uid()) AS bytes")
 
 # The objects to copy into the zip under files/.
 FILES = """
@@ -47,5 +71,51 @@ WHERE owner_id = auth.uid() ORDER BY created_at, id
 """
 
 OWN_EMAIL = "SELECT email FROM public.current_user_account()"
-LOGIN_LOOKUP = "SELECT password_hash FROM auth.login_lookup(:email)"
+LOGIN_LOOKUP = "SELECT password_hash FROM focushub_auth.login_lookup(:email)"
 DELETE = "SELECT public.delete_own_account(:rid)"
+
+# --- exports made by the accounts.export job (0033) ----------------------------------------
+
+EXPORT_COLUMNS = ("id, status, file_name, size, error, created_at, started_at, finished_at,"
+                  " expires_at")
+REQUEST_EXPORT = "SELECT id, created FROM public.request_account_export()"
+EXPORT = (f"SELECT {EXPORT_COLUMNS} FROM public.account_exports"
+          " WHERE id = :id AND user_id = auth.uid()")
+LATEST_EXPORT = (f"SELECT {EXPORT_COLUMNS} FROM public.account_exports"
+                 " WHERE user_id = auth.uid() ORDER BY created_at DESC, id DESC LIMIT 1")
+# Only while it has not expired (whether or not accounts.expire_exports has run yet).
+EXPORT_FILE = """
+SELECT storage_key, file_name, size, sha256, finished_at FROM public.account_exports
+WHERE id = :id AND user_id = auth.uid() AND status = 'ready' AND expires_at > now()
+"""
+
+# service_role, from the jobs.
+EXPORT_START = """
+UPDATE public.account_exports SET status = 'running', started_at = now()
+WHERE id = :id AND status IN ('queued', 'running') RETURNING user_id
+"""
+EXPORT_READY = """
+UPDATE public.account_exports
+SET status = 'ready', storage_key = :key, file_name = :name, size = :size, sha256 = :sha,
+    finished_at = now(), expires_at = now() + make_interval(hours => :hours), error = NULL
+WHERE id = :id AND status = 'running' RETURNING user_id, expires_at
+"""
+EXPORT_FAILED = """
+UPDATE public.account_exports
+SET status = 'failed', error = left(:error, 500), finished_at = now(),
+    expires_at = now() + make_interval(hours => :hours)
+WHERE id = :id AND status IN ('queued', 'running') RETURNING user_id
+"""
+NOTIFY = "SELECT public.notify_system(:user_id, :title, :message, CAST(:data AS jsonb))"
+# An export queued or running for a day has lost its job (it finishes in minutes).
+EXPORTS_STALLED = """
+UPDATE public.account_exports
+SET status = 'failed', error = 'The export did not finish', finished_at = now(),
+    expires_at = now() + make_interval(hours => :hours)
+WHERE status IN ('queued', 'running') AND created_at < now() - interval '1 day'
+RETURNING id
+"""
+EXPORTS_EXPIRED = """
+WITH gone AS (DELETE FROM public.account_exports WHERE expires_at <= now() RETURNING 1)
+SELECT count(*) FROM gone
+"""

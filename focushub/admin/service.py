@@ -100,7 +100,7 @@ async def audit_log_page(rt: Runtime, caller: Caller, params: AuditLogParams) ->
     before = decode_cursor(params.cursor, (int,))[0] if params.cursor else None
     async with rt.transaction(caller) as tx:
         # The policy shows non-admins nothing; say so instead of an empty list.
-        if not await tx.scalar("SELECT auth.is_admin()"):
+        if not await tx.scalar("SELECT focushub_auth.is_admin()"):
             raise Forbidden("Administrators only", code="not_admin")
         rows = await tx.all(_AUDIT_LOG, action=params.action, actor=params.actor_id,
                             target=params.target_id, before=before, limit=params.limit + 1)

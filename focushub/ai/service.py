@@ -133,7 +133,7 @@ async def rate_answer(rt: Runtime, caller: Caller, answer_id: UUID,
 async def model_stats(rt: Runtime, caller: Caller) -> list[ModelStats]:
     """Outcomes and ratings per model; administrators only (403 otherwise)."""
     async with rt.transaction(caller) as tx:
-        if not await tx.scalar("SELECT auth.is_admin()"):
+        if not await tx.scalar("SELECT focushub_auth.is_admin()"):
             raise Forbidden("Only administrators see AI answer statistics", code="not_admin")
         rows = await tx.all(queries.STATS)
     return [ModelStats.model_validate(dict(r)) for r in rows]

@@ -1,4 +1,4 @@
-"""Outgoing mail: queued in ``auth.mail_outbox`` inside the request's transaction,
+"""Outgoing mail: queued in ``focushub_auth.mail_outbox`` inside the request's transaction,
 delivered by the ``mail.send`` job (focushub/auth/tasks.py).
 
 With ``FOCUSHUB_SMTP_URL`` set the job delivers over SMTP and a failure is
@@ -36,7 +36,7 @@ async def deliver(rt: Runtime, outbox_id: int) -> bool:
     error: str | None = None
     async with rt.transaction(SERVICE) as tx:
         row = await tx.one_or_none(
-            "SELECT id, to_email, subject, body, sent_at FROM auth.mail_outbox"
+            "SELECT id, to_email, subject, body, sent_at FROM focushub_auth.mail_outbox"
             " WHERE id = :id FOR UPDATE", id=outbox_id)
         if row is None or row["sent_at"] is not None:
             return False
@@ -49,11 +49,11 @@ async def deliver(rt: Runtime, outbox_id: int) -> bool:
                                  to=row["to_email"], subject=row["subject"], body=row["body"])
         except smtp.DeliveryError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
-            await tx.execute("UPDATE auth.mail_outbox SET last_error = :err WHERE id = :id",
+            await tx.execute("UPDATE focushub_auth.mail_outbox SET last_error = :err WHERE id = :id",
                              err=error, id=outbox_id)
         else:
             await tx.execute(
-                "UPDATE auth.mail_outbox SET sent_at = now(), last_error = NULL WHERE id = :id",
+                "UPDATE focushub_auth.mail_outbox SET sent_at = now(), last_error = NULL WHERE id = :id",
                 id=outbox_id)
     if error is not None:
         log.warning("mail %s to %s not sent: %s", outbox_id, row["to_email"], error)
@@ -66,5 +66,5 @@ async def outbox(rt: Runtime, limit: int) -> list[dict]:
     async with rt.transaction(SERVICE) as tx:
         rows = await tx.all(
             "SELECT id, to_email, subject, body, created_at, sent_at, last_error"
-            " FROM auth.mail_outbox ORDER BY id DESC LIMIT :n", n=limit)
+            " FROM focushub_auth.mail_outbox ORDER BY id DESC LIMIT :n", n=limit)
     return [dict(r) for r in rows]

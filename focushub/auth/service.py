@@ -64,7 +64,7 @@ def _tokens(rt: Runtime, *, user_id: UUID, email: str, app_role: str, family: UU
 async def _start_session(tx: Tx, rt: Runtime, user_id: UUID) -> tuple[UUID, str]:
     refresh = new_opaque_token()
     family = await tx.scalar(
-        "SELECT auth.start_session(:uid, :hash, :exp)",
+        "SELECT focushub_auth.start_session(:uid, :hash, :exp)",
         uid=user_id,
         hash=token_digest(refresh),
         exp=_expires(rt.settings.refresh_token_ttl_seconds),
@@ -94,7 +94,7 @@ async def _queue_mail_token(tx: Tx, rt: Runtime, *, email: str, purpose: str) ->
             f"The token expires in {ttl // 60} minutes. If it was not you, ignore this mail.\n"
         )
     outbox_id = await tx.scalar(
-        "SELECT auth.issue_mail_token(:email, :purpose, :hash, :exp, :subject, :body)",
+        "SELECT focushub_auth.issue_mail_token(:email, :purpose, :hash, :exp, :subject, :body)",
         email=email, purpose=purpose, hash=token_digest(token), exp=_expires(ttl),
         subject=subject, body=body,
     )
@@ -130,7 +130,7 @@ async def sign_up(rt: Runtime, data: SignupCreate, *, client: str) -> SessionRea
     password_hash = await anyio.to_thread.run_sync(hash_password, data.password)
     async with rt.transaction(ANONYMOUS) as tx:
         user = await tx.one(
-            f"SELECT {ME_COLUMNS} FROM auth.sign_up(:email, :hash, :full_name, :username)",
+            f"SELECT {ME_COLUMNS} FROM focushub_auth.sign_up(:email, :hash, :full_name, :username)",
             email=data.email, hash=password_hash, full_name=data.full_name, username=data.username,
         )
         await _queue_mail_token(tx, rt, email=user["email"], purpose="verify_email")
@@ -143,7 +143,7 @@ async def sign_up(rt: Runtime, data: SignupCreate, *, client: str) -> SessionRea
 async def log_in(rt: Runtime, data: LoginCreate, *, client: str) -> SessionRead:
     await _limit_login(rt, client, data.email.lower())
     async with rt.transaction(ANONYMOUS) as tx:
-        found = await tx.one_or_none("SELECT * FROM auth.login_lookup(:email)", email=data.email)
+        found = await tx.one_or_none("SELECT * FROM focushub_auth.login_lookup(:email)", email=data.email)
     ok = await anyio.to_thread.run_sync(
         verify_password, found["password_hash"] if found else None, data.password
     )
@@ -169,7 +169,7 @@ async def refresh(rt: Runtime, refresh_token: str) -> TokenRead:
     new_refresh = new_opaque_token()
     async with rt.transaction(ANONYMOUS) as tx:
         result = await tx.one(
-            "SELECT * FROM auth.rotate_session(:old, :new, :exp)",
+            "SELECT * FROM focushub_auth.rotate_session(:old, :new, :exp)",
             old=token_digest(refresh_token),
             new=token_digest(new_refresh),
             exp=_expires(rt.settings.refresh_token_ttl_seconds),
@@ -192,7 +192,7 @@ async def refresh(rt: Runtime, refresh_token: str) -> TokenRead:
 async def log_out(rt: Runtime, refresh_token: str) -> None:
     """End the session family of ``refresh_token``; unknown tokens are ignored."""
     async with rt.transaction(ANONYMOUS) as tx:
-        await tx.execute("SELECT auth.end_session(:hash)", hash=token_digest(refresh_token))
+        await tx.execute("SELECT focushub_auth.end_session(:hash)", hash=token_digest(refresh_token))
 
 
 async def request_email_token(rt: Runtime, email: str, purpose: str, *, client: str) -> None:
@@ -206,7 +206,7 @@ async def request_email_token(rt: Runtime, email: str, purpose: str, *, client: 
 
 async def verify_email(rt: Runtime, token: str) -> None:
     async with rt.transaction(ANONYMOUS) as tx:
-        ok = await tx.scalar("SELECT auth.verify_email(:hash)", hash=token_digest(token))
+        ok = await tx.scalar("SELECT focushub_auth.verify_email(:hash)", hash=token_digest(token))
     if not ok:
         raise BadRequest("The verification token is invalid, used or expired", code="invalid_token")
 
@@ -215,7 +215,7 @@ async def reset_password(rt: Runtime, data: PasswordResetConfirm) -> None:
     password_hash = await anyio.to_thread.run_sync(hash_password, data.password)
     async with rt.transaction(ANONYMOUS) as tx:
         ok = await tx.scalar(
-            "SELECT auth.reset_password(:hash, :pw)", hash=token_digest(data.token), pw=password_hash
+            "SELECT focushub_auth.reset_password(:hash, :pw)", hash=token_digest(data.token), pw=password_hash
         )
     if not ok:
         raise BadRequest("The reset token is invalid, used or expired", code="invalid_token")
@@ -226,7 +226,7 @@ async def ensure_admin(rt: Runtime, data: SignupCreate, password_hash: str) -> d
     service_role). Returns its id, email, username and role."""
     async with rt.transaction(SERVICE) as tx:
         row = await tx.one(
-            "SELECT id, email, username, role FROM auth.ensure_admin(:e, :u, :n, :p)",
+            "SELECT id, email, username, role FROM focushub_auth.ensure_admin(:e, :u, :n, :p)",
             e=data.email, u=data.username, n=data.full_name, p=password_hash,
         )
     return dict(row)
@@ -236,7 +236,7 @@ async def _check_password(rt: Runtime, caller: Caller, password: str) -> str:
     """The caller's email, once ``password`` is theirs (403 ``wrong_password`` otherwise)."""
     async with rt.transaction(caller) as tx:
         email = await tx.scalar("SELECT email FROM public.current_user_account()")
-        stored = await tx.scalar("SELECT password_hash FROM auth.login_lookup(:e)", e=email)
+        stored = await tx.scalar("SELECT password_hash FROM focushub_auth.login_lookup(:e)", e=email)
     if email is None or not await anyio.to_thread.run_sync(verify_password, stored, password):
         raise Forbidden("The current password is wrong", code="wrong_password")
     return email

@@ -186,6 +186,16 @@ class Tx:
     async def scalar(self, sql: str, **params: Any) -> Any:
         return (await self.conn.execute(text(sql), params)).scalar()
 
+    async def stream_scalars(self, sql: str, **params: Any) -> AsyncIterator[Any]:
+        """The first column of each row, fetched in batches through a server-side cursor
+        (inside this transaction), for results too large to hold at once."""
+        result = await self.conn.stream(text(sql), params)
+        try:
+            async for value in result.scalars():
+                yield value
+        finally:
+            await result.close()
+
 
 async def _run_hooks(hooks: list[Callable[[], Any]]) -> None:
     for hook in hooks:

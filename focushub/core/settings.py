@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     # Per-user total of stored files; admins are not limited.
     storage_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
 
+    # Account export (GET /api/v1/users/me/export): an account with more rows than this
+    # (counted up to this number per kind) or more uploaded bytes gets its zip from the
+    # accounts.export job (202 and a status URL) instead of in the response.
+    export_sync_max_rows: int = Field(default=10_000, ge=0)
+    export_sync_max_bytes: int = Field(default=100 * 1024 * 1024, ge=0)
+    # How long an export made by the job can be downloaded; then accounts.expire_exports
+    # deletes it.
+    export_expiry_hours: int = Field(default=7 * 24, ge=1)
+
     # AI answers. Unset base URL: the offline provider (extractive, no network, no model).
     # Any OpenAI-compatible Chat Completions endpoint otherwise (Groq, OpenAI, Ollama, vLLM).
     ai_base_url: str | None = None

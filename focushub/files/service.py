@@ -170,7 +170,7 @@ async def insert(tx: Tx, received: Received, key: str, *, purpose: str, quota: i
     await tx.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended('storage:' || auth.uid()::text, 0))")
     row = await tx.one(
-        "SELECT auth.is_admin() AS admin, (SELECT coalesce(sum(size), 0)::bigint"
+        "SELECT focushub_auth.is_admin() AS admin, (SELECT coalesce(sum(size), 0)::bigint"
         " FROM public.stored_files WHERE owner_id = auth.uid()) AS used")
     if not row["admin"] and row["used"] + received.size > quota:
         raise AppError(
@@ -189,7 +189,7 @@ async def storage_usage(rt: Runtime, caller: Caller) -> StorageUsage:
     """What the caller's files take, against their quota (none for admins)."""
     async with rt.transaction(caller) as tx:
         row = await tx.one(
-            "SELECT auth.is_admin() AS admin, (SELECT coalesce(sum(size), 0)::bigint"
+            "SELECT focushub_auth.is_admin() AS admin, (SELECT coalesce(sum(size), 0)::bigint"
             " FROM public.stored_files WHERE owner_id = auth.uid()) AS used")
     return StorageUsage(used_bytes=row["used"],
                         quota_bytes=None if row["admin"] else rt.settings.storage_quota_bytes)

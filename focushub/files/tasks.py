@@ -50,8 +50,8 @@ async def purge(context: procrastinate.JobContext, timestamp: int | None = None)
 @tasks.task("files.sweep", cron="17 4 * * *")
 async def sweep(context: procrastinate.JobContext, timestamp: int | None = None,
                 grace_seconds: float | None = None) -> int:
-    """Delete stored objects that no row names (left by a crash between the object's put
-    and its row's commit), once they are older than ``grace_seconds`` (default
+    """Delete stored objects that no row names (``stored_files``, or ``account_exports``
+    for export zips; left by a crash between the object's put and its row's commit), once they are older than ``grace_seconds`` (default
     :data:`SWEEP_GRACE`). A derived object ``<key>.<what>`` belongs to the row of ``<key>``."""
     rt = runtime_of(context)
     grace = SWEEP_GRACE if grace_seconds is None else timedelta(seconds=grace_seconds)
@@ -73,7 +73,9 @@ async def sweep(context: procrastinate.JobContext, timestamp: int | None = None,
             orphans = [r["k"] for r in await tx.all(
                 "SELECT k FROM unnest(CAST(:keys AS text[])) k WHERE NOT EXISTS ("
                 " SELECT 1 FROM public.stored_files f"
-                " WHERE f.storage_key = split_part(k, '.', 1))", keys=candidates)]
+                " WHERE f.storage_key = split_part(k, '.', 1))"
+                " AND NOT EXISTS (SELECT 1 FROM public.account_exports e"
+                " WHERE e.storage_key = k)", keys=candidates)]
         for key in orphans:
             log.warning("files: deleting orphan object %s", key)
             await rt.storage.delete(key)

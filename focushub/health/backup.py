@@ -2,7 +2,7 @@
 
 An archive is an uncompressed tar (``pg_dump -Fc`` compresses the database part itself)::
 
-    database.dump     pg_dump custom format: every schema (public, auth, procrastinate)
+    database.dump     pg_dump custom format: every schema (public, auth, focushub_auth, procrastinate)
                       with data, grants and policies
     files/<key>       each object of the local object store, under its storage key
     manifest.json     format version, Focus Hub version, migration revision, created-at,

@@ -76,7 +76,7 @@ async def my_reports(rt: Runtime, caller: Caller, params: ReportListParams) -> P
 
 async def _require_admin(tx: Any) -> None:
     # The policies would show a non-admin an empty queue; say why instead.
-    if not await tx.scalar("SELECT auth.is_admin()"):
+    if not await tx.scalar("SELECT focushub_auth.is_admin()"):
         raise Forbidden("Administrators only", code="not_admin")
 
 

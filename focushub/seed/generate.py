@@ -75,7 +75,7 @@ Row = tuple[Any, ...]
 COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("id", "email", "full_name", "username", "avatar_url", "bio", "role", "is_verified",
               "is_active", "last_login", "created_at", "updated_at"),
-    "auth.credentials": ("user_id", "password_hash", "updated_at"),
+    "focushub_auth.credentials": ("user_id", "password_hash", "updated_at"),
     "followers": ("id", "follower_id", "following_id", "created_at"),
     "posts": ("id", "author_id", "title", "content", "category", "tags", "likes_count",
               "comments_count", "is_published", "created_at", "updated_at"),
@@ -331,7 +331,7 @@ class Dataset:
         """The rows of ``table`` in COPY column order, at most :data:`CHUNK_ROWS` per list."""
         chunk: list[Row] = []
         count = 0
-        for row in getattr(self, "_" + table.replace("auth.", "").replace(".", "_"))():
+        for row in getattr(self, "_" + table.rpartition(".")[2])():
             chunk.append(row)
             if len(chunk) >= CHUNK_ROWS:
                 count += len(chunk)

@@ -33,7 +33,7 @@ log = logging.getLogger("focushub.seed")
 SEED_PASSWORD = "focushub-seed-password"
 
 # Parents before children (no FK is checked during the load, but this keeps it readable).
-LOAD_ORDER = ("users", "auth.credentials", "followers", "posts", "comments", "questions",
+LOAD_ORDER = ("users", "focushub_auth.credentials", "followers", "posts", "comments", "questions",
               "answers", "ai_answers", "resources", "votes", "question_views")
 
 

@@ -1180,7 +1180,12 @@ async def unblock(request: Request, page: PageDep, rt: RtDep,
 async def _account_view(request: Request, page: PageSession, rt: Runtime, status: int = 200,
                         **context: Any) -> Response:
     me = await users_service.get_me(rt, page.caller)
-    return render(request, page, "settings_account.html", status=status, account=me, **context)
+    export = await accounts_service.latest_export(rt, page.caller)
+    small = await accounts_service.export_is_small(rt, page.caller)
+    hours = rt.settings.export_expiry_hours
+    keep = f"{hours // 24} days" if hours % 24 == 0 else f"{hours} hours"
+    return render(request, page, "settings_account.html", status=status, account=me,
+                  export=export, export_small=small, export_keep=keep, **context)
 
 
 @router.get("/settings/account", response_class=HTMLResponse)
@@ -1262,13 +1267,43 @@ async def change_password(request: Request, page: PageDep, rt: RtDep,
 @router.get("/settings/account/export")
 async def export_account(request: Request, page: PageDep, rt: RtDep) -> Response:
     """Download everything the account holds (the API's export, as a zip). The temporary
-    file is removed once sent, or when the download is abandoned."""
+    file is removed once sent, or when the download is abandoned. A large account is sent
+    to the account page, whose form has the zip made by a job."""
     if (gone := _need_login(request, page)) is not None:
         return gone
+    if not await accounts_service.export_is_small(rt, page.caller):
+        return redirect(request, page, "/settings/account#export-heading")
     path, filename = await accounts_service.export_account(rt, page.caller)
     response = FileResponse(path, media_type="application/zip", filename=filename,
                             headers={"Cache-Control": "no-store"},
                             background=BackgroundTask(path.unlink, missing_ok=True))
+    session.write_cookies(response, request, page)
+    return response
+
+
+@router.post("/settings/account/export", response_class=HTMLResponse)
+async def request_export(request: Request, page: PageDep, rt: RtDep,
+                         csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Have the export made by a job (the API's ``POST /users/me/export``); the account page
+    then shows its state, and its link once ready."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    await accounts_service.request_export(rt, page.caller)
+    return redirect(request, page, "/settings/account?export=requested#export-heading")
+
+
+@router.get("/settings/account/exports/{export_id}/download")
+async def download_export(request: Request, page: PageDep, rt: RtDep,
+                          export_id: UUID) -> Response:
+    """The zip of a ready export of the caller's until it expires (404 for anyone else)."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    stored = await accounts_service.open_export(rt, page.caller, export_id)
+    response = await file_response(
+        rt.storage, stored["storage_key"], headers=request.headers,
+        content_type="application/zip", size=stored["size"], sha256=stored["sha256"],
+        modified_at=stored["finished_at"], name=stored["file_name"], inline=False)
+    response.headers["Cache-Control"] = "private, no-store"
     session.write_cookies(response, request, page)
     return response
 

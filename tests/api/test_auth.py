@@ -23,7 +23,7 @@ async def test_signup_returns_user_and_working_tokens(client, owner_conn):
     assert me.json()["id"] == session["user"]["id"]
     # The password is stored as an argon2id hash, outside public.users.
     stored = await owner_conn.fetchval(
-        "SELECT password_hash FROM auth.credentials WHERE user_id = $1::uuid", session["user"]["id"]
+        "SELECT password_hash FROM focushub_auth.credentials WHERE user_id = $1::uuid", session["user"]["id"]
     )
     assert stored.startswith("$argon2id$")
     columns = await owner_conn.fetch(
@@ -160,7 +160,7 @@ async def test_inactive_user_cannot_login_or_refresh(client, owner_conn):
 async def test_email_verification_token_is_single_use(client, owner_conn):
     session = await make_user(client, email="vera@example.org")
     body = await owner_conn.fetchval(
-        "SELECT body FROM auth.mail_outbox WHERE to_email = 'vera@example.org' ORDER BY id DESC LIMIT 1")
+        "SELECT body FROM focushub_auth.mail_outbox WHERE to_email = 'vera@example.org' ORDER BY id DESC LIMIT 1")
     token = body.split("POST /api/v1/auth/verify-email:\n")[1].split()[0]
     ok = await client.post("/api/v1/auth/verify-email", json={"token": token})
     assert ok.status_code == 200
@@ -170,7 +170,7 @@ async def test_email_verification_token_is_single_use(client, owner_conn):
     assert twice.status_code == 400
     assert twice.json()["error"]["code"] == "invalid_token"
     # Only digests are stored.
-    stored = await owner_conn.fetchval("SELECT count(*) FROM auth.one_time_tokens WHERE token_hash = $1", token.encode())
+    stored = await owner_conn.fetchval("SELECT count(*) FROM focushub_auth.one_time_tokens WHERE token_hash = $1", token.encode())
     assert stored == 0
 
 
@@ -181,10 +181,10 @@ async def test_password_reset_flow(client, owner_conn):
     assert unknown.status_code == known.status_code == 202
     assert unknown.json() == known.json()
     assert await owner_conn.fetchval(
-        "SELECT count(*) FROM auth.mail_outbox WHERE to_email = 'nobody@example.org'") == 0
+        "SELECT count(*) FROM focushub_auth.mail_outbox WHERE to_email = 'nobody@example.org'") == 0
 
     body = await owner_conn.fetchval(
-        "SELECT body FROM auth.mail_outbox WHERE to_email = 'rosa@example.org' AND subject LIKE 'Reset%'")
+        "SELECT body FROM focushub_auth.mail_outbox WHERE to_email = 'rosa@example.org' AND subject LIKE 'Reset%'")
     token = body.split("password-reset/confirm:\n")[1].split()[0]
     done = await client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "password": "a brand new secret"})
     assert done.status_code == 200
@@ -203,9 +203,9 @@ async def test_expired_reset_token_is_refused(client, owner_conn):
     await make_user(client, email="tim@example.org")
     await client.post("/api/v1/auth/password-reset/request", json={"email": "tim@example.org"})
     body = await owner_conn.fetchval(
-        "SELECT body FROM auth.mail_outbox WHERE to_email = 'tim@example.org' AND subject LIKE 'Reset%'")
+        "SELECT body FROM focushub_auth.mail_outbox WHERE to_email = 'tim@example.org' AND subject LIKE 'Reset%'")
     token = body.split("password-reset/confirm:\n")[1].split()[0]
-    await owner_conn.execute("UPDATE auth.one_time_tokens SET expires_at = now() - interval '1 second'")
+    await owner_conn.execute("UPDATE focushub_auth.one_time_tokens SET expires_at = now() - interval '1 second'")
     r = await client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "password": "whatever12345"})
     assert r.status_code == 400
 

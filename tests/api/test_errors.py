@@ -69,8 +69,8 @@ async def test_failed_signup_leaves_nothing_behind(client, owner_conn):
     assert r.status_code == 409
     # The conflicting signup created no half account, credentials or mail.
     assert await owner_conn.fetchval("SELECT count(*) FROM users") == 1
-    assert await owner_conn.fetchval("SELECT count(*) FROM auth.credentials") == 1
-    assert await owner_conn.fetchval("SELECT count(*) FROM auth.mail_outbox WHERE to_email = 'e@example.org'") == 0
+    assert await owner_conn.fetchval("SELECT count(*) FROM focushub_auth.credentials") == 1
+    assert await owner_conn.fetchval("SELECT count(*) FROM focushub_auth.mail_outbox WHERE to_email = 'e@example.org'") == 0
 
 
 async def test_health_and_ready(client):

@@ -55,7 +55,7 @@ async def test_mail_is_retried_after_an_smtp_failure_and_sent_once(client, test_
         (job,) = await mail_jobs(owner_conn)
         assert (job["status"], job["attempts"]) == ("todo", 1)  # failed once, retried later
         outbox = await owner_conn.fetchrow(
-            "SELECT sent_at, last_error FROM auth.mail_outbox WHERE to_email = 'mia@example.org'")
+            "SELECT sent_at, last_error FROM focushub_auth.mail_outbox WHERE to_email = 'mia@example.org'")
         assert outbox["sent_at"] is None and "ConnectionRefusedError" in outbox["last_error"]
 
         inbox = Inbox()
@@ -72,7 +72,7 @@ async def test_mail_is_retried_after_an_smtp_failure_and_sent_once(client, test_
         assert recipients == ["mia@example.org"]
         assert "Subject: Confirm your Focus Hub email" in content
         outbox = await owner_conn.fetchrow(
-            "SELECT id, sent_at, last_error FROM auth.mail_outbox WHERE to_email = 'mia@example.org'")
+            "SELECT id, sent_at, last_error FROM focushub_auth.mail_outbox WHERE to_email = 'mia@example.org'")
         assert outbox["sent_at"] is not None and outbox["last_error"] is None
 
         # A second job for the same mail (a retry after a crash, say) sends nothing.
@@ -101,7 +101,7 @@ async def test_without_smtp_the_job_logs_the_mail_and_keeps_it_in_the_outbox(
     assert any("noah@example.org" in r.getMessage() and "verify-email?token=" in r.getMessage()
                for r in caplog.records)
     assert await owner_conn.fetchval(
-        "SELECT sent_at FROM auth.mail_outbox WHERE to_email = 'noah@example.org'") is None
+        "SELECT sent_at FROM focushub_auth.mail_outbox WHERE to_email = 'noah@example.org'") is None
 
 
 async def test_no_job_for_an_unknown_address(client, owner_conn):

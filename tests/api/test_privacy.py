@@ -87,4 +87,4 @@ async def test_changing_the_email_needs_the_password_and_a_new_confirmation(clie
     me = (await client.get("/api/v1/users/me", headers=alice["headers"])).json()
     assert (me["email"], me["is_verified"]) == ("new@example.org", False)
     assert await owner_conn.fetchval(
-        "SELECT count(*) FROM auth.mail_outbox WHERE to_email = 'new@example.org'") == 1
+        "SELECT count(*) FROM focushub_auth.mail_outbox WHERE to_email = 'new@example.org'") == 1

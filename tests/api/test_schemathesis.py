@@ -214,10 +214,11 @@ def test_every_error_is_documented_as_json() -> None:
 
 
 def test_file_downloads_document_416() -> None:
-    """Both file downloads answer an unsatisfiable Range with 416 (files/responses.py)."""
+    """Every file download answers an unsatisfiable Range with 416 (files/responses.py)."""
     paths = _document()["paths"]
     for path in ("/api/v1/resources/{resource_id}/file",
-                 "/api/v1/chat/rooms/{room_id}/attachments/{file_id}"):
+                 "/api/v1/chat/rooms/{room_id}/attachments/{file_id}",
+                 "/api/v1/users/me/exports/{export_id}/download"):
         response = paths[path]["get"]["responses"].get("416")
         assert response is not None, path
         assert "application/json" in response["content"], path

@@ -1,7 +1,7 @@
 """The revision chain applies to an empty database, rolls back exactly, and applies again.
 
-"Exactly" is checked with a fingerprint of the catalogs of the ``public`` and
-``auth`` schemas: every relation, column (type, nullability, default, ACL),
+"Exactly" is checked with a fingerprint of the catalogs of the ``public``,
+``auth`` and ``focushub_auth`` schemas: every relation, column (type, nullability, default, ACL),
 constraint, index, trigger, function (full definition and ACL), policy, enum
 and comment. Each downgrade must restore the fingerprint its target revision
 had on the way up. The session's server is always used; PostgreSQL 15 on
@@ -10,8 +10,10 @@ had on the way up. The session's server is always used; PostgreSQL 15 on
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -21,7 +23,8 @@ from focushub.migrations import runner
 
 PG15_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
-_NS = "(SELECT oid FROM pg_namespace WHERE nspname IN ('public', 'auth'))"
+_SCHEMAS = "('public', 'auth', 'focushub_auth')"
+_NS = f"(SELECT oid FROM pg_namespace WHERE nspname IN {_SCHEMAS})"
 _ACL = "(SELECT coalesce(string_agg(x::text, ',' ORDER BY x::text), '') FROM unnest({acl}) x)"
 # A NULL ACL means the built-in default; after GRANT + REVOKE it is spelled out. Compare both alike.
 _REL_ACL = _ACL.format(
@@ -69,11 +72,11 @@ FINGERPRINT_QUERIES = {
                || ' comment=' || coalesce(obj_description(p.oid, 'pg_proc'), '')
                || ' ' || pg_get_functiondef(p.oid)
         FROM pg_proc p WHERE p.pronamespace IN {_NS} AND p.prokind = 'f'""",
-    "policy": """
+    "policy": f"""
         SELECT schemaname || '.' || tablename || ' ' || policyname || ' ' || permissive || ' '
                || roles::text || ' ' || cmd || ' using=' || coalesce(qual, '')
                || ' check=' || coalesce(with_check, '')
-        FROM pg_policies WHERE schemaname IN ('public', 'auth')""",
+        FROM pg_policies WHERE schemaname IN {_SCHEMAS}""",
     "enum": f"""
         SELECT t.typname || ' ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
         FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
@@ -225,3 +228,66 @@ async def test_the_seed_fixes_repair_data_written_under_the_seed(fresh_database)
         assert await conn.fetchval("SELECT count(*) FROM ai_answers") == 0
     finally:
         await conn.close()
+
+
+def _migration(name: str):  # type: ignore[no-untyped-def]
+    path = Path(runner.__file__).parent / "versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_an_install_with_credentials_in_auth_is_moved_and_keeps_its_sessions(server_url):
+    """0032 on a database migrated when 0003/0004 still wrote into ``auth``.
+
+    That layout is rebuilt from today's chain at 0030 by moving the objects back (the
+    move is symmetric: tables and functions by ``SET SCHEMA``, bodies rewritten). After
+    the upgrade the catalog must equal a fresh install's, and the account made before
+    must still sign in and refresh its session.
+    """
+    move = _migration("0032_focushub_auth_schema")
+    names = {}
+    for role in ("legacy", "fresh"):
+        names[role] = f"focushub_mig_{uuid.uuid4().hex[:10]}"
+        assert await bootstrap.ensure_database(server_url, names[role])
+    try:
+        legacy = bootstrap.with_parts(server_url, database=names["legacy"])
+        fresh = bootstrap.with_parts(server_url, database=names["fresh"])
+        runner.upgrade(legacy, "0030_bookkeeping_privileges")
+        conn = await asyncpg.connect(legacy)
+        try:
+            await conn.execute(move.move_sql("focushub_auth", "auth"))
+            await conn.execute("DROP SCHEMA focushub_auth")  # 0001 did not make it then
+            assert await conn.fetchval("SELECT to_regclass('auth.refresh_tokens')::text") == "auth.refresh_tokens"
+            body = await conn.fetchval("SELECT prosrc FROM pg_proc WHERE oid = 'auth.rotate_session'::regproc")
+            assert "auth.refresh_tokens" in body and "focushub_auth" not in body
+            user = await conn.fetchval(
+                "SELECT id FROM auth.sign_up('kim@example.org', 'argon-hash', 'Kim', 'kim')")
+            family = await conn.fetchval(
+                "SELECT auth.start_session($1, 'token-1'::bytea, now() + interval '1 day')", user)
+        finally:
+            await conn.close()
+
+        runner.upgrade(legacy, "head")
+        runner.upgrade(fresh, "head")
+        moved, clean = await fingerprint(legacy), await fingerprint(fresh)
+        assert moved == clean, f"moved install differs from a fresh one:{diff(clean, moved)}"
+
+        conn = await asyncpg.connect(legacy)
+        try:
+            assert await conn.fetchval("SELECT to_regclass('auth.credentials')") is None
+            assert await conn.fetchval(
+                "SELECT password_hash FROM focushub_auth.login_lookup('kim@example.org')") == "argon-hash"
+            rotated = await conn.fetchrow(
+                "SELECT * FROM focushub_auth.rotate_session('token-1'::bytea, 'token-2'::bytea,"
+                " now() + interval '1 day')")
+            assert rotated is not None and rotated["user_id"] == user
+            assert await conn.fetchval(
+                "SELECT count(*) FROM focushub_auth.refresh_tokens WHERE family_id = $1", family) == 2
+        finally:
+            await conn.close()
+    finally:
+        for name in names.values():
+            await bootstrap.drop_database(server_url, name)

@@ -252,7 +252,7 @@ async def test_admin_set_user_status(app_conn, owner_conn, world):
             uuid.uuid4(),
             message="not_found:",
         )
-        assert await c.fetchval("SELECT auth.is_admin()") is True
+        assert await c.fetchval("SELECT focushub_auth.is_admin()") is True
         # Admins moderate through the function, not by writing profiles or reading emails.
         assert await affected(c, "UPDATE users SET bio = 'moderated' WHERE id = $1", w.alice) == 0
         await expect_error(
@@ -262,7 +262,7 @@ async def test_admin_set_user_status(app_conn, owner_conn, world):
     # A deactivated admin moderates nothing.
     await owner_conn.execute("UPDATE users SET is_active = false WHERE id = $1", w.admin)
     async with acting_as(app_conn, as_user(w.admin)) as c:
-        assert await c.fetchval("SELECT auth.is_admin()") is False
+        assert await c.fetchval("SELECT focushub_auth.is_admin()") is False
         await expect_error(
             c, RAISED, "SELECT admin_set_user_status($1, 'admin')", w.bob, message="forbidden:"
         )

@@ -92,6 +92,7 @@ MATRIX: dict[str, str] = {
     "user_mutes":               "x + 0 0  x + x x  x x x x  x + 0 0",
     "room_mutes":               "x + 0 0  x + x x  x x x x  x + 0 0",
     "user_privacy":             "x + 0 0  x + x x  x + 0 0  x x x x",
+    "account_exports":          "x + 0 0  x x x x  x x x x  x x x x",
 }
 
 
@@ -261,6 +262,11 @@ STATEMENTS: dict[str, Statements] = {
         ("INSERT INTO user_privacy (user_id, dm_from) VALUES ($1, 'following')"
          " ON CONFLICT (user_id) DO UPDATE SET dm_from = excluded.dm_from", ("owner",)),
         "show_email = true"),
+    # Made by request_account_export() and moved on by the export job (service_role) only.
+    "account_exports": _by_key(
+        "account_exports", ID, ("export",),
+        ("INSERT INTO account_exports (user_id) VALUES ($1)", ("other",)),
+        "status = 'failed'"),
 }
 
 
@@ -334,6 +340,9 @@ async def world_of(o: asyncpg.Connection) -> SimpleNamespace:
     if "room_mutes" in present:
         await o.execute("INSERT INTO room_mutes (user_id, room_id) VALUES ($1, $2)",
                         w.owner, w.room)
+    if "account_exports" in present:
+        w.export = await o.fetchval(
+            "INSERT INTO account_exports (user_id) VALUES ($1) RETURNING id", w.owner)
     return w
 
 
@@ -410,12 +419,12 @@ async def test_the_access_matrix(owner_conn, app_conn):
     assert not mismatches, "\n" + "\n".join(mismatches)
 
 
-async def test_no_request_role_touches_the_auth_schema(owner_conn, app_conn):
+async def test_no_request_role_touches_the_credential_tables(owner_conn, app_conn):
     """Credentials, refresh tokens, one-time tokens and the mail outbox: every cell refused."""
     tables = await owner_conn.fetch(
         "SELECT c.relname, (SELECT attname FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0"
         " AND attidentity = '' AND attgenerated = '' AND NOT attisdropped ORDER BY attnum LIMIT 1)"
-        " AS col FROM pg_class c WHERE c.relnamespace = 'auth'::regnamespace AND c.relkind = 'r'"
+        " AS col FROM pg_class c WHERE c.relnamespace = 'focushub_auth'::regnamespace AND c.relkind = 'r'"
         " ORDER BY 1")
     names = {t["relname"] for t in tables}
     assert {"credentials", "refresh_tokens", "one_time_tokens", "mail_outbox"} <= names
@@ -423,7 +432,7 @@ async def test_no_request_role_touches_the_auth_schema(owner_conn, app_conn):
                         admin=await make_user(owner_conn, role="admin"))
     leaks = []
     for t in tables:
-        table, col = f'auth."{t["relname"]}"', f'"{t["col"]}"'
+        table, col = f'focushub_auth."{t["relname"]}"', f'"{t["col"]}"'
         statements = Statements(
             select=(f"SELECT count(*) FROM {table}", ()),
             insert=(f"INSERT INTO {table} DEFAULT VALUES", ()),

@@ -290,7 +290,7 @@ SEED_FUNCTIONS = [
 
 # Functions that run with the owner's rights: each must pin its search_path.
 DEFINER_FUNCTIONS = [
-    "auth.is_admin()",
+    "focushub_auth.is_admin()",
     "public.is_room_member(uuid)",
     "public.room_role(uuid)",
     "public.current_user_account()",
@@ -378,6 +378,8 @@ ADDED_POLICIES = {
     "room_mutes": ["Users see their own room mutes", "Participants mute their rooms",
                    "Users unmute rooms"],
     # 0028: privacy settings, their owner's only.
+    # 0033: account exports, their owner's only.
+    "account_exports": ["Users can view own exports"],
     "user_privacy": ["Users see their own privacy settings",
                      "Users create their own privacy settings",
                      "Users change their own privacy settings"],
@@ -612,7 +614,7 @@ async def test_triggers_and_functions(owner_conn):
         for sig in DEFINER_FUNCTIONS
     }
     assert callable_by == {
-        "auth.is_admin()": {"anon", "authenticated", "service_role"},
+        "focushub_auth.is_admin()": {"anon", "authenticated", "service_role"},
         "public.is_room_member(uuid)": {"authenticated", "service_role"},
         "public.room_role(uuid)": {"authenticated", "service_role"},
         "public.current_user_account()": {"authenticated"},

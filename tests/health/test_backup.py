@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 TABLES = """
 SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('public', 'auth', 'procrastinate')
+WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('public', 'auth', 'focushub_auth', 'procrastinate')
 ORDER BY 1
 """
 

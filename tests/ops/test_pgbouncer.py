@@ -125,7 +125,7 @@ async def test_jobs_are_written_taken_and_run_through_pgbouncer(
     user = await make_user(http)
     job_id = await owner_conn.fetchval(
         "SELECT id FROM procrastinate.procrastinate_jobs WHERE task_name = 'mail.send'"
-        " AND args->>'outbox_id' = (SELECT id::text FROM auth.mail_outbox WHERE to_email = $1)",
+        " AND args->>'outbox_id' = (SELECT id::text FROM focushub_auth.mail_outbox WHERE to_email = $1)",
         user["user"]["email"])
     assert job_id is not None
     rt = build_runtime(pooled_settings)

@@ -20,7 +20,7 @@ async def test_scale_001_loads_with_exact_counters(test_db, owner_conn: asyncpg.
     for table in ("users", "posts", "questions", "answers", "comments", "votes"):
         assert await owner_conn.fetchval(f"SELECT count(*) FROM {table}") == expected[table]
         assert report.rows[table] == expected[table]
-    assert await owner_conn.fetchval("SELECT count(*) FROM auth.credentials") == expected["users"]
+    assert await owner_conn.fetchval("SELECT count(*) FROM focushub_auth.credentials") == expected["users"]
     assert await owner_conn.fetchval("SELECT count(*) FROM followers") > 0
     # Counters were loaded, not recounted by triggers: they must still equal recounts.
     assert set(report.mismatches.values()) == {0}

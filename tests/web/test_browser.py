@@ -48,7 +48,7 @@ async def test_a_student_signs_up_verifies_posts_asks_and_shares_a_file(site, br
     # The verification link from the mail outbox works in the browser.
     conn = await asyncpg.connect(test_db.owner_url)
     try:
-        body = await conn.fetchval("SELECT body FROM auth.mail_outbox WHERE to_email ="
+        body = await conn.fetchval("SELECT body FROM focushub_auth.mail_outbox WHERE to_email ="
                                    " 'dana@example.org' ORDER BY id DESC LIMIT 1")
     finally:
         await conn.close()

@@ -591,13 +591,63 @@ async def test_account_export_and_deletion_in_the_pages(browser, test_db, tmp_pa
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
 
 
+@pytest.fixture
+async def big_site(test_db, tmp_path) -> AsyncIterator[httpx.AsyncClient]:
+    """The pages where any account with a row is large: its export is made by a job."""
+    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                        data_dir=tmp_path, export_sync_max_rows=0)
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.6", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        client.app = app  # type: ignore[attr-defined]
+        yield client
+    await app.state.runtime.stop()
+
+
+async def test_a_large_account_s_export_is_prepared_then_downloaded(big_site, browser):
+    import asyncio
+    import io
+    import json
+    import zipfile
+
+    await sign_up(big_site, "vic")
+    await new_post(big_site, "Long notes", "A lot of them")
+    account = await big_site.get("/settings/account")
+    assert account.status_code == 200
+    assert 'href="/settings/account/export"' not in account.text
+    assert "Prepare my download" in account.text and "for 7 days" in account.text
+    # An old link to the direct download leads to the form.
+    r = await big_site.get("/settings/account/export")
+    assert r.status_code == 303 and r.headers["location"].startswith("/settings/account")
+    token = csrf(account.text)
+    r = await big_site.post("/settings/account/export", data={"csrf_token": "forged"})
+    assert r.status_code == 403
+    r = await big_site.post("/settings/account/export", data={"csrf_token": token})
+    assert r.status_code == 303
+    page = await big_site.get(r.headers["location"])
+    assert "is being prepared" in page.text and "Prepare my download" not in page.text
+
+    rt = big_site.app.state.runtime  # type: ignore[attr-defined]
+    await asyncio.wait_for(rt.jobs.run_worker(rt, wait=False), 60)
+    page = await big_site.get("/settings/account")
+    link = re.search(r'href="(/settings/account/exports/[0-9a-f-]+/download)"', page.text)
+    assert link and "Prepare a new download" in page.text
+    r = await big_site.get(link.group(1))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    assert [p["title"] for p in json.loads(archive.read("posts.json"))] == ["Long notes"]
+    # Someone else, signed in elsewhere, gets nothing.
+    await sign_up(browser, "wes")
+    assert (await browser.get(link.group(1))).status_code == 404
+
+
 async def _outbox(test_db, email: str) -> list[str]:
     import asyncpg
 
     conn = await asyncpg.connect(test_db.owner_url)
     try:
         return [r["body"] for r in await conn.fetch(
-            "SELECT body FROM auth.mail_outbox WHERE to_email = $1 ORDER BY id", email)]
+            "SELECT body FROM focushub_auth.mail_outbox WHERE to_email = $1 ORDER BY id", email)]
     finally:
         await conn.close()
 

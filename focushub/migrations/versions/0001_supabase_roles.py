@@ -1,4 +1,5 @@
-"""Supabase-compatible roles, the auth schema and the auth.uid()/role()/jwt() helpers.
+"""Supabase-compatible roles, the auth schema and the auth.uid()/role()/jwt() helpers,
+and ``focushub_auth``, the schema of Focus Hub's own credentials.
 
 Revision ID: 0001_supabase_roles
 Revises:
@@ -103,11 +104,20 @@ def upgrade() -> None:
     $auth$;
 
     GRANT USAGE ON SCHEMA public, auth TO anon, authenticated, service_role;
+
+    -- Focus Hub's credentials, sessions, one-time tokens and outgoing mail, and the
+    -- functions that reach them (0003, 0004), live in a schema of their own: on
+    -- Supabase, ``auth`` belongs to the platform's auth service, which has tables of
+    -- the same names, and the migration role may not create objects in it.
+    CREATE SCHEMA focushub_auth;
+    COMMENT ON SCHEMA focushub_auth IS 'focushub:0001 credentials, sessions and outgoing mail';
+    GRANT USAGE ON SCHEMA focushub_auth TO anon, authenticated, service_role;
     """)
 
 
 def downgrade() -> None:
     run_sql("""
+    DROP SCHEMA focushub_auth RESTRICT;
     DO $down$
     DECLARE
         fn text;

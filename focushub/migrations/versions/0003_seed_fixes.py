@@ -12,7 +12,8 @@ Conventions used throughout:
 
 * Trigger functions that touch rows the caller may not write (counters, vote
   clean-up, room membership) are SECURITY DEFINER with
-  ``SET search_path = public, pg_temp`` and qualify what they call in ``auth``.
+  ``SET search_path = public, pg_temp`` and qualify what they call in ``auth``
+  and ``focushub_auth``.
 * Trigger functions that enforce rules *for requests* are SECURITY INVOKER:
   they need ``current_user`` to be the request role (``anon`` or
   ``authenticated``). SECURITY DEFINER paths (counters, the future accept
@@ -145,7 +146,7 @@ def upgrade() -> None:
     -- without recursing into its own policy, and so that any policy can
     -- read users.role without a grant on it.
     -- =================================================================
-    CREATE FUNCTION auth.is_admin() RETURNS boolean
+    CREATE FUNCTION focushub_auth.is_admin() RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
         SELECT EXISTS (
@@ -153,7 +154,7 @@ def upgrade() -> None:
             WHERE u.id = auth.uid() AND u.role = 'admin' AND u.is_active
         )
     $$;
-    COMMENT ON FUNCTION auth.is_admin() IS
+    COMMENT ON FUNCTION focushub_auth.is_admin() IS
         'True when the caller is an active user with role admin (site moderation).';
 
     CREATE FUNCTION public.is_room_member(p_room_id uuid) RETURNS boolean
@@ -704,7 +705,7 @@ def upgrade() -> None:
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
     BEGIN
-        IF NOT auth.is_admin() THEN
+        IF NOT focushub_auth.is_admin() THEN
             RAISE EXCEPTION 'forbidden: only administrators can change a user''s role or status';
         END IF;
         IF p_user_id = auth.uid() THEN
@@ -797,14 +798,14 @@ def upgrade() -> None:
     -- Functions: nothing is executable by default (PostgreSQL grants
     -- EXECUTE to PUBLIC, Supabase to anon and authenticated as well).
     REVOKE ALL ON FUNCTION
-        auth.is_admin(), public.is_room_member(uuid), public.room_role(uuid),
+        focushub_auth.is_admin(), public.is_room_member(uuid), public.room_role(uuid),
         public.current_user_account(), public.admin_set_user_status(uuid, user_role, boolean),
         update_vote_counts(), update_comment_counts(), update_answer_counts(),
         check_vote_target(), delete_votes_of_deleted_item(), check_question_update(),
         check_answer_question_open(), check_comment_parent(), add_room_creator_as_admin(),
         check_room_participant_limit(), check_participant_update(), promote_room_admin_on_leave()
         FROM PUBLIC, anon, authenticated, service_role;
-    GRANT EXECUTE ON FUNCTION auth.is_admin() TO anon, authenticated, service_role;
+    GRANT EXECUTE ON FUNCTION focushub_auth.is_admin() TO anon, authenticated, service_role;
     GRANT EXECUTE ON FUNCTION public.is_room_member(uuid), public.room_role(uuid)
         TO authenticated, service_role;
     GRANT EXECUTE ON FUNCTION public.current_user_account() TO authenticated;
@@ -826,17 +827,17 @@ def upgrade() -> None:
     -- question, answer or resource they can see, close or reopen any
     -- question (check_question_update stops them editing its text).
     CREATE POLICY "Admins can delete any post" ON posts
-        FOR DELETE TO authenticated USING (auth.is_admin());
+        FOR DELETE TO authenticated USING (focushub_auth.is_admin());
     CREATE POLICY "Admins can delete any comment" ON comments
-        FOR DELETE TO authenticated USING (auth.is_admin());
+        FOR DELETE TO authenticated USING (focushub_auth.is_admin());
     CREATE POLICY "Admins can close any question" ON questions
-        FOR UPDATE TO authenticated USING (auth.is_admin()) WITH CHECK (auth.is_admin());
+        FOR UPDATE TO authenticated USING (focushub_auth.is_admin()) WITH CHECK (focushub_auth.is_admin());
     CREATE POLICY "Admins can delete any question" ON questions
-        FOR DELETE TO authenticated USING (auth.is_admin());
+        FOR DELETE TO authenticated USING (focushub_auth.is_admin());
     CREATE POLICY "Admins can delete any answer" ON answers
-        FOR DELETE TO authenticated USING (auth.is_admin());
+        FOR DELETE TO authenticated USING (focushub_auth.is_admin());
     CREATE POLICY "Admins can delete any resource" ON resources
-        FOR DELETE TO authenticated USING (auth.is_admin());
+        FOR DELETE TO authenticated USING (focushub_auth.is_admin());
 
     -- 12c. AI answers: readable with their question; written only by
     -- service_role (the AI job), which holds the only write privileges.
@@ -1109,7 +1110,7 @@ def downgrade() -> None:
     -- Step 3
     DROP FUNCTION public.room_role(uuid);
     DROP FUNCTION public.is_room_member(uuid);
-    DROP FUNCTION auth.is_admin();
+    DROP FUNCTION focushub_auth.is_admin();
 
     -- Step 2
     ALTER TABLE followers DROP CONSTRAINT followers_not_self;

@@ -15,7 +15,7 @@ version of the library comes with a migration applying its
   forge jobs (the API writes a request's jobs as service_role; workers log in
   with ``-c role=service_role -c search_path=procrastinate``).
 
-``auth.issue_mail_token`` returns the id of the mail it queued (NULL when it
+``focushub_auth.issue_mail_token`` returns the id of the mail it queued (NULL when it
 queued none, where it returned false), so the request can enqueue the
 ``mail.send`` job for exactly that mail.
 
@@ -64,8 +64,8 @@ def upgrade() -> None:
     CREATE INDEX idx_chat_room_events_created_at ON public.chat_room_events
         USING brin (created_at);
 
-    DROP FUNCTION auth.issue_mail_token(TEXT, TEXT, BYTEA, TIMESTAMPTZ, TEXT, TEXT);
-    CREATE FUNCTION auth.issue_mail_token(
+    DROP FUNCTION focushub_auth.issue_mail_token(TEXT, TEXT, BYTEA, TIMESTAMPTZ, TEXT, TEXT);
+    CREATE FUNCTION focushub_auth.issue_mail_token(
         p_email TEXT, p_purpose TEXT, p_token_hash BYTEA, p_expires_at TIMESTAMPTZ,
         p_subject TEXT, p_body TEXT)
     RETURNS BIGINT
@@ -81,14 +81,14 @@ def upgrade() -> None:
         IF p_purpose = 'verify_email' AND target.is_verified THEN
             RETURN NULL;
         END IF;
-        INSERT INTO auth.one_time_tokens (token_hash, user_id, purpose, expires_at)
+        INSERT INTO focushub_auth.one_time_tokens (token_hash, user_id, purpose, expires_at)
         VALUES (p_token_hash, target.id, p_purpose, p_expires_at);
-        INSERT INTO auth.mail_outbox (to_email, subject, body) VALUES (target.email, p_subject, p_body)
+        INSERT INTO focushub_auth.mail_outbox (to_email, subject, body) VALUES (target.email, p_subject, p_body)
             RETURNING id INTO outbox_id;
         RETURN outbox_id;
     END $$;
-    REVOKE ALL ON FUNCTION auth.issue_mail_token(TEXT, TEXT, BYTEA, TIMESTAMPTZ, TEXT, TEXT) FROM PUBLIC;
-    GRANT EXECUTE ON FUNCTION auth.issue_mail_token(TEXT, TEXT, BYTEA, TIMESTAMPTZ, TEXT, TEXT)
+    REVOKE ALL ON FUNCTION focushub_auth.issue_mail_token(TEXT, TEXT, BYTEA, TIMESTAMPTZ, TEXT, TEXT) FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION focushub_auth.issue_mail_token(TEXT, TEXT, BYTEA, TIMESTAMPTZ, TEXT, TEXT)
         TO anon, authenticated;
     """)
 
@@ -98,8 +98,8 @@ def downgrade() -> None:
     DROP INDEX public.idx_chat_room_events_created_at;
     DROP SCHEMA procrastinate CASCADE;
 
-    DROP FUNCTION auth.issue_mail_token(TEXT, TEXT, BYTEA, TIMESTAMPTZ, TEXT, TEXT);
-    CREATE FUNCTION auth.issue_mail_token(
+    DROP FUNCTION focushub_auth.issue_mail_token(TEXT, TEXT, BYTEA, TIMESTAMPTZ, TEXT, TEXT);
+    CREATE FUNCTION focushub_auth.issue_mail_token(
         p_email TEXT, p_purpose TEXT, p_token_hash BYTEA, p_expires_at TIMESTAMPTZ,
         p_subject TEXT, p_body TEXT)
     RETURNS BOOLEAN
@@ -114,12 +114,12 @@ def downgrade() -> None:
         IF p_purpose = 'verify_email' AND target.is_verified THEN
             RETURN false;
         END IF;
-        INSERT INTO auth.one_time_tokens (token_hash, user_id, purpose, expires_at)
+        INSERT INTO focushub_auth.one_time_tokens (token_hash, user_id, purpose, expires_at)
         VALUES (p_token_hash, target.id, p_purpose, p_expires_at);
-        INSERT INTO auth.mail_outbox (to_email, subject, body) VALUES (target.email, p_subject, p_body);
+        INSERT INTO focushub_auth.mail_outbox (to_email, subject, body) VALUES (target.email, p_subject, p_body);
         RETURN true;
     END $$;
-    REVOKE ALL ON FUNCTION auth.issue_mail_token(TEXT, TEXT, BYTEA, TIMESTAMPTZ, TEXT, TEXT) FROM PUBLIC;
-    GRANT EXECUTE ON FUNCTION auth.issue_mail_token(TEXT, TEXT, BYTEA, TIMESTAMPTZ, TEXT, TEXT)
+    REVOKE ALL ON FUNCTION focushub_auth.issue_mail_token(TEXT, TEXT, BYTEA, TIMESTAMPTZ, TEXT, TEXT) FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION focushub_auth.issue_mail_token(TEXT, TEXT, BYTEA, TIMESTAMPTZ, TEXT, TEXT)
         TO anon, authenticated;
     """)

@@ -30,7 +30,7 @@ def upgrade() -> None:
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
         SELECT p_session IS NULL OR (
-            EXISTS (SELECT 1 FROM auth.refresh_tokens t
+            EXISTS (SELECT 1 FROM focushub_auth.refresh_tokens t
                     WHERE t.family_id = p_session AND t.user_id = p_user AND t.revoked_at IS NULL)
             AND EXISTS (SELECT 1 FROM public.users u WHERE u.id = p_user AND u.is_active))
     $$;

@@ -49,7 +49,7 @@ def upgrade() -> None:
     GRANT SELECT ON public.audit_log TO authenticated;
     GRANT SELECT, INSERT ON public.audit_log TO service_role;
     CREATE POLICY "Admins can read the audit log" ON public.audit_log
-        FOR SELECT TO authenticated USING (auth.is_admin());
+        FOR SELECT TO authenticated USING (focushub_auth.is_admin());
 
     CREATE FUNCTION public.audit_log_is_append_only() RETURNS trigger
     LANGUAGE plpgsql SET search_path = public, pg_temp
@@ -91,7 +91,7 @@ def upgrade() -> None:
     LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
     BEGIN
-        IF NOT auth.is_admin() THEN
+        IF NOT focushub_auth.is_admin() THEN
             RAISE EXCEPTION 'forbidden: administrators only';
         END IF;
         RETURN QUERY
@@ -112,7 +112,7 @@ def upgrade() -> None:
     DECLARE
         result jsonb;
     BEGIN
-        IF NOT auth.is_admin() THEN
+        IF NOT focushub_auth.is_admin() THEN
             RAISE EXCEPTION 'forbidden: administrators only';
         END IF;
         SELECT jsonb_build_object(

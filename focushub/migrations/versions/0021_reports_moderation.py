@@ -31,7 +31,7 @@ Revises: 0020_message_event_shape
 * ``admin_end_sessions(user)``: forced logout, logged.
 * ``audit_security_event``: for the server (service_role) to log security events
   such as repeated login failures; refresh-token reuse is logged by the database
-  itself when ``auth.rotate_session`` detects it.
+  itself when ``focushub_auth.rotate_session`` detects it.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def _hidden_policies() -> str:
     ALTER TABLE public.{table} ADD COLUMN hidden_at timestamptz;
     CREATE POLICY "{_hidden_policy_name(table, author)}" ON public.{table}
         AS RESTRICTIVE FOR SELECT
-        USING (hidden_at IS NULL OR {owner}(SELECT auth.is_admin()));""")
+        USING (hidden_at IS NULL OR {owner}(SELECT focushub_auth.is_admin()));""")
     return "\n".join(out)
 
 
@@ -72,7 +72,7 @@ def _hidden_policies() -> str:
 # word); upgrade() applies the edits in _SUSPENSION_EDITS to them.
 _BEFORE = {
     "start_session": """
-    CREATE OR REPLACE FUNCTION auth.start_session(p_user_id UUID, p_token_hash BYTEA, p_expires_at TIMESTAMPTZ)
+    CREATE OR REPLACE FUNCTION focushub_auth.start_session(p_user_id UUID, p_token_hash BYTEA, p_expires_at TIMESTAMPTZ)
     RETURNS UUID
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     DECLARE
@@ -81,28 +81,28 @@ _BEFORE = {
         IF NOT EXISTS (SELECT 1 FROM public.users WHERE id = p_user_id AND is_active) THEN
             RAISE EXCEPTION 'inactive_user: this account is deactivated';
         END IF;
-        INSERT INTO auth.refresh_tokens (user_id, family_id, token_hash, expires_at)
+        INSERT INTO focushub_auth.refresh_tokens (user_id, family_id, token_hash, expires_at)
         VALUES (p_user_id, family, p_token_hash, p_expires_at);
         UPDATE public.users SET last_login = now() WHERE id = p_user_id;
         RETURN family;
     END $$;
 """,
     "rotate_session": """
-    CREATE OR REPLACE FUNCTION auth.rotate_session(p_token_hash BYTEA, p_new_hash BYTEA, p_expires_at TIMESTAMPTZ)
+    CREATE OR REPLACE FUNCTION focushub_auth.rotate_session(p_token_hash BYTEA, p_new_hash BYTEA, p_expires_at TIMESTAMPTZ)
     RETURNS TABLE (status TEXT, user_id UUID, family_id UUID, email TEXT, app_role public.user_role)
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     DECLARE
-        tok auth.refresh_tokens;
+        tok focushub_auth.refresh_tokens;
         usr public.users;
     BEGIN
-        SELECT * INTO tok FROM auth.refresh_tokens t WHERE t.token_hash = p_token_hash FOR UPDATE;
+        SELECT * INTO tok FROM focushub_auth.refresh_tokens t WHERE t.token_hash = p_token_hash FOR UPDATE;
         IF NOT FOUND OR tok.revoked_at IS NOT NULL THEN
             RETURN QUERY SELECT 'invalid'::text, NULL::uuid, NULL::uuid, NULL::text, NULL::public.user_role;
             RETURN;
         END IF;
         IF tok.spent_at IS NOT NULL THEN
-            UPDATE auth.refresh_tokens SET revoked_at = now()
-            WHERE auth.refresh_tokens.family_id = tok.family_id AND revoked_at IS NULL;
+            UPDATE focushub_auth.refresh_tokens SET revoked_at = now()
+            WHERE focushub_auth.refresh_tokens.family_id = tok.family_id AND revoked_at IS NULL;
             RETURN QUERY SELECT 'reused'::text, tok.user_id, tok.family_id, NULL::text, NULL::public.user_role;
             RETURN;
         END IF;
@@ -112,13 +112,13 @@ _BEFORE = {
         END IF;
         SELECT * INTO usr FROM public.users u WHERE u.id = tok.user_id;
         IF NOT usr.is_active THEN
-            UPDATE auth.refresh_tokens SET revoked_at = now()
-            WHERE auth.refresh_tokens.family_id = tok.family_id AND revoked_at IS NULL;
+            UPDATE focushub_auth.refresh_tokens SET revoked_at = now()
+            WHERE focushub_auth.refresh_tokens.family_id = tok.family_id AND revoked_at IS NULL;
             RETURN QUERY SELECT 'inactive'::text, tok.user_id, tok.family_id, NULL::text, NULL::public.user_role;
             RETURN;
         END IF;
-        UPDATE auth.refresh_tokens SET spent_at = now() WHERE id = tok.id;
-        INSERT INTO auth.refresh_tokens (user_id, family_id, token_hash, expires_at)
+        UPDATE focushub_auth.refresh_tokens SET spent_at = now() WHERE id = tok.id;
+        INSERT INTO focushub_auth.refresh_tokens (user_id, family_id, token_hash, expires_at)
         VALUES (tok.user_id, tok.family_id, p_new_hash, p_expires_at);
         RETURN QUERY SELECT 'ok'::text, usr.id, tok.family_id, usr.email::text, usr.role;
     END $$;
@@ -128,18 +128,18 @@ _BEFORE = {
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
         SELECT p_session IS NULL OR (
-            EXISTS (SELECT 1 FROM auth.refresh_tokens t
+            EXISTS (SELECT 1 FROM focushub_auth.refresh_tokens t
                     WHERE t.family_id = p_session AND t.user_id = p_user AND t.revoked_at IS NULL)
             AND EXISTS (SELECT 1 FROM public.users u WHERE u.id = p_user AND u.is_active))
     $$;
 """,
 }
 _LOGIN_LOOKUP_BEFORE = """
-    CREATE FUNCTION auth.login_lookup(p_email TEXT)
+    CREATE FUNCTION focushub_auth.login_lookup(p_email TEXT)
     RETURNS TABLE (user_id UUID, email TEXT, password_hash TEXT, is_active BOOLEAN, app_role public.user_role)
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
         SELECT u.id, u.email::text, c.password_hash, u.is_active, u.role
-        FROM public.users u JOIN auth.credentials c ON c.user_id = u.id
+        FROM public.users u JOIN focushub_auth.credentials c ON c.user_id = u.id
         WHERE lower(u.email) = lower(p_email)
     $$;
 """
@@ -197,7 +197,7 @@ def upgrade() -> None:
     REVOKE ALL ON public.moderation_settings FROM PUBLIC, anon, authenticated, service_role;
     GRANT SELECT ON public.moderation_settings TO authenticated, service_role;
     CREATE POLICY "Admins can read moderation settings" ON public.moderation_settings
-        FOR SELECT TO authenticated USING ((SELECT auth.is_admin()));
+        FOR SELECT TO authenticated USING ((SELECT focushub_auth.is_admin()));
     CREATE POLICY "The server can read moderation settings" ON public.moderation_settings
         FOR SELECT TO service_role USING (true);
     -- The threshold in force: the table's row, or the default if the row is gone.
@@ -308,7 +308,7 @@ def upgrade() -> None:
     LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
     BEGIN
-        IF NOT auth.is_admin() THEN
+        IF NOT focushub_auth.is_admin() THEN
             RAISE EXCEPTION 'forbidden: administrators only';
         END IF;
         RETURN (SELECT s.state FROM public.report_target_state(p_type, p_id) s);
@@ -396,7 +396,7 @@ def upgrade() -> None:
     GRANT SELECT ON public.reports TO service_role;
     CREATE POLICY "Reporters see their reports, admins all" ON public.reports
         FOR SELECT TO authenticated
-        USING (reporter_id = (SELECT auth.uid()) OR (SELECT auth.is_admin()));
+        USING (reporter_id = (SELECT auth.uid()) OR (SELECT focushub_auth.is_admin()));
     CREATE POLICY "Signed-in users report what they can see" ON public.reports
         FOR INSERT TO authenticated
         WITH CHECK (reporter_id = (SELECT auth.uid())
@@ -407,18 +407,18 @@ def upgrade() -> None:
     {_with_suspension("rotate_session")}
     {_with_suspension("session_is_active")}
 
-    DROP FUNCTION auth.login_lookup(text);
-    CREATE FUNCTION auth.login_lookup(p_email TEXT)
+    DROP FUNCTION focushub_auth.login_lookup(text);
+    CREATE FUNCTION focushub_auth.login_lookup(p_email TEXT)
     RETURNS TABLE (user_id UUID, email TEXT, password_hash TEXT, is_active BOOLEAN,
                    app_role public.user_role, suspended_until TIMESTAMPTZ)
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
         SELECT u.id, u.email::text, c.password_hash, u.is_active, u.role,
                CASE WHEN u.suspended_until > now() THEN u.suspended_until END
-        FROM public.users u JOIN auth.credentials c ON c.user_id = u.id
+        FROM public.users u JOIN focushub_auth.credentials c ON c.user_id = u.id
         WHERE lower(u.email) = lower(p_email)
     $$;
-    REVOKE ALL ON FUNCTION auth.login_lookup(text) FROM PUBLIC;
-    GRANT EXECUTE ON FUNCTION auth.login_lookup(text) TO anon, authenticated;
+    REVOKE ALL ON FUNCTION focushub_auth.login_lookup(text) FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION focushub_auth.login_lookup(text) TO anon, authenticated;
 
     -- ------------------------------------------------------------ actions
     CREATE FUNCTION public.admin_end_sessions(p_user_id uuid, p_reason text, p_request_id text)
@@ -428,13 +428,13 @@ def upgrade() -> None:
     DECLARE
         ended integer;
     BEGIN
-        IF NOT auth.is_admin() THEN
+        IF NOT focushub_auth.is_admin() THEN
             RAISE EXCEPTION 'forbidden: administrators only';
         END IF;
         IF NOT EXISTS (SELECT 1 FROM users WHERE id = p_user_id) THEN
             RAISE EXCEPTION 'not_found: there is no user with this id';
         END IF;
-        UPDATE auth.refresh_tokens SET revoked_at = now()
+        UPDATE focushub_auth.refresh_tokens SET revoked_at = now()
         WHERE user_id = p_user_id AND revoked_at IS NULL;
         GET DIAGNOSTICS ended = ROW_COUNT;
         INSERT INTO audit_log (actor_id, action, target_type, target_id, reason, details, request_id)
@@ -452,7 +452,7 @@ def upgrade() -> None:
     DECLARE
         before integer;
     BEGIN
-        IF NOT auth.is_admin() THEN
+        IF NOT focushub_auth.is_admin() THEN
             RAISE EXCEPTION 'forbidden: administrators only';
         END IF;
         before := public.hide_threshold();
@@ -491,7 +491,7 @@ def upgrade() -> None:
         changed integer := 0;
         why text := nullif(btrim(coalesce(p_reason, '')), '');
     BEGIN
-        IF NOT auth.is_admin() THEN
+        IF NOT focushub_auth.is_admin() THEN
             RAISE EXCEPTION 'forbidden: administrators only';
         END IF;
         IF p_action NOT IN ('dismiss', 'hide', 'delete', 'warn', 'suspend', 'deactivate') THEN
@@ -555,7 +555,7 @@ def upgrade() -> None:
             END CASE;
         ELSIF p_action = 'suspend' THEN
             UPDATE users SET suspended_until = p_suspend_until WHERE id = owner;
-            UPDATE auth.refresh_tokens SET revoked_at = now()
+            UPDATE focushub_auth.refresh_tokens SET revoked_at = now()
             WHERE user_id = owner AND revoked_at IS NULL;
         ELSIF p_action = 'deactivate' THEN
             PERFORM public.admin_set_user_status(owner, NULL, false);
@@ -633,10 +633,10 @@ def downgrade() -> None:
     DROP FUNCTION public.report_target_visible(report_target, uuid);
     DROP FUNCTION public.hide_threshold();
     DROP TABLE public.moderation_settings;
-    DROP FUNCTION auth.login_lookup(text);
+    DROP FUNCTION focushub_auth.login_lookup(text);
     {_LOGIN_LOOKUP_BEFORE}
-    REVOKE ALL ON FUNCTION auth.login_lookup(text) FROM PUBLIC;
-    GRANT EXECUTE ON FUNCTION auth.login_lookup(text) TO anon, authenticated;
+    REVOKE ALL ON FUNCTION focushub_auth.login_lookup(text) FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION focushub_auth.login_lookup(text) TO anon, authenticated;
     {_BEFORE["start_session"]}
     {_BEFORE["rotate_session"]}
     {_BEFORE["session_is_active"]}

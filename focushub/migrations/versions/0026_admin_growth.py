@@ -28,7 +28,7 @@ def upgrade() -> None:
     DECLARE
         since timestamptz := date_trunc('week', now()) - make_interval(weeks => least(p_weeks, 104) - 1);
     BEGIN
-        IF NOT auth.is_admin() THEN
+        IF NOT focushub_auth.is_admin() THEN
             RAISE EXCEPTION 'forbidden: administrators only';
         END IF;
         RETURN jsonb_build_object(

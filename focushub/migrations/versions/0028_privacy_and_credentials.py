@@ -100,9 +100,9 @@ def upgrade() -> None:
         IF auth.uid() IS NULL THEN
             RAISE EXCEPTION 'forbidden: sign in to change your password';
         END IF;
-        UPDATE auth.credentials SET password_hash = p_password_hash, updated_at = now()
+        UPDATE focushub_auth.credentials SET password_hash = p_password_hash, updated_at = now()
         WHERE user_id = auth.uid();
-        UPDATE auth.refresh_tokens SET revoked_at = now()
+        UPDATE focushub_auth.refresh_tokens SET revoked_at = now()
         WHERE user_id = auth.uid() AND revoked_at IS NULL
           AND family_id IS DISTINCT FROM p_keep_family;
     END

@@ -34,7 +34,7 @@ def upgrade() -> None:
     DECLARE
         since timestamptz := now() - make_interval(hours => least(greatest(p_hours, 1), 24 * 30));
     BEGIN
-        IF NOT auth.is_admin() THEN
+        IF NOT focushub_auth.is_admin() THEN
             RAISE EXCEPTION 'forbidden: administrators only';
         END IF;
         RETURN QUERY
