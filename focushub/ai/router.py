@@ -17,7 +17,8 @@ router = APIRouter(prefix="/api/v1", tags=["ai answers"])
 @router.post("/questions/{question_id}/ai-answers", status_code=status.HTTP_202_ACCEPTED,
              response_model=AIAnswerRead,
              responses={429: {"model": ErrorRead,
-                              "description": "Over the daily number of AI answers"}})
+                              "description": "Over the caller's rate (by standing) or the daily "
+                                             "number of AI answers; see Retry-After"}})
 async def request_answer(question_id: UUID, caller: UserDep, rt: RuntimeDep) -> AIAnswerRead:
     """Ask for an AI answer (any signed-in user). It is ``pending`` until made; the result
     arrives as ``ai_answer.ready`` on the asker's realtime channel, or poll the list."""

@@ -1,7 +1,8 @@
 """AI answers: asking for one, listing them, rating them, and making them (the job).
 
 Anyone signed in may ask for an AI answer to a question they can see (the asker
-of the question or anyone else: an answer helps every reader), up to
+of the question or anyone else: an answer helps every reader), at the rate their
+standing allows (``FOCUSHUB_WRITE_RATE_[NEW_]AI_ANSWER``, safety/limits.py) and up to
 ``FOCUSHUB_AI_DAILY_LIMIT`` a day. The request writes a ``pending`` answer and
 enqueues ``ai.generate_answer`` in one transaction (202); the job grounds the
 question in the platform's public material (RLS, as the anonymous role: the
@@ -18,22 +19,26 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import orjson
+from sqlalchemy.exc import DBAPIError
 
 from focushub.ai import grounding, queries
 from focushub.ai.schemas import AIAnswerRead, FeedbackUpdate, ModelStats
 from focushub.core import observability
 from focushub.core.db import ANONYMOUS, SERVICE, Caller, Tx
-from focushub.core.errors import Forbidden, NotFound
+from focushub.core.errors import Forbidden, NotFound, TooManyRequests, as_app_error
 from focushub.core.events import user_channel
 from focushub.core.runtime import Runtime
 from focushub.integrations.llm import ChatCompletions, LLMError
+from focushub.safety import limits
 
 log = logging.getLogger("focushub.ai")
 
@@ -84,9 +89,27 @@ async def request_in(tx: Tx, rt: Runtime, question_id: UUID) -> AIAnswerRead:
     return read_answer(row, rt.settings.ai_min_confidence_shown)
 
 
+def _seconds_to_tomorrow() -> int:
+    """Seconds until the next UTC day, when the daily limit starts again."""
+    now = datetime.now(UTC)
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, math.ceil((tomorrow - now).total_seconds()))
+
+
 async def request_answer(rt: Runtime, caller: Caller, question_id: UUID) -> AIAnswerRead:
-    async with rt.transaction(caller) as tx:
-        return await request_in(tx, rt, question_id)
+    """429 over the caller's rate, which depends on their standing (new accounts fewer,
+    administrators none: ``FOCUSHUB_WRITE_RATE_[NEW_]AI_ANSWER``), or over the daily
+    limit, which holds for everyone; both with ``Retry-After``."""
+    await limits.check_write(rt, caller, "ai_answer")
+    try:
+        async with rt.transaction(caller) as tx:
+            return await request_in(tx, rt, question_id)
+    except DBAPIError as exc:
+        error = as_app_error(exc)
+        if error is None or error.code != "rate_limited":
+            raise
+        raise TooManyRequests(error.message, details={
+            "retry_after_seconds": _seconds_to_tomorrow()}) from exc
 
 
 async def list_answers(rt: Runtime, caller: Caller, question_id: UUID) -> list[AIAnswerRead]:

@@ -98,7 +98,7 @@ async def list_answers(
 async def create_answer(
     rt: Runtime, caller: Caller, question_id: UUID, data: AnswerCreate
 ) -> AnswerRead:
-    await limits.check_write(rt, caller, "answer")
+    await limits.check_write(rt, caller, "answer", text=data.content)
     async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(
             queries.insert_answer(caller), question_id=question_id, content=data.content
@@ -117,6 +117,8 @@ async def update_answer(
         )
         if row is None:
             await _explain_untouched(tx, answer_id, "Only the author can edit an answer")
+        # After the update, so 404 and 403 come first; a refusal undoes it.
+        await limits.check_mentions(rt, tx, "answer", data.content)
     return answer_from_row(row)
 
 

@@ -123,7 +123,7 @@ async def list_replies(
 async def create_comment(
     rt: Runtime, caller: Caller, post_id: UUID, data: CommentCreate
 ) -> CommentRead:
-    await limits.check_write(rt, caller, "comment")
+    await limits.check_write(rt, caller, "comment", text=data.content)
     async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(
             f"WITH c AS ({queries.INSERT_COMMENT}) "
@@ -156,6 +156,8 @@ async def update_comment(
         )
         if row is None:
             await _refuse_write(tx, comment_id)
+        # After the update, so 404 and 403 come first; a refusal undoes it.
+        await limits.check_mentions(rt, tx, "comment", data.content)
     return _comment_from_row(row)
 
 

@@ -150,6 +150,14 @@ class Settings(BaseSettings):
     write_rate_follow: RateSetting = Rate(200, 3600)
     write_rate_new_upload: RateSetting = Rate(10, 3600)
     write_rate_upload: RateSetting = Rate(60, 3600)
+    # Requests for AI answers (each may cost a model call), besides the daily
+    # ai_daily_limit that holds for everyone.
+    write_rate_new_ai_answer: RateSetting = Rate(3, 3600)
+    write_rate_ai_answer: RateSetting = Rate(10, 3600)
+    # People one post, comment, question or answer may mention (existing accounts other
+    # than the author); more is refused (422). The database notifies at most 20 per text.
+    mentions_per_post_new: int = Field(default=3, ge=0)
+    mentions_per_post: int = Field(default=10, ge=0)
 
     log_level: str = "INFO"
     # "json": one JSON object per line (request id, user id, route, status, duration).

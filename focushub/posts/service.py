@@ -68,7 +68,7 @@ async def _refuse_write(tx: Tx, post_id: UUID) -> NoReturn:
 async def create_post(
     rt: Runtime, caller: Caller, data: PostCreate
 ) -> PostRead:
-    await limits.check_write(rt, caller, "post")
+    await limits.check_write(rt, caller, "post", text=data.content)
     async with rt.transaction(caller) as tx:
         row = await tx.one(
             f"WITH p AS ({queries.INSERT_POST}) "
@@ -109,6 +109,8 @@ async def update_post(
         )
         if row is None:
             await _refuse_write(tx, post_id)
+        if "content" in changes:  # after the update, so 404 and 403 come first; undone if refused
+            await limits.check_mentions(rt, tx, "post", changes["content"])
     return post_from_row(row, rt.settings.public_base_url)
 
 

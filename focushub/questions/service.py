@@ -89,7 +89,7 @@ async def create_question(
 ) -> QuestionRead:
     """With ``FOCUSHUB_AI_AUTO_ANSWER`` an AI answer is asked for in the same transaction
     (within the asker's daily limit; over it, the question is still created)."""
-    await limits.check_write(rt, caller, "question")
+    await limits.check_write(rt, caller, "question", text=data.content)
     async with rt.transaction(caller) as tx:
         row = await tx.one(
             queries.insert_question(caller),
@@ -228,6 +228,8 @@ async def update_question(
         )
         if row is None:
             await _explain_untouched(tx, question_id, "Only the author can edit a question")
+        if "content" in changes:  # after the update, so 404 and 403 come first; undone if refused
+            await limits.check_mentions(rt, tx, "question", changes["content"])
     return _question_read(row)
 
 

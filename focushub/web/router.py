@@ -302,7 +302,13 @@ async def new_post(request: Request, page: PageDep, rt: RtDep,
                           tags=split_tags(tags))
     except ValidationError as exc:
         return render(request, page, "post_new.html", status=422, errors=_errors(exc), form=form)
-    post = await posts_service.create_post(rt, page.caller, data)
+    try:
+        post = await posts_service.create_post(rt, page.caller, data)
+    except AppError as exc:
+        if exc.code != "too_many_mentions":
+            raise
+        # The form again, with what was written: only the mentions need to change.
+        return render(request, page, "post_new.html", status=422, errors=[exc.message], form=form)
     return redirect(request, page, f"/posts/{post.id}")
 
 
@@ -401,7 +407,12 @@ async def ask(request: Request, page: PageDep, rt: RtDep,
                               tags=split_tags(tags))
     except ValidationError as exc:
         return render(request, page, "ask.html", status=422, errors=_errors(exc), form=form)
-    question = await questions_service.create_question(rt, page.caller, data)
+    try:
+        question = await questions_service.create_question(rt, page.caller, data)
+    except AppError as exc:
+        if exc.code != "too_many_mentions":
+            raise
+        return render(request, page, "ask.html", status=422, errors=[exc.message], form=form)
     return redirect(request, page, f"/questions/{question.id}")
 
 
@@ -744,9 +755,11 @@ async def _queue_page(request: Request, page: PageSession, rt: Runtime, cursor: 
                       status: int = 200, errors: list[str] | None = None) -> Response:
     queue = await reports_service.queue(rt, page.caller, QueueParams(cursor=cursor))
     settings = await reports_service.get_settings(rt, page.caller)
+    signals = await admin_service.spam_signals(rt, page.caller, SIGNAL_HOURS)
     return render(request, page, "admin_reports.html", status=status, items=queue.items,
                   next_cursor=queue.next_cursor, settings=settings, errors=errors,
-                  actions=MODERATION_ACTIONS)
+                  actions=MODERATION_ACTIONS, signals=signals, signal_hours=SIGNAL_HOURS,
+                  signal_actions=SIGNAL_ACTIONS)
 
 
 # Each action's button; which apply to a target is decided in the template (a person is
@@ -754,12 +767,17 @@ async def _queue_page(request: Request, page: PageSession, rt: Runtime, cursor: 
 MODERATION_ACTIONS = (("dismiss", "Dismiss"), ("hide", "Hide"), ("delete", "Delete"),
                       ("warn", "Warn the author"), ("suspend", "Suspend the author"),
                       ("deactivate", "Deactivate the author"))
+# Accounts with spam signals (admin_spam_signals, 0029) over this many hours, and what the
+# queue page offers against one: moderate() on the person, reported or not.
+SIGNAL_HOURS = 24
+SIGNAL_ACTIONS = (("warn", "Warn"), ("suspend", "Suspend"), ("deactivate", "Deactivate"))
 
 
 @router.get("/admin/reports", response_class=HTMLResponse)
 async def report_queue(request: Request, page: PageDep, rt: RtDep,
                        cursor: Annotated[str | None, Query(max_length=500)] = None) -> Response:
-    """The moderation queue, most reported first (403 for anyone but administrators)."""
+    """The moderation queue, most reported first, then the accounts with spam signals
+    (403 for anyone but administrators)."""
     if (gone := _need_login(request, page)) is not None:
         return gone
     return await _queue_page(request, page, rt, cursor)

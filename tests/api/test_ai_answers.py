@@ -156,6 +156,8 @@ async def test_daily_limit_and_who_may_ask(offline):
     r = await env.client.post(f"/api/v1/questions/{questions[3]['id']}/ai-answers",
                               headers=alice["headers"])
     assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
+    assert r.json()["error"]["message"] == "3 AI answers a day; try again tomorrow"
+    assert 1 <= int(r.headers["retry-after"]) <= 86400  # the next UTC day
     r = await env.client.post(f"/api/v1/questions/{questions[3]['id']}/ai-answers")
     assert r.status_code == 401
     r = await env.client.post("/api/v1/questions/7d3f6a10-0c59-4a0e-9d7e-2b8f4d1e6c22/ai-answers",

@@ -1,6 +1,8 @@
 """Write limits by account standing (focushub/safety/limits.py), as a spammer meets them:
-a new account is held to the new rates, an established one to looser ones, an admin to none.
-Rates are the defaults' counts with a window so long that nothing refills during the test."""
+a new account is held to the new rates, an established one to looser ones, an admin to none;
+the same for the people one text may mention and for requests for AI answers (made by a real
+Chat Completions server on loopback). Rates are the defaults' counts with a window so long
+that nothing refills during the test."""
 
 from __future__ import annotations
 
@@ -11,17 +13,24 @@ import pytest
 
 from focushub.app import create_app
 from focushub.core.ratelimit import Rate
-from focushub.safety.limits import _per, _wait
+from focushub.safety.limits import MENTION_PATTERN, _per, _wait
 from tests.api.conftest import admin_of, make_user
-from tests.api.factories_content import make_post
+from tests.api.factories_content import make_comment, make_post
+from tests.api.factories_qa import make_question
+from tests.api.files_support import _env
+from tests.api.llm_server import llm, llm_server  # noqa: F401 (fixtures)
 
 NO_REFILL = 10**7
 
 
+def _no_refill(settings) -> dict[str, Rate]:
+    return {name: Rate(getattr(settings, name).limit, NO_REFILL)
+            for name in type(settings).model_fields if name.startswith("write_rate_")}
+
+
 @pytest.fixture
 async def limited(settings, engine) -> AsyncIterator[httpx.AsyncClient]:
-    rates = {name: Rate(getattr(settings, name).limit, NO_REFILL)
-             for name in type(settings).model_fields if name.startswith("write_rate_")}
+    rates = _no_refill(settings)
     app = create_app(settings.model_copy(update={"write_limits_enabled": True, **rates}),
                      engine=engine)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.50", 50000))
@@ -101,3 +110,144 @@ async def test_following_and_rooms_are_limited_too(limited, owner_conn):
                                     json={"name": f"Free stuff {n}"})).status_code
                 for n in range(4)]
     assert statuses == [201] * 3 + [429]
+
+
+# --- mentions ------------------------------------------------------------------------------------
+
+
+def _mentioning(people: list[dict]) -> str:
+    return "Thoughts, " + ", ".join(f"@{p['user']['username']}" for p in people) + "?"
+
+
+async def _mentions_of(owner_conn) -> int:
+    return await owner_conn.fetchval("SELECT count(*) FROM notifications WHERE type = 'mention'")
+
+
+async def test_a_new_account_mentions_few_people_an_established_one_more_an_admin_any(
+        limited, owner_conn):
+    people = [await make_user(limited) for _ in range(12)]
+    newcomer = await make_user(limited)
+
+    # Three people, plus names of nobody, the author and an email address: accepted.
+    text = _mentioning(people[:3]) + (f" @nobody_at_all @decorator @{newcomer['user']['username']}"
+                                      " write to me@example.org")
+    await make_post(limited, newcomer, content=text)
+    assert await _mentions_of(owner_conn) == 3
+    # A fourth person: refused whole, saying the limit; nothing written, nobody notified.
+    r = await limited.post("/api/v1/posts", headers=newcomer["headers"],
+                           json={"title": "Hey all", "content": _mentioning(people[:4])})
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "too_many_mentions"
+    assert error["message"].startswith(
+        "New accounts may mention at most 3 people in a post; this one mentions 4.")
+    assert error["details"] == {"limit": 3, "mentioned": 4, "kind": "post", "standing": "new"}
+    assert await owner_conn.fetchval("SELECT count(*) FROM posts WHERE author_id = $1::uuid",
+                                     newcomer["user"]["id"]) == 1
+    assert await _mentions_of(owner_conn) == 3
+    # The refusal cost nothing of the hourly rate: four more posts (five in all) go through.
+    for n in range(4):
+        await make_post(limited, newcomer, title=f"Note {n}")
+
+    # Comments, questions and answers count too, and so do edits.
+    post = await make_post(limited, people[0])
+    r = await limited.post(f"/api/v1/posts/{post['id']}/comments", headers=newcomer["headers"],
+                           json={"content": _mentioning(people[1:5])})
+    assert r.status_code == 422 and r.json()["error"]["details"]["kind"] == "comment"
+    comment = await make_comment(limited, newcomer, post["id"], content="Nice notes")
+    r = await limited.patch(f"/api/v1/comments/{comment['id']}", headers=newcomer["headers"],
+                            json={"content": _mentioning(people[1:5])})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "too_many_mentions"
+    assert await owner_conn.fetchval("SELECT content FROM comments WHERE id = $1::uuid",
+                                     comment["id"]) == "Nice notes"
+    r = await limited.post("/api/v1/questions", headers=newcomer["headers"], json={
+        "title": "Who knows recursion?", "content": _mentioning(people[1:5]),
+        "category": "general"})
+    assert r.status_code == 422 and "in a question;" in r.json()["error"]["message"]
+    question = await make_question(limited, people[0])
+    r = await limited.post(f"/api/v1/questions/{question['id']}/answers",
+                           headers=newcomer["headers"], json={"content": _mentioning(people[1:5])})
+    assert r.status_code == 422 and "in an answer;" in r.json()["error"]["message"]
+    assert await _mentions_of(owner_conn) == 3
+
+    # Someone else's text is not theirs to edit: 403 before any count.
+    r = await limited.patch(f"/api/v1/posts/{post['id']}", headers=newcomer["headers"],
+                            json={"content": _mentioning(people[1:5])})
+    assert r.status_code == 403
+
+    regular = await make_established(limited, owner_conn)
+    await make_post(limited, regular, content=_mentioning(people[:10]))
+    assert await _mentions_of(owner_conn) == 13
+    r = await limited.post("/api/v1/posts", headers=regular["headers"],
+                           json={"title": "Everyone", "content": _mentioning(people[:11])})
+    assert r.status_code == 422
+    error = r.json()["error"]
+    assert error["message"] == ("Accounts may mention at most 10 people in a post; this one"
+                                " mentions 11. Remove some mentions and send it again.")
+    assert error["details"]["standing"] == "established"
+    mine = await make_post(limited, regular, content="Draft", is_published=False)
+    r = await limited.patch(f"/api/v1/posts/{mine['id']}", headers=regular["headers"],
+                            json={"content": _mentioning(people[:11])})
+    assert r.status_code == 422
+
+    admin = await admin_of(limited, owner_conn)
+    await make_post(limited, admin, content=_mentioning(people))
+    assert await _mentions_of(owner_conn) == 25
+
+
+async def test_mentions_are_counted_as_the_database_finds_them(owner_conn):
+    """The limit and the notifications read mentions with one pattern."""
+    definition = await owner_conn.fetchval(
+        "SELECT pg_get_functiondef('public.mentioned_usernames(text)'::regprocedure)")
+    assert f"'{MENTION_PATTERN}'" in definition
+
+
+# --- AI answers ----------------------------------------------------------------------------------
+
+
+def _asker(client: httpx.AsyncClient):  # noqa: ANN202
+    async def ask(user: dict, question_id: str) -> httpx.Response:
+        return await client.post(f"/api/v1/questions/{question_id}/ai-answers",
+                                 headers=user["headers"])
+    return ask
+
+
+async def test_requests_for_ai_answers_are_limited_by_standing(request, test_db, engine, tmp_path,
+                                                               settings, owner_conn,
+                                                               llm):  # noqa: F811
+    async for env in _env(request, test_db, engine, tmp_path, write_limits_enabled=True,
+                          ai_base_url=llm.url, ai_model="test-model", ai_timeout_seconds=5,
+                          ai_allow_general_knowledge=True, **_no_refill(settings)):
+        admin = await admin_of(env.client, owner_conn)
+        questions = [(await make_question(env.client, admin))["id"] for _ in range(27)]
+
+        ask = _asker(env.client)
+        newcomer = await make_user(env.client)
+        statuses = [(await ask(newcomer, q)).status_code for q in questions[:4]]
+        assert statuses == [202] * 3 + [429]
+        r = await ask(newcomer, questions[3])
+        error = r.json()["error"]
+        assert error["code"] == "write_rate_limited"
+        assert error["details"]["kind"] == "ai_answer" and error["details"]["standing"] == "new"
+        assert error["message"].startswith("New accounts may send 3 requests for AI answers per ")
+        assert "Confirming your email" in error["message"]
+        assert int(r.headers["retry-after"]) >= 1
+
+        regular = await make_established(env.client, owner_conn)
+        statuses = [(await ask(regular, q)).status_code for q in questions[4:15]]
+        assert statuses == [202] * 10 + [429]
+        assert (await ask(regular, questions[15])).json()["error"]["details"]["standing"] == \
+            "established"
+        statuses = [(await ask(admin, q)).status_code for q in questions[15:27]]
+        assert statuses == [202] * 12
+
+        # Every accepted request, and only those, reaches the model.
+        for n in range(25):
+            llm.answer(f"Start with the basics of topic {n}, then practise.")
+        await env.work()
+        assert len(llm.requests) == 25
+        made = {r["requested_by"]: r["n"] for r in await owner_conn.fetch(
+            "SELECT requested_by::text, count(*) AS n FROM ai_answers WHERE status = 'completed'"
+            " GROUP BY 1")}
+        assert made == {newcomer["user"]["id"]: 3, regular["user"]["id"]: 10,
+                        admin["user"]["id"]: 12}

@@ -47,7 +47,8 @@ OVERFLOWING = """() => {
 async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[str], list[str]]:
     """Fill the site through its forms: two people, a post with code and a comment, a
     question with an answer, a resource, a chat (with an image and a file, read by the other
-    person, muted), a follow (a notification), a muted person, an admin.
+    person, muted), a follow (a notification), a muted person, an admin, a report and an
+    account with a spam signal (the moderation queue page shows both).
     Returns the admin's storage state, the signed-in paths and the signed-out paths."""
     context = await browser.new_context()
     page = await context.new_page()
@@ -90,6 +91,11 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
     await cal.get_by_role("button", name="Follow").click()
     await cal.get_by_role("button", name="Unfollow").wait_for()
     await cal.goto(f"{site}{post}")
+    # One comment five times: a spam signal, so the queue page lists cal among the accounts.
+    for _ in range(5):
+        await cal.get_by_label("Your comment (Markdown)").fill("Same thing again")
+        async with cal.expect_navigation():
+            await cal.get_by_role("button", name="Comment", exact=True).click()
     await cal.get_by_role("link", name="Report this post").click()
     await cal.get_by_role("radio", name="Something else").check()
     await cal.get_by_label("What is wrong?").fill("Off-topic for this group")
@@ -138,6 +144,8 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
     finally:
         await conn.close()
     await log_in(page, site, "bea")  # a new token carries the admin role
+    await page.goto(f"{site}/admin/reports")  # its section of flagged accounts is not empty
+    await page.locator("#signals .signal-item", has_text="@cal").wait_for(timeout=5000)
     state = await context.storage_state()
     await context.close()
 

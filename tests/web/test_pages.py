@@ -481,6 +481,68 @@ async def test_force_logout_from_the_people_list(browser, test_db):
     assert "Log out" not in r.text
 
 
+async def test_the_queue_page_shows_accounts_with_spam_signals_and_acts_on_them(browser,
+                                                                                 test_db):
+    await sign_up(browser, "vera")
+    post_url = await new_post(browser, "Exam tips", "Sleep well the night before.")
+    browser.cookies.clear()
+    await sign_up(browser, "wes")  # the same comment five times: one text repeated
+    token = csrf((await browser.get(post_url)).text)
+    for _ in range(5):
+        r = await browser.post(f"{post_url}/comments", data={"csrf_token": token,
+                                                             "content": "Essays at cheap.example"})
+        assert r.status_code == 303
+    wes = await _user_id(test_db, "wes")
+    await sign_up(browser, "xena")
+    await make_admin(test_db, "xena")
+    await login_as(browser, "xena")
+    queue = await browser.get("/admin/reports")
+    assert queue.status_code == 200
+    assert "Accounts with spam signals" in queue.text
+    signals = queue.text.split('id="signals-heading"', 1)[1]
+    assert 'href="/u/wes">@wes</a>' in signals and "one text sent 5 times" in signals
+    assert "@vera" not in signals and "@xena" not in signals  # nothing flags them
+    assert f'action="/admin/reports/user/{wes}"' in signals
+    assert f'action="/admin/users/{wes}/end-sessions"' in signals
+    assert 'href="/admin?q=wes#people"' in signals
+    assert "Essays at cheap.example" not in signals  # counts only, never the text
+
+    # Acting from the section: a warning, without any report to resolve.
+    r = await browser.post(f"/admin/reports/user/{wes}", data={
+        "csrf_token": csrf(queue.text), "action": "warn", "reason": "One comment is enough"})
+    assert r.status_code == 303 and r.headers["location"] == "/admin/reports?done=warn&resolved=0"
+    assert "moderation.warn" in (await browser.get("/admin?action=moderation.")).text
+    r = await browser.post(f"/admin/reports/user/{wes}", data={
+        "csrf_token": csrf(queue.text), "action": "deactivate", "reason": "Spam"})
+    assert r.status_code == 303
+    signals = (await browser.get("/admin/reports")).text.split('id="signals-heading"', 1)[1]
+    assert "@wes" in signals and "deactivated" in signals
+    assert f'action="/admin/reports/user/{wes}"' not in signals
+
+
+async def test_too_many_mentions_keep_the_new_post_form_with_its_text(test_db, tmp_path):
+    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                        data_dir=tmp_path, write_limits_enabled=True)
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.5", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser:
+        for name in ("yan", "yara", "yuri", "yves", "zoe"):
+            browser.cookies.clear()
+            await sign_up(browser, name)
+        page = await browser.get("/posts/new")
+        text = "Study group: @yan @yara @yuri @yves, who is in?"
+        r = await browser.post("/posts/new", data={"csrf_token": csrf(page.text),
+                                                   "title": "Study group", "content": text})
+        assert r.status_code == 422
+        assert "New accounts may mention at most 3 people in a post; this one mentions 4." in r.text
+        assert "Study group: @yan @yara @yuri @yves, who is in?" in r.text  # kept in the form
+        r = await browser.post("/posts/new", data={"csrf_token": csrf(page.text),
+                                                   "title": "Study group",
+                                                   "content": "Study group: @yan @yara @yuri?"})
+        assert r.status_code == 303
+    await app.state.runtime.stop()
+
+
 async def test_account_export_and_deletion_in_the_pages(browser, test_db, tmp_path,
                                                         monkeypatch):
     import io
