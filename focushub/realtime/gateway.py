@@ -392,14 +392,22 @@ class Connection:
             state = self.rooms.get(room_id)
             if state is None or state.delivered is None or event.get("user_id") == self.user_id:
                 return
+        if "for_connection" in event:
+            if event["for_connection"] != self.connection_id:
+                return  # an echo for another tab of this user
+            event = {k: v for k, v in event.items() if k != "for_connection"}
         await self._send(event)
         if event.get("type") == "presence" and event.get("status") == "online" \
                 and not event.get("echo"):
             # Someone came online here: tell them we are too, so that presence needs no
-            # shared registry across processes. Echoes are never answered.
-            await self.bus.publish(chat_events.room_channel(room_id), {
+            # shared registry across processes. The echo goes to the newcomer's connection
+            # alone (on its user's channel): sent to the whole room, n arrivals would cost
+            # every socket there n² frames and overflow its queue in a class-sized room.
+            # Echoes are never answered.
+            await self.bus.publish(user_channel(event["user_id"]), {
                 "type": "presence", "room_id": room_id, "user_id": self.user_id,
                 "connection_id": self.connection_id, "status": "online", "echo": True,
+                "for_connection": event["connection_id"],
             })
 
     async def _load_notification(self, notification_id: str) -> dict[str, Any] | None:

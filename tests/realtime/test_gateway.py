@@ -157,6 +157,38 @@ async def test_typing_and_presence_are_ephemeral(live_server, http, owner_conn):
     await ws_bob.close()
 
 
+async def test_presence_in_a_class_sized_room_costs_each_socket_one_frame_per_peer(live_server, http):
+    """Everyone learns of everyone once: from their "online" if they came later, from their
+    echo if they were there first. Echoes go to the newcomer's connection alone; sent to the
+    whole room, a class arriving together overflowed the sockets' queues (closed 4008)."""
+    owner = await make_user(http)
+    members = [await make_user(http) for _ in range(11)]
+    room = await group(http, owner, *members, name="Class")
+    people = [owner, *members]
+    sockets, frames = [], []
+    for j, person in enumerate(people):
+        ws = await ready_ws(live_server.ws_url, person["access_token"])
+        await ws.send({"type": "subscribe", "room_id": room["id"]})
+        frames.append(await ws.recv_until(lambda f: f["type"] in ("subscribed", "error")))
+        assert frames[j][-1]["type"] == "subscribed"
+        sockets.append(ws)
+        for i in range(j):  # the earlier ones hear of the newcomer before the next one comes
+            frames[i] += await sockets[i].recv_until(
+                lambda f, uid=person["user"]["id"]: f["type"] == "presence" and f["user_id"] == uid)
+    await send(http, owner, room["id"], "all here")
+    for i, ws in enumerate(sockets):
+        frames[i] += await ws.recv_until(is_message("all here"))
+    for i, person in enumerate(people):
+        presence = [f for f in frames[i] if f["type"] == "presence"]
+        assert sorted(f["user_id"] for f in presence) == sorted(
+            p["user"]["id"] for p in people if p is not person), f"socket {i}"
+        assert {f["user_id"]: bool(f.get("echo")) for f in presence} == {
+            p["user"]["id"]: k < i for k, p in enumerate(people) if p is not person}
+        assert not any("for_connection" in f for f in presence)
+    for ws in sockets:
+        await ws.close()
+
+
 async def test_resume_after_disconnect_loses_nothing_and_repeats_nothing(live_server, http):
     alice, bob = await make_user(http), await make_user(http)
     room = await group(http, alice, bob)
