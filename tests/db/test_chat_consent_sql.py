@@ -51,9 +51,12 @@ async def test_a_stranger_added_to_a_group_is_invited_not_a_member(app_conn, own
         await expect_error(app_conn, ACCESS_DENIED, ADD, room, outsider)
     async with acting_as(app_conn, as_user(outsider)):
         assert await app_conn.fetchval("SELECT count(*) FROM chat_invitations") == 0
+        assert await app_conn.fetchval("SELECT count(*) FROM chat_rooms") == 0
     async with acting_as(app_conn, as_user(stranger)):
-        # The invitee sees the invitation, and nothing of the room.
+        # The invitee sees the invitation and the room's name, nothing else of the room.
         assert await app_conn.fetchval("SELECT count(*) FROM chat_invitations") == 1
+        assert await app_conn.fetchval("SELECT name FROM chat_rooms WHERE id = $1", room) \
+            == "Study group"
         assert await app_conn.fetchval("SELECT public.is_room_member($1)", room) is False
         assert await app_conn.fetchval(
             "SELECT count(*) FROM chat_messages WHERE room_id = $1", room) == 0
@@ -85,22 +88,22 @@ async def test_only_the_invitee_activates_an_invitation(app_conn, owner_conn):
     async with acting_as(app_conn, as_user(stranger)):
         # Nor does the invitee make themselves a member by hand.
         await expect_error(app_conn, ACCESS_DENIED, ADD, room, stranger)
-    async with acting_as(app_conn, as_user(admin)):
-        # The adder cannot accept for them.
-        await expect_error(app_conn, RAISED, "SELECT public.chat_accept_invitation($1)", room,
-                           message="not_found:")
-    async with acting_as(app_conn, as_user(other)):
-        await expect_error(app_conn, RAISED, "SELECT public.chat_accept_invitation($1)", room,
-                           message="not_found:")
+    for who in (admin, other):
+        async with acting_as(app_conn, as_user(who)):
+            # The adder (or anyone else) cannot accept for them: there is nothing of theirs.
+            assert await app_conn.fetchval(
+                "SELECT public.chat_accept_invitation($1)", room) is False
+            assert await app_conn.fetchval(
+                "SELECT count(*) FROM chat_room_participants WHERE user_id = $1", stranger) == 0
+        assert await owner_conn.fetchval("SELECT count(*) FROM chat_invitations") == 1
     async with acting_as(app_conn, as_user(stranger)):
-        await app_conn.execute("SELECT public.chat_accept_invitation($1)", room)
+        assert await app_conn.fetchval("SELECT public.chat_accept_invitation($1)", room) is True
         assert await app_conn.fetchval("SELECT public.room_role($1)::text", room) == "member"
         assert await app_conn.fetchval(
             "SELECT count(*) FROM chat_messages WHERE room_id = $1", room) == 1
         assert await app_conn.fetchval("SELECT count(*) FROM chat_invitations") == 0
         # Accepted once; a second answer finds nothing.
-        await expect_error(app_conn, RAISED, "SELECT public.chat_accept_invitation($1)", room,
-                           message="not_found:")
+        assert await app_conn.fetchval("SELECT public.chat_accept_invitation($1)", room) is False
 
 
 async def test_declining_a_group_invitation_removes_it(app_conn, owner_conn):

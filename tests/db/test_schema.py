@@ -401,6 +401,7 @@ ADDED_POLICIES = {
         "Users can create rooms",
         "Room admins can update rooms",
         "Room creators can delete rooms",
+        "Invitees can view rooms they are invited to",
     ],
     "chat_room_participants": [
         "Participants can view room members",

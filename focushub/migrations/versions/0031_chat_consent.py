@@ -35,7 +35,8 @@ added to any group and messaged by anyone. Now consent is asked for instead:
 * A pending or declined message request's recipient cannot send into it
   (``chat_messages_require_consent``, 409 ``conflict``).
 
-RLS on ``chat_invitations``: the invitee sees their rows; the members of a group room see
+RLS on ``chat_invitations``: the invitee sees their rows (and, through
+``is_room_invitee()``, the room's row: its name and description); the members of a group room see
 its invitations; the opener of a direct chat sees nothing of the request (neither its state
 nor its decline). No request role writes the table: invitations come from the trigger,
 answers through the two functions.
@@ -75,6 +76,20 @@ _CONSENT_0028 = """
 
 def upgrade() -> None:
     run_sql("""
+    -- Remembers, in a transaction-local setting, the invitations and requests the calling
+    -- transaction made, for the server's before-commit hook: it tells an invitee live and
+    -- keeps a request's recipient from being told (focushub/chat/events.py). A forged
+    -- setting changes only what the forger's own transaction publishes.
+    CREATE FUNCTION public.chat_note_invitation(p_room_id uuid, p_user_id uuid, p_kind text)
+    RETURNS void
+    LANGUAGE sql SET search_path = public, pg_temp
+    AS $$
+        SELECT set_config('focushub.tx_invitations',
+                          coalesce(current_setting('focushub.tx_invitations', true), '')
+                          || p_kind || ':' || p_room_id::text || ':' || p_user_id::text || ',',
+                          true)
+    $$;
+
     CREATE TABLE public.chat_invitations (
         room_id uuid NOT NULL REFERENCES public.chat_rooms(id) ON DELETE CASCADE,
         user_id uuid NOT NULL REFERENCES public.users(id) ON DELETE CASCADE,
@@ -102,6 +117,20 @@ def upgrade() -> None:
                AND EXISTS (SELECT 1 FROM public.chat_rooms r
                            WHERE r.id = room_id AND r.type = 'group'));
 
+    -- Whether the caller has an invitation to the room (SECURITY DEFINER, as is_room_member,
+    -- so that the rooms policy below does not recurse through the invitations policies).
+    CREATE FUNCTION public.is_room_invitee(p_room_id uuid) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+    AS $$
+        SELECT EXISTS (SELECT 1 FROM public.chat_invitations i
+                       WHERE i.room_id = p_room_id AND i.user_id = auth.uid())
+    $$;
+    COMMENT ON FUNCTION public.is_room_invitee(uuid) IS
+        'True when the caller has an invitation (or a message request) to the room.';
+    -- The invitee reads the room row (its name and description) to decide; nothing else of it.
+    CREATE POLICY "Invitees can view rooms they are invited to" ON public.chat_rooms
+        FOR SELECT TO authenticated USING (public.is_room_invitee(id));
+
     CREATE OR REPLACE FUNCTION public.require_chat_consent() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
@@ -126,6 +155,9 @@ def upgrade() -> None:
             INSERT INTO chat_invitations (room_id, user_id, invited_by, role)
             VALUES (NEW.room_id, NEW.user_id, actor, NEW.role)
             ON CONFLICT (room_id, user_id) DO NOTHING;
+            IF FOUND THEN
+                PERFORM public.chat_note_invitation(NEW.room_id, NEW.user_id, 'request');
+            END IF;
             RETURN NEW;  -- a message request: both are in the room, the recipient has not agreed
         END IF;
         IF kind IS NULL OR EXISTS (SELECT 1 FROM chat_room_participants p
@@ -141,6 +173,9 @@ def upgrade() -> None:
         INSERT INTO chat_invitations (room_id, user_id, invited_by, role)
         VALUES (NEW.room_id, NEW.user_id, actor, coalesce(NEW.role, 'member'))
         ON CONFLICT (room_id, user_id) DO NOTHING;
+        IF FOUND THEN
+            PERFORM public.chat_note_invitation(NEW.room_id, NEW.user_id, 'invitation');
+        END IF;
         RETURN NULL;  -- an invitation instead of the membership
     END
     $$;
@@ -148,7 +183,8 @@ def upgrade() -> None:
     -- The invitee's answer. SECURITY DEFINER: no request role writes invitations, and the
     -- participant row of an accepted group invitation is inserted by its invitee, who is no
     -- room admin.
-    CREATE FUNCTION public.chat_accept_invitation(p_room_id uuid) RETURNS void
+    -- False when there is no invitation (already accepted, say, by a concurrent call).
+    CREATE FUNCTION public.chat_accept_invitation(p_room_id uuid) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
     DECLARE
@@ -157,13 +193,14 @@ def upgrade() -> None:
         DELETE FROM chat_invitations i WHERE i.room_id = p_room_id AND i.user_id = auth.uid()
         RETURNING * INTO inv;
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'not_found: no such invitation';
+            RETURN false;
         END IF;
         IF (SELECT r.type FROM chat_rooms r WHERE r.id = p_room_id) = 'group' THEN
             INSERT INTO chat_room_participants (room_id, user_id, role)
             VALUES (p_room_id, inv.user_id, inv.role)
             ON CONFLICT (room_id, user_id) DO NOTHING;
         END IF;
+        RETURN true;
     END
     $$;
 
@@ -199,10 +236,11 @@ def upgrade() -> None:
         FOR EACH ROW EXECUTE FUNCTION public.chat_messages_require_consent();
 
     REVOKE ALL ON FUNCTION public.chat_accept_invitation(uuid),
-        public.chat_decline_invitation(uuid), public.chat_messages_require_consent()
+        public.chat_decline_invitation(uuid), public.chat_messages_require_consent(),
+        public.is_room_invitee(uuid), public.chat_note_invitation(uuid, uuid, text)
         FROM PUBLIC, anon, authenticated, service_role;
     GRANT EXECUTE ON FUNCTION public.chat_accept_invitation(uuid),
-        public.chat_decline_invitation(uuid) TO authenticated;
+        public.chat_decline_invitation(uuid), public.is_room_invitee(uuid) TO authenticated;
     """)
 
 
@@ -212,5 +250,9 @@ def downgrade() -> None:
     DROP FUNCTION public.chat_messages_require_consent();
     DROP FUNCTION public.chat_decline_invitation(uuid);
     DROP FUNCTION public.chat_accept_invitation(uuid);
+    """ + _CONSENT_0028 + """
+    DROP POLICY "Invitees can view rooms they are invited to" ON public.chat_rooms;
+    DROP FUNCTION public.is_room_invitee(uuid);
     DROP TABLE public.chat_invitations;
-    """ + _CONSENT_0028)
+    DROP FUNCTION public.chat_note_invitation(uuid, uuid, text);
+    """)
