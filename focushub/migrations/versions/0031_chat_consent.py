@@ -26,7 +26,7 @@ added to any group and messaged by anyone. Now consent is asked for instead:
     that room goes.
 * ``chat_accept_invitation(room)``: the invitee's own consent. A group invitation becomes
   a membership with the role it was made with; a message request becomes a normal direct
-  chat.
+  chat. False when there is nothing to accept (so two concurrent acceptances both succeed).
 * ``chat_decline_invitation(room)``: a group invitation is deleted (its inviter sees it
   disappear from the room's invitations, nothing more); a message request is kept as
   declined (``declined_at``): it leaves the recipient's lists, the opener is not told and may
@@ -34,6 +34,9 @@ added to any group and messaged by anyone. Now consent is asked for instead:
   later (or accepting) makes it a normal chat again, history included.
 * A pending or declined message request's recipient cannot send into it
   (``chat_messages_require_consent``, 409 ``conflict``).
+* The trigger notes each new invitation and request in a transaction-local setting
+  (``chat_note_invitation``), which the server's before-commit hook reads: the invitee to a
+  group gets ``invitation.created`` live, a request's recipient gets no ``participant.added``.
 
 RLS on ``chat_invitations``: the invitee sees their rows (and, through
 ``is_room_invitee()``, the room's row: its name and description); the members of a group room see
