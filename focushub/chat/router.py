@@ -101,6 +101,14 @@ async def list_room_invitations(
     return await service.list_room_invitations(rt, caller, room_id)
 
 
+@router.delete("/{room_id}/invitations/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def withdraw_invitation(
+    room_id: UUID, user_id: UUID, caller: UserDep, rt: RuntimeDep
+) -> Response:
+    await service.withdraw_invitation(rt, caller, room_id, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.patch("/{room_id}/participants/{user_id}", response_model=ParticipantRead)
 async def update_participant(
     room_id: UUID, user_id: UUID, data: ParticipantUpdate, caller: UserDep, rt: RuntimeDep,

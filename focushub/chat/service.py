@@ -321,6 +321,24 @@ async def list_room_invitations(
     return [_invitation(r) for r in rows]
 
 
+async def withdraw_invitation(rt: Runtime, caller: Caller, room_id: UUID, user_id: UUID) -> None:
+    """A room admin takes back a pending invitation to their group (RLS: admins only)."""
+    async with rt.transaction(caller) as tx:
+        await _check_room_visible(tx, room_id)
+        exists = await tx.scalar(
+            "SELECT EXISTS (SELECT 1 FROM public.chat_invitations i JOIN public.chat_rooms r"
+            " ON r.id = i.room_id AND r.type = 'group'"
+            " WHERE i.room_id = :room_id AND i.user_id = :user_id)",
+            room_id=room_id, user_id=user_id)
+        if not exists:
+            raise NotFound("No such invitation", code="invitation_not_found")
+        removed = await tx.scalar(
+            "DELETE FROM public.chat_invitations WHERE room_id = :room_id AND user_id = :user_id"
+            " RETURNING user_id", room_id=room_id, user_id=user_id)
+        if removed is None:
+            raise Forbidden("Only room admins withdraw invitations", code="not_room_admin")
+
+
 async def _check_invited(tx: Tx, room_id: UUID, kind: str) -> None:
     """404 unless the caller has an invitation to a room of ``kind`` (``group``: an
     invitation; ``direct``: a message request)."""

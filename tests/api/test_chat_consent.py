@@ -86,6 +86,16 @@ async def test_followers_are_added_and_strangers_invited_one_by_one(client):
     assert stranger["user"]["id"] not in {p["user_id"] for p in people}
     invited = (await client.get(f"{ROOMS}/{rid}/invitations", headers=member["headers"])).json()
     assert [i["user"]["id"] for i in invited] == [stranger["user"]["id"]]
+    # Only the admin takes an invitation back; here one made by mistake.
+    r = await client.post(f"{ROOMS}/{rid}/participants", headers=admin["headers"],
+                          json={"user_id": other["user"]["id"]})
+    assert r.status_code == 202
+    withdraw = f"{ROOMS}/{rid}/invitations/{other['user']['id']}"
+    assert (await client.delete(withdraw, headers=member["headers"])).status_code == 403
+    assert (await client.delete(withdraw, headers=other["headers"])).status_code == 404
+    assert (await client.delete(withdraw, headers=admin["headers"])).status_code == 204
+    assert (await client.delete(withdraw, headers=admin["headers"])).status_code == 404
+    assert await listed(client, other, "invitations") == []
 
     # Only the invitee answers; then they are a member with the role they were invited to.
     r = await client.post(f"{CHAT}/invitations/{rid}/accept", headers=admin["headers"])

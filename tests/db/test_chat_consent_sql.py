@@ -47,8 +47,10 @@ async def test_a_stranger_added_to_a_group_is_invited_not_a_member(app_conn, own
         room, stranger, admin)
     async with acting_as(app_conn, as_user(member)):
         assert await app_conn.fetchval("SELECT count(*) FROM chat_invitations") == 1
-        # A plain member invites nobody, even though the row would not be inserted.
+        # A plain member invites nobody, even though the row would not be inserted, nor
+        # withdraws an invitation.
         await expect_error(app_conn, ACCESS_DENIED, ADD, room, outsider)
+        assert await affected(app_conn, "DELETE FROM chat_invitations") == 0
     async with acting_as(app_conn, as_user(outsider)):
         assert await app_conn.fetchval("SELECT count(*) FROM chat_invitations") == 0
         assert await app_conn.fetchval("SELECT count(*) FROM chat_rooms") == 0
@@ -78,13 +80,18 @@ async def test_only_the_invitee_activates_an_invitation(app_conn, owner_conn):
         room, stranger, admin)
     for who in (admin, stranger):
         async with acting_as(app_conn, as_user(who)):
-            # Nobody writes invitations directly: no privilege to insert, change or remove.
+            # Nobody writes invitations directly: no privilege to insert or change them.
             await expect_error(app_conn, ACCESS_DENIED,
                                "UPDATE chat_invitations SET declined_at = now()")
-            await expect_error(app_conn, ACCESS_DENIED, "DELETE FROM chat_invitations")
             await expect_error(app_conn, ACCESS_DENIED,
                                "INSERT INTO chat_invitations (room_id, user_id) VALUES ($1, $2)",
                                room, other)
+    async with acting_as(app_conn, as_user(stranger)):
+        # Declining is the function's (and says nothing to anyone), not a DELETE.
+        assert await affected(app_conn, "DELETE FROM chat_invitations") == 0
+    async with acting_as(app_conn, as_user(admin)):
+        # The room's admin may take the invitation back.
+        assert await affected(app_conn, "DELETE FROM chat_invitations") == 1
     async with acting_as(app_conn, as_user(stranger)):
         # Nor does the invitee make themselves a member by hand.
         await expect_error(app_conn, ACCESS_DENIED, ADD, room, stranger)
@@ -168,8 +175,10 @@ async def test_a_message_request_is_read_not_written_until_accepted(app_conn, ow
             "SELECT declined_at IS NOT NULL FROM chat_invitations WHERE room_id = $1", room)
         await expect_error(app_conn, RAISED, send, room, message="conflict:")
     async with acting_as(app_conn, as_user(stranger)):
-        # The opener is not told, and may still write (only they read it).
+        # The opener is not told, and may still write (only they read it); nor can the
+        # opener, admin of the direct room as both are, remove the request.
         assert await app_conn.fetchval("SELECT count(*) FROM chat_invitations") == 0
+        assert await affected(app_conn, "DELETE FROM chat_invitations") == 0
         assert await app_conn.fetchval(send, room) is not None
     await owner_conn.execute("UPDATE chat_invitations SET declined_at = NULL")
     async with acting_as(app_conn, as_user(alice)):

@@ -92,7 +92,7 @@ MATRIX: dict[str, str] = {
     "user_mutes":               "x + 0 0  x + x x  x x x x  x + 0 0",
     "room_mutes":               "x + 0 0  x + x x  x x x x  x + 0 0",
     "user_privacy":             "x + 0 0  x + x x  x + 0 0  x x x x",
-    "chat_invitations":         "x + 0 0  x x x x  x x x x  x x x x",
+    "chat_invitations":         "x + 0 0  x x x x  x x x x  x 0 0 0",
 }
 
 
@@ -262,7 +262,8 @@ STATEMENTS: dict[str, Statements] = {
         ("INSERT INTO user_privacy (user_id, dm_from) VALUES ($1, 'following')"
          " ON CONFLICT (user_id) DO UPDATE SET dm_from = excluded.dm_from", ("owner",)),
         "show_email = true"),    # The owner is the invitee (of a group of the bystander's); answers go through
-    # chat_accept_invitation() and chat_decline_invitation() only.
+    # chat_accept_invitation() and chat_decline_invitation() only, and only the room's admins
+    # (the bystander) withdraw it.
     "chat_invitations": _by_key(
         "chat_invitations", "room_id = $1 AND user_id = $2", ("invite_room", "owner"),
         ("INSERT INTO chat_invitations (room_id, user_id, invited_by) VALUES ($1, $2, $3)",

@@ -383,7 +383,8 @@ ADDED_POLICIES = {
                      "Users change their own privacy settings"],
     # 0031: invitations to groups and message requests, seen by the invitee and the group.
     "chat_invitations": ["Invitees can view their invitations",
-                         "Group members can view the room's invitations"],
+                         "Group members can view the room's invitations",
+                         "Room admins can withdraw invitations"],
     "posts": ["Authors can view own posts", "Admins can delete any post",
               "Hidden posts only to author and admins", "No posts across a block"],
     "comments": ["Admins can delete any comment", "Hidden comments only to author and admins",

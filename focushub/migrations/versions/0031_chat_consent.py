@@ -40,9 +40,9 @@ added to any group and messaged by anyone. Now consent is asked for instead:
 
 RLS on ``chat_invitations``: the invitee sees their rows (and, through
 ``is_room_invitee()``, the room's row: its name and description); the members of a group room see
-its invitations; the opener of a direct chat sees nothing of the request (neither its state
-nor its decline). No request role writes the table: invitations come from the trigger,
-answers through the two functions.
+its invitations, and its admins withdraw them (DELETE); the opener of a direct chat sees
+nothing of the request (neither its state nor its decline). Nothing else writes the table:
+invitations come from the trigger, answers through the two functions.
 """
 
 from __future__ import annotations
@@ -110,13 +110,19 @@ def upgrade() -> None:
     CREATE INDEX idx_chat_invitations_user ON public.chat_invitations (user_id, created_at DESC);
     ALTER TABLE public.chat_invitations ENABLE ROW LEVEL SECURITY;
     REVOKE ALL ON public.chat_invitations FROM PUBLIC, anon, authenticated, service_role;
-    GRANT SELECT ON public.chat_invitations TO authenticated;
+    GRANT SELECT, DELETE ON public.chat_invitations TO authenticated;
     GRANT ALL ON public.chat_invitations TO service_role;
     CREATE POLICY "Invitees can view their invitations" ON public.chat_invitations
         FOR SELECT TO authenticated USING (user_id = (SELECT auth.uid()));
     CREATE POLICY "Group members can view the room's invitations" ON public.chat_invitations
         FOR SELECT TO authenticated
         USING (public.is_room_member(room_id)
+               AND EXISTS (SELECT 1 FROM public.chat_rooms r
+                           WHERE r.id = room_id AND r.type = 'group'));
+    -- A room admin takes back an invitation (to a group: a request is not the opener's).
+    CREATE POLICY "Room admins can withdraw invitations" ON public.chat_invitations
+        FOR DELETE TO authenticated
+        USING (public.room_role(room_id) = 'admin'
                AND EXISTS (SELECT 1 FROM public.chat_rooms r
                            WHERE r.id = room_id AND r.type = 'group'));
 
