@@ -46,7 +46,15 @@ async def _rooms(port: int, users: list[tuple[str, str]], tokens: dict[str, str]
                     json={"type": "group", "name": f"bench room {i}", "member_ids": members[1:]})
             if r.status_code >= 300:
                 raise RuntimeError(f"room creation: {r.status_code} {r.text[:300]}")
-            rooms.append((r.json()["id"], members))
+            room_id = r.json()["id"]
+            # Members who do not follow the creator are invited (0031): they accept.
+            for member in members[1:]:
+                async with sem:
+                    a = await http.post(f"/api/v1/chat/invitations/{room_id}/accept", headers={
+                        "Authorization": f"Bearer {tokens[member]}"})
+                if a.status_code not in (200, 404):  # 404: a follower, added at once
+                    raise RuntimeError(f"accepting: {a.status_code} {a.text[:300]}")
+            rooms.append((room_id, members))
 
         await asyncio.gather(*(make(i) for i in range(len(users) // ROOM_SIZE)))
     return rooms  # type: ignore[return-value]

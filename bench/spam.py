@@ -102,17 +102,21 @@ async def main(server_url: str) -> None:
                 try:
                     mentioned = await conn.fetchval(
                         "SELECT count(*) FROM notifications WHERE type = 'mention'")
-                    # The members other than the spammer.
+                    # The members other than the spammer, and the invitations (0031).
                     members = await conn.fetchval(
                         "SELECT count(*) FROM chat_room_participants p JOIN chat_rooms r"
                         " ON r.id = p.room_id WHERE r.name = 'Free stuff'") - 1
+                    invited = await conn.fetchval(
+                        "SELECT count(*) FROM chat_invitations i JOIN chat_rooms r"
+                        " ON r.id = i.room_id WHERE r.name = 'Free stuff'")
                 finally:
                     await conn.close()
         print(f"{'action':40} {'accepted':>9} {'refused':>8} {'seconds':>8}")
         for label, (ok, refused, seconds) in rows:
             print(f"{label:40} {ok:9} {refused:8} {seconds:8.2f}")
         print(f"{'one post mentioning 30 people':40} {mentioned:9} {'':>8} {'':>8}  (notified)")
-        print(f"{'a group chat with 10 strangers':40} {members:9} {'':>8} {'':>8}  (added)")
+        print(f"{'a group chat with 10 strangers':40} {members:9} {'':>8} {'':>8}  (added;"
+              f" {invited} invited)")
     finally:
         await bootstrap.drop_database(server_url, name)
 

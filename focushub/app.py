@@ -20,6 +20,7 @@ from focushub.admin.router import router as admin_router
 from focushub.ai.router import router as ai_router
 from focushub.answers.router import router as answers_router
 from focushub.auth.router import router as auth_router
+from focushub.chat.router import consent_router as chat_consent_router
 from focushub.chat.router import router as chat_router
 from focushub.comments.router import router as comments_router
 from focushub.core.deps import mark_optional_sign_in
@@ -82,6 +83,7 @@ ROUTERS = (
     search_router,
     notifications_router,
     chat_router,
+    chat_consent_router,
     admin_router,
     realtime_router,
 )

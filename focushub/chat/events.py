@@ -8,8 +8,11 @@ through the transaction, so they are sent if and only if it commits, in
 
 Channels: ``room:<uuid>`` carries a room's events, sequenced by ``seq``;
 ``user:<uuid>`` carries the participant events about that user (so a client
-learns about a room it was added to, and stops at once when removed) and
-``notification.created``.
+learns about a room it was added to, and stops at once when removed),
+``invitation.created`` (invited to a group room; no ``seq``: the invitee reads no
+event of the room) and ``notification.created``. The recipient of a message
+request is not told of it (no ``participant.added`` on their channel): the request
+waits in their requests list (0031).
 """
 
 from __future__ import annotations
@@ -54,17 +57,39 @@ def stub(event: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": event["type"], "room_id": event["room_id"], "seq": event["seq"], "stub": True}
 
 
-def publish_rows(tx: Tx, rows: list[Mapping[str, Any]]) -> None:
-    """Publish ``chat_room_events`` rows through ``tx`` (sent when it commits)."""
+def publish_rows(tx: Tx, rows: list[Mapping[str, Any]],
+                 quiet: frozenset[tuple[str, str]] = frozenset()) -> None:
+    """Publish ``chat_room_events`` rows through ``tx`` (sent when it commits). ``quiet``:
+    (room id, user id) pairs whose ``participant.added`` stays off the user's channel."""
     for row in rows:
         event = room_event(row)
         short = stub(event)
         tx.publish(room_channel(event["room_id"]), event, seq=event["seq"], stub=short)
         if event["type"] in USER_EVENTS:
-            tx.publish(user_channel(event["data"]["user_id"]), event, stub=short)
+            user_id = str(event["data"]["user_id"])
+            if event["type"] == "participant.added" and (event["room_id"], user_id) in quiet:
+                continue
+            tx.publish(user_channel(user_id), event, stub=short)
+
+
+def noted_invitations(noted: str | None) -> list[tuple[str, str, str]]:
+    """The ``(kind, room id, user id)`` entries of ``focushub.tx_invitations`` (0031)."""
+    entries = []
+    for item in (noted or "").split(","):
+        parts = item.split(":")
+        if len(parts) == 3:
+            entries.append((parts[0], parts[1], parts[2]))
+    return entries
 
 
 async def publish_transaction_events(tx: Tx) -> None:
-    """Before-commit hook of chat writes: publish the room events ``tx`` wrote."""
+    """Before-commit hook of chat writes: publish the room events ``tx`` wrote, and tell the
+    people it invited to a group."""
     rows = await tx.all(queries.TRANSACTION_EVENTS)
-    publish_rows(tx, [dict(r) for r in rows])
+    noted = noted_invitations(rows[0]["noted"] if rows else None)
+    quiet = frozenset((room, user) for kind, room, user in noted if kind == "request")
+    publish_rows(tx, [dict(r) for r in rows if r["room_id"] is not None], quiet)
+    for kind, room, user in noted:
+        if kind == "invitation":
+            tx.publish(user_channel(user), {"type": "invitation.created", "room_id": room,
+                                            "data": {"room_id": room, "user_id": user}})

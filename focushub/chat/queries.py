@@ -18,7 +18,8 @@ ROOMS = """
            r.created_at, r.updated_at, r.last_activity_at, r.last_seq, r.last_event_seq,
            me.role::text AS my_role, me.last_read_seq,
            -- A muted room has nothing unread, nor do muted people's messages (0025).
-           CASE WHEN rm.room_id IS NOT NULL THEN 0 ELSE
+           -- Nor does a message request before it is accepted (0031).
+           CASE WHEN rm.room_id IS NOT NULL OR ci.room_id IS NOT NULL THEN 0 ELSE
            (SELECT count(*) FROM public.chat_messages u
              WHERE u.room_id = r.id AND u.seq > me.last_read_seq
                AND u.sender_id <> me.user_id AND u.deleted_at IS NULL
@@ -26,7 +27,7 @@ ROOMS = """
                AND NOT EXISTS (SELECT 1 FROM public.user_mutes um
                                WHERE um.muter_id = me.user_id AND um.muted_id = u.sender_id))
            END AS unread_count,
-           rm.room_id IS NOT NULL AS muted,
+           rm.room_id IS NOT NULL AS muted, ci.room_id IS NOT NULL AS request,
            lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id,
            lm.sender_username AS lm_sender_username, lm.content AS lm_content,
            lm.message_type AS lm_message_type, lm.file_url AS lm_file_url,
@@ -37,6 +38,7 @@ ROOMS = """
     FROM public.chat_room_participants me
     JOIN public.chat_rooms r ON r.id = me.room_id
     LEFT JOIN public.room_mutes rm ON rm.room_id = r.id AND rm.user_id = me.user_id
+    LEFT JOIN public.chat_invitations ci ON ci.room_id = r.id AND ci.user_id = me.user_id
     LEFT JOIN LATERAL (
         SELECT m.id, m.seq, m.sender_id, su.username AS sender_username, m.content,
                m.message_type::text AS message_type, m.file_url, m.created_at, m.edited_at,
@@ -59,6 +61,28 @@ ROOMS = """
     ) peer ON true
     WHERE me.user_id = auth.uid() {where}
     ORDER BY r.last_activity_at DESC, r.id DESC
+    LIMIT :limit
+"""
+
+# Where a room of the caller belongs: their rooms, or their message requests (declined ones
+# are in neither list).
+IN_ROOMS = "AND ci.room_id IS NULL"
+IN_REQUESTS = "AND ci.room_id IS NOT NULL AND ci.declined_at IS NULL"
+
+# Group invitations, with their room and the people; ``{where}`` picks whose.
+INVITATIONS = """
+    SELECT i.room_id, r.name AS room_name, r.description AS room_description, i.role::text AS role,
+           i.created_at,
+           u.id AS user_id, u.username AS user_username, u.full_name AS user_full_name,
+           u.avatar_url AS user_avatar_url,
+           b.id AS by_id, b.username AS by_username, b.full_name AS by_full_name,
+           b.avatar_url AS by_avatar_url
+    FROM public.chat_invitations i
+    JOIN public.chat_rooms r ON r.id = i.room_id AND r.type = 'group'
+    JOIN public.users u ON u.id = i.user_id
+    LEFT JOIN public.users b ON b.id = i.invited_by
+    WHERE {where}
+    ORDER BY i.created_at DESC, i.room_id DESC
     LIMIT :limit
 """
 
@@ -114,9 +138,14 @@ EXPORT = """
     ORDER BY m.seq
 """
 
-TRANSACTION_EVENTS = (
-    "SELECT room_id, seq, type, payload, created_at FROM public.chat_transaction_events()"
-)
+# The room events of the calling transaction, and on every row (at least one, whose event
+# columns are NULL when there is no event) what the consent trigger noted of the
+# transaction's invitations and requests (0031): one round trip before each commit.
+TRANSACTION_EVENTS = """
+    SELECT e.room_id, e.seq, e.type, e.payload, e.created_at, n.noted
+    FROM (SELECT current_setting('focushub.tx_invitations', true) AS noted) n
+    LEFT JOIN public.chat_transaction_events() e ON true
+"""
 
 # The gateway's catch-up: membership and the room's current event position together.
 ROOM_POSITION = """

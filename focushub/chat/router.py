@@ -1,4 +1,5 @@
-"""Chat rooms, participants, messages and read state: ``/api/v1/chat/rooms...``."""
+"""Chat rooms, participants, messages and read state: ``/api/v1/chat/rooms...``; the
+caller's invitations and message requests: ``/api/v1/chat/invitations``, ``/api/v1/chat/requests``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from fastapi.responses import PlainTextResponse
 from focushub.chat import service
 from focushub.chat.schemas import (
     AttachmentRead,
+    InvitationListParams,
+    InvitationRead,
     MessageCreate,
     MessageListParams,
     MessagePage,
@@ -33,6 +36,7 @@ from focushub.files.responses import file_response
 from focushub.files.sniff import inline
 
 router = APIRouter(prefix="/api/v1/chat/rooms", tags=["chat"])
+consent_router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 
 
 @router.post(
@@ -75,12 +79,34 @@ async def list_participants(room_id: UUID, caller: UserDep, rt: RuntimeDep) -> l
 
 
 @router.post(
-    "/{room_id}/participants", response_model=ParticipantRead, status_code=status.HTTP_201_CREATED
+    "/{room_id}/participants", response_model=ParticipantRead | InvitationRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={202: {"model": InvitationRead,
+                     "description": "Invited: the person does not follow you, and joins when "
+                                    "they accept"}},
 )
 async def add_participant(
-    room_id: UUID, data: ParticipantCreate, caller: UserDep, rt: RuntimeDep
-) -> ParticipantRead:
-    return await service.add_participant(rt, caller, room_id, data)
+    room_id: UUID, data: ParticipantCreate, response: Response, caller: UserDep, rt: RuntimeDep
+) -> ParticipantRead | InvitationRead:
+    added = await service.add_participant(rt, caller, room_id, data)
+    if isinstance(added, InvitationRead):
+        response.status_code = status.HTTP_202_ACCEPTED
+    return added
+
+
+@router.get("/{room_id}/invitations", response_model=list[InvitationRead])
+async def list_room_invitations(
+    room_id: UUID, caller: UserDep, rt: RuntimeDep
+) -> list[InvitationRead]:
+    return await service.list_room_invitations(rt, caller, room_id)
+
+
+@router.delete("/{room_id}/invitations/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def withdraw_invitation(
+    room_id: UUID, user_id: UUID, caller: UserDep, rt: RuntimeDep
+) -> Response:
+    await service.withdraw_invitation(rt, caller, room_id, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.patch("/{room_id}/participants/{user_id}", response_model=ParticipantRead)
@@ -176,3 +202,42 @@ async def read_attachment(room_id: UUID, file_id: UUID, caller: UserDep, rt: Run
         rt.storage, stored.storage_key, headers=request.headers,
         content_type=stored.content_type, size=stored.size, sha256=stored.sha256,
         modified_at=stored.created_at, name=stored.file_name, inline=inline(stored.content_type))
+
+
+# --- the caller's invitations and message requests ---------------------------------------
+
+
+@consent_router.get("/invitations", response_model=Page[InvitationRead])
+async def list_invitations(
+    params: Annotated[InvitationListParams, Query()], caller: UserDep, rt: RuntimeDep
+) -> Page[InvitationRead]:
+    return await service.list_invitations(rt, caller, params)
+
+
+@consent_router.post("/invitations/{room_id}/accept", response_model=RoomRead)
+async def accept_invitation(room_id: UUID, caller: UserDep, rt: RuntimeDep) -> RoomRead:
+    return await service.accept_invitation(rt, caller, room_id, "group")
+
+
+@consent_router.post("/invitations/{room_id}/decline", status_code=status.HTTP_204_NO_CONTENT)
+async def decline_invitation(room_id: UUID, caller: UserDep, rt: RuntimeDep) -> Response:
+    await service.decline_invitation(rt, caller, room_id, "group")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@consent_router.get("/requests", response_model=Page[RoomRead])
+async def list_requests(
+    params: Annotated[RoomListParams, Query()], caller: UserDep, rt: RuntimeDep
+) -> Page[RoomRead]:
+    return await service.list_requests(rt, caller, params)
+
+
+@consent_router.post("/requests/{room_id}/accept", response_model=RoomRead)
+async def accept_request(room_id: UUID, caller: UserDep, rt: RuntimeDep) -> RoomRead:
+    return await service.accept_invitation(rt, caller, room_id, "direct")
+
+
+@consent_router.post("/requests/{room_id}/decline", status_code=status.HTTP_204_NO_CONTENT)
+async def decline_request(room_id: UUID, caller: UserDep, rt: RuntimeDep) -> Response:
+    await service.decline_invitation(rt, caller, room_id, "direct")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,4 @@
-"""Chat on the wire: rooms, participants, messages, read state."""
+"""Chat on the wire: rooms, participants, invitations, messages, read state."""
 
 from __future__ import annotations
 
@@ -92,6 +92,10 @@ class RoomRead(OutputModel):
     last_read_seq: int
     unread_count: int = Field(description="0 in a muted room; muted people's messages not counted")
     muted: bool = Field(default=False, description="The caller muted this room")
+    request: bool = Field(
+        default=False,
+        description="A message request to the caller, not accepted yet: listed under "
+        "/api/v1/chat/requests, no unread count, no sending until accepted")
     last_message: MessageRead | None
     peer: UserSummary | None = Field(description="Direct rooms: the other participant")
 
@@ -187,3 +191,20 @@ class AttachmentRead(OutputModel):
     size: int
     content_type: str = Field(description="Sniffed from the content; images lose their metadata")
     url: str = Field(description="GET it (participants only)")
+
+
+class InvitationRead(OutputModel):
+    """An invitation to a group room: the invitee is not a participant until they accept."""
+
+    room_id: UUID
+    room_name: str
+    room_description: str | None
+    user: UserSummary = Field(description="The invited person")
+    invited_by: UserSummary | None = Field(description="None once the inviter deleted their account")
+    role: ParticipantRole = Field(description="The role the invitee gets on accepting")
+    created_at: datetime
+
+
+class InvitationListParams(BaseModel):
+    cursor: Cursor = None
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)

@@ -1,4 +1,4 @@
-"""Chat: rooms, participants, messages, read state and export.
+"""Chat: rooms, participants, invitations, messages, read state and export.
 
 The rules live in the database (0003 and 0008): RLS decides who sees and
 changes what, triggers number messages and room events without gaps under
@@ -22,6 +22,8 @@ from uuid import UUID
 from focushub.chat import events, queries
 from focushub.chat.schemas import (
     AttachmentRead,
+    InvitationListParams,
+    InvitationRead,
     MessageCreate,
     MessageListParams,
     MessagePage,
@@ -80,7 +82,7 @@ def _room(row: Mapping[str, Any]) -> RoomRead:
         updated_at=row["updated_at"], last_activity_at=row["last_activity_at"],
         last_seq=row["last_seq"], last_event_seq=row["last_event_seq"], my_role=row["my_role"],
         last_read_seq=row["last_read_seq"], unread_count=row["unread_count"],
-        muted=row["muted"], last_message=last, peer=peer,
+        muted=row["muted"], request=row["request"], last_message=last, peer=peer,
     )
 
 
@@ -108,6 +110,9 @@ async def create_room(
 ) -> tuple[RoomRead, bool]:
     """Open the direct room with ``data.user_id`` (the existing one if any) or create a group.
 
+    Consent (0031): a direct room opened with someone who does not follow the caller is a
+    message request to them; group members who do not follow the caller are invited, not
+    added. Opening a chat with someone whose request one has (even declined) accepts it.
     Returns the room and whether it was created now.
     """
     await limits.check_write(rt, caller, "room")
@@ -118,6 +123,8 @@ async def create_room(
                 other=data.user_id,
             )
             room_id, created = row["room_id"], row["created"]
+            # Opening a chat oneself is consent: a request (even declined) becomes a chat.
+            await tx.execute("SELECT public.chat_accept_invitation(:id)", id=room_id)
         else:
             room_id = await tx.scalar(
                 "INSERT INTO public.chat_rooms (name, description, type, created_by)"
@@ -138,17 +145,29 @@ async def create_room(
         return await _read_room(tx, room_id), created
 
 
-async def list_rooms(rt: Runtime, caller: Caller, params: RoomListParams) -> Page[RoomRead]:
-    """The caller's rooms, latest activity first: one statement after the role switch."""
-    where = ""
+async def _list_rooms(rt: Runtime, caller: Caller, params: RoomListParams,
+                      which: str) -> Page[RoomRead]:
+    where = which
     bind: dict[str, Any] = {"limit": params.limit + 1}
     if params.cursor is not None:
         bind["c_at"], bind["c_id"] = decode_cursor(params.cursor, (datetime, UUID))
-        where = "AND (r.last_activity_at, r.id) < (:c_at, :c_id)"
+        where += " AND (r.last_activity_at, r.id) < (:c_at, :c_id)"
     async with rt.transaction(caller) as tx:
         rows = await tx.all(queries.ROOMS.format(where=where), **bind)
     page, next_cursor = page_of(rows, params.limit, lambda r: (r["last_activity_at"], r["id"]))
     return Page[RoomRead](items=[_room(r) for r in page], next_cursor=next_cursor)
+
+
+async def list_rooms(rt: Runtime, caller: Caller, params: RoomListParams) -> Page[RoomRead]:
+    """The caller's rooms, latest activity first: one statement after the role switch.
+    Message requests are not among them (:func:`list_requests`)."""
+    return await _list_rooms(rt, caller, params, queries.IN_ROOMS)
+
+
+async def list_requests(rt: Runtime, caller: Caller, params: RoomListParams) -> Page[RoomRead]:
+    """Direct chats opened with the caller by people they do not follow, not yet accepted nor
+    declined, latest activity first (no unread counts)."""
+    return await _list_rooms(rt, caller, params, queries.IN_REQUESTS)
 
 
 async def get_room(rt: Runtime, caller: Caller, room_id: UUID) -> RoomRead:
@@ -199,8 +218,9 @@ async def _participant(tx: Tx, room_id: UUID, user_id: UUID) -> ParticipantRead:
 
 async def add_participant(
     rt: Runtime, caller: Caller, room_id: UUID, data: ParticipantCreate
-) -> ParticipantRead:
-    """Add a user to a group room (room admins, by RLS; direct rooms refuse a third)."""
+) -> ParticipantRead | InvitationRead:
+    """Add a user to a group room (room admins, by RLS; direct rooms refuse a third). Someone
+    who does not follow the caller is invited instead (0031): the invitation is returned."""
     async with _write(rt, caller) as tx:
         await _check_room_visible(tx, room_id)
         active = await tx.scalar(
@@ -214,6 +234,11 @@ async def add_participant(
             room_id=room_id, user_id=data.user_id, role=data.role,
         )
         await _post_membership_messages(tx)
+        invited = await tx.one_or_none(
+            queries.INVITATIONS.format(where="i.room_id = :room_id AND i.user_id = :user_id"),
+            room_id=room_id, user_id=data.user_id, limit=1)
+        if invited is not None:
+            return _invitation(invited)
         return await _participant(tx, room_id, data.user_id)
 
 
@@ -257,6 +282,93 @@ async def remove_participant(
                 "Only room admins and moderators remove participants", code="not_room_moderator"
             )
         await _post_membership_messages(tx)
+
+
+# --- invitations and message requests (0031) ----------------------------------------------
+
+
+def _invitation(row: Mapping[str, Any]) -> InvitationRead:
+    by = UserSummary.from_row(row, prefix="by_") if row["by_id"] is not None else None
+    return InvitationRead(
+        room_id=row["room_id"], room_name=row["room_name"],
+        room_description=row["room_description"], user=UserSummary.from_row(row, prefix="user_"),
+        invited_by=by, role=row["role"], created_at=row["created_at"])
+
+
+async def list_invitations(
+    rt: Runtime, caller: Caller, params: InvitationListParams
+) -> Page[InvitationRead]:
+    """The caller's pending invitations to group rooms, newest first."""
+    where = "i.user_id = auth.uid()"
+    bind: dict[str, Any] = {"limit": params.limit + 1}
+    if params.cursor is not None:
+        bind["c_at"], bind["c_id"] = decode_cursor(params.cursor, (datetime, UUID))
+        where += " AND (i.created_at, i.room_id) < (:c_at, :c_id)"
+    async with rt.transaction(caller) as tx:
+        rows = await tx.all(queries.INVITATIONS.format(where=where), **bind)
+    page, next_cursor = page_of(rows, params.limit, lambda r: (r["created_at"], r["room_id"]))
+    return Page[InvitationRead](items=[_invitation(r) for r in page], next_cursor=next_cursor)
+
+
+async def list_room_invitations(
+    rt: Runtime, caller: Caller, room_id: UUID
+) -> list[InvitationRead]:
+    """The pending invitations of a group room, for its participants (RLS)."""
+    async with rt.transaction(caller) as tx:
+        await _check_room_visible(tx, room_id)
+        rows = await tx.all(queries.INVITATIONS.format(where="i.room_id = :room_id"),
+                            room_id=room_id, limit=None)
+    return [_invitation(r) for r in rows]
+
+
+async def withdraw_invitation(rt: Runtime, caller: Caller, room_id: UUID, user_id: UUID) -> None:
+    """A room admin takes back a pending invitation to their group (RLS: admins only)."""
+    async with rt.transaction(caller) as tx:
+        await _check_room_visible(tx, room_id)
+        exists = await tx.scalar(
+            "SELECT EXISTS (SELECT 1 FROM public.chat_invitations i JOIN public.chat_rooms r"
+            " ON r.id = i.room_id AND r.type = 'group'"
+            " WHERE i.room_id = :room_id AND i.user_id = :user_id)",
+            room_id=room_id, user_id=user_id)
+        if not exists:
+            raise NotFound("No such invitation", code="invitation_not_found")
+        removed = await tx.scalar(
+            "DELETE FROM public.chat_invitations WHERE room_id = :room_id AND user_id = :user_id"
+            " RETURNING user_id", room_id=room_id, user_id=user_id)
+        if removed is None:
+            raise Forbidden("Only room admins withdraw invitations", code="not_room_admin")
+
+
+async def _check_invited(tx: Tx, room_id: UUID, kind: str) -> None:
+    """404 unless the caller has an invitation to a room of ``kind`` (``group``: an
+    invitation; ``direct``: a message request)."""
+    found = await tx.scalar(
+        "SELECT public.is_room_invitee(:id)"
+        " AND EXISTS (SELECT 1 FROM public.chat_rooms r WHERE r.id = :id AND r.type::text = :kind)",
+        id=room_id, kind=kind)
+    if not found:
+        code = "invitation_not_found" if kind == "group" else "request_not_found"
+        raise NotFound("No such invitation" if kind == "group" else "No such message request",
+                       code=code)
+
+
+async def accept_invitation(rt: Runtime, caller: Caller, room_id: UUID, kind: str) -> RoomRead:
+    """The invitee accepts: a group invitation makes them a participant ("joined" is posted,
+    the room's members and the invitee get ``participant.added``); a message request becomes
+    an ordinary direct chat."""
+    async with _write(rt, caller) as tx:
+        await _check_invited(tx, room_id, kind)
+        await tx.execute("SELECT public.chat_accept_invitation(:id)", id=room_id)
+        await _post_membership_messages(tx)
+        return await _read_room(tx, room_id)
+
+
+async def decline_invitation(rt: Runtime, caller: Caller, room_id: UUID, kind: str) -> None:
+    """The invitee declines: a group invitation is gone; a message request leaves the
+    caller's lists (its opener is not told). Nothing is published."""
+    async with rt.transaction(caller) as tx:
+        await _check_invited(tx, room_id, kind)
+        await tx.execute("SELECT public.chat_decline_invitation(:id)", id=room_id)
 
 
 # --- messages ----------------------------------------------------------------------------

@@ -22,7 +22,9 @@ server -> client
     ``{"status": "offline", "connection_id", "last_seen_at"}`` when their socket closes.
     A user may have several connections (tabs, devices, possibly on different server
     processes): a client shows a user online while any of their connection ids is online);
-    ``notification.created`` on the user's own channel.
+    ``notification.created`` and ``invitation.created`` (``{"room_id", "data": {"room_id",
+    "user_id"}}``: invited to a group room; list ``/api/v1/chat/invitations``) on the user's
+    own channel.
 
 Gap-free delivery: per subscribed room the connection remembers the last ``seq``
 it delivered. Subscribing registers the socket on the room channel *first* and
@@ -388,7 +390,8 @@ class Connection:
             if loaded is not None:
                 await self._send(loaded)
             return
-        if room_id is not None:
+        if room_id is not None and not channel.startswith("user:"):
+            # Ephemeral room events (typing, presence) for subscribed rooms, from others.
             state = self.rooms.get(room_id)
             if state is None or state.delivered is None or event.get("user_id") == self.user_id:
                 return

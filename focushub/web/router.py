@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 from uuid import UUID
 
@@ -33,6 +33,7 @@ from focushub.auth.schemas import EmailCreate, LoginCreate, PasswordResetConfirm
 from focushub.chat import service as chat_service
 from focushub.chat.schemas import (
     MAX_SEQ,
+    InvitationListParams,
     MessageCreate,
     MessageListParams,
     MessageRead,
@@ -847,7 +848,27 @@ async def chat_page(request: Request, page: PageDep, rt: RtDep) -> Response:
 async def _chat_list(request: Request, page: PageSession, rt: Runtime, status: int = 200,
                      **context: Any) -> Response:
     rooms = await chat_service.list_rooms(rt, page.caller, RoomListParams())
-    return render(request, page, "chat.html", status=status, rooms=rooms.items, **context)
+    invitations = await chat_service.list_invitations(rt, page.caller, InvitationListParams())
+    requests = await chat_service.list_requests(rt, page.caller, RoomListParams())
+    return render(request, page, "chat.html", status=status, rooms=rooms.items,
+                  invitations=invitations.items, requests=requests.items, **context)
+
+
+@router.post("/chat/{kind}/{room_id}/{answer}")
+async def answer_invitation(request: Request, page: PageDep, rt: RtDep,
+                            kind: Literal["invitations", "requests"], room_id: UUID,
+                            answer: Literal["accept", "decline"],
+                            csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Accept (then open the room) or decline (back to the chat page) an invitation to a group
+    or a message request."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    room_kind = "group" if kind == "invitations" else "direct"
+    if answer == "decline":
+        await chat_service.decline_invitation(rt, page.caller, room_id, room_kind)
+        return redirect(request, page, "/chat")
+    await chat_service.accept_invitation(rt, page.caller, room_id, room_kind)
+    return redirect(request, page, f"/chat/{room_id}")
 
 
 @router.post("/chat")
@@ -907,10 +928,11 @@ async def _room_view(request: Request, page: PageSession, rt: Runtime, room_id: 
         await chat_service.mark_read(rt, page.caller, room_id,
                                      ReadUpdate(seq=messages.items[-1].seq))
     people = await chat_service.list_participants(rt, page.caller, room_id)
+    invited = await chat_service.list_room_invitations(rt, page.caller, room_id)
     return render(request, page, "room.html", status=status, room=room,
                   messages=messages.items, older=messages.next_cursor, latest=latest,
                   seen_seq=_seen_seq(messages.items, page) if latest else None,
-                  people=people, **context)
+                  people=people, invited=invited, **context)
 
 
 def _seen_seq(messages: list[MessageRead], page: PageSession) -> int | None:
@@ -945,7 +967,8 @@ async def room_people(request: Request, page: PageDep, rt: RtDep, room_id: UUID)
     if (gone := _need_login(request, page)) is not None:
         return gone
     people = await chat_service.list_participants(rt, page.caller, room_id)
-    return render(request, page, "_room_people.html", people=people)
+    invited = await chat_service.list_room_invitations(rt, page.caller, room_id)
+    return render(request, page, "_room_people.html", people=people, invited=invited)
 
 
 @router.post("/chat/{room_id}")

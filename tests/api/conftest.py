@@ -59,6 +59,15 @@ async def make_user(client: httpx.AsyncClient, **overrides: Any) -> dict[str, An
     return session
 
 
+async def follow(client: httpx.AsyncClient, follower: dict[str, Any],
+                 followed: dict[str, Any]) -> None:
+    """``follower`` follows ``followed`` through the API: consent to be added to their groups
+    and to get their direct chats as chats, not requests (0031)."""
+    r = await client.put(f"/api/v1/users/{followed['user']['id']}/follow",
+                         headers=follower["headers"])
+    assert r.status_code == 200, r.text
+
+
 async def admin_of(client: httpx.AsyncClient, owner_conn: Any) -> dict[str, Any]:
     """A new user made admin (by the schema owner, as `focushub create-admin` would), signed in."""
     admin = await make_user(client)

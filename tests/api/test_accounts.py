@@ -7,7 +7,7 @@ import io
 import json
 import zipfile
 
-from tests.api.conftest import admin_of, make_user
+from tests.api.conftest import admin_of, follow, make_user
 from tests.api.factories_content import make_comment, make_post
 from tests.api.factories_qa import make_answer, make_question
 from tests.api.files_support import png
@@ -79,7 +79,10 @@ async def test_deleting_my_account_takes_what_i_made_and_keeps_the_rest(env, own
     r = await client.put("/api/v1/users/me/avatar", headers=alice["headers"],
                          files={"file": ("me.png", png(), "image/png")})
     assert r.status_code == 200
-    # A group room Alice created, with Bob and Carol in it, and a direct room with Bob.
+    # A group room Alice created, with Bob and Carol in it (they follow her: added, not
+    # invited), and a direct room with Bob.
+    await follow(client, bob, alice)
+    await follow(client, carol, alice)
     r = await client.post("/api/v1/chat/rooms", headers=alice["headers"],
                           json={"type": "group", "name": "Study group",
                                 "member_ids": [bob["user"]["id"], carol["user"]["id"]]})

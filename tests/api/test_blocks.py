@@ -3,7 +3,7 @@ not told; a mute silences notifications and unread counts; a muted room counts n
 
 from __future__ import annotations
 
-from tests.api.conftest import make_user
+from tests.api.conftest import follow, make_user
 from tests.api.factories_content import make_comment, make_post
 
 
@@ -88,6 +88,8 @@ async def test_mutes_silence_notifications_and_unread_counts(client):
     # Their content is still there.
     r = await client.get(f"/api/v1/posts/{post['id']}/comments", headers=alice["headers"])
     assert len(r.json()["items"]) == 1
+    await follow(client, chatty, alice)  # so that Alice adds them rather than invites them
+    await follow(client, other, alice)
     r = await client.post("/api/v1/chat/rooms", headers=alice["headers"],
                           json={"name": "Study", "member_ids": [chatty["user"]["id"],
                                                                 other["user"]["id"]]})

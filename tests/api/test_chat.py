@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.conftest import make_user
+from tests.api.conftest import follow, make_user
 from tests.querycount import count_queries
 
 ROOMS = "/api/v1/chat/rooms"
@@ -15,6 +15,10 @@ ROOMS = "/api/v1/chat/rooms"
 
 async def group(client: httpx.AsyncClient, owner: dict[str, Any], *members: dict[str, Any],
                 name: str = "Study group") -> dict[str, Any]:
+    """A group of ``owner`` with ``members`` in it: they follow the owner first, so they are
+    added rather than invited (0031; tests/api/test_chat_consent.py has the invitations)."""
+    for member in members:
+        await follow(client, member, owner)
     response = await client.post(
         ROOMS,
         json={"type": "group", "name": name, "description": "Linear algebra",
@@ -91,7 +95,9 @@ async def test_group_room_membership_rules(client, owner_conn):
                                  json={"role": "admin"}, headers=mod["headers"])
     assert refused.status_code == 403
 
-    # Moderators remove members, not admins.
+    # Moderators remove members, not admins. (The outsider follows the admin: added, not
+    # invited.)
+    await follow(client, outsider, admin)
     added = await client.post(f"{ROOMS}/{rid}/participants", json={"user_id": outsider["user"]["id"]},
                               headers=admin["headers"])
     assert added.status_code == 201 and added.json()["role"] == "member"
@@ -141,6 +147,7 @@ async def test_group_room_membership_rules(client, owner_conn):
 
 async def test_sequences_have_no_gaps_and_sends_are_idempotent(client, owner_conn):
     alice, bob = await make_user(client), await make_user(client)
+    await follow(client, bob, alice)  # a chat, not a message request he must accept first
     room = (await client.post(ROOMS, json={"type": "direct", "user_id": bob["user"]["id"]},
                               headers=alice["headers"])).json()
     rid = room["id"]
@@ -233,6 +240,7 @@ async def test_message_validation_edit_and_delete(client, owner_conn):
 
 async def test_unread_counts_read_positions_and_room_list(client, engine, owner_conn):
     alice, bob, carol = [await make_user(client) for _ in range(3)]
+    await follow(client, bob, alice)  # a chat, not a message request he must accept first
     direct = (await client.post(ROOMS, json={"type": "direct", "user_id": bob["user"]["id"]},
                                 headers=alice["headers"])).json()
     study = await group(client, carol, alice, bob, name="Study")

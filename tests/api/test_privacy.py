@@ -31,14 +31,20 @@ async def test_privacy_settings_are_enforced(client, owner_conn):
     seen = await client.get(profile, headers=bob["headers"])
     assert seen.json()["public_email"] == alice["user"]["email"]
 
-    # Chats only from people she follows: a direct chat or a group add is refused...
+    # Chats only from people she follows: a direct chat is refused, a group add is an
+    # invitation she has not accepted (0031)...
     r = await client.post("/api/v1/chat/rooms", headers=bob["headers"],
                           json={"user_id": alice["user"]["id"]})
     assert r.status_code == 403
     r = await client.post("/api/v1/chat/rooms", headers=bob["headers"],
                           json={"name": "Study", "member_ids": [alice["user"]["id"]]})
-    assert r.status_code == 403
-    assert await owner_conn.fetchval("SELECT count(*) FROM chat_rooms") == 0
+    assert r.status_code == 201
+    assert await owner_conn.fetchval("SELECT count(*) FROM chat_rooms WHERE type = 'direct'") == 0
+    assert await owner_conn.fetchval(
+        "SELECT count(*) FROM chat_room_participants WHERE user_id = $1::uuid",
+        alice["user"]["id"]) == 0
+    assert await owner_conn.fetchval(
+        "SELECT count(*) FROM chat_invitations WHERE user_id = $1::uuid", alice["user"]["id"]) == 1
     # ...until she follows him; others are still refused.
     await client.put(f"/api/v1/users/{bob['user']['id']}/follow", headers=alice["headers"])
     r = await client.post("/api/v1/chat/rooms", headers=bob["headers"],

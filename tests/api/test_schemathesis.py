@@ -48,7 +48,7 @@ from schemathesis.specs.openapi.checks import (
 
 from focushub.app import create_app
 from focushub.core.settings import Settings
-from tests.api.conftest import make_user
+from tests.api.conftest import follow, make_user
 from tests.api.factories_content import make_comment, make_post
 from tests.api.factories_qa import make_answer, make_question
 
@@ -137,6 +137,7 @@ async def known_rows(client: httpx.AsyncClient, author: dict[str, Any],
     comment = await make_comment(client, author, post["id"])
     question = await make_question(client, author)
     answer = await make_answer(client, other, question["id"])
+    await follow(client, other, author)  # in the room, not invited to it
     r = await client.post("/api/v1/chat/rooms", headers=author["headers"],
                           json={"type": "group", "name": "Study group",
                                 "member_ids": [other["user"]["id"]]})

@@ -21,14 +21,24 @@ async def test_privacy_rows_are_their_owners_and_consent_is_enforced(app_conn, o
         "INSERT INTO user_privacy (user_id, profile_visibility, dm_from)"
         " VALUES ($1, 'signed_in', 'following')", alice)
     room = await make_room(owner_conn, bob)
+    direct = await make_room(owner_conn, bob, kind="direct")
     async with acting_as(app_conn, as_user(bob)):
         assert await app_conn.fetchval("SELECT count(*) FROM user_privacy") == 0
         assert await affected(app_conn, "UPDATE user_privacy SET dm_from = 'everyone'") == 0
         await expect_error(app_conn, ACCESS_DENIED,
                            "INSERT INTO user_privacy (user_id) VALUES ($1)", alice)
+        # Any insert of her into a direct chat is refused; into a group, she is invited
+        # instead (0031) and is no participant.
         await expect_error(app_conn, RAISED,
                            "INSERT INTO chat_room_participants (room_id, user_id) VALUES ($1, $2)",
-                           room, alice, message="forbidden:")
+                           direct, alice, message="forbidden:")
+        assert await affected(
+            app_conn, "INSERT INTO chat_room_participants (room_id, user_id) VALUES ($1, $2)",
+            room, alice) == 0
+        assert await app_conn.fetchval(
+            "SELECT count(*) FROM chat_room_participants WHERE user_id = $1", alice) == 0
+        assert await app_conn.fetchval(
+            "SELECT count(*) FROM chat_invitations WHERE user_id = $1", alice) == 1
         # Her email stays hers unless she shows it.
         assert await app_conn.fetchval("SELECT public.shown_email($1)", alice) is None
         await expect_error(app_conn, ACCESS_DENIED, "SELECT email FROM users WHERE id = $1", alice)

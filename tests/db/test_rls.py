@@ -978,6 +978,9 @@ async def test_chat_participants(app_conn, owner_conn, world):
             == 1
         )
 
+    # Bob follows Alice, so she adds him (a stranger would be invited instead: 0031).
+    await owner_conn.execute(
+        "INSERT INTO followers (follower_id, following_id) VALUES ($1, $2)", w.bob, w.alice)
     async with acting_as(app_conn, as_user(w.alice)) as c:  # room admin
         assert (
             await affected(

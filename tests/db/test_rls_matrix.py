@@ -93,6 +93,7 @@ MATRIX: dict[str, str] = {
     "room_mutes":               "x + 0 0  x + x x  x x x x  x + 0 0",
     "user_privacy":             "x + 0 0  x + x x  x + 0 0  x x x x",
     "account_exports":          "x + 0 0  x x x x  x x x x  x x x x",
+    "chat_invitations":         "x + 0 0  x x x x  x x x x  x 0 0 0",
 }
 
 
@@ -199,7 +200,7 @@ STATEMENTS: dict[str, Statements] = {
     "chat_room_participants": _by_key(
         "chat_room_participants", "room_id = $1 AND user_id = $2", ("room", "owner"),
         ("INSERT INTO chat_room_participants (room_id, user_id) VALUES ($1, $2)",
-         ("room", "bystander")),
+         ("room", "fan")),
         "last_read_at = now()"),
     "chat_messages": _by_key(
         "chat_messages", ID, ("message",),
@@ -267,6 +268,14 @@ STATEMENTS: dict[str, Statements] = {
         "account_exports", ID, ("export",),
         ("INSERT INTO account_exports (user_id) VALUES ($1)", ("other",)),
         "status = 'failed'"),
+    # The owner is the invitee (of a group of the bystander's); answers go through
+    # chat_accept_invitation() and chat_decline_invitation() only, and only the room's admins
+    # (the bystander) withdraw it.
+    "chat_invitations": _by_key(
+        "chat_invitations", "room_id = $1 AND user_id = $2", ("invite_room", "owner"),
+        ("INSERT INTO chat_invitations (room_id, user_id, invited_by) VALUES ($1, $2, $3)",
+         ("quiet_room", "owner", "bystander")),
+        "declined_at = now()"),
 }
 
 
@@ -286,6 +295,10 @@ async def world_of(o: asyncpg.Connection) -> SimpleNamespace:
     w.admin = await make_user(o, role="admin")
     w.followed = await make_user(o)
     w.bystander = await make_user(o)
+    # Follows the owner: added to the owner's rooms at once (a stranger would be invited).
+    w.fan = await make_user(o)
+    await o.execute("INSERT INTO followers (follower_id, following_id) VALUES ($1, $2)",
+                    w.fan, w.owner)
     w.post = await make_post(o, w.owner)
     w.comment = await make_comment(o, w.post, w.owner)
     w.question = await make_question(o, w.owner)
@@ -337,6 +350,10 @@ async def world_of(o: asyncpg.Connection) -> SimpleNamespace:
                         w.owner, w.muted)
     if "user_privacy" in present:
         await o.execute("INSERT INTO user_privacy (user_id) VALUES ($1)", w.owner)
+    if "chat_invitations" in present:
+        w.invite_room = await make_room(o, w.bystander)
+        await o.execute("INSERT INTO chat_invitations (room_id, user_id, invited_by)"
+                        " VALUES ($1, $2, $3)", w.invite_room, w.owner, w.bystander)
     if "room_mutes" in present:
         await o.execute("INSERT INTO room_mutes (user_id, room_id) VALUES ($1, $2)",
                         w.owner, w.room)

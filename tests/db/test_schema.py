@@ -383,6 +383,10 @@ ADDED_POLICIES = {
     "user_privacy": ["Users see their own privacy settings",
                      "Users create their own privacy settings",
                      "Users change their own privacy settings"],
+    # 0031: invitations to groups and message requests, seen by the invitee and the group.
+    "chat_invitations": ["Invitees can view their invitations",
+                         "Group members can view the room's invitations",
+                         "Room admins can withdraw invitations"],
     "posts": ["Authors can view own posts", "Admins can delete any post",
               "Hidden posts only to author and admins", "No posts across a block"],
     "comments": ["Admins can delete any comment", "Hidden comments only to author and admins",
@@ -400,6 +404,7 @@ ADDED_POLICIES = {
         "Users can create rooms",
         "Room admins can update rooms",
         "Room creators can delete rooms",
+        "Invitees can view rooms they are invited to",
     ],
     "chat_room_participants": [
         "Participants can view room members",

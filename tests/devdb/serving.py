@@ -114,6 +114,13 @@ def sign_up(base_url: str) -> dict[str, Any]:
     return session
 
 
+def follow(base_url: str, follower: dict[str, Any], followed: dict[str, Any]) -> None:
+    """``follower`` follows ``followed`` (so that ``followed`` puts them straight into a group)."""
+    r = httpx.put(f"{base_url}/api/v1/users/{followed['user']['id']}/follow",
+                  headers=follower["headers"], timeout=30)
+    assert r.status_code == 200, r.text
+
+
 def create(base_url: str, path: str, headers: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
     r = httpx.post(f"{base_url}{path}", headers=headers, json=body, timeout=30)
     assert r.status_code == 201, r.text

@@ -30,6 +30,7 @@ from tests.devdb.serving import (
     copy_template,
     create,
     fetch,
+    follow,
     make_template,
     miscounts,
     missing,
@@ -193,6 +194,7 @@ def test_a_subscribed_socket_gets_what_is_written_after_the_database_restarts(
     servers.append(served)
     base = served.base_url
     alice, bob = sign_up(base), sign_up(base)
+    follow(base, bob, alice)  # a member of her group, not invited to it
     room = create(base, "/api/v1/chat/rooms", alice["headers"],
                   {"type": "group", "name": "Night shift", "member_ids": [bob["user"]["id"]]})
     listener = Listener(base, bob["access_token"])
@@ -243,6 +245,7 @@ def test_an_api_process_killed_mid_write_leaves_nothing_half_written(
     alice, bob = sign_up(base), sign_up(base)
     post = create(base, "/api/v1/posts", alice["headers"],
                   {"title": "Interrupted", "content": "The server dies under these comments"})
+    follow(base, bob, alice)  # a member of her group, not invited to it
     room = create(base, "/api/v1/chat/rooms", alice["headers"],
                   {"type": "group", "name": "Interrupted", "member_ids": [bob["user"]["id"]]})
     loops = [

@@ -22,7 +22,7 @@ from focushub.core.db import SERVICE
 from focushub.core.jobs import QUEUE
 from focushub.core.settings import Settings
 from focushub.wiring import build_runtime
-from tests.api.conftest import make_user
+from tests.api.conftest import follow, make_user
 from tests.api.factories_content import make_post
 from tests.ops.conftest import POOL_SIZE, PgBouncer
 from tests.realtime.conftest import LiveServer, ready_ws
@@ -92,6 +92,7 @@ async def test_requests_keep_each_callers_rows_on_shared_server_sessions(
 async def test_events_reach_sockets_over_the_direct_connection(
         pooled_server: LiveServer, http: httpx.AsyncClient) -> None:
     alice, bob = await make_user(http), await make_user(http)
+    await follow(http, bob, alice)  # a member of her group, not invited to it
     room = await http.post(ROOMS, json={"type": "group", "name": "Pooled",
                                         "member_ids": [bob["user"]["id"]]},
                            headers=alice["headers"])

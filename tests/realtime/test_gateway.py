@@ -10,13 +10,16 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from focushub.realtime import gateway
-from tests.api.conftest import make_user
+from tests.api.conftest import follow, make_user
 from tests.realtime.conftest import open_ws, ready_ws
 
 ROOMS = "/api/v1/chat/rooms"
 
 
 async def group(http, owner, *members, name="Room") -> dict[str, Any]:
+    """A group with ``members`` in it (they follow ``owner`` first: added, not invited)."""
+    for member in members:
+        await follow(http, member, owner)
     response = await http.post(ROOMS, json={"type": "group", "name": name,
                                             "member_ids": [m["user"]["id"] for m in members]},
                                headers=owner["headers"])
@@ -269,6 +272,7 @@ async def test_user_channel_gets_added_rooms_and_notifications(live_server, http
     alice, bob = await make_user(http), await make_user(http)
     ws = await ready_ws(live_server.ws_url, bob["access_token"])
     room = await group(http, alice, name="Later")
+    await follow(http, bob, alice)
     added = await http.post(f"{ROOMS}/{room['id']}/participants", json={"user_id": bob["user"]["id"]},
                             headers=alice["headers"])
     assert added.status_code == 201
@@ -279,6 +283,32 @@ async def test_user_channel_gets_added_rooms_and_notifications(live_server, http
     assert followed.status_code == 200
     note = (await ws.recv_until(lambda f: f["type"] == "notification.created"))[-1]
     assert note["data"]["type"] == "follow"
+    await ws.close()
+
+
+async def test_an_invitee_is_told_live_and_a_request_recipient_is_not(live_server, http):
+    alice, bob, stranger = [await make_user(http) for _ in range(3)]
+    ws = await ready_ws(live_server.ws_url, bob["access_token"])
+    # A stranger's direct chat: a request, not announced on bob's channel.
+    request = await http.post(ROOMS, json={"type": "direct", "user_id": bob["user"]["id"]},
+                              headers=stranger["headers"])
+    assert request.status_code == 201
+    # Alice (whom bob does not follow) adds him to her group: an invitation, told live.
+    room = await group(http, alice, name="Study")
+    invited = await http.post(f"{ROOMS}/{room['id']}/participants",
+                              json={"user_id": bob["user"]["id"]}, headers=alice["headers"])
+    assert invited.status_code == 202
+    frames = await ws.recv_until(lambda f: f["type"] == "invitation.created")
+    assert frames[-1] == {"type": "invitation.created", "room_id": room["id"],
+                          "data": {"room_id": room["id"], "user_id": bob["user"]["id"]}}
+    # Nothing about the request came before it (both were published in commit order).
+    assert [f for f in frames if f.get("room_id") == request.json()["id"]] == []
+    # Accepting makes him a member: now the room's participant.added reaches him.
+    accepted = await http.post(f"/api/v1/chat/invitations/{room['id']}/accept",
+                               headers=bob["headers"])
+    assert accepted.status_code == 200
+    event = (await ws.recv_until(lambda f: f["type"] == "participant.added"))[-1]
+    assert event["room_id"] == room["id"] and event["data"]["user_id"] == bob["user"]["id"]
     await ws.close()
 
 

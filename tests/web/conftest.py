@@ -81,6 +81,14 @@ async def sign_up(page, site: str, name: str) -> None:
     await page.wait_for_url(f"{site}/?welcome=1")
 
 
+async def follow(page, site: str, name: str) -> None:
+    """The page's user follows ``name`` from their profile (so that ``name``'s direct chats
+    are chats to them, not message requests)."""
+    await page.goto(f"{site}/u/{name}")
+    await page.get_by_role("button", name="Follow").click()
+    await page.get_by_role("button", name="Unfollow").wait_for()
+
+
 async def log_in(page, site: str, name: str) -> None:
     await page.goto(f"{site}/login")
     await page.get_by_label("Email").fill(f"{name}@example.org")

@@ -47,8 +47,9 @@ OVERFLOWING = """() => {
 async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[str], list[str]]:
     """Fill the site through its forms: two people, a post with code and a comment, a
     question with an answer, a resource, a chat (with an image and a file, read by the other
-    person, muted), a follow (a notification), a muted person, an admin, a report and an
-    account with a spam signal (the moderation queue page shows both).
+    person, muted), a follow (a notification), a muted person, a message request and a group
+    invitation from a stranger, an admin, a report and an account with a spam signal (the
+    moderation queue page shows both).
     Returns the admin's storage state, the signed-in paths and the signed-out paths."""
     context = await browser.new_context()
     page = await context.new_page()
@@ -138,6 +139,33 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
     await page.get_by_role("button", name="Mute", exact=True).click()
     await page.get_by_role("button", name="Unmute", exact=True).wait_for()
 
+    # dan, whom bea does not follow: a message request to her and an invitation to his group
+    # (the chat page lists both; the request's own page has Accept and Decline).
+    other = await browser.new_context()
+    dan = await other.new_page()
+    await sign_up(dan, site, "dan")
+    await dan.goto(f"{site}/chat")
+    await dan.get_by_label("Message someone").fill("bea")
+    await dan.get_by_role("button", name="Open chat").click()
+    await dan.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
+    request_room = dan.url.removeprefix(site)
+    await dan.get_by_label("Message").fill("Can I join your study group?")
+    await dan.get_by_role("button", name="Send").click()
+    await dan.locator(".message .text", has_text="Can I join").wait_for()
+    await dan.goto(f"{site}/chat")
+    await dan.get_by_label("New group").fill("Reading club")
+    await dan.get_by_role("button", name="Create").click()
+    await dan.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
+    club = dan.url.rsplit("/", 1)[1]
+    # The pages have no form to add people yet: the API, with dan's session token.
+    token = next(c["value"] for c in await other.cookies() if c["name"] == "fh_access")
+    auth = {"Authorization": f"Bearer {token}"}
+    bea_id = (await (await dan.request.get(f"{site}/api/v1/users/bea", headers=auth)).json())["id"]
+    invited = await dan.request.post(f"{site}/api/v1/chat/rooms/{club}/participants",
+                                     headers=auth, data={"user_id": bea_id})
+    assert invited.status == 202, await invited.text()
+    await other.close()
+
     conn = await asyncpg.connect(test_db.owner_url)
     try:
         await conn.execute("UPDATE users SET role = 'admin' WHERE username = 'bea'")
@@ -152,7 +180,7 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
     shared = ["/", post, "/questions", question, "/search?q=loops", "/u/bea", "/resources",
               resource]
     signed_in = [*shared, "/questions/ask", "/notifications", "/settings/profile", "/chat", room,
-                 f"{room}?before=3",
+                 f"{room}?before=3", request_room,
                  "/posts/new", "/resources/new", "/admin", "/admin/reports",
                  f"/report?type=post&id={post.rsplit('/', 1)[1]}&back={post}",
                  "/settings/reports", "/settings/account", "/settings/privacy",

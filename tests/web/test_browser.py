@@ -14,7 +14,7 @@ import pytest
 
 from tests.api.files_support import pdf_with_text
 from tests.conftest import ROOT
-from tests.web.conftest import needs_chromium, sign_up
+from tests.web.conftest import follow, needs_chromium, sign_up
 
 SHOTS = ROOT / "test-screenshots"
 
@@ -108,6 +108,7 @@ async def test_two_people_chat_live(site, browser):
         await sign_up(page, site, name)
         pages.append(page)
     gina, hugo = pages
+    await follow(hugo, site, "gina")
     await gina.goto(f"{site}/chat")
     await gina.get_by_label("Message someone").fill("hugo")
     await gina.get_by_role("button", name="Open chat").click()
@@ -143,6 +144,7 @@ async def test_a_chat_page_that_loses_its_connection_shows_what_it_missed_once_i
     await sign_up(ola, site, "ola")
     pim = await (await browser.new_context()).new_page()
     await sign_up(pim, site, "pim")
+    await follow(pim, site, "ola")
     await ola.goto(f"{site}/chat")
     await ola.get_by_label("Message someone").fill("pim")
     await ola.get_by_role("button", name="Open chat").click()
@@ -314,6 +316,7 @@ async def test_chat_read_receipts_presence_and_earlier_messages_live(open_site, 
         contexts.append(context)
         pages.append(page)
     ivy, jon = pages
+    await follow(jon, site, "ivy")
     await ivy.goto(f"{site}/chat")
     await ivy.get_by_label("Message someone").fill("jon")
     await ivy.get_by_role("button", name="Open chat").click()

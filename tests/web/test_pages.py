@@ -864,6 +864,9 @@ async def test_blocking_and_muting_from_the_profile(browser, test_db):
 async def test_muting_a_chat_room_in_the_pages(browser):
     await sign_up(browser, "yuri")
     await sign_up_fresh(browser, "xena")
+    await login_as(browser, "yuri")
+    await follows(browser, "yuri", "xena")  # her chat is a chat to him, not a request
+    await login_as(browser, "xena")
     token = csrf((await browser.get("/chat")).text)
     room_url = (await browser.post("/chat", data={"csrf_token": token,
                                                   "username": "yuri"})).headers["location"]
@@ -914,11 +917,21 @@ async def open_site(test_db, tmp_path) -> AsyncIterator[httpx.AsyncClient]:
     await app.state.runtime.stop()
 
 
+async def follows(browser: httpx.AsyncClient, who: str, whom: str) -> None:
+    """``who`` (signed in) follows ``whom`` from the profile page."""
+    token = csrf((await browser.get(f"/u/{whom}")).text)
+    r = await browser.post(f"/u/{whom}/follow", data={"csrf_token": token})
+    assert r.status_code in (200, 303), r.text
+
+
 async def _room_with(browser: httpx.AsyncClient, me: str, other: str) -> str:
-    """Signs ``other`` then ``me`` up (``me`` stays signed in) and opens their direct room."""
-    await sign_up(browser, other)
-    browser.cookies.clear()
+    """Signs ``me`` then ``other`` up, ``other`` follows ``me`` (so the room is a chat, not a
+    message request), and ``me`` (signed in again) opens their direct room."""
     await sign_up(browser, me)
+    browser.cookies.clear()
+    await sign_up(browser, other)
+    await follows(browser, other, me)
+    await login_as(browser, me)
     token = csrf((await browser.get("/chat")).text)
     r = await browser.post("/chat", data={"csrf_token": token, "username": other})
     assert r.status_code == 303
@@ -1104,3 +1117,54 @@ async def test_notification_settings_are_saved_and_followed(browser, test_db):
     assert (row["on_follow"], row["on_like"]) == (False, True)
     browser.cookies.clear()
     assert (await browser.get("/settings/notifications")).status_code in (302, 303)
+
+
+async def test_invitations_and_message_requests_in_the_chat_pages(browser):
+    await sign_up(browser, "rhea")
+    await sign_up_fresh(browser, "sami")
+    # sami (whom rhea does not follow) writes to her and puts her in a group.
+    token = csrf((await browser.get("/chat")).text)
+    dm = (await browser.post("/chat", data={"csrf_token": token, "username": "rhea"})
+          ).headers["location"]
+    assert (await browser.post(dm, data={"csrf_token": token, "content": "Hello rhea"})
+            ).status_code == 303
+    group = (await browser.post("/chat", data={"csrf_token": token, "name": "Book club"})
+             ).headers["location"]
+    group_id = group.rsplit("/", 1)[1]
+    dm_id = dm.rsplit("/", 1)[1]
+    # The pages have no form to add people yet: sami invites her over the API, with the
+    # session's own access token.
+    auth = {"Authorization": f"Bearer {browser.cookies.get('fh_access')}"}
+    rhea_id = (await browser.get("/api/v1/users/rhea", headers=auth)).json()["id"]
+    r = await browser.post(f"/api/v1/chat/rooms/{group_id}/participants", headers=auth,
+                           json={"user_id": rhea_id})
+    assert r.status_code == 202, r.text
+    people = (await browser.get(group)).text
+    assert "<a href=\"/u/rhea\">@rhea</a> (invited)" in people
+
+    await login_as(browser, "rhea")
+    chat = await browser.get("/chat")
+    assert "Invitations" in chat.text and "Book club" in chat.text
+    assert "Message requests" in chat.text and "From @sami" in chat.text
+    assert f'action="/chat/invitations/{group_id}/accept"' in chat.text
+    assert f'action="/chat/requests/{dm_id}/decline"' in chat.text
+    assert "unread" not in chat.text  # a request counts nothing
+    # The request's page: readable, with Accept and Decline instead of the message form.
+    page = await browser.get(dm)
+    assert "Hello rhea" in page.text and 'id="send"' not in page.text
+    assert f'action="/chat/requests/{dm_id}/accept"' in page.text
+    # Without the form token nothing is answered.
+    r = await browser.post(f"/chat/invitations/{group_id}/accept", data={"csrf_token": "x"})
+    assert r.status_code == 403
+    token = csrf(chat.text)
+    r = await browser.post(f"/chat/invitations/{group_id}/accept", data={"csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"] == group
+    assert "@rhea joined" in (await browser.get(group)).text
+    r = await browser.post(f"/chat/requests/{dm_id}/decline", data={"csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"] == "/chat"
+    chat = await browser.get("/chat")
+    assert "Message requests" not in chat.text and "Invitations" not in chat.text
+    assert "Book club" in chat.text and "From @sami" not in chat.text
+    r = await browser.post(f"/chat/requests/{dm_id}/accept", data={"csrf_token": token})
+    assert r.status_code == 303  # a declined request may still be accepted
+    assert 'id="send"' in (await browser.get(dm)).text

@@ -1,7 +1,7 @@
 """Move Focus Hub's credentials out of ``auth`` into ``focushub_auth`` on existing installs.
 
 Revision ID: 0032_focushub_auth_schema
-Revises: 0030_bookkeeping_privileges
+Revises: 0031_chat_consent
 
 Until this revision, 0003 and 0004 created Focus Hub's credential tables
 (``credentials``, ``refresh_tokens``, ``one_time_tokens``, ``mail_outbox``) and the
@@ -30,7 +30,7 @@ from __future__ import annotations
 from focushub.migrations.sql import run_sql
 
 revision = "0032_focushub_auth_schema"
-down_revision = "0030_bookkeeping_privileges"
+down_revision = "0031_chat_consent"
 branch_labels = None
 depends_on = None
 
