@@ -167,6 +167,7 @@ def serve(
             # Forwarded headers only from configured proxies (uvicorn would trust 127.0.0.1).
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=settings.trusted_proxies or None,
+            ws_per_message_deflate=settings.ws_compression,
         )
 
 

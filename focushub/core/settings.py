@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # Realtime fan-out between server processes: Redis pub/sub when set,
     # otherwise PostgreSQL LISTEN/NOTIFY (no extra service).
     redis_url: str | None = None
+    # permessage-deflate on WebSockets. Off: chat frames are small JSON, and each compressed
+    # socket keeps zlib state in both directions (bench/school.py measured the memory per
+    # idle socket with and without it; docs/performance.md).
+    ws_compression: bool = False
 
     # Background jobs (procrastinate on PostgreSQL). ``focushub serve`` runs a worker in
     # each server process unless this is off (then run ``focushub worker``).
