@@ -19,10 +19,10 @@ How it measures:
   noisy the machine was). The question page and API both count a view, once per viewer a day,
   so after the first request both read the same rows.
 * **Two versions** (``--baseline DIR``: another checkout of the project with its own ``.venv``
-  and the same migrations): its server runs beside this one on the same database, and each
-  measured step sends the page and the API request to one server and then to the other, so
-  both versions see the same machine noise; the rows say which version (``this`` or
-  ``baseline``) they are for.
+  and the same migrations): its server runs beside this one on the same database, and the
+  rounds alternate between them (this, baseline, then baseline, this, ...), so both versions
+  see the same machine over the same minutes; the rows say which version (``this`` or
+  ``baseline``) they are for. Use an even ``--rounds``.
 * **First visit**: for each main page, a fresh Chromium context (empty cache, no cookies: a
   first-time visitor) loads the page and waits for the network to go idle. Every response is
   taken from Playwright's network events with Chromium's own byte counts
@@ -123,7 +123,9 @@ def _start_server(app_url: str, owner: str, port: int, data_dir: Path,
     env = {**os.environ, "FOCUSHUB_DATABASE_URL": app_url,
            "FOCUSHUB_MIGRATION_DATABASE_URL": owner, "FOCUSHUB_WORKER_IN_PROCESS": "false",
            "FOCUSHUB_JWT_SECRET": secrets.token_urlsafe(48), "FOCUSHUB_DATA_DIR": str(data_dir),
-           "FOCUSHUB_LOG_LEVEL": "WARNING"}
+           "FOCUSHUB_LOG_LEVEL": "WARNING",
+           # Each run signs the reader in twice per server: reruns would meet the login limits.
+           "FOCUSHUB_RATE_LOGIN_ACCOUNT": "1000/900", "FOCUSHUB_RATE_LOGIN_ADDRESS": "1000/300"}
     proc = subprocess.Popen([str(root / ".venv" / "bin" / "focushub"), "serve", "--port",
                              str(port), "--workers", "1"], env=env, cwd=data_dir,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -158,27 +160,32 @@ def _sign_in(base: str, email: str) -> tuple[httpx.Client, httpx.Client]:
 
 def _time_pair(servers: dict[str, tuple[httpx.Client, httpx.Client]], page: str, endpoint: str,
                requests: int, warmup: int, rounds: int) -> list[dict[str, Any]]:
-    """One row per server (version): ``servers`` maps its name to its (web, api) clients."""
+    """One row per server (version): ``servers`` maps its name to its (web, api) clients.
+
+    Each round measures one server after the other, in turns (A B, then B A, ...): requests to
+    two servers interleaved one by one made each evict the other's code and data from the CPU
+    caches, which cost the page (more code) more than the API and raised every ratio."""
     outs = {name: {"version": name, "page": page, "api": endpoint} for name in servers}
-    samples = {(name, side): [] for name in servers for side in ("page", "api")}
-    for _ in range(rounds):
-        for _ in range(warmup):
-            for web, api in servers.values():
+    samples: dict[tuple[str, str], list[list[float]]] = {
+        (name, side): [] for name in servers for side in ("page", "api")}
+    for n in range(rounds):
+        order = list(servers.items()) if n % 2 == 0 else list(reversed(servers.items()))
+        for name, (web, api) in order:
+            for _ in range(warmup):
                 web.get(page).raise_for_status()
                 api.get(endpoint).raise_for_status()
-        times: dict[tuple[str, str], list[float]] = {key: [] for key in samples}
-        for _ in range(requests):
-            for name, (web, api) in servers.items():
+            times: dict[str, list[float]] = {"page": [], "api": []}
+            for _ in range(requests):
                 for side, client, path in (("page", web, page), ("api", api, endpoint)):
                     t0 = time.perf_counter()
                     r = client.get(path)
                     elapsed = time.perf_counter() - t0
                     if r.status_code != 200:
                         raise RuntimeError(f"{name} {path}: {r.status_code}")
-                    times[(name, side)].append(elapsed * 1000)
+                    times[side].append(elapsed * 1000)
                     outs[name][f"{side}_bytes"] = len(r.content)
-        for key in times:
-            samples[key].append(times[key])
+            for side in times:
+                samples[(name, side)].append(times[side])
     for (name, side), per_round in samples.items():
         out = outs[name]
         pooled = sorted(t for r in per_round for t in r)
