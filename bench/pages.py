@@ -18,6 +18,11 @@ How it measures:
   median and 95th percentile over all rounds, and the median of each round (their spread says how
   noisy the machine was). The question page and API both count a view, once per viewer a day,
   so after the first request both read the same rows.
+* **Two versions** (``--baseline DIR``: another checkout of the project with its own ``.venv``
+  and the same migrations): its server runs beside this one on the same database, and the
+  rounds alternate between them (this, baseline, then baseline, this, ...), so both versions
+  see the same machine over the same minutes; the rows say which version (``this`` or
+  ``baseline``) they are for. Use an even ``--rounds``.
 * **First visit**: for each main page, a fresh Chromium context (empty cache, no cookies: a
   first-time visitor) loads the page and waits for the network to go idle. Every response is
   taken from Playwright's network events with Chromium's own byte counts
@@ -32,6 +37,7 @@ under concurrency is ``bench/run``'s job); Chromium is Debian's ``/usr/bin/chrom
 by Playwright for Python.
 
     .venv/bin/python bench/pages.py [--scale 1] [--requests 200] [--rounds 3] [--json OUT]
+                                    [--baseline ../old-checkout] [--no-browser]
 """
 
 from __future__ import annotations
@@ -112,12 +118,15 @@ async def _prepare(owner: str, scale: float) -> dict[str, Any]:
         await conn.close()
 
 
-def _start_server(app_url: str, owner: str, port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+def _start_server(app_url: str, owner: str, port: int, data_dir: Path,
+                  root: Path = ROOT) -> subprocess.Popen[bytes]:
     env = {**os.environ, "FOCUSHUB_DATABASE_URL": app_url,
            "FOCUSHUB_MIGRATION_DATABASE_URL": owner, "FOCUSHUB_WORKER_IN_PROCESS": "false",
            "FOCUSHUB_JWT_SECRET": secrets.token_urlsafe(48), "FOCUSHUB_DATA_DIR": str(data_dir),
-           "FOCUSHUB_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "focushub"), "serve", "--port",
+           "FOCUSHUB_LOG_LEVEL": "WARNING",
+           # Each run signs the reader in twice per server: reruns would meet the login limits.
+           "FOCUSHUB_RATE_LOGIN_ACCOUNT": "1000/900", "FOCUSHUB_RATE_LOGIN_ADDRESS": "1000/300"}
+    proc = subprocess.Popen([str(root / ".venv" / "bin" / "focushub"), "serve", "--port",
                              str(port), "--workers", "1"], env=env, cwd=data_dir,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
@@ -149,32 +158,45 @@ def _sign_in(base: str, email: str) -> tuple[httpx.Client, httpx.Client]:
     return web, api
 
 
-def _time_pair(web: httpx.Client, api: httpx.Client, page: str, endpoint: str, requests: int,
-               warmup: int, rounds: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"page": page, "api": endpoint}
-    samples: dict[str, list[list[float]]] = {"page": [], "api": []}
-    for _ in range(rounds):
-        for _ in range(warmup):
-            web.get(page).raise_for_status()
-            api.get(endpoint).raise_for_status()
-        times: dict[str, list[float]] = {"page": [], "api": []}
-        for _ in range(requests):
-            for side, client, path in (("page", web, page), ("api", api, endpoint)):
-                t0 = time.perf_counter()
-                r = client.get(path)
-                elapsed = time.perf_counter() - t0
-                if r.status_code != 200:
-                    raise RuntimeError(f"{path}: {r.status_code}")
-                times[side].append(elapsed * 1000)
-                out[f"{side}_bytes"] = len(r.content)
-        for side in times:
-            samples[side].append(times[side])
-    for side, per_round in samples.items():
+def _time_pair(servers: dict[str, tuple[httpx.Client, httpx.Client]], page: str, endpoint: str,
+               requests: int, warmup: int, rounds: int) -> list[dict[str, Any]]:
+    """One row per server (version): ``servers`` maps its name to its (web, api) clients.
+
+    Each round measures one server after the other, in turns (A B, then B A, ...): requests to
+    two servers interleaved one by one made each evict the other's code and data from the CPU
+    caches, which cost the page (more code) more than the API and raised every ratio."""
+    outs = {name: {"version": name, "page": page, "api": endpoint} for name in servers}
+    samples: dict[tuple[str, str], list[list[float]]] = {
+        (name, side): [] for name in servers for side in ("page", "api")}
+    for n in range(rounds):
+        order = list(servers.items()) if n % 2 == 0 else list(reversed(servers.items()))
+        for name, (web, api) in order:
+            for _ in range(warmup):
+                web.get(page).raise_for_status()
+                api.get(endpoint).raise_for_status()
+            times: dict[str, list[float]] = {"page": [], "api": []}
+            for _ in range(requests):
+                for side, client, path in (("page", web, page), ("api", api, endpoint)):
+                    t0 = time.perf_counter()
+                    r = client.get(path)
+                    elapsed = time.perf_counter() - t0
+                    if r.status_code != 200:
+                        raise RuntimeError(f"{name} {path}: {r.status_code}")
+                    times[side].append(elapsed * 1000)
+                    outs[name][f"{side}_bytes"] = len(r.content)
+            for side in times:
+                samples[(name, side)].append(times[side])
+    for (name, side), per_round in samples.items():
+        out = outs[name]
         pooled = sorted(t for r in per_round for t in r)
         out[f"{side}_median_ms"] = round(statistics.median(pooled), 2)
         out[f"{side}_p95_ms"] = round(pooled[int(len(pooled) * 0.95) - 1], 2)
         out[f"{side}_round_medians_ms"] = [round(statistics.median(r), 2) for r in per_round]
-    return out
+    for out in outs.values():
+        out["page_over_api"] = round(out["page_median_ms"] / out["api_median_ms"], 2)
+        out["round_ratios"] = [round(p / a, 2) for p, a in zip(
+            out["page_round_medians_ms"], out["api_round_medians_ms"], strict=True)]
+    return list(outs.values())
 
 
 async def _first_visits(base: str, paths: list[str]) -> list[dict[str, Any]]:
@@ -248,7 +270,8 @@ def _machine() -> dict[str, Any]:
         mem = int(Path("/proc/meminfo").read_text().split()[1]) / 2**20
     except (OSError, ValueError, IndexError):
         pass
-    chromium = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
+    chromium = (subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
+                if Path(CHROMIUM).exists() else "")
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem, 1),
             "os": platform.platform(), "python": platform.python_version(), "chromium": chromium}
 
@@ -262,12 +285,15 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", type=Path, default=None, help="write the full result here")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="another checkout (with its .venv) to measure in turn with this one")
+    ap.add_argument("--no-browser", action="store_true", help="skip the first-visit part")
     args = ap.parse_args()
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     pg = EmbeddedPostgres(args.data_dir.resolve())
     pg.start()
-    server = None
+    servers: list[subprocess.Popen[bytes]] = []
     try:
         asyncio.run(bootstrap.ensure_database(pg.url(), "focushub"))
         owner = pg.url(database="focushub")
@@ -276,38 +302,45 @@ def main() -> None:
         app_url = bootstrap.with_parts(owner, user=bootstrap.APP_LOGIN_ROLE)
         facts = asyncio.run(_prepare(owner, args.scale))
         print(f"database: {facts}", flush=True)
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
+        roots = {"this": ROOT}
+        if args.baseline:
+            roots["baseline"] = args.baseline.resolve()
         with tempfile.TemporaryDirectory() as tmp:
-            server = _start_server(app_url, owner, port, Path(tmp))
-            web, api = _sign_in(base, facts["user_email"])
+            clients, bases = {}, {}
+            for name, root in roots.items():
+                port = _free_port()
+                (Path(tmp) / name).mkdir()
+                servers.append(_start_server(app_url, owner, port, Path(tmp) / name, root))
+                bases[name] = f"http://127.0.0.1:{port}"
+                clients[name] = _sign_in(bases[name], facts["user_email"])
+            base = bases["this"]
             qid, tid = facts["question_id"], facts["typical_question_id"]
-            pairs = [
-                _time_pair(web, api, "/", "/api/v1/feed", args.requests, args.warmup, args.rounds),
-                _time_pair(web, api, f"/questions/{qid}", f"/api/v1/questions/{qid}",
-                           args.requests, args.warmup, args.rounds),
-                _time_pair(web, api, f"/questions/{tid}", f"/api/v1/questions/{tid}",
-                           args.requests, args.warmup, args.rounds),
-            ]
-            web.close()
-            api.close()
+            pairs = [row for page, endpoint in (
+                ("/", "/api/v1/feed"),
+                (f"/questions/{qid}", f"/api/v1/questions/{qid}"),
+                (f"/questions/{tid}", f"/api/v1/questions/{tid}"),
+            ) for row in _time_pair(clients, page, endpoint, args.requests, args.warmup,
+                                    args.rounds)]
+            for web, api in clients.values():
+                web.close()
+                api.close()
             for pair in pairs:
                 print(json.dumps(pair), flush=True)
             paths = ["/", "/questions", f"/questions/{qid}", f"/posts/{facts['post_id']}",
                      "/search?q=energy", f"/u/{facts['username']}", "/resources", "/login"]
-            visits = asyncio.run(_first_visits(base, paths))
+            visits = [] if args.no_browser else asyncio.run(_first_visits(base, paths))
             for v in visits:
                 print(json.dumps({k: v[k] for k in ("path", "requests", "transferred", "decoded",
                                                      "with_gzip", "by_type", "repeat_requests",
                                                      "repeat_transferred")}), flush=True)
             result = {"machine": _machine(), "database": facts, "scale": args.scale,
                       "requests": args.requests, "rounds": args.rounds, "pairs": pairs,
-                      "first_visits": visits}
+                      "baseline": str(roots.get("baseline", "")), "first_visits": visits}
             if args.json:
                 args.json.write_text(json.dumps(result, indent=1))
             print(json.dumps(result["machine"]), flush=True)
     finally:
-        if server is not None:
+        for server in servers:
             server.send_signal(signal.SIGINT)
             try:
                 server.wait(20)

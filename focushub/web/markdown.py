@@ -5,9 +5,16 @@ Ammonia sanitizer) keeps only an allow-list of tags and attributes on what comes
 out, with ``rel="nofollow ugc noopener"`` on every link and only http(s) and
 mailto URLs. Fenced code blocks with a known language are highlighted by
 Pygments (classes only, styled by the site's own CSS).
+
+The result depends on the text alone (one fixed configuration, no per-reader or per-request
+input), so each process keeps the most recently rendered texts: a busy question page shows
+the same fifty answers to every reader.
 """
 
 from __future__ import annotations
+
+import threading
+from collections import OrderedDict
 
 import nh3
 from markdown_it import MarkdownIt
@@ -39,13 +46,63 @@ TAGS = {"p", "br", "hr", "em", "strong", "del", "s", "code", "pre", "blockquote"
 ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "code": {"class"},
               "span": {"class"}, "th": {"style"}, "td": {"style"}, "ol": {"start"}}
 
+# Built once: nh3.clean() would build the same allow-lists again on every call (five times
+# the cost of cleaning an ordinary answer).
+_CLEANER = nh3.Cleaner(tags=TAGS, attributes=ATTRIBUTES, link_rel="nofollow ugc noopener",
+                       url_schemes={"http", "https", "mailto"},
+                       filter_style_properties={"text-align"})
+
+# What the cache may hold, in characters of source plus HTML (about 4 MB of ASCII text per
+# process); the least recently used texts leave first.
+CACHE_CHARS = 4_000_000
+
+
+class _RenderCache:
+    """Least recently used HTML by source text, bounded by the characters both hold."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.size = 0
+        self._entries: OrderedDict[str, Markup] = OrderedDict()
+        self._lock = threading.Lock()  # pages render in the event loop, but be safe in threads
+
+    def get(self, text: str) -> Markup | None:
+        with self._lock:
+            html = self._entries.get(text)
+            if html is not None:
+                self._entries.move_to_end(text)
+            return html
+
+    def put(self, text: str, html: Markup) -> None:
+        cost = len(text) + len(html)
+        if cost > self.budget:
+            return
+        with self._lock:
+            if text in self._entries:
+                return
+            self._entries[text] = html
+            self.size += cost
+            while self.size > self.budget:
+                old_text, old_html = self._entries.popitem(last=False)
+                self.size -= len(old_text) + len(old_html)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_CACHE = _RenderCache(CACHE_CHARS)
+
+
+def _render(text: str) -> Markup:
+    return Markup(_CLEANER.clean(_MD.render(text)))
+
 
 def render(text: str | None) -> Markup:
-    """Safe HTML of the Markdown ``text``."""
+    """Safe HTML of the Markdown ``text``; the same text always gives the same HTML."""
     if not text:
         return Markup("")
-    html = _MD.render(text)
-    return Markup(nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES,
-                            link_rel="nofollow ugc noopener",
-                            url_schemes={"http", "https", "mailto"},
-                            filter_style_properties={"text-align"}))
+    html = _CACHE.get(text)
+    if html is None:
+        html = _render(text)
+        _CACHE.put(text, html)
+    return html
