@@ -35,9 +35,11 @@ from focushub.chat import service as chat_service
 from focushub.chat.schemas import (
     MAX_SEQ,
     InvitationListParams,
+    InvitationRead,
     MessageCreate,
     MessageListParams,
     MessageRead,
+    ParticipantCreate,
     ReadUpdate,
     RoomCreate,
     RoomListParams,
@@ -968,7 +970,35 @@ async def room_page(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
                                                     MessageListParams(before=before))
         return render(request, page, "_room_older.html", room_id=room_id,
                       messages=messages.items, older=messages.next_cursor)
-    return await _room_view(request, page, rt, room_id, before=before)
+    added, invited = request.query_params.get("added"), request.query_params.get("invited")
+    note = (f"@{invited} is invited: they join when they accept." if invited
+            else f"@{added} is in the chat now." if added else None)
+    return await _room_view(request, page, rt, room_id, before=before, add_note=note)
+
+
+@router.post("/chat/{room_id}/people")
+async def add_to_room(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
+                      username: Annotated[str, Form(max_length=50)] = "",
+                      csrf_token: Annotated[str, Form()] = "") -> Response:
+    """A group's admin adds ``username``: a member at once if they follow the admin, else
+    invited (0031). Said on the room page either way, as is a name that finds nobody."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    wanted = username.strip().lstrip("@")
+    try:
+        other = await users_service.get_by_username(rt, page.caller, wanted)
+        added = await chat_service.add_participant(rt, page.caller, room_id,
+                                                   ParticipantCreate(user_id=other.id))
+    except (AppError, DBAPIError, ValidationError) as exc:
+        error = as_app_error(exc) if not isinstance(exc, ValidationError) else None
+        if error is not None and error.status_code not in (403, 404, 409):
+            raise
+        message = (f"There is nobody called @{wanted} to add." if error is None
+                   or error.status_code == 404 else f"@{wanted} cannot be added: {error.message}.")
+        return await _room_view(request, page, rt, room_id, status=422 if error is None
+                                else error.status_code, add_error=message, add_username=wanted)
+    state = "invited" if isinstance(added, InvitationRead) else "added"
+    return redirect(request, page, f"/chat/{room_id}?{state}={quote(wanted, safe='')}")
 
 
 @router.get("/chat/{room_id}/people", response_class=HTMLResponse)

@@ -156,15 +156,21 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
     await dan.get_by_label("New group").fill("Reading club")
     await dan.get_by_role("button", name="Create").click()
     await dan.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
-    club = dan.url.rsplit("/", 1)[1]
-    # The pages have no form to add people yet: the API, with dan's session token.
-    token = next(c["value"] for c in await other.cookies() if c["name"] == "fh_access")
-    auth = {"Authorization": f"Bearer {token}"}
-    bea_id = (await (await dan.request.get(f"{site}/api/v1/users/bea", headers=auth)).json())["id"]
-    invited = await dan.request.post(f"{site}/api/v1/chat/rooms/{club}/participants",
-                                     headers=auth, data={"user_id": bea_id})
-    assert invited.status == 202, await invited.text()
+    await dan.get_by_label("Add someone (username)").fill("bea")
+    await dan.get_by_role("button", name="Add", exact=True).click()
+    await dan.get_by_text("@bea is invited").wait_for()
     await other.close()
+    # A group of bea's with dan invited (he does not follow her) and cal in it (cal does):
+    # the page of a group's admin, with the form that adds people and the note it leaves.
+    await page.goto(f"{site}/chat")
+    await page.get_by_label("New group").fill("Study group")
+    await page.get_by_role("button", name="Create").click()
+    await page.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
+    for name, note in (("cal", "@cal is in the chat now"), ("dan", "@dan is invited")):
+        await page.get_by_label("Add someone (username)").fill(name)
+        await page.get_by_role("button", name="Add", exact=True).click()
+        await page.get_by_text(note).wait_for()
+    group_room = page.url.removeprefix(site)
 
     conn = await asyncpg.connect(test_db.owner_url)
     try:
@@ -180,7 +186,7 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
     shared = ["/", post, "/questions", question, "/search?q=loops", "/u/bea", "/resources",
               resource]
     signed_in = [*shared, "/questions/ask", "/notifications", "/settings/profile", "/chat", room,
-                 f"{room}?before=3", request_room,
+                 f"{room}?before=3", request_room, group_room,
                  "/posts/new", "/resources/new", "/admin", "/admin/reports",
                  f"/report?type=post&id={post.rsplit('/', 1)[1]}&back={post}",
                  "/settings/reports", "/settings/account", "/settings/privacy",

@@ -1132,15 +1132,20 @@ async def test_invitations_and_message_requests_in_the_chat_pages(browser):
              ).headers["location"]
     group_id = group.rsplit("/", 1)[1]
     dm_id = dm.rsplit("/", 1)[1]
-    # The pages have no form to add people yet: sami invites her over the API, with the
-    # session's own access token.
-    auth = {"Authorization": f"Bearer {browser.cookies.get('fh_access')}"}
-    rhea_id = (await browser.get("/api/v1/users/rhea", headers=auth)).json()["id"]
-    r = await browser.post(f"/api/v1/chat/rooms/{group_id}/participants", headers=auth,
-                           json={"user_id": rhea_id})
-    assert r.status_code == 202, r.text
-    people = (await browser.get(group)).text
+    # sami adds her from the group's page: she does not follow sami, so she is invited.
+    page = (await browser.get(group)).text
+    assert f'action="/chat/{group_id}/people"' in page and "Add someone" in page
+    r = await browser.post(f"{group}/people", data={"csrf_token": "x", "username": "rhea"})
+    assert r.status_code == 403  # no form token, nobody added
+    r = await browser.post(f"{group}/people", data={"csrf_token": token, "username": "@rhea"})
+    assert r.status_code == 303 and r.headers["location"] == f"{group}?invited=rhea"
+    people = (await browser.get(r.headers["location"])).text
     assert "<a href=\"/u/rhea\">@rhea</a> (invited)" in people
+    assert "@rhea is invited: they join when they accept." in people
+    r = await browser.post(f"{group}/people", data={"csrf_token": token, "username": "nobody9"})
+    assert r.status_code == 404 and "There is nobody called @nobody9 to add." in r.text
+    # Only the group's admins see the form; a direct chat has none.
+    assert f'action="/chat/{dm_id}/people"' not in (await browser.get(dm)).text
 
     await login_as(browser, "rhea")
     chat = await browser.get("/chat")
@@ -1168,3 +1173,16 @@ async def test_invitations_and_message_requests_in_the_chat_pages(browser):
     r = await browser.post(f"/chat/requests/{dm_id}/accept", data={"csrf_token": token})
     assert r.status_code == 303  # a declined request may still be accepted
     assert 'id="send"' in (await browser.get(dm)).text
+
+    # Someone who follows sami is added at once.
+    await sign_up_fresh(browser, "tova")
+    auth = {"Authorization": f"Bearer {browser.cookies.get('fh_access')}"}
+    sami_id = (await browser.get("/api/v1/users/sami", headers=auth)).json()["id"]
+    assert (await browser.put(f"/api/v1/users/{sami_id}/follow", headers=auth)).status_code == 200
+    await login_as(browser, "sami")
+    token = csrf((await browser.get(group)).text)
+    r = await browser.post(f"{group}/people", data={"csrf_token": token, "username": "tova"})
+    assert r.status_code == 303 and r.headers["location"] == f"{group}?added=tova"
+    page = (await browser.get(r.headers["location"])).text
+    assert "@tova is in the chat now." in page and "(invited)" not in page
+    assert '<a href="/u/tova">@tova</a>' in page
