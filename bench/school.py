@@ -130,6 +130,7 @@ async def write_rooms(owner: str, rooms: list[list[str]]) -> list[str]:
 class Tally:
     sent: dict[str, tuple[str, int]] = field(default_factory=dict)  # key -> (room, send ns)
     acked: set[str] = field(default_factory=set)  # keys the server acknowledged (committed)
+    ack_ms: list[float] = field(default_factory=list)  # send -> acknowledgement
     received: dict[tuple[str, str], int] = field(default_factory=dict)  # (user, key) -> times
     live: list[float] = field(default_factory=list)
     resumed: list[float] = field(default_factory=list)
@@ -183,7 +184,10 @@ class Pupil:
             self.tally.error(f"error:{frame.get('code')}")
             return
         if kind == "message.sent":
-            self.tally.acked.add(frame.get("request_id"))
+            key = frame.get("request_id")
+            self.tally.acked.add(key)
+            if key in self.tally.sent:
+                self.tally.ack_ms.append((time.time_ns() - self.tally.sent[key][1]) / 1e6)
             return
         room, seq = frame.get("room_id"), frame.get("seq")
         if room is None or seq is None:
@@ -265,6 +269,7 @@ def summary(tally: Tally, members: dict[str, list[str]], wall: float, cpu: float
         "out_of_order": tally.out_of_order,
         "live": {q: _pct(tally.live, v) for q, v in (("p50", .5), ("p95", .95), ("p99", .99),
                                                       ("max", 1.0))},
+        "acknowledged_ms": {"p50": _pct(tally.ack_ms, .5), "p99": _pct(tally.ack_ms, .99)},
         "resumed": {"count": len(tally.resumed), "p50": _pct(tally.resumed, .5),
                     "p99": _pct(tally.resumed, .99)},
         "reconnects": tally.reconnects, "errors": tally.errors,
@@ -294,7 +299,8 @@ def _cpu() -> float:
 
 
 async def school_day(port: int, owner: str, secret: str, n: int, duration: float,
-                     drain: float, churn_per_minute: float = 0.05, seed: int = 7) -> dict[str, Any]:
+                     drain: float, churn_per_minute: float = 0.05, typing: bool = True,
+                     seed: int = 7) -> dict[str, Any]:
     rng = random.Random(seed)
     users = await make_users(owner, n, secret)
     ids = [u for u, _ in users]
@@ -323,7 +329,7 @@ async def school_day(port: int, owner: str, secret: str, n: int, duration: float
             await p.up.wait()
             tally.lag.append((time.monotonic() - due) * 1000)
             try:
-                await p.send(r.choice(p.rooms), f"{k0}:{k}", typing=True)
+                await p.send(r.choice(p.rooms), f"{k0}:{k}", typing=typing)
             except websockets.ConnectionClosed:
                 pass  # dropped meanwhile: the message was not sent, so it is not expected
             k += 1
@@ -481,6 +487,7 @@ def main() -> None:
     ap.add_argument("--sockets", type=int, default=2000, help="school day sockets (0 to skip)")
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--drain", type=float, default=5.0)
+    ap.add_argument("--no-typing", action="store_true", help="messages without a typing event")
     ap.add_argument("--churn", type=float, default=0.05,
                     help="share of the sockets that drop and resume per minute")
     ap.add_argument("--ceiling", default="250,500,750,1000,1500,2000,3000",
@@ -527,7 +534,7 @@ def main() -> None:
             try:
                 with suite.RssSampler(proc.pid) as rss:
                     r = asyncio.run(school_day(port, owner, secret, args.sockets, args.duration,
-                                               args.drain, args.churn))
+                                               args.drain, args.churn, not args.no_typing))
                 r["server_rss_max_mib"] = round(max(rss.max_mib.values(), default=0.0), 1)
                 print(f"school day: {json.dumps(r)}", flush=True)
                 result["school_day"] = r
