@@ -66,6 +66,8 @@ MAX_INLINE_BYTES = 7000
 # How long the hub keeps a sequenced event that arrived ahead of an earlier one before
 # handing it on anyway (the subscribers then load the missing ones).
 REORDER_HOLD_SECONDS = 0.25
+# Events sent now on PostgreSQL go out together, at most this many per NOTIFY statement.
+NOTIFY_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +226,12 @@ class EventBus:
         self._started = False
         self._listen_conn: asyncpg.Connection | None = None
         self._notify_conn: asyncpg.Connection | None = None
-        self._notify_lock = asyncio.Lock()
+        # Events sent now (ephemeral) on PostgreSQL: waiting for the next NOTIFY statement,
+        # and the future their senders wait on; one flusher sends them in order.
+        self._batch: list[str] = []
+        self._batch_sent: asyncio.Future[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self.notify_statements = 0  # how many NOTIFY statements carried them (tests, metrics)
         self._redis: Any = None
         self._redis_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
@@ -258,7 +265,7 @@ class EventBus:
 
     async def stop(self) -> None:
         self._started = False
-        for task in (self._redis_task, self._watch_task):
+        for task in (self._redis_task, self._watch_task, self._flusher):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -374,12 +381,44 @@ class EventBus:
             elif self.backend == "redis":
                 await self._redis.publish(REDIS_CHANNEL, body)
             else:
-                assert self._notify_conn is not None
-                async with self._notify_lock:
-                    await self._notify_conn.execute(
-                        "SELECT pg_notify($1, $2)", FANOUT_CHANNEL, body.decode())
+                await self._notify(body.decode())
         except Exception:
             log.warning("events: publish to %s failed", event.channel, exc_info=True)
+
+    async def _notify(self, body: str) -> None:
+        """NOTIFY ``body`` with whatever else is waiting, in one statement; return once sent.
+
+        One statement per event through the one connection serialized every sender behind
+        every other: a class coming online together (each socket answering each newcomer's
+        presence) queued tens of thousands of round trips and held the sockets' writers,
+        and the replies behind them, for seconds. Batched, a burst costs a few statements.
+        """
+        if self._batch_sent is None:
+            self._batch_sent = asyncio.get_running_loop().create_future()
+        self._batch.append(body)
+        sent = self._batch_sent
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await asyncio.shield(sent)
+
+    async def _flush(self) -> None:
+        while self._batch:
+            bodies, sent = self._batch, self._batch_sent
+            self._batch, self._batch_sent = [], None
+            assert sent is not None
+            try:
+                assert self._notify_conn is not None
+                for start in range(0, len(bodies), NOTIFY_BATCH):
+                    self.notify_statements += 1
+                    await self._notify_conn.execute(
+                        "SELECT pg_notify($1, b.body)"
+                        " FROM unnest($2::text[]) WITH ORDINALITY AS b(body, ord) ORDER BY b.ord",
+                        FANOUT_CHANNEL, bodies[start:start + NOTIFY_BATCH])
+            except Exception as exc:
+                sent.set_exception(exc)
+                sent.exception()  # marked retrieved: each sender logs it
+            else:
+                sent.set_result(None)
 
     async def send_in_transaction(self, tx: Executes, events: list[Event]) -> None:
         """On PostgreSQL: NOTIFY ``events`` inside ``tx`` (delivered at its commit, in

@@ -149,6 +149,20 @@ async def two_buses(test_db) -> AsyncIterator[tuple[EventBus, EventBus]]:
             await bus.stop()
 
 
+async def test_a_burst_of_ephemeral_events_goes_out_in_few_notify_statements_in_order(two_buses):
+    """A class coming online: hundreds of presence frames published at once by one process.
+    Every one arrives, in the order published, carried by a handful of NOTIFY statements
+    (one per event through one connection queued them for seconds)."""
+    sender, receiver = two_buses
+    sub = Recorder()
+    receiver.hub.add(ROOM, sub)
+    before = sender.notify_statements
+    await asyncio.gather(*(sender.publish(ROOM, {"type": "presence", "n": n}) for n in range(300)))
+    await wait_for(lambda: len(sub.events) == 300, "the 300 events")
+    assert [e["n"] for e in sub.events] == list(range(300))
+    assert 1 <= sender.notify_statements - before <= 10
+
+
 def caller_of(session: dict[str, Any]) -> Caller:
     return Caller(role="authenticated", user_id=UUID(session["user"]["id"]))
 
