@@ -414,6 +414,9 @@ class EventBus:
                         "SELECT pg_notify($1, b.body)"
                         " FROM unnest($2::text[]) WITH ORDINALITY AS b(body, ord) ORDER BY b.ord",
                         FANOUT_CHANNEL, bodies[start:start + NOTIFY_BATCH])
+            except asyncio.CancelledError:  # the bus is stopping: its senders stop too
+                sent.cancel()
+                raise
             except Exception as exc:
                 sent.set_exception(exc)
                 sent.exception()  # marked retrieved: each sender logs it

@@ -310,7 +310,9 @@ class Connection:
                     await self._on_event(item[1], item[2])
         except asyncio.CancelledError:
             raise
-        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+        except WebSocketDisconnect:
+            await self._close(CLOSE_SERVER_ERROR, "send failed")  # the client left: normal
+        except (RuntimeError, OSError) as exc:
             log.warning("realtime: sending to a socket failed (%s: %s); closing it",
                         type(exc).__name__, exc)
             await self._close(CLOSE_SERVER_ERROR, "send failed")

@@ -989,14 +989,14 @@ async def add_to_room(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
         other = await users_service.get_by_username(rt, page.caller, wanted)
         added = await chat_service.add_participant(rt, page.caller, room_id,
                                                    ParticipantCreate(user_id=other.id))
-    except (AppError, DBAPIError, ValidationError) as exc:
-        error = as_app_error(exc) if not isinstance(exc, ValidationError) else None
-        if error is not None and error.status_code not in (403, 404, 409):
+    except (AppError, DBAPIError) as exc:
+        error = as_app_error(exc)
+        if error is None or error.status_code not in (403, 404, 409):
             raise
-        message = (f"There is nobody called @{wanted} to add." if error is None
-                   or error.status_code == 404 else f"@{wanted} cannot be added: {error.message}.")
-        return await _room_view(request, page, rt, room_id, status=422 if error is None
-                                else error.status_code, add_error=message, add_username=wanted)
+        message = (f"There is nobody called @{wanted} to add." if error.status_code == 404
+                   else f"@{wanted} cannot be added: {error.message}.")
+        return await _room_view(request, page, rt, room_id, status=error.status_code,
+                                add_error=message, add_username=wanted)
     state = "invited" if isinstance(added, InvitationRead) else "added"
     return redirect(request, page, f"/chat/{room_id}?{state}={quote(wanted, safe='')}")
 
