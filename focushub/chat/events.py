@@ -18,6 +18,7 @@ waits in their requests list (0031).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -50,6 +51,12 @@ def room_event(row: Mapping[str, Any]) -> dict[str, Any]:
         "data": _jsonable(row["payload"]),
         "created_at": created_at.isoformat() if hasattr(created_at, "isoformat") else created_at,
     }
+
+
+def stored_event(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``chat_room_events`` row that came as JSON (``chat_send_messages()``), with its
+    ``created_at`` as the datetime a row read by SQL has."""
+    return {**row, "created_at": datetime.fromisoformat(row["created_at"])}
 
 
 def stub(event: Mapping[str, Any]) -> dict[str, Any]:

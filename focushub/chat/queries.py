@@ -124,10 +124,8 @@ ONE_MESSAGE = f"""
     WHERE m.id = :id
 """
 
-SEND_MESSAGE = """
-    SELECT id FROM public.chat_send_message(
-        :room_id, :content, CAST(:message_type AS message_type), CAST(:file_id AS uuid), :key)
-"""
+# A batch of messages, each as its sender (0034): {"results": [...], "events": [...]}.
+SEND_MESSAGES = "SELECT CAST(public.chat_send_messages(CAST(:items AS jsonb)) AS text)"
 
 EXPORT = """
     SELECT m.seq, m.created_at, m.content, m.message_type::text AS message_type, m.file_url,

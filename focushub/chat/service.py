@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 from uuid import UUID
 
+import orjson
+
 from focushub.chat import events, queries
 from focushub.chat.schemas import (
     AttachmentRead,
@@ -40,8 +42,8 @@ from focushub.chat.schemas import (
     RoomUpdate,
     UserSummary,
 )
-from focushub.core.db import Caller, Tx
-from focushub.core.errors import Forbidden, NotFound
+from focushub.core.db import SERVICE, Caller, Tx
+from focushub.core.errors import Forbidden, NotFound, translate_sql_error
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
 from focushub.files import service as files
@@ -386,16 +388,53 @@ async def send_message(
 ) -> MessageRead:
     """Send a message as the caller (``chat_send_message()``: 404 outside the room, 409 in
     an archived room). With an ``idempotency_key`` a retry returns the first message and
-    writes nothing, so it publishes nothing either."""
+    writes nothing, so it publishes nothing either.
+
+    Messages are group-committed: the ones waiting at the same moment for rooms of the
+    same lane are written in one transaction (``chat_send_messages()``, 0034), each as its
+    own sender in its own subtransaction, and each returns once that transaction
+    committed. A room's messages from one process keep the order they were sent in."""
+    if not caller.is_authenticated:
+        raise Forbidden("sign in to send messages")
     await limits.check_write(rt, caller, "message")
-    async with _write(rt, caller) as tx:
-        message_id = await tx.scalar(
-            queries.SEND_MESSAGE,
-            room_id=room_id, content=data.content, message_type=data.message_type,
-            file_id=data.file_id,
-            key=data.idempotency_key,
-        )
-        return await _message(tx, message_id)
+    group = rt.group_commit("chat.messages", lambda items: _send_batch(rt, items),
+                            lanes=SEND_LANES, max_items=SEND_BATCH)
+    return await group.submit(str(room_id), (caller, room_id, data))
+
+
+# Transactions of message batches a process may have open at once (rooms spread over
+# them), and the most messages one of them writes.
+SEND_LANES = 4
+SEND_BATCH = 100
+
+
+def _send_item(caller: Caller, room_id: UUID, data: MessageCreate) -> dict[str, Any]:
+    return {
+        "claims": dict(caller.claims), "sub": str(caller.user_id),
+        "session": caller.claims.get("session_id"), "room_id": str(room_id),
+        "content": data.content, "message_type": data.message_type,
+        "file_id": str(data.file_id) if data.file_id else None, "key": data.idempotency_key,
+    }
+
+
+async def _send_batch(
+    rt: Runtime, items: list[tuple[Caller, UUID, MessageCreate]]
+) -> list[MessageRead | BaseException]:
+    """Write a batch of messages in one transaction: one statement for all of them, then
+    their room events (published at the commit, as every chat write's)."""
+    payload = orjson.dumps([_send_item(*item) for item in items]).decode()
+    async with rt.transaction(SERVICE) as tx:
+        out = orjson.loads(await tx.scalar(queries.SEND_MESSAGES, items=payload))
+        events.publish_rows(tx, [events.stored_event(e) for e in out["events"]])
+    results: list[MessageRead | BaseException] = []
+    for result in out["results"]:
+        if "message" in result:
+            results.append(MessageRead.model_validate(result["message"]))
+            continue
+        error = translate_sql_error(result["sqlstate"], result["error"], result["constraint"])
+        results.append(error or RuntimeError(
+            f"chat_send_messages: {result['sqlstate']} {result['error']}"))
+    return results
 
 
 async def list_messages(

@@ -95,6 +95,7 @@ _RAISED_CODES: dict[str, int] = {
     "token_reused": 401,
     "inactive_user": 403,
     "rate_limited": 429,
+    "session_ended": 401,
 }
 
 _CONSTRAINT_MESSAGES: dict[str, tuple[str, str]] = {
@@ -148,6 +149,13 @@ def translate_db_error(exc: DBAPIError) -> AppError | None:
         # Raised by asyncpg before the query is sent: a parameter it cannot encode
         # (an integer beyond bigint, say). Always the caller's value.
         return ValidationFailed("A value is out of range", details={"reason": message})
+    return translate_sql_error(state, message, constraint)
+
+
+def translate_sql_error(state: str | None, message: str, constraint: str | None) -> AppError | None:
+    """Map an error PostgreSQL reported (SQLSTATE, message, constraint) to an
+    :class:`AppError`; None if it is ours. Also for errors a SQL function caught and
+    returned (a failed item of a group commit)."""
     if state == "P0001" and ":" in message:
         code, _, text = message.partition(":")
         code = code.strip()

@@ -38,6 +38,9 @@ LATENCY = Histogram("focushub_http_request_duration_seconds", "HTTP request dura
                     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 WEBSOCKETS = Gauge("focushub_websocket_connections", "Open realtime WebSocket connections")
 EVENTS_SENT = Counter("focushub_realtime_events_total", "Events published on the bus", ["path"])
+GROUP_COMMIT_ITEMS = Histogram(
+    "focushub_group_commit_items", "Items written per group-commit transaction", ["name"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128))
 AI_ANSWERS = Counter("focushub_ai_answers_total", "AI answers finished", ["status", "model"])
 DB_POOL_IN_USE = Gauge("focushub_db_pool_checked_out", "Database connections in use")
 JOBS = Gauge("focushub_jobs", "Jobs in the queue by status", ["status"])

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import logging
 from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
 
 import procrastinate
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from focushub.core.batching import GroupCommit, Write
 from focushub.core.db import Caller, Tx, create_engine, transaction
 from focushub.core.events import EventBus
 from focushub.core.jobs import JobQueue
@@ -24,6 +26,9 @@ from focushub.core.settings import Settings
 from focushub.integrations.storage import ObjectStore, open_store
 
 log = logging.getLogger("focushub.runtime")
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def runtime_of(context: procrastinate.JobContext) -> Runtime:
@@ -51,6 +56,7 @@ class Runtime:
         # The HS256 signing key (in development generated once into the data dir).
         self.jwt_secret = settings.resolved_jwt_secret()
         self._owns_engine = owns_engine
+        self._groups: dict[str, GroupCommit[Any, Any]] = {}
 
     @classmethod
     def build(cls, settings: Settings, *, engine: AsyncEngine | None = None,
@@ -79,6 +85,15 @@ class Runtime:
         """A transaction as ``caller`` whose events and jobs commit with it."""
         return transaction(self.engine, caller, self)
 
+    def group_commit(self, name: str, write: Write[T, R], *, lanes: int = 4,
+                     max_items: int = 100) -> GroupCommit[T, R]:
+        """The process's group commit called ``name`` (made by its first caller), which hands
+        the items waiting together to ``write`` (core/batching.py). Stopped with the runtime."""
+        group = self._groups.get(name)
+        if group is None:
+            group = self._groups[name] = GroupCommit(name, write, lanes=lanes, max_items=max_items)
+        return group
+
     # Effects: called by core.db.transaction.
     async def before_commit(self, tx: Tx) -> None:
         if tx.jobs:
@@ -95,6 +110,8 @@ class Runtime:
         await self.jobs.open()
 
     async def stop(self) -> None:
+        for group in self._groups.values():
+            await group.close()
         await self.bus.stop()
         await self.jobs.close()
         await self.limiter.close()

@@ -18,6 +18,8 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
 from focushub.app import create_app
+from focushub.core.db import create_engine
+from focushub.core.events import EventBus
 from focushub.core.settings import Settings
 from tests.conftest import TestDatabase
 
@@ -119,3 +121,25 @@ async def ready_ws(ws_url: str, token: str) -> WsClient:
     frame = await ws.recv()
     assert frame["type"] == "ready", frame
     return ws
+
+
+@pytest.fixture
+async def engine(test_db) -> AsyncIterator[Any]:
+    engine = create_engine(test_db.app_url, pool_size=8, max_overflow=0)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def two_buses(test_db) -> AsyncIterator[tuple[EventBus, EventBus]]:
+    """The buses of two server processes (PostgreSQL fan-out)."""
+    buses = (EventBus(database_url=test_db.app_url), EventBus(database_url=test_db.app_url))
+    for bus in buses:
+        await bus.start()
+    try:
+        yield buses
+    finally:
+        for bus in buses:
+            await bus.stop()

@@ -11,7 +11,6 @@ of order (Redis) back in order before its sockets see them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
@@ -25,7 +24,7 @@ from focushub.chat import queries
 from focushub.chat import service as chat_service
 from focushub.chat.events import room_event
 from focushub.chat.schemas import MessageCreate
-from focushub.core.db import Caller, create_engine
+from focushub.core.db import Caller
 from focushub.core.events import FANOUT_CHANNEL, Event, EventBus, Hub
 from focushub.core.jobs import JobQueue
 from focushub.core.runtime import Runtime
@@ -121,32 +120,10 @@ async def test_hub_passes_other_events_straight_through_and_forgets_rooms_withou
 # --- PostgreSQL: commit order across processes ----------------------------------------------
 
 
-@pytest.fixture
-async def engine(test_db) -> AsyncIterator[Any]:
-    engine = create_engine(test_db.app_url, pool_size=8, max_overflow=0)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
 def runtime_on(test_db, engine, bus: EventBus) -> Runtime:
     """The runtime of a server process whose event bus is ``bus``."""
     settings = Settings(env="test", database_url=test_db.app_url, jwt_secret="x" * 40)
     return Runtime(settings, engine, bus, JobQueue(test_db.app_url), owns_engine=False)
-
-
-@pytest.fixture
-async def two_buses(test_db) -> AsyncIterator[tuple[EventBus, EventBus]]:
-    """The buses of two server processes (PostgreSQL fan-out)."""
-    buses = (EventBus(database_url=test_db.app_url), EventBus(database_url=test_db.app_url))
-    for bus in buses:
-        await bus.start()
-    try:
-        yield buses
-    finally:
-        for bus in buses:
-            await bus.stop()
 
 
 async def test_a_burst_of_ephemeral_events_goes_out_in_few_notify_statements_in_order(two_buses):
@@ -211,8 +188,8 @@ async def test_events_of_a_transaction_that_rolls_back_are_never_sent(
     with pytest.raises(RuntimeError):
         async with rt.transaction(caller_of(alice)) as tx:
             tx.before_commit(chat_events.publish_transaction_events)
-            await tx.scalar(queries.SEND_MESSAGE, room_id=room["id"], content="rolled back",
-                            message_type="text", file_id=None, key=None)
+            await tx.scalar("SELECT id FROM public.chat_send_message("
+                            " :room_id, 'rolled back', 'text', NULL, NULL)", room_id=room["id"])
             rows = await tx.all(queries.TRANSACTION_EVENTS)
             assert len(rows) == 1
             chat_events.publish_rows(tx, [dict(r) for r in rows])

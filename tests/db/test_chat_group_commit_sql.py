@@ -1,0 +1,106 @@
+"""The group commit of chat messages in SQL (0034): ``chat_send_messages()`` sends each
+item as its own sender, under RLS, in its own subtransaction; only the server's
+service_role may call it, and no item can claim another role or subject."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from tests.db.helpers import (
+    ACCESS_DENIED,
+    ANON,
+    RAISED,
+    SERVICE,
+    acting_as,
+    as_user,
+    expect_error,
+    make_room,
+    make_user,
+)
+
+CALL = "SELECT public.chat_send_messages($1::jsonb)::text"
+
+
+def item(sender: uuid.UUID, room: uuid.UUID, content: str, **extra) -> dict:
+    return {"sub": str(sender), "claims": {"sub": str(sender), "role": "authenticated"},
+            "session": None, "room_id": str(room), "content": content,
+            "message_type": "text", "file_id": None, "key": None, **extra}
+
+
+async def test_only_the_server_role_sends_in_batches(app_conn, owner_conn):
+    alice, bob = await make_user(owner_conn), await make_user(owner_conn)
+    room = await make_room(owner_conn, alice, [bob])
+    batch = json.dumps([item(bob, room, "as bob")])
+    for caller in (ANON, as_user(alice)):
+        async with acting_as(app_conn, caller):
+            await expect_error(app_conn, ACCESS_DENIED, CALL, batch)
+    # A client role cannot reach it through a function of its own either: nothing was sent.
+    assert await owner_conn.fetchval(
+        "SELECT count(*) FROM chat_messages WHERE room_id = $1", room) == 0
+
+
+async def test_each_item_is_sent_as_its_sender_and_fails_alone(app_conn, owner_conn):
+    alice, carol, outsider = [await make_user(owner_conn) for _ in range(3)]
+    room = await make_room(owner_conn, alice, [carol])
+    other = await make_room(owner_conn, alice)
+    await owner_conn.execute("UPDATE chat_rooms SET is_active = false WHERE id = $1", other)
+    kept = await make_room(owner_conn, carol)
+    batch = [
+        item(alice, room, "one"),
+        item(outsider, room, "intruder"),
+        # Claims that say service_role and another subject change nothing: sent as carol.
+        item(carol, room, "as carol",
+             claims={"role": "service_role", "sub": str(alice)}),
+        item(alice, room, "ended", session=str(uuid.uuid4())),
+        item(alice, other, "archived"),
+        item(carol, kept, "elsewhere"),
+    ]
+    async with acting_as(app_conn, SERVICE):
+        out = json.loads(await app_conn.fetchval(CALL, json.dumps(batch)))
+        # The transaction is back to the server's role, with its own claims.
+        assert await app_conn.fetchval("SELECT current_user") == "service_role"
+        assert await app_conn.fetchval("SELECT auth.uid()") is None
+        rows = await app_conn.fetch(
+            "SELECT room_id, seq, sender_id, content FROM chat_messages"
+            " WHERE room_id = ANY($1::uuid[]) ORDER BY room_id, seq", [room, other, kept])
+        events = await app_conn.fetch(
+            "SELECT room_id, seq, type FROM chat_room_events WHERE room_id = ANY($1::uuid[])"
+            " AND type = 'message.created' ORDER BY room_id::text, seq", [room, other, kept])
+    results = out["results"]
+    assert [r["ord"] for r in results] == [1, 2, 3, 4, 5, 6]  # in the order given
+    assert results[0]["message"]["content"] == "one"
+    assert results[0]["message"]["sender_id"] == str(alice)
+    assert results[0]["message"]["is_read"] is False
+    assert (results[1]["sqlstate"], results[1]["error"].split(":")[0]) == (RAISED, "not_found")
+    assert results[2]["message"]["sender_id"] == str(carol)
+    assert results[2]["message"]["sender_username"] is not None
+    assert results[3]["error"].startswith("session_ended:")
+    assert results[4]["error"].startswith("conflict:")  # archived
+    assert results[5]["message"]["room_id"] == str(kept)
+    # Exactly the three good ones were written, numbered without gaps per room.
+    assert [(r["room_id"], r["seq"], r["sender_id"], r["content"]) for r in rows] == sorted([
+        (room, 1, alice, "one"), (room, 2, carol, "as carol"), (kept, 1, carol, "elsewhere"),
+    ])
+    # The events of the batch, and only those of the items written, as stored.
+    assert sorted(e["payload"]["content"] for e in out["events"]) == [
+        "as carol", "elsewhere", "one"]
+    assert sorted((e["room_id"], e["seq"], e["type"]) for e in out["events"]) == [
+        (str(r["room_id"]), r["seq"], r["type"]) for r in events]
+
+
+async def test_a_retry_in_the_same_batch_is_the_first_message(app_conn, owner_conn):
+    alice, bob = await make_user(owner_conn), await make_user(owner_conn)
+    room = await make_room(owner_conn, alice, [bob])
+    batch = [item(alice, room, "hello", key="k-1"), item(alice, room, "hello", key="k-1")]
+    async with acting_as(app_conn, SERVICE):
+        out = json.loads(await app_conn.fetchval(CALL, json.dumps(batch)))
+    first, retry = (r["message"] for r in out["results"])
+    assert first["id"] == retry["id"] and first["seq"] == 1
+    assert len(out["events"]) == 1
+
+
+async def test_a_batch_that_is_not_a_list_is_refused(app_conn, owner_conn):
+    async with acting_as(app_conn, SERVICE):
+        await expect_error(app_conn, RAISED, CALL, json.dumps({"room_id": "x"}),
+                           message="validation_error:")
