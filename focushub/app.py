@@ -34,7 +34,7 @@ from focushub.health.router import router as health_router
 from focushub.notifications.router import router as notifications_router
 from focushub.posts.router import router as posts_router
 from focushub.questions.router import router as questions_router
-from focushub.realtime.router import router as realtime_router
+from focushub.realtime.router import RealtimeEntrance
 from focushub.reports.router import router as reports_router
 from focushub.resources.router import router as resources_router
 from focushub.safety.router import router as safety_router
@@ -85,7 +85,6 @@ ROUTERS = (
     chat_router,
     chat_consent_router,
     admin_router,
-    realtime_router,
 )
 
 
@@ -141,6 +140,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.add_middleware(Compression, minimum_size=1024, compresslevel=6)
     # Outermost: every request, errors included, gets its id, access log line and metrics.
     app.add_middleware(RequestContextMiddleware)
+    # The realtime WebSocket skips the HTTP layers above (focushub/realtime/router.py).
+    app.add_middleware(RealtimeEntrance)
     install_error_handlers(app)
     for router in ROUTERS:
         # Every error status an operation may answer, documented with the one error shape.

@@ -2,18 +2,23 @@
 
 Authenticate with ``?access_token=`` or a first frame ``{"type": "auth", ...}``;
 the protocol, events and close codes are described in focushub/realtime/gateway.py.
+
+The endpoint is an ASGI middleware (:class:`RealtimeEntrance`, the outermost one) rather
+than a route: a socket lives for hours, and a route would keep every HTTP middleware's and
+the router's frames, and FastAPI's per-request state, alive for each one of thousands of
+idle sockets. Everything those layers do concerns HTTP requests only.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, WebSocket
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from focushub.realtime.gateway import Connection, authenticate
 
-router = APIRouter(tags=["realtime"])
+PATH = "/api/v1/realtime"
 
 
-@router.websocket("/api/v1/realtime")
 async def realtime(ws: WebSocket) -> None:
     rt = ws.app.state.runtime
     auth = await authenticate(ws, rt)
@@ -22,3 +27,16 @@ async def realtime(ws: WebSocket) -> None:
     caller, expires_at = auth
     connection = Connection(ws, rt, caller, expires_at)
     await connection.run()
+
+
+class RealtimeEntrance:
+    """Hands WebSockets for :data:`PATH` to the gateway; everything else goes on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == PATH:
+            await realtime(WebSocket(scope, receive, send))
+            return
+        await self.app(scope, receive, send)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import inspect
 import socket
 from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from focushub.core.middleware import BodyLimitMiddleware
+from focushub.core.observability import RequestContextMiddleware
 from focushub.realtime import gateway
+from focushub.realtime.router import RealtimeEntrance
 from tests.api.conftest import follow, make_user
 from tests.realtime.conftest import open_ws, ready_ws
 
@@ -360,3 +365,23 @@ async def test_the_web_session_cookie_signs_in_only_from_this_site(live_server, 
     assert (await ws.recv())["code"] == "not_authenticated"
     with pytest.raises(ConnectionClosed):
         await ws.recv()
+
+
+async def test_an_open_socket_holds_no_http_layer(live_server, http):
+    """A socket lives for hours: it goes to the gateway before the HTTP middleware and the
+    router, so none of their frames stay alive for it (each cost idle sockets memory)."""
+    alice = await make_user(http)
+    ws = await ready_ws(live_server.ws_url, alice["access_token"])
+    try:
+        await ws.send({"type": "ping"})
+        assert (await ws.recv())["type"] == "pong"
+        # The coroutines serving a WebSocket (the lifespan also runs through the layers).
+        serving = {c.cr_code for c in gc.get_objects()
+                   if inspect.iscoroutine(c) and c.cr_frame is not None
+                   and isinstance(c.cr_frame.f_locals.get("scope"), dict)
+                   and c.cr_frame.f_locals["scope"].get("type") == "websocket"}
+        assert RealtimeEntrance.__call__.__code__ in serving  # the socket is served...
+        for layer in (BodyLimitMiddleware, RequestContextMiddleware):
+            assert layer.__call__.__code__ not in serving, layer  # ...with no HTTP layer
+    finally:
+        await ws.close()
