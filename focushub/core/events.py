@@ -445,5 +445,18 @@ class EventBus:
         if self.sends_in_transaction:
             return
         observability.EVENTS_SENT.labels(self.backend).inc(len(events))
+        if self._started and self.backend == "redis" and len(events) > 1:
+            # A transaction's events (a group commit's can be hundreds) in one round trip,
+            # in order.
+            bodies = [b for b in map(self._body, events) if b is not None]
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for body in bodies:
+                        pipe.publish(REDIS_CHANNEL, body)
+                    await pipe.execute()
+            except Exception:
+                log.warning("events: publishing %d events to Redis failed", len(bodies),
+                            exc_info=True)
+            return
         for event in events:
             await self._send(event)

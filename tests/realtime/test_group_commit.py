@@ -13,10 +13,12 @@ from prometheus_client import REGISTRY
 from focushub.chat import service as chat_service
 from focushub.chat.schemas import MessageCreate
 from focushub.core.errors import AppError
+from focushub.core.events import EventBus
 from focushub.core.jobs import JobQueue
 from focushub.core.runtime import Runtime
 from focushub.core.settings import Settings
 from tests.api.conftest import make_user
+from tests.realtime.test_fanout import REDIS_URL, redis_answers
 from tests.realtime.test_gateway import group
 from tests.realtime.test_ordering import Recorder, caller_of, wait_for
 
@@ -95,3 +97,37 @@ async def test_a_stopped_runtime_refuses_messages(live_server, test_db, engine, 
     with pytest.raises(RuntimeError):
         await chat_service.send_message(rt, caller_of(alice), UUID(room["id"]),
                                         MessageCreate(content="after"))
+
+
+async def test_a_batch_s_events_reach_another_process_in_order_through_redis(
+        live_server, http, test_db, engine):
+    """On Redis a batch's events are published after the commit in one pipeline: another
+    process still gets every one, in each room's order."""
+    if not redis_answers():
+        pytest.skip("Redis does not answer on 127.0.0.1:6379")
+    alice, bob = await make_user(http), await make_user(http)
+    rooms = [await group(http, alice, bob, name=f"R{i}") for i in range(2)]
+    buses = [EventBus(database_url=test_db.app_url, redis_url=REDIS_URL) for _ in range(2)]
+    for bus in buses:
+        await bus.start()
+    seen = Recorder()
+    for room in rooms:
+        buses[1].hub.add(f"room:{room['id']}", seen)
+    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret="x" * 40,
+                        write_limits_enabled=False)
+    rt = Runtime(settings, engine, buses[0], JobQueue(test_db.app_url), owns_engine=False)
+    try:
+        sent = await asyncio.gather(*(
+            chat_service.send_message(rt, caller_of((alice, bob)[i % 2]),
+                                      UUID(rooms[i % 2]["id"]), MessageCreate(content=f"r{i}"))
+            for i in range(30)))
+        await wait_for(lambda: len(seen.events) == 30, "the 30 messages through Redis")
+    finally:
+        await rt.stop()
+        await buses[1].stop()
+    assert buses[0].backend == "redis"
+    for room in rooms:
+        got = [e for e in seen.events if e["room_id"] == room["id"]]
+        assert [e["seq"] for e in got] == list(range(got[0]["seq"], got[0]["seq"] + 15))
+        assert [e["data"]["content"] for e in got] == [
+            m.content for m in sorted(sent, key=lambda m: m.seq) if str(m.room_id) == room["id"]]
