@@ -46,6 +46,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -104,7 +105,11 @@ def _room_id(frame: dict[str, Any]) -> str:
 
 
 class Connection:
-    """A signed-in socket: its subscriptions, its bounded queue and its writer task."""
+    """A signed-in socket: its subscriptions, its bounded outbox and the task writing it.
+
+    The writer task exists only while the outbox holds something: most sockets are idle
+    most of the time, and an idle socket then costs no task, no coroutine frame and no
+    queue (tens of thousands of them are held at once)."""
 
     def __init__(self, ws: WebSocket, rt: Runtime, caller: Caller, expires_at: float | None) -> None:
         self.ws = ws
@@ -119,7 +124,9 @@ class Connection:
         # Rooms this socket stopped following -> last seq delivered there, so the copy of an
         # event that also travels on the user channel is not delivered twice.
         self.left: dict[str, int] = {}
-        self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        self.outbox: deque[tuple[Any, ...]] = deque()
+        self.outbox_limit = QUEUE_SIZE
+        self._writer: asyncio.Task[None] | None = None
         self.closing = False
         self._close_task: asyncio.Task[None] | None = None  # held so it is not collected
 
@@ -132,10 +139,12 @@ class Connection:
     def _enqueue(self, item: tuple[Any, ...]) -> None:
         if self.closing:
             return
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
+        if len(self.outbox) >= self.outbox_limit:
             self._close_soon(CLOSE_SLOW_CONSUMER, "too slow: reconnect and resume")
+            return
+        self.outbox.append(item)
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     def _close_soon(self, code: int, reason: str) -> None:
         self.closing = True
@@ -154,7 +163,6 @@ class Connection:
 
     async def _run(self) -> None:
         self.bus.hub.add(user_channel(self.user_id), self)
-        writer = asyncio.create_task(self._write_loop())
         expiry = None
         if self.expires_at is not None:
             expiry = asyncio.get_running_loop().call_later(
@@ -168,9 +176,11 @@ class Connection:
             if expiry is not None:
                 expiry.cancel()
             self.closing = True
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
+            writer = self._writer
+            if writer is not None:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await writer
             self.bus.hub.discard(user_channel(self.user_id), self)
             active = [rid for rid, st in self.rooms.items() if st.delivered is not None]
             for rid in list(self.rooms):
@@ -298,8 +308,9 @@ class Connection:
 
     async def _write_loop(self) -> None:
         try:
-            while True:
-                item = await self.queue.get()
+            # Ends when the outbox is empty: _enqueue starts a new writer for the next item.
+            while self.outbox:
+                item = self.outbox.popleft()
                 if self.closing:
                     return
                 if item[0] == "send":
@@ -319,6 +330,8 @@ class Connection:
         except Exception:
             log.exception("realtime: writer failed")
             await self._close(CLOSE_SERVER_ERROR, "server error")
+        finally:
+            self._writer = None
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_text(orjson.dumps(frame).decode())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import inspect
 import socket
+import types
 from typing import Any
 
 import pytest
@@ -367,21 +367,40 @@ async def test_the_web_session_cookie_signs_in_only_from_this_site(live_server, 
         await ws.recv()
 
 
+def _scope_type(local_vars: dict[str, Any]) -> str | None:
+    try:
+        scope = local_vars.get("scope")
+        return scope.get("type") if isinstance(scope, dict) else None
+    except ReferenceError:  # a weak proxy of a finished test's object
+        return None
+
+
 async def test_an_open_socket_holds_no_http_layer(live_server, http):
     """A socket lives for hours: it goes to the gateway before the HTTP middleware and the
-    router, so none of their frames stay alive for it (each cost idle sockets memory)."""
+    router, so none of their frames stay alive for it, and it has a writer task only while
+    it has something to send (each cost idle sockets memory)."""
     alice = await make_user(http)
     ws = await ready_ws(live_server.ws_url, alice["access_token"])
     try:
         await ws.send({"type": "ping"})
         assert (await ws.recv())["type"] == "pong"
         # The coroutines serving a WebSocket (the lifespan also runs through the layers).
+        # type(), not isinstance(): the heap holds weak proxies of dead objects.
         serving = {c.cr_code for c in gc.get_objects()
-                   if inspect.iscoroutine(c) and c.cr_frame is not None
-                   and isinstance(c.cr_frame.f_locals.get("scope"), dict)
-                   and c.cr_frame.f_locals["scope"].get("type") == "websocket"}
+                   if type(c) is types.CoroutineType and c.cr_frame is not None
+                   and _scope_type(c.cr_frame.f_locals) == "websocket"}
         assert RealtimeEntrance.__call__.__code__ in serving  # the socket is served...
         for layer in (BodyLimitMiddleware, RequestContextMiddleware):
             assert layer.__call__.__code__ not in serving, layer  # ...with no HTTP layer
+        # Nothing to send: no writer task either (one starts with the next frame).
+        (connection,) = live_server.app.state.runtime.bus.hub.subscribers(
+            f"user:{alice['user']['id']}")
+        for _ in range(500):
+            if connection._writer is None:
+                break
+            await asyncio.sleep(0.01)
+        assert connection._writer is None and not connection.outbox
+        await ws.send({"type": "ping"})
+        assert (await ws.recv())["type"] == "pong"
     finally:
         await ws.close()
