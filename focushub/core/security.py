@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -108,7 +109,18 @@ def decode_access_token(token: str, *, secret: str, issuer: str) -> AccessClaims
         user_id = uuid.UUID(str(claims["sub"]))
     except ValueError:
         raise Unauthorized("The access token is invalid", code="invalid_token") from None
-    return AccessClaims(user_id=user_id, claims=claims)
+    return AccessClaims(user_id=user_id, claims=_shared_strings(claims))
+
+
+def _shared_strings(value: Any) -> Any:
+    """``value`` with its keys and short string values interned: a signed-in socket keeps
+    its claims for hours, and every socket's claims have the same keys and mostly the same
+    values (issuer, audience, role, provider)."""
+    if isinstance(value, dict):
+        return {sys.intern(k): _shared_strings(v) for k, v in value.items()}
+    if isinstance(value, str) and len(value) <= 32:
+        return sys.intern(value)
+    return value
 
 
 def anonymous_key(secret: str, purpose: str, client_address: str, day: date) -> str:
