@@ -1,40 +1,80 @@
-"""Load a generated data set with COPY, as the schema owner, in one transaction.
+"""Load a generated data set with COPY, as the schema owner, over several connections at once.
 
 Rows are generated while they are copied: each COPY consumes the chunks of
 :meth:`focushub.seed.generate.Dataset.chunks` as they are made, so the Python
-process holds only the data set's plan and one chunk (its peak memory grows
-by a few bytes per row of the plan, not with the rows), and generation overlaps
-the server's work.
+process holds only the data set's plan and one chunk per COPY in flight (its
+peak memory grows by a few bytes per row of the plan, not with the rows), and
+generation overlaps the server's work.
 
-The load runs with ``session_replication_role = replica``: no trigger fires
-(counters, notifications, foreign-key checks), which is safe because the
-generator writes consistent rows and computes every counter itself. The
-secondary indexes of the loaded tables (not those backing primary keys or
-unique constraints) are dropped first and rebuilt from their own definitions
-(``pg_get_indexdef``) after the COPYs, inside the same transaction, so a failed
-load leaves the schema as it was. ANALYZE follows the commit.
+How a load runs:
+
+1. **Prepare** (one committed transaction): refuse a database that has users
+   unless ``reset``; with ``reset``, or when content is there without users
+   (the leftovers of a load that was killed), empty it with
+   ``TRUNCATE users CASCADE``.
+2. **Content** (:data:`CONTENT_ORDER`): every table in its own transaction, up
+   to ``jobs`` tables at once, each on its own connection, biggest first. In
+   its transaction a table's secondary indexes and the unique constraints no
+   foreign key relies on are dropped, the rows are COPYed, then the indexes and
+   constraints are rebuilt from their own definitions (``pg_get_indexdef``,
+   ``pg_get_constraintdef``). A table's indexes are therefore never missing
+   outside its own uncommitted transaction, whatever happens to the process.
+3. **Users last** (:data:`FINAL_TABLES`, users and their credentials): one
+   transaction, committed only after every content table has committed. It is
+   the mark of a complete load: **a database with users holds a complete load**.
+4. ANALYZE (per table, as each commits) and the recount check
+   (:func:`recount_mismatches`, its queries spread over the connections).
+
+Every transaction runs with ``session_replication_role = replica``: no trigger
+fires (counters, notifications, foreign-key checks), which is safe because the
+generator writes consistent rows and computes every counter itself; the primary
+keys stay (rows come in id order, so their B-trees are appended to), and the
+rebuilt unique constraints check what they always check.
+
+**Failure.** If anything fails before the users commit, the loader stops the
+other connections' backends and empties what committed (``TRUNCATE users
+CASCADE``, as ``reset`` does) before raising; a process killed midway leaves
+content without users, which no consumer takes for a load (they seed a
+database without users) and which the next ``seed_database`` empties first.
+With ``reset``, the old content is emptied in step 1: a failed load leaves an
+empty database, not the old one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
+import os
 import time
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from focushub.seed.generate import COLUMNS, counts_for, generate
+from focushub.seed.generate import COLUMNS, Dataset, counts_for, generate
 
 log = logging.getLogger("focushub.seed")
 
 # Every seeded account logs in with this password (one argon2 hash shared by all).
 SEED_PASSWORD = "focushub-seed-password"
 
+# Loaded concurrently, each in its own transaction; biggest (longest) first, so that
+# the last table to start is a short one.
+CONTENT_ORDER = ("posts", "votes", "comments", "answers", "followers", "question_views",
+                 "questions", "ai_answers", "resources")
+# Loaded last, in the transaction whose commit marks the load complete.
+FINAL_TABLES = ("users", "focushub_auth.credentials")
 # Parents before children (no FK is checked during the load, but this keeps it readable).
 LOAD_ORDER = ("users", "focushub_auth.credentials", "followers", "posts", "comments", "questions",
               "answers", "ai_answers", "resources", "votes", "question_views")
+assert set(LOAD_ORDER) == set(CONTENT_ORDER) | set(FINAL_TABLES)
+
+# Connections loading at once. The server's work (tsvectors, index builds) and the
+# generator's overlap best with one more connection than cores (measured, docs/performance.md).
+DEFAULT_JOBS = min(4, (os.cpu_count() or 2) + 1)
 
 
 class SeedError(RuntimeError):
@@ -43,10 +83,15 @@ class SeedError(RuntimeError):
 
 @dataclass
 class SeedReport:
+    """What a load did. ``seconds`` holds consecutive phases (their sum is the wall
+    time); ``tables`` the copy and index seconds of each table, which overlap."""
+
     scale: float
     seed: int
+    jobs: int = 1
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    tables: dict[str, dict[str, float]] = field(default_factory=dict)
     mismatches: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -54,53 +99,65 @@ class SeedReport:
         return sum(self.seconds.values())
 
 
-_SECONDARY_INDEXES = """
-SELECT format('%I.%I', n.nspname, ic.relname) AS name, pg_get_indexdef(i.indexrelid) AS def
+# Per loaded table, what the load drops and rebuilds: indexes that back no constraint
+# (kind 'index'), and unique or exclusion constraints (kind 'constraint'); never a
+# primary key, nor an index a foreign key relies on.
+_DROPPABLE = """
+SELECT format('%I.%I', n.nspname, c.relname) AS tbl,
+       format('%I.%I', n.nspname, ic.relname) AS index_name,
+       k.conname, CASE WHEN k.oid IS NULL THEN 'index' ELSE 'constraint' END AS kind,
+       CASE WHEN k.oid IS NULL THEN pg_get_indexdef(i.indexrelid)
+            ELSE pg_get_constraintdef(k.oid) END AS def
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_class ic ON ic.oid = i.indexrelid
+LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid
+     AND k.contype IN ('p', 'u', 'x')
 WHERE n.nspname || '.' || c.relname = ANY($1::text[])
-  AND NOT i.indisunique AND NOT i.indisprimary
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
-ORDER BY 1
+  AND NOT i.indisprimary
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)
+ORDER BY 1, 2
 """
 
+_VOTES = """(SELECT votable_id, sum(CASE vote_type WHEN 'upvote' THEN 1 ELSE -1 END)::int AS score
+  FROM votes WHERE votable_type = '{kind}' GROUP BY 1)"""
+
 # Rows whose stored counter differs from a recount, per counter. All zero after a seed.
-RECOUNT_SQL = """
-WITH v AS (
-    SELECT votable_type, votable_id,
-           sum(CASE vote_type WHEN 'upvote' THEN 1 ELSE -1 END)::int AS score
-    FROM votes GROUP BY 1, 2
-)
-SELECT
-  (SELECT count(*) FROM posts p LEFT JOIN v ON v.votable_type = 'post' AND v.votable_id = p.id
-    WHERE p.likes_count <> coalesce(v.score, 0)) AS posts_likes_count,
-  (SELECT count(*) FROM posts p LEFT JOIN (SELECT post_id, count(*) n FROM comments GROUP BY 1) c
-    ON c.post_id = p.id WHERE p.comments_count <> coalesce(c.n, 0)) AS posts_comments_count,
-  (SELECT count(*) FROM comments p LEFT JOIN v ON v.votable_type = 'comment' AND v.votable_id = p.id
-    WHERE p.likes_count <> coalesce(v.score, 0)) AS comments_likes_count,
-  (SELECT count(*) FROM comments p LEFT JOIN (SELECT parent_id, count(*) n FROM comments
-    WHERE parent_id IS NOT NULL GROUP BY 1) r ON r.parent_id = p.id
-    WHERE p.replies_count <> coalesce(r.n, 0)) AS comments_replies_count,
-  (SELECT count(*) FROM questions p LEFT JOIN v ON v.votable_type = 'question' AND v.votable_id = p.id
-    WHERE p.votes_count <> coalesce(v.score, 0)) AS questions_votes_count,
-  (SELECT count(*) FROM questions p LEFT JOIN (SELECT question_id, count(*) n FROM answers GROUP BY 1) a
-    ON a.question_id = p.id WHERE p.answers_count <> coalesce(a.n, 0)) AS questions_answers_count,
-  (SELECT count(*) FROM questions p LEFT JOIN (SELECT question_id, count(*) n FROM question_views
-    GROUP BY 1) w ON w.question_id = p.id
-    WHERE p.views_count <> coalesce(w.n, 0)) AS questions_views_count,
-  (SELECT count(*) FROM answers p LEFT JOIN v ON v.votable_type = 'answer' AND v.votable_id = p.id
-    WHERE p.votes_count <> coalesce(v.score, 0)) AS answers_votes_count,
-  (SELECT count(*) FROM questions q WHERE (q.status = 'answered') <> EXISTS
-    (SELECT 1 FROM answers a WHERE a.question_id = q.id AND a.is_accepted)
-    AND q.status <> 'closed') AS questions_status
-"""
+# One statement per counter, so that they can run on several connections at once.
+RECOUNT_QUERIES: dict[str, str] = {
+    "posts_likes_count": f"""SELECT count(*) FROM posts p LEFT JOIN {_VOTES.format(kind='post')} v
+      ON v.votable_id = p.id WHERE p.likes_count <> coalesce(v.score, 0)""",
+    "posts_comments_count": """SELECT count(*) FROM posts p LEFT JOIN
+      (SELECT post_id, count(*) n FROM comments GROUP BY 1) c
+      ON c.post_id = p.id WHERE p.comments_count <> coalesce(c.n, 0)""",
+    "comments_likes_count": f"""SELECT count(*) FROM comments p
+      LEFT JOIN {_VOTES.format(kind='comment')} v
+      ON v.votable_id = p.id WHERE p.likes_count <> coalesce(v.score, 0)""",
+    "comments_replies_count": """SELECT count(*) FROM comments p LEFT JOIN
+      (SELECT parent_id, count(*) n FROM comments WHERE parent_id IS NOT NULL GROUP BY 1) r
+      ON r.parent_id = p.id WHERE p.replies_count <> coalesce(r.n, 0)""",
+    "questions_votes_count": f"""SELECT count(*) FROM questions p
+      LEFT JOIN {_VOTES.format(kind='question')} v
+      ON v.votable_id = p.id WHERE p.votes_count <> coalesce(v.score, 0)""",
+    "questions_answers_count": """SELECT count(*) FROM questions p LEFT JOIN
+      (SELECT question_id, count(*) n FROM answers GROUP BY 1) a
+      ON a.question_id = p.id WHERE p.answers_count <> coalesce(a.n, 0)""",
+    "questions_views_count": """SELECT count(*) FROM questions p LEFT JOIN
+      (SELECT question_id, count(*) n FROM question_views GROUP BY 1) w
+      ON w.question_id = p.id WHERE p.views_count <> coalesce(w.n, 0)""",
+    "answers_votes_count": f"""SELECT count(*) FROM answers p
+      LEFT JOIN {_VOTES.format(kind='answer')} v
+      ON v.votable_id = p.id WHERE p.votes_count <> coalesce(v.score, 0)""",
+    "questions_status": """SELECT count(*) FROM questions q WHERE (q.status = 'answered') <> EXISTS
+      (SELECT 1 FROM answers a WHERE a.question_id = q.id AND a.is_accepted)
+      AND q.status <> 'closed'""",
+}
 
 
 async def recount_mismatches(conn: asyncpg.Connection) -> dict[str, int]:
     """Per counter, how many rows disagree with a recount (the schema owner bypasses RLS)."""
-    return dict(await conn.fetchrow(RECOUNT_SQL))
+    return {name: await conn.fetchval(sql) for name, sql in RECOUNT_QUERIES.items()}
 
 
 def _split(table: str) -> tuple[str, str]:
@@ -108,22 +165,130 @@ def _split(table: str) -> tuple[str, str]:
     return schema or "public", name
 
 
+def _qualified(table: str) -> str:
+    return ".".join(_split(table))
+
+
+async def _rows(data: Dataset, table: str) -> AsyncIterator[tuple[Any, ...]]:
+    """The table's rows for COPY, giving way to the other COPYs after each chunk."""
+    for chunk in data.chunks(table):
+        for row in chunk:
+            yield row
+        await asyncio.sleep(0)
+
+
+async def _begin_load(conn: asyncpg.Connection) -> None:
+    # Inside the load's transaction only (SET LOCAL): nothing outlives it.
+    await conn.execute("SET LOCAL session_replication_role = replica")
+    await conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+
+
+async def _load_tables(conn: asyncpg.Connection, tables: Iterable[str], data: Dataset,
+                       droppable: dict[str, list[asyncpg.Record]], report: SeedReport) -> None:
+    """Drop, COPY, rebuild: the caller holds the transaction."""
+    tables = tuple(tables)
+    for table in tables:
+        for d in droppable.get(_qualified(table), ()):
+            if d["kind"] == "index":
+                await conn.execute(f"DROP INDEX {d['index_name']}")
+            else:
+                await conn.execute(f'ALTER TABLE {d["tbl"]} DROP CONSTRAINT "{d["conname"]}"')
+    for table in tables:
+        started = time.perf_counter()
+        schema, name = _split(table)
+        await conn.copy_records_to_table(name, schema_name=schema, columns=list(COLUMNS[table]),
+                                         records=_rows(data, table))
+        report.rows[table] = data.rows[table]
+        report.tables.setdefault(table, {})["copy"] = time.perf_counter() - started
+        log.info("generated and copied %s rows into %s in %.1fs", data.rows[table], table,
+                 report.tables[table]["copy"])
+    for table in tables:
+        started = time.perf_counter()
+        for d in droppable.get(_qualified(table), ()):
+            if d["kind"] == "index":
+                await conn.execute(d["def"])
+            else:
+                await conn.execute(f'ALTER TABLE {d["tbl"]} ADD CONSTRAINT "{d["conname"]}" {d["def"]}')
+        report.tables[table]["indexes"] = time.perf_counter() - started
+
+
+async def _analyze(conn: asyncpg.Connection, tables: Iterable[str], report: SeedReport) -> None:
+    for table in tables:
+        started = time.perf_counter()
+        await conn.execute(f"ANALYZE {_qualified(table)}")
+        report.tables[table]["analyze"] = time.perf_counter() - started
+
+
+async def _run_pool(url: str, jobs: int, items: list[Any], work: Any, pids: set[int]) -> None:
+    """Run ``work(conn, item)`` for every item on up to ``jobs`` connections; the first
+    failure cancels the rest and is raised."""
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    for item in items:
+        queue.put_nowait(item)
+
+    async def worker() -> None:
+        conn = await asyncpg.connect(url)
+        pids.add(conn.get_server_pid())
+        ok = False
+        try:
+            while not queue.empty():
+                await work(conn, queue.get_nowait())
+            ok = True
+        finally:
+            if ok:
+                await conn.close()
+            else:
+                conn.terminate()
+
+    tasks = [asyncio.create_task(worker()) for _ in range(min(jobs, len(items)))]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()  # raises the first failure
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def seed_database(
     owner_url: str, *, scale: float, seed: int = 42, reset: bool = False, check: bool = True,
-    password_hash: str | None = None,
+    password_hash: str | None = None, jobs: int = DEFAULT_JOBS,
 ) -> SeedReport:
     """Fill the database at ``owner_url`` (the schema owner, migrated to head).
 
-    Refuses a database that already has users unless ``reset``, which first
-    empties every content table (``TRUNCATE users CASCADE``).
+    Refuses a database that already has users unless ``reset``, which first empties
+    every content table (``TRUNCATE users CASCADE``). On return the load is complete
+    (users are the last rows committed); if it raises, the database holds no users and
+    no content, except after a failure of the cleanup itself, when the next call empties
+    the leftovers. See the module's docstring.
     """
     if scale <= 0:
         raise SeedError("scale must be positive")
-    report = SeedReport(scale=scale, seed=seed)
+    if jobs < 1:
+        raise SeedError("jobs must be at least 1")
+    report = SeedReport(scale=scale, seed=seed, jobs=jobs)
     if password_hash is None:
         from focushub.core.security import hash_password
 
         password_hash = hash_password(SEED_PASSWORD)
+    gc_threshold = gc.get_threshold()
+    # The rows are short-lived tuples freed by reference counting, but their number
+    # triggers the cycle collector, which then walks every object of the application
+    # (a third of the generator's time). Old objects are set aside and young ones
+    # collected a hundred times less often, for the load only.
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
+    try:
+        return await _seed(owner_url, report, password_hash, check=check, reset=reset)
+    finally:
+        gc.set_threshold(*gc_threshold)
+        gc.unfreeze()
+
+
+async def _seed(owner_url: str, report: SeedReport, password_hash: str, *, check: bool,
+                reset: bool) -> SeedReport:
+    scale, seed, jobs = report.scale, report.seed, report.jobs
     t0 = time.perf_counter()
     anchor = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     log.info("planning scale %s (seed %s)", scale, seed)
@@ -133,48 +298,82 @@ async def seed_database(
 
     conn = await asyncpg.connect(owner_url)
     try:
+        started = time.perf_counter()
         existing = await conn.fetchval("SELECT count(*) FROM public.users")
         if existing and not reset:
             raise SeedError(
                 f"the database already has {existing} users; pass --reset to replace all content"
             )
-        t0 = time.perf_counter()
-        async with conn.transaction():
-            if existing:
-                await conn.execute("TRUNCATE public.users CASCADE")
-            await conn.execute("SET LOCAL session_replication_role = replica")
-            await conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            qualified = [".".join(_split(t)) for t in LOAD_ORDER]
-            indexes = await conn.fetch(_SECONDARY_INDEXES, qualified)
-            for ix in indexes:
-                await conn.execute(f"DROP INDEX {ix['name']}")
-            for table in LOAD_ORDER:
-                started = time.perf_counter()
-                schema, name = _split(table)
-                await conn.copy_records_to_table(
-                    name, schema_name=schema, columns=list(COLUMNS[table]),
-                    records=data.records(table),
-                )
-                report.rows[table] = data.rows[table]
-                report.seconds[f"copy {table}"] = time.perf_counter() - started
-                log.info("generated and copied %s rows into %s in %.1fs", data.rows[table], table,
-                         report.seconds[f"copy {table}"])
-            del data
+        leftovers = existing or any([
+            await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {_qualified(t)})")
+            for t in CONTENT_ORDER
+        ])
+        if leftovers:
+            log.info("emptying %s", "the old content" if existing else "the leftovers of a failed load")
+            await conn.execute("TRUNCATE public.users CASCADE")
+        droppable: dict[str, list[asyncpg.Record]] = {}
+        for d in await conn.fetch(_DROPPABLE, [_qualified(t) for t in LOAD_ORDER]):
+            droppable.setdefault(d["tbl"], []).append(d)
+        report.seconds["prepare"] = time.perf_counter() - started
+
+        pids: set[int] = set()
+        try:
             started = time.perf_counter()
-            for ix in indexes:
-                await conn.execute(ix["def"])
-            report.seconds["indexes"] = time.perf_counter() - started
-            log.info("rebuilt %d indexes in %.1fs", len(indexes), report.seconds["indexes"])
+
+            async def content(c: asyncpg.Connection, table: str) -> None:
+                async with c.transaction():
+                    await _begin_load(c)
+                    await _load_tables(c, (table,), data, droppable, report)
+                await _analyze(c, (table,), report)
+
+            await _run_pool(owner_url, jobs, list(CONTENT_ORDER), content, pids)
+            report.seconds["content"] = time.perf_counter() - started
+
+            started = time.perf_counter()
+            async with conn.transaction():
+                await _begin_load(conn)
+                await _load_tables(conn, FINAL_TABLES, data, droppable, report)
+            report.seconds["users"] = time.perf_counter() - started
+        except BaseException:
+            pids.add(conn.get_server_pid())
+            conn.terminate()
+            await _empty_after_failure(owner_url, pids)
+            raise
         started = time.perf_counter()
-        await conn.execute("ANALYZE")
-        report.seconds["analyze"] = time.perf_counter() - started
+        await _analyze(conn, FINAL_TABLES, report)
+        report.seconds["analyze users"] = time.perf_counter() - started
         if check:
             started = time.perf_counter()
-            report.mismatches = await recount_mismatches(conn)
+            found: dict[str, int] = {}
+
+            async def recount(c: asyncpg.Connection, name: str) -> None:
+                found[name] = await c.fetchval(RECOUNT_QUERIES[name])
+
+            await _run_pool(owner_url, jobs, list(RECOUNT_QUERIES), recount, set())
+            report.mismatches = {name: found[name] for name in RECOUNT_QUERIES}
             report.seconds["check"] = time.perf_counter() - started
     finally:
-        await conn.close()
+        if not conn.is_closed():
+            await conn.close()
     return report
+
+
+async def _empty_after_failure(url: str, pids: set[int]) -> None:
+    """Stop the load's backends (their transactions roll back; a closed socket alone
+    would leave an index build running) and empty what committed, so that a failed
+    load leaves no users and no content."""
+    log.warning("the load failed: emptying what it committed")
+    try:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE pid = ANY($1::int[]) AND datname = current_database()", list(pids))
+            await conn.execute("TRUNCATE public.users CASCADE")
+        finally:
+            await conn.close()
+    except Exception:  # the caller raises the load's own error
+        log.exception("could not empty the failed load; the next seed will")
 
 
 def expected_counts(scale: float) -> dict[str, Any]:
