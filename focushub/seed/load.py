@@ -43,18 +43,20 @@ empty database, not the old one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
+import threading
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from focushub.seed.generate import COLUMNS, Dataset, counts_for, generate
+from focushub.seed.generate import COLUMNS, NEEDS, Dataset, counts_for, generate
 
 log = logging.getLogger("focushub.seed")
 
@@ -93,6 +95,7 @@ class SeedReport:
     seconds: dict[str, float] = field(default_factory=dict)
     tables: dict[str, dict[str, float]] = field(default_factory=dict)
     mismatches: dict[str, int] = field(default_factory=dict)
+    plan_seconds: float = 0.0  # drawing the plan, while the first tables load
 
     @property
     def total_seconds(self) -> float:
@@ -219,20 +222,19 @@ async def _analyze(conn: asyncpg.Connection, tables: Iterable[str], report: Seed
         report.tables[table]["analyze"] = time.perf_counter() - started
 
 
-async def _run_pool(url: str, jobs: int, items: list[Any], work: Any, pids: set[int]) -> None:
-    """Run ``work(conn, item)`` for every item on up to ``jobs`` connections; the first
-    failure cancels the rest and is raised."""
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    for item in items:
-        queue.put_nowait(item)
+async def _run_pool(url: str, jobs: int, take: Callable[[], Awaitable[Any]],
+                    work: Callable[[asyncpg.Connection, Any], Awaitable[None]],
+                    pids: set[int]) -> None:
+    """Run ``work(conn, item)`` for every item ``take()`` gives (until it gives None) on
+    ``jobs`` connections; the first failure cancels the rest and is raised."""
 
     async def worker() -> None:
         conn = await asyncpg.connect(url)
         pids.add(conn.get_server_pid())
         ok = False
         try:
-            while not queue.empty():
-                await work(conn, queue.get_nowait())
+            while (item := await take()) is not None:
+                await work(conn, item)
             ok = True
         finally:
             if ok:
@@ -240,7 +242,7 @@ async def _run_pool(url: str, jobs: int, items: list[Any], work: Any, pids: set[
             else:
                 conn.terminate()
 
-    tasks = [asyncio.create_task(worker()) for _ in range(min(jobs, len(items)))]
+    tasks = [asyncio.create_task(worker()) for _ in range(jobs)]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
@@ -249,6 +251,12 @@ async def _run_pool(url: str, jobs: int, items: list[Any], work: Any, pids: set[
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _taker(items: list[Any]) -> Callable[[], Awaitable[Any]]:
+    async def take() -> Any:
+        return items.pop(0) if items else None
+    return take
 
 
 async def seed_database(
@@ -289,16 +297,31 @@ async def seed_database(
 async def _seed(owner_url: str, report: SeedReport, password_hash: str, *, check: bool,
                 reset: bool) -> SeedReport:
     scale, seed, jobs = report.scale, report.seed, report.jobs
-    t0 = time.perf_counter()
+    loop = asyncio.get_running_loop()
     anchor = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    log.info("planning scale %s (seed %s)", scale, seed)
-    data = generate(scale, seed, anchor, password_hash)
-    report.seconds["plan"] = time.perf_counter() - t0
-    log.info("planned in %.1fs", report.seconds["plan"])
+    # The plan is drawn in a thread while the tables whose part of it is drawn load
+    # (generate.NEEDS): the server starts on the posts' tsvectors a third of the way in.
+    drawn: dict[str, Dataset] = {}
+    stop = threading.Event()
 
-    conn = await asyncpg.connect(owner_url)
+    def on_drawn(stage: str, data: Dataset) -> None:
+        if stop.is_set():
+            raise SeedError("the load stopped")
+        loop.call_soon_threadsafe(drawn.__setitem__, stage, data)
+
+    def draw() -> float:
+        t0 = time.perf_counter()
+        generate(scale, seed, anchor, password_hash, on_drawn)
+        return time.perf_counter() - t0
+
+    log.info("planning scale %s (seed %s)", scale, seed)
+    started = time.perf_counter()
+    planning = asyncio.ensure_future(asyncio.to_thread(draw))
+    pids: set[int] = set()
+    conn: asyncpg.Connection | None = None
     try:
-        started = time.perf_counter()
+        conn = await asyncpg.connect(owner_url)
+        pids.add(conn.get_server_pid())
         existing = await conn.fetchval("SELECT count(*) FROM public.users")
         if existing and not reset:
             raise SeedError(
@@ -316,29 +339,47 @@ async def _seed(owner_url: str, report: SeedReport, password_hash: str, *, check
             droppable.setdefault(d["tbl"], []).append(d)
         report.seconds["prepare"] = time.perf_counter() - started
 
-        pids: set[int] = set()
-        try:
-            started = time.perf_counter()
+        remaining = list(CONTENT_ORDER)
 
-            async def content(c: asyncpg.Connection, table: str) -> None:
-                async with c.transaction():
-                    await _begin_load(c)
-                    await _load_tables(c, (table,), data, droppable, report)
-                await _analyze(c, (table,), report)
+        async def take() -> str | None:
+            # Biggest first among the tables whose part of the plan is drawn.
+            while remaining:
+                table = next((t for t in remaining if NEEDS[t] in drawn), None)
+                if table is not None:
+                    remaining.remove(table)
+                    return table
+                if planning.done():
+                    planning.result()  # the plan's own failure
+                await asyncio.sleep(0.05)
+            return None
 
-            await _run_pool(owner_url, jobs, list(CONTENT_ORDER), content, pids)
-            report.seconds["content"] = time.perf_counter() - started
+        async def content(c: asyncpg.Connection, table: str) -> None:
+            data = drawn[NEEDS[table]]
+            async with c.transaction():
+                await _begin_load(c)
+                await _load_tables(c, (table,), data, droppable, report)
+            await _analyze(c, (table,), report)
 
-            started = time.perf_counter()
-            async with conn.transaction():
-                await _begin_load(conn)
-                await _load_tables(conn, FINAL_TABLES, data, droppable, report)
-            report.seconds["users"] = time.perf_counter() - started
-        except BaseException:
-            pids.add(conn.get_server_pid())
+        started = time.perf_counter()
+        await _run_pool(owner_url, jobs, take, content, pids)
+        report.plan_seconds = await planning
+        report.seconds["plan and content"] = time.perf_counter() - started
+        log.info("planned in %.1fs", report.plan_seconds)
+
+        started = time.perf_counter()
+        async with conn.transaction():
+            await _begin_load(conn)
+            await _load_tables(conn, FINAL_TABLES, drawn["answers"], droppable, report)
+        report.seconds["users"] = time.perf_counter() - started
+    except BaseException:
+        stop.set()
+        if conn is not None:
             conn.terminate()
-            await _empty_after_failure(owner_url, pids)
-            raise
+        await _empty_after_failure(owner_url, pids)
+        with contextlib.suppress(BaseException):
+            await planning  # ends at its next stage
+        raise
+    try:
         started = time.perf_counter()
         await _analyze(conn, FINAL_TABLES, report)
         report.seconds["analyze users"] = time.perf_counter() - started
@@ -349,12 +390,11 @@ async def _seed(owner_url: str, report: SeedReport, password_hash: str, *, check
             async def recount(c: asyncpg.Connection, name: str) -> None:
                 found[name] = await c.fetchval(RECOUNT_QUERIES[name])
 
-            await _run_pool(owner_url, jobs, list(RECOUNT_QUERIES), recount, set())
+            await _run_pool(owner_url, jobs, _taker(list(RECOUNT_QUERIES)), recount, set())
             report.mismatches = {name: found[name] for name in RECOUNT_QUERIES}
             report.seconds["check"] = time.perf_counter() - started
     finally:
-        if not conn.is_closed():
-            await conn.close()
+        await conn.close()
     return report
 
 
