@@ -312,6 +312,7 @@ async def _seed(owner_url: str, report: SeedReport, password_hash: str, *, check
     def draw() -> float:
         t0 = time.perf_counter()
         generate(scale, seed, anchor, password_hash, on_drawn)
+        log.info("planned in %.1fs", time.perf_counter() - t0)
         return time.perf_counter() - t0
 
     log.info("planning scale %s (seed %s)", scale, seed)
@@ -364,7 +365,6 @@ async def _seed(owner_url: str, report: SeedReport, password_hash: str, *, check
         await _run_pool(owner_url, jobs, take, content, pids)
         report.plan_seconds = await planning
         report.seconds["plan and content"] = time.perf_counter() - started
-        log.info("planned in %.1fs", report.plan_seconds)
 
         started = time.perf_counter()
         async with conn.transaction():
