@@ -320,6 +320,7 @@ async def _seed(owner_url: str, report: SeedReport, password_hash: str, *, check
     planning = asyncio.ensure_future(asyncio.to_thread(draw))
     pids: set[int] = set()
     conn: asyncpg.Connection | None = None
+    loading = False  # from the first change to the database on, a failure empties it
     try:
         conn = await asyncpg.connect(owner_url)
         pids.add(conn.get_server_pid())
@@ -332,6 +333,7 @@ async def _seed(owner_url: str, report: SeedReport, password_hash: str, *, check
             await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {_qualified(t)})")
             for t in CONTENT_ORDER
         ])
+        loading = True
         if leftovers:
             log.info("emptying %s", "the old content" if existing else "the leftovers of a failed load")
             await conn.execute("TRUNCATE public.users CASCADE")
@@ -375,7 +377,8 @@ async def _seed(owner_url: str, report: SeedReport, password_hash: str, *, check
         stop.set()
         if conn is not None:
             conn.terminate()
-        await _empty_after_failure(owner_url, pids)
+        if loading:
+            await _empty_after_failure(owner_url, pids)
         with contextlib.suppress(BaseException):
             await planning  # ends at its next stage
         raise

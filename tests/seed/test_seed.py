@@ -36,9 +36,11 @@ async def test_scale_001_loads_with_exact_counters(test_db, owner_conn: asyncpg.
     # No trigger fired: no notifications were written.
     assert await owner_conn.fetchval("SELECT count(*) FROM notifications") == 0
 
-    # A second seed refuses to mix with existing data.
+    # A second seed refuses to mix with existing data, and leaves it as it was.
     with pytest.raises(SeedError):
         await seed_database(test_db.owner_url, scale=0.01, seed=7)
+    for table in ("users", "posts", "votes"):
+        assert await owner_conn.fetchval(f"SELECT count(*) FROM {table}") == expected[table]
 
 
 async def test_seeded_user_logs_in(test_db, client, owner_conn: asyncpg.Connection) -> None:
