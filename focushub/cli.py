@@ -453,7 +453,8 @@ def seed(
     Console().print(table)
     steps = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
     console.print(f"Loaded scale {scale} (seed {seed}) in {report.total_seconds:.1f}s over "
-                  f"{report.jobs} connections: {steps}")
+                  f"{report.jobs} connections: {steps} (the plan took {report.plan_seconds:.1f}s, "
+                  "while the first tables loaded)")
     bad = {k: v for k, v in report.mismatches.items() if v}
     if bad:
         console.print(f"[red]Counters differ from recounts: {bad}[/red]")
