@@ -8,12 +8,16 @@ generation overlaps the server's work.
 
 How a load runs:
 
+0. **Plan**, in a thread, from the start: :func:`focushub.seed.generate.plan`
+   draws its stages in turn, and a table may load as soon as the stage it needs
+   (:data:`focushub.seed.generate.NEEDS`) is drawn.
 1. **Prepare** (one committed transaction): refuse a database that has users
-   unless ``reset``; with ``reset``, or when content is there without users
-   (the leftovers of a load that was killed), empty it with
+   unless ``reset`` (changing nothing); with ``reset``, or when content is there
+   without users (the leftovers of a load that was killed), empty it with
    ``TRUNCATE users CASCADE``.
 2. **Content** (:data:`CONTENT_ORDER`): every table in its own transaction, up
-   to ``jobs`` tables at once, each on its own connection, biggest first. In
+   to ``jobs`` tables at once, each on its own connection, biggest first among
+   those whose part of the plan is drawn. In
    its transaction a table's secondary indexes and the unique constraints no
    foreign key relies on are dropped, the rows are COPYed, then the indexes and
    constraints are rebuilt from their own definitions (``pg_get_indexdef``,
@@ -31,7 +35,8 @@ generator writes consistent rows and computes every counter itself; the primary
 keys stay (rows come in id order, so their B-trees are appended to), and the
 rebuilt unique constraints check what they always check.
 
-**Failure.** If anything fails before the users commit, the loader stops the
+**Failure.** If anything fails after step 1 began to change the database and
+before the users commit, the loader stops the
 other connections' backends and empties what committed (``TRUNCATE users
 CASCADE``, as ``reset`` does) before raising; a process killed midway leaves
 content without users, which no consumer takes for a load (they seed a
@@ -108,7 +113,8 @@ class SeedReport:
 _DROPPABLE = """
 SELECT format('%I.%I', n.nspname, c.relname) AS tbl,
        format('%I.%I', n.nspname, ic.relname) AS index_name,
-       k.conname, CASE WHEN k.oid IS NULL THEN 'index' ELSE 'constraint' END AS kind,
+       format('%I', k.conname) AS conname,
+       CASE WHEN k.oid IS NULL THEN 'index' ELSE 'constraint' END AS kind,
        CASE WHEN k.oid IS NULL THEN pg_get_indexdef(i.indexrelid)
             ELSE pg_get_constraintdef(k.oid) END AS def
 FROM pg_index i
@@ -195,7 +201,7 @@ async def _load_tables(conn: asyncpg.Connection, tables: Iterable[str], data: Da
             if d["kind"] == "index":
                 await conn.execute(f"DROP INDEX {d['index_name']}")
             else:
-                await conn.execute(f'ALTER TABLE {d["tbl"]} DROP CONSTRAINT "{d["conname"]}"')
+                await conn.execute(f'ALTER TABLE {d["tbl"]} DROP CONSTRAINT {d["conname"]}')
     for table in tables:
         started = time.perf_counter()
         schema, name = _split(table)
@@ -211,7 +217,7 @@ async def _load_tables(conn: asyncpg.Connection, tables: Iterable[str], data: Da
             if d["kind"] == "index":
                 await conn.execute(d["def"])
             else:
-                await conn.execute(f'ALTER TABLE {d["tbl"]} ADD CONSTRAINT "{d["conname"]}" {d["def"]}')
+                await conn.execute(f'ALTER TABLE {d["tbl"]} ADD CONSTRAINT {d["conname"]} {d["def"]}')
         report.tables[table]["indexes"] = time.perf_counter() - started
 
 
