@@ -113,7 +113,7 @@ class SeedReport:
 _DROPPABLE = """
 SELECT format('%I.%I', n.nspname, c.relname) AS tbl,
        format('%I.%I', n.nspname, ic.relname) AS index_name,
-       format('%I', k.conname) AS conname,
+       quote_ident(k.conname) AS conname,
        CASE WHEN k.oid IS NULL THEN 'index' ELSE 'constraint' END AS kind,
        CASE WHEN k.oid IS NULL THEN pg_get_indexdef(i.indexrelid)
             ELSE pg_get_constraintdef(k.oid) END AS def
