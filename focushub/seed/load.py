@@ -129,44 +129,51 @@ WHERE n.nspname || '.' || c.relname = ANY($1::text[])
 ORDER BY 1, 2
 """
 
-_VOTES = """(SELECT votable_id, sum(CASE vote_type WHEN 'upvote' THEN 1 ELSE -1 END)::int AS score
-  FROM votes WHERE votable_type = '{kind}' GROUP BY 1)"""
-
 # Rows whose stored counter differs from a recount, per counter. All zero after a seed.
-# One statement per counter, so that they can run on several connections at once.
-RECOUNT_QUERIES: dict[str, str] = {
-    "posts_likes_count": f"""SELECT count(*) FROM posts p LEFT JOIN {_VOTES.format(kind='post')} v
-      ON v.votable_id = p.id WHERE p.likes_count <> coalesce(v.score, 0)""",
-    "posts_comments_count": """SELECT count(*) FROM posts p LEFT JOIN
+# A few statements, so that they can run on several connections at once; the four
+# counters of votes share one pass over the votes.
+RECOUNT_QUERIES: tuple[str, ...] = (
+    """WITH v AS (
+    SELECT votable_type, votable_id,
+           sum(CASE vote_type WHEN 'upvote' THEN 1 ELSE -1 END)::int AS score
+    FROM votes GROUP BY 1, 2
+)
+SELECT
+  (SELECT count(*) FROM posts p LEFT JOIN v ON v.votable_type = 'post' AND v.votable_id = p.id
+    WHERE p.likes_count <> coalesce(v.score, 0)) AS posts_likes_count,
+  (SELECT count(*) FROM comments p LEFT JOIN v ON v.votable_type = 'comment' AND v.votable_id = p.id
+    WHERE p.likes_count <> coalesce(v.score, 0)) AS comments_likes_count,
+  (SELECT count(*) FROM questions p LEFT JOIN v ON v.votable_type = 'question' AND v.votable_id = p.id
+    WHERE p.votes_count <> coalesce(v.score, 0)) AS questions_votes_count,
+  (SELECT count(*) FROM answers p LEFT JOIN v ON v.votable_type = 'answer' AND v.votable_id = p.id
+    WHERE p.votes_count <> coalesce(v.score, 0)) AS answers_votes_count""",
+    """SELECT count(*) AS posts_comments_count FROM posts p LEFT JOIN
       (SELECT post_id, count(*) n FROM comments GROUP BY 1) c
       ON c.post_id = p.id WHERE p.comments_count <> coalesce(c.n, 0)""",
-    "comments_likes_count": f"""SELECT count(*) FROM comments p
-      LEFT JOIN {_VOTES.format(kind='comment')} v
-      ON v.votable_id = p.id WHERE p.likes_count <> coalesce(v.score, 0)""",
-    "comments_replies_count": """SELECT count(*) FROM comments p LEFT JOIN
+    """SELECT count(*) AS comments_replies_count FROM comments p LEFT JOIN
       (SELECT parent_id, count(*) n FROM comments WHERE parent_id IS NOT NULL GROUP BY 1) r
       ON r.parent_id = p.id WHERE p.replies_count <> coalesce(r.n, 0)""",
-    "questions_votes_count": f"""SELECT count(*) FROM questions p
-      LEFT JOIN {_VOTES.format(kind='question')} v
-      ON v.votable_id = p.id WHERE p.votes_count <> coalesce(v.score, 0)""",
-    "questions_answers_count": """SELECT count(*) FROM questions p LEFT JOIN
-      (SELECT question_id, count(*) n FROM answers GROUP BY 1) a
-      ON a.question_id = p.id WHERE p.answers_count <> coalesce(a.n, 0)""",
-    "questions_views_count": """SELECT count(*) FROM questions p LEFT JOIN
-      (SELECT question_id, count(*) n FROM question_views GROUP BY 1) w
-      ON w.question_id = p.id WHERE p.views_count <> coalesce(w.n, 0)""",
-    "answers_votes_count": f"""SELECT count(*) FROM answers p
-      LEFT JOIN {_VOTES.format(kind='answer')} v
-      ON v.votable_id = p.id WHERE p.votes_count <> coalesce(v.score, 0)""",
-    "questions_status": """SELECT count(*) FROM questions q WHERE (q.status = 'answered') <> EXISTS
-      (SELECT 1 FROM answers a WHERE a.question_id = q.id AND a.is_accepted)
-      AND q.status <> 'closed'""",
-}
+    """SELECT
+  (SELECT count(*) FROM questions p LEFT JOIN (SELECT question_id, count(*) n FROM answers GROUP BY 1) a
+    ON a.question_id = p.id WHERE p.answers_count <> coalesce(a.n, 0)) AS questions_answers_count,
+  (SELECT count(*) FROM questions p LEFT JOIN (SELECT question_id, count(*) n FROM question_views
+    GROUP BY 1) w ON w.question_id = p.id
+    WHERE p.views_count <> coalesce(w.n, 0)) AS questions_views_count,
+  (SELECT count(*) FROM questions q WHERE (q.status = 'answered') <> EXISTS
+    (SELECT 1 FROM answers a WHERE a.question_id = q.id AND a.is_accepted)
+    AND q.status <> 'closed') AS questions_status""",
+)
+RECOUNTED = ("posts_likes_count", "posts_comments_count", "comments_likes_count",
+             "comments_replies_count", "questions_votes_count", "questions_answers_count",
+             "questions_views_count", "answers_votes_count", "questions_status")
 
 
 async def recount_mismatches(conn: asyncpg.Connection) -> dict[str, int]:
     """Per counter, how many rows disagree with a recount (the schema owner bypasses RLS)."""
-    return {name: await conn.fetchval(sql) for name, sql in RECOUNT_QUERIES.items()}
+    found: dict[str, int] = {}
+    for sql in RECOUNT_QUERIES:
+        found.update(await conn.fetchrow(sql))
+    return {name: found[name] for name in RECOUNTED}
 
 
 def _split(table: str) -> tuple[str, str]:
@@ -396,11 +403,11 @@ async def _seed(owner_url: str, report: SeedReport, password_hash: str, *, check
             started = time.perf_counter()
             found: dict[str, int] = {}
 
-            async def recount(c: asyncpg.Connection, name: str) -> None:
-                found[name] = await c.fetchval(RECOUNT_QUERIES[name])
+            async def recount(c: asyncpg.Connection, sql: str) -> None:
+                found.update(await c.fetchrow(sql))
 
             await _run_pool(owner_url, jobs, _taker(list(RECOUNT_QUERIES)), recount, set())
-            report.mismatches = {name: found[name] for name in RECOUNT_QUERIES}
+            report.mismatches = {name: found[name] for name in RECOUNTED}
             report.seconds["check"] = time.perf_counter() - started
     finally:
         await conn.close()
@@ -418,7 +425,10 @@ async def _empty_after_failure(url: str, pids: set[int]) -> None:
             await conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE pid = ANY($1::int[]) AND datname = current_database()", list(pids))
-            await conn.execute("TRUNCATE public.users CASCADE")
+            async with conn.transaction():
+                # Never wait forever behind someone else's lock: the next seed can do it.
+                await conn.execute("SET LOCAL lock_timeout = '60s'")
+                await conn.execute("TRUNCATE public.users CASCADE")
         finally:
             await conn.close()
     except Exception:  # the caller raises the load's own error

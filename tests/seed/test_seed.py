@@ -36,6 +36,18 @@ async def test_scale_001_loads_with_exact_counters(test_db, owner_conn: asyncpg.
     # No trigger fired: no notifications were written.
     assert await owner_conn.fetchval("SELECT count(*) FROM notifications") == 0
 
+    # The recount sees a counter that is off.
+    changes = owner_conn.transaction()
+    await changes.start()
+    await owner_conn.execute("SET LOCAL session_replication_role = replica")
+    await owner_conn.execute("UPDATE posts SET likes_count = likes_count + 1"
+                             " WHERE id = (SELECT id FROM posts ORDER BY id LIMIT 1)")
+    await owner_conn.execute("UPDATE questions SET views_count = views_count + 2"
+                             " WHERE id = (SELECT id FROM questions ORDER BY id DESC LIMIT 1)")
+    found = await recount_mismatches(owner_conn)
+    await changes.rollback()
+    assert found == {**{k: 0 for k in found}, "posts_likes_count": 1, "questions_views_count": 1}
+
     # A second seed refuses to mix with existing data, and leaves it as it was.
     with pytest.raises(SeedError):
         await seed_database(test_db.owner_url, scale=0.01, seed=7)
