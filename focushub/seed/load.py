@@ -16,8 +16,8 @@ How a load runs:
    without users (the leftovers of a load that was killed), empty it with
    ``TRUNCATE users CASCADE``.
 2. **Content** (:data:`CONTENT_ORDER`): every table in its own transaction, up
-   to ``jobs`` tables at once, each on its own connection, biggest first among
-   those whose part of the plan is drawn. In
+   to ``jobs`` tables at once, each on its own connection: the posts first (the
+   critical path), then biggest first among those whose part of the plan is drawn. In
    its transaction a table's secondary indexes and the unique constraints no
    foreign key relies on are dropped, the rows are COPYed, then the indexes and
    constraints are rebuilt from their own definitions (``pg_get_indexdef``,
@@ -358,9 +358,15 @@ async def _seed(owner_url: str, report: SeedReport, password_hash: str, *, check
         remaining = list(CONTENT_ORDER)
 
         async def take() -> str | None:
-            # Biggest first among the tables whose part of the plan is drawn.
+            # Biggest first among the tables whose part of the plan is drawn; but none
+            # before the biggest, the load's critical path: until its part of the plan is
+            # drawn, the plan has the Python process to itself.
             while remaining:
-                table = next((t for t in remaining if NEEDS[t] in drawn), None)
+                if CONTENT_ORDER[0] in remaining:
+                    ready = [CONTENT_ORDER[0]] if NEEDS[CONTENT_ORDER[0]] in drawn else []
+                else:
+                    ready = [t for t in remaining if NEEDS[t] in drawn]
+                table = ready[0] if ready else None
                 if table is not None:
                     remaining.remove(table)
                     return table
