@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from array import array
 from datetime import UTC, datetime
 
@@ -9,8 +10,8 @@ import asyncpg
 import pytest
 
 from focushub.seed import SEED_PASSWORD, SeedError, recount_mismatches, seed_database
-from focushub.seed.generate import CHUNK_ROWS, counts_for, generate
-from focushub.seed.load import LOAD_ORDER
+from focushub.seed.generate import CHUNK_ROWS, COLUMNS, counts_for, generate
+from focushub.seed.load import CONTENT_ORDER, LOAD_ORDER
 
 
 async def test_scale_001_loads_with_exact_counters(test_db, owner_conn: asyncpg.Connection) -> None:
@@ -35,9 +36,23 @@ async def test_scale_001_loads_with_exact_counters(test_db, owner_conn: asyncpg.
     # No trigger fired: no notifications were written.
     assert await owner_conn.fetchval("SELECT count(*) FROM notifications") == 0
 
-    # A second seed refuses to mix with existing data.
+    # The recount sees a counter that is off.
+    changes = owner_conn.transaction()
+    await changes.start()
+    await owner_conn.execute("SET LOCAL session_replication_role = replica")
+    await owner_conn.execute("UPDATE posts SET likes_count = likes_count + 1"
+                             " WHERE id = (SELECT id FROM posts ORDER BY id LIMIT 1)")
+    await owner_conn.execute("UPDATE questions SET views_count = views_count + 2"
+                             " WHERE id = (SELECT id FROM questions ORDER BY id DESC LIMIT 1)")
+    found = await recount_mismatches(owner_conn)
+    await changes.rollback()
+    assert found == {**{k: 0 for k in found}, "posts_likes_count": 1, "questions_views_count": 1}
+
+    # A second seed refuses to mix with existing data, and leaves it as it was.
     with pytest.raises(SeedError):
         await seed_database(test_db.owner_url, scale=0.01, seed=7)
+    for table in ("users", "posts", "votes"):
+        assert await owner_conn.fetchval(f"SELECT count(*) FROM {table}") == expected[table]
 
 
 async def test_seeded_user_logs_in(test_db, client, owner_conn: asyncpg.Connection) -> None:
@@ -76,3 +91,85 @@ def test_rows_come_in_bounded_chunks() -> None:
     assert max(sizes) == CHUNK_ROWS
     assert max(len(chunk) for chunk in data.chunks("votes")) <= CHUNK_ROWS
     assert data.rows["votes"] == counts_for(0.05)["votes"]
+
+
+# Tables a load fills, with a digest of their rows that does not depend on the load time
+# (timestamps move with it) nor on the order rows were written in.
+_DIGESTS = {
+    "users": "md5(string_agg(id::text || username || role, ',' ORDER BY id))",
+    "posts": "md5(string_agg(id::text || author_id || title || md5(content) || likes_count"
+             " || comments_count || search_vector::text, ',' ORDER BY id))",
+    "comments": "md5(string_agg(id::text || post_id || coalesce(parent_id::text, '-')"
+                " || likes_count || replies_count, ',' ORDER BY id))",
+    "answers": "md5(string_agg(id::text || question_id || votes_count || is_accepted,"
+               " ',' ORDER BY id))",
+    "votes": "md5(string_agg(id::text || user_id || votable_id || vote_type, ',' ORDER BY id))",
+    "followers": "md5(string_agg(follower_id::text || following_id, ',' ORDER BY id))",
+}
+
+
+async def _digests(conn: asyncpg.Connection) -> dict[str, str]:
+    return {t: await conn.fetchval(f"SELECT {expr} FROM {t}") for t, expr in _DIGESTS.items()}
+
+
+async def _index_definitions(conn: asyncpg.Connection) -> set[str]:
+    rows = await conn.fetch(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname IN ('public', 'focushub_auth')")
+    return {r["indexdef"] for r in rows}
+
+
+async def test_same_seed_same_rows_whatever_the_connections(
+    test_db, owner_conn: asyncpg.Connection
+) -> None:
+    """Tables load concurrently: how many at once changes nothing in the rows."""
+    await seed_database(test_db.owner_url, scale=0.01, seed=5, check=False, jobs=1)
+    one = await _digests(owner_conn)
+    report = await seed_database(test_db.owner_url, scale=0.01, seed=5, reset=True, jobs=4)
+    assert await _digests(owner_conn) == one
+    assert set(report.mismatches.values()) == {0}
+    await seed_database(test_db.owner_url, scale=0.01, seed=6, check=False, reset=True)
+    assert await _digests(owner_conn) != one
+
+
+@pytest.mark.parametrize("jobs", [1, 3])
+async def test_failed_load_leaves_nothing_that_looks_loaded(
+    test_db, owner_conn: asyncpg.Connection, caplog: pytest.LogCaptureFixture, jobs: int
+) -> None:
+    """A table that cannot be completed (here a unique index that the questions break,
+    rebuilt after their COPY) fails the load after other tables committed (one at a
+    time, in CONTENT_ORDER; or while others are being copied): the load raises, leaves
+    no users and no content, and every index is still there."""
+    assert CONTENT_ORDER.index("questions") > CONTENT_ORDER.index("posts")
+    await owner_conn.execute("CREATE UNIQUE INDEX seed_test_one_per_category ON questions (category)")
+    try:
+        indexes = await _index_definitions(owner_conn)
+        with caplog.at_level(logging.INFO, logger="focushub.seed"), \
+                pytest.raises(asyncpg.UniqueViolationError):
+            await seed_database(test_db.owner_url, scale=0.01, seed=7, jobs=jobs)
+        if jobs == 1:
+            assert "rows into posts" in caplog.text and "rows into questions" in caplog.text
+        assert "emptying what it committed" in caplog.text
+        for table in LOAD_ORDER:
+            assert await owner_conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
+        assert await _index_definitions(owner_conn) == indexes
+    finally:
+        await owner_conn.execute("DROP INDEX IF EXISTS seed_test_one_per_category")
+    # Nothing is left over: a new load needs no --reset and counts exactly.
+    await seed_database(test_db.owner_url, scale=0.01, seed=7, check=False)
+    assert await owner_conn.fetchval("SELECT count(*) FROM questions") == counts_for(0.01)["questions"]
+
+
+async def test_leftovers_of_a_killed_load_are_emptied_first(
+    test_db, owner_conn: asyncpg.Connection
+) -> None:
+    """A load killed before its users committed leaves content without users: no
+    consumer takes that for a load, and the next load empties it instead of refusing."""
+    data = generate(0.01, 9, datetime(2025, 1, 1, tzinfo=UTC), "h")
+    async with owner_conn.transaction():
+        await owner_conn.execute("SET LOCAL session_replication_role = replica")
+        await owner_conn.copy_records_to_table(
+            "votes", columns=list(COLUMNS["votes"]), records=data.records("votes"))
+    assert await owner_conn.fetchval("SELECT count(*) FROM users") == 0
+    report = await seed_database(test_db.owner_url, scale=0.01, seed=9)
+    assert await owner_conn.fetchval("SELECT count(*) FROM votes") == counts_for(0.01)["votes"]
+    assert set(report.mismatches.values()) == {0}
