@@ -16,7 +16,14 @@ from contextlib import AbstractAsyncContextManager
 import procrastinate
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from focushub.core.db import Caller, Tx, create_engine, transaction
+from focushub.core.db import (
+    Caller,
+    DirectTx,
+    Tx,
+    create_engine,
+    direct_transaction,
+    transaction,
+)
 from focushub.core.events import EventBus
 from focushub.core.jobs import JobQueue
 from focushub.core.ratelimit import Limiter, open_limiter
@@ -78,6 +85,11 @@ class Runtime:
     def transaction(self, caller: Caller) -> AbstractAsyncContextManager[Tx]:
         """A transaction as ``caller`` whose events and jobs commit with it."""
         return transaction(self.engine, caller, self)
+
+    def direct_transaction(self, caller: Caller) -> AbstractAsyncContextManager[DirectTx]:
+        """:meth:`transaction` on asyncpg directly, for the hot paths (see CONTRIBUTING.md,
+        "Hot paths"): the same role, claims, session check and side effects."""
+        return direct_transaction(self.engine, caller, self)
 
     # Effects: called by core.db.transaction.
     async def before_commit(self, tx: Tx) -> None:
