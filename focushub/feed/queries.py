@@ -15,6 +15,8 @@ items; collecting their items first reads all of a prolific author's.)
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from focushub.content.sql import author_and_my_vote, author_join, author_json
 from focushub.core.jsonsql import json_page_sql, json_time
 
@@ -130,6 +132,7 @@ def _item_json(alias: str) -> str:
     )
 
 
+@lru_cache(maxsize=16)  # a handful of variants, each built once
 def feed_page_json(*, scope: str, after: bool, authenticated: bool) -> str:
     """:func:`feed_sql` as a ``Page[FeedItemRead]`` built by PostgreSQL (a hot read,
     ``focushub.core.jsonsql``); its cursor keys are (score, id) for trending, else

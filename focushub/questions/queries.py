@@ -9,10 +9,13 @@ values are always named parameters.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from uuid import UUID
+
 from focushub.ai import queries as ai_queries
 from focushub.answers.queries import answer_page_json, answer_page_json_sql
 from focushub.content.sql import author_and_my_vote, author_join, author_json
-from focushub.core.db import Caller
+from focushub.core.db import ANONYMOUS, Caller
 from focushub.core.jsonsql import json_time
 
 _QUESTION_COMMON = (
@@ -23,6 +26,8 @@ _QUESTION_COMMON = (
 )
 
 EXCERPT_LENGTH = 300
+# Statements depend on whether the caller is signed in, never on who they are.
+_ANY_USER = UUID(int=0)
 
 
 def _common_columns(caller: Caller, views: str) -> str:
@@ -98,10 +103,16 @@ def select_question_page(caller: Caller) -> str:
 
 
 def question_page_json(caller: Caller) -> str:
+    return _question_page_json(caller.is_authenticated)
+
+
+@lru_cache(maxsize=2)  # built once per kind of caller
+def _question_page_json(authenticated: bool) -> str:
     """:func:`select_question_page` as a hot read (``focushub.core.jsonsql``): ``body``, the
     ``QuestionDetail`` built by PostgreSQL except ``answers_next_cursor``, and ``more`` and
     ``key_0``… of the answer page (``answers.queries.answer_page_json_sql``) to make it.
     Binds what :func:`select_question_page` binds, and :page_size (the answers shown)."""
+    caller = Caller(role="authenticated", user_id=_ANY_USER) if authenticated else ANONYMOUS
     return f"""
         WITH viewed AS (SELECT public.record_question_view(:id, :viewer_key) AS counted)
         SELECT json_build_object(

@@ -22,6 +22,8 @@ matches stay reachable by narrowing the query, the category or the tag.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from focushub.content.sql import AUTHOR_COLUMNS, author_join, author_json
 from focushub.core.jsonsql import json_page_sql, json_time
 from focushub.search.schemas import HIGHLIGHT_START, HIGHLIGHT_STOP
@@ -149,10 +151,16 @@ _USER_HIT_JSON = (
 
 def content_page_json(*, types: list[str]) -> str:
     """:func:`content_sql` as a page (keys: rank, id); binds :page_size as well."""
-    return json_page_sql(content_sql(types=types), item=_CONTENT_HIT_JSON,
+    return _content_page_json(tuple(types))
+
+
+@lru_cache(maxsize=8)  # one per set of types, built once
+def _content_page_json(types: tuple[str, ...]) -> str:
+    return json_page_sql(content_sql(types=list(types)), item=_CONTENT_HIT_JSON,
                          order="r.rank DESC, r.id DESC", keys=("r.rank", "r.id"))
 
 
+@lru_cache(maxsize=2)
 def users_page_json(*, after: bool) -> str:
     """:func:`users_sql` as a page (keys: rank, username); binds :page_size as well."""
     return json_page_sql(users_sql(after=after), item=_USER_HIT_JSON,
