@@ -175,7 +175,8 @@ def render(result: dict[str, Any], img_names: list[str]) -> str:
         f"{s['variants']} variants per endpoint (different signed-in users, questions, posts, "
         f"search terms); {s['warmup_s']:.0f} s warm-up, then {s['duration_s']:.0f} s measured.",
         "* **pgbench** (the limit): the exact statements each variant issued through the API, "
-        "captured with a SQLAlchemy `before_cursor_execute` listener, replayed as "
+        "captured with a SQLAlchemy `before_cursor_execute` listener and the direct "
+        "transactions' observer (`focushub.core.db.observe_statements`), replayed as "
         "`BEGIN; <set_config role/claims>; <queries>; COMMIT` in `-M prepared` mode with the same "
         "parameters, one script per variant, same number of clients, as the API's login role.",
         "* **floor**: a bare Starlette app (`bench/floor_app.py`, same uvicorn, same number of "
