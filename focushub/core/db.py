@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as _asyncpg_dialect
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from focushub.core.errors import Unauthorized, translate_driver_error
+from focushub.core.errors import Unauthorized, database_unavailable, translate_driver_error
 from focushub.core.events import Event
 from focushub.core.jobs import JobRequest
 
@@ -335,12 +335,20 @@ async def direct_transaction(
                     await fn(tx)
                 if effects is not None and (tx.events or tx.jobs):
                     await effects.before_commit(tx)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            err = translate_driver_error(exc)
-            if (err is not None and err.status_code == 503) or conn.is_closed():
+        except Exception as exc:
+            # A connection that broke (its backend ended, the socket closed, the protocol
+            # left mid-operation) never goes back to the pool: the request is a 503, as on
+            # the SQLAlchemy path, and the next one gets a fresh connection.
+            if conn.is_closed() or isinstance(exc, asyncpg.InternalClientError):
                 await sa_conn.invalidate()
+                raise database_unavailable() from exc
+            if not isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
+                raise  # ours (an AppError of the service, say)
+            err = translate_driver_error(exc)
             if err is None:
                 raise
+            if err.status_code == 503:
+                await sa_conn.invalidate()
             raise err from exc
     if effects is not None and tx.events:
         await effects.after_commit(tx)

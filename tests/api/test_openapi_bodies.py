@@ -142,3 +142,27 @@ async def test_hot_read_bodies_keep_the_documented_shape(client, world):
                 lambda caller, p=params: search_service.search(rt, caller, SearchParams(**p)))
             assert body["items"]
     assert cases >= 14
+
+
+async def test_a_hot_path_whose_connection_died_answers_503_then_recovers(client, owner_conn):
+    """A pooled connection whose backend went away (a restart, a pooler dropping it) makes
+    the request that meets it a 503 ``database_unavailable`` with Retry-After, like the
+    SQLAlchemy path; the connection is dropped from the pool, so the next requests work."""
+    alice = await make_user(client)
+    for _ in range(3):  # some connections in the pool
+        assert (await client.get("/api/v1/feed", headers=alice["headers"])).status_code == 200
+    killed = await owner_conn.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        " AND usename <> current_user")
+    assert killed >= 1
+    statuses = []
+    for _ in range(30):
+        r = await client.get("/api/v1/feed", headers=alice["headers"])
+        statuses.append(r.status_code)
+        if r.status_code == 200:
+            break
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["code"] == "database_unavailable"
+        assert r.headers["retry-after"] == "5"
+    assert statuses[-1] == 200 and 503 in statuses, statuses
