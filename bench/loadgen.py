@@ -3,7 +3,8 @@
     python bench/loadgen.py SPEC.json  ->  prints one JSON object
 
 SPEC: {"host", "port", "concurrency", "duration", "warmup", "seed",
-       "requests": [{"method", "path", "headers": {...}, "body": str | null}, ...]}
+       "requests": [{"method", "path", "headers": {...}, "body": str | null}, ...],
+       "cpu_pids": {"server": PID, "postgres": PID}}   (optional)
 
 ``concurrency`` keep-alive connections each send a request, wait for the whole
 response, and send the next one (a closed loop: concurrency = requests in
@@ -12,6 +13,10 @@ complete during ``warmup`` are not counted. Errors are non-2xx statuses and
 broken connections (reconnected). Why not wrk: the variants need per-request
 paths, bodies and tokens (wrk needs Lua for that) and no extra system package
 is needed; the generator's own CPU use is reported so its cost is visible.
+
+``cpu_pids`` names process trees (a server's master process, the postmaster) whose CPU
+time over the measured window is reported as ``cpu_s`` and per request as
+``cpu_ms_per_request`` (see :func:`tree_cpu`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,29 @@ import resource
 import sys
 import time
 from typing import Any
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and all its descendants,
+    living or exited: the process's own time, the time of the children it has reaped (a
+    postmaster reaps its backends, so a backend that ended between two samples still
+    counts), and each living descendant's own time."""
+    import psutil
+
+    root = psutil.Process(pid)
+    t = root.cpu_times()
+    total = t.user + t.system + t.children_user + t.children_system
+    for child in root.children(recursive=True):
+        try:
+            c = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += c.user + c.system
+    return total
+
+
+def _cpu_sample(pids: dict[str, int]) -> dict[str, float]:
+    return {name: tree_cpu(pid) for name, pid in pids.items()}
 
 
 def _encode(req: dict[str, Any], host: str) -> bytes:
@@ -94,12 +122,20 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     base = time.perf_counter()
     t_start = base + spec.get("warmup", 0)
     t_end = t_start + spec["duration"]
+    pids: dict[str, int] = spec.get("cpu_pids") or {}
+    at_start: dict[str, float] = {}
+
+    async def sample_at_start() -> None:
+        await asyncio.sleep(max(0.0, t_start - time.perf_counter()))
+        at_start.update(_cpu_sample(pids))
+
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    await asyncio.gather(*(
+    await asyncio.gather(sample_at_start(), *(
         _worker(spec, payloads, random.Random(spec.get("seed", 1) * 1000 + i), t_start, t_end, lat, errors)
         for i in range(spec["concurrency"])
     ))
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    at_end = _cpu_sample(pids)
     elapsed = time.perf_counter() - t_start
     lat.sort()
 
@@ -113,6 +149,11 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         "error_detail": errors,
         "p50": at(0.50), "p95": at(0.95), "p99": at(0.99),
         "client_cpu_s": round((cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime), 2),
+        # Requests that ended in the window, answered or not: each one cost the server CPU.
+        "cpu_s": {k: round(at_end[k] - at_start[k], 3) for k in pids},
+        "cpu_ms_per_request": {
+            k: round(1000.0 * (at_end[k] - at_start[k]) / max(1, len(lat) + sum(errors.values())), 3)
+            for k in pids},
     }
 
 

@@ -22,6 +22,13 @@ GOALS = {
 }
 
 
+# Against the floor, at the concurrency levels where the floor is not itself starved of CPU.
+# The floor turns rows into JSON in Python, so a read whose JSON PostgreSQL builds can beat it.
+FLOOR_GOAL_LEVELS = (1, 8)
+FLOOR_GOALS = {"question": 1.0, "feed_following": 1.0, "feed_trending": 1.0, "search": 1.0,
+               "comment": 0.85, "vote": 0.85}
+
+
 def _ratio(a: dict[str, Any], b: dict[str, Any]) -> float | None:
     return a["rps"] / b["rps"] if b.get("rps") else None
 
@@ -48,6 +55,31 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
             f"| {_ms(a['p50'])} | {_ms(a['p95'])} | {_ms(a['p99'])} | {errs} | {p['rps']:.0f} "
             f"| {_ms(p['p95'])} | {f['rps']:.0f} | {_pct(_ratio(a, p))} | {_pct(_ratio(a, f))} "
             f"| {a.get('server_rss_mib', '–')} | {r.get('load_average', '–')} |")
+    return out
+
+
+def _cpu(side: dict[str, Any], key: str) -> str:
+    value = (side.get("cpu_ms_per_request") or {}).get(key)
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _cpu_table(rows: list[dict[str, Any]]) -> list[str]:
+    """CPU milliseconds per request: the server's processes and PostgreSQL's, each over the
+    measured window of the same load (old results without the figures get dashes)."""
+    out = [
+        "| endpoint | conc. | API server | PostgreSQL (API) | floor server | PostgreSQL (floor) "
+        "| PostgreSQL (pgbench) | API ÷ floor, server CPU |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for r in rows:
+        a, p, f = r["api"], r["pgbench"], r["floor"]
+        sa = (a.get("cpu_ms_per_request") or {}).get("server")
+        sf = (f.get("cpu_ms_per_request") or {}).get("server")
+        out.append(
+            f"| {LABELS.get(r['endpoint'], r['endpoint'])} | {r['concurrency']} "
+            f"| {_cpu(a, 'server')} | {_cpu(a, 'postgres')} | {_cpu(f, 'server')} "
+            f"| {_cpu(f, 'postgres')} | {_cpu(p, 'postgres')} "
+            f"| {_pct(sa / sf) if sa is not None and sf else '–'} |")
     return out
 
 
@@ -143,7 +175,8 @@ def render(result: dict[str, Any], img_names: list[str]) -> str:
         f"{s['variants']} variants per endpoint (different signed-in users, questions, posts, "
         f"search terms); {s['warmup_s']:.0f} s warm-up, then {s['duration_s']:.0f} s measured.",
         "* **pgbench** (the limit): the exact statements each variant issued through the API, "
-        "captured with a SQLAlchemy `before_cursor_execute` listener, replayed as "
+        "captured with a SQLAlchemy `before_cursor_execute` listener and the direct "
+        "transactions' observer (`focushub.core.db.observe_statements`), replayed as "
         "`BEGIN; <set_config role/claims>; <queries>; COMMIT` in `-M prepared` mode with the same "
         "parameters, one script per variant, same number of clients, as the API's login role.",
         "* **floor**: a bare Starlette app (`bench/floor_app.py`, same uvicorn, same number of "
@@ -152,12 +185,17 @@ def render(result: dict[str, Any], img_names: list[str]) -> str:
         "SQLAlchemy.",
         "* Everything (PostgreSQL, servers, load generator, pgbench) shares the same machine, so "
         "the Python side and PostgreSQL compete for the same cores.",
+        "* **CPU per request**: user + system CPU time over each measured window, divided by the "
+        "requests completed in it, of the server's process tree (`bench/loadgen.py`, "
+        "`tree_cpu`) and of PostgreSQL's (the postmaster and its backends, ended ones included), "
+        "for the API, the floor, and pgbench's transactions.",
         "",
         "Statements per request (including the role/claims `set_config`): "
         + ", ".join(f"{LABELS.get(k, k)} {n}" for k, n in result["statements"].items()) + ".",
         "",
     ]
     out += _table(rows)
+    out += ["", "CPU time per request (ms):", "", *_cpu_table(rows)]
     out += ["", *[f"![{n}](img/{n})" for n in img_names], ""]
     large = result.get("large")
     if large:
@@ -180,6 +218,14 @@ def render(result: dict[str, Any], img_names: list[str]) -> str:
             verdict = "met at every level" if worst >= target else (
                 "met at some levels" if best >= target else "not met")
             out.append(f"* {LABELS[name]}: {text}: {vals}: **{verdict}**.")
+    for name, target in FLOOR_GOALS.items():
+        rs = [r for r in rows if r["endpoint"] == name and r["concurrency"] in FLOOR_GOAL_LEVELS]
+        if rs:
+            vals = ", ".join(f"c={r['concurrency']}: {_pct(_ratio(r['api'], r['floor']))}"
+                             for r in rs)
+            ok = all((_ratio(r["api"], r["floor"]) or 0) >= target for r in rs)
+            out.append(f"* {LABELS[name]}: API ≥ {100 * target:.0f} % of the floor: {vals}: "
+                       f"**{'met' if ok else 'not met'}**.")
     for facts, source in ((db, rows), (large["database"], large["results"]) if large else (None, [])):
         rs = [r for r in source if r["endpoint"] == "search"]
         if rs:

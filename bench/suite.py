@@ -31,6 +31,7 @@ ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 PY = sys.executable
 
+import loadgen  # noqa: E402
 import pgb  # noqa: E402
 import realtime  # noqa: E402
 import report  # noqa: E402
@@ -253,6 +254,9 @@ def run_database(args: argparse.Namespace, data_dir: Path, endpoints: list[str],
                         {"BENCH_SQL": str(sql_path), "BENCH_DSN": app_url}, floor_port, "/nope",
                         RESULTS / "floor.log")
 
+        # CPU time per request: the server's process tree and PostgreSQL's (the postmaster
+        # and its backends) over each measured window.
+        postmaster = int((server.pgdata / "postmaster.pid").read_text().split()[0])
         tokens: dict[str, str] = {}
         rows: list[dict[str, Any]] = []
         for name in endpoints:
@@ -272,18 +276,31 @@ def run_database(args: argparse.Namespace, data_dir: Path, endpoints: list[str],
                 base = {"host": "127.0.0.1", "concurrency": c, "duration": args.duration,
                         "warmup": args.warmup, "seed": c}
                 with RssSampler(api.pid) as rss:
-                    r_api = _load({**base, "port": api_port, "requests": reqs_api})
+                    r_api = _load({**base, "port": api_port, "requests": reqs_api,
+                                   "cpu_pids": {"server": api.pid, "postgres": postmaster}})
                 r_api["server_rss_mib"] = round(max(rss.max_mib.values(), default=0.0), 1)
-                r_floor = _load({**base, "port": floor_port, "requests": reqs_floor})
+                r_floor = _load({**base, "port": floor_port, "requests": reqs_floor,
+                                 "cpu_pids": {"server": floor.pid, "postgres": postmaster}})
+                pg0 = loadgen.tree_cpu(postmaster)
                 r_pg = pgb.run(server.bin_dir, conninfo, files, defines, c, args.duration,
                                RESULTS / "pgbench-logs")
+                time.sleep(0.5)  # pgbench's backends exit after it does: let them be reaped
+                pg_cpu = loadgen.tree_cpu(postmaster) - pg0
+                r_pg["cpu_s"] = {"postgres": round(pg_cpu, 3)}
+                r_pg["cpu_ms_per_request"] = {
+                    "postgres": round(1000.0 * pg_cpu / max(1, r_pg["count"]), 3)}
                 row = {"endpoint": name, "concurrency": c, "api": r_api, "floor": r_floor,
                        "pgbench": r_pg, "load_average": round(os.getloadavg()[0], 2)}
                 rows.append(row)
+                cpu_a, cpu_f = r_api["cpu_ms_per_request"], r_floor["cpu_ms_per_request"]
                 print(f"{name:15s} c={c:<3d} api {r_api['rps']:8.1f} rps p95 {r_api['p95']} ms "
-                      f"err {r_api['errors']} | floor {r_floor['rps']:8.1f} | pgbench "
-                      f"{r_pg['rps']:8.1f} err {r_pg['errors']} | rss {r_api['server_rss_mib']} MiB",
-                      flush=True)
+                      f"err {r_api['errors']} | floor {r_floor['rps']:8.1f} "
+                      f"({100 * r_api['rps'] / max(r_floor['rps'], 0.1):.0f} %) | pgbench "
+                      f"{r_pg['rps']:8.1f} err {r_pg['errors']} | CPU ms/req api "
+                      f"{cpu_a['server']:.3f}+pg {cpu_a['postgres']:.3f}, floor {cpu_f['server']:.3f}"
+                      f"+pg {cpu_f['postgres']:.3f}, pgbench pg "
+                      f"{r_pg['cpu_ms_per_request']['postgres']:.3f} | rss "
+                      f"{r_api['server_rss_mib']} MiB | load {row['load_average']}", flush=True)
 
         rt_status = _realtime_status()
         rt_rows: list[dict[str, Any]] = []

@@ -3,7 +3,8 @@
 For every endpoint a set of *variants* (a caller and a target: user x question,
 user x post, search term...) is drawn reproducibly from the seeded database.
 Each variant is sent once through the real application in-process (httpx's
-ASGI transport) while a SQLAlchemy ``before_cursor_execute`` listener records
+ASGI transport) while a SQLAlchemy ``before_cursor_execute`` listener and the
+direct transactions' observer (``focushub.core.db.observe_statements``) record
 every statement and its parameters, exactly as asyncpg receives them,
 including the role/claims ``set_config`` that opens each transaction. The
 pgbench scripts and the bare ASGI floor replay these statements.
@@ -23,7 +24,7 @@ import orjson
 from sqlalchemy import event
 
 from focushub.app import create_app
-from focushub.core.db import create_engine
+from focushub.core.db import create_engine, observe_statements
 from focushub.core.security import issue_access_token
 from focushub.core.settings import Settings
 from focushub.seed.words import SEARCH_TERMS
@@ -134,19 +135,24 @@ async def capture(app_url: str, secret: str, variants: dict[str, list[Variant]])
     def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         recorded.append((statement, list(parameters or ())))
 
+    def direct(statement: str, args: list[Any]) -> None:
+        recorded.append((statement, list(args)))
+
     event.listen(engine.sync_engine, "before_cursor_execute", before)
     app = create_app(settings, engine=engine)
     try:
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-            for name, items in variants.items():
-                for v in items:
-                    recorded.clear()
-                    headers = {"Authorization": f"Bearer {token_for(secret, v.user_id, v.email)}"}
-                    r = await http.request(v.method, v.path, json=v.body, headers=headers)
-                    if r.status_code >= 400:
-                        raise RuntimeError(f"{name} {v.method} {v.path}: {r.status_code} {r.text[:300]}")
-                    v.statements = list(recorded)
+            with observe_statements(direct):
+                for name, items in variants.items():
+                    for v in items:
+                        recorded.clear()
+                        headers = {"Authorization": f"Bearer {token_for(secret, v.user_id, v.email)}"}
+                        r = await http.request(v.method, v.path, json=v.body, headers=headers)
+                        if r.status_code >= 400:
+                            raise RuntimeError(
+                                f"{name} {v.method} {v.path}: {r.status_code} {r.text[:300]}")
+                        v.statements = list(recorded)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", before)
         await engine.dispose()

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from focushub.core.db import observe_statements
+
 
 class QueryLog:
     def __init__(self) -> None:
@@ -20,7 +22,8 @@ class QueryLog:
 
 @contextmanager
 def count_queries(engine: AsyncEngine) -> Iterator[QueryLog]:
-    """Record every statement sent through ``engine`` inside the block.
+    """Record every statement sent through ``engine`` inside the block, and every statement
+    of a direct transaction (``focushub.core.db.direct_transaction``, the hot paths).
 
     The role/claims ``set_config`` statement of each transaction is counted too, so a
     request with one transaction and two queries counts 3.
@@ -30,8 +33,12 @@ def count_queries(engine: AsyncEngine) -> Iterator[QueryLog]:
     def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         log.statements.append(statement)
 
+    def direct(statement: str, args: list[object]) -> None:
+        log.statements.append(statement)
+
     event.listen(engine.sync_engine, "before_cursor_execute", before)
     try:
-        yield log
+        with observe_statements(direct):
+            yield log
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", before)

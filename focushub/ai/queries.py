@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from focushub.core.jsonsql import json_time
+
 COLUMNS = """
     a.id, a.question_id, a.status, a.answer_text, a.citations, a.model_used,
     a.confidence_score::float8 AS confidence_score, a.relevance_score::float8 AS relevance_score,
@@ -12,6 +14,25 @@ COLUMNS = """
 # Shown ones first (completed, confident enough), newest first within each group.
 ORDER = ("(a.status = 'completed' AND coalesce(a.confidence_score, 0) >= :min_confidence) DESC,"
          " a.created_at DESC, a.id DESC")
+
+# One AIAnswerRead as JSON, over a row of COLUMNS (a hot read, focushub.core.jsonsql).
+# ``collapsed`` is the complement of the first key of ORDER; binds :min_confidence.
+def answer_json(alias: str) -> str:
+    r = alias
+    return (
+        f"json_build_object('id', {r}.id, 'question_id', {r}.question_id, 'status', {r}.status,"
+        f" 'answer_text', {r}.answer_text, 'citations', {r}.citations, 'model_used', {r}.model_used,"
+        f" 'confidence_score', {r}.confidence_score, 'relevance_score', {r}.relevance_score,"
+        f" 'completeness_score', {r}.completeness_score, 'tokens_used', {r}.tokens_used,"
+        f" 'processing_time_ms', {r}.processing_time_ms,"
+        f" 'generation_attempts', {r}.generation_attempts,"
+        f" 'user_feedback_rating', {r}.user_feedback_rating,"
+        f" 'collapsed', NOT ({r}.status = 'completed'"
+        f" AND coalesce({r}.confidence_score, 0) >= :min_confidence),"
+        f" 'created_at', {json_time(f'{r}.created_at')},"
+        f" 'completed_at', {json_time(f'{r}.completed_at')})"
+    )
+
 
 LIST = f"SELECT {COLUMNS} FROM public.ai_answers a WHERE a.question_id = :question_id ORDER BY {ORDER}"
 

@@ -9,8 +9,9 @@ comparison the index starts from.
 
 from __future__ import annotations
 
-from focushub.content.sql import author_and_my_vote, author_join
+from focushub.content.sql import author_and_my_vote, author_join, author_json
 from focushub.core.db import Caller
+from focushub.core.jsonsql import json_page_sql, json_time
 
 
 def order_key(alias: str) -> str:
@@ -49,6 +50,29 @@ def answer_page_json(caller: Caller) -> str:
         f"(SELECT coalesce(json_agg(pg ORDER BY {order_key('pg')}), '[]')"
         f" FROM ({select_answer_page(caller, after_cursor=False)}) pg)::text"
     )
+
+
+def answer_json(alias: str) -> str:
+    """One ``AnswerRead`` as JSON, over a row of :func:`answer_columns`."""
+    r = alias
+    return (
+        f"json_build_object('id', {r}.id, 'question_id', {r}.question_id, 'content', {r}.content,"
+        f" 'is_accepted', {r}.is_accepted, 'votes_count', {r}.votes_count,"
+        f" 'author', {author_json(r)}, 'my_vote', {r}.my_vote,"
+        f" 'created_at', {json_time(f'{r}.created_at')}, 'updated_at', {json_time(f'{r}.updated_at')})"
+    )
+
+
+# The cursor key of an answer, as answers.service._order_key makes it.
+PAGE_KEYS = ("CASE WHEN r.is_accepted THEN 0 ELSE 1 END", "- r.votes_count", "r.created_at", "r.id")
+
+
+def answer_page_json_sql(caller: Caller) -> str:
+    """The first page of select_answer_page as ``core.jsonsql.json_page_sql`` (items, more
+    and the four :data:`PAGE_KEYS` of the last item), for a hot read embedding it. Binds
+    :question_id, :limit (the page plus one) and :page_size."""
+    return json_page_sql(select_answer_page(caller, after_cursor=False), item=answer_json("r"),
+                         order=order_key("r"), keys=PAGE_KEYS)
 
 
 def select_answer(caller: Caller) -> str:

@@ -48,9 +48,13 @@ def _order_key(answer: AnswerRead) -> tuple[Any, ...]:
     return (0 if answer.is_accepted else 1, -answer.votes_count, answer.created_at, answer.id)
 
 
-def _scope(question_id: UUID) -> str:
-    # One list whether its first page came embedded in the question or from /answers.
+def answer_page_scope(question_id: UUID) -> str:
+    """The cursor scope of a question's answers: one list whether its first page came
+    embedded in the question or from /answers."""
     return f"answers:{question_id}"
+
+
+_scope = answer_page_scope
 
 
 def answer_page_from_json(text: str, limit: int,

@@ -51,3 +51,12 @@ def author_and_my_vote(authenticated: bool, alias: str, votable_type: str | None
     """:data:`AUTHOR_COLUMNS` and :func:`my_vote`: the columns every list and page of
     posts, comments, questions and answers ends with."""
     return f"{AUTHOR_COLUMNS}, {my_vote(authenticated, alias, votable_type)}"
+
+
+def author_json(alias: str) -> str:
+    """The :data:`AUTHOR_COLUMNS` of the rows ``alias`` as one JSON object, a
+    ``UserSummary`` written by PostgreSQL (hot reads, ``focushub.core.jsonsql``)."""
+    return (
+        f"json_build_object('id', {alias}.author_id, 'username', {alias}.author_username,"
+        f" 'full_name', {alias}.author_full_name, 'avatar_url', {alias}.author_avatar_url)"
+    )

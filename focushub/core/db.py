@@ -6,24 +6,33 @@ caller's JWT claims with ``set_config(..., true)`` in a single round trip, so th
 row-level security policies of the schema decide what the caller can see and
 change. The login role itself has no table privileges of its own: forgetting the
 role switch fails closed.
+
+The hot paths (the benchmarked reads and writes, ``docs/performance.md``) run in
+:func:`direct_transaction` instead: the same role switch, claims and session check,
+the same :class:`Tx` methods and side effects, on a connection of the same pool, but
+through asyncpg's own API, without SQLAlchemy's greenlet bridge and result objects;
+:meth:`DirectTx.json` hands a statement's JSON text over as bytes.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
+import asyncpg
 import orjson
 from sqlalchemy import event, text
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as _asyncpg_dialect
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from focushub.core.errors import Unauthorized
+from focushub.core.errors import Unauthorized, database_unavailable, translate_driver_error
 from focushub.core.events import Event
 from focushub.core.jobs import JobRequest
 
@@ -195,6 +204,155 @@ class Tx:
                 yield value
         finally:
             await result.close()
+
+
+# ---------------------------------------------------------------- the direct path
+
+_DIALECT = _asyncpg_dialect()
+
+
+@lru_cache(maxsize=1024)
+def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """``sql`` with named parameters turned into asyncpg's ``$n``, and the names in order:
+    SQLAlchemy's own compilation of ``text(sql)``, so a statement means exactly what it
+    means on the SQLAlchemy path. Statements are code constants, so the cache stays small."""
+    compiled = text(sql).compile(dialect=_DIALECT)
+    return str(compiled), tuple(compiled.positiontup or ())
+
+
+# Statement observers: ``fn(sql, args)`` for every statement of a direct transaction
+# (the SQLAlchemy path has its ``before_cursor_execute`` event). For tests that count
+# statements and for bench/run's capture; empty otherwise.
+_observers: list[Callable[[str, list[Any]], None]] = []
+
+
+@contextmanager
+def observe_statements(fn: Callable[[str, list[Any]], None]) -> Iterator[None]:
+    """Call ``fn(sql, args)`` before each statement a direct transaction sends, inside the
+    block (``sql`` as sent, with ``$n`` parameters)."""
+    _observers.append(fn)
+    try:
+        yield
+    finally:
+        _observers.remove(fn)
+
+
+def _bind(sql: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    query, names = _positional(sql)
+    args = [params[name] for name in names]
+    for fn in _observers:
+        fn(query, args)
+    return query, args
+
+
+class DirectTx(Tx):
+    """A :class:`Tx` on an asyncpg connection (:func:`direct_transaction`): the same
+    methods with the same named parameters; rows are asyncpg ``Record`` objects, read by
+    column name as ``RowMapping`` rows are. Adds :meth:`json`."""
+
+    conn: asyncpg.Connection  # type: ignore[assignment]
+
+    async def execute(self, sql: str, **params: Any) -> None:
+        query, args = _bind(sql, params)
+        await self.conn.execute(query, *args)
+
+    async def one(self, sql: str, **params: Any) -> Any:
+        rows = await self.all(sql, **params)
+        if len(rows) != 1:
+            raise RuntimeError(f"expected one row, got {len(rows)}")
+        return rows[0]
+
+    async def one_or_none(self, sql: str, **params: Any) -> Any:
+        rows = await self.all(sql, **params)
+        if len(rows) > 1:
+            raise RuntimeError(f"expected at most one row, got {len(rows)}")
+        return rows[0] if rows else None
+
+    async def all(self, sql: str, **params: Any) -> list[Any]:
+        query, args = _bind(sql, params)
+        return await self.conn.fetch(query, *args)
+
+    async def scalar(self, sql: str, **params: Any) -> Any:
+        query, args = _bind(sql, params)
+        return await self.conn.fetchval(query, *args)
+
+    async def stream_scalars(self, sql: str, **params: Any) -> AsyncIterator[Any]:
+        query, args = _bind(sql, params)
+        async for record in self.conn.cursor(query, *args):
+            yield record[0]
+
+    async def json(self, sql: str, **params: Any) -> bytes | None:
+        """The first column of the first row of ``sql``, JSON text built by PostgreSQL
+        (``json_build_object``, ``json_agg``), as bytes to send as they are; ``None``
+        when there is no row or the value is NULL."""
+        value = await self.scalar(sql, **params)
+        return None if value is None else value.encode()
+
+
+_SET_CALLER_SQL = str(_SET_CALLER)
+
+
+def _caller_params(caller: Caller) -> dict[str, Any]:
+    claims = dict(caller.claims)
+    if caller.user_id is not None:
+        claims.setdefault("sub", str(caller.user_id))
+    claims.setdefault("role", caller.role)
+    session = claims.get("session_id") if caller.is_authenticated else None
+    return {
+        "role": caller.role,
+        "claims": orjson.dumps(claims).decode(),
+        "sub": str(caller.user_id) if caller.user_id else "",
+        "session": session,
+        "uid": str(caller.user_id) if session else None,
+    }
+
+
+@asynccontextmanager
+async def direct_transaction(
+    engine: AsyncEngine, caller: Caller, effects: Effects | None = None
+) -> AsyncIterator[DirectTx]:
+    """:func:`transaction` on asyncpg directly, with the same guarantees: the statement
+    that switches role, publishes the claims and checks the session comes first; jobs
+    and events commit with the transaction; hooks run after the commit.
+
+    The connection is one of the engine's pool (same database, login role and statement
+    cache policy), driven through asyncpg's own API; SQLAlchemy only lends and takes it
+    back. Errors of the database come out as the :class:`AppError` the SQLAlchemy path
+    maps them to (``core.errors.translate_driver_error``), or as they are when they are
+    ours; a connection that broke is invalidated, not returned to the pool.
+    """
+    async with engine.connect() as sa_conn:
+        conn: asyncpg.Connection = sa_conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        try:
+            async with conn.transaction():
+                query, args = _bind(_SET_CALLER_SQL, _caller_params(caller))
+                if not (await conn.fetchrow(query, *args))[-1]:
+                    raise Unauthorized("This session has ended; sign in again",
+                                       code="session_ended")
+                tx = DirectTx(conn, caller, effects)
+                yield tx
+                for fn in tx._before_commit:
+                    await fn(tx)
+                if effects is not None and (tx.events or tx.jobs):
+                    await effects.before_commit(tx)
+        except Exception as exc:
+            # A connection that broke (its backend ended, the socket closed, the protocol
+            # left mid-operation) never goes back to the pool: the request is a 503, as on
+            # the SQLAlchemy path, and the next one gets a fresh connection.
+            if conn.is_closed() or isinstance(exc, asyncpg.InternalClientError):
+                await sa_conn.invalidate()
+                raise database_unavailable() from exc
+            if not isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
+                raise  # ours (an AppError of the service, say)
+            err = translate_driver_error(exc)
+            if err is None:
+                raise
+            if err.status_code == 503:
+                await sa_conn.invalidate()
+            raise err from exc
+    if effects is not None and tx.events:
+        await effects.after_commit(tx)
+    await _run_hooks(tx._after_commit)
 
 
 async def _run_hooks(hooks: list[Callable[[], Any]]) -> None:

@@ -138,13 +138,28 @@ def translate_db_error(exc: DBAPIError) -> AppError | None:
     """Map a database error caused by the request to an :class:`AppError`; None if it is ours.
     A lost or refused connection (the database restarting) is 503 with Retry-After."""
     state = _sqlstate(exc)
-    if exc.connection_invalidated or (state or "").startswith("08") or state in (
-            "57P01", "57P02", "57P03") or isinstance(exc.orig, OSError) or isinstance(
-            getattr(exc.orig, "__cause__", None), OSError | asyncpg.ConnectionDoesNotExistError
-            | asyncpg.CannotConnectNowError | asyncpg.ConnectionFailureError):
-        return database_unavailable()
+    lost = exc.connection_invalidated or isinstance(exc.orig, OSError) or isinstance(
+        getattr(exc.orig, "__cause__", None), OSError | asyncpg.ConnectionDoesNotExistError
+        | asyncpg.CannotConnectNowError | asyncpg.ConnectionFailureError)
     message, constraint = _db_message(exc)
     cause = exc.orig.__cause__ if exc.orig is not None else None
+    return _translate(state, message, constraint, cause, lost)
+
+
+def translate_driver_error(exc: BaseException) -> AppError | None:
+    """:func:`translate_db_error` for an error of asyncpg itself (the direct transactions of
+    ``core.db``), or an ``OSError`` of connecting to the database."""
+    lost = isinstance(exc, OSError | asyncpg.ConnectionDoesNotExistError
+                      | asyncpg.CannotConnectNowError | asyncpg.ConnectionFailureError)
+    state = getattr(exc, "sqlstate", None)
+    message = getattr(exc, "message", None) or str(exc)
+    return _translate(state, message, getattr(exc, "constraint_name", None), exc, lost)
+
+
+def _translate(state: str | None, message: str, constraint: str | None, cause: Any,
+               lost: bool) -> AppError | None:
+    if lost or (state or "").startswith("08") or state in ("57P01", "57P02", "57P03"):
+        return database_unavailable()
     if isinstance(cause, asyncpg.exceptions.DataError):
         # Raised by asyncpg before the query is sent: a parameter it cannot encode
         # (an integer beyond bigint, say). Always the caller's value.

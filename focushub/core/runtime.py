@@ -18,7 +18,14 @@ import procrastinate
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from focushub.core.batching import GroupCommit, Write
-from focushub.core.db import Caller, Tx, create_engine, transaction
+from focushub.core.db import (
+    Caller,
+    DirectTx,
+    Tx,
+    create_engine,
+    direct_transaction,
+    transaction,
+)
 from focushub.core.events import EventBus
 from focushub.core.jobs import JobQueue
 from focushub.core.ratelimit import Limiter, open_limiter
@@ -93,6 +100,11 @@ class Runtime:
         if group is None:
             group = self._groups[name] = GroupCommit(name, write, lanes=lanes, max_items=max_items)
         return group
+
+    def direct_transaction(self, caller: Caller) -> AbstractAsyncContextManager[DirectTx]:
+        """:meth:`transaction` on asyncpg directly, for the hot paths (see CONTRIBUTING.md,
+        "Hot paths"): the same role, claims, session check and side effects."""
+        return direct_transaction(self.engine, caller, self)
 
     # Effects: called by core.db.transaction.
     async def before_commit(self, tx: Tx) -> None:

@@ -88,8 +88,31 @@ def issue_access_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM), exp
 
 
+# Tokens verified lately (token, secret, issuer) -> claims: a client sends the same token with
+# every request until it expires, and checking the signature and claims again costs more than
+# the rest of a request's authentication. Only valid tokens enter (making one needs the
+# secret); a hit is still refused once it has expired. Per process, bounded, oldest out first.
+_VERIFIED: dict[tuple[str, str, str], AccessClaims] = {}
+_VERIFIED_MAX = 4096
+
+
 def decode_access_token(token: str, *, secret: str, issuer: str) -> AccessClaims:
     """Validate signature, algorithm, expiry, audience and issuer; raise 401 otherwise."""
+    key = (token, secret, issuer)
+    known = _VERIFIED.get(key)
+    if known is not None:
+        if known.claims["exp"] <= time.time():
+            _VERIFIED.pop(key, None)
+            raise Unauthorized("The access token has expired", code="token_expired")
+        return known
+    access = _verify(token, secret=secret, issuer=issuer)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.pop(next(iter(_VERIFIED)), None)
+    _VERIFIED[key] = access
+    return access
+
+
+def _verify(token: str, *, secret: str, issuer: str) -> AccessClaims:
     try:
         claims = jwt.decode(
             token,

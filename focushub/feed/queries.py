@@ -15,7 +15,10 @@ items; collecting their items first reads all of a prolific author's.)
 
 from __future__ import annotations
 
-from focushub.content.sql import author_and_my_vote, author_join
+from functools import lru_cache
+
+from focushub.content.sql import author_and_my_vote, author_join, author_json
+from focushub.core.jsonsql import json_page_sql, json_time
 
 # (table, alias, type, votes column, replies column, extra condition)
 _SOURCES = (
@@ -115,3 +118,26 @@ def feed_sql(*, scope: str, after: bool, authenticated: bool) -> str:
         ORDER BY {order}
         LIMIT :limit
     """
+
+
+def _item_json(alias: str) -> str:
+    """One ``FeedItemRead`` as JSON, over a row of :func:`feed_sql`."""
+    r = alias
+    return (
+        f"json_build_object('type', {r}.type, 'id', {r}.id, 'title', {r}.title,"
+        f" 'excerpt', {r}.excerpt, 'author', {author_json(r)}, 'category', {r}.category,"
+        f" 'tags', {r}.tags, 'created_at', {json_time(f'{r}.created_at')},"
+        f" 'votes_count', {r}.votes_count, 'replies_count', {r}.replies_count,"
+        f" 'score', {r}.score, 'my_vote', {r}.my_vote)"
+    )
+
+
+@lru_cache(maxsize=16)  # a handful of variants, each built once
+def feed_page_json(*, scope: str, after: bool, authenticated: bool) -> str:
+    """:func:`feed_sql` as a ``Page[FeedItemRead]`` built by PostgreSQL (a hot read,
+    ``focushub.core.jsonsql``); its cursor keys are (score, id) for trending, else
+    (created_at, id). Binds what :func:`feed_sql` binds, and :page_size."""
+    key = "r.score" if scope == "trending" else "r.created_at"
+    return json_page_sql(
+        feed_sql(scope=scope, after=after, authenticated=authenticated),
+        item=_item_json("r"), order=f"{key} DESC, r.id DESC", keys=(key, "r.id"))

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from focushub.core.deps import CallerDep, RuntimeDep
+from focushub.core.jsonsql import JSONBytes
 from focushub.core.pagination import Page
 from focushub.feed import service
 from focushub.feed.schemas import FeedItemRead, FeedParams
@@ -15,5 +16,5 @@ router = APIRouter(prefix="/api/v1/feed", tags=["feed"])
 @router.get("", response_model=Page[FeedItemRead])
 async def read_feed(
     params: Annotated[FeedParams, Query()], caller: CallerDep, rt: RuntimeDep
-) -> Page[FeedItemRead]:
-    return await service.get_feed(rt, caller, params)
+) -> JSONBytes:
+    return JSONBytes(await service.get_feed_json(rt, caller, params))

@@ -9,10 +9,14 @@ values are always named parameters.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from uuid import UUID
+
 from focushub.ai import queries as ai_queries
-from focushub.answers.queries import answer_page_json
-from focushub.content.sql import author_and_my_vote, author_join
-from focushub.core.db import Caller
+from focushub.answers.queries import answer_page_json, answer_page_json_sql
+from focushub.content.sql import author_and_my_vote, author_join, author_json
+from focushub.core.db import ANONYMOUS, Caller
+from focushub.core.jsonsql import json_time
 
 _QUESTION_COMMON = (
     "q.id, q.title, q.category, coalesce(q.tags, '{{}}') AS tags, q.status::text AS status,"
@@ -22,6 +26,8 @@ _QUESTION_COMMON = (
 )
 
 EXCERPT_LENGTH = 300
+# Statements depend on whether the caller is signed in, never on who they are.
+_ANY_USER = UUID(int=0)
 
 
 def _common_columns(caller: Caller, views: str) -> str:
@@ -93,6 +99,42 @@ def select_question_page(caller: Caller) -> str:
                {answer_page_json(caller)} AS answers
         FROM viewed CROSS JOIN questions q {author_join('q')}
         WHERE q.id = :id
+    """
+
+
+def question_page_json(caller: Caller) -> str:
+    return _question_page_json(caller.is_authenticated)
+
+
+@lru_cache(maxsize=2)  # built once per kind of caller
+def _question_page_json(authenticated: bool) -> str:
+    """:func:`select_question_page` as a hot read (``focushub.core.jsonsql``): ``body``, the
+    ``QuestionDetail`` built by PostgreSQL except ``answers_next_cursor``, and ``more`` and
+    ``key_0``… of the answer page (``answers.queries.answer_page_json_sql``) to make it.
+    Binds what :func:`select_question_page` binds, and :page_size (the answers shown)."""
+    caller = Caller(role="authenticated", user_id=_ANY_USER) if authenticated else ANONYMOUS
+    return f"""
+        WITH viewed AS (SELECT public.record_question_view(:id, :viewer_key) AS counted)
+        SELECT json_build_object(
+                 'id', r.id, 'title', r.title, 'category', r.category, 'tags', r.tags,
+                 'status', r.status, 'votes_count', r.votes_count,
+                 'answers_count', r.answers_count, 'views_count', r.views_count,
+                 'has_accepted_answer', r.has_accepted_answer, 'author', {author_json('r')},
+                 'my_vote', r.my_vote, 'created_at', {json_time('r.created_at')},
+                 'updated_at', {json_time('r.updated_at')}, 'content', r.content,
+                 'answers', ap.items::json,
+                 'ai_answers',
+                 (SELECT coalesce(json_agg({ai_queries.answer_json('ai')} ORDER BY ai.ord), '[]')
+                  FROM (SELECT {ai_queries.COLUMNS},
+                               row_number() OVER (ORDER BY {ai_queries.ORDER}) AS ord
+                        FROM ai_answers a WHERE a.question_id = r.id
+                        ORDER BY {ai_queries.ORDER} LIMIT :ai_limit) ai)
+               )::text AS body,
+               ap.more, ap.key_0, ap.key_1, ap.key_2, ap.key_3
+        FROM (SELECT {question_columns(caller, views="q.views_count + viewed.counted::int")}
+              FROM viewed CROSS JOIN questions q {author_join('q')}
+              WHERE q.id = :id) r
+        CROSS JOIN LATERAL ({answer_page_json_sql(caller)}) ap
     """
 
 # ---------------------------------------------------------------- lists

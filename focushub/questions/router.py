@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, status
 
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep, client_address
+from focushub.core.jsonsql import JSONBytes
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorQuery, Page
 from focushub.questions import service
 from focushub.questions.schemas import (
@@ -69,15 +70,15 @@ async def similar_questions(
 @router.get("/{question_id}", response_model=QuestionDetail)
 async def read_question(
     question_id: UUID, caller: CallerDep, rt: RuntimeDep, request: Request
-) -> QuestionDetail:
+) -> JSONBytes:
     """Counts a view (once per viewer per day)."""
-    return await service.get_question(
+    return JSONBytes(await service.get_question_json(
         rt,
         caller,
         question_id,
         client_address=client_address(request),
         view_key_secret=rt.jwt_secret,
-    )
+    ))
 
 
 @router.patch("/{question_id}", response_model=QuestionRead)

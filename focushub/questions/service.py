@@ -18,10 +18,11 @@ import orjson
 from sqlalchemy.engine import RowMapping
 
 from focushub.ai import service as ai_service
-from focushub.answers.service import answer_page_from_json
+from focushub.answers.service import answer_page_from_json, answer_page_scope
 from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound, ValidationFailed
+from focushub.core.jsonsql import next_cursor, with_fields
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
 from focushub.core.security import anonymous_key
@@ -144,6 +145,34 @@ async def get_question(
         ai_answers=[ai_service.read_answer(ai, rt.settings.ai_min_confidence_shown)
                     for ai in orjson.loads(row["ai_answers"])],
     )
+
+
+async def get_question_json(
+    rt: Runtime,
+    caller: Caller,
+    question_id: UUID,
+    *,
+    client_address: str,
+    view_key_secret: str,
+) -> bytes:
+    """The body of :func:`get_question`'s ``QuestionDetail``, built by PostgreSQL (a hot
+    read, for the API), in one statement; counts the view the same way."""
+    viewer_key = (
+        None
+        if caller.is_authenticated
+        else anonymous_viewer_key(view_key_secret, client_address, datetime.now(UTC).date())
+    )
+    async with rt.direct_transaction(caller) as tx:
+        row = await tx.one_or_none(
+            queries.question_page_json(caller),
+            id=question_id, viewer_key=viewer_key, ai_limit=DETAIL_AI_ANSWERS,
+            min_confidence=rt.settings.ai_min_confidence_shown,
+            question_id=question_id, limit=DETAIL_ANSWERS + 1, page_size=DETAIL_ANSWERS,
+        )
+        if row is None:
+            raise NotFound(_NO_QUESTION)
+    return with_fields(row["body"], answers_next_cursor=next_cursor(
+        row, 4, answer_page_scope(question_id)))
 
 
 async def list_questions(

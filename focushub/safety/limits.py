@@ -135,7 +135,7 @@ async def check_write(rt: Runtime, caller: Caller, kind: WriteKind, *,
         return
     if text is not None and "@" not in text:
         text = None  # nobody is mentioned: nothing to count
-    async with rt.transaction(caller) as tx:
+    async with rt.direct_transaction(caller) as tx:  # before every write: a hot path
         me = await _me(tx, text)
     standing = _standing(rt, me)
     if text is not None:

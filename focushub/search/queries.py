@@ -22,7 +22,10 @@ matches stay reachable by narrowing the query, the category or the tag.
 
 from __future__ import annotations
 
-from focushub.content.sql import AUTHOR_COLUMNS, author_join
+from functools import lru_cache
+
+from focushub.content.sql import AUTHOR_COLUMNS, author_join, author_json
+from focushub.core.jsonsql import json_page_sql, json_time
 from focushub.search.schemas import HIGHLIGHT_START, HIGHLIGHT_STOP
 
 # type -> (table, alias, body expression). A resource's body is its description and the
@@ -130,3 +133,35 @@ def users_sql(*, after: bool) -> str:
         "WHERE h.rank < :c_rank OR (h.rank = :c_rank AND h.username > :c_username)" if after else ""
     )
     return USERS_SQL_TEMPLATE.format(cursor=cursor)
+
+
+# ---------------------------------------------------------------- hot reads
+# The same statements as Page[SearchHit] built by PostgreSQL (focushub.core.jsonsql).
+
+_CONTENT_HIT_JSON = (
+    "json_build_object('type', r.type, 'id', r.id, 'title', r.title, 'snippet', r.snippet,"
+    f" 'rank', r.rank, 'author', {author_json('r')}, 'category', r.category, 'tags', r.tags,"
+    f" 'created_at', {json_time('r.created_at')})"
+)
+_USER_HIT_JSON = (
+    "json_build_object('id', r.id, 'username', r.username, 'full_name', r.full_name,"
+    " 'avatar_url', r.avatar_url, 'type', 'user', 'rank', r.rank)"
+)
+
+
+def content_page_json(*, types: list[str]) -> str:
+    """:func:`content_sql` as a page (keys: rank, id); binds :page_size as well."""
+    return _content_page_json(tuple(types))
+
+
+@lru_cache(maxsize=8)  # one per set of types, built once
+def _content_page_json(types: tuple[str, ...]) -> str:
+    return json_page_sql(content_sql(types=list(types)), item=_CONTENT_HIT_JSON,
+                         order="r.rank DESC, r.id DESC", keys=("r.rank", "r.id"))
+
+
+@lru_cache(maxsize=2)
+def users_page_json(*, after: bool) -> str:
+    """:func:`users_sql` as a page (keys: rank, username); binds :page_size as well."""
+    return json_page_sql(users_sql(after=after), item=_USER_HIT_JSON,
+                         order="r.rank DESC, r.username ASC", keys=("r.rank", "r.username"))

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from focushub.core.deps import CallerDep, RuntimeDep
+from focushub.core.jsonsql import JSONBytes
 from focushub.core.pagination import Page
 from focushub.search import service
 from focushub.search.schemas import SearchHit, SearchParams
@@ -15,5 +16,5 @@ router = APIRouter(prefix="/api/v1/search", tags=["search"])
 @router.get("", response_model=Page[SearchHit])
 async def search(
     params: Annotated[SearchParams, Query()], caller: CallerDep, rt: RuntimeDep
-) -> Page[SearchHit]:
-    return await service.search(rt, caller, params)
+) -> JSONBytes:
+    return JSONBytes(await service.search_json(rt, caller, params))

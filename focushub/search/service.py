@@ -16,6 +16,7 @@ from uuid import UUID
 
 from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller
+from focushub.core.jsonsql import page_json
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
 from focushub.search import queries
@@ -38,7 +39,8 @@ def _content_hit(row: Mapping[str, Any]) -> ContentHit:
     )
 
 
-async def search(rt: Runtime, caller: Caller, params: SearchParams) -> Page[SearchHit]:
+def _bind(params: SearchParams) -> dict[str, Any]:
+    """The parameters of the statement for ``params`` (the cursor decoded)."""
     after = params.cursor is not None
     bind: dict[str, Any] = {"q": params.q, "limit": params.limit + 1}
     if params.type == "user":
@@ -46,10 +48,6 @@ async def search(rt: Runtime, caller: Caller, params: SearchParams) -> Page[Sear
             bind["c_rank"], bind["c_username"] = decode_cursor(params.cursor, (float, str))
         bind["username"] = params.q.lower()
         bind["prefix"] = queries.like_prefix(params.q.lower())
-        sql = queries.users_sql(after=after)
-
-        def key(r: Mapping[str, Any]) -> tuple[Any, ...]:
-            return (r["rank"], r["username"])
     else:
         bind["c_rank"], bind["c_id"] = (
             decode_cursor(params.cursor, (float, UUID)) if after else (None, None)
@@ -61,7 +59,34 @@ async def search(rt: Runtime, caller: Caller, params: SearchParams) -> Page[Sear
             if params.tag is not None else None
         )
         bind["headline"] = queries.HEADLINE_OPTIONS
-        sql = queries.content_sql(types=[params.type] if params.type else _CONTENT_TYPES)
+    return bind
+
+
+def _types(params: SearchParams) -> list[str]:
+    return [params.type] if params.type else _CONTENT_TYPES
+
+
+async def search_json(rt: Runtime, caller: Caller, params: SearchParams) -> bytes:
+    """The body of :func:`search`'s ``Page[SearchHit]``, built by PostgreSQL (a hot read,
+    for the API)."""
+    bind = _bind(params)
+    sql = (queries.users_page_json(after=params.cursor is not None) if params.type == "user"
+           else queries.content_page_json(types=_types(params)))
+    async with rt.direct_transaction(caller) as tx:
+        row = await tx.one(sql, **bind, page_size=params.limit)
+    return page_json(row, 2)
+
+
+async def search(rt: Runtime, caller: Caller, params: SearchParams) -> Page[SearchHit]:
+    """A page of hits as objects (the web pages); the API sends :func:`search_json`."""
+    bind = _bind(params)
+    if params.type == "user":
+        sql = queries.users_sql(after=params.cursor is not None)
+
+        def key(r: Mapping[str, Any]) -> tuple[Any, ...]:
+            return (r["rank"], r["username"])
+    else:
+        sql = queries.content_sql(types=_types(params))
 
         def key(r: Mapping[str, Any]) -> tuple[Any, ...]:
             return (r["rank"], r["id"])
