@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 import psutil
 import websockets
 
@@ -391,6 +392,63 @@ async def ceiling(port: int, owner: str, secret: str, rates: list[int], step: fl
     return out
 
 
+async def sql_limit(owner: str, app_url: str, secret: str, batches: list[int], seconds: float,
+                    conns: int, n: int = 600) -> list[dict[str, Any]]:
+    """The database's own limit for the messages' SQL: what the server's group commit runs per
+    batch (role switch, ``chat_send_messages()`` with ``B`` messages for random rooms of 6,
+    the batch's events NOTIFYed, commit), over ``conns`` connections of the server's login
+    role in a closed loop, with no HTTP, WebSocket or fan-out."""
+    users = await make_users(owner, n, secret)
+    ids = [u for u, _ in users]
+    rooms = [ids[i:i + 6] for i in range(0, n - n % 6, 6)]
+    room_ids = await write_rooms(owner, rooms)
+    out = []
+    for batch in batches:
+        stop = time.monotonic() + seconds
+        counts = [0] * conns
+
+        async def loop(k: int, batch: int = batch, stop: float = stop,
+                       counts: list[int] = counts) -> None:
+            rng = random.Random(k)
+            conn = await asyncpg.connect(app_url)
+            try:
+                while time.monotonic() < stop:
+                    items = []
+                    for j in range(batch):
+                        r = rng.randrange(len(room_ids))
+                        sender = rng.choice(rooms[r])
+                        items.append({
+                            "sub": sender, "session": str(workload.session_for(uuid.UUID(sender))),
+                            "claims": {"sub": sender, "role": "authenticated"},
+                            "room_id": room_ids[r], "content": f"sql {k}:{j}",
+                            "message_type": "text", "file_id": None, "key": None})
+                    async with conn.transaction():
+                        await conn.execute(
+                            "SELECT set_config('role', 'service_role', true),"
+                            " set_config('request.jwt.claims', '{\"role\": \"service_role\"}', true)")
+                        result = orjson.loads(await conn.fetchval(
+                            "SELECT public.chat_send_messages($1::jsonb)::text",
+                            orjson.dumps(items).decode()))
+                        bodies = [orjson.dumps({"ch": f"room:{e['room_id']}", "ev": e,
+                                                "seq": e["seq"]}).decode()
+                                  for e in result["events"]]
+                        await conn.execute(
+                            "SELECT pg_notify('focushub_bench', b) FROM unnest($1::text[]) b",
+                            bodies)
+                    counts[k] += sum("message" in x for x in result["results"])
+            finally:
+                await conn.close()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(loop(k) for k in range(conns)))
+        elapsed = time.perf_counter() - t0
+        row = {"batch": batch, "connections": conns, "messages": sum(counts),
+               "messages_per_s": round(sum(counts) / elapsed, 1)}
+        print(f"sql limit: {json.dumps(row)}", flush=True)
+        out.append(row)
+    return out
+
+
 async def _ceiling_step(port: int, users: list[tuple[str, str]], room_ids: list[str],
                         members: dict[str, list[str]], rate: int, step: float,
                         drain: float) -> dict[str, Any]:
@@ -493,6 +551,9 @@ def main() -> None:
     ap.add_argument("--ceiling", default="250,500,750,1000,1500,2000,3000",
                     help="total messages/s, in turn ('' to skip)")
     ap.add_argument("--step", type=float, default=15.0)
+    ap.add_argument("--sql-limit", default="",
+                    help="batch sizes for the database's own limit on the messages' SQL"
+                         " ('' to skip), e.g. 1,10,50")
     ap.add_argument("--idle", type=int, default=10000, help="idle sockets (0 to skip)")
     ap.add_argument("--hold", type=float, default=45.0)
     ap.add_argument("--bus", choices=["pg", "redis"], default="pg")
@@ -548,6 +609,13 @@ def main() -> None:
                                                         args.drain))
             finally:
                 suite._stop(proc)
+        sizes = [int(x) for x in args.sql_limit.split(",") if x]
+        if sizes:
+            proc, port, owner, secret = fresh_server()
+            suite._stop(proc)  # the database only
+            app_url = bootstrap.with_parts(owner, user=bootstrap.APP_LOGIN_ROLE)
+            result["sql_limit"] = asyncio.run(sql_limit(owner, app_url, secret, sizes,
+                                                        args.step, 2 * args.workers))
         if args.idle:
             proc, port, owner, secret = fresh_server()
             try:
