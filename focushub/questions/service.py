@@ -107,6 +107,14 @@ async def create_question(
     return _question_read(row)
 
 
+def _viewer_key(caller: Caller, client_address: str, view_key_secret: str) -> str | None:
+    """Who counts as one viewer today: the signed-in user (None: the database knows them), or
+    an anonymous client's keyed address of the day."""
+    if caller.is_authenticated:
+        return None
+    return anonymous_viewer_key(view_key_secret, client_address, datetime.now(UTC).date())
+
+
 async def get_question(
     rt: Runtime,
     caller: Caller,
@@ -121,11 +129,7 @@ async def get_question(
     Also counts a view: once per viewer (signed-in user, or anonymous client
     address) per UTC day, before reading, so the count returned includes it.
     """
-    viewer_key = (
-        None
-        if caller.is_authenticated
-        else anonymous_viewer_key(view_key_secret, client_address, datetime.now(UTC).date())
-    )
+    viewer_key = _viewer_key(caller, client_address, view_key_secret)
     async with rt.transaction(caller) as tx:
         row = await tx.one_or_none(
             queries.select_question_page(caller),
@@ -157,11 +161,7 @@ async def get_question_json(
 ) -> bytes:
     """The body of :func:`get_question`'s ``QuestionDetail``, built by PostgreSQL (a hot
     read, for the API), in one statement; counts the view the same way."""
-    viewer_key = (
-        None
-        if caller.is_authenticated
-        else anonymous_viewer_key(view_key_secret, client_address, datetime.now(UTC).date())
-    )
+    viewer_key = _viewer_key(caller, client_address, view_key_secret)
     async with rt.direct_transaction(caller) as tx:
         row = await tx.one_or_none(
             queries.question_page_json(caller),
