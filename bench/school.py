@@ -1,7 +1,8 @@
 """A school day on the realtime gateway, the write ceiling, and how many idle sockets it holds.
 
     .venv/bin/python bench/school.py [--sockets 2000] [--duration 60] [--bus pg|redis]
-                                     [--ceiling 250,500,1000,2000] [--idle 10000] [--json FILE]
+                                     [--ceiling 250,500,1000,2000] [--sql-limit 1,10,50]
+                                     [--idle 10000] [--json FILE]
 
 Everything runs against ``focushub serve --workers 2`` on an embedded PostgreSQL in
 ``bench/results/school-pgdata`` (its database is recreated each run: users, sessions and
@@ -22,6 +23,11 @@ sent, *resumed* for those that got it by the replay after reconnecting.
 **Write ceiling** (``--ceiling``): 600 sockets in rooms of 6, all sending, at each total
 rate in turn for ``--step`` seconds; the highest rate whose deliveries all arrived with a
 p99 ≤ 250 ms is the ceiling.
+
+**The database's own limit** (``--sql-limit``, off by default): the messages' SQL without
+the server, as the group commit runs it (role switch, ``chat_send_messages()`` with B messages
+for random rooms of 6, the NOTIFY of their events, commit), over two connections per server
+process of the login role in a closed loop, for each B in turn for ``--step`` seconds.
 
 **Idle capacity** (``--idle``): that many sockets connected, authenticated and subscribed
 to one room each, held for ``--hold`` seconds (uvicorn pings each every 20 s); the server
