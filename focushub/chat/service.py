@@ -7,7 +7,8 @@ admin when the last one leaves, and keep direct rooms at two people. Each
 write below reads back the room events its own transaction wrote
 (``chat_transaction_events()``) just before its commit and publishes them through
 the transaction (:func:`_write`, focushub/chat/events.py), so a rolled-back
-request publishes nothing.
+request publishes nothing. Messages are group-committed (:func:`send_message`):
+``chat_send_messages()`` returns the events of its batch, published the same way.
 """
 
 from __future__ import annotations
