@@ -23,6 +23,13 @@ from tests.realtime.test_gateway import group
 from tests.realtime.test_ordering import Recorder, caller_of, wait_for
 
 
+def runtime(test_db, engine, bus: EventBus) -> Runtime:
+    """A server process's runtime on ``bus``, without write limits (the tests send fast)."""
+    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret="x" * 40,
+                        write_limits_enabled=False)
+    return Runtime(settings, engine, bus, JobQueue(test_db.app_url), owns_engine=False)
+
+
 def _batches() -> float:
     """Transactions the chat's group commit has written so far (its metric)."""
     return REGISTRY.get_sample_value(
@@ -39,9 +46,7 @@ async def test_messages_sent_together_are_written_together_and_each_acknowledged
     seen = Recorder()
     for room in rooms:
         two_buses[1].hub.add(f"room:{room['id']}", seen)
-    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret="x" * 40,
-                        write_limits_enabled=False)
-    rt = Runtime(settings, engine, two_buses[0], JobQueue(test_db.app_url), owns_engine=False)
+    rt = runtime(test_db, engine, two_buses[0])
     sends = []
     for i in range(60):
         room_id = rooms[i % 3]["id"]
@@ -87,9 +92,7 @@ async def test_messages_sent_together_are_written_together_and_each_acknowledged
 async def test_a_stopped_runtime_refuses_messages(live_server, test_db, engine, two_buses, http):
     alice, bob = await make_user(http), await make_user(http)
     room = await group(http, alice, bob)
-    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret="x" * 40,
-                        write_limits_enabled=False)
-    rt = Runtime(settings, engine, two_buses[0], JobQueue(test_db.app_url), owns_engine=False)
+    rt = runtime(test_db, engine, two_buses[0])
     first = await chat_service.send_message(rt, caller_of(alice), UUID(room["id"]),
                                             MessageCreate(content="before"))
     assert first.seq >= 1
@@ -113,9 +116,7 @@ async def test_a_batch_s_events_reach_another_process_in_order_through_redis(
     seen = Recorder()
     for room in rooms:
         buses[1].hub.add(f"room:{room['id']}", seen)
-    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret="x" * 40,
-                        write_limits_enabled=False)
-    rt = Runtime(settings, engine, buses[0], JobQueue(test_db.app_url), owns_engine=False)
+    rt = runtime(test_db, engine, buses[0])
     try:
         sent = await asyncio.gather(*(
             chat_service.send_message(rt, caller_of((alice, bob)[i % 2]),
