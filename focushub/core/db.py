@@ -331,10 +331,7 @@ async def direct_transaction(
                                        code="session_ended")
                 tx = DirectTx(conn, caller, effects)
                 yield tx
-                for fn in tx._before_commit:
-                    await fn(tx)
-                if effects is not None and (tx.events or tx.jobs):
-                    await effects.before_commit(tx)
+                await _before_commit(tx, effects)
         except Exception as exc:
             # A connection that broke (its backend ended, the socket closed, the protocol
             # left mid-operation) never goes back to the pool: the request is a 503, as on
@@ -350,6 +347,19 @@ async def direct_transaction(
             if err.status_code == 503:
                 await sa_conn.invalidate()
             raise err from exc
+    await _after_commit(tx, effects)
+
+
+async def _before_commit(tx: Tx, effects: Effects | None) -> None:
+    """The last work inside a transaction: the domain's hooks, then its jobs and events."""
+    for fn in tx._before_commit:
+        await fn(tx)
+    if effects is not None and (tx.events or tx.jobs):
+        await effects.before_commit(tx)
+
+
+async def _after_commit(tx: Tx, effects: Effects | None) -> None:
+    """Once the transaction committed: what is sent after the commit, then the hooks."""
     if effects is not None and tx.events:
         await effects.after_commit(tx)
     await _run_hooks(tx._after_commit)
@@ -376,32 +386,13 @@ async def transaction(
     with the commit and vanish with a rollback; :meth:`Tx.after_commit` hooks run only
     after the commit succeeded. Use ``Runtime.transaction`` to get ``effects``.
     """
-    claims = dict(caller.claims)
-    if caller.user_id is not None:
-        claims.setdefault("sub", str(caller.user_id))
-    claims.setdefault("role", caller.role)
-    session = claims.get("session_id") if caller.is_authenticated else None
     async with engine.connect() as conn:
         async with conn.begin():
-            result = await conn.execute(
-                _SET_CALLER,
-                {
-                    "role": caller.role,
-                    "claims": orjson.dumps(claims).decode(),
-                    "sub": str(caller.user_id) if caller.user_id else "",
-                    "session": session,
-                    "uid": str(caller.user_id) if session else None,
-                },
-            )
+            result = await conn.execute(_SET_CALLER, _caller_params(caller))
             if not result.one()[-1]:
                 raise Unauthorized("This session has ended; sign in again",
                                    code="session_ended")
             tx = Tx(conn, caller, effects)
             yield tx
-            for fn in tx._before_commit:
-                await fn(tx)
-            if effects is not None and (tx.events or tx.jobs):
-                await effects.before_commit(tx)
-    if effects is not None and tx.events:
-        await effects.after_commit(tx)
-    await _run_hooks(tx._after_commit)
+            await _before_commit(tx, effects)
+    await _after_commit(tx, effects)
