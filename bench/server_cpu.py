@@ -1,7 +1,7 @@
 """Server CPU time per request of benchmarked endpoints, without HTTP or load generator.
 
     .venv/bin/python bench/server_cpu.py [--endpoints question,feed_trending] [-n 1000]
-        [--data-dir bench/results/pgdata] [--profile tottime]
+        [--data-dir bench/results/pgdata] [--profile tottime] [--floor]
 
 Calls the ASGI app in process, one request after another, with the variants of the last
 ``bench/run`` (``bench/results/captured-sql.json``: paths, bodies and callers) on its
@@ -11,7 +11,9 @@ the noise of concurrency, so two versions compare closely on a shared machine. T
 database runs on the same machine, and the kernel's share of each round trip (a unix
 socket's send wakes PostgreSQL) is part of the figure. ``--profile`` prints cProfile's
 listing (sorted by ``tottime`` or ``cumulative``) of one more round; the app's lifespan is
-not run (no event bus, no in-process worker).
+not run (no event bus, no in-process worker). ``--floor`` measures the framework floor
+(``bench/floor_app.py``: the same statements through an asyncpg pool, Starlette, orjson) the
+same way, after the API, so the two compare in one run.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import asyncio
 import cProfile
 import json
+import os
 import pstats
 import sys
 import time
@@ -87,32 +90,47 @@ async def _run(args: argparse.Namespace, owner: str, app_url: str) -> None:
 
         await app(dict(scope), receive, send)
 
+    async def measure(label: str, requests: list[tuple[dict[str, Any], bytes]]) -> None:
+        statuses.clear()
+        for i in range(100):  # warm-up: caches, prepared statements, pool
+            await one(*requests[i % len(requests)])
+        if any(s >= 300 for s in statuses):
+            raise SystemExit(f"{label}: statuses {sorted(set(statuses))}")
+        if args.profile:
+            profile = cProfile.Profile()
+            profile.enable()
+            for i in range(args.n):
+                await one(*requests[i % len(requests)])
+            profile.disable()
+            pstats.Stats(profile).sort_stats(args.profile).print_stats(40)
+        best = float("inf")
+        for _ in range(3):
+            c0 = time.process_time()
+            for i in range(args.n):
+                await one(*requests[i % len(requests)])
+            best = min(best, (time.process_time() - c0) / args.n)
+        print(f"{label}: {1000 * best:.3f} ms CPU per request (best of 3 rounds of {args.n})",
+              flush=True)
+
     try:
         for name in names:
-            requests = [_scope(v, workload.token_for(secret, uuid.UUID(v["user_id"]), v["email"]))
-                        for v in captured[name]]
-            statuses.clear()
-            for i in range(100):  # warm-up: caches, prepared statements, pool
-                await one(*requests[i % len(requests)])
-            if any(s >= 300 for s in statuses):
-                raise SystemExit(f"{name}: statuses {sorted(set(statuses))}")
-            if args.profile:
-                profile = cProfile.Profile()
-                profile.enable()
-                for i in range(args.n):
-                    await one(*requests[i % len(requests)])
-                profile.disable()
-                pstats.Stats(profile).sort_stats(args.profile).print_stats(40)
-            best = float("inf")
-            for _ in range(3):
-                c0 = time.process_time()
-                for i in range(args.n):
-                    await one(*requests[i % len(requests)])
-                best = min(best, (time.process_time() - c0) / args.n)
-            print(f"{name}: {1000 * best:.3f} ms CPU per request (best of 3 rounds of {args.n})",
-                  flush=True)
+            await measure(name, [
+                _scope(v, workload.token_for(secret, uuid.UUID(v["user_id"]), v["email"]))
+                for v in captured[name]])
     finally:
         await app.state.runtime.engine.dispose()
+    if not args.floor:
+        return
+    os.environ.update({"BENCH_SQL": str(BENCH / "results" / "captured-sql.json"),
+                       "BENCH_DSN": app_url.replace("postgresql+asyncpg://", "postgresql://")})
+    import floor_app
+
+    app = floor_app.app
+    async with floor_app.lifespan(app):
+        for name in names:
+            await measure(f"{name} (floor)", [
+                _scope({"method": "GET", "path": f"/floor/{name}/{k}", "body": None}, "")
+                for k in range(len(captured[name]))])
 
 
 def main() -> None:
@@ -121,6 +139,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=1000)
     ap.add_argument("--data-dir", type=Path, default=BENCH / "results" / "pgdata")
     ap.add_argument("--profile", choices=("tottime", "cumulative"), default=None)
+    ap.add_argument("--floor", action="store_true", help="measure the framework floor as well")
     args = ap.parse_args()
     server = EmbeddedPostgres(args.data_dir.resolve())
     server.start()

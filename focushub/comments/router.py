@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 from focushub.comments import service
 from focushub.comments.schemas import CommentCreate, CommentListParams, CommentRead, CommentUpdate
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep
+from focushub.core.jsonsql import JSONBytes, model_json
 from focushub.core.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["comments"])
@@ -28,8 +29,9 @@ async def list_post_comments(
 )
 async def create_comment(
     post_id: UUID, data: CommentCreate, caller: UserDep, rt: RuntimeDep
-) -> CommentRead:
-    return await service.create_comment(rt, caller, post_id, data)
+) -> JSONBytes:
+    return model_json(await service.create_comment(rt, caller, post_id, data),
+                      status_code=status.HTTP_201_CREATED)
 
 
 @router.get("/comments/{comment_id}/replies", response_model=Page[CommentRead])

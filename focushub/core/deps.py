@@ -10,10 +10,14 @@ per request.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
+from starlette.routing import BaseRoute
 
 from focushub.core import observability
 from focushub.core.db import ANONYMOUS, Caller
@@ -22,12 +26,9 @@ from focushub.core.runtime import Runtime
 from focushub.core.security import decode_access_token
 from focushub.core.settings import Settings
 
-_bearer = HTTPBearer(auto_error=False, scheme_name="OptionalBearer",
-                     description="Access token from /api/v1/auth/login")
-# The same header, declared again by require_user so the OpenAPI document can tell the
-# operations that need a token from those where it is optional (mark_optional_sign_in).
-_required_bearer = HTTPBearer(auto_error=False, scheme_name="HTTPBearer",
-                              description="Access token from /api/v1/auth/login")
+# The scheme the OpenAPI document names (mark_optional_sign_in); requests read the header
+# themselves (get_caller), which spares FastAPI a dependency to solve on every request.
+_BEARER_SCHEME = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 
 
 def client_address(request: Request) -> str:
@@ -51,22 +52,20 @@ async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.runtime.settings
 
 
-async def get_caller(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Caller:
-    """The anonymous caller without a token; 401 for a token that is present but bad."""
-    if credentials is None:
+async def get_caller(request: Request) -> Caller:
+    """The anonymous caller without ``Authorization: Bearer <token>``; 401 for a token that
+    is present but bad. (Another scheme, or the word alone, is no token, as FastAPI's
+    ``HTTPBearer(auto_error=False)`` reads it.)"""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
         return ANONYMOUS
-    caller = caller_from_token(request.app.state.runtime, credentials.credentials)
+    caller = caller_from_token(request.app.state.runtime, token)
     observability.user_id.set(str(caller.user_id))
     return caller
 
 
-async def require_user(
-    caller: Annotated[Caller, Depends(get_caller)],
-    _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(_required_bearer)],
-) -> Caller:
+async def require_user(request: Request) -> Caller:
+    caller = await get_caller(request)
     if not caller.is_authenticated:
         raise Unauthorized("Sign in to do this", code="not_authenticated")
     return caller
@@ -79,29 +78,53 @@ UserDep = Annotated[Caller, Depends(require_user)]
 
 
 
+def _api_routes(routes: list[BaseRoute]) -> Iterator[APIRoute]:
+    """Every operation, in included routers too (FastAPI keeps an included router whole,
+    as its ``original_router``)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _api_routes(included.routes)
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            yield sub.call
+        yield from _calls(sub)
+
+
 def mark_optional_sign_in(app: FastAPI) -> None:
-    """Make the OpenAPI document say which operations need a token. Every operation that
-    reads the caller lists ``OptionalBearer`` (``get_caller``); those that require one also
-    list ``HTTPBearer`` (``require_user``). Public operations become
-    ``security: [{}, {HTTPBearer: []}]`` (a token is optional), the others
-    ``[{HTTPBearer: []}]``, and only the ``HTTPBearer`` scheme is documented."""
+    """Make the OpenAPI document say which operations take a token. An operation whose
+    dependencies include :func:`require_user` needs one: ``security: [{HTTPBearer: []}]``;
+    one that reads the caller (:func:`get_caller`) takes one if given:
+    ``[{}, {HTTPBearer: []}]``; the others say nothing. ``HTTPBearer`` is the one scheme
+    documented."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = build()
-        for path in schema.get("paths", {}).values():
-            for operation in path.values():
-                names = {name for req in operation.get("security", []) for name in req}
-                if not names:
-                    continue
-                required = [{"HTTPBearer": []}]
-                operation["security"] = required if "HTTPBearer" in names else [{}, *required]
-        schemes = schema.get("components", {}).get("securitySchemes", {})
-        optional = schemes.pop("OptionalBearer", None)
-        if optional is not None:
-            schemes.setdefault("HTTPBearer", optional)
+        paths = schema.get("paths", {})
+        for route in _api_routes(app.routes):
+            if route.path_format not in paths:
+                continue
+            calls = set(_calls(route.dependant))
+            if require_user in calls:
+                security: list[dict[str, list[str]]] = [{"HTTPBearer": []}]
+            elif get_caller in calls:
+                security = [{}, {"HTTPBearer": []}]
+            else:
+                continue
+            for method in route.methods:
+                operation = paths[route.path_format].get(method.lower())
+                if operation is not None:
+                    operation["security"] = security
+        scheme = _BEARER_SCHEME.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})["HTTPBearer"] = scheme
         app.openapi_schema = schema
         return schema
 

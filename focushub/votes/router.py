@@ -11,6 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from focushub.core.deps import RuntimeDep, UserDep
+from focushub.core.jsonsql import JSONBytes, model_json
 from focushub.votes import service
 from focushub.votes.schemas import VotableType, VoteCreate, VoteRead
 
@@ -35,8 +36,9 @@ def _add_routes(collection: str, votable_type: VotableType) -> None:
     )
     async def cast(
         votable_id: UUID, data: VoteCreate, caller: UserDep, rt: RuntimeDep
-    ) -> VoteRead:
-        return await service.cast_vote(rt, caller, votable_type, votable_id, data.vote_type)
+    ) -> JSONBytes:
+        return model_json(
+            await service.cast_vote(rt, caller, votable_type, votable_id, data.vote_type))
 
     @router.delete(
         path,
@@ -44,8 +46,8 @@ def _add_routes(collection: str, votable_type: VotableType) -> None:
         name=f"withdraw_vote_on_{votable_type}",
         summary=f"Withdraw your vote on a {votable_type}",
     )
-    async def withdraw(votable_id: UUID, caller: UserDep, rt: RuntimeDep) -> VoteRead:
-        return await service.withdraw_vote(rt, caller, votable_type, votable_id)
+    async def withdraw(votable_id: UUID, caller: UserDep, rt: RuntimeDep) -> JSONBytes:
+        return model_json(await service.withdraw_vote(rt, caller, votable_type, votable_id))
 
 
 for _collection, _votable_type in _COLLECTIONS.items():

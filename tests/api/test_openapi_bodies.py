@@ -22,6 +22,7 @@ import jsonschema_rs
 import pytest
 from pydantic import TypeAdapter
 
+from focushub.comments.schemas import CommentRead
 from focushub.core import observability
 from focushub.core.db import ANONYMOUS
 from focushub.core.pagination import Page
@@ -31,6 +32,7 @@ from focushub.questions import service as questions_service
 from focushub.questions.schemas import QuestionDetail
 from focushub.search import service as search_service
 from focushub.search.schemas import SearchHit, SearchParams
+from focushub.votes.schemas import VoteRead
 from tests.api.conftest import follow, make_user
 from tests.api.factories_content import make_post
 from tests.api.factories_qa import make_answer, make_question
@@ -40,8 +42,9 @@ CITATION = {"n": 1, "type": "answer", "id": str(uuid.uuid4()), "title": "Fractio
             "url": "/questions/x", "quote": "Start with halves"}
 
 
-def _validator(openapi: dict[str, Any], path: str) -> Any:
-    schema = openapi["paths"][path]["get"]["responses"]["200"]["content"]["application/json"][
+def _validator(openapi: dict[str, Any], path: str, method: str = "get",
+               status: str = "200") -> Any:
+    schema = openapi["paths"][path][method]["responses"][status]["content"]["application/json"][
         "schema"]
     return jsonschema_rs.Draft202012Validator({**schema, "components": openapi["components"]})
 
@@ -142,6 +145,39 @@ async def test_hot_read_bodies_keep_the_documented_shape(client, world):
                 lambda caller, p=params: search_service.search(rt, caller, SearchParams(**p)))
             assert body["items"]
     assert cases >= 14
+
+
+async def test_hot_write_bodies_keep_the_documented_shape(client):
+    """Hot writes return the model their service built, encoded once (``jsonsql.model_json``)
+    rather than validated again by FastAPI: the status, the document and the model agree."""
+    openapi = (await client.get("/openapi.json")).json()
+    alice, bob = await make_user(client), await make_user(client)
+    post = await make_post(client, bob, title="Ratios", content="Two to one")
+    comments = "/api/v1/posts/{post_id}/comments"
+    parent = None
+    for content in ("Why two?", "Because of the halves"):
+        r = await client.post(f"/api/v1/posts/{post['id']}/comments", headers=alice["headers"],
+                              json={"content": content, "parent_id": parent})
+        assert r.status_code == 201, r.text
+        assert r.headers["content-type"] == "application/json"
+        body = r.json()
+        assert [e.message for e in _validator(openapi, comments, "post", "201").iter_errors(body)] == []
+        model = TypeAdapter(CommentRead)
+        assert json.loads(model.dump_json(model.validate_json(r.content))) == body
+        assert (body["content"], body["parent_id"], body["author"]["id"]) == (
+            content, parent, alice["user"]["id"])
+        parent = body["id"]
+    vote = "/api/v1/comments/{votable_id}/vote"
+    for method, payload, expected in (("put", {"vote_type": "upvote"}, (1, "upvote")),
+                                      ("delete", None, (0, None))):
+        r = await client.request(method.upper(), f"/api/v1/comments/{parent}/vote", json=payload,
+                                 headers=bob["headers"])
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert [e.message for e in _validator(openapi, vote, method).iter_errors(body)] == []
+        assert VoteRead.model_validate_json(r.content).model_dump(mode="json") == body
+        assert (body["votable_type"], body["votable_id"], body["count"], body["my_vote"]) == (
+            "comment", parent, *expected)
 
 
 async def test_a_hot_path_whose_connection_died_answers_503_then_recovers(client, owner_conn):

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from focushub.core.db import ANONYMOUS, SERVICE, Caller, create_engine, transaction
+from focushub.core.db import (
+    ANONYMOUS,
+    SERVICE,
+    Caller,
+    create_engine,
+    direct_transaction,
+    transaction,
+)
+from focushub.core.errors import AppError, Unauthorized
 
 
 @pytest.fixture
@@ -84,3 +94,81 @@ async def test_unencodable_parameter_is_the_callers_422(engine):
             await tx.scalar("SELECT CAST(:x AS bigint)", x=2**63)
     err = translate_db_error(info.value)
     assert err is not None and err.status_code == 422
+
+
+# The direct path sends BEGIN and the role statement in one message, with the caller's
+# values written as SQL constants: they must arrive exactly, whatever they hold.
+AWKWARD_CLAIMS = {
+    "email": "o'brien\\\\'; DROP TABLE public.users; --@example.org",
+    "name": "$$ $c$ E'\\x27' \" \n\t ünïcødé 漢字 \U0001f600",
+    "app_metadata": {"role": "student", "note": "\\' OR '1'='1"},
+}
+
+
+async def test_direct_transaction_publishes_claims_exactly(engine):
+    user_id = uuid.uuid4()
+    caller = Caller(role="authenticated", user_id=user_id,
+                    claims={"sub": str(user_id), **AWKWARD_CLAIMS})
+    async with direct_transaction(engine, caller) as tx:
+        row = await tx.one(
+            "SELECT current_user AS who, auth.uid() AS uid,"
+            " current_setting('request.jwt.claims') AS claims,"
+            " current_setting('request.jwt.claim.sub') AS sub")
+    assert (row["who"], row["uid"], row["sub"]) == ("authenticated", user_id, str(user_id))
+    assert json.loads(row["claims"]) == {"sub": str(user_id), "role": "authenticated",
+                                         **AWKWARD_CLAIMS}
+    async with direct_transaction(engine, ANONYMOUS) as tx:
+        assert await tx.scalar("SELECT current_user") == "anon"
+
+
+async def _pooled_connection_state(engine) -> tuple[str, str | None]:
+    async with engine.connect() as conn:
+        raw = conn.sync_connection.connection.driver_connection
+        assert not raw.is_in_transaction()
+        who = (await conn.execute(text("SELECT current_user"))).scalar()
+        claims = (await conn.execute(text("SELECT current_setting('request.jwt.claims', true)"))).scalar()
+        await conn.rollback()
+    return who, claims
+
+
+async def test_direct_transaction_of_an_ended_session_is_refused_and_closed(engine):
+    user_id = uuid.uuid4()  # no such user, so no live session either
+    caller = Caller(role="authenticated", user_id=user_id,
+                    claims={"sub": str(user_id), "session_id": str(uuid.uuid4())})
+    with pytest.raises(Unauthorized) as info:
+        async with direct_transaction(engine, caller) as tx:
+            await tx.scalar("SELECT 1")
+    assert info.value.code == "session_ended"
+    # The refused transaction switched nothing and left nothing open (a pool of one).
+    who, claims = await _pooled_connection_state(engine)
+    assert who == "focushub_app" and claims in (None, "")
+
+
+async def test_direct_transaction_rolls_back_what_failed(engine):
+    with pytest.raises(RuntimeError):
+        async with direct_transaction(engine, SERVICE) as tx:
+            await tx.execute("CREATE TEMP TABLE direct_probe (x int)")
+            raise RuntimeError("the service failed")
+    with pytest.raises(AppError):  # an error of the database, translated
+        async with direct_transaction(engine, SERVICE) as tx:
+            await tx.scalar("SELECT 1 / 0")
+    who, claims = await _pooled_connection_state(engine)
+    assert who == "focushub_app" and claims in (None, "")
+    async with direct_transaction(engine, SERVICE) as tx:
+        assert await tx.scalar("SELECT to_regclass('pg_temp.direct_probe')") is None
+
+
+async def test_a_cancelled_direct_transaction_leaves_the_pool_usable(engine):
+    async def slow() -> None:
+        async with direct_transaction(engine, SERVICE) as tx:
+            await tx.execute("CREATE TEMP TABLE direct_cancelled (x int)")
+            await tx.scalar("SELECT pg_sleep(5)")
+
+    task = asyncio.create_task(slow())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    async with direct_transaction(engine, SERVICE) as tx:
+        assert await tx.scalar("SELECT to_regclass('pg_temp.direct_cancelled')") is None
+        assert await tx.scalar("SELECT current_user") == "service_role"
