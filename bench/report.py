@@ -28,6 +28,29 @@ FLOOR_GOAL_LEVELS = (1, 8)
 FLOOR_GOALS = {"question": 1.0, "feed_following": 1.0, "feed_trending": 1.0, "search": 1.0,
                "comment": 0.85, "vote": 0.85}
 
+# Endpoints that answer a page and whose cost must not grow with the data ("flat"): at the
+# larger scale, at the same concurrency, at least FLAT of the smaller scale's throughput
+# (two runs of the same database on this shared machine differ by 10-20 %).
+PAGINATED = ("feed_following", "feed_trending", "search")
+FLAT = 0.75
+
+
+def _growth(rows: list[dict[str, Any]], large: list[dict[str, Any]]) -> list[str]:
+    """Each endpoint measured on both databases: throughput and p95 side by side."""
+    small = {(r["endpoint"], r["concurrency"]): r for r in rows}
+    out = ["| endpoint | conc. | req/s, smaller | req/s, larger | larger ÷ smaller | p95 smaller "
+           "| p95 larger (ms) | pgbench smaller | pgbench larger |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for r in large:
+        s = small.get((r["endpoint"], r["concurrency"]))
+        if s is None:
+            continue
+        out.append(f"| {LABELS[r['endpoint']]} | {r['concurrency']} | {s['api']['rps']:.0f} "
+                   f"| {r['api']['rps']:.0f} | {_pct(_ratio(r['api'], s['api']))} "
+                   f"| {_ms(s['api']['p95'])} | {_ms(r['api']['p95'])} "
+                   f"| {s['pgbench']['rps']:.0f} | {r['pgbench']['rps']:.0f} |")
+    return out
+
 
 def _ratio(a: dict[str, Any], b: dict[str, Any]) -> float | None:
     return a["rps"] / b["rps"] if b.get("rps") else None
@@ -205,7 +228,8 @@ def render(result: dict[str, Any], img_names: list[str]) -> str:
                 f"{ld['questions']:,} questions, {ld['answers']:,} answers, {ld['votes']:,} votes "
                 f"({ld['size']}); same servers, settings and method.", ""]
         out += _table(large["results"])
-        out.append("")
+        out += ["", "How each endpoint grows with the data (API, same concurrency):", "",
+                *_growth(rows, large["results"]), ""]
 
     # Goals
     out += ["### Against the goals", ""]
@@ -226,6 +250,17 @@ def render(result: dict[str, Any], img_names: list[str]) -> str:
             ok = all((_ratio(r["api"], r["floor"]) or 0) >= target for r in rs)
             out.append(f"* {LABELS[name]}: API ≥ {100 * target:.0f} % of the floor: {vals}: "
                        f"**{'met' if ok else 'not met'}**.")
+    if large:
+        small = {(r["endpoint"], r["concurrency"]): r for r in rows}
+        for name in PAGINATED:
+            pairs = [(r, small[(name, r["concurrency"])]) for r in large["results"]
+                     if r["endpoint"] == name and (name, r["concurrency"]) in small]
+            if pairs:
+                vals = ", ".join(f"c={r['concurrency']}: {_pct(_ratio(r['api'], s['api']))}"
+                                 for r, s in pairs)
+                ok = all((_ratio(r["api"], s["api"]) or 0) >= FLAT for r, s in pairs)
+                out.append(f"* {LABELS[name]} flat with the data (larger ÷ smaller throughput "
+                           f"≥ {100 * FLAT:.0f} %): {vals}: **{'met' if ok else 'not met'}**.")
     for facts, source in ((db, rows), (large["database"], large["results"]) if large else (None, [])):
         rs = [r for r in source if r["endpoint"] == "search"]
         if rs:

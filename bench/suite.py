@@ -172,9 +172,9 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--realtime-duration", type=float, default=15.0)
     ap.add_argument("--large-data-dir", type=Path, default=None,
                     help="a second, larger seeded database (e.g. scale 10) for --large-endpoints")
-    # The endpoints whose cost could grow with the data: search, and the following feed
-    # (which must not, see docs/performance.md, "Data at scale").
-    ap.add_argument("--large-endpoints", default="search,feed_following")
+    # Every endpoint, so that the report shows how each one grows with the data (the paginated
+    # ones must not, see docs/performance.md, "Data at scale").
+    ap.add_argument("--large-endpoints", default=",".join(workload.ENDPOINTS))
     ap.add_argument("--large-concurrency", default="1,8")
     ap.add_argument("--no-doc", action="store_true", help="write the JSON only")
     ap.add_argument("--note", default="", help="free text stored with the result (machine load...)")
