@@ -3,10 +3,11 @@
 Revision ID: 0035_chat_send_cheaper
 Revises: 0034_chat_group_commit
 
-Measured on a batch of 50 (``docs/performance.md``), most of a message's database time
-went to planning, not to writing: PostgreSQL 15 plans the body of a SQL function that
+Measured on a batch of 50 (``docs/performance.md``), about half of a message's database
+time went to functions planned again at every call: PostgreSQL 15 plans the body of a SQL function that
 it cannot inline (every ``SECURITY DEFINER`` or ``SET search_path`` one) again at each
-statement that calls it, whereas PL/pgSQL keeps its plans for the session. A message
+statement that calls it, whereas PL/pgSQL keeps its plans for the session (PostgreSQL 18
+caches SQL functions' plans as well; there the gain is smaller). A message
 called ``is_room_member()`` six times (its own check, and the read-back's scan of the
 participants under their SELECT policy), ``session_is_active()`` and
 ``chat_message_json()`` once each, all planned afresh.
