@@ -392,8 +392,8 @@ async def send_message(
     writes nothing, so it publishes nothing either.
 
     Messages are group-committed: the ones waiting at the same moment for rooms of the
-    same lane are written in one transaction (``chat_send_messages()``, 0034), each as its
-    own sender in its own subtransaction, and each returns once that transaction
+    same lane are written in one transaction (``chat_send_messages()``, 0034/0035), each as
+    its own sender, one that fails leaving nothing, and each returns once that transaction
     committed. A room's messages from one process keep the order they were sent in."""
     if not caller.is_authenticated:
         raise Forbidden("sign in to send messages")

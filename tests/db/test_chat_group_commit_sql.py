@@ -1,5 +1,6 @@
-"""The group commit of chat messages in SQL (0034): ``chat_send_messages()`` sends each
-item as its own sender, under RLS, in its own subtransaction; only the server's
+"""The group commit of chat messages in SQL (0034, 0035): ``chat_send_messages()`` sends
+each item as its own sender, under RLS; an item that fails leaves nothing and fails alone
+(the items around it in its run of one subtransaction are sent again); only the server's
 service_role may call it, and no item can claim another role or subject."""
 
 from __future__ import annotations
@@ -104,3 +105,74 @@ async def test_a_batch_that_is_not_a_list_is_refused(app_conn, owner_conn):
     async with acting_as(app_conn, SERVICE):
         await expect_error(app_conn, RAISED, CALL, json.dumps({"room_id": "x"}),
                            message="validation_error:")
+
+
+async def test_after_a_failure_each_item_is_still_sent_as_its_own_sender(app_conn, owner_conn):
+    # Rooms in the order the batch takes them (by id). b fails in r1 after a's message in
+    # r0 was written, so a's claims were the ones in force when b's run was rolled back;
+    # b's next message, in a room a is in as well, must still be b's.
+    a, b, c = [await make_user(owner_conn) for _ in range(3)]
+    rooms = sorted([await make_room(owner_conn, a, [b]) for _ in range(4)], key=str)
+    r0, r1, r2, r3 = rooms
+    await owner_conn.execute(
+        "UPDATE chat_rooms SET is_active = false WHERE id = ANY($1::uuid[])", [r1, r2])
+    batch = [
+        item(b, r3, "b in r3"),
+        item(a, r0, "a in r0"),
+        item(c, r1, "c is not in r1"),
+        item(b, r1, "r1 is archived"),
+        item(b, r2, "r2 is archived too"),
+        item(a, r3, "a in r3"),
+    ]
+    async with acting_as(app_conn, SERVICE):
+        out = json.loads(await app_conn.fetchval(CALL, json.dumps(batch)))
+        rows = await app_conn.fetch(
+            "SELECT room_id, seq, sender_id, content FROM chat_messages"
+            " WHERE room_id = ANY($1::uuid[]) ORDER BY room_id::text, seq", rooms)
+        assert await app_conn.fetchval("SELECT current_user") == "service_role"
+    results = out["results"]
+    assert [r["ord"] for r in results] == [1, 2, 3, 4, 5, 6]
+    assert results[0]["message"]["sender_id"] == str(b)
+    assert results[1]["message"]["sender_id"] == str(a)
+    assert results[2]["error"].startswith("not_found:")
+    assert results[3]["error"].startswith("conflict:")
+    assert results[4]["error"].startswith("conflict:")
+    assert results[5]["message"]["sender_id"] == str(a)
+    # Written once each, by their own senders, numbered without gaps: the run rolled back
+    # by a failure left nothing behind.
+    assert [(r["room_id"], r["seq"], r["sender_id"], r["content"]) for r in rows] == [
+        (r0, 1, a, "a in r0"), (r3, 1, b, "b in r3"), (r3, 2, a, "a in r3")]
+    assert [(r["message"]["room_id"], r["message"]["seq"]) for r in results if "message" in r] == [
+        (str(r3), 1), (str(r0), 1), (str(r3), 2)]
+    assert sorted((e["room_id"], e["payload"]["seq"], e["payload"]["content"])
+                  for e in out["events"]) == sorted([
+        (str(r0), 1, "a in r0"), (str(r3), 1, "b in r3"), (str(r3), 2, "a in r3")])
+
+
+async def test_a_batch_whose_items_all_fail_writes_nothing(app_conn, owner_conn):
+    alice, outsider = await make_user(owner_conn), await make_user(owner_conn)
+    room = await make_room(owner_conn, alice)
+    batch = [item(outsider, room, "one"), item(outsider, room, "two"),
+             item(alice, room, "bad type", message_type="system")]
+    async with acting_as(app_conn, SERVICE):
+        out = json.loads(await app_conn.fetchval(CALL, json.dumps(batch)))
+        assert await app_conn.fetchval(
+            "SELECT last_seq FROM chat_rooms WHERE id = $1", room) == 0
+    assert [r["error"].split(":")[0] for r in out["results"]] == [
+        "not_found", "not_found", "validation_error"]
+    assert out["events"] == []
+
+
+async def test_the_read_back_says_whether_the_others_have_read_it(app_conn, owner_conn):
+    # A retry returns the first message as it is now: read by everyone else once they have.
+    alice, bob = await make_user(owner_conn), await make_user(owner_conn)
+    room = await make_room(owner_conn, alice, [bob])
+    batch = json.dumps([item(alice, room, "hello", key="k-read")])
+    async with acting_as(app_conn, SERVICE):
+        first = json.loads(await app_conn.fetchval(CALL, batch))["results"][0]["message"]
+        assert first["is_read"] is False
+        await app_conn.execute(
+            "UPDATE chat_room_participants SET last_read_seq = 1 WHERE room_id = $1"
+            " AND user_id = $2", room, bob)
+        again = json.loads(await app_conn.fetchval(CALL, batch))["results"][0]["message"]
+    assert again["id"] == first["id"] and again["is_read"] is True
