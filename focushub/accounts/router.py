@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.background import BackgroundTask
 
@@ -13,9 +13,10 @@ from focushub.accounts.schemas import AccountDelete, AccountExportRead, EmailCha
 from focushub.auth import service as auth_service
 from focushub.core.deps import RuntimeDep, UserDep
 from focushub.core.errors import ErrorRead
+from focushub.core.routing import Router
 from focushub.files.responses import file_response
 
-router = APIRouter(prefix="/api/v1/users/me", tags=["users"])
+router = Router(prefix="/api/v1/users/me", tags=["users"])
 
 _EXPORTS = "/api/v1/users/me/exports"
 

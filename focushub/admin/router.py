@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from focushub.admin import service
 from focushub.admin.schemas import (
@@ -22,6 +22,7 @@ from focushub.admin.schemas import (
 from focushub.core.deps import RuntimeDep, UserDep
 from focushub.core.errors import ErrorRead
 from focushub.core.pagination import Page
+from focushub.core.routing import Router
 from focushub.reports import service as reports
 from focushub.reports.schemas import (
     ModerationCreate,
@@ -33,7 +34,7 @@ from focushub.reports.schemas import (
     ReportTarget,
 )
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"],
+router = Router(prefix="/api/v1/admin", tags=["admin"],
                    responses={403: {"model": ErrorRead, "description": "Not an administrator"}})
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from focushub.ai import service
 from focushub.ai.schemas import AIAnswerRead, FeedbackUpdate, ModelStats
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep
 from focushub.core.errors import ErrorRead
+from focushub.core.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["ai answers"])
+router = Router(prefix="/api/v1", tags=["ai answers"])
 
 
 @router.post("/questions/{question_id}/ai-answers", status_code=status.HTTP_202_ACCEPTED,

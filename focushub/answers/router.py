@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from focushub.answers import service
 from focushub.answers.schemas import AnswerCreate, AnswerRead, AnswerUpdate
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorQuery, Page
+from focushub.core.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["answers"])
+router = Router(prefix="/api/v1", tags=["answers"])
 
 
 @router.get("/questions/{question_id}/answers", response_model=Page[AnswerRead])

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 
 from focushub.auth import service
 from focushub.auth.schemas import (
@@ -15,8 +15,9 @@ from focushub.auth.schemas import (
     VerifyEmailCreate,
 )
 from focushub.core.deps import RuntimeDep, client_address
+from focushub.core.routing import Router
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = Router(prefix="/api/v1/auth", tags=["auth"])
 
 
 SENT = "If an account with this email exists, a message is on its way."

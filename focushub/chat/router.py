@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
+from fastapi import File, Query, Request, Response, UploadFile, status
 from fastapi.responses import PlainTextResponse
 
 from focushub.chat import service
@@ -32,11 +32,12 @@ from focushub.chat.schemas import (
 from focushub.core.deps import RuntimeDep, UserDep
 from focushub.core.errors import ErrorRead
 from focushub.core.pagination import Page
+from focushub.core.routing import Router
 from focushub.files.responses import file_response
 from focushub.files.sniff import inline
 
-router = APIRouter(prefix="/api/v1/chat/rooms", tags=["chat"])
-consent_router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
+router = Router(prefix="/api/v1/chat/rooms", tags=["chat"])
+consent_router = Router(prefix="/api/v1/chat", tags=["chat"])
 
 
 @router.post(

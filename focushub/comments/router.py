@@ -3,15 +3,16 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from focushub.comments import service
 from focushub.comments.schemas import CommentCreate, CommentListParams, CommentRead, CommentUpdate
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep
 from focushub.core.jsonsql import JSONBytes, model_json
 from focushub.core.pagination import Page
+from focushub.core.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["comments"])
+router = Router(prefix="/api/v1", tags=["comments"])
 
 
 @router.get("/posts/{post_id}/comments", response_model=Page[CommentRead])

@@ -15,13 +15,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
-from starlette.routing import BaseRoute
 
 from focushub.core import observability
 from focushub.core.db import ANONYMOUS, Caller
 from focushub.core.errors import Unauthorized
+from focushub.core.routing import api_routes
 from focushub.core.runtime import Runtime
 from focushub.core.security import decode_access_token
 from focushub.core.settings import Settings
@@ -78,17 +77,6 @@ UserDep = Annotated[Caller, Depends(require_user)]
 
 
 
-def _api_routes(routes: list[BaseRoute]) -> Iterator[APIRoute]:
-    """Every operation, in included routers too (FastAPI keeps an included router whole,
-    as its ``original_router``)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from _api_routes(included.routes)
-
-
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
     for sub in dependant.dependencies:
         if sub.call is not None:
@@ -109,7 +97,7 @@ def mark_optional_sign_in(app: FastAPI) -> None:
             return app.openapi_schema
         schema = build()
         paths = schema.get("paths", {})
-        for route in _api_routes(app.routes):
+        for route in api_routes(app.routes):
             if route.path_format not in paths:
                 continue
             calls = set(_calls(route.dependant))

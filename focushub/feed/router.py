@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from focushub.core.deps import CallerDep, RuntimeDep
 from focushub.core.jsonsql import JSONBytes
 from focushub.core.pagination import Page
+from focushub.core.routing import Router
 from focushub.feed import service
 from focushub.feed.schemas import FeedItemRead, FeedParams
 
-router = APIRouter(prefix="/api/v1/feed", tags=["feed"])
+router = Router(prefix="/api/v1/feed", tags=["feed"])
 
 
 @router.get("", response_model=Page[FeedItemRead])

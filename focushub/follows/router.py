@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep
+from focushub.core.routing import Router
 from focushub.follows import service
 from focushub.follows.schemas import FollowListParams, FollowPage, FollowState
 
-router = APIRouter(prefix="/api/v1/users", tags=["follows"])
+router = Router(prefix="/api/v1/users", tags=["follows"])
 
 
 @router.get("/{user_id}/follow", response_model=FollowState)

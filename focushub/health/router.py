@@ -5,19 +5,20 @@ from __future__ import annotations
 import hmac
 import logging
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from focushub.core.deps import RuntimeDep
 from focushub.core.errors import Unauthorized
+from focushub.core.routing import Router
 from focushub.health import service
 from focushub.migrations.runner import head_revision
 
 log = logging.getLogger("focushub.health")
 
-router = APIRouter(tags=["health"])
+router = Router(tags=["health"])
 
 
 @router.get("/healthz")

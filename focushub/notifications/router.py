@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from focushub.core.deps import RuntimeDep, UserDep
 from focushub.core.pagination import Page
+from focushub.core.routing import Router
 from focushub.notifications import service
 from focushub.notifications.schemas import (
     MarkReadResult,
@@ -19,7 +20,7 @@ from focushub.notifications.schemas import (
     UnreadCountRead,
 )
 
-router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+router = Router(prefix="/api/v1/notifications", tags=["notifications"])
 
 
 @router.get("", response_model=Page[NotificationRead])

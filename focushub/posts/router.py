@@ -3,14 +3,15 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep
 from focushub.core.pagination import Page
+from focushub.core.routing import Router
 from focushub.posts import service
 from focushub.posts.schemas import PostCreate, PostListParams, PostRead, PostUpdate
 
-router = APIRouter(prefix="/api/v1/posts", tags=["posts"])
+router = Router(prefix="/api/v1/posts", tags=["posts"])
 
 
 @router.get("", response_model=Page[PostRead])

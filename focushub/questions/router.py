@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import Query, Request, status
 
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep, client_address
 from focushub.core.jsonsql import JSONBytes
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorQuery, Page
+from focushub.core.routing import Router
 from focushub.questions import service
 from focushub.questions.schemas import (
     QuestionCreate,
@@ -21,7 +22,7 @@ from focushub.questions.schemas import (
     SimilarQuestions,
 )
 
-router = APIRouter(prefix="/api/v1/questions", tags=["questions"])
+router = Router(prefix="/api/v1/questions", tags=["questions"])
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from focushub.core.deps import RuntimeDep, UserDep
 from focushub.core.pagination import Page
+from focushub.core.routing import Router
 from focushub.reports import service
 from focushub.reports.schemas import ReportCreate, ReportListParams, ReportRead
 
-router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+router = Router(prefix="/api/v1/reports", tags=["reports"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ReportRead)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
+from fastapi import File, Form, Query, Request, Response, UploadFile, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -19,6 +19,7 @@ from focushub.content.fields import split_tags
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep, client_address
 from focushub.core.errors import ErrorRead, NotFound
 from focushub.core.pagination import Page
+from focushub.core.routing import Router
 from focushub.files.responses import CSP, file_response
 from focushub.integrations.storage import ObjectMissing
 from focushub.resources import service
@@ -29,7 +30,7 @@ from focushub.resources.schemas import (
     ResourceUpdate,
 )
 
-router = APIRouter(prefix="/api/v1/resources", tags=["resources"])
+router = Router(prefix="/api/v1/resources", tags=["resources"])
 
 # A status given here replaces the app's documentation of it, so each names the error body.
 _ERRORS: dict[int | str, dict[str, Any]] = {

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from focushub.core.deps import RuntimeDep, UserDep
+from focushub.core.routing import Router
 from focushub.safety import service
 from focushub.safety.schemas import BlockRead
 
-router = APIRouter(prefix="/api/v1", tags=["safety"])
+router = Router(prefix="/api/v1", tags=["safety"])
 
 NO_CONTENT = {"status_code": status.HTTP_204_NO_CONTENT, "response_class": Response}
 

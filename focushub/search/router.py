@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from focushub.core.deps import CallerDep, RuntimeDep
 from focushub.core.jsonsql import JSONBytes
 from focushub.core.pagination import Page
+from focushub.core.routing import Router
 from focushub.search import service
 from focushub.search.schemas import SearchHit, SearchParams
 
-router = APIRouter(prefix="/api/v1/search", tags=["search"])
+router = Router(prefix="/api/v1/search", tags=["search"])
 
 
 @router.get("", response_model=Page[SearchHit])

@@ -3,10 +3,11 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
+from fastapi import File, Path, Query, Request, Response, UploadFile
 
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep
 from focushub.core.errors import ErrorRead, NotFound
+from focushub.core.routing import Router
 from focushub.files import service as files_service
 from focushub.files.responses import CSP
 from focushub.files.schemas import StorageUsage
@@ -14,7 +15,7 @@ from focushub.integrations.storage import ObjectMissing
 from focushub.users import service
 from focushub.users.schemas import PrivacyRead, PrivacyUpdate, UserMe, UserProfile, UserUpdate
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"])
+router = Router(prefix="/api/v1/users", tags=["users"])
 
 
 @router.get("/me", response_model=UserMe)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter
-
 from focushub.core.deps import RuntimeDep, UserDep
 from focushub.core.jsonsql import JSONBytes, model_json
+from focushub.core.routing import Router
 from focushub.votes import service
 from focushub.votes.schemas import VotableType, VoteCreate, VoteRead
 
-router = APIRouter(prefix="/api/v1", tags=["votes"])
+router = Router(prefix="/api/v1", tags=["votes"])
 
 _COLLECTIONS: dict[str, VotableType] = {
     "posts": "post",

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi import Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
@@ -49,6 +49,7 @@ from focushub.comments.schemas import CommentCreate, CommentListParams
 from focushub.content.fields import split_tags
 from focushub.core.deps import client_address
 from focushub.core.errors import AppError, as_app_error
+from focushub.core.routing import Router
 from focushub.core.runtime import Runtime
 from focushub.feed import service as feed_service
 from focushub.feed.schemas import FeedParams
@@ -114,7 +115,7 @@ PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
             "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; "
             "object-src 'none'")
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 async def _runtime(request: Request) -> Runtime:
