@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         description="Social learning platform: posts, Q&A, chat, resources. "
         "Every request runs under PostgreSQL row-level security as `anon` or `authenticated`.",
         lifespan=lifespan,
+        telemetry={"tracing": settings.otel, "metrics": settings.otel, "logs": settings.otel},
     )
     app.state.runtime = rt
     if settings.cors_origins:

@@ -76,7 +76,6 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 UserDep = Annotated[Caller, Depends(require_user)]
 
 
-
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
     for sub in dependant.dependencies:
         if sub.call is not None:

@@ -16,10 +16,12 @@
 from __future__ import annotations
 
 import contextvars
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -81,6 +83,31 @@ def _route(scope: Scope) -> str:
     return path if isinstance(path, str) else "unmatched"
 
 
+# A new request id: this process's random prefix and a counter. Unique across processes and
+# restarts (the prefix is drawn at start), and cheaper than a random id per request.
+_ID_PREFIX = os.urandom(8).hex()
+_ID_COUNTER = itertools.count(1)
+# The request metrics' series, by (method, route, status): prometheus-client's ``labels()``
+# looks a series up (and checks its labels) under a lock on every call.
+_SERIES: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
+# Methods a client may name freely; any other is counted as OTHER, so that made-up methods
+# cannot add series without end.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _series(method: str, route: str, status: str) -> tuple[Any, Any]:
+    if method not in _METHODS:
+        method = "OTHER"
+    key = (method, route, status)
+    series = _SERIES.get(key)
+    if series is None:
+        series = _SERIES[key] = (REQUESTS.labels(method, route, status),
+                                 LATENCY.labels(method, route))
+    return series
+
+
 class RequestContextMiddleware:
     """Request id, access log line and request metrics for every HTTP request."""
 
@@ -91,8 +118,12 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        incoming = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        rid = incoming if _VALID_ID.match(incoming) else f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
         rid_token = request_id.set(rid)
         user_token = user_id.set(None)
         path_token = request_path.set(scope.get("path", ""))
@@ -113,11 +144,13 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = _route(scope)
             method = scope["method"]
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(elapsed)
-            access_log.info("%s %s %s %.1f ms", method, route, status, elapsed * 1000,
-                            extra={"method": method, "route": route, "status": status,
-                                   "duration_ms": round(elapsed * 1000, 1)})
+            requests, latency = _series(method, route, str(status))
+            requests.inc()
+            latency.observe(elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info("%s %s %s %.1f ms", method, route, status, elapsed * 1000,
+                                extra={"method": method, "route": route, "status": status,
+                                       "duration_ms": round(elapsed * 1000, 1)})
             request_id.reset(rid_token)
             user_id.reset(user_token)
             request_path.reset(path_token)

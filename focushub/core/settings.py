@@ -168,6 +168,10 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # When set, /metrics answers only to "Authorization: Bearer <token>".
     metrics_token: SecretStr | None = None
+    # FastAPI's own OpenTelemetry instrumentation (spans and metrics per request, through the
+    # providers the OpenTelemetry SDK configures). Off, a request does not ask for those
+    # providers at all; Focus Hub's metrics are Prometheus's, at /metrics.
+    otel: bool = False
 
     def listen_database_url(self) -> str | None:
         """Where sessions that LISTEN connect: ``direct_database_url``, else ``database_url``."""

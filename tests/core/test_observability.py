@@ -30,6 +30,8 @@ async def test_every_response_names_its_request_and_errors_repeat_it(test_db):
         r = await c.get("/healthz", headers={"X-Request-ID": "bad id\r\nx"})
         assert r.headers["x-request-id"] != "bad id\r\nx"
         assert len(r.headers["x-request-id"]) == 32
+        ids = {(await c.get("/healthz")).headers["x-request-id"] for _ in range(20)}
+        assert len(ids) == 20  # a new id for every request
     await app.state.runtime.stop()
 
 
@@ -39,8 +41,13 @@ async def test_metrics_count_requests_by_route_template_and_can_need_a_token(tes
     post = uuid.uuid4()
     async with client_for(app) as c:
         await c.get(f"/api/v1/posts/{post}")
+        for made_up in ("BREW", "PROPFIND", "X-ANYTHING"):
+            await c.request(made_up, "/healthz")
         body = (await c.get("/metrics")).text
     assert 'focushub_http_requests_total{method="GET",route="/api/v1/posts/{post_id}",status="404"}' in body
+    # Methods a client makes up are counted together, never as series of their own.
+    assert 'focushub_http_requests_total{method="OTHER",route="/healthz",status="405"} 3.0' in body
+    assert "BREW" not in body and "PROPFIND" not in body
     assert str(post) not in body
     assert "focushub_jobs{status=" in body
     await app.state.runtime.stop()
