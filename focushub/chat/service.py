@@ -405,7 +405,7 @@ async def send_message(
 
 # Transactions of message batches a process may have open at once (rooms spread over
 # them), and the most messages one of them writes.
-SEND_LANES = 4
+SEND_LANES = 2
 SEND_BATCH = 100
 
 
@@ -424,7 +424,7 @@ async def _send_batch(
     """Write a batch of messages in one transaction: one statement for all of them, then
     their room events (published at the commit, as every chat write's)."""
     payload = orjson.dumps([_send_item(*item) for item in items]).decode()
-    async with rt.transaction(SERVICE) as tx:
+    async with rt.direct_transaction(SERVICE) as tx:
         out = orjson.loads(await tx.scalar(queries.SEND_MESSAGES, items=payload))
         events.publish_rows(tx, [events.stored_event(e) for e in out["events"]])
     results: list[MessageRead | BaseException] = []
