@@ -45,8 +45,9 @@ def _recent_of_followed(t: str, table: str, columns: str, where: list[str]) -> s
 
 
 def _following_branches(t: str, table: str, columns: str, where: list[str]) -> list[str]:
-    """The page of ``table`` for the following feed: ``recent_{t}`` when it holds a full
-    page, otherwise one page per followed author, merged.
+    """The page of ``table`` for the following feed: for someone who follows many people,
+    ``recent_{t}`` when it holds a full page; otherwise one page per followed author,
+    merged.
 
     A full page among the newest items of everyone is the answer (nothing newer was
     left out), and costs a bounded read of the newest-first index: that is the case of
@@ -54,10 +55,21 @@ def _following_branches(t: str, table: str, columns: str, where: list[str]) -> l
     items are read from ``(author_id, created_at DESC, id DESC)`` (0005, 0006) in a
     LATERAL subquery, at most a page each: the cost is the number of followed authors
     times one page, whatever the number of posts and however prolific the authors.
-    Exactly one of the two branches returns rows (the count is an InitPlan, so the
-    other branch is not run).
+    Someone who follows few people (followed × page ≤ :data:`RECENT_WINDOW`) goes to the
+    per-author branch at once: it reads no more than the window would, and the window,
+    on a site large enough that their authors' items are rarely among the newest of
+    everyone, would be read in vain first. Exactly one of the two branches returns rows
+    (the counts are InitPlans, evaluated only when needed, so the other branch is not
+    run, and the window is not read for someone who follows few).
     """
-    full = f"(SELECT count(*) FROM recent_{t}) >= :limit"
+    # The window first only for someone who follows many: one page per followed author
+    # reads at most as much as the window when followed × page ≤ RECENT_WINDOW, and does
+    # not grow with the data, which the window (often not full on a large site) does.
+    # The count stops at the first RECENT_WINDOW + 1 follows.
+    many = (f"(SELECT count(*) FROM (SELECT 1 FROM public.followers f"
+            f" WHERE f.follower_id = auth.uid() LIMIT {RECENT_WINDOW + 1}) n)"
+            f" * :limit > {RECENT_WINDOW}")
+    full = f"({many} AND (SELECT count(*) FROM recent_{t}) >= :limit)"
     # The inner LIMIT is a subquery so that the planner, not seeing its value, plans for
     # a small part of an author's items: the ordered index walk that stops after one
     # page. With the value in sight it compares a page with the average author's few

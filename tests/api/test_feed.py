@@ -116,12 +116,22 @@ async def test_following_merges_each_authors_newest_across_pages(client, engine,
     for who in (prolific, other):
         r = await client.put(f"/api/v1/users/{who['user']['id']}/follow", headers=reader["headers"])
         assert r.status_code in (200, 201, 204), r.text
+    # Someone who follows many (followed × page over RECENT_WINDOW at a page of 100) is
+    # answered from the window of everyone's newest while it holds a full page; the reader
+    # above, who follows two, from each author's own newest.
+    avid = await make_user(client)
+    quiet = [await make_member(owner_conn) for _ in range(RECENT_WINDOW // 100 + 1)]
+    for who in (prolific, other, *quiet):
+        r = await client.put(f"/api/v1/users/{who['user']['id']}/follow",
+                             headers=avid["headers"])
+        assert r.status_code in (200, 201, 204), r.text
 
     async def pages_are_expected() -> None:
-        for limit in (1, 2, 5, 20):
+        for who, limit in ((reader, 1), (reader, 2), (reader, 5), (reader, 20), (avid, 100),
+                           (avid, 5)):
             items = await _all_pages(client, {"scope": "following", "limit": limit},
-                                     reader["headers"], engine=engine)
-            assert [i["id"] for i in items] == expected
+                                     who["headers"], engine=engine)
+            assert [i["id"] for i in items] == expected, (limit, who is avid)
             assert str(draft) not in {i["id"] for i in items}
 
     # Few items in all: the newest of everyone hold the followed authors' pages.
