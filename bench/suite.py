@@ -356,7 +356,7 @@ def main() -> None:
         "settings": {"workers": args.workers, "duration_s": args.duration, "warmup_s": args.warmup,
                      "concurrency": [int(x) for x in args.concurrency.split(",")],
                      "variants": args.variants,
-                     "api_pool": "10 + 10 overflow per worker (defaults)", "floor_pool": "20 per worker"},
+                     "api_pool": "engine 10 + 10 overflow, hot paths 10, per worker (defaults)", "floor_pool": "20 per worker"},
         **main_run,
         "large": large,
     }

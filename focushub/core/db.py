@@ -9,15 +9,17 @@ role switch fails closed.
 
 The hot paths (the benchmarked reads and writes, ``docs/performance.md``) run in
 :func:`direct_transaction` instead: the same role switch, claims and session check,
-the same :class:`Tx` methods and side effects, on a connection of the same pool, but
-through asyncpg's own API, without SQLAlchemy's greenlet bridge and result objects;
-:meth:`DirectTx.json` hands a statement's JSON text over as bytes.
+the same :class:`Tx` methods and side effects, through asyncpg's own API on a
+connection of the direct path's own pool (``core/pool.py``), without SQLAlchemy's
+pool, greenlet bridge and result objects; :meth:`DirectTx.json` hands a statement's
+JSON text over as bytes.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from focushub.core.errors import Unauthorized, database_unavailable, translate_driver_error
 from focushub.core.events import Event
 from focushub.core.jobs import JobRequest
+from focushub.core.pool import DirectPool
 
 log = logging.getLogger("focushub.db")
 
@@ -335,63 +338,104 @@ def _begin_as(caller: Caller) -> str:
     )
 
 
+_hot_pools: weakref.WeakKeyDictionary[AsyncEngine, DirectPool] = weakref.WeakKeyDictionary()
+
+
+def hot_pool(engine: AsyncEngine, *, size: int, statement_cache: bool = True) -> DirectPool:
+    """The direct path's pool beside ``engine``: the same database and login role, made at
+    the first call and shared by every runtime on that engine (tests build many apps on
+    one engine), as the engine's own pool is. Whoever disposes of the engine closes it
+    (``Runtime.stop``); one left open is closed when the engine is collected."""
+    pool = _hot_pools.get(engine)
+    if pool is None:
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        sync_engine = weakref.ref(engine.sync_engine)
+
+        def start_engine_over() -> None:
+            # The hot path met a connection that lost its server: the engine's pool holds
+            # connections of the same age, so it starts over as well, as it would had it
+            # met one itself (SQLAlchemy's invalidation on disconnect).
+            engine_now = sync_engine()
+            if engine_now is not None:
+                engine_now.dispose(close=False)
+
+        pool = _hot_pools[engine] = DirectPool(url, size=size, statement_cache=statement_cache,
+                                               on_lost=start_engine_over)
+
+        @event.listens_for(engine.sync_engine, "handle_error")
+        def _lost(context: Any) -> None:
+            # ...and the other way round: the engine met one, the hot pool drops its own.
+            if context.is_disconnect:
+                pool.terminate()
+
+        weakref.finalize(engine, pool.terminate)
+    return pool
+
+
 @asynccontextmanager
 async def direct_transaction(
-    engine: AsyncEngine, caller: Caller, effects: Effects | None = None
+    pool: DirectPool, caller: Caller, effects: Effects | None = None
 ) -> AsyncIterator[DirectTx]:
     """:func:`transaction` on asyncpg directly, with the same guarantees: the statement
     that switches role, publishes the claims and checks the session comes first; jobs
     and events commit with the transaction; hooks run after the commit.
 
-    The connection is one of the engine's pool (same database, login role and statement
-    cache policy), driven through asyncpg's own API; SQLAlchemy only lends and takes it
-    back. ``BEGIN`` travels with the role statement (:func:`_begin_as`), so a transaction
-    of one statement costs three round trips, not four. Errors of the database come out
-    as the :class:`AppError` the SQLAlchemy path maps them to
+    The connection comes from the direct path's own pool (``core/pool.py``: the same
+    database and login role as the engine's, lent for a few microseconds instead of the
+    engine's hundred). ``BEGIN`` travels with the role statement (:func:`_begin_as`), so
+    a transaction of one statement costs three round trips, not four. Errors of the
+    database come out as the :class:`AppError` the SQLAlchemy path maps them to
     (``core.errors.translate_driver_error``), or as they are when they are ours; a
-    connection that broke is invalidated, not returned to the pool.
+    connection that broke is dropped, not returned to the pool.
     """
-    async with engine.connect() as sa_conn:
-        conn: asyncpg.Connection = sa_conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    try:
+        conn = await pool.acquire()
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise (translate_driver_error(exc) or database_unavailable()) from exc
+    broken = lost = False
+    try:
         try:
-            try:
-                if await conn.execute(_begin_as(caller)) != "SELECT 1":
-                    raise Unauthorized("This session has ended; sign in again",
-                                       code="session_ended")
-                tx = DirectTx(conn, caller, effects)
-                yield tx
-                await _before_commit(tx, effects)
-                await conn.execute("COMMIT")
-            except BaseException:
-                # Whatever stopped the work (an error, a cancelled request), the transaction
-                # it leaves open, aborted or not, is rolled back before the connection goes
-                # back to the pool.
-                if not conn.is_closed() and conn.is_in_transaction():
-                    try:
-                        await conn.execute("ROLLBACK")
-                    except BaseException:
-                        conn.terminate()  # never back to the pool inside a transaction
-                        raise
-                raise
-        except Exception as exc:
-            # A connection that broke (its backend ended, the socket closed, the protocol
-            # left mid-operation) never goes back to the pool: the request is a 503, as on
-            # the SQLAlchemy path, and the next one gets a fresh connection.
-            if conn.is_closed() or isinstance(exc, asyncpg.InternalClientError):
-                await sa_conn.invalidate()
-                raise database_unavailable() from exc
-            if not isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
-                raise  # ours (an AppError of the service, say)
-            err = translate_driver_error(exc)
-            if err is None:
-                raise
-            if err.status_code == 503:
-                await sa_conn.invalidate()
-            raise err from exc
-        except BaseException:  # cancelled: a connection closed on the way is not pooled
-            if conn.is_closed():
-                await sa_conn.invalidate()
+            if await conn.execute(_begin_as(caller)) != "SELECT 1":
+                raise Unauthorized("This session has ended; sign in again",
+                                   code="session_ended")
+            tx = DirectTx(conn, caller, effects)
+            yield tx
+            await _before_commit(tx, effects)
+            await conn.execute("COMMIT")
+        except BaseException:
+            # Whatever stopped the work (an error, a cancelled request), the transaction
+            # it leaves open, aborted or not, is rolled back before the connection goes
+            # back to the pool, and a connection still busy with a cancelled statement
+            # (whose ROLLBACK asyncpg refuses) or whose ROLLBACK failed is dropped. Even
+            # outside a transaction: a request cancelled while BEGIN was on its way has
+            # not seen the transaction begin.
+            if not conn.is_closed():
+                try:
+                    await conn.execute("ROLLBACK")
+                except BaseException:
+                    broken = True  # never back to the pool inside a transaction
+                    raise
             raise
+    except Exception as exc:
+        # A connection that broke (its backend ended, the socket closed, the protocol
+        # left mid-operation) never goes back to the pool: the request is a 503, as on
+        # the SQLAlchemy path, and the next one gets a fresh connection.
+        if conn.is_closed() or isinstance(exc, asyncpg.InternalClientError):
+            broken, lost = True, conn.is_closed()
+            raise database_unavailable() from exc
+        if not isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
+            raise  # ours (an AppError of the service, say)
+        err = translate_driver_error(exc)
+        if err is None:
+            raise
+        if err.status_code == 503:
+            broken = lost = True
+        raise err from exc
+    finally:
+        if broken or conn.is_closed() or conn.is_in_transaction():
+            pool.discard(conn, lost=lost)
+        else:
+            pool.release(conn)
     await _after_commit(tx, effects)
 
 

@@ -24,6 +24,7 @@ from focushub.core.db import (
     Tx,
     create_engine,
     direct_transaction,
+    hot_pool,
     transaction,
 )
 from focushub.core.events import EventBus
@@ -62,6 +63,9 @@ class Runtime:
         self.limiter: Limiter = open_limiter(redis_url=settings.redis_url, engine=engine)
         # The HS256 signing key (in development generated once into the data dir).
         self.jwt_secret = settings.resolved_jwt_secret()
+        # The hot paths' connections (core/pool.py): the engine's database and login role.
+        self.direct_pool = hot_pool(engine, size=settings.db_hot_pool_size,
+                                    statement_cache=settings.db_statement_cache)
         self._owns_engine = owns_engine
         self._groups: dict[str, GroupCommit[Any, Any]] = {}
 
@@ -104,7 +108,7 @@ class Runtime:
     def direct_transaction(self, caller: Caller) -> AbstractAsyncContextManager[DirectTx]:
         """:meth:`transaction` on asyncpg directly, for the hot paths (see CONTRIBUTING.md,
         "Hot paths"): the same role, claims, session check and side effects."""
-        return direct_transaction(self.engine, caller, self)
+        return direct_transaction(self.direct_pool, caller, self)
 
     # Effects: called by core.db.transaction.
     async def before_commit(self, tx: Tx) -> None:
@@ -128,4 +132,5 @@ class Runtime:
         await self.jobs.close()
         await self.limiter.close()
         if self._owns_engine:
+            await self.direct_pool.close()
             await self.engine.dispose()

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".focushub")
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=10, ge=0, le=200)
+    # The hot paths' own connections (direct transactions, core/pool.py), per process, on
+    # top of the engine's db_pool_size + db_max_overflow.
+    db_hot_pool_size: int = Field(default=10, ge=1, le=200)
     # Seconds to wait for the embedded server to finish crash recovery and accept connections.
     embedded_start_timeout: float = Field(default=600.0, gt=0)
 
