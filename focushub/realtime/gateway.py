@@ -37,7 +37,8 @@ under RLS, so a participant who was removed stops receiving.
 
 Close codes: 4001 not authenticated (missing, invalid or expired token),
 4008 the client is too slow (its queue overflowed; reconnect and resume with the
-last ``seq`` of each room), 1011 server error.
+last ``seq`` of each room), 1013 the database stayed unavailable while stored events were to
+be read (reconnect and resume a little later), 1011 server error.
 """
 
 from __future__ import annotations
@@ -72,6 +73,12 @@ log = logging.getLogger("focushub.realtime")
 CLOSE_UNAUTHORIZED = 4001
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_SERVER_ERROR = 1011
+CLOSE_TRY_AGAIN = 1013  # the database is away: reconnect and resume a little later
+# A room event whose stored events cannot be read (the database away: a restart, a lost
+# connection) is tried again this many times, after 1, 2, 3 … times this delay, before the
+# socket is asked to reconnect and resume.
+DB_RETRIES = 3
+DB_RETRY_DELAY = 1.0
 
 # Events (and replies) waiting for one socket; past this the socket is closed with 4008.
 QUEUE_SIZE = 512
@@ -307,18 +314,34 @@ class Connection:
     # --- writing ---------------------------------------------------------------------------
 
     async def _write_loop(self) -> None:
+        failures = 0
         try:
             # Ends when the outbox is empty: _enqueue starts a new writer for the next item.
             while self.outbox:
                 item = self.outbox.popleft()
                 if self.closing:
                     return
-                if item[0] == "send":
-                    await self._send(item[1])
-                elif item[0] == "catch_up":
-                    await self._catch_up(item[1], item[2])
-                else:
-                    await self._on_event(item[1], item[2])
+                try:
+                    if item[0] == "send":
+                        await self._send(item[1])
+                    elif item[0] == "catch_up":
+                        await self._catch_up(item[1], item[2])
+                    else:
+                        await self._on_event(item[1], item[2])
+                except Exception as exc:
+                    # An event whose stored events could not be read waits for the database
+                    # and goes again, first in line: its fill resumes after what it already
+                    # delivered, so nothing is sent twice. (A catch-up is not tried again: it
+                    # may have said "subscribed" already; the socket resumes instead.)
+                    if item[0] != "event" or not _database_away(exc) or failures >= DB_RETRIES:
+                        raise
+                    failures += 1
+                    log.warning("realtime: the database is unavailable; delivering again in"
+                                " %.1f s", DB_RETRY_DELAY * failures)
+                    self.outbox.appendleft(item)
+                    await asyncio.sleep(DB_RETRY_DELAY * failures)
+                    continue
+                failures = 0
         except asyncio.CancelledError:
             raise
         except WebSocketDisconnect:
@@ -327,9 +350,13 @@ class Connection:
             log.warning("realtime: sending to a socket failed (%s: %s); closing it",
                         type(exc).__name__, exc)
             await self._close(CLOSE_SERVER_ERROR, "send failed")
-        except Exception:
-            log.exception("realtime: writer failed")
-            await self._close(CLOSE_SERVER_ERROR, "server error")
+        except Exception as exc:
+            if _database_away(exc):
+                log.warning("realtime: the database is unavailable; the socket is to resume later")
+                await self._close(CLOSE_TRY_AGAIN, "database unavailable: reconnect and resume")
+            else:
+                log.exception("realtime: writer failed")
+                await self._close(CLOSE_SERVER_ERROR, "server error")
         finally:
             self._writer = None
 
@@ -484,6 +511,11 @@ def _cookie_token(ws: WebSocket) -> str | None:
     if origin.split("://", 1)[-1].rstrip("/") != host:
         return None
     return token
+
+
+def _database_away(exc: Exception) -> bool:
+    err = as_app_error(exc)
+    return err is not None and err.status_code == 503
 
 
 async def _close_unauthorized(ws: WebSocket, code: str, message: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from focushub.core.errors import database_unavailable
 from focushub.core.middleware import BodyLimitMiddleware
 from focushub.core.observability import RequestContextMiddleware
 from focushub.realtime import gateway
@@ -404,3 +405,58 @@ async def test_an_open_socket_holds_no_http_layer(live_server, http):
         assert (await ws.recv())["type"] == "pong"
     finally:
         await ws.close()
+
+
+def _database_away_for(monkeypatch, times: int) -> list[int]:
+    """The stored events cannot be read for the next ``times`` reads (the database away),
+    then can again. Returns the list of refused reads, as it grows."""
+    real = gateway.chat_service.room_events_after
+    refused: list[int] = []
+
+    async def flaky(*args, **kwargs):
+        if len(refused) < times:
+            refused.append(1)
+            raise database_unavailable()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(gateway.chat_service, "room_events_after", flaky)
+    monkeypatch.setattr(gateway, "DB_RETRY_DELAY", 0.05)
+    return refused
+
+
+async def test_an_event_waits_for_the_database_and_arrives_once(live_server, http, monkeypatch):
+    """A message too large for NOTIFY is read back from the room's events; while the database
+    cannot be read, the socket waits and tries again instead of being closed."""
+    alice, bob = await make_user(http), await make_user(http)
+    room = await group(http, alice, bob)
+    ws = await ready_ws(live_server.ws_url, bob["access_token"])
+    await ws.subscribe(room["id"])
+    refused = _database_away_for(monkeypatch, gateway.DB_RETRIES)
+    await send(http, alice, room["id"], "é" * 9000)
+    await send(http, alice, room["id"], "after")
+    frames = await ws.recv_until(is_message("after"))
+    events = [f for f in frames if f["type"] == "message.created"]
+    assert [f["data"]["content"] for f in events] == ["é" * 9000, "after"]
+    assert len(refused) == gateway.DB_RETRIES
+    await ws.send({"type": "ping"})  # the same socket, still open
+    assert (await ws.recv_until(lambda f: f["type"] == "pong"))[-1]["type"] == "pong"
+    await ws.close()
+
+
+async def test_a_database_away_for_longer_asks_the_socket_to_resume(live_server, http, monkeypatch):
+    alice, bob = await make_user(http), await make_user(http)
+    room = await group(http, alice, bob)
+    ws = await ready_ws(live_server.ws_url, bob["access_token"])
+    subscribed = await ws.subscribe(room["id"])
+    _database_away_for(monkeypatch, gateway.DB_RETRIES + 1)
+    await send(http, alice, room["id"], "é" * 9000)
+    with pytest.raises(ConnectionClosed) as closed:
+        for _ in range(20):
+            await ws.recv()
+    assert closed.value.rcvd.code == gateway.CLOSE_TRY_AGAIN
+    # Resuming from where it was gets the message.
+    ws = await ready_ws(live_server.ws_url, bob["access_token"])
+    await ws.subscribe(room["id"], last_seq=subscribed["seq"])
+    frames = await ws.recv_until(is_message("é" * 9000))
+    assert len([f for f in frames if f["type"] == "message.created"]) == 1
+    await ws.close()
