@@ -29,15 +29,6 @@ async def engine(test_db):
     await eng.dispose()
 
 
-@pytest.fixture
-async def pool(test_db):
-    """The direct path's pool, of one connection: what one transaction leaves behind,
-    the next one finds."""
-    direct = DirectPool(test_db.app_url, size=1)
-    yield direct
-    await direct.close()
-
-
 async def test_transaction_runs_as_caller_role_with_claims(engine):
     async with transaction(engine, ANONYMOUS) as tx:
         row = await tx.one("SELECT current_user AS who, auth.uid() AS uid")
@@ -115,11 +106,11 @@ AWKWARD_CLAIMS = {
 }
 
 
-async def test_direct_transaction_publishes_claims_exactly(pool):
+async def test_direct_transaction_publishes_claims_exactly(one):
     user_id = uuid.uuid4()
     caller = Caller(role="authenticated", user_id=user_id,
                     claims={"sub": str(user_id), **AWKWARD_CLAIMS})
-    async with direct_transaction(pool, caller) as tx:
+    async with direct_transaction(one, caller) as tx:
         row = await tx.one(
             "SELECT current_user AS who, auth.uid() AS uid,"
             " current_setting('request.jwt.claims') AS claims,"
@@ -127,7 +118,7 @@ async def test_direct_transaction_publishes_claims_exactly(pool):
     assert (row["who"], row["uid"], row["sub"]) == ("authenticated", user_id, str(user_id))
     assert json.loads(row["claims"]) == {"sub": str(user_id), "role": "authenticated",
                                          **AWKWARD_CLAIMS}
-    async with direct_transaction(pool, ANONYMOUS) as tx:
+    async with direct_transaction(one, ANONYMOUS) as tx:
         assert await tx.scalar("SELECT current_user") == "anon"
 
 
@@ -142,36 +133,36 @@ async def _pooled_connection_state(pool: DirectPool) -> tuple[str, str | None]:
     return who, claims
 
 
-async def test_direct_transaction_of_an_ended_session_is_refused_and_closed(pool):
+async def test_direct_transaction_of_an_ended_session_is_refused_and_closed(one):
     user_id = uuid.uuid4()  # no such user, so no live session either
     caller = Caller(role="authenticated", user_id=user_id,
                     claims={"sub": str(user_id), "session_id": str(uuid.uuid4())})
     with pytest.raises(Unauthorized) as info:
-        async with direct_transaction(pool, caller) as tx:
+        async with direct_transaction(one, caller) as tx:
             await tx.scalar("SELECT 1")
     assert info.value.code == "session_ended"
     # The refused transaction switched nothing and left nothing open (a pool of one).
-    who, claims = await _pooled_connection_state(pool)
+    who, claims = await _pooled_connection_state(one)
     assert who == "focushub_app" and claims in (None, "")
 
 
-async def test_direct_transaction_rolls_back_what_failed(pool):
+async def test_direct_transaction_rolls_back_what_failed(one):
     with pytest.raises(RuntimeError):
-        async with direct_transaction(pool, SERVICE) as tx:
+        async with direct_transaction(one, SERVICE) as tx:
             await tx.execute("CREATE TEMP TABLE direct_probe (x int)")
             raise RuntimeError("the service failed")
     with pytest.raises(AppError):  # an error of the database, translated
-        async with direct_transaction(pool, SERVICE) as tx:
+        async with direct_transaction(one, SERVICE) as tx:
             await tx.scalar("SELECT 1 / 0")
-    who, claims = await _pooled_connection_state(pool)
+    who, claims = await _pooled_connection_state(one)
     assert who == "focushub_app" and claims in (None, "")
-    async with direct_transaction(pool, SERVICE) as tx:
+    async with direct_transaction(one, SERVICE) as tx:
         assert await tx.scalar("SELECT to_regclass('pg_temp.direct_probe')") is None
 
 
-async def test_a_cancelled_direct_transaction_leaves_the_pool_usable(pool):
+async def test_a_cancelled_direct_transaction_leaves_the_pool_usable(one):
     async def slow() -> None:
-        async with direct_transaction(pool, SERVICE) as tx:
+        async with direct_transaction(one, SERVICE) as tx:
             await tx.execute("CREATE TEMP TABLE direct_cancelled (x int)")
             await tx.scalar("SELECT pg_sleep(5)")
 
@@ -180,6 +171,6 @@ async def test_a_cancelled_direct_transaction_leaves_the_pool_usable(pool):
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, 5)
-    async with direct_transaction(pool, SERVICE) as tx:
+    async with direct_transaction(one, SERVICE) as tx:
         assert await tx.scalar("SELECT to_regclass('pg_temp.direct_cancelled')") is None
         assert await tx.scalar("SELECT current_user") == "service_role"

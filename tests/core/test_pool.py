@@ -61,53 +61,42 @@ async def test_a_full_pool_serves_its_waiters_in_order(pool):
     assert pool.in_use == 0 and pool._open == 2
 
 
-async def test_waiting_too_long_is_the_database_unavailable(test_db):
-    pool = DirectPool(test_db.app_url, size=1, timeout=0.2)
-    try:
-        held = await pool.acquire()
-        with pytest.raises(AppError) as info:
-            await pool.acquire()
-        assert info.value.status_code == 503
-        pool.release(held)
-        conn = await pool.acquire()  # the pool still works, and still holds one connection
-        assert conn is held
-        pool.release(conn)
-    finally:
-        await pool.close()
+async def test_waiting_too_long_is_the_database_unavailable(one):
+    one.timeout = 0.2
+    held = await one.acquire()
+    with pytest.raises(AppError) as info:
+        await one.acquire()
+    assert info.value.status_code == 503
+    one.release(held)
+    conn = await one.acquire()  # the pool still works, and still holds one connection
+    assert conn is held
+    one.release(conn)
 
 
-async def test_a_cancelled_waiter_loses_no_connection(test_db):
-    pool = DirectPool(test_db.app_url, size=1, timeout=5)
-    try:
-        held = await pool.acquire()
-        waiter = asyncio.create_task(pool.acquire())
-        await asyncio.sleep(0.01)
-        # The connection is handed over and the waiter cancelled in the same instant.
-        pool.release(held)
-        waiter.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await waiter
-        assert pool.in_use == 0
-        conn = await asyncio.wait_for(pool.acquire(), 1)
-        assert conn is held
-        pool.release(conn)
-    finally:
-        await pool.close()
+async def test_a_cancelled_waiter_loses_no_connection(one):
+    held = await one.acquire()
+    waiter = asyncio.create_task(one.acquire())
+    await asyncio.sleep(0.01)
+    # The connection is handed over and the waiter cancelled in the same instant.
+    one.release(held)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert one.in_use == 0
+    conn = await asyncio.wait_for(one.acquire(), 1)
+    assert conn is held
+    one.release(conn)
 
 
-async def test_a_dropped_connection_frees_its_place_for_a_waiter(test_db):
-    pool = DirectPool(test_db.app_url, size=1, timeout=5)
-    try:
-        held = await pool.acquire()
-        old_pid = await _backend(held)
-        waiter = asyncio.create_task(pool.acquire())
-        await asyncio.sleep(0.01)
-        pool.discard(held)
-        conn = await asyncio.wait_for(waiter, 5)
-        assert held.is_closed() and await _backend(conn) != old_pid
-        pool.release(conn)
-    finally:
-        await pool.close()
+async def test_a_dropped_connection_frees_its_place_for_a_waiter(one):
+    held = await one.acquire()
+    old_pid = await _backend(held)
+    waiter = asyncio.create_task(one.acquire())
+    await asyncio.sleep(0.01)
+    one.discard(held)
+    conn = await asyncio.wait_for(waiter, 5)
+    assert held.is_closed() and await _backend(conn) != old_pid
+    one.release(conn)
 
 
 async def _terminate_backend(test_db, pid: int) -> None:
@@ -145,36 +134,32 @@ async def test_a_connection_lost_in_a_transaction_is_a_503_and_dropped(test_db, 
         assert await tx.scalar("SELECT pg_backend_pid()") != pid
 
 
-async def test_requests_cancelled_at_any_step_leave_only_clean_connections(test_db):
+async def test_requests_cancelled_at_any_step_leave_only_clean_connections(one):
     """Cancelled while connecting, while BEGIN is on its way, mid-statement or while
     committing: the connection goes back idle and clean, or not at all."""
-    pool = DirectPool(test_db.app_url, size=1, timeout=5)
 
     async def request() -> None:
-        async with direct_transaction(pool, SERVICE) as tx:
+        async with direct_transaction(one, SERVICE) as tx:
             await tx.scalar("SELECT 1")
             await tx.execute("SELECT set_config('focushub.probe', 'dirty', true)")
 
-    try:
-        for steps in range(40):
-            task = asyncio.create_task(request())
-            for _ in range(steps % 10):
-                await asyncio.sleep(0)
-            if steps >= 20:
-                await asyncio.sleep(0.0005 * (steps - 20))
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-            async with direct_transaction(pool, SERVICE) as tx:
-                # A connection still busy with the cancelled statement would refuse this.
-                row = await tx.one("SELECT current_user AS who,"
-                                   " current_setting('focushub.probe', true) AS probe")
-            assert (row["who"], row["probe"] or "") == ("service_role", "")
-            assert pool.in_use == 0
-    finally:
-        await pool.close()
+    for steps in range(40):
+        task = asyncio.create_task(request())
+        for _ in range(steps % 10):
+            await asyncio.sleep(0)
+        if steps >= 20:
+            await asyncio.sleep(0.0005 * (steps - 20))
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        async with direct_transaction(one, SERVICE) as tx:
+            # A connection still busy with the cancelled statement would refuse this.
+            row = await tx.one("SELECT current_user AS who,"
+                               " current_setting('focushub.probe', true) AS probe")
+        assert (row["who"], row["probe"] or "") == ("service_role", "")
+        assert one.in_use == 0
 
 
 async def test_a_failed_connect_frees_its_place(test_db):
