@@ -381,7 +381,7 @@ async def direct_transaction(
     and events commit with the transaction; hooks run after the commit.
 
     The connection comes from the direct path's own pool (``core/pool.py``: the same
-    database and login role as the engine's, lent for a few microseconds instead of the
+    database and login role as the engine's, lent in under a microsecond instead of the
     engine's hundred). ``BEGIN`` travels with the role statement (:func:`_begin_as`), so
     a transaction of one statement costs three round trips, not four. Errors of the
     database come out as the :class:`AppError` the SQLAlchemy path maps them to
