@@ -87,12 +87,8 @@ class DirectPool:
             self.discard(conn)
             return
         self._lent.discard(conn)
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(conn)
-                return
-        self._idle.append(conn)
+        if not self._wake(conn):
+            self._idle.append(conn)
 
     def discard(self, conn: asyncpg.Connection, *, lost: bool = False) -> None:
         """Drop a connection that must not be used again (closed now if still open).
@@ -133,15 +129,13 @@ class DirectPool:
         self._open += 1
         try:
             return await asyncpg.connect(self._dsn, **self._connect_kwargs)
-        except FileNotFoundError as exc:
-            # A restarting PostgreSQL removes and creates its socket again: no file is the
-            # database away (503), as on the engine's path, not a server error.
+        except BaseException as exc:
             self._open -= 1
             self._wake(None)
-            raise ConnectionRefusedError(f"no PostgreSQL socket: {exc}") from exc
-        except BaseException:
-            self._open -= 1
-            self._wake(None)
+            if isinstance(exc, FileNotFoundError):
+                # A restarting PostgreSQL removes and creates its socket again: no file is
+                # the database away (503), as on the engine's path, not a server error.
+                raise ConnectionRefusedError(f"no PostgreSQL socket: {exc}") from exc
             raise
 
     async def _wait(self) -> asyncpg.Connection | None:
@@ -163,12 +157,15 @@ class DirectPool:
             if not waiter.done():
                 waiter.cancel()
 
-    def _wake(self, conn: asyncpg.Connection | None) -> None:
+    def _wake(self, conn: asyncpg.Connection | None) -> bool:
+        """Hand ``conn`` (or ``None``: a place freed) to the first waiter still waiting;
+        whether there was one."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(conn)
-                return
+                return True
+        return False
 
 
 def _terminate(conn: asyncpg.Connection) -> None:

@@ -162,7 +162,7 @@ async def test_requests_cancelled_at_any_step_leave_only_clean_connections(one):
         assert one.in_use == 0
 
 
-async def test_a_failed_connect_frees_its_place(test_db):
+async def test_a_failed_connect_frees_its_place():
     pool = DirectPool("postgresql://nobody@127.0.0.1:1/none", size=1, timeout=1)
     try:
         for _ in range(2):  # the failed attempt did not keep the only place
