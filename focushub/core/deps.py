@@ -20,7 +20,7 @@ from fastapi.security import HTTPBearer
 from focushub.core import observability
 from focushub.core.db import ANONYMOUS, Caller
 from focushub.core.errors import Unauthorized
-from focushub.core.routing import api_routes
+from focushub.core.routing import api_routes, request_value
 from focushub.core.runtime import Runtime
 from focushub.core.security import decode_access_token
 from focushub.core.settings import Settings
@@ -43,14 +43,17 @@ def caller_from_token(rt: Runtime, token: str) -> Caller:
     return Caller(role="authenticated", user_id=access.user_id, claims=access.claims)
 
 
+@request_value
 async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
+@request_value
 async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.runtime.settings
 
 
+@request_value
 async def get_caller(request: Request) -> Caller:
     """The anonymous caller without ``Authorization: Bearer <token>``; 401 for a token that
     is present but bad. (Another scheme, or the word alone, is no token, as FastAPI's
@@ -63,6 +66,7 @@ async def get_caller(request: Request) -> Caller:
     return caller
 
 
+@request_value
 async def require_user(request: Request) -> Caller:
     caller = await get_caller(request)
     if not caller.is_authenticated:
