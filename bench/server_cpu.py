@@ -1,7 +1,7 @@
 """Server CPU time per request of benchmarked endpoints, without HTTP or load generator.
 
     .venv/bin/python bench/server_cpu.py [--endpoints question,feed_trending] [-n 1000]
-        [--data-dir bench/results/pgdata] [--profile tottime] [--floor]
+        [--data-dir bench/results/pgdata] [--profile tottime] [--floor | --floor-only]
 
 Calls the ASGI app in process, one request after another, with the variants of the last
 ``bench/run`` (``bench/results/captured-sql.json``: paths, bodies and callers) on its
@@ -113,13 +113,13 @@ async def _run(args: argparse.Namespace, owner: str, app_url: str) -> None:
               flush=True)
 
     try:
-        for name in names:
+        for name in [] if args.floor_only else names:
             await measure(name, [
                 _scope(v, workload.token_for(secret, uuid.UUID(v["user_id"]), v["email"]))
                 for v in captured[name]])
     finally:
         await app.state.runtime.engine.dispose()
-    if not args.floor:
+    if not (args.floor or args.floor_only):
         return
     os.environ.update({"BENCH_SQL": str(BENCH / "results" / "captured-sql.json"),
                        "BENCH_DSN": app_url.replace("postgresql+asyncpg://", "postgresql://")})
@@ -140,6 +140,8 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=BENCH / "results" / "pgdata")
     ap.add_argument("--profile", choices=("tottime", "cumulative"), default=None)
     ap.add_argument("--floor", action="store_true", help="measure the framework floor as well")
+    ap.add_argument("--floor-only", action="store_true",
+                    help="measure the framework floor alone (instruction counts of each under callgrind)")
     args = ap.parse_args()
     server = EmbeddedPostgres(args.data_dir.resolve())
     server.start()
