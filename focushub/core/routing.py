@@ -51,9 +51,9 @@ def direct_handler(dependant: Dependant) -> Handler | None:
     body for forms and files, and validates or serializes the response; on the vote that
     was a third of the request's CPU. This handler does the same steps for that one shape,
     in FastAPI's order and with FastAPI's errors: the body is read and parsed first (not
-    JSON, or not UTF-8: 400), the request values are awaited in the order declared (a 401 comes before
-    any validation error), then path, query and body are validated together (422 with
-    every error). Dependency overrides and dependencies given to ``include_router`` are
+    JSON, or not UTF-8: 400), the request values are awaited in the order declared (a 401
+    comes before any validation error), then path, query and body are validated together
+    (422 with every error). Dependency overrides and dependencies given to ``include_router`` are
     not applied to direct routes (the application uses neither).
     """
     if (dependant.header_params or dependant.cookie_params or len(dependant.body_params) > 1
@@ -74,10 +74,14 @@ def direct_handler(dependant: Dependant) -> Handler | None:
         body_name, body_model = field.name, TypeAdapter(info.annotation)
     values_of = [(sub.name, sub.call) for sub in dependant.dependencies]
     path_fields = dependant.path_params
-    query_models = [(field, names) for field in dependant.query_params
-                    if (names := _plain_query_model(field)) is not None]
-    query_fields = [field for field in dependant.query_params
-                    if all(field is not model for model, _ in query_models)]
+    query_models: list[tuple[ModelField, tuple[str, ...]]] = []
+    query_fields: list[ModelField] = []  # any other query parameter: FastAPI's function reads it
+    for field in dependant.query_params:
+        names = _plain_query_model(field)
+        if names is None:
+            query_fields.append(field)
+        else:
+            query_models.append((field, names))
     request_name, call = dependant.request_param_name, dependant.call
     assert call is not None
 
@@ -202,12 +206,12 @@ class Router(APIRouter):
     included without a further prefix; behind a ``root_path`` the check is skipped.
     """
 
+    _patterns: tuple[re.Pattern[str], ...] | None = None
+    _patterns_of = -1  # the number of routes the patterns were computed for
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("route_class", DirectRoute)
         super().__init__(*args, **kwargs)
-
-    _patterns: tuple[re.Pattern[str], ...] | None = None
-    _patterns_of = -1  # the number of routes the patterns were computed for
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if len(self.routes) != self._patterns_of:

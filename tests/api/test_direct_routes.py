@@ -20,6 +20,7 @@ from tests.api.conftest import make_user
 from tests.api.factories_content import make_comment, make_post
 
 
+@contextlib.asynccontextmanager
 async def _fastapis(settings, engine, monkeypatch) -> AsyncIterator[httpx.AsyncClient]:
     """The app with every operation on FastAPI's handler. Handlers are built lazily (on
     the first request each route meets), so the patch holds while requests are made, and
@@ -137,7 +138,7 @@ async def test_direct_routes_answer_as_fastapis_handler(client, settings, engine
     # All through the app under test first, then the same sequence through FastAPI's
     # handlers (it leaves the votes as it found them, so each request meets the same state).
     ours = [_seen(await client.request(m, p, headers=h, **sent(b))) for m, p, h, b in requests]
-    async with contextlib.asynccontextmanager(_fastapis)(settings, engine, monkeypatch) as plain:
+    async with _fastapis(settings, engine, monkeypatch) as plain:
         theirs = [_seen(await plain.request(m, p, headers=h, **sent(b)))
                   for m, p, h, b in requests]
     for request, mine, fastapis in zip(requests, ours, theirs, strict=True):
