@@ -17,6 +17,16 @@ is needed; the generator's own CPU use is reported so its cost is visible.
 ``cpu_pids`` names process trees (a server's master process, the postmaster) whose CPU
 time over the measured window is reported as ``cpu_s`` and per request as
 ``cpu_ms_per_request`` (see :func:`tree_cpu`).
+
+``balance_pid`` (optional) names a server's master process: its worker processes share one
+listening socket, and which of them accepts a connection is up to the kernel, so 8
+connections may all land on one worker in one run and split 4 + 4 in the next. A worker
+serving every connection alone does less work per request (more events per wake-up, the
+other core left to PostgreSQL), which moved a server's CPU per request by up to 35 % between
+runs of the same code. With ``balance_pid`` the connections are opened before the warm-up
+and spread evenly over the workers: each one's owner is read from the workers' sockets,
+and a connection on a worker with more than its share is closed and opened again (see
+:func:`_balanced_connections`). The connections per worker are reported as ``spread``.
 """
 
 from __future__ import annotations
@@ -64,10 +74,84 @@ def _encode(req: dict[str, Any], host: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+def _owners(master: int, port: int) -> dict[int, int]:
+    """Local port of each client connection to ``port`` -> the pid of the worker holding it."""
+    import psutil
+
+    owners: dict[int, int] = {}
+    for proc in psutil.Process(master).children(recursive=True):
+        try:
+            conns = proc.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        for c in conns:
+            if c.laddr and c.raddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED:
+                owners[c.raddr.port] = proc.pid
+    return owners
+
+
+def _workers(master: int) -> list[int]:
+    """The master's processes that listen (uvicorn's workers share its socket)."""
+    import psutil
+
+    found = []
+    for proc in psutil.Process(master).children(recursive=True):
+        try:
+            if any(c.status == psutil.CONN_LISTEN for c in proc.net_connections(kind="tcp")):
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+async def _balanced_connections(spec: dict[str, Any]) -> tuple[list[tuple[Any, Any]], dict[str, int]]:
+    """``concurrency`` connections spread evenly over the server's workers (at most one more
+    on some when they do not divide): connections accepted by a worker over its share are
+    closed and opened again until the spread is even or 400 attempts were made."""
+    host, port, n = spec["host"], spec["port"], spec["concurrency"]
+    master = spec["balance_pid"]
+    workers = _workers(master)
+    share = -(-n // max(1, len(workers)))  # ceil
+    conns: list[tuple[Any, Any]] = []
+    owner_of: dict[int, int] = {}
+
+    async def open_one() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        local = writer.get_extra_info("sockname")[1]
+        for _ in range(200):  # accepted within 1 s
+            owners = _owners(master, port)
+            if local in owners:
+                owner_of[local] = owners[local]
+                break
+            await asyncio.sleep(0.005)
+        conns.append((reader, writer))
+
+    for _ in range(n):
+        await open_one()
+    for _ in range(400):
+        counts: dict[int, int] = {}
+        for _, w in conns:
+            pid = owner_of.get(w.get_extra_info("sockname")[1], 0)
+            counts[pid] = counts.get(pid, 0) + 1
+        over = [pid for pid, k in counts.items() if k > share or pid == 0]
+        if not over:
+            break
+        victim = next(c for c in conns if owner_of.get(c[1].get_extra_info("sockname")[1], 0) in over)
+        conns.remove(victim)
+        victim[1].close()
+        await open_one()
+    spread: dict[str, int] = {str(pid): 0 for pid in workers}
+    for _, w in conns:
+        key = str(owner_of.get(w.get_extra_info("sockname")[1], 0))
+        spread[key] = spread.get(key, 0) + 1
+    return conns, spread
+
+
 async def _worker(spec: dict[str, Any], payloads: list[bytes], rng: random.Random, t_start: float,
-                  t_end: float, lat: list[float], errors: dict[str, int]) -> None:
+                  t_end: float, lat: list[float], errors: dict[str, int],
+                  conn: tuple[Any, Any] | None = None) -> None:
     host, port = spec["host"], spec["port"]
-    reader = writer = None
+    reader, writer = conn if conn is not None else (None, None)
     while True:
         now = time.perf_counter()
         if now >= t_end:
@@ -119,6 +203,10 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     payloads = [_encode(r, f"{spec['host']}:{spec['port']}") for r in spec["requests"]]
     lat: list[float] = []
     errors: dict[str, int] = {}
+    conns: list[Any] = [None] * spec["concurrency"]
+    spread = None
+    if spec.get("balance_pid"):
+        conns, spread = await _balanced_connections(spec)
     base = time.perf_counter()
     t_start = base + spec.get("warmup", 0)
     t_end = t_start + spec["duration"]
@@ -131,7 +219,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
 
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     await asyncio.gather(sample_at_start(), *(
-        _worker(spec, payloads, random.Random(spec.get("seed", 1) * 1000 + i), t_start, t_end, lat, errors)
+        _worker(spec, payloads, random.Random(spec.get("seed", 1) * 1000 + i), t_start, t_end, lat, errors,
+                conns[i])
         for i in range(spec["concurrency"])
     ))
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -147,6 +236,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         "count": len(lat),
         "errors": sum(errors.values()),
         "error_detail": errors,
+        "spread": sorted(spread.values(), reverse=True) if spread is not None else None,
         "p50": at(0.50), "p95": at(0.95), "p99": at(0.99),
         "client_cpu_s": round((cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime), 2),
         # Requests that ended in the window, answered or not: each one cost the server CPU.

@@ -64,6 +64,18 @@ def _ms(x: float | None) -> str:
     return "–" if x is None else (f"{x:.1f}" if x < 100 else f"{x:.0f}")
 
 
+def _spread_note(rows: list[dict[str, Any]]) -> str:
+    """Where a run could not spread its connections evenly, say so."""
+    uneven = []
+    for r in rows:
+        for side in ("api", "floor"):
+            spread = r[side].get("spread")
+            if spread and max(spread) - min(spread) > 1:
+                uneven.append(f"{LABELS.get(r['endpoint'], r['endpoint'])} c={r['concurrency']} "
+                              f"{side} {' + '.join(map(str, spread))}")
+    return (" Uneven in this run: " + "; ".join(uneven) + ".") if uneven else ""
+
+
 def _table(rows: list[dict[str, Any]]) -> list[str]:
     out = [
         "| endpoint | conc. | API req/s | p50 | p95 | p99 (ms) | errors | pgbench req/s | p95 (ms) "
@@ -206,6 +218,12 @@ def render(result: dict[str, Any], img_names: list[str]) -> str:
         "workers) running the same statements through an asyncpg pool and returning the rows as "
         "JSON: the cost of the Python HTTP stack and driver without FastAPI, Pydantic and "
         "SQLAlchemy.",
+        "* **Connections spread evenly over the workers**, for the API and the floor alike: the "
+        "load generator opens its connections before the warm-up, reads which worker accepted "
+        "each, and opens again any over a worker's share. Left to the kernel, 8 connections "
+        "landed 8 + 0 in some runs and 4 + 4 in others, and a worker serving all of them alone "
+        "spends less CPU per request, which moved either server's figures by up to a third "
+        "between runs of the same code." + _spread_note(rows),
         "* Everything (PostgreSQL, servers, load generator, pgbench) shares the same machine, so "
         "the Python side and PostgreSQL compete for the same cores.",
         "* **CPU per request**: user + system CPU time over each measured window, divided by the "

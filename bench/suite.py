@@ -274,10 +274,12 @@ def run_database(args: argparse.Namespace, data_dir: Path, endpoints: list[str],
                         "warmup": args.warmup, "seed": c}
                 with RssSampler(api.pid) as rss:
                     r_api = _load({**base, "port": api_port, "requests": reqs_api,
-                                   "cpu_pids": {"server": api.pid, "postgres": postmaster}})
+                                   "cpu_pids": {"server": api.pid, "postgres": postmaster},
+                                   "balance_pid": api.pid})
                 r_api["server_rss_mib"] = round(max(rss.max_mib.values(), default=0.0), 1)
                 r_floor = _load({**base, "port": floor_port, "requests": reqs_floor,
-                                 "cpu_pids": {"server": floor.pid, "postgres": postmaster}})
+                                 "cpu_pids": {"server": floor.pid, "postgres": postmaster},
+                                 "balance_pid": floor.pid})
                 pg0 = loadgen.tree_cpu(postmaster)
                 r_pg = pgb.run(server.bin_dir, conninfo, files, defines, c, args.duration,
                                RESULTS / "pgbench-logs")

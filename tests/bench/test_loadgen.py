@@ -1,0 +1,86 @@
+"""The benchmark's load generator spreads its connections evenly over a server's workers.
+
+A real ``uvicorn --workers 2`` on loopback: left to the kernel, which worker accepts a
+connection varies from run to run, and the API and the floor would be compared under
+different spreads (``bench/loadgen.py``, ``balance_pid``).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import loadgen  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+APP = '''
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+
+async def hello(request):
+    return PlainTextResponse("hi")
+
+app = Starlette(routes=[Route("/", hello)])
+'''
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory):
+    app_dir = tmp_path_factory.mktemp("tinyapp")
+    (app_dir / "tiny.py").write_text(APP)
+    port = _port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tiny:app", "--app-dir", str(app_dir), "--workers", "2",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"])
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200 and \
+                        len(loadgen._workers(proc.pid)) == 2:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        yield proc.pid, port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+@pytest.mark.parametrize("concurrency, expected", [(8, [4, 4]), (5, [3, 2])])
+async def test_connections_are_spread_evenly_over_the_workers(two_workers, concurrency, expected):
+    pid, port = two_workers
+    spec = {"host": "127.0.0.1", "port": port, "concurrency": concurrency, "duration": 0.5,
+            "warmup": 0.0, "requests": [{"method": "GET", "path": "/", "headers": {}, "body": None}],
+            "balance_pid": pid, "cpu_pids": {"server": pid}}
+    result = await loadgen.run(spec)
+    assert result["spread"] == expected
+    assert result["count"] > 0 and result["errors"] == 0
+
+
+async def test_without_balance_pid_no_spread_is_reported(two_workers):
+    pid, port = two_workers
+    spec = {"host": "127.0.0.1", "port": port, "concurrency": 2, "duration": 0.3, "warmup": 0.0,
+            "requests": [{"method": "GET", "path": "/", "headers": {}, "body": None}]}
+    result = await loadgen.run(spec)
+    assert result["spread"] is None and result["count"] > 0
