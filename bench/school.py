@@ -62,6 +62,7 @@ import websockets
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
+import loadgen  # noqa: E402
 import suite  # noqa: E402
 import workload  # noqa: E402
 
@@ -382,7 +383,7 @@ async def school_day(port: int, owner: str, secret: str, n: int, duration: float
 
 
 async def ceiling(port: int, owner: str, secret: str, rates: list[int], step: float,
-                  drain: float, n: int = 600) -> list[dict[str, Any]]:
+                  drain: float, cpu_pids: dict[str, int], n: int = 600) -> list[dict[str, Any]]:
     users = await make_users(owner, n, secret)
     ids = [u for u, _ in users]
     rooms = [ids[i:i + 6] for i in range(0, n - n % 6, 6)]
@@ -390,7 +391,8 @@ async def ceiling(port: int, owner: str, secret: str, rates: list[int], step: fl
     members = dict(zip(room_ids, rooms, strict=True))
     out = []
     for rate in rates:
-        row = await _ceiling_step(port, users[:len(rooms) * 6], room_ids, members, rate, step, drain)
+        row = await _ceiling_step(port, users[:len(rooms) * 6], room_ids, members, rate, step, drain,
+                                  cpu_pids)
         print(f"ceiling {rate}/s: {json.dumps(row)}", flush=True)
         out.append(row)
         if not row["holds"]:
@@ -457,7 +459,11 @@ async def sql_limit(owner: str, app_url: str, secret: str, batches: list[int], s
 
 async def _ceiling_step(port: int, users: list[tuple[str, str]], room_ids: list[str],
                         members: dict[str, list[str]], rate: int, step: float,
-                        drain: float) -> dict[str, Any]:
+                        drain: float, cpu_pids: dict[str, int]) -> dict[str, Any]:
+    """One rate for ``step`` seconds. Besides the deliveries, the CPU time of the server's
+    process tree and of PostgreSQL's (the postmaster and its backends) over the step, per
+    message sent: what a message costs each side (its deliveries and acknowledgement
+    included), comparable between versions where a latency is not."""
     tally = Tally()
     pupils = [Pupil(port, u, tok, [room_ids[i // 6]], tally) for i, (u, tok) in enumerate(users)]
     await connect_all(pupils)
@@ -476,16 +482,27 @@ async def _ceiling_step(port: int, users: list[tuple[str, str]], room_ids: list[
             k += 1
             due += gap
 
+    trees0 = {k: loadgen.tree_cpu(pid) for k, pid in cpu_pids.items()}
     cpu0, t0 = _cpu(), time.perf_counter()
     tasks = [asyncio.create_task(speak(i, p)) for i, p in enumerate(pupils)]
     await asyncio.sleep(step)
     stop.set()
     wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
     await asyncio.gather(*tasks, return_exceptions=True)
+    sent_in_step = len(tally.sent)
+    # The messages of the step are in flight for a moment after it: their cost is counted
+    # once they are all acknowledged (or the drain gives up).
+    for _ in range(100):
+        if len(tally.acked) >= sent_in_step:
+            break
+        await asyncio.sleep(0.02)
+    trees = {k: loadgen.tree_cpu(pid) - trees0[k] for k, pid in cpu_pids.items()}
     drained = await settle(tally, drain)
     await asyncio.gather(*(p.close() for p in pupils), return_exceptions=True)
     row = {"rate_target": rate, "sockets": len(pupils), "step_s": step, "drain_s": drained,
-           **summary(tally, members, wall, cpu)}
+           **summary(tally, members, wall, cpu),
+           "cpu_ms_per_message": {k: round(1000 * v / max(1, sent_in_step), 3)
+                                  for k, v in trees.items()}}
     row["holds"] = (row["lost"] == 0 and row["duplicated"] == 0 and row["out_of_order"] == 0
                     and not row["client_bound"] and (row["live"]["p99"] or 1e9) <= 250)
     return row
@@ -611,8 +628,10 @@ def main() -> None:
         if rates:
             proc, port, owner, secret = fresh_server()
             try:
+                postmaster = int((pg.pgdata / "postmaster.pid").read_text().split()[0])
                 result["ceiling"] = asyncio.run(ceiling(port, owner, secret, rates, args.step,
-                                                        args.drain))
+                                                        args.drain, {"server": proc.pid,
+                                                                     "postgres": postmaster}))
             finally:
                 suite._stop(proc)
         sizes = [int(x) for x in args.sql_limit.split(",") if x]
