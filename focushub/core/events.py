@@ -35,7 +35,8 @@ and the subscriber reloads what is missing. On PostgreSQL a sequenced event
 whose JSON is over :data:`MAX_INLINE_BYTES` travels as its ``stub`` (given by
 the publisher), which the subscriber loads, so NOTIFY's 8,000-byte limit
 never drops one. An event without a stub (ephemeral: typing, presence) that is
-too long is dropped.
+too long is dropped. Events sent together share notifications (:func:`pack`): as
+many as fit travel as one JSON array, unpacked in order by every bus.
 
 **Events the database publishes itself.** A trigger may ``pg_notify`` on a
 channel of its own (notifications do); :meth:`EventBus.bridge` turns each of
@@ -68,6 +69,35 @@ MAX_INLINE_BYTES = 7000
 REORDER_HOLD_SECONDS = 0.25
 # Events sent now on PostgreSQL go out together, at most this many per NOTIFY statement.
 NOTIFY_BATCH = 500
+
+
+def pack(bodies: Iterable[bytes], limit: int = MAX_INLINE_BYTES) -> list[str]:
+    """Bus messages as NOTIFY payloads, in order, in as few as fit: a message alone is
+    itself, several are one JSON array of at most ``limit`` bytes. (Each notification costs
+    PostgreSQL a place in its queue and a protocol message to every listening process, and
+    each process a callback: a group commit's dozens of events travel in a few.)"""
+    payloads: list[str] = []
+    run: list[bytes] = []
+    size = 1  # "[" + each body and its "," or "]"
+    for body in bodies:
+        if run and size + len(body) + 1 > limit:
+            payloads.append(_joined(run))
+            run, size = [], 1
+        run.append(body)
+        size += len(body) + 1
+    if run:
+        payloads.append(_joined(run))
+    return payloads
+
+
+def _joined(run: list[bytes]) -> str:
+    return (run[0] if len(run) == 1 else b"[" + b",".join(run) + b"]").decode()
+
+
+def unpack(payload: str | bytes) -> list[dict[str, Any]]:
+    """The bus messages of one payload (see :func:`pack`), in order."""
+    decoded = orjson.loads(payload)
+    return decoded if isinstance(decoded, list) else [decoded]
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +258,7 @@ class EventBus:
         self._notify_conn: asyncpg.Connection | None = None
         # Events sent now (ephemeral) on PostgreSQL: waiting for the next NOTIFY statement,
         # and the future their senders wait on; one flusher sends them in order.
-        self._batch: list[str] = []
+        self._batch: list[bytes] = []
         self._batch_sent: asyncio.Future[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self.notify_statements = 0  # how many NOTIFY statements carried them (tests, metrics)
@@ -315,8 +345,8 @@ class EventBus:
 
     def _deliver(self, raw: str | bytes) -> None:
         try:
-            message = orjson.loads(raw)
-            self.hub.dispatch(message["ch"], message["ev"], message.get("seq"))
+            for message in unpack(raw):
+                self.hub.dispatch(message["ch"], message["ev"], message.get("seq"))
         except (orjson.JSONDecodeError, KeyError, TypeError):
             log.warning("events: dropped a malformed bus message")
 
@@ -381,11 +411,11 @@ class EventBus:
             elif self.backend == "redis":
                 await self._redis.publish(REDIS_CHANNEL, body)
             else:
-                await self._notify(body.decode())
+                await self._notify(body)
         except Exception:
             log.warning("events: publish to %s failed", event.channel, exc_info=True)
 
-    async def _notify(self, body: str) -> None:
+    async def _notify(self, body: bytes) -> None:
         """NOTIFY ``body`` with whatever else is waiting, in one statement; return once sent.
 
         One statement per event through the one connection serialized every sender behind
@@ -408,12 +438,13 @@ class EventBus:
             assert sent is not None
             try:
                 assert self._notify_conn is not None
-                for start in range(0, len(bodies), NOTIFY_BATCH):
+                payloads = pack(bodies)
+                for start in range(0, len(payloads), NOTIFY_BATCH):
                     self.notify_statements += 1
                     await self._notify_conn.execute(
                         "SELECT pg_notify($1, b.body)"
                         " FROM unnest($2::text[]) WITH ORDINALITY AS b(body, ord) ORDER BY b.ord",
-                        FANOUT_CHANNEL, bodies[start:start + NOTIFY_BATCH])
+                        FANOUT_CHANNEL, payloads[start:start + NOTIFY_BATCH])
             except asyncio.CancelledError:  # the bus is stopping: its senders stop too
                 sent.cancel()
                 raise
@@ -429,7 +460,7 @@ class EventBus:
         :meth:`send_committed`)."""
         if not events or not self.sends_in_transaction:
             return
-        bodies = [b.decode() for b in map(self._body, events) if b is not None]
+        bodies = [b for b in map(self._body, events) if b is not None]
         if not bodies:
             return
         observability.EVENTS_SENT.labels("notify").inc(len(bodies))
@@ -437,7 +468,7 @@ class EventBus:
         await tx.execute(
             "SELECT pg_notify(:channel, b.body)"
             " FROM unnest(CAST(:bodies AS text[])) WITH ORDINALITY AS b(body, ord) ORDER BY b.ord",
-            channel=FANOUT_CHANNEL, bodies=bodies,
+            channel=FANOUT_CHANNEL, bodies=pack(bodies),
         )
 
     async def send_committed(self, events: list[Event]) -> None:

@@ -24,8 +24,8 @@ from focushub.chat import queries
 from focushub.chat import service as chat_service
 from focushub.chat.events import room_event
 from focushub.chat.schemas import MessageCreate
-from focushub.core.db import Caller
-from focushub.core.events import FANOUT_CHANNEL, Event, EventBus, Hub
+from focushub.core.db import SERVICE, Caller
+from focushub.core.events import FANOUT_CHANNEL, Event, EventBus, Hub, pack, unpack
 from focushub.core.jobs import JobQueue
 from focushub.core.runtime import Runtime
 from focushub.core.settings import Settings
@@ -140,6 +140,48 @@ async def test_a_burst_of_ephemeral_events_goes_out_in_few_notify_statements_in_
     assert 1 <= sender.notify_statements - before <= 10
 
 
+def test_pack_puts_bus_messages_in_as_few_payloads_as_fit_in_order():
+    bodies = [orjson.dumps({"ch": ROOM, "ev": {"n": n, "pad": "x" * (n % 50)}}) for n in range(200)]
+    payloads = pack(bodies, limit=1000)
+    assert all(len(p.encode()) <= 1000 for p in payloads)
+    assert [m["ev"]["n"] for p in payloads for m in unpack(p)] == list(range(200))
+    # Full: the first message of each payload would not have fitted in the one before.
+    firsts = [len(orjson.dumps(unpack(p)[0])) for p in payloads]
+    assert all(len(a.encode()) + first + 3 > 1000
+               for a, first in zip(payloads, firsts[1:], strict=False))
+    assert len(payloads) < 30
+    # A message alone travels as itself (what any older listener reads), and one too long
+    # to share a payload travels alone.
+    assert pack(bodies[:1]) == [bodies[0].decode()]
+    big = orjson.dumps({"ch": ROOM, "ev": {"pad": "y" * 990}})
+    assert pack([bodies[0], big, bodies[1]], limit=1000) == [
+        bodies[0].decode(), big.decode(), bodies[1].decode()]
+    assert pack([]) == []
+
+
+async def test_a_transaction_s_events_go_out_in_few_notifications_in_order(
+        test_db, engine, two_buses):
+    """A group commit's events (one per message) share NOTIFY payloads: PostgreSQL queues
+    and sends each notification to every listening process, which each wake for it."""
+    sender, receiver = two_buses
+    sub = Recorder()
+    receiver.hub.add(ROOM, sub)
+    payloads: list[str] = []
+    listener = await asyncpg.connect(test_db.app_url)
+    await listener.add_listener(FANOUT_CHANNEL, lambda *a: payloads.append(a[3]))
+    try:
+        rt = runtime_on(test_db, engine, sender)
+        async with rt.transaction(SERVICE) as tx:
+            for seq in range(1, 61):
+                tx.publish(ROOM, ev(seq), seq=seq)
+        await wait_for(lambda: len(sub.events) == 60, "the 60 events")
+    finally:
+        await listener.close()
+    assert sub.seqs == list(range(1, 61))
+    assert [m["seq"] for p in payloads for m in unpack(p)] == list(range(1, 61))
+    assert 1 <= len(payloads) <= 3
+
+
 def caller_of(session: dict[str, Any]) -> Caller:
     return Caller(role="authenticated", user_id=UUID(session["user"]["id"]))
 
@@ -151,9 +193,9 @@ async def test_concurrent_writes_through_two_processes_arrive_in_seq_order(
     arrived: list[int] = []  # straight off LISTEN: the order PostgreSQL delivers in
 
     def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        message = orjson.loads(payload)
-        if message["ch"] == f"room:{room['id']}":
-            arrived.append(message["ev"]["seq"])
+        for message in unpack(payload):
+            if message["ch"] == f"room:{room['id']}":
+                arrived.append(message["ev"]["seq"])
 
     listener = await asyncpg.connect(test_db.app_url)
     await listener.add_listener(FANOUT_CHANNEL, on_notify)
