@@ -89,7 +89,7 @@ AUTH_TIMEOUT_SECONDS = 10.0
 REPLAY_PAGE = 500
 
 
-@dataclass
+@dataclass(slots=True)
 class RoomState:
     delivered: int | None = None  # None until the catch-up has run
 
@@ -116,7 +116,11 @@ class Connection:
 
     The writer task exists only while the outbox holds something: most sockets are idle
     most of the time, and an idle socket then costs no task, no coroutine frame and no
-    queue (tens of thousands of them are held at once)."""
+    queue (tens of thousands of them are held at once): the outbox exists only while it
+    holds something too, and the object has slots, not a dict."""
+
+    __slots__ = ("ws", "rt", "bus", "caller", "user_id", "connection_id", "expires_at", "rooms",
+                 "left", "outbox", "outbox_limit", "_writer", "closing", "_close_task")
 
     def __init__(self, ws: WebSocket, rt: Runtime, caller: Caller, expires_at: float | None) -> None:
         self.ws = ws
@@ -131,7 +135,7 @@ class Connection:
         # Rooms this socket stopped following -> last seq delivered there, so the copy of an
         # event that also travels on the user channel is not delivered twice.
         self.left: dict[str, int] = {}
-        self.outbox: deque[tuple[Any, ...]] = deque()
+        self.outbox: deque[tuple[Any, ...]] | None = None  # while it holds something
         self.outbox_limit = QUEUE_SIZE
         self._writer: asyncio.Task[None] | None = None
         self.closing = False
@@ -146,10 +150,13 @@ class Connection:
     def _enqueue(self, item: tuple[Any, ...]) -> None:
         if self.closing:
             return
-        if len(self.outbox) >= self.outbox_limit:
+        outbox = self.outbox
+        if outbox is None:
+            outbox = self.outbox = deque()
+        if len(outbox) >= self.outbox_limit:
             self._close_soon(CLOSE_SLOW_CONSUMER, "too slow: reconnect and resume")
             return
-        self.outbox.append(item)
+        outbox.append(item)
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
@@ -359,6 +366,8 @@ class Connection:
                 await self._close(CLOSE_SERVER_ERROR, "server error")
         finally:
             self._writer = None
+            if not self.outbox:
+                self.outbox = None
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_text(orjson.dumps(frame).decode())
