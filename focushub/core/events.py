@@ -36,7 +36,8 @@ whose JSON is over :data:`MAX_INLINE_BYTES` travels as its ``stub`` (given by
 the publisher), which the subscriber loads, so NOTIFY's 8,000-byte limit
 never drops one. An event without a stub (ephemeral: typing, presence) that is
 too long is dropped. Events sent together share notifications (:func:`pack`): as
-many as fit travel as one JSON array, unpacked in order by every bus.
+many as fit travel as one JSON array, unpacked in order by every bus (a transaction's
+events on Redis too).
 
 **Events the database publishes itself.** A trigger may ``pg_notify`` on a
 channel of its own (notifications do); :meth:`EventBus.bridge` turns each of
@@ -478,12 +479,12 @@ class EventBus:
         observability.EVENTS_SENT.labels(self.backend).inc(len(events))
         if self._started and self.backend == "redis" and len(events) > 1:
             # A transaction's events (a group commit's can be hundreds) in one round trip,
-            # in order.
+            # in order, sharing messages as on PostgreSQL.
             bodies = [b for b in map(self._body, events) if b is not None]
             try:
                 async with self._redis.pipeline(transaction=False) as pipe:
-                    for body in bodies:
-                        pipe.publish(REDIS_CHANNEL, body)
+                    for payload in pack(bodies):
+                        pipe.publish(REDIS_CHANNEL, payload)
                     await pipe.execute()
             except Exception:
                 log.warning("events: publishing %d events to Redis failed", len(bodies),
