@@ -568,7 +568,7 @@ def _client_run(coro: Any) -> Any:
     collector. The clients keep a record of every send and delivery (hundreds of thousands
     of objects in a 2,000 messages/s step), which each full collection walked: the clients
     stalled up to about 100 ms at a time, fell that far behind their sending schedule and
-    read their sockets late (sender lag p99 111–117 ms at 2,000/s; 5–17 ms without the
+    read their sockets late (sender lag p99 111–117 ms at 2,000/s; 3–17 ms without the
     collector). Reference counting still frees everything that is not a cycle; the
     collector is enabled again when they are done."""
     gc.disable()
