@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import random
 import resource
 import time
@@ -27,6 +26,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import workload  # bench/ is on sys.path: run by bench/suite.py
 
 ROOM_SIZE = 6
@@ -113,9 +113,9 @@ async def _run_one(port: int, owner_url: str, token_for: Any, n: int, duration: 
         try:
             async with websockets.connect(url, max_queue=None, open_timeout=60,
                                           ping_interval=None) as ws:
-                await ws.send(json.dumps({"type": "subscribe", "room_id": room_id}))
+                await ws.send(orjson.dumps({"type": "subscribe", "room_id": room_id}).decode())
                 while True:
-                    frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                    frame = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
                     if frame.get("type") == "subscribed":
                         break
                     if frame.get("type") == "error":
@@ -132,10 +132,10 @@ async def _run_one(port: int, owner_url: str, token_for: Any, n: int, duration: 
                     while not stop_sending.is_set():
                         key = f"{idx}:{k}"
                         sent[key] = room_id
-                        await ws.send(json.dumps({
+                        await ws.send(orjson.dumps({
                             "type": "message.send", "room_id": room_id,
                             "content": f"rt {key} {time.time_ns()}", "request_id": key,
-                            "idempotency_key": f"bench-{uuid.uuid4().hex}"}))
+                            "idempotency_key": f"bench-{uuid.uuid4().hex}"}).decode())
                         k += 1
                         await asyncio.sleep(1 / RATE * (0.8 + 0.4 * rng.random()))
 
@@ -147,7 +147,7 @@ async def _run_one(port: int, owner_url: str, token_for: Any, n: int, duration: 
                         except TimeoutError:
                             continue
                         now = time.time_ns()
-                        frame = json.loads(raw)
+                        frame = orjson.loads(raw)
                         if frame.get("type") == "message.created":
                             content = (frame.get("data") or {}).get("content", "")
                             parts = content.split(" ")

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlparse
 
 import asyncpg
 import psutil
+import uvloop
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -313,7 +314,8 @@ def run_database(args: argparse.Namespace, data_dir: Path, endpoints: list[str],
             for n in realtime_levels:
                 with RssSampler(api.pid) as rss:
                     try:
-                        r = asyncio.run(realtime.run_one(api_port, owner, mint, n,
+                        # The clients on uvloop, as bench/school.py's.
+                        r = uvloop.run(realtime.run_one(api_port, owner, mint, n,
                                                          args.realtime_duration))
                     except Exception as exc:  # report what happened, keep the HTTP results
                         r = {"clients": n, "failed": f"{type(exc).__name__}: {exc}"[:500]}
