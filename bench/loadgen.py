@@ -74,34 +74,32 @@ def _encode(req: dict[str, Any], host: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+def _sockets(master: int) -> list[tuple[int, Any]]:
+    """(pid, TCP socket) of every process under ``master``."""
+    import psutil
+
+    found = []
+    for proc in psutil.Process(master).children(recursive=True):
+        try:
+            found += [(proc.pid, c) for c in proc.net_connections(kind="tcp")]
+        except psutil.Error:
+            continue
+    return found
+
+
 def _owners(master: int, port: int) -> dict[int, int]:
     """Local port of each client connection to ``port`` -> the pid of the worker holding it."""
     import psutil
 
-    owners: dict[int, int] = {}
-    for proc in psutil.Process(master).children(recursive=True):
-        try:
-            conns = proc.net_connections(kind="tcp")
-        except psutil.Error:
-            continue
-        for c in conns:
-            if c.laddr and c.raddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED:
-                owners[c.raddr.port] = proc.pid
-    return owners
+    return {c.raddr.port: pid for pid, c in _sockets(master)
+            if c.laddr and c.raddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED}
 
 
 def _workers(master: int) -> list[int]:
     """The master's processes that listen (uvicorn's workers share its socket)."""
     import psutil
 
-    found = []
-    for proc in psutil.Process(master).children(recursive=True):
-        try:
-            if any(c.status == psutil.CONN_LISTEN for c in proc.net_connections(kind="tcp")):
-                found.append(proc.pid)
-        except psutil.Error:
-            continue
-    return found
+    return sorted({pid for pid, c in _sockets(master) if c.status == psutil.CONN_LISTEN})
 
 
 async def _balanced_connections(spec: dict[str, Any]) -> tuple[list[tuple[Any, Any]], dict[str, int]]:
@@ -112,39 +110,36 @@ async def _balanced_connections(spec: dict[str, Any]) -> tuple[list[tuple[Any, A
     master = spec["balance_pid"]
     workers = _workers(master)
     share = -(-n // max(1, len(workers)))  # ceil
-    conns: list[tuple[Any, Any]] = []
-    owner_of: dict[int, int] = {}
+    conns: list[tuple[Any, Any, int]] = []  # reader, writer, the worker holding it (0: unknown)
 
     async def open_one() -> None:
         reader, writer = await asyncio.open_connection(host, port)
         local = writer.get_extra_info("sockname")[1]
+        owner = 0
         for _ in range(200):  # accepted within 1 s
-            owners = _owners(master, port)
-            if local in owners:
-                owner_of[local] = owners[local]
+            owner = _owners(master, port).get(local, 0)
+            if owner:
                 break
             await asyncio.sleep(0.005)
-        conns.append((reader, writer))
+        conns.append((reader, writer, owner))
 
     for _ in range(n):
         await open_one()
     for _ in range(400):
         counts: dict[int, int] = {}
-        for _, w in conns:
-            pid = owner_of.get(w.get_extra_info("sockname")[1], 0)
-            counts[pid] = counts.get(pid, 0) + 1
-        over = [pid for pid, k in counts.items() if k > share or pid == 0]
+        for *_, owner in conns:
+            counts[owner] = counts.get(owner, 0) + 1
+        over = {pid for pid, k in counts.items() if k > share or pid == 0}
         if not over:
             break
-        victim = next(c for c in conns if owner_of.get(c[1].get_extra_info("sockname")[1], 0) in over)
+        victim = next(c for c in conns if c[2] in over)
         conns.remove(victim)
         victim[1].close()
         await open_one()
     spread: dict[str, int] = {str(pid): 0 for pid in workers}
-    for _, w in conns:
-        key = str(owner_of.get(w.get_extra_info("sockname")[1], 0))
-        spread[key] = spread.get(key, 0) + 1
-    return conns, spread
+    for *_, owner in conns:
+        spread[str(owner)] = spread.get(str(owner), 0) + 1
+    return [(r, w) for r, w, _ in conns], spread
 
 
 async def _worker(spec: dict[str, Any], payloads: list[bytes], rng: random.Random, t_start: float,

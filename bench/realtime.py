@@ -17,7 +17,6 @@ two processes; events cross processes through the realtime bus).
 from __future__ import annotations
 
 import asyncio
-import gc
 import random
 import resource
 import time
@@ -63,16 +62,10 @@ async def _rooms(port: int, users: list[tuple[str, str]], tokens: dict[str, str]
 
 async def run_one(port: int, owner_url: str, token_for: Any, n: int, duration: float,
                   drain: float = 5.0) -> dict[str, Any]:
-    """One scenario, without the cyclic garbage collector: the clients' record of every
-    delivery grows to hundreds of thousands of objects, which each full collection walked,
-    stalling every client at once (bench/school.py measured stalls of about 100 ms at
-    2,000 messages/s, counted as latency). Reference counting still frees what is not a
-    cycle."""
-    gc.disable()
-    try:
+    """One scenario, its clients without the cyclic garbage collector
+    (``workload.collector_off``)."""
+    with workload.collector_off():
         return await _run_one(port, owner_url, token_for, n, duration, drain)
-    finally:
-        gc.enable()
 
 
 async def _run_one(port: int, owner_url: str, token_for: Any, n: int, duration: float,

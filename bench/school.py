@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import random
@@ -564,18 +563,10 @@ async def idle(port: int, owner: str, secret: str, n: int, hold: float, server_p
 
 # ------------------------------------------------------------------------------ main
 def _client_run(coro: Any) -> Any:
-    """Run the clients on uvloop (with orjson for their frames), without the cyclic garbage
-    collector. The clients keep a record of every send and delivery (hundreds of thousands
-    of objects in a 2,000 messages/s step), which each full collection walked: the clients
-    stalled up to about 100 ms at a time, fell that far behind their sending schedule and
-    read their sockets late (sender lag p99 111–117 ms at 2,000/s; 3–17 ms without the
-    collector). Reference counting still frees everything that is not a cycle; the
-    collector is enabled again when they are done."""
-    gc.disable()
-    try:
+    """Run the clients on uvloop (with orjson for their frames) and without the cyclic
+    garbage collector (``workload.collector_off``)."""
+    with workload.collector_off():
         return uvloop.run(coro)
-    finally:
-        gc.enable()
 
 
 def main() -> None:
