@@ -32,6 +32,7 @@ import orjson
 from sqlalchemy import event, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as _asyncpg_dialect
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from focushub.core.errors import Unauthorized, database_unavailable, translate_driver_error
@@ -388,14 +389,11 @@ async def direct_transaction(
     (``core.errors.translate_driver_error``), or as they are when they are ours; a
     connection that broke is dropped, not returned to the pool.
     """
-    try:
-        conn = await pool.acquire()
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise (translate_driver_error(exc) or database_unavailable()) from exc
+    conn, begun = await _begin_direct(pool, caller)
     broken = lost = False
     try:
         try:
-            if await conn.execute(_begin_as(caller)) != "SELECT 1":
+            if begun != "SELECT 1":
                 raise Unauthorized("This session has ended; sign in again",
                                    code="session_ended")
             tx = DirectTx(conn, caller, effects)
@@ -439,6 +437,48 @@ async def direct_transaction(
     await _after_commit(tx, effects)
 
 
+async def _begin_direct(pool: DirectPool, caller: Caller) -> tuple[asyncpg.Connection, str]:
+    """A connection of ``pool`` inside a transaction begun as ``caller``, and the status of
+    that first statement (``SELECT 1`` while the caller's session is live).
+
+    An idle connection may have lost its server since it was last used (the database
+    restarted, an administrator or a pooler ended it) without the pool knowing yet. The
+    first statement is where that shows, before anything was done, so the transaction
+    begins once more on a new connection (the pool drops those of the same age with the
+    lost one) instead of answering 503. A second loss is the database away: 503."""
+    for attempt in (1, 2):
+        try:
+            conn = await pool.acquire()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise (translate_driver_error(exc) or database_unavailable()) from exc
+        try:
+            return conn, await conn.execute(_begin_as(caller))
+        except BaseException as exc:
+            if connection_lost(exc, conn):
+                pool.discard(conn, lost=True)
+                if attempt == 1:
+                    log.info("a pooled connection had lost its server; beginning again")
+                    continue
+                raise database_unavailable() from exc
+            # Anything else (a cancelled request, an error of the statement): whatever
+            # the connection holds, it does not go back to the pool.
+            pool.discard(conn)
+            if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+                raise (translate_driver_error(exc) or database_unavailable()) from exc
+            raise
+    raise AssertionError("unreachable")
+
+
+def connection_lost(exc: BaseException, conn: asyncpg.Connection) -> bool:
+    """Whether ``exc`` (raised by a statement on ``conn``) means the connection lost its
+    server: closed, or ended by a restart or an administrator."""
+    return conn.is_closed() or isinstance(exc, _LOST)
+
+
+_LOST = (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.AdminShutdownError,
+         asyncpg.CrashShutdownError)
+
+
 async def _before_commit(tx: Tx, effects: Effects | None) -> None:
     """The last work inside a transaction: the domain's hooks, then its jobs and events."""
     for fn in tx._before_commit:
@@ -475,13 +515,37 @@ async def transaction(
     with the commit and vanish with a rollback; :meth:`Tx.after_commit` hooks run only
     after the commit succeeded. Use ``Runtime.transaction`` to get ``effects``.
     """
-    async with engine.connect() as conn:
-        async with conn.begin():
-            result = await conn.execute(_SET_CALLER, _caller_params(caller))
-            if not result.one()[-1]:
-                raise Unauthorized("This session has ended; sign in again",
-                                   code="session_ended")
-            tx = Tx(conn, caller, effects)
-            yield tx
-            await _before_commit(tx, effects)
-    await _after_commit(tx, effects)
+    for attempt in (1, 2):
+        try:
+            async with engine.connect() as conn:
+                async with conn.begin():
+                    try:
+                        result = await conn.execute(_SET_CALLER, _caller_params(caller))
+                    except DBAPIError as exc:
+                        # As on the direct path (:func:`_begin_direct`): a pooled connection
+                        # that lost its server shows it here, before anything was done;
+                        # SQLAlchemy has invalidated it and those of its age, so the
+                        # transaction begins once more on a new one.
+                        if attempt == 1 and _engine_connection_lost(exc):
+                            raise _BeginAgain from exc
+                        raise
+                    if not result.one()[-1]:
+                        raise Unauthorized("This session has ended; sign in again",
+                                           code="session_ended")
+                    tx = Tx(conn, caller, effects)
+                    yield tx
+                    await _before_commit(tx, effects)
+        except _BeginAgain:
+            log.info("a pooled connection had lost its server; beginning again")
+            continue
+        await _after_commit(tx, effects)
+        return
+
+
+class _BeginAgain(Exception):
+    """The first statement of :func:`transaction` met a connection that lost its server."""
+
+
+def _engine_connection_lost(exc: DBAPIError) -> bool:
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    return exc.connection_invalidated or isinstance(cause, _LOST)
