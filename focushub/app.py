@@ -23,10 +23,12 @@ from focushub.auth.router import router as auth_router
 from focushub.chat.router import consent_router as chat_consent_router
 from focushub.chat.router import router as chat_router
 from focushub.comments.router import router as comments_router
+from focushub.core import observability
 from focushub.core.deps import mark_optional_sign_in
 from focushub.core.errors import ERROR_RESPONSES, install_error_handlers
 from focushub.core.middleware import BodyLimitMiddleware
 from focushub.core.observability import RequestContextMiddleware, configure_logging
+from focushub.core.runtime import Runtime
 from focushub.core.settings import Settings, get_settings
 from focushub.feed.router import router as feed_router
 from focushub.follows.router import router as follows_router
@@ -91,6 +93,14 @@ ROUTERS = (
 )
 
 
+async def _sample_levels(rt: Runtime, every: float = 5.0) -> None:
+    """With the processes' metrics in one directory, a scrape reaches one process only: each
+    keeps its own level of connections in use there, as of a few seconds ago at most."""
+    while True:
+        observability.DB_POOL_IN_USE.set(rt.connections_in_use())
+        await asyncio.sleep(every)
+
+
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> FastAPI:
     """Build the app and its runtime. Precondition: ``settings.database_url`` is set (the
     CLI resolves the embedded server first) or an ``engine`` is given; a given engine is
@@ -112,14 +122,19 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             worker = asyncio.create_task(rt.jobs.keep_worker_running(
                 rt, concurrency=settings.worker_concurrency,
                 shutdown_timeout=settings.worker_shutdown_timeout), name="focushub-worker")
+        sampler = None
+        if observability.MULTIPROCESS_DIR is not None:
+            sampler = asyncio.create_task(_sample_levels(rt), name="focushub-metrics")
         try:
             yield
         finally:
-            if worker is not None:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+            for task in (worker, sampler):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await rt.stop()
+            observability.process_exiting()
 
     # Swagger UI and ReDoc from files shipped in a Python package, not a CDN: /docs works offline.
     app = FastAPIOffline(

@@ -7,6 +7,8 @@ import contextlib
 import getpass
 import logging
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -133,8 +135,6 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes")] = 1,
 ) -> None:
     """Migrate if needed, then serve the API (embedded PostgreSQL unless FOCUSHUB_DATABASE_URL is set)."""
-    import uvicorn
-
     settings = get_settings()
     _configure_logging(settings)
     problems = settings.check_production()
@@ -154,21 +154,37 @@ def serve(
         os.environ["FOCUSHUB_DATABASE_URL"] = target.app_url
         get_settings.cache_clear()
         console.print(f"Focus Hub on http://{host}:{port} (docs at /docs)")
-        uvicorn.run(
-            "focushub.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=settings.log_level.lower(),
-            # Our own access log line (with the request id) replaces uvicorn's.
-            access_log=False,
-            log_config=None,
-            # Forwarded headers only from configured proxies (uvicorn would trust 127.0.0.1).
-            proxy_headers=bool(settings.trusted_proxies),
-            forwarded_allow_ips=settings.trusted_proxies or None,
-            ws_per_message_deflate=settings.ws_compression,
-        )
+        metrics_dir = None
+        if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # The processes write their metrics to one new directory, so that a scrape of
+            # any of them reports all (core/observability.py); it goes when they stop.
+            metrics_dir = tempfile.mkdtemp(prefix="focushub-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        try:
+            _run_uvicorn(settings, host, port, workers)
+        finally:
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _run_uvicorn(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "focushub.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        # Our own access log line (with the request id) replaces uvicorn's.
+        access_log=False,
+        log_config=None,
+        # Forwarded headers only from configured proxies (uvicorn would trust 127.0.0.1).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
+        ws_per_message_deflate=settings.ws_compression,
+    )
 
 
 @app.command()

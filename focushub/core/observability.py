@@ -9,8 +9,10 @@
   status and duration. Tokens, passwords and message contents are never logged.
 * ``/metrics`` (prometheus-client): requests and their latency by route and status,
   the database pool, WebSocket connections, realtime events sent, the job queue,
-  AI answers by outcome. Metrics are per process: with ``--workers N`` each process
-  counts its own (see docs/deployment notes in README).
+  AI answers by outcome. With ``PROMETHEUS_MULTIPROC_DIR`` set (``focushub serve
+  --workers N`` sets it to a new directory), every process writes its values there and a
+  scrape of any process reads all of them: counts summed, the open WebSockets and
+  connections in use summed over the live processes, the job queue as last read.
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ import re
 import time
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -38,14 +47,38 @@ REQUESTS = Counter("focushub_http_requests_total", "HTTP requests", ["method", "
 LATENCY = Histogram("focushub_http_request_duration_seconds", "HTTP request duration",
                     ["method", "route"],
                     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-WEBSOCKETS = Gauge("focushub_websocket_connections", "Open realtime WebSocket connections")
+# Read when prometheus-client is imported, as prometheus-client itself does to choose
+# where values live: in the process, or in files of this directory shared by the processes.
+MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+WEBSOCKETS = Gauge("focushub_websocket_connections", "Open realtime WebSocket connections",
+                   multiprocess_mode="livesum")
 EVENTS_SENT = Counter("focushub_realtime_events_total", "Events published on the bus", ["path"])
 GROUP_COMMIT_ITEMS = Histogram(
     "focushub_group_commit_items", "Items written per group-commit transaction", ["name"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128))
 AI_ANSWERS = Counter("focushub_ai_answers_total", "AI answers finished", ["status", "model"])
-DB_POOL_IN_USE = Gauge("focushub_db_pool_checked_out", "Database connections in use")
-JOBS = Gauge("focushub_jobs", "Jobs in the queue by status", ["status"])
+DB_POOL_IN_USE = Gauge("focushub_db_pool_checked_out", "Database connections in use",
+                       multiprocess_mode="livesum")
+JOBS = Gauge("focushub_jobs", "Jobs in the queue by status", ["status"],
+             multiprocess_mode="mostrecent")
+
+
+def exposition() -> bytes:
+    """The metrics in Prometheus's text format: this process's, or with
+    :data:`MULTIPROCESS_DIR` those of every process writing there."""
+    if MULTIPROCESS_DIR is None:
+        return generate_latest()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=MULTIPROCESS_DIR)
+    return generate_latest(registry)
+
+
+def process_exiting() -> None:
+    """This process stops serving: its live gauges (WebSockets, connections in use) leave
+    the sums; its counts stay in them."""
+    if MULTIPROCESS_DIR is not None:
+        multiprocess.mark_process_dead(os.getpid(), path=MULTIPROCESS_DIR)
 
 
 class ContextFilter(logging.Filter):

@@ -110,6 +110,13 @@ class Runtime:
         "Hot paths"): the same role, claims, session check and side effects."""
         return direct_transaction(self.direct_pool, caller, self)
 
+    def connections_in_use(self) -> int:
+        """Database connections this process has lent out now: the engine's and the hot
+        paths' pools."""
+        checked_out = getattr(self.engine.pool, "checkedout", None)
+        engine_in_use = checked_out() if callable(checked_out) else 0
+        return engine_in_use + self.direct_pool.in_use
+
     # Effects: called by core.db.transaction.
     async def before_commit(self, tx: Tx) -> None:
         if tx.jobs:

@@ -7,9 +7,10 @@ import logging
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
+from focushub.core import observability
 from focushub.core.deps import RuntimeDep
 from focushub.core.errors import Unauthorized
 from focushub.core.routing import Router
@@ -56,7 +57,9 @@ async def readyz(rt: RuntimeDep) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(rt: RuntimeDep, request: Request) -> Response:
-    """Prometheus metrics of this process; with FOCUSHUB_METRICS_TOKEN, for its bearer only."""
+    """Prometheus metrics of this process, or of every server process when they share a
+    metrics directory (``focushub serve --workers N``); with FOCUSHUB_METRICS_TOKEN, for
+    its bearer only."""
     token = rt.settings.metrics_token
     if token is not None and not hmac.compare_digest(
             request.headers.get("authorization", ""), f"Bearer {token.get_secret_value()}"):
@@ -65,4 +68,4 @@ async def metrics(rt: RuntimeDep, request: Request) -> Response:
         await service.refresh_gauges(rt)
     except Exception:  # the process's own counters are still worth reading
         log.warning("metrics: could not read the job queue", exc_info=True)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(observability.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -18,9 +18,7 @@ async def schema_revision(rt: Runtime) -> str | None:
 
 async def refresh_gauges(rt: Runtime) -> None:
     """Read what the metrics show as levels: the pool in use, the job queue by status."""
-    checked_out = getattr(rt.engine.pool, "checkedout", None)
-    engine_in_use = checked_out() if callable(checked_out) else 0
-    observability.DB_POOL_IN_USE.set(engine_in_use + rt.direct_pool.in_use)
+    observability.DB_POOL_IN_USE.set(rt.connections_in_use())
     async with rt.transaction(SERVICE) as tx:
         rows = await tx.all("SELECT status::text AS status, count(*) AS n"
                             " FROM procrastinate.procrastinate_jobs GROUP BY 1")

@@ -41,11 +41,18 @@ def redis_answers() -> bool:
         return False
 
 
-@contextmanager
 def serve_two(test_db: TestDatabase, redis_url: str | None,
-              extra_env: dict[str, str] | None = None) -> Iterator[list[str]]:
-    """Run two ``focushub serve`` processes on free ports; yield their base URLs; always
-    kill them."""
+              extra_env: dict[str, str] | None = None):
+    """Two ``focushub serve`` processes (:func:`serve_processes`)."""
+    return serve_processes(test_db, redis_url, extra_env, count=2)
+
+
+@contextmanager
+def serve_processes(test_db: TestDatabase, redis_url: str | None,
+                    extra_env: dict[str, str] | None = None, *, count: int,
+                    args: tuple[str, ...] = ()) -> Iterator[list[str]]:
+    """Run ``count`` ``focushub serve`` processes (with ``args``) on free ports; yield their
+    base URLs; always stop them (SIGTERM, then SIGKILL after 10 s)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOCUSHUB_")}
     env.update({
         "FOCUSHUB_ENV": "test",
@@ -61,10 +68,11 @@ def serve_two(test_db: TestDatabase, redis_url: str | None,
     procs: list[subprocess.Popen[bytes]] = []
     bases: list[str] = []
     try:
-        for _ in range(2):
+        for _ in range(count):
             port = free_port()
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "focushub", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                [sys.executable, "-m", "focushub", "serve", "--host", "127.0.0.1", "--port", str(port),
+                 *args],
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             ))
             bases.append(f"http://127.0.0.1:{port}")
