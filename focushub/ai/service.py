@@ -161,11 +161,19 @@ def _sources_block(sources: list[grounding.Source]) -> str:
 _CITED = re.compile(r"\[(\d{1,2})\]")
 
 
-async def _with_model(tx: Tx, rt: Runtime, client: ChatCompletions, question: str,
+async def _lexemes_of(rt: Runtime, text: str) -> set[str]:
+    """PostgreSQL's lexemes of ``text``, in a transaction of its own (as the anonymous role:
+    nothing is read)."""
+    async with rt.transaction(ANONYMOUS) as tx:
+        return (await grounding.lexemes(tx, [text]))[0]
+
+
+async def _with_model(rt: Runtime, client: ChatCompletions, question: str,
                       found: grounding.Grounding,
                       on_text: Callable[[str], Awaitable[None]] | None = None) -> dict[str, Any]:
-    """Ask the model (outside any lock; ``tx`` is only used for lexemes afterwards); the
-    answer streams to ``on_text`` as it is written."""
+    """Ask the model, outside any transaction: a model may take its whole timeout, and a
+    connection held (idle in a transaction) meanwhile is one the requests lack. The answer
+    streams to ``on_text`` as it is written."""
     settings = rt.settings
     if not found.answerable:
         if not settings.ai_allow_general_knowledge:
@@ -174,7 +182,7 @@ async def _with_model(tx: Tx, rt: Runtime, client: ChatCompletions, question: st
             [{"role": "system", "content": GENERAL_PROMPT},
              {"role": "user", "content": f"Question:\n<<<\n{question}\n>>>"}],
             max_tokens=settings.ai_max_tokens, on_delta=on_text)
-        covered = (await grounding.lexemes(tx, [completion.text]))[0]
+        covered = await _lexemes_of(rt, completion.text)
         complete = grounding.completeness(covered, found.key_terms)
         return {"status": "completed", "text": GENERAL_NOTE + completion.text.strip(),
                 "citations": [], "model": completion.model, "tokens": completion.total_tokens,
@@ -192,7 +200,7 @@ async def _with_model(tx: Tx, rt: Runtime, client: ChatCompletions, question: st
                 "tokens": completion.total_tokens}
     by_n = {s.n: s for s in sources}
     cited = sorted({int(n) for n in _CITED.findall(text) if int(n) in by_n})
-    covered = (await grounding.lexemes(tx, [text]))[0]
+    covered = await _lexemes_of(rt, text)
     citations = []
     for n in cited:
         source = by_n[n]
@@ -250,8 +258,7 @@ async def generate(rt: Runtime, answer_id: UUID, *, last_attempt: bool) -> str |
                         "data": {"id": str(answer_id), "question_id": str(row["question_id"]),
                                  "text": text}})
 
-            async with rt.transaction(reader) as tx:
-                result = await _with_model(tx, rt, client, question, found, on_text=stream)
+            result = await _with_model(rt, client, question, found, on_text=stream)
             result.setdefault("model", rt.settings.ai_model)
     except LLMError as exc:
         async with rt.transaction(SERVICE) as tx:

@@ -236,6 +236,30 @@ async def test_a_model_answer_is_grounded_cited_and_counted(model, llm):  # noqa
                                              answer["completeness_score"])
 
 
+async def test_no_database_connection_is_held_while_the_model_writes(model, llm):  # noqa: F811
+    """A model may take its whole timeout: meanwhile the job holds no connection of the
+    pools (nor the open transaction that went with it)."""
+    env = model
+    await knowledge(env)
+    alice = await make_user(env.client)
+    question = await make_question(env.client, alice, **ASK)
+    llm.answer("Plants turn sunlight into sugar in the chloroplasts of each leaf [1].")
+    in_use: list[int] = []
+
+    class Probe:  # told of each piece of the answer while the model writes it
+        def offer(self, channel: str, event: dict[str, Any]) -> None:
+            if event["type"] == "ai_answer.delta":
+                in_use.append(env.rt.connections_in_use())
+
+    env.rt.bus.hub.add(user_channel(alice["user"]["id"]), Probe())
+    await env.work()  # the jobs of what came before, which would use connections of their own
+    await ask(env, alice, question["id"])
+    await env.work()
+    assert in_use == [0, 0, 0]
+    (answer,) = await answers_of(env, question["id"])
+    assert answer["status"] == "completed" and [c["n"] for c in answer["citations"]] == [1]
+
+
 async def test_the_model_may_decline_and_then_the_answer_abstains(model, llm):  # noqa: F811
     env = model
     await knowledge(env)
