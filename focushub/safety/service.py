@@ -43,6 +43,16 @@ async def remove(rt: Runtime, caller: Caller, relation: Relation, user_id: UUID)
                          id=user_id)
 
 
+async def has(rt: Runtime, caller: Caller, relation: Relation, user_id: UUID) -> bool:
+    """Whether the caller blocked (or muted) ``user_id``: one row looked up by its key,
+    however many the caller has."""
+    table, me, other = _TABLES[relation]
+    async with rt.transaction(caller) as tx:
+        return bool(await tx.scalar(
+            f"SELECT EXISTS (SELECT 1 FROM public.{table}"
+            f" WHERE {me} = auth.uid() AND {other} = :id)", id=user_id))
+
+
 async def listing(rt: Runtime, caller: Caller, relation: Relation) -> list[BlockRead]:
     """Everyone the caller blocked (or muted), newest first; at most 1,000."""
     table, me, other = _TABLES[relation]

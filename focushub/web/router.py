@@ -560,7 +560,7 @@ async def _is_muted(rt: Runtime, page: PageSession, user_id: UUID) -> bool:
     """Whether the signed-in caller muted ``user_id`` (False for anyone else)."""
     if not page.signed_in or page.caller.user_id == user_id:
         return False
-    return any(m.user.id == user_id for m in await safety_service.listing(rt, page.caller, "mute"))
+    return await safety_service.has(rt, page.caller, "mute", user_id)
 
 
 @router.post("/u/{username}/follow")

@@ -6,6 +6,7 @@ browser without JavaScript would.)
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator
 
@@ -355,6 +356,25 @@ async def test_reporting_from_the_pages_with_and_without_htmx(browser):
     browser.cookies.clear()
     r = await browser.get(f"/report?type=post&id={post_id}")
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+
+
+@contextlib.asynccontextmanager
+async def _muting_many_more(test_db, name: str, n: int) -> AsyncIterator[None]:
+    """``n`` new people, each muted by ``name`` after everyone ``name`` muted before; gone
+    (with their mutes) afterwards."""
+    conn = await asyncpg.connect(test_db.owner_url)
+    try:
+        await conn.execute(
+            "WITH made AS (INSERT INTO users (email, full_name, username)"
+            " SELECT 'many' || i || '@example.org', 'Many ' || i, 'many_' || i"
+            " FROM generate_series(1, $2::int) i RETURNING id)"
+            " INSERT INTO user_mutes (muter_id, muted_id, created_at)"
+            " SELECT (SELECT id FROM users WHERE username = $1), id, now() + interval '1 day'"
+            " FROM made", name, n)
+        yield
+        await conn.execute("DELETE FROM users WHERE username LIKE 'many\\_%'")
+    finally:
+        await conn.close()
 
 
 async def _user_id(test_db, name: str) -> str:
@@ -829,6 +849,10 @@ async def test_blocking_and_muting_from_the_profile(browser, test_db):
     blocks = await browser.get("/settings/blocks")
     wyn = await _user_id(test_db, "wyn")
     assert f'action="/settings/blocks/mute/{wyn}/remove"' in blocks.text
+    # However many people muted since (the list shows the newest 1,000), wyn's profile
+    # still says muted.
+    async with _muting_many_more(test_db, "ulla", 1000):
+        assert ">Unmute</button>" in (await browser.get("/u/wyn")).text
 
     # vera finds neither ulla's profile nor her post, and cannot comment on it or message her.
     await login_as(browser, "vera")
