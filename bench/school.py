@@ -589,6 +589,9 @@ def main() -> None:
     ap.add_argument("--hold", type=float, default=45.0)
     ap.add_argument("--bus", choices=["pg", "redis"], default="pg")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--limits", action="store_true",
+                    help="write limits on, as in production (each message checked and counted),"
+                         " at rates no sender reaches")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
@@ -598,6 +601,7 @@ def main() -> None:
     pg = EmbeddedPostgres(args.data_dir.resolve())
     pg.start()
     result: dict[str, Any] = {"machine": suite._machine(), "bus": args.bus, "workers": args.workers,
+                              "write_limits": args.limits,
                               "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                               "load_average_before": [round(x, 2) for x in os.getloadavg()]}
 
@@ -612,7 +616,11 @@ def main() -> None:
         port = suite._free_port()
         env = {"FOCUSHUB_DATABASE_URL": app_url, "FOCUSHUB_MIGRATION_DATABASE_URL": owner,
                "FOCUSHUB_JWT_SECRET": secret, "FOCUSHUB_LOG_LEVEL": "warning",
-               "FOCUSHUB_WRITE_LIMITS_ENABLED": "false"}
+               "FOCUSHUB_WRITE_LIMITS_ENABLED": "true" if args.limits else "false"}
+        if args.limits:
+            # Counted and checked per message as in production, at rates no sender reaches.
+            env.update(FOCUSHUB_WRITE_RATE_MESSAGE="100000000/60",
+                       FOCUSHUB_WRITE_RATE_NEW_MESSAGE="100000000/60")
         if args.bus == "redis":
             env["FOCUSHUB_REDIS_URL"] = "redis://127.0.0.1:6379/0"
         proc = suite._server([str(suite.ROOT / ".venv/bin/focushub"), "serve", "--workers",

@@ -20,10 +20,10 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import BeforeValidator, PlainSerializer
 from pydantic_settings import NoDecode
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from focushub.core.db import SERVICE, direct_transaction
 from focushub.core.errors import TooManyRequests
+from focushub.core.pool import DirectPool
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,10 @@ class Limiter(Protocol):
     async def wait_ms(self, key: str, rate: Rate) -> int:
         """Admit one request for ``key`` (0), or say how many ms until one would be."""
 
+    async def wait_many(self, hits: list[tuple[str, Rate]]) -> list[int]:
+        """:meth:`wait_ms` for each of ``hits`` in one exchange with the store, in order
+        (a key named twice is counted twice); the waits in the same order."""
+
     async def close(self) -> None: ...
 
 
@@ -72,23 +76,46 @@ async def hit(limiter: Limiter, key: str, rate: Rate) -> None:
 
 class PostgresLimiter:
     """Keys in the UNLOGGED table ``rate_limits`` (0023), through ``rate_limit_hit()``,
-    which only ``service_role`` may call. Expired keys are pruned by a job."""
+    which only ``service_role`` may call. Expired keys are pruned by a job.
 
-    # Two statements: a function's EXECUTE privilege is checked before a set_config() in
-    # the same statement has run.
-    _AS_SERVICE = text("SELECT set_config('role', 'service_role', true)")
-    _HIT = text("SELECT public.rate_limit_hit(:key, :limit, :window_ms) AS wait")
+    Each check is a transaction of the direct path (``core.db.direct_transaction`` on the
+    hot paths' pool): every write checks its sender's rate first, so this is on the hot
+    path of each write, chat messages included."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    _HIT = "SELECT public.rate_limit_hit(:key, :limit, :window_ms)"
+    # In the keys' order (each function call locks its key's row until the commit: two
+    # processes hitting the same keys lock them in the same order, so never each other),
+    # and a key's hits in the order given.
+    _HITS = """
+    SELECT s.n, public.rate_limit_hit(s.key, s.lim, s.win) AS wait
+    FROM (SELECT t.key, t.lim, t.win, t.n
+          FROM unnest(CAST(:keys AS text[]), CAST(:limits AS integer[]),
+                      CAST(:windows AS bigint[])) WITH ORDINALITY AS t(key, lim, win, n)
+          ORDER BY t.key, t.n) s
+    """
+
+    def __init__(self, pool: DirectPool) -> None:
+        self.pool = pool
 
     async def wait_ms(self, key: str, rate: Rate) -> int:
-        async with self.engine.begin() as conn:
-            await conn.execute(self._AS_SERVICE)
-            row = (await conn.execute(self._HIT, {
-                "key": key, "limit": rate.limit,
-                "window_ms": round(rate.seconds * 1000)})).mappings().one()
-        return int(row["wait"])
+        # The role is switched by the transaction's first statement, before this one runs:
+        # EXECUTE on the function is checked against service_role.
+        async with direct_transaction(self.pool, SERVICE) as tx:
+            wait = await tx.scalar(self._HIT, key=key, limit=rate.limit,
+                                   window_ms=round(rate.seconds * 1000))
+        return int(wait)
+
+    async def wait_many(self, hits: list[tuple[str, Rate]]) -> list[int]:
+        if not hits:
+            return []
+        async with direct_transaction(self.pool, SERVICE) as tx:
+            rows = await tx.all(self._HITS, keys=[key for key, _ in hits],
+                                limits=[rate.limit for _, rate in hits],
+                                windows=[round(rate.seconds * 1000) for _, rate in hits])
+        waits = [0] * len(hits)
+        for row in rows:
+            waits[row["n"] - 1] = int(row["wait"])
+        return waits
 
     async def close(self) -> None:
         return None
@@ -121,13 +148,27 @@ class RedisLimiter:
         self.script = self.client.register_script(_GCRA_LUA)
 
     async def wait_ms(self, key: str, rate: Rate) -> int:
-        window_us = round(rate.seconds * 1_000_000)
-        emission_us = window_us // rate.limit
-        return int(await self.script(keys=[f"focushub:rl:{key}"], args=[emission_us, window_us]))
+        return int(await self.script(keys=[f"focushub:rl:{key}"], args=_gcra_args(rate)))
+
+    async def wait_many(self, hits: list[tuple[str, Rate]]) -> list[int]:
+        if not hits:
+            return []
+        # One pipeline: Redis runs the scripts one after the other, in this order.
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key, rate in hits:
+                await self.script(keys=[f"focushub:rl:{key}"], args=_gcra_args(rate),
+                                  client=pipe)
+            return [int(wait) for wait in await pipe.execute()]
 
     async def close(self) -> None:
         await self.client.aclose()
 
 
-def open_limiter(*, redis_url: str | None, engine: AsyncEngine) -> Limiter:
-    return RedisLimiter(redis_url) if redis_url else PostgresLimiter(engine)
+def _gcra_args(rate: Rate) -> list[int]:
+    """The script's ARGV for ``rate``: emission interval and window, in microseconds."""
+    window_us = round(rate.seconds * 1_000_000)
+    return [window_us // rate.limit, window_us]
+
+
+def open_limiter(*, redis_url: str | None, pool: DirectPool) -> Limiter:
+    return RedisLimiter(redis_url) if redis_url else PostgresLimiter(pool)

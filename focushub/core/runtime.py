@@ -59,13 +59,14 @@ class Runtime:
             access_key_id=settings.s3_access_key_id,
             secret_access_key=(settings.s3_secret_access_key.get_secret_value()
                                if settings.s3_secret_access_key else None))
-        # Shared by every process: Redis when configured, else PostgreSQL.
-        self.limiter: Limiter = open_limiter(redis_url=settings.redis_url, engine=engine)
         # The HS256 signing key (in development generated once into the data dir).
         self.jwt_secret = settings.resolved_jwt_secret()
         # The hot paths' connections (core/pool.py): the engine's database and login role.
         self.direct_pool = hot_pool(engine, size=settings.db_hot_pool_size,
                                     statement_cache=settings.db_statement_cache)
+        # Shared by every process: Redis when configured, else PostgreSQL.
+        self.limiter: Limiter = open_limiter(redis_url=settings.redis_url,
+                                             pool=self.direct_pool)
         self._owns_engine = owns_engine
         self._groups: dict[str, GroupCommit[Any, Any]] = {}
 

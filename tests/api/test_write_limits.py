@@ -6,6 +6,7 @@ that nothing refills during the test."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -92,6 +93,39 @@ async def test_a_stranger_cannot_be_flooded_with_messages_or_comments(limited, o
     r = await limited.post(f"/api/v1/posts/{post['id']}/comments", headers=other["headers"],
                            json={"content": "Great notes"})
     assert r.status_code == 201
+
+
+async def test_writes_arriving_together_are_checked_together_and_counted_exactly(
+        limited, owner_conn):
+    """The checks of writes sent at the same moment share their transactions (a group
+    commit); every account still gets exactly its own allowance."""
+    users = [await make_user(limited) for _ in range(3)]
+    admin = await admin_of(limited, owner_conn)
+    victim = await make_user(limited)
+    rooms = {}
+    for user in [*users, admin]:
+        r = await limited.post("/api/v1/chat/rooms", headers=user["headers"],
+                               json={"user_id": victim["user"]["id"]})
+        assert r.status_code == 201, r.text
+        rooms[user["user"]["id"]] = r.json()["id"]
+
+    async def send(user: dict, n: int) -> int:
+        r = await limited.post(f"/api/v1/chat/rooms/{rooms[user['user']['id']]}/messages",
+                               headers=user["headers"], json={"content": f"at once {n}"})
+        return r.status_code
+
+    senders = [user for n in range(25) for user in [*users, admin]]
+    statuses = await asyncio.gather(*(send(user, n) for n, user in enumerate(senders)))
+    by_user: dict[str, list[int]] = {}
+    for user, status in zip(senders, statuses, strict=True):
+        by_user.setdefault(user["user"]["id"], []).append(status)
+    for user in users:  # new accounts: 20 messages, then refused
+        assert sorted(by_user[user["user"]["id"]]) == [201] * 20 + [429] * 5
+    assert by_user[admin["user"]["id"]] == [201] * 25
+    checks = limited._transport.app.state.runtime.group_commit("write.limits", None)
+    assert checks.batches < len(senders) + len(rooms), "the checks were not batched"
+    assert await owner_conn.fetchval("SELECT count(*) FROM chat_messages WHERE content LIKE"
+                                     " 'at once %'") == 3 * 20 + 25
 
 
 def test_the_refusal_reads_as_a_sentence():

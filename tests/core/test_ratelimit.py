@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from focushub.core.db import create_engine
+from focushub.core.db import create_engine, hot_pool
 from focushub.core.errors import TooManyRequests
 from focushub.core.ratelimit import PostgresLimiter, Rate, RedisLimiter, hit
 from focushub.core.settings import Settings
@@ -27,7 +27,7 @@ async def limiters(request, test_db):
             await limiter.close()
         return
     engines = [create_engine(test_db.app_url, pool_size=5), create_engine(test_db.app_url, pool_size=5)]
-    yield [PostgresLimiter(e) for e in engines]
+    yield [PostgresLimiter(hot_pool(e, size=5)) for e in engines]
     for engine in engines:
         await engine.dispose()
 
@@ -77,3 +77,33 @@ async def test_two_limiters_share_one_count_exactly(limiters):
     rate = Rate(10, 3600)
     results = await asyncio.gather(*(limiters[n % 2].wait_ms(key, rate) for n in range(40)))
     assert sum(1 for wait in results if wait == 0) == 10
+
+
+async def test_many_hits_in_one_exchange_count_each_in_order(limiters):
+    one, _ = limiters
+    first, second = f"test:{uuid.uuid4()}", f"test:{uuid.uuid4()}"
+    rate = Rate(3, 60)
+    # A key named several times is counted each time, in the order given: its first three
+    # are admitted, whatever the other keys around them.
+    waits = await one.wait_many([(second, rate), (first, rate), (second, rate),
+                                 (second, rate), (first, rate), (second, rate),
+                                 (second, rate)])
+    assert [w == 0 for w in waits] == [True, True, True, True, True, False, False]
+    assert 18_000 < waits[5] <= 20_000 and waits[6] <= waits[5]  # a refusal is not counted
+    assert await one.wait_many([]) == []
+    assert await one.wait_ms(first, rate) == 0 and await one.wait_ms(first, rate) > 0
+
+
+async def test_batches_from_two_limiters_share_one_count_exactly(limiters):
+    keys = [f"test:{uuid.uuid4()}" for _ in range(3)]
+    rate = Rate(10, 3600)
+    # Twenty batches naming the same keys in different orders, from two "processes" at
+    # once: every key admits exactly ten, and no batch waits on another for ever.
+    batches = [[(keys[(n + i) % 3], rate) for i in range(6)] for n in range(20)]
+    results = await asyncio.wait_for(asyncio.gather(
+        *(limiters[n % 2].wait_many(batch) for n, batch in enumerate(batches))), 60)
+    admitted = {key: 0 for key in keys}
+    for batch, waits in zip(batches, results, strict=True):
+        for (key, _), wait in zip(batch, waits, strict=True):
+            admitted[key] += wait == 0
+    assert admitted == {key: 10 for key in keys}
