@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from focushub.core import observability
+from focushub.core.errors import AppError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,8 +38,14 @@ R = TypeVar("R")
 Write = Callable[[list[T]], Awaitable[Sequence[R | BaseException]]]
 
 
-class Closed(RuntimeError):
-    """The process is stopping: the item was not written."""
+class Closed(AppError):
+    """The process is stopping: the item was not written. 503, so that a client tries
+    again (on another process, or this one once restarted) instead of meeting a 500."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("The server is restarting; try again shortly", code="server_stopping",
+                         status_code=503, details={"retry_after_seconds": 1})
+        self.name = name
 
 
 class _Lane(Generic[T, R]):
@@ -65,7 +72,7 @@ class GroupCommit(Generic[T, R]):
         """Write ``item`` with whatever else is waiting in ``key``'s lane; its result once
         the batch's transaction committed. Raises the item's own error, or the batch's."""
         if self._closed:
-            raise Closed(f"{self.name}: the process is stopping")
+            raise Closed(self.name)
         lane = self._lane(key)
         done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         lane.waiting.append((item, done))
@@ -84,7 +91,7 @@ class GroupCommit(Generic[T, R]):
                 results = await self._write([item for item, _ in batch])
             except asyncio.CancelledError:
                 for _, done in batch:
-                    _fail(done, Closed(f"{self.name}: the process is stopping"))
+                    _fail(done, Closed(self.name))
                 raise
             except Exception as exc:
                 for _, done in batch:
@@ -109,7 +116,7 @@ class GroupCommit(Generic[T, R]):
         for lane in self._lanes:
             waiting, lane.waiting = lane.waiting, []
             for _, done in waiting:
-                _fail(done, Closed(f"{self.name}: the process is stopping"))
+                _fail(done, Closed(self.name))
             if lane.task is not None and not lane.task.done():
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await lane.task

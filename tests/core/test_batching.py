@@ -116,7 +116,10 @@ async def test_close_fails_what_is_queued_and_refuses_more():
     writer.gate.set()
     await closing
     assert await running == "A"  # what was being written finishes
-    with pytest.raises(Closed):
+    with pytest.raises(Closed) as refused:
         await queued
+    # Told as the database away is: 503 in the error shape, with when to try again.
+    assert refused.value.status_code == 503 and refused.value.code == "server_stopping"
+    assert refused.value.details == {"retry_after_seconds": 1}
     with pytest.raises(Closed):
         await group.submit("k", "c")

@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 
 from focushub.chat import service as chat_service
 from focushub.chat.schemas import MessageCreate
+from focushub.core.batching import Closed
 from focushub.core.errors import AppError
 from focushub.core.events import EventBus
 from focushub.core.jobs import JobQueue
@@ -97,9 +98,10 @@ async def test_a_stopped_runtime_refuses_messages(live_server, test_db, engine, 
                                             MessageCreate(content="before"))
     assert first.seq >= 1
     await rt.stop()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Closed) as refused:  # a 503 for the client, never a 500
         await chat_service.send_message(rt, caller_of(alice), UUID(room["id"]),
                                         MessageCreate(content="after"))
+    assert refused.value.status_code == 503
 
 
 async def test_a_batch_s_events_reach_another_process_in_order_through_redis(
