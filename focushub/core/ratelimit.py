@@ -21,7 +21,7 @@ from typing import Annotated, Any, Protocol
 from pydantic import BeforeValidator, PlainSerializer
 from pydantic_settings import NoDecode
 
-from focushub.core.db import SERVICE, direct_transaction
+from focushub.core.db import SERVICE, DirectTx, direct_transaction
 from focushub.core.errors import TooManyRequests
 from focushub.core.pool import DirectPool
 
@@ -56,12 +56,19 @@ RateSetting = Annotated[Rate, NoDecode, BeforeValidator(Rate.parse), PlainSerial
 
 
 class Limiter(Protocol):
+    # Whether the keys live in the application's database, so that hits can be counted in
+    # a transaction the caller already holds (``wait_many(..., within=tx)``).
+    in_database: bool
+
     async def wait_ms(self, key: str, rate: Rate) -> int:
         """Admit one request for ``key`` (0), or say how many ms until one would be."""
 
-    async def wait_many(self, hits: list[tuple[str, Rate]]) -> list[int]:
+    async def wait_many(self, hits: list[tuple[str, Rate]], *,
+                        within: DirectTx | None = None) -> list[int]:
         """:meth:`wait_ms` for each of ``hits`` in one exchange with the store, in order
-        (a key named twice is counted twice); the waits in the same order."""
+        (a key named twice is counted twice); the waits in the same order. ``within``:
+        a transaction as ``service_role`` to count them in, for a limiter
+        :attr:`in_database` (no transaction of its own then)."""
 
     async def close(self) -> None: ...
 
@@ -94,6 +101,8 @@ class PostgresLimiter:
           ORDER BY t.key, t.n) s
     """
 
+    in_database = True
+
     def __init__(self, pool: DirectPool) -> None:
         self.pool = pool
 
@@ -105,11 +114,14 @@ class PostgresLimiter:
                                    window_ms=round(rate.seconds * 1000))
         return int(wait)
 
-    async def wait_many(self, hits: list[tuple[str, Rate]]) -> list[int]:
+    async def wait_many(self, hits: list[tuple[str, Rate]], *,
+                        within: DirectTx | None = None) -> list[int]:
         if not hits:
             return []
-        async with direct_transaction(self.pool, SERVICE) as tx:
-            rows = await tx.all(self._HITS, keys=[key for key, _ in hits],
+        if within is None:
+            async with direct_transaction(self.pool, SERVICE) as tx:
+                return await self.wait_many(hits, within=tx)
+        rows = await within.all(self._HITS, keys=[key for key, _ in hits],
                                 limits=[rate.limit for _, rate in hits],
                                 windows=[round(rate.seconds * 1000) for _, rate in hits])
         waits = [0] * len(hits)
@@ -150,7 +162,10 @@ class RedisLimiter:
     async def wait_ms(self, key: str, rate: Rate) -> int:
         return int(await self.script(keys=[f"focushub:rl:{key}"], args=_gcra_args(rate)))
 
-    async def wait_many(self, hits: list[tuple[str, Rate]]) -> list[int]:
+    in_database = False
+
+    async def wait_many(self, hits: list[tuple[str, Rate]], *,
+                        within: DirectTx | None = None) -> list[int]:
         if not hits:
             return []
         # One pipeline: Redis runs the scripts one after the other, in this order.

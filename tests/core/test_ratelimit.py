@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from focushub.core.db import create_engine, hot_pool
+from focushub.core.db import SERVICE, create_engine, direct_transaction, hot_pool
 from focushub.core.errors import TooManyRequests
 from focushub.core.ratelimit import PostgresLimiter, Rate, RedisLimiter, hit
 from focushub.core.settings import Settings
@@ -107,3 +107,26 @@ async def test_batches_from_two_limiters_share_one_count_exactly(limiters):
         for (key, _), wait in zip(batch, waits, strict=True):
             admitted[key] += wait == 0
     assert admitted == {key: 10 for key in keys}
+
+
+async def test_hits_counted_within_a_transaction_go_with_it(test_db):
+    """``within``: the hits are part of the caller's transaction (the write limits' check
+    counts them beside the standings it reads), so a rollback takes them back."""
+    engine = create_engine(test_db.app_url, pool_size=2)
+    pool = hot_pool(engine, size=2)
+    limiter = PostgresLimiter(pool)
+    key, rate = f"test:{uuid.uuid4()}", Rate(1, 3600)
+
+    class Undone(Exception):
+        pass
+
+    try:
+        with pytest.raises(Undone):
+            async with direct_transaction(pool, SERVICE) as tx:
+                assert await limiter.wait_many([(key, rate)], within=tx) == [0]
+                raise Undone
+        assert await limiter.wait_many([(key, rate)]) == [0]  # the undone hit never counted
+        assert (await limiter.wait_many([(key, rate)]))[0] > 0
+    finally:
+        await pool.close()
+        await engine.dispose()
