@@ -454,7 +454,7 @@ async def _begin_direct(pool: DirectPool, caller: Caller) -> tuple[asyncpg.Conne
         try:
             return conn, await conn.execute(_begin_as(caller))
         except BaseException as exc:
-            if connection_lost(exc, conn):
+            if _connection_lost(exc, conn):
                 pool.discard(conn, lost=True)
                 if attempt == 1:
                     log.info("a pooled connection had lost its server; beginning again")
@@ -469,7 +469,7 @@ async def _begin_direct(pool: DirectPool, caller: Caller) -> tuple[asyncpg.Conne
     raise AssertionError("unreachable")
 
 
-def connection_lost(exc: BaseException, conn: asyncpg.Connection) -> bool:
+def _connection_lost(exc: BaseException, conn: asyncpg.Connection) -> bool:
     """Whether ``exc`` (raised by a statement on ``conn``) means the connection lost its
     server: closed, or ended by a restart or an administrator."""
     return conn.is_closed() or isinstance(exc, _LOST)
