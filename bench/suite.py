@@ -240,7 +240,7 @@ def run_database(args: argparse.Namespace, data_dir: Path, endpoints: list[str],
 
         api_port, floor_port = _free_port(), _free_port()
         # Write limits off: the load is a few accounts writing as fast as they can, which the
-        # limits would (rightly) refuse; their cost is one limiter call per write.
+        # limits would (rightly) refuse; bench/school.py --limits measures what they cost.
         env = {"FOCUSHUB_DATABASE_URL": app_url, "FOCUSHUB_MIGRATION_DATABASE_URL": owner,
                "FOCUSHUB_JWT_SECRET": secret, "FOCUSHUB_LOG_LEVEL": "warning",
                "FOCUSHUB_WRITE_LIMITS_ENABLED": "false"}
