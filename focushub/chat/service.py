@@ -397,7 +397,8 @@ async def send_message(
     committed. A room's messages from one process keep the order they were sent in."""
     if not caller.is_authenticated:
         raise Forbidden("sign in to send messages")
-    await limits.check_write(rt, caller, "message")
+    # The write limit is checked in the batch's own transaction (_send_batch), not in one
+    # of the message's: a message pays no transaction for its check.
     group = rt.group_commit("chat.messages", lambda items: _send_batch(rt, items),
                             lanes=SEND_LANES, max_items=SEND_BATCH)
     return await group.submit(str(room_id), (caller, room_id, data))
@@ -422,14 +423,26 @@ def _send_item(caller: Caller, room_id: UUID, data: MessageCreate) -> dict[str, 
 async def _send_batch(
     rt: Runtime, items: list[tuple[Caller, UUID, MessageCreate]]
 ) -> list[MessageRead | BaseException]:
-    """Write a batch of messages in one transaction: one statement for all of them, then
-    their room events (published at the commit, as every chat write's)."""
-    payload = orjson.dumps([_send_item(*item) for item in items]).decode()
+    """Write a batch of messages in one transaction: first the senders' write limits
+    (``limits.refusals_within``: their standings and hits), then one statement for the
+    admitted messages, then their room events (published at the commit, as every chat
+    write's). A refused message fails alone, with its 429."""
     async with rt.direct_transaction(SERVICE) as tx:
-        out = orjson.loads(await tx.scalar(queries.SEND_MESSAGES, items=payload))
-        events.publish_rows(tx, [events.stored_event(e) for e in out["events"]])
+        refusals = await limits.refusals_within(
+            rt, tx, "message", [caller.user_id for caller, _, _ in items])
+        admitted = [item for item, refused in zip(items, refusals, strict=True) if refused is None]
+        out: dict[str, Any] = {"results": []}
+        if admitted:
+            payload = orjson.dumps([_send_item(*item) for item in admitted]).decode()
+            out = orjson.loads(await tx.scalar(queries.SEND_MESSAGES, items=payload))
+            events.publish_rows(tx, [events.stored_event(e) for e in out["events"]])
+    sent = iter(out["results"])
     results: list[MessageRead | BaseException] = []
-    for result in out["results"]:
+    for refused in refusals:
+        if refused is not None:
+            results.append(refused)
+            continue
+        result = next(sent)
         if "message" in result:
             results.append(MessageRead.model_validate(result["message"]))
             continue

@@ -26,7 +26,9 @@ Every write checks first, chat messages included, so the checks are group-commit
 (``core/batching.py``): those waiting at the same moment read their senders' standing in
 one statement and count their hits in one exchange with the limiter's store, in the same
 transaction when the store is PostgreSQL. A batch costs about what one check costs: one
-transaction, where each write used to pay two (docs/performance.md).
+transaction, where each write used to pay two (docs/performance.md). Chat messages, already
+group-committed, are checked inside their own batch's transaction instead
+(:func:`refusals_within`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from focushub.core.db import SERVICE, Caller, Tx
-from focushub.core.errors import NotFound, TooManyRequests, ValidationFailed
+from focushub.core.errors import AppError, NotFound, TooManyRequests, ValidationFailed
 from focushub.core.ratelimit import Rate
 from focushub.core.runtime import Runtime
 
@@ -135,40 +137,88 @@ def _refuse_mentions(rt: Runtime, me: Any, standing: Standing, kind: str) -> Non
         details={"limit": limit, "mentioned": me["mentioned"], "kind": kind, "standing": standing})
 
 
-async def _check_batch(
-    rt: Runtime, items: list[tuple[UUID, WriteKind]]
-) -> list[tuple[Standing, Rate | None, int] | BaseException]:
-    """Each item's standing, rate and wait (0: admitted), or its error: one statement for
-    the standings, one exchange with the limiter for the hits (none for administrators),
-    in the same transaction when the limiter is in the database."""
-    results: list[tuple[Standing, Rate | None, int] | BaseException] = []
-    hits: list[tuple[str, Rate]] = []
-    hit_of: list[int] = []  # which result each hit decides
+Decision = tuple[Standing, Rate | None, int] | BaseException
+Hits = list[tuple[str, Rate]]
+
+
+async def _plan(rt: Runtime, tx: Tx, items: list[tuple[UUID, WriteKind]]
+                ) -> tuple[list[Decision], Hits, list[int]]:
+    """Read the items' standings (one statement in ``tx``, as service_role): each item's
+    decision so far (its wait still 0, or its error, or an administrator's pass), the hits
+    to count, and which decision each hit completes."""
+    rows = await tx.all(_STANDINGS, ids=sorted({str(uid) for uid, _ in items}))
+    found = {str(row["id"]): row for row in rows}
+    decisions: list[Decision] = []
+    hits: Hits = []
+    hit_of: list[int] = []
+    for uid, kind in items:
+        me = found.get(str(uid))
+        if me is None:
+            decisions.append(NotFound("This account no longer exists", code="user_not_found"))
+            continue
+        standing = _standing(rt, me)
+        if standing == "admin":
+            decisions.append(("admin", None, 0))
+            continue
+        rate = _rate(rt, kind, standing == "new")
+        hit_of.append(len(decisions))
+        decisions.append((standing, rate, 0))
+        hits.append((f"write:{kind}:{uid}", rate))
+    return decisions, hits, hit_of
+
+
+def _fill(decisions: list[Decision], hit_of: list[int], waits: list[int]) -> list[Decision]:
+    for at, wait in zip(hit_of, waits, strict=True):
+        standing, rate, _ = decisions[at]  # type: ignore[misc]
+        decisions[at] = (standing, rate, wait)
+    return decisions
+
+
+async def _check_batch(rt: Runtime, items: list[tuple[UUID, WriteKind]]) -> list[Decision]:
+    """:func:`check_write`'s group commit: the standings and, in PostgreSQL, the hits in one
+    transaction; Redis is asked after its commit, holding no connection while it answers."""
     waits: list[int] | None = None
     async with rt.direct_transaction(SERVICE) as tx:
-        rows = await tx.all(_STANDINGS, ids=sorted({str(uid) for uid, _ in items}))
-        found = {str(row["id"]): row for row in rows}
-        for uid, kind in items:
-            me = found.get(str(uid))
-            if me is None:
-                results.append(NotFound("This account no longer exists", code="user_not_found"))
-                continue
-            standing = _standing(rt, me)
-            if standing == "admin":
-                results.append(("admin", None, 0))
-                continue
-            rate = _rate(rt, kind, standing == "new")
-            hit_of.append(len(results))
-            results.append((standing, rate, 0))
-            hits.append((f"write:{kind}:{uid}", rate))
+        decisions, hits, hit_of = await _plan(rt, tx, items)
         if rt.limiter.in_database:
             waits = await rt.limiter.wait_many(hits, within=tx)
-    if waits is None:  # Redis: after the commit, holding no connection while it answers
+    if waits is None:
         waits = await rt.limiter.wait_many(hits)
-    for at, wait in zip(hit_of, waits, strict=True):
-        standing, rate, _ = results[at]  # type: ignore[misc]
-        results[at] = (standing, rate, wait)
-    return results
+    return _fill(decisions, hit_of, waits)
+
+
+async def refusals_within(rt: Runtime, tx: Tx, kind: WriteKind,
+                          senders: list[UUID]) -> list[AppError | None]:
+    """:func:`check_write` for writes of ``kind`` made together in ``tx`` (a group commit's
+    transaction, as service_role): for each sender in turn, None when admitted, else the
+    refusal to answer (429, or 404 for an account that is gone). Chat messages are checked
+    this way, so that a message pays no transaction of its own for its check."""
+    if not rt.settings.write_limits_enabled:
+        return [None] * len(senders)
+    decisions, hits, hit_of = await _plan(rt, tx, [(uid, kind) for uid in senders])
+    # In the transaction when the limiter is in the database; Redis is asked while it is
+    # open (no database connection is waited for meanwhile).
+    waits = await rt.limiter.wait_many(hits, within=tx if rt.limiter.in_database else None)
+    out: list[AppError | None] = []
+    for decision in _fill(decisions, hit_of, waits):
+        if isinstance(decision, AppError):
+            out.append(decision)
+            continue
+        standing, rate, wait = decision  # type: ignore[misc]
+        out.append(_too_many(kind, standing, rate, wait)
+                   if wait > 0 and rate is not None else None)
+    return out
+
+
+def _too_many(kind: WriteKind, standing: Standing, rate: Rate, wait: int) -> TooManyRequests:
+    new = standing == "new"
+    who = "New accounts" if new else "Accounts"
+    return TooManyRequests(
+        f"{who} may send {rate.limit} {_WORDS[kind]}{_per(rate)}; try again in {_wait(wait)}."
+        + (" Confirming your email and time on Focus Hub raise the limit." if new else ""),
+        code="write_rate_limited",
+        details={"retry_after_seconds": max(1, math.ceil(wait / 1000)), "kind": kind,
+                 "standing": "new" if new else "established"})
 
 
 async def check_mentions(rt: Runtime, tx: Tx, kind: MentionKind, text: str | None) -> None:
@@ -196,11 +246,4 @@ async def check_write(rt: Runtime, caller: Caller, kind: WriteKind, *,
                              max_items=CHECK_BATCH)
     standing, rate, wait = await checks.submit("", (caller.user_id, kind))
     if wait > 0 and rate is not None:
-        new = standing == "new"
-        who = "New accounts" if new else "Accounts"
-        raise TooManyRequests(
-            f"{who} may send {rate.limit} {_WORDS[kind]}{_per(rate)}; try again in {_wait(wait)}."
-            + (" Confirming your email and time on Focus Hub raise the limit." if new else ""),
-            code="write_rate_limited",
-            details={"retry_after_seconds": max(1, math.ceil(wait / 1000)), "kind": kind,
-                     "standing": "new" if new else "established"})
+        raise _too_many(kind, standing, rate, wait)

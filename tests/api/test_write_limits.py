@@ -97,8 +97,8 @@ async def test_a_stranger_cannot_be_flooded_with_messages_or_comments(limited, o
 
 async def test_writes_arriving_together_are_checked_together_and_counted_exactly(
         limited, owner_conn):
-    """The checks of writes sent at the same moment share their transactions (a group
-    commit); every account still gets exactly its own allowance."""
+    """The checks of messages sent at the same moment share their batch's transaction (a
+    group commit); every account still gets exactly its own allowance."""
     users = [await make_user(limited) for _ in range(3)]
     admin = await admin_of(limited, owner_conn)
     victim = await make_user(limited)
@@ -122,10 +122,21 @@ async def test_writes_arriving_together_are_checked_together_and_counted_exactly
     for user in users:  # new accounts: 20 messages, then refused
         assert sorted(by_user[user["user"]["id"]]) == [201] * 20 + [429] * 5
     assert by_user[admin["user"]["id"]] == [201] * 25
-    checks = limited._transport.app.state.runtime.group_commit("write.limits", None)
-    assert checks.batches < len(senders) + len(rooms), "the checks were not batched"
+    messages = limited._transport.app.state.runtime.group_commit("chat.messages", None)
+    assert messages.batches < len(senders), "the messages and their checks were not batched"
     assert await owner_conn.fetchval("SELECT count(*) FROM chat_messages WHERE content LIKE"
                                      " 'at once %'") == 3 * 20 + 25
+
+    # Other writes check in a group commit of their own (write.limits), before their
+    # transaction: 25 comments at once from a new account, 20 admitted.
+    post = await make_post(limited, await make_established(limited, owner_conn))
+    commenter = await make_user(limited)
+    statuses = await asyncio.gather(*(
+        limited.post(f"/api/v1/posts/{post['id']}/comments", headers=commenter["headers"],
+                     json={"content": f"at once {n}"}) for n in range(25)))
+    assert sorted(r.status_code for r in statuses) == [201] * 20 + [429] * 5
+    checks = limited._transport.app.state.runtime.group_commit("write.limits", None)
+    assert checks.batches < 25 + len(rooms) + 1, "the checks were not batched"
 
 
 def test_the_refusal_reads_as_a_sentence():
