@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
-from focushub.core.db import SERVICE, Caller, Tx
+from focushub.core.db import SERVICE, Caller, DirectTx, Tx
 from focushub.core.errors import AppError, NotFound, TooManyRequests, ValidationFailed
 from focushub.core.ratelimit import Rate
 from focushub.core.runtime import Runtime
@@ -187,7 +187,7 @@ async def _check_batch(rt: Runtime, items: list[tuple[UUID, WriteKind]]) -> list
     return _fill(decisions, hit_of, waits)
 
 
-async def refusals_within(rt: Runtime, tx: Tx, kind: WriteKind,
+async def refusals_within(rt: Runtime, tx: DirectTx, kind: WriteKind,
                           senders: list[UUID]) -> list[AppError | None]:
     """:func:`check_write` for writes of ``kind`` made together in ``tx`` (a group commit's
     transaction, as service_role): for each sender in turn, None when admitted, else the
