@@ -28,6 +28,7 @@ from focushub.core.deps import mark_optional_sign_in
 from focushub.core.errors import ERROR_RESPONSES, install_error_handlers
 from focushub.core.middleware import BodyLimitMiddleware
 from focushub.core.observability import RequestContextMiddleware, configure_logging
+from focushub.core.routing import DirectDispatch
 from focushub.core.runtime import Runtime
 from focushub.core.settings import Settings, get_settings
 from focushub.feed.router import router as feed_router
@@ -170,4 +171,6 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.mount("/static", VersionedStaticFiles(directory=str(WEB_STATIC)), name="static")
     web_errors.install(app)
     mark_optional_sign_in(app)
+    # A request for a direct route goes straight to it; FastAPI routes everything else.
+    app.router.middleware_stack = DirectDispatch(app.router)
     return app

@@ -14,11 +14,12 @@ from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from fastapi.telemetry._api import _route_selected
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match
-from starlette.types import Scope
+from starlette.routing import BaseRoute, Match, WebSocketRoute, request_response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 Handler = Callable[[Request], Awaitable[Response]]
 RequestValue = Callable[[Request], Awaitable[Any]]
@@ -167,11 +168,13 @@ class DirectRoute(APIRoute):
     handler otherwise. FastAPI still reads the signature for the OpenAPI document."""
 
     def get_route_handler(self) -> Handler:
-        if returns_response(self.endpoint):
-            handler = direct_handler(self.dependant)
-            if handler is not None:
-                return handler
-        return super().get_route_handler()
+        return self.direct_handler() or super().get_route_handler()
+
+    def direct_handler(self) -> Handler | None:
+        """The direct handler of this operation, or None when FastAPI's serves it."""
+        if self.max_body_size is not None or not returns_response(self.endpoint):
+            return None
+        return direct_handler(self.dependant)
 
 
 def returns_response(endpoint: Callable[..., Any]) -> bool:
@@ -226,3 +229,86 @@ class Router(APIRouter):
             else:
                 return Match.NONE, {}
         return super().matches(scope)
+
+
+class DirectDispatch:
+    """The application router's entrance: a request for a direct route goes straight to it.
+
+    FastAPI finds a request's route through its included routers: for each router and
+    each of its routes, a match with bookkeeping in the scope (the route's "effective
+    context" put in and taken out again). Served, that was about 75 Python calls of the
+    question page's 280, more than its handler made. This finds the same route with one
+    regular expression: the path patterns of every route, in the order FastAPI tries them,
+    as the alternatives of one pattern, whose first alternative to match is the first
+    route whose path matches. When that route is a direct route and takes the method, it
+    is served here as FastAPI serves it (its endpoint, path parameters and route in the
+    scope, the exception handlers around the handler, the route's name for telemetry).
+    Anything else goes to FastAPI's router unchanged: a route of another kind first, a
+    method the route does not take (FastAPI decides between 405 and a later route), no
+    route at all, a WebSocket, a ``root_path``, or a router included with a prefix or
+    dependencies, which the table does not model (nothing after it is served here).
+
+    The handler is wrapped in Starlette's request wrapper (the exception handlers around
+    it), not FastAPI's, which adds two exit stacks for dependencies with ``yield``: a direct
+    route has none (:func:`direct_handler`).
+
+    The table is made at the first request, and again when the app's routes change.
+    """
+
+    def __init__(self, router: APIRouter) -> None:
+        self.router = router
+        self.fallback: ASGIApp = router.middleware_stack
+        self._made_for = -1
+        self._pattern: re.Pattern[str] | None = None
+        self._served: list[tuple[APIRoute, ASGIApp] | None] = []
+
+    def _make(self) -> None:
+        patterns: list[str] = []
+        self._served = []
+        for route in _in_order(self.router.routes):
+            regex = getattr(route, "path_regex", None)
+            handler = route.direct_handler() if isinstance(route, DirectRoute) else None
+            # No route (a router the table does not model) or no pattern: could be anything.
+            patterns.append("" if regex is None else _GROUP.sub("(?:", regex.pattern))
+            self._served.append(None if handler is None
+                                else (route, request_response(handler)))  # type: ignore[arg-type]
+        pattern = re.compile("|".join(f"({p})" for p in patterns))
+        # Each alternative one group: the number of the group that matched is the route's.
+        self._pattern = pattern if pattern.groups == len(patterns) else None
+        self._made_for = len(self.router.routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            if len(self.router.routes) != self._made_for:
+                self._make()
+            found = self._pattern.match(scope["path"]) if self._pattern is not None else None
+            served = self._served[found.lastindex - 1] if found and found.lastindex else None
+            if served is not None:
+                route, app = served
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL:
+                    scope.update(child_scope)
+                    scope.setdefault("router", self.router)
+                    _route_selected(scope=scope, path=route.path_format)
+                    await app(scope, receive, send)
+                    return
+        await self.fallback(scope, receive, send)
+
+
+_GROUP = re.compile(r"\(\?P<\w+>")
+
+
+def _in_order(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute | None]:
+    """The routes an HTTP request is matched against, in FastAPI's order; None for an
+    included router whose inclusion changes its routes' paths or dependencies."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is None:
+            if not isinstance(route, WebSocketRoute):  # never an HTTP request's
+                yield route
+            continue
+        context = getattr(route, "include_context", None)
+        if getattr(context, "prefix", None) == "" and not getattr(context, "dependencies", True):
+            yield from _in_order(included.routes)
+        else:
+            yield None
