@@ -238,53 +238,64 @@ class DirectDispatch:
     each of its routes, a match with bookkeeping in the scope (the route's "effective
     context" put in and taken out again). Served, that was about 75 Python calls of the
     question page's 280, more than its handler made. This finds the same route with one
-    regular expression: the path patterns of every route, in the order FastAPI tries them,
-    as the alternatives of one pattern, whose first alternative to match is the first
-    route whose path matches. When that route is a direct route and takes the method, it
-    is served here as FastAPI serves it (its endpoint, path parameters and route in the
-    scope, the exception handlers around the handler, the route's name for telemetry).
-    Anything else goes to FastAPI's router unchanged: a route of another kind first, a
-    method the route does not take (FastAPI decides between 405 and a later route), no
-    route at all, a WebSocket, a ``root_path``, or a router included with a prefix or
-    dependencies, which the table does not model (nothing after it is served here).
+    regular expression per method: the path patterns of the routes that take the method
+    (or any method, as a mount does), in the order FastAPI tries them, as the alternatives
+    of one pattern. Its first alternative to match is the first route that matches the
+    request fully, the one FastAPI serves. When that route is a direct route, it is served
+    here as FastAPI serves it (its endpoint, path parameters and route in the scope, the
+    exception handlers around the handler, the route's name for telemetry). Anything else
+    goes to FastAPI's router unchanged: a route of another kind first, no route taking the
+    method (FastAPI answers 405 or 404), a WebSocket, a ``root_path``, or a router included
+    with a prefix or dependencies, which the table does not model (nothing after it is
+    served here).
 
     The handler is wrapped in Starlette's request wrapper (the exception handlers around
     it), not FastAPI's, which adds two exit stacks for dependencies with ``yield``: a direct
     route has none (:func:`direct_handler`).
 
-    The table is made at the first request, and again when the app's routes change.
+    The tables are made at the first request, and again when the app's routes change.
     """
 
     def __init__(self, router: APIRouter) -> None:
         self.router = router
         self.fallback: ASGIApp = router.middleware_stack
         self._made_for = -1
-        self._pattern: re.Pattern[str] | None = None
-        self._served: list[tuple[APIRoute, ASGIApp] | None] = []
+        # By method: the pattern (None: the table cannot tell) and, per alternative, the
+        # direct route it stands for with its handler (None: FastAPI's to serve).
+        self._tables: dict[str, tuple[re.Pattern[str] | None,
+                                      list[tuple[APIRoute, ASGIApp] | None]]] = {}
 
     def _make(self) -> None:
-        patterns: list[str] = []
-        self._served = []
+        # (pattern, methods or None for any, the direct route and its handler, or None)
+        entries: list[tuple[str, set[str] | None, tuple[APIRoute, ASGIApp] | None]] = []
         for route in _in_order(self.router.routes):
             regex = getattr(route, "path_regex", None)
             handler = route.direct_handler() if isinstance(route, DirectRoute) else None
-            # No route (a router the table does not model) or no pattern: could be anything.
-            patterns.append("" if regex is None else _GROUP.sub("(?:", regex.pattern))
-            self._served.append(None if handler is None
-                                else (route, request_response(handler)))  # type: ignore[arg-type]
-        pattern = re.compile("|".join(f"({p})" for p in patterns))
-        # Each alternative one group: the number of the group that matched is the route's.
-        self._pattern = pattern if pattern.groups == len(patterns) else None
+            entries.append((
+                # No route (a router the table does not model) or no pattern: could be anything.
+                "" if regex is None else _GROUP.sub("(?:", regex.pattern),
+                getattr(route, "methods", None),
+                None if handler is None else (route, request_response(handler)),  # type: ignore[arg-type]
+            ))
+        self._tables = {}
+        for method in set().union(*(methods for _, methods, _ in entries if methods)):
+            taking = [(p, served) for p, methods, served in entries
+                      if methods is None or method in methods]
+            pattern = re.compile("|".join(f"({p})" for p, _ in taking))
+            # Each alternative one group: the number of the group that matched is the route's.
+            self._tables[method] = (pattern if pattern.groups == len(taking) else None,
+                                    [served for _, served in taking])
         self._made_for = len(self.router.routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
             if len(self.router.routes) != self._made_for:
                 self._make()
-            found = self._pattern.match(scope["path"]) if self._pattern is not None else None
-            served = self._served[found.lastindex - 1] if found and found.lastindex else None
-            if served is not None:
-                route, app = served
+            pattern, served = self._tables.get(scope["method"], (None, []))
+            found = pattern.match(scope["path"]) if pattern is not None else None
+            direct = served[found.lastindex - 1] if found and found.lastindex else None
+            if direct is not None:
+                route, app = direct
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
                     scope.update(child_scope)

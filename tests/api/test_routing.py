@@ -47,11 +47,27 @@ async def test_every_operation_answers_as_with_fastapis_own_matching(client, mon
             out.append((r.status_code, r.json()["error"]["code"] if json_error else None))
         return out
 
-    quick = await statuses()
-    monkeypatch.setattr(Router, "matches", APIRouter.matches)
     dispatch = app.router.middleware_stack
     assert isinstance(dispatch, DirectDispatch)
-    monkeypatch.setattr(app.router, "middleware_stack", dispatch.fallback)
+    fastapis = dispatch.fallback
+    reached: set[tuple[str, str]] = set()
+
+    async def recording(scope: Scope, receive: Receive, send: Send) -> None:
+        reached.add((scope["method"], scope["path"]))
+        await fastapis(scope, receive, send)
+
+    monkeypatch.setattr(dispatch, "fallback", recording)
+    quick = await statuses()
+    # Every direct operation was served at once; FastAPI's router saw only the others.
+    direct = {(method, _concrete(route.path_format)) for route in api_routes(app.routes)
+              if isinstance(route, DirectRoute) and route.direct_handler() is not None
+              for method in route.methods - {"HEAD"}}
+    assert len(direct) > 30
+    assert direct.isdisjoint(reached)
+    assert len(reached) > 50
+
+    monkeypatch.setattr(Router, "matches", APIRouter.matches)
+    monkeypatch.setattr(app.router, "middleware_stack", fastapis)
     plain = await statuses()
     assert quick == plain
     assert [status for status, _ in quick[-5:]] == [404, 405, 404, 405, 404]
@@ -136,6 +152,10 @@ async def test_a_direct_route_is_served_at_once_and_everything_else_by_fastapi()
     async def parts(name: str) -> JSONResponse:
         return JSONResponse({"by": "parts"})
 
+    @direct.delete("/{name}")  # the same path as ``named``, another method
+    async def remove(name: str) -> JSONResponse:
+        return JSONResponse({"by": "remove"})
+
     app, reached = _app_with_dispatch(early, direct)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
@@ -143,7 +163,8 @@ async def test_a_direct_route_is_served_at_once_and_everything_else_by_fastapi()
         assert r.json() == {"by": "named", "name": "chair", "n": 3, "route": "/things/{name}",
                             "endpoint": "named"}
         assert (await http.put("/things/chair/parts")).json() == {"by": "parts"}
-        assert reached == []  # neither went through FastAPI's router
+        assert (await http.delete("/things/chair")).json() == {"by": "remove"}
+        assert reached == []  # none went through FastAPI's router
         # Validation errors are FastAPI's, from the same handler.
         bad = await http.get("/things/chair", params={"n": "many"})
         assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "n"]
@@ -153,7 +174,7 @@ async def test_a_direct_route_is_served_at_once_and_everything_else_by_fastapi()
         # A method the first matching route does not take, a path no route takes: FastAPI
         # answers (405 with Allow, 404).
         wrong = await http.post("/things/chair")
-        assert wrong.status_code == 405 and wrong.headers["allow"] == "GET"
+        assert wrong.status_code == 405 and wrong.headers["allow"] == "GET"  # the first route's
         assert (await http.get("/nowhere")).status_code == 404
         assert reached == ["GET /things/special", "POST /things/chair", "GET /nowhere"]
 
