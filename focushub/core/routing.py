@@ -172,7 +172,7 @@ class DirectRoute(APIRoute):
 
     def direct_handler(self) -> Handler | None:
         """The direct handler of this operation, or None when FastAPI's serves it."""
-        if self.max_body_size is not None or not returns_response(self.endpoint):
+        if not returns_response(self.endpoint):
             return None
         return direct_handler(self.dependant)
 
@@ -270,7 +270,9 @@ class DirectDispatch:
         entries: list[tuple[str, set[str] | None, tuple[APIRoute, ASGIApp] | None]] = []
         for route in _in_order(self.router.routes):
             regex = getattr(route, "path_regex", None)
-            handler = route.direct_handler() if isinstance(route, DirectRoute) else None
+            # (FastAPI's body size limit of a route, which none sets here, is FastAPI's to apply.)
+            handler = (route.direct_handler() if isinstance(route, DirectRoute)
+                       and route.max_body_size is None else None)
             entries.append((
                 # No route (a router the table does not model) or no pattern: could be anything.
                 "" if regex is None else _GROUP.sub("(?:", regex.pattern),
