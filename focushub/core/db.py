@@ -298,16 +298,17 @@ _SET_CALLER_SQL = str(_SET_CALLER)
 
 def _caller_params(caller: Caller) -> dict[str, Any]:
     claims = dict(caller.claims)
+    sub = str(caller.user_id) if caller.user_id else ""
     if caller.user_id is not None:
-        claims.setdefault("sub", str(caller.user_id))
+        claims.setdefault("sub", sub)
     claims.setdefault("role", caller.role)
     session = claims.get("session_id") if caller.is_authenticated else None
     return {
         "role": caller.role,
         "claims": orjson.dumps(claims).decode(),
-        "sub": str(caller.user_id) if caller.user_id else "",
+        "sub": sub,
         "session": session,
-        "uid": str(caller.user_id) if session else None,
+        "uid": sub if session else None,
     }
 
 
@@ -328,8 +329,15 @@ def _begin_as(caller: Caller) -> str:
     params = _caller_params(caller)
     if _observers:  # bench/run replays it as the parameterised statement it is
         _bind(_SET_CALLER_SQL, params)
-    role, claims, sub, session, uid = (
-        _sql_literal(params[name]) for name in ("role", "claims", "sub", "session", "uid"))
+    return _begin_message(params["role"], params["claims"], params["sub"], params["session"],
+                          params["uid"])
+
+
+@lru_cache(maxsize=4096)
+def _begin_message(*values: str | None) -> str:
+    """:func:`_begin_as`'s message for the caller's values, written once per caller's
+    values (a signed-in caller's are the same on every request of its access token)."""
+    role, claims, sub, session, uid = (_sql_literal(value) for value in values)
     return (
         f"BEGIN; SELECT set_config('role', {role}, true),"
         f" set_config('request.jwt.claims', {claims}, true),"
