@@ -92,6 +92,10 @@ REPLAY_PAGE = 500
 @dataclass(slots=True)
 class RoomState:
     delivered: int | None = None  # None until the catch-up has run
+    # Whether the room's ephemeral events (typing, presence) reach this connection: from
+    # its own "online" on, which comes back to it through the bus after everything
+    # published before it subscribed.
+    live: bool = False
 
 
 class ClientError(Exception):
@@ -444,9 +448,17 @@ class Connection:
                 await self._send(loaded)
             return
         if room_id is not None and not channel.startswith("user:"):
-            # Ephemeral room events (typing, presence) for subscribed rooms, from others.
+            # Ephemeral room events (typing, presence) for subscribed rooms, from others,
+            # published after this connection subscribed: one published before, but still on
+            # its way (the bus delivers in order), would be answered with an echo to a
+            # connection that had not been told of this one, and heard of it twice.
             state = self.rooms.get(room_id)
-            if state is None or state.delivered is None or event.get("user_id") == self.user_id:
+            if state is None or state.delivered is None:
+                return
+            if event.get("connection_id") == self.connection_id and event.get("type") == "presence":
+                state.live = True
+                return
+            if not state.live or event.get("user_id") == self.user_id:
                 return
         if "for_connection" in event:
             if event["for_connection"] != self.connection_id:
