@@ -12,7 +12,9 @@
   AI answers by outcome. With ``PROMETHEUS_MULTIPROC_DIR`` set (``focushub serve
   --workers N`` sets it to a new directory), every process writes its values there and a
   scrape of any process reads all of them: counts summed, the open WebSockets and
-  connections in use summed over the live processes, the job queue as last read.
+  connections in use summed over the live processes, the job queue as last read. A
+  process that ended without saying so (killed, crashed, restarted by the supervisor)
+  leaves those live sums at the next scrape; its counts stay.
 """
 
 from __future__ import annotations
@@ -69,9 +71,37 @@ def exposition() -> bytes:
     :data:`MULTIPROCESS_DIR` those of every process writing there."""
     if MULTIPROCESS_DIR is None:
         return generate_latest()
+    forget_gone_processes(MULTIPROCESS_DIR)
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=MULTIPROCESS_DIR)
     return generate_latest(registry)
+
+
+# prometheus-client's file of a process's live gauges: gauge_livesum_<pid>.db and the like.
+_LIVE_GAUGE_FILE = re.compile(r"^gauge_live[a-z]+_(\d+)\.db$")
+
+
+def forget_gone_processes(path: str) -> list[int]:
+    """Take the live gauges of processes that no longer exist out of the sums in ``path``
+    (a worker killed or crashed never ran :func:`process_exiting`, and its open WebSockets
+    and connections in use would otherwise be counted for ever); return their pids."""
+    gone = []
+    pids = {int(m.group(1)) for name in os.listdir(path) if (m := _LIVE_GAUGE_FILE.match(name))}
+    for pid in sorted(pids):
+        if not _process_exists(pid):
+            multiprocess.mark_process_dead(pid, path=path)
+            gone.append(pid)
+    return gone
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def process_exiting() -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import uuid
 
 import httpx
@@ -101,3 +104,30 @@ async def test_a_missing_database_socket_is_503_too(tmp_path):
         assert r.status_code == 503 and r.json()["error"]["code"] == "database_unavailable"
         assert r.headers["retry-after"] == "5"
     await app.state.runtime.stop()
+
+
+def _metrics_process(directory, code: str) -> subprocess.CompletedProcess:
+    """Python ``code`` run in a process writing its metrics to ``directory``, as each worker
+    of ``focushub serve --workers N`` does."""
+    return subprocess.run(
+        [sys.executable, "-c", "from focushub.core import observability as o\n" + code],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)},
+        capture_output=True, text=True, timeout=120)
+
+
+def test_a_crashed_worker_leaves_the_live_sums_and_its_counts_stay(tmp_path):
+    crashed = _metrics_process(tmp_path, (
+        "o.WEBSOCKETS.inc(3)\no.DB_POOL_IN_USE.inc(2)\no.EVENTS_SENT.labels('notify').inc(5)\n"
+        "import os\nprint(os.getpid(), flush=True)\n"
+        "os._exit(9)"))  # no process_exiting(), as when a worker is killed
+    assert crashed.returncode == 9, crashed.stderr
+    crashed_pid = int(crashed.stdout)
+    assert f"gauge_livesum_{crashed_pid}.db" in os.listdir(tmp_path)
+    scrape = _metrics_process(tmp_path, (
+        "o.WEBSOCKETS.inc(1)\nimport sys\nsys.stdout.write(o.exposition().decode())"))
+    assert scrape.returncode == 0, scrape.stderr
+    lines = scrape.stdout.splitlines()
+    assert "focushub_websocket_connections 1.0" in lines  # 4.0 while the crashed one counted
+    assert "focushub_db_pool_checked_out 0.0" in lines
+    assert 'focushub_realtime_events_total{path="notify"} 5.0' in lines
+    assert f"gauge_livesum_{crashed_pid}.db" not in os.listdir(tmp_path)
