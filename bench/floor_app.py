@@ -1,7 +1,9 @@
 """The framework floor: a bare Starlette app doing the same asyncpg calls as the API.
 
-``GET /floor/{endpoint}/{k}`` runs variant ``k`` of ``endpoint`` from the
-captured SQL (``BENCH_SQL``, written by bench/run): in one transaction, the
+``GET|POST|PUT /floor/{endpoint}/{k}`` runs variant ``k`` of ``endpoint`` from the
+captured SQL (``BENCH_SQL``, written by bench/run), sent with the method, headers and
+body the API gets for that variant (the floor reads the body; the token and the body's
+values are not looked at, they are in the captured statements): in one transaction, the
 same statements with the same parameters, through an asyncpg pool (the API's
 SQLAlchemy engine wraps the same driver), and answers the rows of the last
 statement as JSON (orjson). No validation, no dependency injection, no
@@ -49,6 +51,7 @@ async def lifespan(app: Starlette):
 
 async def endpoint(request):
     statements = _SPEC[request.path_params["name"]][request.path_params["k"]]
+    await request.body()  # sent as to the API; its values are already in the statements
     async with _pool.acquire() as conn, conn.transaction():
         rows = []
         for sql, params in statements:

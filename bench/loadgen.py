@@ -14,6 +14,8 @@ broken connections (reconnected). Why not wrk: the variants need per-request
 paths, bodies and tokens (wrk needs Lua for that) and no extra system package
 is needed; the generator's own CPU use is reported so its cost is visible.
 
+``keep_latencies`` (optional) returns every latency too, for :func:`merge`.
+
 ``cpu_pids`` names process trees (a server's master process, the postmaster) whose CPU
 time over the measured window is reported as ``cpu_s`` and per request as
 ``cpu_ms_per_request`` (see :func:`tree_cpu`).
@@ -221,25 +223,54 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     at_end = _cpu_sample(pids)
     elapsed = time.perf_counter() - t_start
+    result = _summary(lat, errors, elapsed, {k: at_end[k] - at_start[k] for k in pids},
+                      (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime))
+    result["spread"] = sorted(spread.values(), reverse=True) if spread is not None else None
+    if spec.get("keep_latencies"):
+        result["latencies"] = lat
+    return result
+
+
+def _summary(lat: list[float], errors: dict[str, int], elapsed: float, cpu: dict[str, float],
+             client_cpu: float) -> dict[str, Any]:
     lat.sort()
 
     def at(q: float) -> float | None:
         return round(lat[min(len(lat) - 1, int(q * len(lat)))], 3) if lat else None
 
+    ended = len(lat) + sum(errors.values())
     return {
         "rps": round(len(lat) / elapsed, 1),
         "count": len(lat),
+        "elapsed": round(elapsed, 3),
         "errors": sum(errors.values()),
         "error_detail": errors,
-        "spread": sorted(spread.values(), reverse=True) if spread is not None else None,
         "p50": at(0.50), "p95": at(0.95), "p99": at(0.99),
-        "client_cpu_s": round((cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime), 2),
+        "client_cpu_s": round(client_cpu, 2),
         # Requests that ended in the window, answered or not: each one cost the server CPU.
-        "cpu_s": {k: round(at_end[k] - at_start[k], 3) for k in pids},
-        "cpu_ms_per_request": {
-            k: round(1000.0 * (at_end[k] - at_start[k]) / max(1, len(lat) + sum(errors.values())), 3)
-            for k in pids},
+        "cpu_s": {k: round(v, 3) for k, v in cpu.items()},
+        "cpu_ms_per_request": {k: round(1000.0 * v / max(1, ended), 3) for k, v in cpu.items()},
     }
+
+
+def merge(windows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from several measured windows of the same load (run with
+    ``keep_latencies``): requests and CPU summed, rates over the windows' total time,
+    percentiles over all their latencies. ``spread`` is the least even window's."""
+    lat = [x for w in windows for x in w["latencies"]]
+    errors: dict[str, int] = {}
+    cpu: dict[str, float] = {}
+    for w in windows:
+        for k, n in w["error_detail"].items():
+            errors[k] = errors.get(k, 0) + n
+        for k, v in w["cpu_s"].items():
+            cpu[k] = cpu.get(k, 0.0) + v
+    result = _summary(lat, errors, sum(w["elapsed"] for w in windows), cpu,
+                      sum(w["client_cpu_s"] for w in windows))
+    spreads = [w["spread"] for w in windows if w.get("spread")]
+    result["spread"] = max(spreads, key=lambda s: max(s) - min(s)) if spreads else None
+    result["windows"] = [w["rps"] for w in windows]
+    return result
 
 
 def main() -> None:

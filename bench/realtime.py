@@ -8,10 +8,17 @@ after a drain period the run stops. The content of each message carries its
 sender, its number and the send time (``time.time_ns()``, one clock: the
 clients run in one process), so each ``message.created`` received gives one
 delivery latency. Expected deliveries: every message to each of the 6 room
-members (its sender included). Lost = expected − received once the drain
-ends; duplicated = the same message received twice by one client. The server
+members (its sender included). Lost = expected − received once the run has
+settled (below); duplicated = the same message received twice by one client. The server
 is the API under test (``--workers 2``: the kernel spreads the sockets over the
 two processes; events cross processes through the realtime bus).
+
+A run that could not keep its load says so (``kept_load`` false, and ``why``) instead of
+being read for its latency: each sender keeps a schedule and its lag behind it is
+recorded; after the senders stop the run waits at least the drain, then until nothing
+has arrived for 3 s (at most :data:`SETTLE_MOST` s), so what an overloaded server
+delivers late counts as late, not lost; and a server still delivering more than
+:data:`BACKLOG_LIMIT_S` after the senders stopped was behind its load.
 """
 
 from __future__ import annotations
@@ -30,6 +37,10 @@ import workload  # bench/ is on sys.path: run by bench/suite.py
 
 ROOM_SIZE = 6
 RATE = 2.0  # messages per second per client
+SETTLE_MOST = 60.0  # seconds waited at most for late deliveries after the senders stop
+BACKLOG_LIMIT_S = 1.0  # deliveries arriving later than this after the senders stop: behind
+LAG_LIMIT_MS = 100.0  # a sender's p99 lag behind its schedule: the clients could not send
+CLIENT_CPU_LIMIT = 90  # % of one core used by the clients' process: they bound the figures
 
 
 async def _rooms(port: int, users: list[tuple[str, str]], tokens: dict[str, str]) -> list[list[str]]:
@@ -60,6 +71,18 @@ async def _rooms(port: int, users: list[tuple[str, str]], tokens: dict[str, str]
     return rooms  # type: ignore[return-value]
 
 
+def overloaded(backlog_s: float, lag_p99_ms: float | None, client_cpu_pct: float) -> list[str]:
+    """Why a level did not keep its load (nothing when it did)."""
+    why = []
+    if backlog_s > BACKLOG_LIMIT_S:
+        why.append(f"still delivering {backlog_s} s after the senders stopped")
+    if (lag_p99_ms or 0) > LAG_LIMIT_MS:
+        why.append(f"the senders {lag_p99_ms} ms behind their schedule (p99)")
+    if client_cpu_pct > CLIENT_CPU_LIMIT:
+        why.append(f"the clients' process at {client_cpu_pct} % of a core")
+    return why
+
+
 async def run_one(port: int, owner_url: str, token_for: Any, n: int, duration: float,
                   drain: float = 5.0) -> dict[str, Any]:
     """One scenario, its clients without the cyclic garbage collector
@@ -87,6 +110,8 @@ async def _run_one(port: int, owner_url: str, token_for: Any, n: int, duration: 
     setup_rooms_s = time.perf_counter() - t0
 
     latencies: list[float] = []
+    lag: list[float] = []  # each send's lag behind its sender's schedule, ms
+    last_delivery = 0.0  # perf_counter() of the last new delivery
     received: dict[tuple[str, str], int] = {}  # (receiver, message key) -> times
     sent: dict[str, str] = {}  # message key -> room id
     room_members = {rid: members for rid, members in rooms}
@@ -100,7 +125,7 @@ async def _run_one(port: int, owner_url: str, token_for: Any, n: int, duration: 
         errors[kind] = errors.get(kind, 0) + 1
 
     async def client(room_id: str, user: str, idx: int) -> None:
-        nonlocal connected
+        nonlocal connected, last_delivery
         url = f"ws://127.0.0.1:{port}/api/v1/realtime?access_token={tokens[user]}"
         try:
             async with websockets.connect(url, max_queue=None, open_timeout=60,
@@ -120,8 +145,10 @@ async def _run_one(port: int, owner_url: str, token_for: Any, n: int, duration: 
                 async def sender() -> None:
                     rng = random.Random(idx)
                     k = 0
-                    await asyncio.sleep(rng.random() / RATE)
+                    due = time.perf_counter() + rng.random() / RATE
+                    await asyncio.sleep(due - time.perf_counter())
                     while not stop_sending.is_set():
+                        lag.append(max(0.0, time.perf_counter() - due) * 1000)
                         key = f"{idx}:{k}"
                         sent[key] = room_id
                         await ws.send(orjson.dumps({
@@ -129,7 +156,8 @@ async def _run_one(port: int, owner_url: str, token_for: Any, n: int, duration: 
                             "content": f"rt {key} {time.time_ns()}", "request_id": key,
                             "idempotency_key": f"bench-{uuid.uuid4().hex}"}).decode())
                         k += 1
-                        await asyncio.sleep(1 / RATE * (0.8 + 0.4 * rng.random()))
+                        due += 1 / RATE * (0.8 + 0.4 * rng.random())
+                        await asyncio.sleep(max(0.0, due - time.perf_counter()))
 
                 task = asyncio.create_task(sender())
                 try:
@@ -148,6 +176,7 @@ async def _run_one(port: int, owner_url: str, token_for: Any, n: int, duration: 
                                 received[(user, key)] = seen + 1
                                 if not seen:
                                     latencies.append((now - int(parts[2])) / 1e6)
+                                    last_delivery = time.perf_counter()
                         elif frame.get("type") == "error":
                             err("error:" + str(frame.get("code")))
                 finally:
@@ -170,7 +199,13 @@ async def _run_one(port: int, owner_url: str, token_for: Any, n: int, duration: 
     connect_s = time.perf_counter() - t0
     await asyncio.sleep(duration)
     stop_sending.set()
+    stopped = time.perf_counter()
     await asyncio.sleep(drain)
+    quiet, seen = 0, len(received)
+    while quiet < 3 and time.perf_counter() - stopped < SETTLE_MOST:
+        await asyncio.sleep(1)
+        quiet, seen = (quiet + 1 if len(received) == seen else 0), len(received)
+    settled_s = time.perf_counter() - stopped
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -181,11 +216,18 @@ async def _run_one(port: int, owner_url: str, token_for: Any, n: int, duration: 
     delivered = sum(1 for _ in received)
     duplicates = sum(v - 1 for v in received.values() if v > 1)
     latencies.sort()
+    lag.sort()
 
-    def at(q: float) -> float | None:
-        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 1) if latencies else None
+    def at(q: float, values: list[float] = latencies) -> float | None:
+        return round(values[min(len(values) - 1, int(q * len(values)))], 1) if values else None
 
+    client_cpu = round(100 * ((cpu1.ru_utime + cpu1.ru_stime)
+                              - (cpu0.ru_utime + cpu0.ru_stime)) / wall)
+    backlog_s = round(max(0.0, last_delivery - stopped), 1)
+    why = overloaded(backlog_s, at(0.99, lag), client_cpu)
     return {
+        "kept_load": not why, "why": "; ".join(why), "backlog_s": backlog_s,
+        "sender_lag_p99_ms": at(0.99, lag), "settled_s": round(settled_s, 1),
         "clients": total, "rooms": len(rooms), "duration_s": duration, "drain_s": drain,
         "messages_sent": len(sent), "deliveries_expected": expected, "deliveries": delivered,
         "lost": expected - delivered, "duplicated": duplicates,
@@ -193,6 +235,5 @@ async def _run_one(port: int, owner_url: str, token_for: Any, n: int, duration: 
         "errors": errors, "setup_rooms_s": round(setup_rooms_s, 1), "connect_s": round(connect_s, 1),
         # share of one core the client process itself used: near 100 % means the client,
         # not the server, bounds the figures
-        "client_cpu_pct": round(100 * ((cpu1.ru_utime + cpu1.ru_stime)
-                                       - (cpu0.ru_utime + cpu0.ru_stime)) / wall),
+        "client_cpu_pct": client_cpu,
     }

@@ -128,9 +128,10 @@ async def _run(args: argparse.Namespace, owner: str, app_url: str) -> None:
     app = floor_app.app
     async with floor_app.lifespan(app):
         for name in names:
-            await measure(f"{name} (floor)", [
-                _scope({"method": "GET", "path": f"/floor/{name}/{k}", "body": None}, "")
-                for k in range(len(captured[name]))])
+            await measure(f"{name} (floor)", [  # the API's request at the floor's path
+                _scope({**v, "path": f"/floor/{name}/{k}"},
+                       workload.token_for(secret, uuid.UUID(v["user_id"]), v["email"]))
+                for k, v in enumerate(captured[name])])
 
 
 def main() -> None:

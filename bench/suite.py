@@ -125,6 +125,23 @@ def _load(spec: dict[str, Any]) -> dict[str, Any]:
     return json.loads(out.stdout)
 
 
+# The API and the floor measured in turn, A B B A, each window half the measured time: what
+# the shared machine does over a cell (other work starting or stopping, autovacuum, a
+# checkpoint) then weighs on both alike, where one window each put it all on one side.
+IN_TURN = ("api", "floor", "floor", "api")
+
+
+def _in_turn(sides: dict[str, dict[str, Any]], concurrency: int, duration: float,
+             warmup: float) -> dict[str, list[dict[str, Any]]]:
+    windows: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+    for i, side in enumerate(IN_TURN):
+        windows[side].append(_load({
+            "host": "127.0.0.1", "concurrency": concurrency, "seed": concurrency * 10 + i,
+            "duration": duration / IN_TURN.count(side), "warmup": warmup,
+            "keep_latencies": True, **sides[side]}))
+    return windows
+
+
 def _machine() -> dict[str, Any]:
     cpu = "unknown"
     try:
@@ -267,20 +284,21 @@ def run_database(args: argparse.Namespace, data_dir: Path, endpoints: list[str],
                 reqs_api.append({"method": v["method"], "path": v["path"],
                                  "headers": {"Authorization": f"Bearer {tokens[key]}"},
                                  "body": json.dumps(v["body"]) if v["body"] is not None else None})
-                reqs_floor.append({"method": "GET", "path": f"/floor/{name}/{k}", "headers": {},
-                                   "body": None})
+                # The floor gets the request the API gets (method, token, body) at its own
+                # path: its HTTP parsing and reading of the body are the API's too.
+                reqs_floor.append({**reqs_api[-1], "path": f"/floor/{name}/{k}"})
             files, defines = scripts[name]
             for c in levels:
-                base = {"host": "127.0.0.1", "concurrency": c, "duration": args.duration,
-                        "warmup": args.warmup, "seed": c}
+                sides = {
+                    "api": {"port": api_port, "requests": reqs_api, "balance_pid": api.pid,
+                            "cpu_pids": {"server": api.pid, "postgres": postmaster}},
+                    "floor": {"port": floor_port, "requests": reqs_floor, "balance_pid": floor.pid,
+                              "cpu_pids": {"server": floor.pid, "postgres": postmaster}},
+                }
                 with RssSampler(api.pid) as rss:
-                    r_api = _load({**base, "port": api_port, "requests": reqs_api,
-                                   "cpu_pids": {"server": api.pid, "postgres": postmaster},
-                                   "balance_pid": api.pid})
+                    windows = _in_turn(sides, c, args.duration, args.warmup)
+                r_api, r_floor = loadgen.merge(windows["api"]), loadgen.merge(windows["floor"])
                 r_api["server_rss_mib"] = round(max(rss.max_mib.values(), default=0.0), 1)
-                r_floor = _load({**base, "port": floor_port, "requests": reqs_floor,
-                                 "cpu_pids": {"server": floor.pid, "postgres": postmaster},
-                                 "balance_pid": floor.pid})
                 pg0 = loadgen.tree_cpu(postmaster)
                 r_pg = pgb.run(server.bin_dir, conninfo, files, defines, c, args.duration,
                                RESULTS / "pgbench-logs")
@@ -358,6 +376,7 @@ def main() -> None:
         "note": args.note,
         "machine": _machine(),
         "settings": {"workers": args.workers, "duration_s": args.duration, "warmup_s": args.warmup,
+                     "in_turn": True,
                      "concurrency": [int(x) for x in args.concurrency.split(",")],
                      "variants": args.variants,
                      "api_pool": "engine 10 + 10 overflow, hot paths 10, per worker (defaults)", "floor_pool": "20 per worker"},

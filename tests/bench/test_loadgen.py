@@ -1,4 +1,5 @@
-"""The benchmark's load generator spreads its connections evenly over a server's workers.
+"""The benchmark's load generator spreads its connections evenly over a server's workers;
+windows measured in turn merge into one result; a realtime level that fell behind says why.
 
 A real ``uvicorn --workers 2`` on loopback: left to the kernel, which worker accepts a
 connection varies from run to run, and the API and the floor would be compared under
@@ -20,6 +21,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 
 import loadgen  # noqa: E402
+import realtime  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -84,3 +86,25 @@ async def test_without_balance_pid_no_spread_is_reported(two_workers):
             "requests": [{"method": "GET", "path": "/", "headers": {}, "body": None}]}
     result = await loadgen.run(spec)
     assert result["spread"] is None and result["count"] > 0
+
+
+def test_windows_measured_in_turn_merge_into_one_result():
+    def window(lat, errors, cpu, spread, rps):
+        return {"latencies": lat, "error_detail": errors, "cpu_s": {"server": cpu},
+                "elapsed": 1.0, "client_cpu_s": 0.1, "spread": spread, "rps": rps}
+
+    merged = loadgen.merge([window([1.0, 2.0, 3.0], {"500": 1}, 0.3, [4, 4], 3.0),
+                            window([20.0, 10.0], {}, 0.2, [5, 3], 2.0)])
+    assert merged["count"] == 5 and merged["rps"] == 2.5 and merged["elapsed"] == 2.0
+    assert merged["errors"] == 1 and merged["error_detail"] == {"500": 1}
+    assert (merged["p50"], merged["p99"]) == (3.0, 20.0)
+    # Six requests ended (one of them an error), 0.5 s of the server's CPU.
+    assert merged["cpu_ms_per_request"] == {"server": 83.333}
+    assert merged["spread"] == [5, 3] and merged["windows"] == [3.0, 2.0]
+
+
+def test_a_realtime_level_that_fell_behind_says_why():
+    assert realtime.overloaded(0.2, 12.0, 40) == []
+    assert realtime.overloaded(7.5, 12.0, 40) == ["still delivering 7.5 s after the senders stopped"]
+    assert realtime.overloaded(0.0, 250.0, 95) == [
+        "the senders 250.0 ms behind their schedule (p99)", "the clients' process at 95 % of a core"]
