@@ -43,6 +43,13 @@ events on Redis too).
 channel of its own (notifications do); :meth:`EventBus.bridge` turns each of
 its payloads into bus events. Every process listens for those on PostgreSQL,
 whatever the fan-out backend.
+
+**Listening only for someone.** A process LISTENs on PostgreSQL only while its hub has
+subscribers (:meth:`EventBus.subscribe` returns once the LISTEN is in effect, so what
+commits afterwards reaches them), and stops :data:`LISTEN_LINGER_SECONDS` after the last
+one left. Each notification costs every listening process a wake-up of its backend, a
+message and a callback; a process without sockets, which has nobody to hand an event to,
+no longer pays that on every like and comment written through it.
 """
 
 from __future__ import annotations
@@ -70,6 +77,9 @@ MAX_INLINE_BYTES = 7000
 REORDER_HOLD_SECONDS = 0.25
 # Events sent now on PostgreSQL go out together, at most this many per NOTIFY statement.
 NOTIFY_BATCH = 500
+# How long a process keeps listening after its last subscriber left (a reconnecting socket
+# finds it still listening).
+LISTEN_LINGER_SECONDS = 30.0
 
 
 def pack(bodies: Iterable[bytes], limit: int = MAX_INLINE_BYTES) -> list[str]:
@@ -230,6 +240,10 @@ class Hub:
     def subscribers(self, channel: str) -> list[Subscriber]:
         return list(self._subs.get(channel, ()))
 
+    @property
+    def empty(self) -> bool:
+        return not self._subs
+
 
 def plain_dsn(url: str) -> str:
     """A libpq-style URL (asyncpg and psycopg take it) from a SQLAlchemy one."""
@@ -248,8 +262,14 @@ class EventBus:
     database, which stays the source of truth (subscribers resume from it)."""
 
     def __init__(self, *, database_url: str | None, redis_url: str | None = None,
-                 backend: str | None = None) -> None:
+                 backend: str | None = None,
+                 listen_linger: float = LISTEN_LINGER_SECONDS) -> None:
         self.hub = Hub()
+        self.listen_linger = listen_linger
+        self._listening = False  # LISTEN in effect on the current listen connection
+        self._listen_lock = asyncio.Lock()
+        self._unlisten_timer: asyncio.TimerHandle | None = None
+        self._unlisten_task: asyncio.Task[None] | None = None
         self.database_url = plain_dsn(database_url) if database_url else None
         self.redis_url = redis_url
         self.backend = backend or ("redis" if redis_url else "postgres" if database_url else "local")
@@ -270,6 +290,61 @@ class EventBus:
     @property
     def sends_in_transaction(self) -> bool:
         return self._started and self.backend == "postgres"
+
+    # --- subscribing -------------------------------------------------------------------
+
+    async def subscribe(self, channel: str, sub: Subscriber) -> None:
+        """Add ``sub`` to the hub; return once this process listens, so that every event
+        committed from now on reaches it (unless the database is away: then the
+        subscriber's own gap detection recovers what it misses)."""
+        self.hub.add(channel, sub)
+        if self._unlisten_timer is not None:
+            self._unlisten_timer.cancel()
+            self._unlisten_timer = None
+        if not self._listening:
+            async with self._listen_lock:
+                await self._listen()
+
+    def unsubscribe(self, channel: str, sub: Subscriber) -> None:
+        """Take ``sub`` off the hub; with no subscriber left, stop listening a little later."""
+        self.hub.discard(channel, sub)
+        if self.hub.empty and self._listening and self._unlisten_timer is None:
+            self._unlisten_timer = asyncio.get_running_loop().call_later(
+                self.listen_linger, self._start_unlisten)
+
+    def _start_unlisten(self) -> None:
+        self._unlisten_timer = None
+        self._unlisten_task = asyncio.get_running_loop().create_task(self._unlisten_if_idle())
+
+    async def _listen(self) -> None:
+        conn = self._listen_conn
+        if self._listening or conn is None or conn.is_closed():
+            return
+        try:
+            for db_channel in self._bridges:
+                await conn.add_listener(db_channel, self._on_pg_bridge)
+            if self.backend == "postgres":
+                await conn.add_listener(FANOUT_CHANNEL, self._on_pg_fanout)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            log.warning("events: LISTEN failed; the reconnect will listen again")
+            return
+        self._listening = True
+
+    async def _unlisten_if_idle(self) -> None:
+        async with self._listen_lock:
+            conn = self._listen_conn
+            if not self.hub.empty or not self._listening or conn is None or conn.is_closed():
+                return
+            self._listening = False
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                for db_channel in self._bridges:
+                    await conn.remove_listener(db_channel, self._on_pg_bridge)
+                if self.backend == "postgres":
+                    await conn.remove_listener(FANOUT_CHANNEL, self._on_pg_fanout)
+
+    @property
+    def listening(self) -> bool:
+        return self._listening
 
     def bridge(self, db_channel: str, translate: Bridge) -> None:
         """Relay what the database sends on ``db_channel`` (from a trigger) to the hub.
@@ -296,7 +371,10 @@ class EventBus:
 
     async def stop(self) -> None:
         self._started = False
-        for task in (self._redis_task, self._watch_task, self._flusher):
+        if self._unlisten_timer is not None:
+            self._unlisten_timer.cancel()
+            self._unlisten_timer = None
+        for task in (self._redis_task, self._watch_task, self._flusher, self._unlisten_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -316,14 +394,15 @@ class EventBus:
             if old is not None:
                 old.terminate()
         self._listen_conn = self._notify_conn = None
+        self._listening = False
         settings = {"application_name": "focushub-events"}
         listen = await asyncpg.connect(self.database_url, server_settings=settings)
-        for db_channel in self._bridges:
-            await listen.add_listener(db_channel, self._on_pg_bridge)
         if self.backend == "postgres":
-            await listen.add_listener(FANOUT_CHANNEL, self._on_pg_fanout)
             self._notify_conn = await asyncpg.connect(self.database_url, server_settings=settings)
         self._listen_conn = listen
+        if not self.hub.empty:
+            async with self._listen_lock:
+                await self._listen()
 
     async def _watch_postgres(self) -> None:
         """Reconnect the LISTEN connection when it drops. Sequenced events missed meanwhile

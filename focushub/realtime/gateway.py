@@ -180,7 +180,8 @@ class Connection:
             observability.WEBSOCKETS.dec()
 
     async def _run(self) -> None:
-        self.bus.hub.add(user_channel(self.user_id), self)
+        # In effect before "ready": what concerns the user from now on reaches this socket.
+        await self.bus.subscribe(user_channel(self.user_id), self)
         expiry = None
         if self.expires_at is not None:
             expiry = asyncio.get_running_loop().call_later(
@@ -199,10 +200,10 @@ class Connection:
                 writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await writer
-            self.bus.hub.discard(user_channel(self.user_id), self)
+            self.bus.unsubscribe(user_channel(self.user_id), self)
             active = [rid for rid, st in self.rooms.items() if st.delivered is not None]
             for rid in list(self.rooms):
-                self.bus.hub.discard(chat_events.room_channel(rid), self)
+                self.bus.unsubscribe(chat_events.room_channel(rid), self)
             self.rooms.clear()
             last_seen = datetime.now(UTC).isoformat()
             for rid in active:
@@ -275,6 +276,7 @@ class Connection:
         # wait in the queue behind it, and the writer drops those it replayed.
         self.rooms[room_id] = RoomState()
         self.left.pop(room_id, None)
+        # The bus listens already: this connection holds its user channel.
         self.bus.hub.add(chat_events.room_channel(room_id), self)
         self._enqueue(("catch_up", room_id, last_seq))
 
@@ -282,7 +284,7 @@ class Connection:
         state = self.rooms.pop(room_id, None)
         if state is not None and state.delivered is not None:
             self.left[room_id] = state.delivered
-        self.bus.hub.discard(chat_events.room_channel(room_id), self)
+        self.bus.unsubscribe(chat_events.room_channel(room_id), self)
 
     def _active_room(self, frame: dict[str, Any]) -> str:
         room_id = _room_id(frame)

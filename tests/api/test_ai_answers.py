@@ -82,7 +82,7 @@ async def test_an_offline_answer_quotes_and_cites_the_community(offline, owner_c
     alice = await make_user(env.client)
     question = await make_question(env.client, alice, **ASK)
     heard = Recorder()
-    env.rt.bus.hub.add(user_channel(alice["user"]["id"]), heard)
+    await env.rt.bus.subscribe(user_channel(alice["user"]["id"]), heard)
 
     pending = await ask(env, alice, question["id"])
     assert (pending["status"], pending["generation_attempts"]) == ("pending", 0)
@@ -210,7 +210,7 @@ async def test_a_model_answer_is_grounded_cited_and_counted(model, llm):  # noqa
     llm.answer("Plants turn sunlight into sugar in the chloroplasts of each leaf [1], taking in "
                "carbon dioxide gas [1]. <b>bold</b> [9]")
     heard = Recorder()
-    env.rt.bus.hub.add(user_channel(alice["user"]["id"]), heard)
+    await env.rt.bus.subscribe(user_channel(alice["user"]["id"]), heard)
     await ask(env, alice, question["id"])
     await env.work()
 
@@ -251,7 +251,7 @@ async def test_no_database_connection_is_held_while_the_model_writes(model, llm)
             if event["type"] == "ai_answer.delta":
                 in_use.append(env.rt.connections_in_use())
 
-    env.rt.bus.hub.add(user_channel(alice["user"]["id"]), Probe())
+    await env.rt.bus.subscribe(user_channel(alice["user"]["id"]), Probe())
     await env.work()  # the jobs of what came before, which would use connections of their own
     await ask(env, alice, question["id"])
     await env.work()

@@ -46,7 +46,7 @@ async def test_messages_sent_together_are_written_together_and_each_acknowledged
                rooms[2]["id"]: [carol, alice]}
     seen = Recorder()
     for room in rooms:
-        two_buses[1].hub.add(f"room:{room['id']}", seen)
+        await two_buses[1].subscribe(f"room:{room['id']}", seen)
     rt = runtime(test_db, engine, two_buses[0])
     sends = []
     for i in range(60):
@@ -117,7 +117,7 @@ async def test_a_batch_s_events_reach_another_process_in_order_through_redis(
         await bus.start()
     seen = Recorder()
     for room in rooms:
-        buses[1].hub.add(f"room:{room['id']}", seen)
+        await buses[1].subscribe(f"room:{room['id']}", seen)
     rt = runtime(test_db, engine, buses[0])
     try:
         sent = await asyncio.gather(*(

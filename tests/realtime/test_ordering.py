@@ -132,7 +132,7 @@ async def test_a_burst_of_ephemeral_events_goes_out_in_few_notify_statements_in_
     (one per event through one connection queued them for seconds)."""
     sender, receiver = two_buses
     sub = Recorder()
-    receiver.hub.add(ROOM, sub)
+    await receiver.subscribe(ROOM, sub)
     before = sender.notify_statements
     await asyncio.gather(*(sender.publish(ROOM, {"type": "presence", "n": n}) for n in range(300)))
     await wait_for(lambda: len(sub.events) == 300, "the 300 events")
@@ -165,7 +165,7 @@ async def test_a_transaction_s_events_go_out_in_few_notifications_in_order(
     and sends each notification to every listening process, which each wake for it."""
     sender, receiver = two_buses
     sub = Recorder()
-    receiver.hub.add(ROOM, sub)
+    await receiver.subscribe(ROOM, sub)
     payloads: list[str] = []
     listener = await asyncpg.connect(test_db.app_url)
     await listener.add_listener(FANOUT_CHANNEL, lambda *a: payloads.append(a[3]))
@@ -201,7 +201,7 @@ async def test_concurrent_writes_through_two_processes_arrive_in_seq_order(
     await listener.add_listener(FANOUT_CHANNEL, on_notify)
     seen = [Recorder(), Recorder()]
     for bus, sub in zip(two_buses, seen, strict=True):
-        bus.hub.add(f"room:{room['id']}", sub)
+        await bus.subscribe(f"room:{room['id']}", sub)
     try:
         writers = [caller_of(alice), caller_of(bob)]
         runtimes = [runtime_on(test_db, engine, bus) for bus in two_buses]
@@ -225,7 +225,7 @@ async def test_events_of_a_transaction_that_rolls_back_are_never_sent(
     alice, bob = await make_user(http), await make_user(http)
     room = await group(http, alice, bob)
     sub = Recorder()
-    two_buses[1].hub.add(f"room:{room['id']}", sub)
+    await two_buses[1].subscribe(f"room:{room['id']}", sub)
     rt = runtime_on(test_db, engine, two_buses[0])
     with pytest.raises(RuntimeError):
         async with rt.transaction(caller_of(alice)) as tx:
