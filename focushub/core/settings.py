@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # socket keeps zlib state in both directions (bench/school.py measured the memory per
     # idle socket with and without it; docs/performance.md).
     ws_compression: bool = False
+    # uvicorn's WebSocket implementation, named rather than left to uvicorn's "auto" (which
+    # picks websockets-sansio in the pinned uvicorn, and wsproto if websockets is missing).
+    # The sans-I/O one, against uvicorn's legacy "websockets": less server CPU per chat
+    # message and less memory per idle socket (docs/performance.md, round eight).
+    ws_protocol: Literal["websockets-sansio", "websockets", "wsproto"] = "websockets-sansio"
 
     # Background jobs (procrastinate on PostgreSQL). ``focushub serve`` runs a worker in
     # each server process unless this is off (then run ``focushub worker``).

@@ -47,7 +47,9 @@ def serve_in_thread(settings: Settings) -> Iterator[LiveServer]:
     port = free_port()
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+                                           log_level="warning", lifespan="on",
+                                           ws=settings.ws_protocol,
+                                           ws_per_message_deflate=settings.ws_compression))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -26,7 +26,8 @@ def _serve(settings: Settings) -> Iterator[str]:
     """The app with ``settings`` served by a real uvicorn on loopback until closed."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+                                           log_level="warning", lifespan="on",
+                                           ws=settings.ws_protocol))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
