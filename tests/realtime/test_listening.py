@@ -29,6 +29,14 @@ async def listening_channels(bus: EventBus) -> list[str]:
         "SELECT coalesce(array_agg(c), '{}') FROM pg_listening_channels() AS c"))
 
 
+async def stopped_listening(bus: EventBus) -> None:
+    """Wait until the bus has stopped listening and its UNLISTEN statements are done (they
+    run under the lock that a LISTEN waits for)."""
+    await wait_for(lambda: not bus.listening, "the bus to stop listening")
+    async with bus._listen_lock:
+        pass
+
+
 @pytest.fixture
 async def sender_and_receiver(test_db) -> AsyncIterator[tuple[EventBus, EventBus]]:
     sender = EventBus(database_url=test_db.app_url)
@@ -63,7 +71,7 @@ async def test_a_bus_listens_from_its_first_subscriber_until_after_its_last(send
     assert await listening_channels(receiver) == both
 
     receiver.unsubscribe(ROOM, sub)
-    await wait_for(lambda: not receiver.listening, "the bus to stop listening")
+    await stopped_listening(receiver)
     assert await listening_channels(receiver) == []
 
     await receiver.subscribe(ROOM, sub)
@@ -87,7 +95,7 @@ async def test_a_bus_that_reconnects_listens_again_only_for_subscribers(sender_a
     await wait_for(lambda: len(sub.events) == 1, "an event after the reconnect")
 
     receiver.unsubscribe(ROOM, sub)
-    await wait_for(lambda: not receiver.listening, "the bus to stop listening")
+    await stopped_listening(receiver)
     pid = receiver._listen_conn.get_server_pid()
     await owner_conn.execute("SELECT pg_terminate_backend($1)", pid)
     await wait_for(lambda: receiver._listen_conn is not None
