@@ -64,6 +64,19 @@ def _ms(x: float | None) -> str:
     return "–" if x is None else (f"{x:.1f}" if x < 100 else f"{x:.0f}")
 
 
+def _window_pairs(r: dict[str, Any]) -> tuple[float, float] | None:
+    """API ÷ floor of the cell's two adjacent pairs of windows (API, floor | floor, API)."""
+    a, f = r["api"].get("windows"), r["floor"].get("windows")
+    if not a or not f or len(a) != 2 or len(f) != 2 or not all(f):
+        return None
+    return a[0] / f[0], a[1] / f[1]
+
+
+def _pairs_note(r: dict[str, Any]) -> str:
+    pairs = _window_pairs(r)
+    return f" (pairs of windows {_pct(pairs[0])}, {_pct(pairs[1])})" if pairs else ""
+
+
 def _spread_note(rows: list[dict[str, Any]]) -> str:
     """Where a run could not spread its connections evenly, say so."""
     uneven = []
@@ -268,10 +281,14 @@ def render(result: dict[str, Any], img_names: list[str]) -> str:
         rs = [r for r in rows if r["endpoint"] == name and r["concurrency"] in FLOOR_GOAL_LEVELS]
         if rs:
             vals = ", ".join(f"c={r['concurrency']}: {_pct(_ratio(r['api'], r['floor']))}"
-                             for r in rs)
+                             + _pairs_note(r) for r in rs)
             ok = all((_ratio(r["api"], r["floor"]) or 0) >= target for r in rs)
+            split = [str(r["concurrency"]) for r in rs
+                     if (p := _window_pairs(r)) and min(p) < target <= max(p)]
             out.append(f"* {LABELS[name]}: API ≥ {100 * target:.0f} % of the floor: {vals}: "
-                       f"**{'met' if ok else 'not met'}**.")
+                       f"**{'met' if ok else 'not met'}**"
+                       + (f" (its two pairs of windows fall on both sides of the goal at "
+                          f"c={', c='.join(split)})" if split else "") + ".")
     if large:
         small = {(r["endpoint"], r["concurrency"]): r for r in rows}
         for name in PAGINATED:

@@ -1,5 +1,6 @@
 """The benchmark's load generator spreads its connections evenly over a server's workers;
-windows measured in turn merge into one result; a realtime level that fell behind says why.
+windows measured in turn merge into one result, and the report names a cell whose two
+pairs of windows disagree; a realtime level that fell behind says why.
 
 A real ``uvicorn --workers 2`` on loopback: left to the kernel, which worker accepts a
 connection varies from run to run, and the API and the floor would be compared under
@@ -22,6 +23,7 @@ sys.path.insert(0, str(BENCH))
 
 import loadgen  # noqa: E402
 import realtime  # noqa: E402
+import report  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -108,3 +110,10 @@ def test_a_realtime_level_that_fell_behind_says_why():
     assert realtime.overloaded(7.5, 12.0, 40) == ["still delivering 7.5 s after the senders stopped"]
     assert realtime.overloaded(0.0, 250.0, 95) == [
         "the senders 250.0 ms behind their schedule (p99)", "the clients' process at 95 % of a core"]
+
+
+def test_the_report_names_a_cell_whose_pairs_of_windows_disagree():
+    cell = {"api": {"windows": [100.0, 50.0]}, "floor": {"windows": [100.0, 100.0]}}
+    assert report._window_pairs(cell) == (1.0, 0.5)
+    assert report._pairs_note(cell) == " (pairs of windows 100 %, 50 %)"
+    assert report._window_pairs({"api": {"rps": 1.0}, "floor": {"rps": 1.0}}) is None
