@@ -41,8 +41,8 @@ events on Redis too).
 
 **Events the database publishes itself.** A trigger may ``pg_notify`` on a
 channel of its own (notifications do); :meth:`EventBus.bridge` turns each of
-its payloads into bus events. Every process listens for those on PostgreSQL,
-whatever the fan-out backend.
+its payloads into bus events. A process listens for those on PostgreSQL whatever the
+fan-out backend (while it has subscribers, below).
 
 **Listening only for someone.** A process LISTENs on PostgreSQL only while its hub has
 subscribers (:meth:`EventBus.subscribe` returns once the LISTEN is in effect, so what

@@ -81,17 +81,14 @@ def exposition() -> bytes:
 _LIVE_GAUGE_FILE = re.compile(r"^gauge_live[a-z]+_(\d+)\.db$")
 
 
-def forget_gone_processes(path: str) -> list[int]:
+def forget_gone_processes(path: str) -> None:
     """Take the live gauges of processes that no longer exist out of the sums in ``path``
     (a worker killed or crashed never ran :func:`process_exiting`, and its open WebSockets
-    and connections in use would otherwise be counted for ever); return their pids."""
-    gone = []
+    and connections in use would otherwise be counted for ever)."""
     pids = {int(m.group(1)) for name in os.listdir(path) if (m := _LIVE_GAUGE_FILE.match(name))}
-    for pid in sorted(pids):
+    for pid in pids:
         if not _process_exists(pid):
             multiprocess.mark_process_dead(pid, path=path)
-            gone.append(pid)
-    return gone
 
 
 def _process_exists(pid: int) -> bool:
@@ -99,8 +96,8 @@ def _process_exists(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's process
-        return True
+    except PermissionError:  # it exists, as someone else's process
+        pass
     return True
 
 
