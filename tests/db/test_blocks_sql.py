@@ -62,3 +62,27 @@ async def test_mutes_and_room_mutes_are_private_and_ones_own(app_conn, owner_con
         # Only a participant mutes a room.
         await expect_error(app_conn, ACCESS_DENIED,
                            "INSERT INTO room_mutes (user_id, room_id) VALUES ($1, $2)", carol, room)
+
+
+async def test_a_message_s_checks_come_in_their_order(app_conn, owner_conn):
+    """The room, a retry, an archived room, a block, a pending request: the first that
+    applies answers (one trigger, 0036)."""
+    alice, troll = await make_user(owner_conn), await make_user(owner_conn)
+    direct = await make_room(owner_conn, troll, [alice], kind="direct")
+    first = await owner_conn.fetchval(
+        "INSERT INTO chat_messages (room_id, sender_id, content, idempotency_key)"
+        " VALUES ($1, $2, 'x', 'k-1') RETURNING id", direct, troll)
+    send = "SELECT id FROM public.chat_send_message($1, 'x', 'text', NULL, $2)"
+    await owner_conn.execute("INSERT INTO user_blocks (blocker_id, blocked_id) VALUES ($1, $2)",
+                             alice, troll)
+    async with acting_as(app_conn, as_user(troll)):
+        # A retry of what was sent before the block is still that message, not a refusal.
+        assert await app_conn.fetchval(send, direct, "k-1") == first
+        await expect_error(app_conn, RAISED, send, direct, "k-2",
+                           message="not_found: no such room")
+    await owner_conn.execute("UPDATE chat_rooms SET is_active = false WHERE id = $1", direct)
+    async with acting_as(app_conn, as_user(troll)):
+        await expect_error(app_conn, RAISED, send, direct, "k-3",
+                           message="conflict: the room is archived")
+    assert await owner_conn.fetchval(
+        "SELECT array_agg(id) FROM chat_messages WHERE room_id = $1", direct) == [first]

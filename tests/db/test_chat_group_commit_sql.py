@@ -1,4 +1,4 @@
-"""The group commit of chat messages in SQL (0034, 0035): ``chat_send_messages()`` sends
+"""The group commit of chat messages in SQL (0034, 0035, 0036): ``chat_send_messages()`` sends
 each item as its own sender, under RLS; an item that fails leaves nothing and fails alone
 (the items around it in its run of one subtransaction are sent again); only the server's
 service_role may call it, and no item can claim another role or subject."""
@@ -99,6 +99,22 @@ async def test_a_retry_in_the_same_batch_is_the_first_message(app_conn, owner_co
     first, retry = (r["message"] for r in out["results"])
     assert first["id"] == retry["id"] and first["seq"] == 1
     assert len(out["events"]) == 1
+
+
+async def test_each_message_of_a_batch_has_its_own_time(app_conn, owner_conn):
+    alice, bob = await make_user(owner_conn), await make_user(owner_conn)
+    room = await make_room(owner_conn, alice, [bob])
+    batch = [item(alice if k % 2 else bob, room, f"m{k}") for k in range(5)]
+    async with acting_as(app_conn, SERVICE):
+        await app_conn.fetchval(CALL, json.dumps(batch))
+        rows = await app_conn.fetch(
+            "SELECT seq, created_at, now() AS tx_start FROM chat_messages"
+            " WHERE room_id = $1 ORDER BY seq", room)
+    times = [r["created_at"] for r in rows]
+    # One transaction, yet each message is stamped when it was written, in seq order.
+    assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5]
+    assert times == sorted(times) and len(set(times)) == 5
+    assert times[0] >= rows[0]["tx_start"]
 
 
 async def test_a_batch_that_is_not_a_list_is_refused(app_conn, owner_conn):
