@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -68,7 +69,8 @@ def encode_cursor(values: Sequence[Any], scope: str | None = None) -> str:
 
 
 def decode_cursor(cursor: str, types: Sequence[type], scope: str | None = None) -> list[Any]:
-    """Decode ``cursor`` into values of ``types`` (datetime, UUID, int, float, str)."""
+    """Decode ``cursor`` into values of ``types`` (datetime, UUID, int, float, str); 400
+    ``invalid_cursor`` for anything else."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -77,23 +79,40 @@ def decode_cursor(cursor: str, types: Sequence[type], scope: str | None = None) 
         tag, *values = values
         if tag != _list_tag(scope):
             raise ValueError("another list's cursor")
-        out: list[Any] = []
-        for value, kind in zip(values, types, strict=True):
-            if kind is datetime:
-                out.append(datetime.fromisoformat(value))
-            elif kind is UUID:
-                out.append(UUID(value))
-            elif kind is float:
-                out.append(float(value))
-            elif kind is int:
-                if not isinstance(value, int):
-                    raise ValueError("int")
-                out.append(value)
-            else:
-                out.append(str(value))
-        return out
+        return [_cursor_value(value, kind) for value, kind in zip(values, types, strict=True)]
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise BadRequest("The cursor is invalid", code="invalid_cursor") from None
+
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def _cursor_value(value: Any, kind: type) -> Any:
+    """One key value of a decoded cursor, of exactly its JSON type and within what the
+    database's column holds (a cursor is client input: anything else is a 400)."""
+    if kind is datetime:
+        if not isinstance(value, str):
+            raise TypeError("datetime")
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError("a time without its offset")
+        return moment
+    if kind is UUID:
+        if not isinstance(value, str):
+            raise TypeError("uuid")
+        return UUID(value)
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value):
+            raise TypeError("float")
+        return float(value)
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int) or value not in _INT64:
+            raise TypeError("int")
+        return value
+    if not isinstance(value, str):
+        raise TypeError("str")
+    return value
 
 
 def page_of(rows: list[Any], limit: int, key: Any,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import uuid
 from urllib.parse import urlsplit
 
@@ -211,6 +214,12 @@ async def test_list_new_pages_through_every_post_once(client, owner_conn):
         assert r.status_code in (400, 422), (bad, r.text)
     top_cursor = (await client.get("/api/v1/posts?sort=top&limit=1")).json()["next_cursor"]
     assert (await client.get(f"/api/v1/posts?sort=new&cursor={top_cursor}")).status_code == 400
+    # This list's own tag, but a number where the id goes: a 400 like any bad cursor.
+    tag = hashlib.blake2b(b"/api/v1/posts", digest_size=4).hexdigest()
+    forged = base64.urlsafe_b64encode(
+        json.dumps([tag, "2026-01-01T00:00:00+00:00", 1]).encode()).rstrip(b"=").decode()
+    r = await client.get(f"/api/v1/posts?cursor={forged}")
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_cursor")
 
 
 async def test_list_top_orders_by_score_then_newest(client):
