@@ -158,6 +158,14 @@ async def stored(rt: Runtime, received: Received, purpose: str) -> AsyncIterator
         raise
 
 
+async def lock_uploads(tx: Tx) -> None:
+    """Wait for the caller's other uploads to commit, until this transaction ends (taken
+    again by the same transaction, it does not wait): what a statement reads after it
+    includes their files."""
+    await tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('storage:' || auth.uid()::text, 0))")
+
+
 async def insert(tx: Tx, received: Received, key: str, *, purpose: str, quota: int,
                  room_id: UUID | None = None) -> UUID:
     """Write the ``stored_files`` row as the caller, within their quota (admins have none).
@@ -167,8 +175,7 @@ async def insert(tx: Tx, received: Received, key: str, *, purpose: str, quota: i
     """
     # The lock first, in a statement of its own: the sum must be read with a snapshot taken
     # after the lock is held, or it would miss the files of the upload that held it before.
-    await tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('storage:' || auth.uid()::text, 0))")
+    await lock_uploads(tx)
     row = await tx.one(
         "SELECT focushub_auth.is_admin() AS admin, (SELECT coalesce(sum(size), 0)::bigint"
         " FROM public.stored_files WHERE owner_id = auth.uid()) AS used")

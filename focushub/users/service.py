@@ -114,6 +114,9 @@ async def set_avatar(rt: Runtime, caller: Caller, upload: BinaryIO, file_name: s
                         previews.strip_image, image.path, image.kind.mime, size)
                     await rt.storage.put_bytes(_avatar_key(key, size), data, image.kind.mime)
                 async with rt.transaction(caller) as tx:
+                    # Under the uploads' lock, so that of two avatars uploaded at once the
+                    # second removes the first instead of missing it (one avatar each).
+                    await files.lock_uploads(tx)
                     await tx.execute("DELETE FROM public.stored_files"
                                      " WHERE owner_id = auth.uid() AND purpose = 'avatar'")
                     file_id = await files.insert(tx, image, key, purpose="avatar",

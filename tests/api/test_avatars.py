@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import uuid
 
 from PIL import Image
 
@@ -61,3 +63,19 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("RGBA", (600, 300), (10, 200, 30, 128)).save(out, "PNG")
     return out.getvalue()
+
+
+async def test_avatars_uploaded_at_once_leave_one(env, owner_conn):
+    alice = await make_user(env.client)
+
+    async def upload(k: int):
+        return await env.client.put("/api/v1/users/me/avatar", headers=alice["headers"],
+                                    files={"file": (f"me{k}.png", _png(), "image/png")})
+
+    responses = await asyncio.gather(*(upload(k) for k in range(4)))
+    assert [r.status_code for r in responses] == [200] * 4
+    assert await owner_conn.fetchval(
+        "SELECT count(*) FROM stored_files WHERE owner_id = $1 AND purpose = 'avatar'",
+        uuid.UUID(alice["user"]["id"])) == 1
+    r = await env.client.get(f"/api/v1/users/{alice['user']['id']}/avatar")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
