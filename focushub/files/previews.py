@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +74,23 @@ def _first_lines(path: Path) -> str:
             if len(lines) >= PREVIEW_LINES:
                 break
     return "\n".join(lines)[:4000]
+
+
+def too_many_pixels(path: Path) -> bool:
+    """Whether the image at ``path`` has more than :data:`MAX_PIXELS`, from its header alone
+    (nothing is decoded). An unreadable header is not this function's refusal: decoding
+    it later fails as a corrupt image."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns from MAX_PIXELS and raises from twice that; both are "too many".
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:
+        return True
+    except Exception:
+        return False
+    return width * height > MAX_PIXELS
 
 
 def make_preview(path: Path, content_type: str) -> Preview | None:

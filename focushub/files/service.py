@@ -90,7 +90,8 @@ async def receive(source: BinaryIO, name: str | None, *, max_bytes: int,
     """Check an uploaded file and hold it in a temporary file for the block.
 
     Refusals (each an ``AppError`` in the single error shape): 413 over ``max_bytes``;
-    422 empty, bad name, corrupt or bomb-like archive; 415 a type not accepted (or not in
+    422 empty, bad name, corrupt or bomb-like archive, an image over
+    ``previews.MAX_PIXELS`` pixels; 415 a type not accepted (or not in
     ``allowed``), or content that disagrees with the name's extension.
     """
     try:
@@ -114,6 +115,14 @@ async def receive(source: BinaryIO, name: str | None, *, max_bytes: int,
         if allowed is not None and kind not in allowed:
             raise AppError(f"{kind.mime} is not accepted here", code="unsupported_type",
                            status_code=415)
+        if kind in sniff.IMAGES:
+            from focushub.files import previews
+
+            if await anyio.to_thread.run_sync(previews.too_many_pixels, path):
+                raise AppError(
+                    f"Images are limited to {previews.MAX_PIXELS // 1_000_000} megapixels",
+                    code="image_too_large", status_code=422,
+                    details={"max_pixels": previews.MAX_PIXELS})
         yield Received(path, clean_name, size, sha256, kind)
 
 

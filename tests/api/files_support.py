@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
+import struct
 import subprocess
 import sys
 import time
 import uuid
 import zipfile
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +118,18 @@ def png(size: tuple[int, int] = (40, 30), color: str = "teal") -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, color).save(out, "PNG")
     return out.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A few bytes of PNG whose header says ``width`` × ``height`` (a decompression bomb's
+    shape: nothing in it needs to be decoded to know it is too large)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
 
 
 def jpeg_with_gps() -> bytes:

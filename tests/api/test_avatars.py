@@ -9,7 +9,7 @@ import uuid
 from PIL import Image
 
 from tests.api.conftest import make_user
-from tests.api.files_support import jpeg_with_gps, pdf_with_text
+from tests.api.files_support import jpeg_with_gps, pdf_with_text, png_claiming
 
 
 async def test_an_avatar_loses_its_gps_and_comes_in_sizes(env, owner_conn):
@@ -54,6 +54,9 @@ async def test_only_images_become_avatars(env):
     r = await env.client.put("/api/v1/users/me/avatar", headers=alice["headers"],
                              files={"file": ("me.pdf", pdf_with_text("x"), "application/pdf")})
     assert r.status_code == 415
+    r = await env.client.put("/api/v1/users/me/avatar", headers=alice["headers"],
+                             files={"file": ("me.png", png_claiming(9_000, 9_000), "image/png")})
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "image_too_large")
     r = await env.client.get(f"/api/v1/users/{alice['user']['id']}/avatar")
     assert r.status_code == 404 and r.json()["error"]["code"] == "avatar_not_found"
     assert await env.objects() == []

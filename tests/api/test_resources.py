@@ -11,7 +11,16 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import make_user
-from tests.api.files_support import LIMIT, Env, _env, bomb_zip, pdf_with_text, plain_zip, png
+from tests.api.files_support import (
+    LIMIT,
+    Env,
+    _env,
+    bomb_zip,
+    pdf_with_text,
+    plain_zip,
+    png,
+    png_claiming,
+)
 from tests.conftest import run_task
 
 R = "/api/v1/resources"
@@ -117,6 +126,8 @@ async def test_other_types_are_attachments(env):
     ("../../etc/passwd.txt", b"root", 422, "invalid_file_name"),
     ("bell\x07.txt", b"ding", 422, "invalid_file_name"),
     ("program.exe", b"MZ\x90\x00\x03\x00\x00\x00" + bytes(100), 415, "unsupported_type"),
+    ("wide.png", png_claiming(9_000, 9_000), 422, "image_too_large"),  # 81 megapixels
+    ("bomb.png", png_claiming(12_000, 12_000), 422, "image_too_large"),  # 144
 ])
 async def test_refused_uploads_leave_no_row_and_no_object(env, owner_conn, name, data, status, code):
     alice = await make_user(env.client)
