@@ -163,29 +163,34 @@ def _translate(state: str | None, message: str, constraint: str | None, cause: A
     if isinstance(cause, asyncpg.exceptions.DataError):
         # Raised by asyncpg before the query is sent: a parameter it cannot encode
         # (an integer beyond bigint, say). Always the caller's value.
-        return ValidationFailed("A value is out of range", details={"reason": message})
+        log.info("a value the database driver cannot send: %s", message)
+        return ValidationFailed("A value is out of range")
     return translate_sql_error(state, message, constraint)
 
 
 def translate_sql_error(state: str | None, message: str, constraint: str | None) -> AppError | None:
     """Map an error PostgreSQL reported (SQLSTATE, message, constraint) to an
     :class:`AppError`; None if it is ours. Also for errors a SQL function caught and
-    returned (a failed item of a group commit)."""
+    returned (a failed item of a group commit). What the database said (its message,
+    constraint names, values) goes to the log, never into the error a client reads."""
     if state == "P0001" and ":" in message:
         code, _, text = message.partition(":")
         code = code.strip()
         if code in _RAISED_CODES:
             return AppError(text.strip(), code=code, status_code=_RAISED_CODES[code])
     if state == "23505":
+        log.info("refused by the database: %s (constraint %s)", message, constraint)
         code, text = _CONSTRAINT_MESSAGES.get(constraint or "", ("conflict", "Already exists"))
-        return Conflict(text, code=code, details={"constraint": constraint})
+        return Conflict(text, code=code)
     if state == "23503":
-        return NotFound("A referenced row does not exist", details={"constraint": constraint})
+        log.info("refused by the database: %s (constraint %s)", message, constraint)
+        return NotFound("A referenced row does not exist")
     # Includes 22021/22P05 (NUL or unencodable characters) and 54000 (e.g. a value too
     # large for an index): all caused by the submitted data.
     if state in ("23514", "23502", "22001", "22003", "22007", "22008", "22P02", "22023",
                  "22021", "22P05", "54000"):
-        return ValidationFailed("The database rejected a value", details={"reason": message})
+        log.info("refused by the database: %s (constraint %s)", message, constraint)
+        return ValidationFailed("The database rejected a value")
     if state == "42501":
         # Insufficient privilege or an RLS WITH CHECK failure: the caller tried to
         # write something their role may not write.
@@ -292,11 +297,8 @@ def install_error_handlers(app: FastAPI) -> None:
             log.warning("database unavailable: %s", exc.orig)
             return JSONResponse(error_body(err.code, err.message, err.details), 503,
                                 headers=retry_after_header(err))
-        # What the database said (constraint names, its own messages) stays in the log.
-        message, constraint = _db_message(exc)
-        log.info("%s %s refused by the database: %s (constraint %s)", request.method,
-                 request.url.path, message, constraint)
-        return JSONResponse(error_body(err.code, err.message, None), err.status_code)
+        # What the database said (constraint names, its own messages) is in the log only.
+        return JSONResponse(error_body(err.code, err.message, err.details), err.status_code)
 
     @app.exception_handler(ConnectionError)
     async def _unreachable(_: Request, exc: ConnectionError) -> JSONResponse:
@@ -314,6 +316,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("client_disconnected", "The request body was cut off"), 400)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return JSONResponse(error_body("internal_error", "Internal server error"), 500)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Called by the outermost middleware, after the request's context was reset: the
+        # request id comes back from the scope, for the log line and for the client.
+        rid = request.scope.get(observability.REQUEST_ID_SCOPE_KEY)
+        token = observability.request_id.set(rid)
+        try:
+            log.exception("unhandled error", exc_info=exc)
+            body = error_body("internal_error", "Internal server error")
+        finally:
+            observability.request_id.reset(token)
+        return JSONResponse(body, 500, headers={"x-request-id": rid} if rid else None)

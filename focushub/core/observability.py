@@ -168,6 +168,9 @@ def _series(method: str, route: str, status: str) -> tuple[Any, Any]:
     return series
 
 
+REQUEST_ID_SCOPE_KEY = "focushub.request_id"
+
+
 class RequestContextMiddleware:
     """Request id, access log line and request metrics for every HTTP request."""
 
@@ -185,6 +188,9 @@ class RequestContextMiddleware:
                 break
         rid = incoming if _VALID_ID.match(incoming) else f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
         rid_token = request_id.set(rid)
+        # Also in the scope, for the handler of an unexpected error: it runs outside this
+        # middleware, once the context variable is reset.
+        scope[REQUEST_ID_SCOPE_KEY] = rid
         user_token = user_id.set(None)
         path_token = request_path.set(scope.get("path", ""))
         started = time.perf_counter()

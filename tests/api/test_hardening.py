@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
 import pytest
 
 from focushub.app import create_app
+from focushub.core.errors import translate_driver_error
+from focushub.core.observability import ContextFilter
 from focushub.core.ratelimit import Rate
 from focushub.core.settings import Settings
 from tests.api.conftest import JWT_SECRET, make_user
@@ -140,3 +143,48 @@ async def test_a_class_signs_up_from_one_address_but_not_an_endless_stream(setti
                                   json={"email": "pupil1@example.org"})
             statuses.append(r.status_code)
     assert statuses == [202] * 5 + [429]
+
+
+async def test_database_internals_stay_out_of_direct_paths_errors_too(owner_conn):
+    """The hot paths' own transactions (asyncpg directly) answer as the others do: a code
+    and a plain message, not the database's words, its constraint names or the statement's
+    parameters (those go to the log)."""
+    await owner_conn.execute("CREATE TEMP TABLE once (k int CONSTRAINT once_k_key UNIQUE)")
+    await owner_conn.execute("INSERT INTO once VALUES (1)")
+    failures = []
+    for sql, args in (("INSERT INTO once VALUES (1)", ()),
+                      ("SELECT convert_from('\\x00'::bytea, 'UTF8')", ()),
+                      ("SELECT $1::bigint", (2**63,))):
+        with pytest.raises((asyncpg.PostgresError, asyncpg.exceptions.DataError)) as info:
+            await owner_conn.fetch(sql, *args)
+        failures.append(info.value)
+    errors = [translate_driver_error(exc) for exc in failures]
+    assert [(e.status_code, e.code) for e in errors] == [
+        (409, "conflict"), (422, "validation_error"), (422, "validation_error")]
+    for err in errors:
+        said = f"{err.message} {err.details}"
+        assert err.details is None, said
+        assert "once_k_key" not in said and "0x00" not in said and "$1" not in said
+
+
+async def test_an_unexpected_error_names_its_request(settings, engine, caplog):
+    """A 500 carries the request id that its log line carries, in the body and the header,
+    so that a user's report finds the traceback."""
+    app = create_app(settings, engine=engine)
+
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.router.add_api_route("/api/v1/test-boom", boom)
+    app.router.routes.insert(0, app.router.routes.pop())
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    caplog.handler.addFilter(ContextFilter())  # as the server's log handler has
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        with caplog.at_level("ERROR", logger="focushub.errors"):
+            r = await http.get("/api/v1/test-boom", headers={"X-Request-ID": "report-me-42"})
+    assert r.status_code == 500
+    assert r.json()["error"] == {"code": "internal_error", "message": "Internal server error",
+                                 "details": None, "request_id": "report-me-42"}
+    assert r.headers["x-request-id"] == "report-me-42"
+    record = next(rec for rec in caplog.records if rec.getMessage() == "unhandled error")
+    assert record.request_id == "report-me-42"
