@@ -232,12 +232,17 @@ def _short(part: Any) -> Any:
     return part[:100] if isinstance(part, str) else part
 
 
-def retry_after_header(exc: AppError) -> dict[str, str] | None:
-    """``Retry-After`` for a 429 or 503 whose details say when (``retry_after_seconds``)."""
-    if exc.status_code in (429, 503) and isinstance(exc.details, dict):
+def response_headers(exc: AppError) -> dict[str, str] | None:
+    """The headers HTTP asks of an error: ``Retry-After`` for a 429 or 503 whose details say
+    when (``retry_after_seconds``), ``Content-Range: bytes */size`` for a 416 (RFC 9110)."""
+    if not isinstance(exc.details, dict):
+        return None
+    if exc.status_code in (429, 503):
         seconds = exc.details.get("retry_after_seconds")
         if seconds is not None:
             return {"Retry-After": str(int(seconds))}
+    if exc.status_code == 416 and isinstance(exc.details.get("size"), int):
+        return {"Content-Range": f"bytes */{exc.details['size']}"}
     return None
 
 
@@ -254,7 +259,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status_code,
-                            headers=retry_after_header(exc))
+                            headers=response_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -296,7 +301,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if err.status_code == 503:
             log.warning("database unavailable: %s", exc.orig)
             return JSONResponse(error_body(err.code, err.message, err.details), 503,
-                                headers=retry_after_header(err))
+                                headers=response_headers(err))
         # What the database said (constraint names, its own messages) is in the log only.
         return JSONResponse(error_body(err.code, err.message, err.details), err.status_code)
 
@@ -306,7 +311,7 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("database unreachable: %s", exc)
         err = database_unavailable()
         return JSONResponse(error_body(err.code, err.message, err.details), 503,
-                            headers=retry_after_header(err))
+                            headers=response_headers(err))
 
     @app.exception_handler(ClientDisconnect)
     async def _gone(_: Request, exc: ClientDisconnect) -> JSONResponse:

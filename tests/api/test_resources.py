@@ -76,6 +76,7 @@ async def test_upload_download_ranges_and_validators(env, owner_conn):
     assert r.status_code == 206 and r.content == data[-7:]
     r = await env.client.get(body["file"]["url"], headers={"Range": f"bytes={len(data)}-"})
     assert r.status_code == 416 and r.json()["error"]["code"] == "range_not_satisfiable"
+    assert r.headers["content-range"] == f"bytes */{len(data)}"
 
     await env.work()  # preview and text
     r = await env.client.get(f"{R}/{body['id']}")
