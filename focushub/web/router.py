@@ -196,6 +196,14 @@ async def login(request: Request, page: PageDep, rt: RtDep,
     return redirect(request, page, _safe_next(next))
 
 
+# The sign-up refusals that belong to one field: (field, what is said next to it).
+SIGNUP_FIELD_ERRORS = {
+    "username_taken": ("username", "This username is taken; choose another one."),
+    "email_taken": ("email", "An account with this email already exists. Log in, or reset "
+                             "your password if you forgot it."),
+}
+
+
 @router.get("/signup", response_class=HTMLResponse)
 async def signup_page(request: Request, page: PageDep) -> Response:
     return render(request, page, "signup.html")
@@ -215,9 +223,18 @@ async def signup(request: Request, page: PageDep, rt: RtDep,
         tokens = await auth_service.sign_up(rt, data, client=client_address(request))
     except ValidationError as exc:
         return render(request, page, "signup.html", status=422, errors=_errors(exc), form=form)
-    except AppError as exc:
-        return render(request, page, "signup.html", status=exc.status_code,
-                      errors=[exc.message], form=form)
+    except (AppError, DBAPIError) as exc:
+        # A taken username or email arrives from the database's unique keys (409): said
+        # next to its field, with what was typed (never the password).
+        error = as_app_error(exc)
+        if error is None or error.status_code >= 500:
+            raise
+        field = SIGNUP_FIELD_ERRORS.get(error.code)
+        if field is not None:
+            return render(request, page, "signup.html", status=error.status_code, form=form,
+                          field_errors={field[0]: field[1]})
+        return render(request, page, "signup.html", status=error.status_code,
+                      errors=[error.message], form=form)
     session.start(page, tokens, rt)
     return redirect(request, page, "/?welcome=1")
 

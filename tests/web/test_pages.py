@@ -1210,3 +1210,25 @@ async def test_invitations_and_message_requests_in_the_chat_pages(browser):
     page = (await browser.get(r.headers["location"])).text
     assert "@tova is in the chat now." in page and "(invited)" not in page
     assert '<a href="/u/tova">@tova</a>' in page
+
+
+async def test_a_taken_username_or_email_keeps_the_signup_form(browser):
+    await sign_up(browser, "taken")
+    browser.cookies.clear()
+    page = await browser.get("/signup")
+    r = await browser.post("/signup", data={
+        "csrf_token": csrf(page.text), "email": "fresh@example.org", "full_name": "Fresh Person",
+        "username": "taken", "password": "a secret passphrase"})
+    assert r.status_code == 409 and "text/html" in r.headers["content-type"]
+    assert 'id="username-error"' in r.text and "This username is taken" in r.text
+    assert 'aria-invalid="true"' in r.text
+    assert 'value="fresh@example.org"' in r.text and 'value="Fresh Person"' in r.text
+    assert 'value="taken"' in r.text
+    assert "a secret passphrase" not in r.text  # the password is never sent back
+    r = await browser.post("/signup", data={
+        "csrf_token": csrf(page.text), "email": "TAKEN@example.org", "full_name": "Other",
+        "username": "other_name", "password": "a secret passphrase"})
+    assert r.status_code == 409
+    assert 'id="email-error"' in r.text and "already exists" in r.text
+    assert 'value="other_name"' in r.text and 'value="TAKEN@example.org"' in r.text
+    assert "fh_access" not in browser.cookies
