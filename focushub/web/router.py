@@ -17,7 +17,7 @@ from fastapi import Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
-from pydantic import ValidationError
+from pydantic import StringConstraints, ValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.background import BackgroundTask
 
@@ -51,6 +51,7 @@ from focushub.core.deps import client_address
 from focushub.core.errors import AppError, as_app_error
 from focushub.core.routing import Router
 from focushub.core.runtime import Runtime
+from focushub.core.schemas import Password
 from focushub.feed import service as feed_service
 from focushub.feed.schemas import FeedParams
 from focushub.files.responses import file_response
@@ -109,6 +110,12 @@ def _highlight(snippet: str) -> Markup:
 
 templates.env.filters["highlight"] = _highlight
 templates.env.globals["static_url"] = assets.static_url
+
+# The password rule the server enforces (core/schemas.Password), for every form that sets one.
+_PASSWORD_RULE = next(m for m in Password.__metadata__ if isinstance(m, StringConstraints))
+PASSWORD_MIN, PASSWORD_MAX = _PASSWORD_RULE.min_length, _PASSWORD_RULE.max_length
+templates.env.globals["password_min"] = PASSWORD_MIN
+templates.env.globals["password_max"] = PASSWORD_MAX
 
 # No inline script or style anywhere: htmx is told not to inject its indicator styles.
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -1331,7 +1338,7 @@ async def change_password(request: Request, page: PageDep, rt: RtDep,
         if "current_password" in fields:
             errors.append("Enter your current password")
         if "new_password" in fields:
-            errors.append("The new password needs 8 to 256 characters")
+            errors.append(f"The new password needs {PASSWORD_MIN} to {PASSWORD_MAX} characters")
     if new_password != confirm_password:
         errors.append("The new password and its confirmation are not the same")
     if errors:

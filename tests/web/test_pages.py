@@ -1232,3 +1232,26 @@ async def test_a_taken_username_or_email_keeps_the_signup_form(browser):
     assert 'id="email-error"' in r.text and "already exists" in r.text
     assert 'value="other_name"' in r.text and 'value="TAKEN@example.org"' in r.text
     assert "fh_access" not in browser.cookies
+
+
+async def test_every_password_form_states_the_server_s_rule(browser):
+    """The signup, reset and account pages ask for the length the server enforces."""
+    from focushub.core.schemas import Password
+
+    rule = next(m for m in Password.__metadata__ if hasattr(m, "min_length"))
+    least = rule.min_length
+    pages = [(await browser.get("/signup")).text,
+             (await browser.get("/password-reset?token=" + "t" * 20)).text]
+    await sign_up(browser, "rules")
+    pages.append((await browser.get("/settings/account")).text)
+    for html in pages:
+        assert re.findall(r'minlength="(\d+)"', html), "a password field with a minimum"
+        assert set(re.findall(r'minlength="(\d+)"', html)) == {str(least)}
+        assert f"At least {least} characters" in html
+    # A password of exactly that length is accepted by the page's server as well.
+    browser.cookies.clear()
+    page = await browser.get("/signup")
+    r = await browser.post("/signup", data={
+        "csrf_token": csrf(page.text), "email": "short@example.org", "full_name": "Short",
+        "username": "short", "password": "x" * least})
+    assert r.status_code == 303
