@@ -144,12 +144,22 @@ def render(request: Request, page: PageSession, template: str, status: int = 200
     response.headers["Content-Security-Policy"] = PAGE_CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
+    _keep_private(response, page)
     session.write_cookies(response, request, page)
     return response
 
 
+def _keep_private(response: Response, page: PageSession) -> None:
+    """A signed-in user's page (or the answer that ends a session) is never stored by the
+    browser: after logging out, Back must not show it again from the cache. Pages for
+    anonymous visitors keep their default caching."""
+    if page.signed_in or page.clear:
+        response.headers["Cache-Control"] = "no-store"
+
+
 def redirect(request: Request, page: PageSession, to: str) -> Response:
     response = RedirectResponse(to, status_code=303)
+    _keep_private(response, page)
     session.write_cookies(response, request, page)
     return response
 

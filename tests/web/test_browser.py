@@ -376,3 +376,19 @@ async def test_chat_read_receipts_presence_and_earlier_messages_live(open_site, 
     await expect(ivy.locator('#people li[data-username="ivy"] .presence')).to_have_text("online")
     assert errors == [], errors
     await contexts[0].close()
+
+
+async def test_back_after_logging_out_does_not_show_the_signed_in_page(site, browser):
+    context = await browser.new_context()
+    page = await context.new_page()
+    await sign_up(page, site, "backy")
+    await page.goto(f"{site}/settings/profile")
+    await page.get_by_role("heading", name="Your profile").wait_for()
+    await page.get_by_role("button", name="Log out").click()
+    await page.wait_for_url(f"{site}/")
+    await page.get_by_role("link", name="Log in").first.wait_for()
+    await page.go_back()
+    # Fetched again, not restored: the signed-out visitor is sent to the login page.
+    await page.wait_for_url(re.compile(r".*/login\?next=%2Fsettings%2Fprofile$"))
+    assert await page.get_by_role("button", name="Log out").count() == 0
+    await context.close()

@@ -1255,3 +1255,20 @@ async def test_every_password_form_states_the_server_s_rule(browser):
         "csrf_token": csrf(page.text), "email": "short@example.org", "full_name": "Short",
         "username": "short", "password": "x" * least})
     assert r.status_code == 303
+
+
+async def test_signed_in_pages_are_never_stored_by_the_browser(browser):
+    """Back after logging out must not show a signed-in page from the browser's cache."""
+    anonymous = await browser.get("/questions")
+    assert "no-store" not in anonymous.headers.get("cache-control", "")  # public: as before
+    await sign_up(browser, "cachy")
+    for path in ("/", "/questions", "/settings/profile", "/settings/account", "/notifications",
+                 "/chat", "/notifications/badge"):
+        r = await browser.get(path)
+        assert r.status_code == 200, path
+        assert r.headers.get("cache-control") == "no-store", path
+    home = await browser.get("/")
+    r = await browser.post("/logout", data={"csrf_token": csrf(home.text)})
+    assert r.status_code == 303 and r.headers.get("cache-control") == "no-store"
+    after = await browser.get("/questions")
+    assert "no-store" not in after.headers.get("cache-control", "")
