@@ -380,8 +380,8 @@ async def comment(request: Request, page: PageDep, rt: RtDep, post_id: UUID,
         return gone
     try:
         data = CommentCreate(content=content, parent_id=parent_id)
-    except ValidationError:
-        return redirect(request, page, f"/posts/{post_id}#comments")
+    except ValidationError:  # blank: said on the post page, above its comment form
+        return redirect(request, page, f"/posts/{post_id}?error=empty-comment#comments")
     made = await comments_service.create_comment(rt, page.caller, post_id, data)
     return redirect(request, page, f"/posts/{post_id}#comment-{made.id}")
 
@@ -483,7 +483,7 @@ async def answer(request: Request, page: PageDep, rt: RtDep, question_id: UUID,
     try:
         data = AnswerCreate(content=content)
     except ValidationError:
-        return redirect(request, page, f"/questions/{question_id}?error=empty-answer")
+        return redirect(request, page, f"/questions/{question_id}?error=empty-answer#answer")
     await answers_service.create_answer(rt, page.caller, question_id, data)
     return redirect(request, page, f"/questions/{question_id}#answers")
 

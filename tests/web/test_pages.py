@@ -1272,3 +1272,34 @@ async def test_signed_in_pages_are_never_stored_by_the_browser(browser):
     assert r.status_code == 303 and r.headers.get("cache-control") == "no-store"
     after = await browser.get("/questions")
     assert "no-store" not in after.headers.get("cache-control", "")
+
+
+async def test_blank_comments_answers_and_group_names_are_said_on_the_page(browser):
+    await sign_up(browser, "blanky")
+    post_url = await new_post(browser, "Blank test", "Some text.")
+    page = await browser.get(post_url)
+    r = await browser.post(f"{post_url}/comments", data={"csrf_token": csrf(page.text),
+                                                         "content": "   "})
+    assert r.status_code == 303
+    shown = await browser.get(r.headers["location"])
+    assert 'role="alert"' in shown.text and "Your comment was not posted: it was empty" in shown.text
+    assert "it was empty" not in (await browser.get(post_url)).text
+
+    ask = await browser.get("/questions/ask")
+    r = await browser.post("/questions/ask", data={"csrf_token": csrf(ask.text),
+                                                   "title": "Why is the sky blue?",
+                                                   "content": "Rayleigh?"})
+    q_url = r.headers["location"]
+    r = await browser.post(f"{q_url}/answers", data={"csrf_token": csrf(ask.text),
+                                                     "content": " \n "})
+    assert r.status_code == 303
+    shown = await browser.get(r.headers["location"])
+    assert 'id="answer-error"' in shown.text and "Your answer was not posted" in shown.text
+    assert 'aria-invalid="true" aria-describedby="answer-error"' in shown.text
+
+    chat = await browser.get("/chat")
+    r = await browser.post("/chat", data={"csrf_token": csrf(chat.text), "name": "  "})
+    assert r.status_code == 303
+    shown = await browser.get(r.headers["location"])
+    assert 'id="chat-group-error"' in shown.text and "give it a name" in shown.text
+    assert "give it a name" not in (await browser.get("/chat")).text
