@@ -10,7 +10,7 @@ import string
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from fastapi import Depends, File, Form, Path, Query, Request, UploadFile
@@ -514,9 +514,18 @@ async def rate_ai(request: Request, page: PageDep, rt: RtDep, answer_id: UUID,
 @router.get("/resources", response_class=HTMLResponse)
 async def resources_page(request: Request, page: PageDep, rt: RtDep,
                          params: Annotated[ResourceListParams, Query()]) -> Response:
+    """Public resources, or with ``mine=true`` the caller's own (private ones too), a page at
+    a time: the "Load more" link carries the filters and the next cursor."""
+    if params.mine and not page.signed_in:
+        return redirect(request, page, "/login?next=%2Fresources%3Fmine%3Dtrue")
     result = await resources_service.list_resources(rt, page.caller, params)
+    more = None
+    if result.next_cursor:
+        query = {name: ("true" if value is True else value) for name, value in
+                 params.model_dump(exclude={"cursor"}, exclude_defaults=True).items()}
+        more = "/resources?" + urlencode({**query, "cursor": result.next_cursor})
     return render(request, page, "resources.html", items=result.items,
-                  next_cursor=result.next_cursor, params=params)
+                  next_cursor=result.next_cursor, more=more, params=params)
 
 
 @router.get("/resources/new", response_class=HTMLResponse)

@@ -185,7 +185,8 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
 
     shared = ["/", post, "/questions", question, "/search?q=loops", "/u/bea", "/resources",
               resource]
-    signed_in = [*shared, "/questions/ask", "/notifications", "/settings/profile", "/chat", room,
+    signed_in = [*shared, "/resources?mine=true", "/questions/ask", "/notifications",
+                 "/settings/profile", "/chat", room,
                  f"{room}?before=3", request_room, group_room,
                  "/posts/new", "/resources/new", "/admin", "/admin/reports",
                  f"/report?type=post&id={post.rsplit('/', 1)[1]}&back={post}",

@@ -1303,3 +1303,43 @@ async def test_blank_comments_answers_and_group_names_are_said_on_the_page(brows
     shown = await browser.get(r.headers["location"])
     assert 'id="chat-group-error"' in shown.text and "give it a name" in shown.text
     assert "give it a name" not in (await browser.get("/chat")).text
+
+
+async def upload(browser: httpx.AsyncClient, title: str, is_public: bool = True,
+                 content: bytes = b"plain notes\n") -> str:
+    """A text resource uploaded through the form; its page's path."""
+    form = await browser.get("/resources/new")
+    data = {"csrf_token": csrf(form.text), "title": title}
+    if is_public:
+        data["is_public"] = "true"
+    r = await browser.post("/resources/new", data=data,
+                           files={"file": (f"{title.replace(' ', '_')}.txt", content,
+                                           "text/plain")})
+    assert r.status_code == 303, r.text
+    return r.headers["location"]
+
+
+async def test_resources_page_on_and_my_resources_show_private_ones(browser):
+    await sign_up(browser, "uploader")
+    for n in range(3):
+        await upload(browser, f"Public notes {n}")
+    secret = await upload(browser, "Secret notes", is_public=False)
+    listing = await browser.get("/resources?limit=2")
+    assert listing.text.count('class="card"') == 2
+    more = re.search(r'<li class="more">\s*<a href="(/resources\?[^"]+)"', listing.text)
+    assert more, "a link to the next page"
+    second = await browser.get(more.group(1).replace("&amp;", "&"))
+    assert second.status_code == 200 and "limit=2" in more.group(1)
+    titles = re.findall(r'class="title" href="/resources/[^"]+">([^<]+)<', listing.text + second.text)
+    assert sorted(titles) == ["Public notes 0", "Public notes 1", "Public notes 2"]
+    assert "Secret notes" not in listing.text + second.text  # public list only
+    # The signed-in user finds their own, the private one too, from a link on the page.
+    assert 'href="/resources?mine=true"' in listing.text
+    mine = await browser.get("/resources?mine=true")
+    assert mine.status_code == 200 and "<h1>My resources</h1>" in mine.text
+    assert f'href="{secret}"' in mine.text and "private" in mine.text
+    # Signed out there is nothing of one's own: the login, then back here.
+    browser.cookies.clear()
+    r = await browser.get("/resources?mine=true")
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fresources%3Fmine%3Dtrue"
+    assert 'href="/resources?mine=true"' not in (await browser.get("/resources")).text
