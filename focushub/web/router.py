@@ -48,14 +48,16 @@ from focushub.comments import service as comments_service
 from focushub.comments.schemas import CommentCreate, CommentListParams
 from focushub.content.fields import split_tags
 from focushub.core.deps import client_address
-from focushub.core.errors import AppError, as_app_error
+from focushub.core.errors import AppError, NotFound, as_app_error
 from focushub.core.routing import Router
 from focushub.core.runtime import Runtime
 from focushub.core.schemas import Password
 from focushub.feed import service as feed_service
 from focushub.feed.schemas import FeedParams
+from focushub.files.responses import CSP as FILE_CSP
 from focushub.files.responses import file_response
 from focushub.files.sniff import inline
+from focushub.integrations.storage import ObjectMissing
 from focushub.follows import service as follows_service
 from focushub.notifications import service as notifications_service
 from focushub.notifications.schemas import (
@@ -562,6 +564,46 @@ async def upload(request: Request, page: PageDep, rt: RtDep,
 async def resource_page(request: Request, page: PageDep, rt: RtDep, resource_id: UUID) -> Response:
     resource = await resources_service.get_resource(rt, page.caller, resource_id)
     return render(request, page, "resource.html", r=resource)
+
+
+@router.get("/resources/{resource_id}/file")
+async def resource_file(request: Request, page: PageDep, rt: RtDep, resource_id: UUID) -> Response:
+    """The resource's file as the page's caller (the session cookie; the API's
+    ``/api/v1/resources/{id}/file`` wants a bearer token, so an owner's private file was a
+    404 from the page): the same service call, download counting and ``file_response``
+    (validators, ranges, nosniff, a sandboxing policy) as the API."""
+    stored, show_inline = await resources_service.open_file(
+        rt, page.caller, resource_id, client_address=client_address(request),
+        count="if-none-match" not in request.headers)
+    response = await file_response(
+        rt.storage, stored.storage_key, headers=request.headers,
+        content_type=stored.content_type, size=stored.size, sha256=stored.sha256,
+        modified_at=stored.created_at, name=stored.file_name, inline=show_inline)
+    session.write_cookies(response, request, page)
+    return response
+
+
+@router.get("/resources/{resource_id}/preview")
+async def resource_preview(request: Request, page: PageDep, rt: RtDep,
+                           resource_id: UUID) -> Response:
+    """The resource's preview image as the page's caller, with the API's headers (its
+    ``…/preview``: an ETag, no caching without revalidation, nosniff, the files' policy)."""
+    stored = await resources_service.open_preview(rt, page.caller, resource_id)
+    assert stored.preview_key is not None
+    etag = f'"{stored.sha256}.preview"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache",
+               "X-Content-Type-Options": "nosniff", "Content-Security-Policy": FILE_CSP,
+               "Cross-Origin-Resource-Policy": "same-origin"}
+    if request.headers.get("if-none-match") == etag:
+        response = Response(status_code=304, headers=headers)
+    else:
+        try:
+            data = b"".join([chunk async for chunk in rt.storage.read(stored.preview_key)])
+        except ObjectMissing:
+            raise NotFound("The preview is missing from storage", code="preview_missing") from None
+        response = Response(data, media_type="image/jpeg", headers=headers)
+    session.write_cookies(response, request, page)
+    return response
 
 
 # --- search, people, notifications ----------------------------------------------------------------

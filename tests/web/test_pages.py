@@ -26,6 +26,7 @@ async def browser(test_db, tmp_path) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app, client=("198.51.100.4", 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        client.app = app  # type: ignore[attr-defined]
         yield client
     await app.state.runtime.stop()
 
@@ -1306,15 +1307,15 @@ async def test_blank_comments_answers_and_group_names_are_said_on_the_page(brows
 
 
 async def upload(browser: httpx.AsyncClient, title: str, is_public: bool = True,
-                 content: bytes = b"plain notes\n") -> str:
+                 content: bytes = b"plain notes\n", name: str = "notes.txt",
+                 content_type: str = "text/plain") -> str:
     """A text resource uploaded through the form; its page's path."""
     form = await browser.get("/resources/new")
     data = {"csrf_token": csrf(form.text), "title": title}
     if is_public:
         data["is_public"] = "true"
     r = await browser.post("/resources/new", data=data,
-                           files={"file": (f"{title.replace(' ', '_')}.txt", content,
-                                           "text/plain")})
+                           files={"file": (name, content, content_type)})
     assert r.status_code == 303, r.text
     return r.headers["location"]
 
@@ -1343,3 +1344,41 @@ async def test_resources_page_on_and_my_resources_show_private_ones(browser):
     r = await browser.get("/resources?mine=true")
     assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fresources%3Fmine%3Dtrue"
     assert 'href="/resources?mine=true"' not in (await browser.get("/resources")).text
+
+
+async def test_the_owner_downloads_and_previews_a_private_resource_from_its_page(browser):
+    import asyncio
+
+    from tests.api.files_support import png
+
+    await sign_up(browser, "keeper")
+    image = png((64, 48))
+    path = await upload(browser, "My diagram", is_public=False, content=image,
+                        name="diagram.png", content_type="image/png")
+    rt = browser.app.state.runtime  # type: ignore[attr-defined]
+    await asyncio.wait_for(rt.jobs.run_worker(rt, wait=False), 60)  # makes the preview
+    shown = await browser.get(path)
+    download = re.search(r'<a class="button" href="([^"]+)" download>', shown.text).group(1)
+    preview = re.search(r'<img class="preview" src="([^"]+)"', shown.text).group(1)
+    assert download == f"{path}/file" and preview == f"{path}/preview"  # the session's routes
+    r = await browser.get(download)
+    assert r.status_code == 200 and r.content == image
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in r.headers["content-security-policy"]
+    assert r.headers["etag"] and r.headers["content-disposition"].startswith("inline")
+    assert r.headers["cache-control"] == "private, no-cache"
+    again = await browser.get(download, headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+    part = await browser.get(download, headers={"Range": "bytes=0-3"})
+    assert part.status_code == 206 and part.content == image[:4]
+    r = await browser.get(preview)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in r.headers["content-security-policy"]
+    # Private: nobody else gets it, signed in or not.
+    await sign_up_fresh(browser, "peeker")
+    for url in (path, download, preview):
+        assert (await browser.get(url)).status_code == 404, url
+    browser.cookies.clear()
+    for url in (download, preview):
+        assert (await browser.get(url)).status_code == 404, url
