@@ -46,6 +46,7 @@ from focushub.chat.schemas import (
 )
 from focushub.comments import service as comments_service
 from focushub.comments.schemas import CommentCreate, CommentListParams
+from focushub.core.pagination import MAX_LIMIT
 from focushub.content.fields import split_tags
 from focushub.core.deps import client_address
 from focushub.core.errors import AppError, NotFound, as_app_error
@@ -363,13 +364,83 @@ async def new_post(request: Request, page: PageDep, rt: RtDep,
     return redirect(request, page, f"/posts/{post.id}")
 
 
+# How far a page looks for a comment or answer it was asked to show (``?comment=``,
+# ``?answer=``), in pages of MAX_LIMIT: past that the first page is shown.
+FIND_PAGES = 50
+
+
+def _holds(items: list[Any], wanted: UUID) -> bool:
+    """Whether ``wanted`` is among ``items`` or, for comments, their shown replies."""
+    return any(item.id == wanted or _holds(getattr(item, "replies", []), wanted)
+               for item in items)
+
+
+async def _page_holding(wanted: UUID, first: Any, fetch: Any) -> Any | None:
+    """The page (``Page``) holding ``wanted``, walking on from page ``first`` with
+    ``fetch(cursor)``; None when it is not shown on any of the pages looked at."""
+    found = first
+    for _ in range(FIND_PAGES):
+        if _holds(found.items, wanted):
+            return found
+        if found.next_cursor is None:
+            return None
+        found = await fetch(found.next_cursor)
+    return None
+
+
 @router.get("/posts/{post_id}", response_class=HTMLResponse)
-async def post_page(request: Request, page: PageDep, rt: RtDep, post_id: UUID) -> Response:
+async def post_page(request: Request, page: PageDep, rt: RtDep, post_id: UUID,
+                    cursor: Annotated[str | None, Query(max_length=500)] = None,
+                    comment: UUID | None = None,
+                    thread: UUID | None = None) -> Response:
+    """The post and a page of its comments: the first, the one after ``cursor`` (the "Show
+    more comments" link; htmx puts its comments in place), or the one showing ``comment``
+    (where a new comment lands). A reply that no page of the post shows (under "more
+    replies") is shown in its ``thread``, the replies of the comment it answers."""
     post = await posts_service.get_post(rt, page.caller, post_id)
     comments = await comments_service.list_post_comments(rt, page.caller, post_id,
-                                                         CommentListParams())
+                                                         CommentListParams(cursor=cursor))
+    later = cursor is not None
+    if comment is not None and cursor is None and not _holds(comments.items, comment):
+        async def fetch(after: str) -> Any:
+            return await comments_service.list_post_comments(
+                rt, page.caller, post_id, CommentListParams(cursor=after, limit=MAX_LIMIT))
+
+        found = await _page_holding(comment, comments, fetch)
+        if found is not None:
+            comments, later = found, True
+        elif thread is not None:
+            return redirect(request, page, f"/posts/{post_id}/comments/{thread}"
+                                           f"?comment={comment}#comment-{comment}")
+    more = f"/posts/{post_id}?cursor={quote(comments.next_cursor, safe='')}" \
+        if comments.next_cursor else None
     return render(request, page, "post.html", post=post, comments=comments.items,
-                  more_comments=comments.next_cursor)
+                  more_comments=more, later=later)
+
+
+@router.get("/posts/{post_id}/comments/{comment_id}", response_class=HTMLResponse)
+async def comment_thread(request: Request, page: PageDep, rt: RtDep, post_id: UUID,
+                         comment_id: UUID,
+                         cursor: Annotated[str | None, Query(max_length=500)] = None,
+                         comment: UUID | None = None) -> Response:
+    """The replies to a comment, a page at a time (the "N more replies" link: a page of its
+    own without JavaScript; with htmx, its replies replace the few shown under the
+    comment). ``comment``: the page of replies showing that one."""
+    post = await posts_service.get_post(rt, page.caller, post_id)
+    replies = await comments_service.list_replies(rt, page.caller, comment_id,
+                                                  CommentListParams(cursor=cursor))
+    if replies.items and replies.items[0].post_id != post_id:
+        raise NotFound("There is no such comment on this post", code="comment_not_found")
+    if comment is not None and cursor is None and not _holds(replies.items, comment):
+        async def fetch(after: str) -> Any:
+            return await comments_service.list_replies(
+                rt, page.caller, comment_id, CommentListParams(cursor=after, limit=MAX_LIMIT))
+
+        replies = await _page_holding(comment, replies, fetch) or replies
+    path = f"/posts/{post_id}/comments/{comment_id}"
+    more = f"{path}?cursor={quote(replies.next_cursor, safe='')}" if replies.next_cursor else None
+    return render(request, page, "comment_thread.html", post=post, parent_id=comment_id,
+                  replies=replies.items, more_replies=more)
 
 
 @router.post("/posts/{post_id}/comments")
@@ -385,7 +456,9 @@ async def comment(request: Request, page: PageDep, rt: RtDep, post_id: UUID,
     except ValidationError:  # blank: said on the post page, above its comment form
         return redirect(request, page, f"/posts/{post_id}?error=empty-comment#comments")
     made = await comments_service.create_comment(rt, page.caller, post_id, data)
-    return redirect(request, page, f"/posts/{post_id}#comment-{made.id}")
+    # To the page of comments that shows it (a post's first page holds only the oldest).
+    thread = f"&thread={parent_id}" if parent_id else ""
+    return redirect(request, page, f"/posts/{post_id}?comment={made.id}{thread}#comment-{made.id}")
 
 
 @router.post("/vote/{votable_type}/{votable_id}")

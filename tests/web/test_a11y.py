@@ -65,7 +65,8 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
     post = page.url.removeprefix(site)
     await page.get_by_label("Your comment (Markdown)").fill("A comment with *emphasis*.")
     await page.get_by_role("button", name="Comment").click()
-    await page.wait_for_load_state()
+    await page.wait_for_url(re.compile(r".*#comment-[0-9a-f-]{36}$"))
+    thread = f"{post}/comments/{page.url.rsplit('comment-', 1)[1]}"  # its replies' own page
     await page.goto(f"{site}/questions/ask")
     await page.get_by_label("Title").fill("How do loops end?")
     await page.get_by_label("Details (Markdown)").fill("When does `while` stop?")
@@ -183,8 +184,8 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
     state = await context.storage_state()
     await context.close()
 
-    shared = ["/", post, "/questions", question, "/search?q=loops", "/u/bea", "/resources",
-              resource]
+    shared = ["/", post, thread, "/questions", question, "/search?q=loops", "/u/bea",
+              "/resources", resource]
     signed_in = [*shared, "/resources?mine=true", "/questions/ask", "/notifications",
                  "/settings/profile", "/chat", room,
                  f"{room}?before=3", request_room, group_room,

@@ -1382,3 +1382,56 @@ async def test_the_owner_downloads_and_previews_a_private_resource_from_its_page
     browser.cookies.clear()
     for url in (download, preview):
         assert (await browser.get(url)).status_code == 404, url
+
+
+def _location_path(r: httpx.Response) -> str:
+    """A redirect's target without its fragment (which a browser keeps to itself)."""
+    assert r.status_code == 303, r.text
+    return r.headers["location"].split("#", 1)[0]
+
+
+async def test_every_comment_and_reply_of_a_busy_post_can_be_reached(open_site):
+    browser = open_site
+    await sign_up(browser, "talker")
+    post_url = await new_post(browser, "Busy post", "Everyone comments.")
+    token = csrf((await browser.get(post_url)).text)
+    ids = []
+    for n in range(21):
+        r = await browser.post(f"{post_url}/comments", data={"csrf_token": token,
+                                                             "content": f"Comment number {n}"})
+        ids.append(r.headers["location"].rsplit("comment-", 1)[1])
+    first = await browser.get(post_url)
+    assert "Comment number 19" in first.text and "Comment number 20" not in first.text
+    more = re.search(r'<li class="more"><a href="([^"]+)"', first.text)
+    assert more and "Show more comments" in first.text
+    later = await browser.get(more.group(1).split("#")[0])
+    assert "Comment number 20" in later.text and "Comment number 0<" not in later.text
+    assert 'href="/posts/' in later.text and "Show comments from the start" in later.text
+    # The 21st comment's redirect lands on a page that shows it.
+    r = await browser.post(f"{post_url}/comments", data={"csrf_token": token,
+                                                         "content": "The newest one"})
+    newest = r.headers["location"].rsplit("comment-", 1)[1]
+    shown = await browser.get(_location_path(r))
+    assert f'id="comment-{newest}"' in shown.text and "The newest one" in shown.text
+
+    # Five replies to the first comment: three shown under it, a link to all of them.
+    for n in range(5):
+        r = await browser.post(f"{post_url}/comments", data={
+            "csrf_token": token, "content": f"Reply number {n}", "parent_id": ids[0]})
+    first = await browser.get(post_url)
+    assert "Reply number 2" in first.text and "Reply number 3" not in first.text
+    thread = f"{post_url}/comments/{ids[0]}"
+    assert f'<a href="{thread}"' in first.text and "2 more replies" in first.text
+    replies = await browser.get(thread)
+    assert replies.status_code == 200
+    assert all(f"Reply number {n}" in replies.text for n in range(5))
+    assert "Comment number 1<" not in replies.text
+    # The last reply's redirect ends where it is shown: under "more replies", in its thread.
+    last_reply = r.headers["location"].rsplit("comment-", 1)[1]
+    r = await browser.get(_location_path(r))
+    assert r.status_code == 303 and r.headers["location"].startswith(thread)
+    r = await browser.get(_location_path(r))
+    assert r.status_code == 200 and f'id="comment-{last_reply}"' in r.text
+    # A comment id of another post shows nothing of it.
+    other = await new_post(browser, "Quiet post", "Nobody comments.")
+    assert (await browser.get(f"{other}/comments/{ids[0]}")).status_code == 404
