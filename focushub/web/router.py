@@ -28,7 +28,7 @@ from focushub.admin.schemas import AdminUserListParams, AdminUserUpdate, AuditLo
 from focushub.ai import service as ai_service
 from focushub.ai.schemas import FeedbackUpdate
 from focushub.answers import service as answers_service
-from focushub.answers.schemas import AnswerCreate
+from focushub.answers.schemas import AnswerCreate, AnswerRead
 from focushub.auth import service as auth_service
 from focushub.auth.schemas import EmailCreate, LoginCreate, PasswordResetConfirm, SignupCreate
 from focushub.chat import service as chat_service
@@ -46,7 +46,7 @@ from focushub.chat.schemas import (
 )
 from focushub.comments import service as comments_service
 from focushub.comments.schemas import CommentCreate, CommentListParams
-from focushub.core.pagination import MAX_LIMIT
+from focushub.core.pagination import MAX_LIMIT, Page
 from focushub.content.fields import split_tags
 from focushub.core.deps import client_address
 from focushub.core.errors import AppError, NotFound, as_app_error
@@ -541,12 +541,31 @@ async def ask(request: Request, page: PageDep, rt: RtDep,
 
 
 @router.get("/questions/{question_id}", response_class=HTMLResponse)
-async def question_page(request: Request, page: PageDep, rt: RtDep, question_id: UUID) -> Response:
+async def question_page(request: Request, page: PageDep, rt: RtDep, question_id: UUID,
+                        cursor: Annotated[str | None, Query(max_length=500)] = None,
+                        answer: UUID | None = None) -> Response:
+    """The question and a page of its answers: the first (with the question), the one after
+    ``cursor`` (the "Show more answers" link; htmx puts them in place), or the one showing
+    ``answer`` (where a new answer lands: answers are in score order)."""
     question = await questions_service.get_question(
         rt, page.caller, question_id,
         client_address=client_address(request),
         view_key_secret=rt.jwt_secret)
-    return render(request, page, "question.html", q=question)
+    answers = Page[AnswerRead](items=question.answers, next_cursor=question.answers_next_cursor)
+    if cursor is not None:
+        answers = await answers_service.list_answers(rt, page.caller, question_id, cursor=cursor,
+                                                     limit=questions_service.DETAIL_ANSWERS)
+    elif answer is not None:
+        async def fetch(after: str) -> Any:
+            return await answers_service.list_answers(rt, page.caller, question_id,
+                                                      cursor=after, limit=MAX_LIMIT)
+
+        answers = await _page_holding(answer, answers, fetch) or answers
+    later = answers.items is not question.answers
+    more = f"/questions/{question_id}?cursor={quote(answers.next_cursor, safe='')}" \
+        if answers.next_cursor else None
+    return render(request, page, "question.html", q=question, answers=answers.items,
+                  more_answers=more, later=later)
 
 
 @router.post("/questions/{question_id}/answers")
@@ -559,8 +578,9 @@ async def answer(request: Request, page: PageDep, rt: RtDep, question_id: UUID,
         data = AnswerCreate(content=content)
     except ValidationError:
         return redirect(request, page, f"/questions/{question_id}?error=empty-answer#answer")
-    await answers_service.create_answer(rt, page.caller, question_id, data)
-    return redirect(request, page, f"/questions/{question_id}#answers")
+    made = await answers_service.create_answer(rt, page.caller, question_id, data)
+    # To the page of answers that shows it (answers are in score order: not always the first).
+    return redirect(request, page, f"/questions/{question_id}?answer={made.id}#answer-{made.id}")
 
 
 @router.post("/questions/{question_id}/ai")

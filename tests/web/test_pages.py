@@ -1435,3 +1435,29 @@ async def test_every_comment_and_reply_of_a_busy_post_can_be_reached(open_site):
     # A comment id of another post shows nothing of it.
     other = await new_post(browser, "Quiet post", "Nobody comments.")
     assert (await browser.get(f"{other}/comments/{ids[0]}")).status_code == 404
+
+
+async def test_every_answer_of_a_busy_question_can_be_reached(open_site):
+    browser = open_site
+    await sign_up(browser, "asker")
+    ask = await browser.get("/questions/ask")
+    r = await browser.post("/questions/ask", data={"csrf_token": csrf(ask.text),
+                                                   "title": "Name your favourite prime",
+                                                   "content": "Any will do."})
+    q_url = r.headers["location"]
+    token = csrf(ask.text)
+    for n in range(51):  # one more than the question page holds
+        r = await browser.post(f"{q_url}/answers", data={"csrf_token": token,
+                                                         "content": f"Answer number {n}."})
+        assert r.status_code == 303
+    last = r.headers["location"].rsplit("answer-", 1)[1]
+    first = await browser.get(q_url)
+    assert first.text.count('class="answer') == 50 and "Answer number 50." not in first.text
+    more = re.search(r'<p class="more"><a href="([^"]+)"', first.text)
+    assert more and "Show more answers" in first.text
+    later = await browser.get(more.group(1).split("#")[0])
+    assert later.status_code == 200 and "Answer number 50." in later.text
+    assert "Answer number 0." not in later.text and "Show the answers from the start" in later.text
+    # The newest answer's redirect lands on the page that shows it.
+    shown = await browser.get(_location_path(r))
+    assert f'id="answer-{last}"' in shown.text
