@@ -392,3 +392,38 @@ async def test_back_after_logging_out_does_not_show_the_signed_in_page(site, bro
     await page.wait_for_url(re.compile(r".*/login\?next=%2Fsettings%2Fprofile$"))
     assert await page.get_by_role("button", name="Log out").count() == 0
     await context.close()
+
+
+async def test_a_refused_chat_message_keeps_its_text_and_says_why(site, browser):
+    """A message the server refuses over the WebSocket (here: the other person blocked the
+    sender) stays in the box, and the server's reason is announced (role=alert)."""
+    pages = []
+    for name in ("ivo", "jade"):
+        context = await browser.new_context()
+        page = await context.new_page()
+        await sign_up(page, site, name)
+        pages.append(page)
+    ivo, jade = pages
+    await follow(jade, site, "ivo")
+    await ivo.goto(f"{site}/chat")
+    await ivo.get_by_label("Message someone").fill("jade")
+    await ivo.get_by_role("button", name="Open chat").click()
+    await ivo.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
+    await ivo.locator("#chat-status", has_text="Live").wait_for(timeout=10000)
+    box = ivo.get_by_label("Message", exact=True)
+    await box.fill("First one")
+    await ivo.get_by_role("button", name="Send").click()
+    await ivo.locator(".message .text", has_text="First one").wait_for(timeout=10000)
+    assert await box.input_value() == ""  # acknowledged: the box is cleared
+    assert await ivo.locator("#send-error").is_hidden()
+
+    await jade.goto(f"{site}/u/ivo")
+    await jade.get_by_role("button", name="Block", exact=True).click()
+    await jade.wait_for_url(f"{site}/settings/blocks?blocked=ivo")
+    await box.fill("Are you there?")
+    await ivo.get_by_role("button", name="Send").click()
+    alert = ivo.get_by_role("alert")
+    await alert.wait_for(timeout=10000)
+    assert (await alert.inner_text()).strip()
+    assert await box.input_value() == "Are you there?"  # not lost
+    assert await ivo.locator(".message .text", has_text="Are you there?").count() == 0

@@ -16,7 +16,11 @@
   var typing = document.getElementById("typing");
   var form = document.getElementById("send");
   var text = document.getElementById("chat-text");
+  var sendError = document.getElementById("send-error");
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  // request_id -> the text sent, until the server acknowledges it (message.sent) or refuses
+  // it (error): the text stays in the box until then, so a refused message is not lost.
+  var pending = {};
   var socket = null;
   var live = false;
   var delay = 500;
@@ -212,7 +216,39 @@
     lost();
   }
 
+  // What the server said about a message it refused, in the alert under the box.
+  function refused(message) {
+    sendError.textContent = message || "The message was not sent.";
+    sendError.hidden = false;
+  }
+
+  function clearRefusal() {
+    sendError.hidden = true;
+    sendError.textContent = "";
+  }
+
+  // The server's answer to a message.send of ours: the text leaves the box only once the
+  // message is stored (unless something else was typed meanwhile).
+  function answered(frame) {
+    var sent = pending[frame.request_id];
+    delete pending[frame.request_id];
+    if (frame.type === "message.sent") {
+      if (text.value === sent) { text.value = ""; }
+      clearRefusal();
+      if (frame.data && frame.data.room_id === room) { show(frame.data); updateSeen(); }
+    } else {
+      refused(frame.message);
+    }
+  }
+
   function lost() {
+    // Whether an unanswered message got through is unknown: its text is still in the box,
+    // to be sent again (the gateway's replay shows it if it did arrive).
+    if (Object.keys(pending).length) {
+      pending = {};
+      refused("The connection dropped before the message was confirmed. If it does not " +
+              "appear above once reconnected, send it again.");
+    }
     // Who is online is unknown until the next subscription brings the others' answers.
     live = false;
     online = {};
@@ -261,6 +297,9 @@
         typing.textContent = (who ? "@" + who.dataset.username : "Someone") + " is typing…";
         clearTimeout(typingTimer);
         typingTimer = setTimeout(function () { typing.textContent = ""; }, 3000);
+      } else if ((frame.type === "message.sent" || frame.type === "error") &&
+                 frame.request_id && pending.hasOwnProperty(frame.request_id)) {
+        answered(frame);
       } else if (frame.type === "resync") {
         location.reload();
       }
@@ -279,10 +318,12 @@
   form.addEventListener("submit", function (event) {
     if (!socket || socket.readyState !== WebSocket.OPEN || !text.value.trim()) { return; }
     event.preventDefault();
+    if (Object.keys(pending).length) { return; }  // one at a time: no double send
     var key = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now());
+    pending[key] = text.value;
+    clearRefusal();
     socket.send(JSON.stringify({type: "message.send", room_id: room, content: text.value,
                                 idempotency_key: key, request_id: key}));
-    text.value = "";
   });
   var lastTyping = 0;
   text.addEventListener("input", function () {
