@@ -13,6 +13,8 @@ the same fifty answers to every reader.
 
 from __future__ import annotations
 
+import html as html_entities
+import re
 import threading
 from collections import OrderedDict
 
@@ -106,3 +108,18 @@ def render(text: str | None) -> Markup:
         html = _render(text)
         _CACHE.put(text, html)
     return html
+
+
+# Nothing kept: every tag goes, its text stays (nh3 drops script and style with their text).
+_TEXT_ONLY = nh3.Cleaner(tags=set(), attributes={})
+_SPACES = re.compile(r"\s+")
+
+
+def plain(text: str | None) -> str:
+    """The words of the Markdown ``text`` without its markup, on one line: for previews
+    (feed cards, search snippets, notifications) where the source's ``**``, ``#`` or
+    ``[…](…)`` would show as such. Plain text, to be escaped where it is put."""
+    if not text:
+        return ""
+    words = html_entities.unescape(_TEXT_ONLY.clean(_MD.render(text)))
+    return _SPACES.sub(" ", words).strip()

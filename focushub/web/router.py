@@ -93,6 +93,7 @@ from focushub.web.session import PageSession
 HERE = FilePath(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["markdown"] = markdown.render
+templates.env.filters["plain"] = markdown.plain
 # quote(value, safe="") for ASCII text in one C call: it runs for every report link on a page.
 _URL_ESCAPES = {c: f"%{c:02X}" for c in range(128)
                 if chr(c) not in string.ascii_letters + string.digits + "_.-~"}
@@ -794,6 +795,49 @@ async def notifications_page(request: Request, page: PageDep, rt: RtDep,
         rt, page.caller, NotificationListParams(cursor=cursor))
     return render(request, page, "notifications.html", items=result.items,
                   next_cursor=result.next_cursor)
+
+
+def _id(value: object) -> UUID | None:
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _notification_link(data: dict[str, Any] | None) -> str | None:
+    """The page a notification is about, from the ids its ``data`` carries (0007, 0023:
+    ``target_type``/``target_id``, ``post_id``, ``comment_id``, ``question_id``,
+    ``answer_id``, a chat room, the actors); None when it names nothing to open."""
+    data = data or {}
+    target, target_id = data.get("target_type"), _id(data.get("target_id"))
+    post, question = _id(data.get("post_id")), _id(data.get("question_id"))
+    comment = _id(data.get("comment_id")) or (target_id if target == "comment" else None)
+    answer = _id(data.get("answer_id")) or (target_id if target == "answer" else None)
+    room = _id(data.get("room_id") or data.get("room"))
+    if post is None and target == "post":
+        post = target_id
+    if question is None and target == "question":
+        question = target_id
+    if post is not None:
+        return (f"/posts/{post}?comment={comment}#comment-{comment}" if comment
+                else f"/posts/{post}")
+    if question is not None:
+        return (f"/questions/{question}?answer={answer}#answer-{answer}" if answer
+                else f"/questions/{question}")
+    if target == "resource" and target_id is not None:
+        return f"/resources/{target_id}"
+    if room is not None:
+        return f"/chat/{room}"
+    if data.get("kind") == "account_export":
+        return "/settings/account#export-heading"
+    actors = data.get("actors") or []
+    actor = actors[0] if actors and isinstance(actors[0], dict) else data.get("actor")
+    if isinstance(actor, dict) and isinstance(actor.get("username"), str):
+        return f"/u/{_urlquote(actor['username'])}"
+    return None
+
+
+templates.env.filters["notification_link"] = _notification_link
 
 
 @router.get("/notifications/badge", response_class=HTMLResponse)

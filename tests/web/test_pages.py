@@ -1461,3 +1461,38 @@ async def test_every_answer_of_a_busy_question_can_be_reached(open_site):
     # The newest answer's redirect lands on the page that shows it.
     shown = await browser.get(_location_path(r))
     assert f'id="answer-{last}"' in shown.text
+
+
+async def test_notifications_link_to_their_subject_and_previews_show_no_markdown(browser):
+    await sign_up(browser, "mona")
+    post_url = await new_post(browser, "Vector notes",
+                              "**Bold** claim about [vectors](https://example.org/v) and `code`.")
+    post_id = post_url.rsplit("/", 1)[1]
+    ask = await browser.get("/questions/ask")
+    r = await browser.post("/questions/ask", data={"csrf_token": csrf(ask.text),
+                                                   "title": "Why do vectors add?",
+                                                   "content": "Is it *really* that simple?"})
+    q_url = r.headers["location"]
+    feed = await browser.get("/")
+    assert "Bold claim about vectors and code." in feed.text
+    assert "**Bold**" not in feed.text and "](https://example.org/v)" not in feed.text
+    questions = await browser.get("/questions")
+    assert "Is it really that simple?" in questions.text and "*really*" not in questions.text
+    found = await browser.get("/search", params={"q": "claim"})
+    assert "<mark>claim</mark>" in found.text and "**Bold**" not in found.text
+
+    await sign_up_fresh(browser, "nils")
+    page = await browser.get(post_url)
+    r = await browser.post(f"{post_url}/comments", data={"csrf_token": csrf(page.text),
+                                                         "content": "Nice **work**, thanks"})
+    comment_id = r.headers["location"].rsplit("comment-", 1)[1]
+    await browser.post(f"{q_url}/answers", data={"csrf_token": csrf(page.text),
+                                                 "content": "Because of the _axioms_."})
+    await browser.post("/u/mona/follow", data={"csrf_token": csrf(page.text)})
+
+    await login_as(browser, "mona")
+    notes = (await browser.get("/notifications")).text
+    assert f'href="/posts/{post_id}?comment={comment_id}#comment-{comment_id}"' in notes
+    assert re.search(rf'href="{q_url}\?answer=[0-9a-f-]{{36}}#answer-[0-9a-f-]{{36}}"', notes)
+    assert 'href="/u/nils"' in notes
+    assert "Nice work, thanks" in notes and "**work**" not in notes
