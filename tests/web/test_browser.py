@@ -427,3 +427,41 @@ async def test_a_refused_chat_message_keeps_its_text_and_says_why(site, browser)
     assert (await alert.inner_text()).strip()
     assert await box.input_value() == "Are you there?"  # not lost
     assert await ivo.locator(".message .text", has_text="Are you there?").count() == 0
+
+
+async def test_more_comments_and_more_replies_load_in_place(open_site, browser):
+    site = open_site
+    context = await browser.new_context()
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await sign_up(page, site, "rhea")
+    await page.goto(f"{site}/posts/new")
+    await page.get_by_label("Title").fill("Many voices")
+    await page.get_by_label("Text (Markdown)").fill("Say something.")
+    await page.get_by_role("button", name="Publish").click()
+    await page.wait_for_url(re.compile(r".*/posts/[0-9a-f-]{36}$"))
+    post_url = page.url
+    csrf = await page.locator('meta[name="csrf-token"]').get_attribute("content")
+    ids = []
+    for n in range(21):
+        r = await page.request.post(f"{post_url}/comments", max_redirects=0,
+                                    form={"csrf_token": csrf, "content": f"Comment number {n}"})
+        ids.append(r.headers["location"].rsplit("comment-", 1)[1])
+    for n in range(4):
+        await page.request.post(f"{post_url}/comments", max_redirects=0, form={
+            "csrf_token": csrf, "content": f"Reply number {n}", "parent_id": ids[0]})
+    await page.goto(post_url)
+    replies = page.locator(f"#replies-{ids[0]} > li.comment")
+    assert await replies.count() == 3
+    await page.get_by_role("link", name="1 more reply").click()
+    await replies.filter(has_text="Reply number 3").wait_for(timeout=10000)
+    assert await replies.count() == 4 and page.url == post_url  # in place
+    comments = page.locator("#comment-list > li.comment")
+    assert await comments.count() == 20
+    await page.get_by_role("link", name="Show more comments").click()
+    await comments.filter(has_text="Comment number 20").wait_for(timeout=10000)
+    assert await comments.count() == 21 and page.url == post_url
+    assert await page.get_by_role("link", name="Show more comments").count() == 0
+    assert not errors, errors
+    await context.close()
