@@ -70,3 +70,13 @@ def test_urlquote_matches_the_standard_library() -> None:
     for value in (ascii_text, string.printable, "/questions/x#answer-1?a=b&c=d e",
                   "é ü/日本 #", uuid.uuid4(), 42, ""):
         assert urlquote(value) == quote(str(value), safe="")
+
+
+def test_plain_keeps_the_words_of_markdown_and_none_of_its_markup():
+    plain = markdown.plain
+    assert plain("**Loops** repeat, see [the docs](https://docs.python.org/).\n\n- one\n- two") \
+        == "Loops repeat, see the docs. one two"
+    assert plain("# Title\n\n`code` and _emphasis_") == "Title code and emphasis"
+    # Text, not HTML: whatever it says is escaped where it is put.
+    assert plain("a < b & <script>x</script>") == "a < b & <script>x</script>"
+    assert plain("") == "" and plain(None) == ""
