@@ -46,10 +46,10 @@ from focushub.chat.schemas import (
 )
 from focushub.comments import service as comments_service
 from focushub.comments.schemas import CommentCreate, CommentListParams
-from focushub.core.pagination import MAX_LIMIT, Page
 from focushub.content.fields import split_tags
 from focushub.core.deps import client_address
 from focushub.core.errors import AppError, NotFound, as_app_error
+from focushub.core.pagination import MAX_LIMIT, Page
 from focushub.core.routing import Router
 from focushub.core.runtime import Runtime
 from focushub.core.schemas import Password
@@ -58,8 +58,8 @@ from focushub.feed.schemas import FeedParams
 from focushub.files.responses import CSP as FILE_CSP
 from focushub.files.responses import file_response
 from focushub.files.sniff import inline
-from focushub.integrations.storage import ObjectMissing
 from focushub.follows import service as follows_service
+from focushub.integrations.storage import ObjectMissing
 from focushub.notifications import service as notifications_service
 from focushub.notifications.schemas import (
     NotificationListParams,
