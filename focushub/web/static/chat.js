@@ -21,6 +21,9 @@
   // request_id -> the text sent, until the server acknowledges it (message.sent) or refuses
   // it (error): the text stays in the box until then, so a refused message is not lost.
   var pending = {};
+  // The last message whose answer a dropped connection took with it: sent again unchanged, it
+  // keeps its idempotency key, so the server stores it at most once.
+  var unconfirmed = null;
   var socket = null;
   var live = false;
   var delay = 500;
@@ -244,7 +247,9 @@
   function lost() {
     // Whether an unanswered message got through is unknown: its text is still in the box,
     // to be sent again (the gateway's replay shows it if it did arrive).
-    if (Object.keys(pending).length) {
+    var keys = Object.keys(pending);
+    if (keys.length) {
+      unconfirmed = {key: keys[0], text: pending[keys[0]]};
       pending = {};
       refused("The connection dropped before the message was confirmed. If it does not " +
               "appear above once reconnected, send it again.");
@@ -320,6 +325,8 @@
     event.preventDefault();
     if (Object.keys(pending).length) { return; }  // one at a time: no double send
     var key = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now());
+    if (unconfirmed && unconfirmed.text === text.value) { key = unconfirmed.key; }
+    unconfirmed = null;
     pending[key] = text.value;
     clearRefusal();
     socket.send(JSON.stringify({type: "message.send", room_id: room, content: text.value,
