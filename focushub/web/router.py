@@ -487,7 +487,8 @@ async def accept(request: Request, page: PageDep, rt: RtDep, answer_id: UUID,
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
     await answers_service.accept_answer(rt, page.caller, answer_id)
-    return redirect(request, page, f"/questions/{question_id}#answer-{answer_id}")
+    return redirect(request, page,
+                    f"/questions/{question_id}?answer={answer_id}#answer-{answer_id}")
 
 
 # --- questions ---------------------------------------------------------------------------------

@@ -1432,6 +1432,21 @@ async def test_every_comment_and_reply_of_a_busy_post_can_be_reached(open_site):
     assert r.status_code == 303 and r.headers["location"].startswith(thread)
     r = await browser.get(_location_path(r))
     assert r.status_code == 200 and f'id="comment-{last_reply}"' in r.text
+    # Liking a later comment, or a reply shown only in its thread, comes back to where it is.
+    comment_back = f"/posts/{post_url.rsplit('/', 1)[1]}?comment={ids[20]}#comment-{ids[20]}"
+    assert f'name="back" value="{comment_back}"' in later.text
+    await sign_up_fresh(browser, "liker")
+    token = csrf((await browser.get(post_url)).text)
+    r = await browser.post(f"/vote/comment/{ids[20]}", data={
+        "csrf_token": token, "vote_type": "upvote", "back": comment_back})
+    back = await browser.get(_location_path(r))
+    assert f'id="comment-{ids[20]}"' in back.text
+    backs = re.findall(r'name="back" value="([^"]+)"', (await browser.get(thread)).text)
+    reply_back = next(b for b in backs if f"comment={last_reply}" in b).replace("&amp;", "&")
+    assert f"thread={ids[0]}" in reply_back
+    r = await browser.get(reply_back.split("#")[0])
+    r = await browser.get(_location_path(r))
+    assert f'id="comment-{last_reply}"' in r.text
     # A comment id of another post shows nothing of it.
     other = await new_post(browser, "Quiet post", "Nobody comments.")
     assert (await browser.get(f"{other}/comments/{ids[0]}")).status_code == 404
@@ -1461,6 +1476,14 @@ async def test_every_answer_of_a_busy_question_can_be_reached(open_site):
     # The newest answer's redirect lands on the page that shows it.
     shown = await browser.get(_location_path(r))
     assert f'id="answer-{last}"' in shown.text
+    # Voting on it comes back to the page that shows it.
+    back = f"{q_url}?answer={last}#answer-{last}"
+    assert f'name="back" value="{back}"' in shown.text
+    await sign_up_fresh(browser, "voter")
+    token = csrf((await browser.get(q_url)).text)
+    r = await browser.post(f"/vote/answer/{last}", data={"csrf_token": token,
+                                                        "vote_type": "downvote", "back": back})
+    assert f'id="answer-{last}"' in (await browser.get(_location_path(r))).text
 
 
 async def test_notifications_link_to_their_subject_and_previews_show_no_markdown(browser):
