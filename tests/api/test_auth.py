@@ -219,3 +219,33 @@ async def test_login_is_rate_limited(client):
     assert codes[:10] == [401] * 10
     assert codes[10:] == [429, 429]
     assert session  # the account exists; the limit is per address and email
+
+
+def _mailed_token(body: str) -> str:
+    marker = "verify-email:\n" if "verify-email:\n" in body else "password-reset/confirm:\n"
+    return body.split(marker)[1].split()[0]
+
+
+async def _last_mail(owner_conn, to: str, subject: str) -> str:
+    return await owner_conn.fetchval(
+        "SELECT body FROM focushub_auth.mail_outbox WHERE to_email = $1 AND subject LIKE $2"
+        " ORDER BY id DESC LIMIT 1", to, subject + "%")
+
+
+async def test_a_verification_token_verifies_only_the_address_it_was_mailed_to(client, owner_conn):
+    gina = await make_user(client, email="gina@example.com")
+    old = _mailed_token(await _last_mail(owner_conn, "gina@example.com", "Confirm"))
+    r = await client.put("/api/v1/users/me/email", headers=gina["headers"],
+                         json={"email": "victim@corp.example", "password": gina["password"]})
+    assert r.status_code == 204
+    # The token mailed to gina@example.com does not confirm victim@corp.example.
+    r = await client.post("/api/v1/auth/verify-email", json={"token": old})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_token"
+    me = (await client.get("/api/v1/users/me", headers=gina["headers"])).json()
+    assert (me["email"], me["is_verified"]) == ("victim@corp.example", False)
+    # The one mailed to the new address does.
+    new = _mailed_token(await _last_mail(owner_conn, "victim@corp.example", "Confirm"))
+    r = await client.post("/api/v1/auth/verify-email", json={"token": new})
+    assert r.status_code == 200
+    me = (await client.get("/api/v1/users/me", headers=gina["headers"])).json()
+    assert (me["email"], me["is_verified"]) == ("victim@corp.example", True)

@@ -45,3 +45,26 @@ async def test_the_audit_log_forgets_a_deleted_actor_and_nothing_else(owner_conn
     await owner_conn.execute("DELETE FROM users WHERE id = $1", admin)
     row = await owner_conn.fetchrow("SELECT actor_id, reason FROM audit_log")
     assert (row["actor_id"], row["reason"]) == (None, "kept")
+
+
+
+async def test_a_mail_token_is_bound_to_the_address_it_was_sent_to(app_conn, owner_conn):
+    gina = await make_user(owner_conn, username="gina")
+    for purpose, digest in (("verify_email", b"v1"), ("password_reset", b"r1")):
+        assert await owner_conn.fetchval(
+            "SELECT focushub_auth.issue_mail_token('gina@example.org', $1, $2,"
+            " now() + interval '1 hour', 's', 'b')", purpose, digest) is not None
+    # The address changes under the tokens (by hand here; change_email is tested below).
+    await owner_conn.execute("UPDATE users SET email = 'victim@corp.example' WHERE id = $1", gina)
+    async with acting_as(app_conn, ANON):
+        assert await app_conn.fetchval("SELECT focushub_auth.verify_email($1)", b"v1") is False
+        assert await app_conn.fetchval(
+            "SELECT focushub_auth.reset_password($1, 'x')", b"r1") is False
+        assert await app_conn.fetchval(
+            "SELECT is_verified FROM users WHERE id = $1", gina) is False
+    # Back at the address they were sent to, they work.
+    await owner_conn.execute("UPDATE users SET email = 'gina@example.org' WHERE id = $1", gina)
+    async with acting_as(app_conn, ANON):
+        assert await app_conn.fetchval("SELECT focushub_auth.verify_email($1)", b"v1") is True
+        assert await app_conn.fetchval(
+            "SELECT focushub_auth.reset_password($1, 'x')", b"r1") is True
