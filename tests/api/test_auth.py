@@ -249,3 +249,45 @@ async def test_a_verification_token_verifies_only_the_address_it_was_mailed_to(c
     assert r.status_code == 200
     me = (await client.get("/api/v1/users/me", headers=gina["headers"])).json()
     assert (me["email"], me["is_verified"]) == ("victim@corp.example", True)
+
+
+async def test_a_password_change_revokes_outstanding_reset_tokens(client, owner_conn):
+    hank = await make_user(client, email="hank@example.com")
+    await client.post("/api/v1/auth/password-reset/request", json={"email": "hank@example.com"})
+    token = _mailed_token(await _last_mail(owner_conn, "hank@example.com", "Reset"))
+    r = await client.put("/api/v1/users/me/password", headers=hank["headers"],
+                         json={"current_password": hank["password"],
+                               "new_password": "hank's own new secret"})
+    assert r.status_code == 204
+    r = await client.post("/api/v1/auth/password-reset/confirm",
+                          json={"token": token, "password": "the attacker's password"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_token"
+    r = await client.post("/api/v1/auth/login", json={"email": "hank@example.com",
+                                                      "password": "the attacker's password"})
+    assert r.status_code == 401
+    r = await client.post("/api/v1/auth/login", json={"email": "hank@example.com",
+                                                      "password": "hank's own new secret"})
+    assert r.status_code == 200
+
+
+async def test_an_email_change_revokes_outstanding_mail_tokens(client, owner_conn):
+    hank = await make_user(client, email="hank@example.com")
+    verify = _mailed_token(await _last_mail(owner_conn, "hank@example.com", "Confirm"))
+    await client.post("/api/v1/auth/password-reset/request", json={"email": "hank@example.com"})
+    reset = _mailed_token(await _last_mail(owner_conn, "hank@example.com", "Reset"))
+    # Away and back again: the tokens mailed before are not revived by the old address.
+    for email in ("elsewhere@example.com", "hank@example.com"):
+        r = await client.put("/api/v1/users/me/email", headers=hank["headers"],
+                             json={"email": email, "password": hank["password"]})
+        assert r.status_code == 204
+    r = await client.post("/api/v1/auth/password-reset/confirm",
+                          json={"token": reset, "password": "the attacker's password"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_token"
+    r = await client.post("/api/v1/auth/verify-email", json={"token": verify})
+    assert r.status_code == 400
+    r = await client.post("/api/v1/auth/login", json={"email": "hank@example.com",
+                                                      "password": hank["password"]})
+    assert r.status_code == 200
+    # The mail sent after the change still works.
+    latest = _mailed_token(await _last_mail(owner_conn, "hank@example.com", "Confirm"))
+    assert (await client.post("/api/v1/auth/verify-email", json={"token": latest})).status_code == 200

@@ -13,6 +13,7 @@ from tests.db.helpers import (
     make_post,
     make_room,
     make_user,
+    set_caller,
 )
 
 
@@ -68,3 +69,34 @@ async def test_a_mail_token_is_bound_to_the_address_it_was_sent_to(app_conn, own
         assert await app_conn.fetchval("SELECT focushub_auth.verify_email($1)", b"v1") is True
         assert await app_conn.fetchval(
             "SELECT focushub_auth.reset_password($1, 'x')", b"r1") is True
+
+
+async def test_changing_the_password_or_the_email_revokes_mailed_tokens(app_conn, owner_conn):
+    hank = await make_user(owner_conn, username="hank")
+
+    async def issue(purpose: str, digest: bytes) -> None:
+        assert await owner_conn.fetchval(
+            "SELECT focushub_auth.issue_mail_token('hank@example.org', $1, $2,"
+            " now() + interval '1 hour', 's', 'b')", purpose, digest) is not None
+
+    async def outstanding() -> set[bytes]:
+        return {r[0] for r in await owner_conn.fetch(
+            "SELECT token_hash FROM focushub_auth.one_time_tokens"
+            " WHERE user_id = $1 AND used_at IS NULL", hank)}
+
+    await issue("verify_email", b"v1")
+    await issue("password_reset", b"r1")
+    async with app_conn.transaction():
+        await set_caller(app_conn, as_user(hank))
+        await app_conn.execute("SELECT public.change_password('new hash', NULL)")
+    assert await outstanding() == {b"v1"}
+    await issue("password_reset", b"r2")
+    async with app_conn.transaction():
+        await set_caller(app_conn, as_user(hank))
+        # The same address (in another case) is no change, and revokes nothing.
+        await app_conn.execute("SELECT public.change_email('HANK@example.org')")
+    assert await outstanding() == {b"v1", b"r2"}
+    async with app_conn.transaction():
+        await set_caller(app_conn, as_user(hank))
+        await app_conn.execute("SELECT public.change_email('hank@elsewhere.example')")
+    assert await outstanding() == set()
