@@ -17,7 +17,7 @@ the owner. Only the owner can see the row or download its zip, until it expires
 ``files.purge`` the object. One export per person is queued or running at a time:
 asking again returns that one.
 
-Deletion asks for the current password again, then ``delete_own_account()``
+Deletion asks for the current password again (under the account's login limit), then ``delete_own_account()``
 (0022) removes the account and what the seed's ON DELETE rules take with it in
 one transaction; the chat events it causes go out on commit and the uploaded
 objects are purged by the ``files.purge`` job.
@@ -43,7 +43,7 @@ from focushub import __version__
 from focushub.accounts import queries
 from focushub.accounts.schemas import AccountDelete, AccountExportRead
 from focushub.chat import events as chat_events
-from focushub.core import observability
+from focushub.core import observability, ratelimit
 from focushub.core.db import SERVICE, Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.runtime import Runtime
@@ -255,7 +255,10 @@ async def expire_exports(rt: Runtime) -> int:
 
 
 async def delete_account(rt: Runtime, caller: Caller, data: AccountDelete) -> dict[str, int]:
-    """Delete the caller's account after checking their password; returns what went."""
+    """Delete the caller's account after checking their password; returns what went.
+    The check counts against the account's login limit, as changing the password or the
+    email does (429 once spent), so a stolen access token is no password oracle."""
+    await ratelimit.hit(rt.limiter, f"login-account:{caller.user_id}", rt.settings.rate_login_account)
     async with rt.transaction(caller) as tx:
         email = await tx.scalar(queries.OWN_EMAIL)
         if email is None:

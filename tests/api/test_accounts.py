@@ -157,3 +157,25 @@ async def test_an_admin_can_leave_but_not_the_last_one(client, owner_conn):
                          headers=second["headers"])
     (entry,) = r.json()["items"]
     assert entry["actor_id"] is None and entry["target_id"] == student["user"]["id"]
+
+
+async def test_deleting_my_account_checks_the_password_under_the_login_limit(client, owner_conn):
+    """The password check of a deletion is not a password oracle: it shares the account's
+    login limit with changing the password or the email."""
+    alice = await make_user(client)
+    codes = []
+    for _ in range(25):
+        r = await client.request("DELETE", "/api/v1/users/me", headers=alice["headers"],
+                                 json={"password": "a wrong guess"})
+        codes.append(r.status_code)
+    assert codes[:20] == [403] * 20
+    assert codes[20:] == [429] * 5
+    r = await client.request("DELETE", "/api/v1/users/me", headers=alice["headers"],
+                             json={"password": alice["password"]})
+    assert r.status_code == 429
+    r = await client.put("/api/v1/users/me/password", headers=alice["headers"],
+                         json={"current_password": alice["password"],
+                               "new_password": "a new long secret"})
+    assert r.status_code == 429
+    assert await owner_conn.fetchval(
+        "SELECT count(*) FROM users WHERE id = $1::uuid", alice["user"]["id"]) == 1
