@@ -78,7 +78,11 @@ def read_answer(row: Any, min_confidence: float) -> AIAnswerRead:
 
 async def request_in(tx: Tx, rt: Runtime, question_id: UUID) -> AIAnswerRead:
     """Ask for an AI answer inside ``tx`` (the caller's): the pending answer, its job
-    enqueued unless one was already being made."""
+    enqueued unless one was already being made. 404 for a question the caller cannot
+    see (hidden, or across a block), as reading it would answer."""
+    if not await tx.scalar("SELECT EXISTS (SELECT 1 FROM public.questions WHERE id = :id)",
+                           id=question_id):
+        raise NotFound("No such question", code="question_not_found")
     already = await tx.scalar(
         "SELECT EXISTS (SELECT 1 FROM public.ai_answers WHERE question_id = :q"
         " AND status = 'pending')", q=question_id)

@@ -315,3 +315,20 @@ async def test_general_knowledge_only_when_allowed_and_capped(request, test_db, 
         assert answer["answer_text"].startswith("*Not from Focus Hub's material")
         assert answer["confidence_score"] <= 0.3
 
+
+
+async def test_a_question_one_cannot_see_gets_no_ai_answer(offline, owner_conn):
+    env = offline
+    alice, bob = await make_user(env.client), await make_user(env.client)
+    question = await make_question(env.client, alice)
+    await owner_conn.execute("UPDATE questions SET hidden_at = now() WHERE id = $1::uuid",
+                             question["id"])
+    r = await env.client.get(f"/api/v1/questions/{question['id']}", headers=bob["headers"])
+    assert r.status_code == 404
+    r = await env.client.post(f"/api/v1/questions/{question['id']}/ai-answers",
+                              headers=bob["headers"])
+    assert r.status_code == 404 and r.json()["error"]["code"] == "question_not_found"
+    # Nothing was asked, and bob's daily quota is untouched.
+    assert await owner_conn.fetchval("SELECT count(*) FROM ai_answers") == 0
+    # Its author still sees it, and may ask.
+    await ask(env, alice, question["id"])

@@ -72,3 +72,29 @@ async def test_the_daily_limit_holds_under_concurrent_requests(test_db, owner_co
 
     results = await asyncio.gather(*(one(q) for q in questions))
     assert sorted(results) == ["limited"] * 3 + ["ok"] * 3
+
+
+async def test_asking_about_a_question_one_cannot_see_is_not_found(app_conn, owner_conn):
+    """request_ai_answer() answers exactly as the caller's SELECT policies on questions do:
+    a hidden question exists only for its author and admins, a blocked author's not at all."""
+    alice, bob, carol = [await make_user(owner_conn) for _ in range(3)]
+    admin = await make_user(owner_conn, role="admin")
+    hidden = await make_question(owner_conn, alice)
+    await owner_conn.execute("UPDATE questions SET hidden_at = now() WHERE id = $1", hidden)
+    walled = await make_question(owner_conn, alice)
+    await owner_conn.execute(
+        "INSERT INTO user_blocks (blocker_id, blocked_id) VALUES ($1, $2)", alice, carol)
+    cases = [(bob, hidden, False), (carol, hidden, False), (carol, walled, False),
+             (bob, walled, True), (alice, hidden, True), (admin, hidden, True)]
+    for who, question, visible in cases:
+        async with acting_as(app_conn, as_user(who)):
+            sees = await app_conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM questions WHERE id = $1)", question)
+            assert sees is visible
+            if visible:
+                assert (await request(app_conn, question))["requested_by"] == who
+            else:
+                await expect_error(app_conn, RAISED,
+                                   "SELECT * FROM public.request_ai_answer($1, 5)", question,
+                                   message="not_found: no such question")
+    assert await owner_conn.fetchval("SELECT count(*) FROM ai_answers") == 0
