@@ -267,3 +267,40 @@ async def test_a_reported_chat_message_reaches_the_admin_but_not_the_room(client
     # Nothing in the room's event log still carries the text.
     assert await owner_conn.fetchval(
         "SELECT count(*) FROM chat_room_events WHERE payload::text LIKE '%password%'") == 0
+
+
+async def test_a_moderated_chat_message_takes_its_attachment_with_it(env, owner_conn):
+    from tests.api.files_support import pdf_with_text
+    from tests.api.test_chat import ROOMS, group, send
+
+    alice, bob = await make_user(env.client), await make_user(env.client)
+    admin = await admin_of(env.client, owner_conn)
+    rid = (await group(env.client, alice, bob))["id"]
+    sent = {}
+    for action in ("delete", "hide"):
+        r = await env.client.post(f"{ROOMS}/{rid}/attachments", headers=alice["headers"],
+                                  files={"file": (f"{action}.pdf", pdf_with_text("Spam"),
+                                                  "application/octet-stream")})
+        assert r.status_code == 201, r.text
+        r = await send(env.client, alice, rid, "buy now", message_type="file",
+                       file_id=r.json()["id"])
+        assert r.status_code == 201, r.text
+        sent[action] = r.json()
+        assert (await env.client.get(sent[action]["file_url"],
+                                     headers=bob["headers"])).status_code == 200
+    assert len(await env.objects()) == 2
+    for action, message in sent.items():
+        assert (await report(env.client, bob, "chat_message", message["id"])).status_code == 201
+        r = await env.client.post(f"/api/v1/admin/reports/chat_message/{message['id']}",
+                                  headers=admin["headers"],
+                                  json={"action": action, "reason": "Spam"})
+        assert r.status_code == 200 and r.json()["state"] == "deleted", r.text
+        # As when its sender deletes it: the file is gone for the room at once.
+        r = await env.client.get(message["file_url"], headers=bob["headers"])
+        assert r.status_code == 404
+    r = await env.client.get(f"{ROOMS}/{rid}/messages", headers=bob["headers"])
+    assert all(m["file_url"] is None for m in r.json()["items"])
+    assert await owner_conn.fetchval("SELECT count(*) FROM stored_files") == 0
+    # And its bytes with the files.purge job.
+    await env.work()
+    assert await env.objects() == []
