@@ -54,7 +54,8 @@ async def users(params: Annotated[AdminUserListParams, Query()], caller: UserDep
               response_class=Response)
 async def update_user(user_id: UUID, data: AdminUserUpdate, caller: UserDep,
                       rt: RuntimeDep) -> Response:
-    """Change a role or deactivate / reactivate (takes effect at once; logged)."""
+    """Change a role or deactivate / reactivate (takes effect at once; logged). Reactivating
+    (`is_active` true) also lifts a suspension."""
     await service.update_user(rt, caller, user_id, data)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

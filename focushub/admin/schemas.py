@@ -61,6 +61,9 @@ class AdminUserRead(OutputModel):
     is_verified: bool
     created_at: datetime
     last_login: datetime | None
+    suspended_until: datetime | None = Field(
+        description="Until when the account is suspended; null when it is not. "
+                    "PATCH is_active true lifts it.")
 
 
 class AdminUserListParams(BaseModel):
@@ -72,7 +75,10 @@ class AdminUserListParams(BaseModel):
 
 class AdminUserUpdate(ChangeModel):
     role: UserRole | None = None
-    is_active: bool | None = None
+    is_active: bool | None = Field(
+        default=None,
+        description="false deactivates the account (its sessions end at once); true "
+                    "reactivates it and also lifts a suspension (suspended_until).")
     reason: str | None = Field(default=None, max_length=1000,
                                description="Kept in the audit log")
 

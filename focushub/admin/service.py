@@ -61,7 +61,7 @@ async def list_users(rt: Runtime, caller: Caller, params: AdminUserListParams) -
 
 async def update_user(rt: Runtime, caller: Caller, user_id: UUID, data: AdminUserUpdate) -> None:
     """Change a user's role or status (logged with the reason and the request id).
-    Deactivation ends their sessions at once."""
+    Deactivation ends their sessions at once; reactivation also lifts a suspension."""
     async with rt.transaction(caller) as tx:
         await tx.execute(
             "SELECT public.admin_update_user(:id, CAST(:role AS user_role), :active, :reason, :rid)",

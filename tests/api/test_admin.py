@@ -91,3 +91,41 @@ async def test_spam_signals_surface_the_spammer_not_the_regulars(client, owner_c
     assert signal["user_id"] == spammer["user"]["id"]
     assert (signal["blocks_received"], signal["repeated_texts"], signal["rooms_with_strangers"]) \
         == (3, 5, 5)
+
+
+async def test_reactivating_lifts_a_suspension_and_the_listing_shows_it(client, owner_conn):
+    from datetime import UTC, datetime, timedelta
+
+    admin = await admin_of(client, owner_conn)
+    dan = await make_user(client, email="dan@example.org")
+    until = datetime.now(UTC) + timedelta(days=3)
+    r = await client.post(f"/api/v1/admin/reports/user/{dan['user']['id']}",
+                          headers=admin["headers"],
+                          json={"action": "suspend", "reason": "Cool off",
+                                "suspend_until": until.isoformat()})
+    assert r.status_code == 200, r.text
+    r = await client.get("/api/v1/admin/users", params={"q": "dan@"}, headers=admin["headers"])
+    (listed,) = r.json()["items"]
+    assert listed["is_active"] is True
+    assert listed["suspended_until"][:16] == until.isoformat()[:16]
+    login = {"email": "dan@example.org", "password": dan["password"]}
+    r = await client.post("/api/v1/auth/login", json=login)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "suspended_user"
+
+    r = await client.patch(f"/api/v1/admin/users/{dan['user']['id']}", headers=admin["headers"],
+                           json={"is_active": True, "reason": "Appeal granted"})
+    assert r.status_code == 204
+    assert (await client.post("/api/v1/auth/login", json=login)).status_code == 200
+    r = await client.get("/api/v1/admin/users", params={"q": "dan@"}, headers=admin["headers"])
+    (listed,) = r.json()["items"]
+    assert listed["suspended_until"] is None
+    r = await client.get("/api/v1/admin/audit-log", params={"action": "user."},
+                         headers=admin["headers"])
+    (entry,) = r.json()["items"]
+    assert entry["reason"] == "Appeal granted"
+    assert entry["details"]["suspended_until"][0][:16] == until.isoformat()[:16]
+    assert entry["details"]["suspended_until"][1] is None
+    # The documented way to lift it.
+    doc = (await client.get("/openapi.json")).json()
+    described = doc["components"]["schemas"]["AdminUserUpdate"]["properties"]["is_active"]
+    assert "suspension" in described["description"]
