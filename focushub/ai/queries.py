@@ -4,8 +4,28 @@ from __future__ import annotations
 
 from focushub.core.jsonsql import json_time
 
-COLUMNS = """
-    a.id, a.question_id, a.status, a.answer_text, a.citations, a.model_used,
+# The citations of the answer that the reader can still see: ``ai_answers.citations`` is a
+# snapshot taken when the answer was made, and a source may since have been deleted, hidden
+# by a moderator, made private or put behind a block. Each is looked up in its table in
+# the reader's transaction, so the reader's own SELECT policies decide (RLS stays the
+# authority; the snapshot in the row is left as it was).
+VISIBLE_CITATIONS = """
+    (SELECT coalesce(jsonb_agg(c.value ORDER BY c.ordinality), '[]'::jsonb)
+     FROM jsonb_array_elements(a.citations) WITH ORDINALITY c
+     WHERE CASE c.value ->> 'type'
+         WHEN 'answer' THEN EXISTS (SELECT 1 FROM public.answers s
+                                    WHERE s.id = CAST(c.value ->> 'id' AS uuid))
+         WHEN 'post' THEN EXISTS (SELECT 1 FROM public.posts s
+                                  WHERE s.id = CAST(c.value ->> 'id' AS uuid))
+         WHEN 'resource' THEN EXISTS (SELECT 1 FROM public.resources s
+                                      WHERE s.id = CAST(c.value ->> 'id' AS uuid))
+         WHEN 'question' THEN EXISTS (SELECT 1 FROM public.questions s
+                                      WHERE s.id = CAST(c.value ->> 'id' AS uuid))
+         ELSE false END)
+"""
+
+COLUMNS = f"""
+    a.id, a.question_id, a.status, a.answer_text, {VISIBLE_CITATIONS} AS citations, a.model_used,
     a.confidence_score::float8 AS confidence_score, a.relevance_score::float8 AS relevance_score,
     a.completeness_score::float8 AS completeness_score, a.tokens_used, a.processing_time_ms,
     a.generation_attempts, a.user_feedback_rating, a.created_at, a.completed_at

@@ -332,3 +332,46 @@ async def test_a_question_one_cannot_see_gets_no_ai_answer(offline, owner_conn):
     assert await owner_conn.fetchval("SELECT count(*) FROM ai_answers") == 0
     # Its author still sees it, and may ask.
     await ask(env, alice, question["id"])
+
+
+async def test_citations_show_only_sources_the_reader_can_still_see(offline, owner_conn):
+    env = offline
+    k = await knowledge(env)
+    alice, dave = await make_user(env.client), await make_user(env.client)
+    question = await make_question(env.client, alice, **ASK)
+    await ask(env, alice, question["id"])
+    await env.work()
+    (answer,) = await answers_of(env, question["id"])
+    assert k["answer"]["id"] in {c["id"] for c in answer["citations"]}
+
+    def cited(answers) -> set[str]:
+        return {c["id"] for a in answers for c in a["citations"]}
+
+    async def page_of(headers=None) -> list:
+        r = await env.client.get(f"/api/v1/questions/{question['id']}", headers=headers or {})
+        assert r.status_code == 200, r.text
+        return r.json()["ai_answers"]
+
+    # A moderator hides the cited answer: only its author (and admins) still see it cited.
+    await owner_conn.execute("UPDATE answers SET hidden_at = now() WHERE id = $1::uuid",
+                             k["answer"]["id"])
+    r = await env.client.get(f"/api/v1/questions/{question['id']}/ai-answers",
+                             headers=alice["headers"])
+    assert k["answer"]["id"] not in cited(r.json())
+    assert k["answer"]["id"] not in cited(await page_of())
+    assert k["answer"]["id"] not in cited(await page_of(alice["headers"]))
+    assert k["answer"]["id"] in cited(await page_of(k["carol"]["headers"]))
+    # A block hides it the same way, from both sides.
+    await owner_conn.execute("UPDATE answers SET hidden_at = NULL WHERE id = $1::uuid",
+                             k["answer"]["id"])
+    await owner_conn.execute("INSERT INTO user_blocks (blocker_id, blocked_id)"
+                             " VALUES ($1::uuid, $2::uuid)", dave["user"]["id"],
+                             k["carol"]["user"]["id"])
+    assert k["answer"]["id"] not in cited(await page_of(dave["headers"]))
+    assert k["answer"]["id"] in cited(await page_of(alice["headers"]))
+    # Deleted: gone for everyone; the snapshot in the row is kept for nobody's eyes.
+    r = await env.client.delete(f"/api/v1/answers/{k['answer']['id']}",
+                                headers=k["carol"]["headers"])
+    assert r.status_code == 204, r.text
+    assert k["answer"]["id"] not in cited(await page_of(k["carol"]["headers"]))
+    assert k["answer"]["id"] not in cited(await answers_of(env, question["id"]))

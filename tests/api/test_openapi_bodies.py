@@ -66,6 +66,9 @@ async def world(client, owner_conn) -> dict[str, Any]:
     r = await client.put(f"/api/v1/questions/{q['id']}/vote", json={"vote_type": "downvote"},
                          headers=alice["headers"])
     assert r.status_code == 200, r.text
+    # The citation names an answer that exists: one whose source the reader cannot see is
+    # not shown (ai.queries.VISIBLE_CITATIONS).
+    CITATION["id"] = answers[0]["id"]
     await owner_conn.execute(
         "INSERT INTO ai_answers (question_id, answer_text, confidence_score, relevance_score,"
         " completeness_score, model_used, citations, completed_at)"
