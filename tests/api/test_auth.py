@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import time
 
+import httpx
 import jwt
 import orjson
 
+from focushub.app import create_app
+from focushub.core.ratelimit import Rate
 from tests.api.conftest import JWT_SECRET, make_user
 
 
@@ -210,12 +213,18 @@ async def test_expired_reset_token_is_refused(client, owner_conn):
     assert r.status_code == 400
 
 
-async def test_login_is_rate_limited(client):
-    session = await make_user(client, email="rate@example.org")
-    codes = []
-    for _ in range(12):
-        r = await client.post("/api/v1/auth/login", json={"email": "rate@example.org", "password": "wrong-password"})
-        codes.append(r.status_code)
+async def test_login_is_rate_limited(settings, engine):
+    # The default burst (10) with a window so long that nothing refills while the test runs:
+    # with the real minute, a slow machine admits an 11th attempt 6 s after the first (GCRA).
+    app = create_app(settings.model_copy(update={"rate_login": Rate(10, 10**6)}), engine=engine)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        session = await make_user(client, email="rate@example.org")
+        codes = []
+        for _ in range(12):
+            r = await client.post("/api/v1/auth/login",
+                                  json={"email": "rate@example.org", "password": "wrong-password"})
+            codes.append(r.status_code)
     assert codes[:10] == [401] * 10
     assert codes[10:] == [429, 429]
     assert session  # the account exists; the limit is per address and email
