@@ -94,6 +94,14 @@ HERE = FilePath(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["markdown"] = markdown.render
 templates.env.filters["plain"] = markdown.plain
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 vote``, ``2 votes``, ``0 votes`` (the site's nouns take an s)."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+templates.env.filters["counted"] = counted
 # quote(value, safe="") for ASCII text in one C call: it runs for every report link on a page.
 _URL_ESCAPES = {c: f"%{c:02X}" for c in range(128)
                 if chr(c) not in string.ascii_letters + string.digits + "_.-~"}

@@ -1519,3 +1519,37 @@ async def test_notifications_link_to_their_subject_and_previews_show_no_markdown
     assert re.search(rf'href="{q_url}\?answer=[0-9a-f-]{{36}}#answer-[0-9a-f-]{{36}}"', notes)
     assert 'href="/u/nils"' in notes
     assert "Nice work, thanks" in notes and "**work**" not in notes
+
+
+async def test_the_admin_page_shows_a_suspension_and_lifts_it(browser, test_db):
+    await sign_up(browser, "tara")
+    tara = await _user_id(test_db, "tara")
+    conn = await asyncpg.connect(test_db.owner_url)
+    try:
+        await conn.execute("UPDATE users SET suspended_until = now() + interval '2 days'"
+                           " WHERE id = $1", tara)
+    finally:
+        await conn.close()
+    browser.cookies.clear()
+    await sign_up(browser, "uma")
+    await make_admin(test_db, "uma")
+    await login_as(browser, "uma")
+    page = await browser.get("/admin", params={"q": "tara"})
+    assert "suspended until" in page.text and "Lift suspension" in page.text
+    r = await browser.post(f"/admin/users/{tara}", data={
+        "csrf_token": csrf(page.text), "is_active": "true", "reason": "Served the time"})
+    assert r.status_code == 303
+    page = await browser.get("/admin", params={"q": "tara"})
+    assert "suspended until" not in page.text and "Lift suspension" not in page.text
+    conn = await asyncpg.connect(test_db.owner_url)
+    try:
+        assert await conn.fetchval("SELECT suspended_until FROM users WHERE id = $1", tara) is None
+    finally:
+        await conn.close()
+
+
+def test_counts_are_said_in_the_singular_for_one():
+    from focushub.web.router import counted
+
+    assert [counted(n, "answer") for n in (0, 1, 2, 1500)] == [
+        "0 answers", "1 answer", "2 answers", "1,500 answers"]
