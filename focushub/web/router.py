@@ -1338,6 +1338,15 @@ async def mute_room(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
 # --- settings -------------------------------------------------------------------------------------
 
 
+@router.get("/me")
+async def my_profile(request: Request, page: PageDep, rt: RtDep) -> Response:
+    """The header's "Profile": one's own public profile, under one's current username."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    me = await users_service.get_me(rt, page.caller)
+    return redirect(request, page, f"/u/{quote(me.username, safe='')}")
+
+
 @router.get("/settings/profile", response_class=HTMLResponse)
 async def profile_settings(request: Request, page: PageDep, rt: RtDep) -> Response:
     if (gone := _need_login(request, page)) is not None:

@@ -1553,3 +1553,17 @@ def test_counts_are_said_in_the_singular_for_one():
 
     assert [counted(n, "answer") for n in (0, 1, 2, 1500)] == [
         "0 answers", "1 answer", "2 answers", "1,500 answers"]
+
+
+async def test_the_header_leads_to_one_s_profile_and_settings_and_a_newcomer_is_welcomed(browser):
+    await sign_up(browser, "vera")
+    r = await browser.get("/?welcome=1")
+    assert "Welcome to Focus Hub" in r.text and "confirm your email" in r.text
+    assert 'href="/me">Profile</a>' in r.text and 'href="/settings/profile">Settings</a>' in r.text
+    r = await browser.get("/me")
+    assert r.status_code == 303 and r.headers["location"] == "/u/vera"
+    assert (await browser.get("/u/vera")).status_code == 200
+    browser.cookies.clear()
+    r = await browser.get("/me")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+    assert "Welcome to Focus Hub" not in (await browser.get("/?welcome=1")).text
