@@ -1541,6 +1541,9 @@ async def test_the_admin_page_shows_a_suspension_and_lifts_it(browser, test_db):
     assert r.status_code == 303
     page = await browser.get("/admin", params={"q": "tara"})
     assert "suspended until" not in page.text and "Lift suspension" not in page.text
+    # The audit log says what changed as JSON, not as a Python dict.
+    assert '"suspended_until": ["' in page.text and "null]" in page.text
+    assert "{'suspended_until'" not in page.text and "None]" not in page.text
     conn = await asyncpg.connect(test_db.owner_url)
     try:
         assert await conn.fetchval("SELECT suspended_until FROM users WHERE id = $1", tara) is None
