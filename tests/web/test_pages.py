@@ -1570,3 +1570,15 @@ async def test_the_header_leads_to_one_s_profile_and_settings_and_a_newcomer_is_
     r = await browser.get("/me")
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
     assert "Welcome to Focus Hub" not in (await browser.get("/?welcome=1")).text
+
+
+async def test_a_system_message_is_not_signed_by_the_person_it_names(browser):
+    await sign_up(browser, "wes")
+    token = csrf((await browser.get("/chat")).text)
+    r = await browser.post("/chat", data={"csrf_token": token, "name": "Study group"})
+    assert r.status_code == 303
+    room = await browser.get(r.headers["location"])
+    system = re.search(r'<li [^>]*data-type="system"[^>]*>\s*<span class="who">([^<]*)</span>\s*'
+                       r'<span class="text">([^<]*)</span>', room.text)
+    assert system is not None, room.text
+    assert system.group(1) == "" and "@wes" in system.group(2)

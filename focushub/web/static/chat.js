@@ -73,7 +73,8 @@
     item.textContent = "";
     var who = document.createElement("span");
     who.className = "who";
-    who.textContent = message.sender_username || "";
+    // A system message names its people in its own words ("@carol created the room").
+    who.textContent = message.message_type === "system" ? "" : (message.sender_username || "");
     var body = document.createElement("span");
     body.className = "text";
     if (message.deleted_at) {
