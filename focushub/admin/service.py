@@ -45,6 +45,14 @@ async def stats(rt: Runtime, caller: Caller) -> AdminStats:
                       answered_ratio=round(totals["questions_answered"] / asked, 3) if asked else None)
 
 
+def _literal_pattern(text: str | None) -> str | None:
+    """``text`` for the ILIKE patterns of ``admin_list_users()``, matching itself: ``%``,
+    ``_`` and the escape character are letters someone may search for, not wildcards."""
+    if text is None:
+        return None
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 async def list_users(rt: Runtime, caller: Caller, params: AdminUserListParams) -> Page[AdminUserRead]:
     after_created: datetime | None = None
     after_id: UUID | None = None
@@ -53,7 +61,8 @@ async def list_users(rt: Runtime, caller: Caller, params: AdminUserListParams) -
     async with rt.transaction(caller) as tx:
         rows = await tx.all(
             "SELECT * FROM public.admin_list_users(:q, :after_created, :after_id, :limit)",
-            q=params.q, after_created=after_created, after_id=after_id, limit=params.limit + 1)
+            q=_literal_pattern(params.q), after_created=after_created, after_id=after_id,
+            limit=params.limit + 1)
     page, next_cursor = page_of(rows, params.limit, lambda r: [r["created_at"], r["id"]])
     return Page[AdminUserRead](items=[AdminUserRead.model_validate(dict(r)) for r in page],
                                next_cursor=next_cursor)

@@ -129,3 +129,19 @@ async def test_reactivating_lifts_a_suspension_and_the_listing_shows_it(client, 
     doc = (await client.get("/openapi.json")).json()
     described = doc["components"]["schemas"]["AdminUserUpdate"]["properties"]["is_active"]
     assert "suspension" in described["description"]
+
+
+async def test_searching_people_takes_percent_and_underscore_literally(client, owner_conn):
+    admin = await admin_of(client, owner_conn)
+    await make_user(client, username="ann_lee")
+    await make_user(client, username="annxlee")
+    await make_user(client, username="ann100pct", full_name="Ann 100% sure")
+    found = {}
+    for q in ("ann_lee", "100%", "%", "_"):
+        r = await client.get("/api/v1/admin/users", params={"q": q}, headers=admin["headers"])
+        assert r.status_code == 200, r.text
+        found[q] = sorted(u["username"] for u in r.json()["items"])
+    assert (found["ann_lee"], found["100%"], found["%"]) == (["ann_lee"], ["ann100pct"],
+                                                            ["ann100pct"])
+    # Whoever has an underscore (the admin's generated name may), never everyone.
+    assert "ann_lee" in found["_"] and not {"annxlee", "ann100pct"} & set(found["_"])
