@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from focushub.core.schemas import InputModel, OutputModel
 
@@ -45,7 +45,8 @@ class AIAnswerRead(OutputModel):
 
 
 class FeedbackUpdate(InputModel):
-    rating: int = Field(ge=1, le=5, description="1 (wrong or useless) to 5 (exactly right)")
+    rating: StrictInt = Field(ge=1, le=5,
+                              description="1 (wrong or useless) to 5 (exactly right)")
 
 
 class ModelStats(OutputModel):

@@ -173,7 +173,7 @@ async def test_only_the_asker_rates_an_answer_from_one_to_five(offline, owner_co
     url = f"/api/v1/ai-answers/{answer['id']}/feedback"
     r = await env.client.put(url, headers=bob["headers"], json={"rating": 5})
     assert r.status_code == 403
-    for bad in (0, 6, "five"):
+    for bad in (0, 6, "five", True, "3", 2.5):
         r = await env.client.put(url, headers=alice["headers"], json={"rating": bad})
         assert r.status_code == 422
     r = await env.client.put(url, headers=alice["headers"], json={"rating": 2})
