@@ -105,3 +105,22 @@ async def file_response(
         out["Content-Range"] = f"bytes {start}-{end}/{size}"
         return StreamingResponse(body(), status_code=206, headers=out, media_type=media)
     return StreamingResponse(body(), status_code=200, headers=out, media_type=media)
+
+
+async def preview_response(store: ObjectStore, key: str, *, headers: Headers,
+                           sha256: str) -> Response:
+    """Serve the JPEG preview ``key`` of a file whose content is ``sha256`` for a request
+    with ``headers``: an ETag (304 when it matches), revalidated on every use, and the same
+    nosniff, sandboxing policy and same-origin rule as the file itself. Precondition: the
+    caller may see it (checked under RLS before calling)."""
+    etag = f'"{sha256}.preview"'
+    base = {"ETag": etag, "Cache-Control": "private, no-cache",
+            "X-Content-Type-Options": "nosniff", "Content-Security-Policy": CSP,
+            "Cross-Origin-Resource-Policy": "same-origin"}
+    if headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=base)
+    try:
+        data = b"".join([chunk async for chunk in store.read(key)])
+    except ObjectMissing:
+        raise NotFound("The preview is missing from storage", code="preview_missing") from None
+    return Response(data, media_type="image/jpeg", headers=base)

@@ -17,11 +17,10 @@ from pydantic import ValidationError
 
 from focushub.content.fields import split_tags
 from focushub.core.deps import CallerDep, RuntimeDep, UserDep, client_address
-from focushub.core.errors import ErrorRead, NotFound
+from focushub.core.errors import ErrorRead
 from focushub.core.pagination import Page
 from focushub.core.routing import Router
-from focushub.files.responses import CSP, file_response
-from focushub.integrations.storage import ObjectMissing
+from focushub.files.responses import file_response, preview_response
 from focushub.resources import service
 from focushub.resources.schemas import (
     ResourceFields,
@@ -112,13 +111,5 @@ async def preview(resource_id: UUID, caller: CallerDep, rt: RuntimeDep,
                   request: Request) -> Response:
     stored = await service.open_preview(rt, caller, resource_id)
     assert stored.preview_key is not None
-    etag = f'"{stored.sha256}.preview"'
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache",
-               "X-Content-Type-Options": "nosniff", "Content-Security-Policy": CSP}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    try:
-        data = b"".join([chunk async for chunk in rt.storage.read(stored.preview_key)])
-    except ObjectMissing:
-        raise NotFound("The preview is missing from storage", code="preview_missing") from None
-    return Response(data, media_type="image/jpeg", headers=headers)
+    return await preview_response(rt.storage, stored.preview_key, headers=request.headers,
+                                  sha256=stored.sha256)

@@ -55,11 +55,9 @@ from focushub.core.runtime import Runtime
 from focushub.core.schemas import Password
 from focushub.feed import service as feed_service
 from focushub.feed.schemas import FeedParams
-from focushub.files.responses import CSP as FILE_CSP
-from focushub.files.responses import file_response
+from focushub.files.responses import file_response, preview_response
 from focushub.files.sniff import inline
 from focushub.follows import service as follows_service
-from focushub.integrations.storage import ObjectMissing
 from focushub.notifications import service as notifications_service
 from focushub.notifications.schemas import (
     NotificationListParams,
@@ -689,22 +687,11 @@ async def resource_file(request: Request, page: PageDep, rt: RtDep, resource_id:
 @router.get("/resources/{resource_id}/preview")
 async def resource_preview(request: Request, page: PageDep, rt: RtDep,
                            resource_id: UUID) -> Response:
-    """The resource's preview image as the page's caller, with the API's headers (its
-    ``…/preview``: an ETag, no caching without revalidation, nosniff, the files' policy)."""
+    """The resource's preview image as the page's caller, served as the API serves it."""
     stored = await resources_service.open_preview(rt, page.caller, resource_id)
     assert stored.preview_key is not None
-    etag = f'"{stored.sha256}.preview"'
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache",
-               "X-Content-Type-Options": "nosniff", "Content-Security-Policy": FILE_CSP,
-               "Cross-Origin-Resource-Policy": "same-origin"}
-    if request.headers.get("if-none-match") == etag:
-        response = Response(status_code=304, headers=headers)
-    else:
-        try:
-            data = b"".join([chunk async for chunk in rt.storage.read(stored.preview_key)])
-        except ObjectMissing:
-            raise NotFound("The preview is missing from storage", code="preview_missing") from None
-        response = Response(data, media_type="image/jpeg", headers=headers)
+    response = await preview_response(rt.storage, stored.preview_key, headers=request.headers,
+                                      sha256=stored.sha256)
     session.write_cookies(response, request, page)
     return response
 
