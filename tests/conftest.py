@@ -91,9 +91,23 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     try:
         tables = await conn.fetchval(_TRUNCATE_SQL)
         if tables:
-            await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            await _truncate(conn, tables)
     finally:
         await conn.close()
+
+
+async def _truncate(conn: asyncpg.Connection, tables: str, attempts: int = 5) -> None:
+    """TRUNCATE locks the tables one after the other, while a module's server may still be
+    writing (its job worker takes a job: one table, then the next). When PostgreSQL breaks
+    that deadlock by cancelling the TRUNCATE, it is run again once the writer has gone on."""
+    for attempt in range(attempts):
+        try:
+            await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            return
+        except asyncpg.exceptions.DeadlockDetectedError:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.1 * (attempt + 1))
 
 
 @pytest.fixture
