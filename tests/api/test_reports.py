@@ -110,6 +110,10 @@ async def test_queue_then_dismiss_shows_the_content_again(client, owner_conn):
     assert r.json()["next_cursor"] is None
     assert (await client.get(f"/api/v1/posts/{busy['id']}")).status_code == 404
 
+    r = await client.post(f"/api/v1/admin/reports/post/{author['user']['id']}",
+                          headers=admin["headers"], json={"action": "dismiss"})
+    assert r.status_code == 404, r.text  # no post has that id, and none was reported
+    assert r.json()["error"]["code"] == "not_found"
     r = await client.post(f"/api/v1/admin/reports/post/{busy['id']}", headers=admin["headers"],
                           json={"action": "dismiss"})
     assert r.status_code == 200, r.text

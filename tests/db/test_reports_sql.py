@@ -114,3 +114,34 @@ async def test_moderation_functions_are_for_admins(app_conn, owner_conn):
         assert await app_conn.fetchval(
             "SELECT count(*) FROM audit_log WHERE action = 'moderation.delete'"
             " AND request_id = 'req-1'") == 1
+
+
+async def test_moderating_what_never_existed_is_not_found(app_conn, owner_conn):
+    """An id that no row and no report ever named: ``not_found``, nothing resolved or
+    audited. A target gone since it was reported stays moderatable (its reports are open)."""
+    author, reporter = await make_user(owner_conn), await make_user(owner_conn)
+    admin = await make_user(owner_conn, role="admin")
+    nowhere = await owner_conn.fetchval("SELECT gen_random_uuid()")
+    post = await make_post(owner_conn, author)
+    await owner_conn.execute(
+        "INSERT INTO reports (reporter_id, target_type, target_id, reason)"
+        " VALUES ($1, 'post', $2, 'spam')", reporter, post)
+    await owner_conn.execute("DELETE FROM posts WHERE id = $1", post)
+    async with acting_as(app_conn, as_user(reporter)):
+        # Nobody else learns whether an id exists.
+        await expect_error(app_conn, RAISED,
+                           "SELECT public.moderate('post', $1, 'dismiss', NULL, NULL, NULL)",
+                           nowhere, message="forbidden:")
+        await expect_error(app_conn, ACCESS_DENIED,
+                           "SELECT public.moderate_target('post', $1, 'dismiss', NULL, NULL, NULL)",
+                           post)
+    async with acting_as(app_conn, as_user(admin)):
+        for kind, action in (("post", "dismiss"), ("comment", "warn"), ("user", "suspend")):
+            await expect_error(
+                app_conn, RAISED,
+                "SELECT public.moderate($1::report_target, $2, $3, 'why', now() + interval '1 day', NULL)",
+                kind, nowhere, action, message="not_found:")
+        assert await app_conn.fetchval("SELECT count(*) FROM audit_log") == 0
+        result = await app_conn.fetchval(
+            "SELECT public.moderate('post', $1, 'dismiss', NULL, NULL, NULL)", post)
+        assert '"reports_resolved": 1' in result and '"state": "deleted"' in result

@@ -305,6 +305,8 @@ DEFINER_FUNCTIONS = [
     "public.add_room_creator_as_admin()",
     "public.check_room_participant_limit()",
     "public.promote_room_admin_on_leave()",
+    # Called only by moderate() (0042).
+    "public.moderate_target(report_target, uuid, text, text, timestamptz, text)",
 ]
 # Functions that must see the request role in current_user.
 INVOKER_FUNCTIONS = [
