@@ -16,9 +16,13 @@ from tests.db.helpers import (
     acting_as,
     affected,
     as_user,
+    commit_as,
     expect_error,
+    make_comment,
     make_post,
+    make_question,
     make_user,
+    make_vote,
     set_caller,
 )
 
@@ -151,3 +155,56 @@ async def test_concurrent_likes_coalesce_exactly(test_db, owner_conn):
 async def test_mention_parser(owner_conn, text, expected):
     found = await owner_conn.fetchval("SELECT public.mentioned_usernames($1)", text)
     assert sorted(found) == expected
+
+
+async def test_a_deleted_account_leaves_the_notifications_of_others(app_conn, owner_conn):
+    """0043: a person who deletes their account leaves others' notifications: out of
+    ``actors``, the count down, the title made again with whoever is left, their words
+    gone from ``message``; a notification that named only them is deleted."""
+    carol, alice, bob, dave, eve = [await make_user(owner_conn) for _ in range(5)]
+    names = {u: await owner_conn.fetchval("SELECT username FROM users WHERE id = $1", u)
+             for u in (alice, dave, eve)}
+    post, question = await make_post(owner_conn, carol), await make_question(owner_conn, carol)
+    for voter in (alice, bob):
+        await make_vote(owner_conn, voter, "post", post)
+    for voter in (bob, eve):
+        await make_vote(owner_conn, voter, "question", question)
+    await make_comment(owner_conn, post, dave)
+    await make_comment(owner_conn, post, bob)
+    await owner_conn.execute("INSERT INTO followers (follower_id, following_id) VALUES ($1, $2)",
+                             bob, carol)
+    await owner_conn.execute("INSERT INTO followers (follower_id, following_id) VALUES ($1, $2)",
+                             alice, carol)
+    await owner_conn.execute("UPDATE notifications SET is_read = true"
+                             " WHERE user_id = $1 AND type = 'follow'", carol)  # read ones too
+
+    async def carols() -> dict[tuple[str, str], dict]:
+        rows = await owner_conn.fetch(
+            "SELECT type::text, data ->> 'target_type' AS target, title, message, data"
+            " FROM notifications WHERE user_id = $1", carol)
+        return {(r["type"], r["target"]): {"title": r["title"], "message": r["message"],
+                                           **json.loads(r["data"])} for r in rows}
+
+    before = await carols()
+    assert before[("like", "post")]["title"] == "2 people liked your post"
+    assert before[("comment", "post")]["message"] == "Nice one"
+    assert before[("follow", "user")]["count"] == 2
+
+    await commit_as(app_conn, as_user(bob), "SELECT public.delete_own_account(NULL)")
+    after = await carols()
+    like, upvote = after[("like", "post")], after[("like", "question")]
+    assert (like["count"], like["title"]) == (1, f"{names[alice]} liked your post")
+    assert [a["id"] for a in like["actors"]] == [str(alice)]
+    assert (upvote["count"], upvote["title"]) == (1, f"{names[eve]} upvoted your question")
+    assert upvote["message"] == before[("like", "question")]["message"]  # carol's own title
+    comment = after[("comment", "post")]
+    assert (comment["count"], comment["title"]) == (1, f"{names[dave]} commented on your post")
+    assert comment["message"] == ""  # the latest words were bob's
+    assert [a["id"] for a in after[("follow", "user")]["actors"]] == [str(alice)]
+    assert str(bob) not in json.dumps(list(after.values()))
+
+    # Someone who was the only one named: the notification goes.
+    await commit_as(app_conn, as_user(alice), "SELECT public.delete_own_account(NULL)")
+    after = await carols()
+    assert ("like", "post") not in after and ("follow", "user") not in after
+    assert set(after) == {("like", "question"), ("comment", "post")}

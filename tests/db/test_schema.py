@@ -267,6 +267,7 @@ SEED_TRIGGERS = {
 }
 ADDED_TRIGGERS = {
     "check_vote_target_trigger": "votes",
+    "notifications_forget_deleted_users": "users",  # 0043
     "delete_post_votes_trigger": "posts",
     "delete_comment_votes_trigger": "comments",
     "delete_question_votes_trigger": "questions",
@@ -307,6 +308,7 @@ DEFINER_FUNCTIONS = [
     "public.promote_room_admin_on_leave()",
     # Called only by moderate() (0042).
     "public.moderate_target(report_target, uuid, text, text, timestamptz, text)",
+    "public.notifications_forget_deleted_users()",  # 0043
 ]
 # Functions that must see the request role in current_user.
 INVOKER_FUNCTIONS = [
