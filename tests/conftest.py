@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class TestDatabase:
+    __test__ = False  # a fixture's value, not a test class
     server_url: str  # maintenance URL of the server (database "postgres")
     owner_url: str  # schema owner: migrations and test set-up
     app_url: str  # the server's login role (no privileges until SET ROLE)
