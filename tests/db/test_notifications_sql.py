@@ -208,3 +208,44 @@ async def test_a_deleted_account_leaves_the_notifications_of_others(app_conn, ow
     after = await carols()
     assert ("like", "post") not in after and ("follow", "user") not in after
     assert set(after) == {("like", "question"), ("comment", "post")}
+
+
+async def test_deleted_words_leave_the_notifications_that_quoted_them(app_conn, owner_conn):
+    """0044: a notification about a deleted comment or answer alone is deleted; one that
+    also counts other actions keeps them but loses the quote and the link to it."""
+    carol, dave, bob, erin = [await make_user(owner_conn) for _ in range(4)]
+    erin_name = await owner_conn.fetchval("SELECT username FROM users WHERE id = $1", erin)
+    post, other = await make_post(owner_conn, carol), await make_post(owner_conn, carol)
+    question = await make_question(owner_conn, carol)
+    alone = await make_comment(owner_conn, other, bob)
+    await make_comment(owner_conn, post, dave)
+    latest = await owner_conn.fetchval(
+        "INSERT INTO comments (post_id, author_id, content) VALUES ($1, $2, $3) RETURNING id",
+        post, bob, f"Regrettable words, @{erin_name}")
+    answer = await owner_conn.fetchval(
+        "INSERT INTO answers (question_id, author_id, content) VALUES ($1, $2, 'Take this back')"
+        " RETURNING id", question, bob)
+
+    async def about(user) -> dict[str, dict]:
+        rows = await owner_conn.fetch(
+            "SELECT type::text, data ->> 'target_id' AS target, message, data FROM notifications"
+            " WHERE user_id = $1", user)
+        return {r["target"]: {"type": r["type"], "message": r["message"], **json.loads(r["data"])}
+                for r in rows}
+
+    before = await about(carol)
+    assert before[str(post)]["comment_id"] == str(latest) and before[str(post)]["count"] == 2
+    assert before[str(question)]["answer_id"] == str(answer)
+    assert (await about(erin))[str(latest)]["type"] == "mention"
+
+    # Bob deletes his texts, through the policies (a moderator's delete runs the same trigger).
+    for sql, target in (("DELETE FROM comments WHERE id = $1", latest),
+                        ("DELETE FROM comments WHERE id = $1", alone),
+                        ("DELETE FROM answers WHERE id = $1", answer)):
+        assert await commit_as(app_conn, as_user(bob), sql, target) == "DELETE 1"
+    after = await about(carol)
+    assert set(after) == {str(post)}  # the comment on the other post and the answer: alone
+    shared = after[str(post)]
+    assert shared["message"] == "" and "comment_id" not in shared
+    assert shared["count"] == 2 and [a["id"] for a in shared["actors"]] == [str(bob), str(dave)]
+    assert await about(erin) == {}  # the mention went with its comment

@@ -252,7 +252,8 @@ SEED_INDEXES = {
     "idx_questions_search": "questions",
     "idx_resources_search": "resources",
 }
-ADDED_INDEXES = {"users_email_lower_key": "users", "answers_one_accepted_per_question": "answers"}
+ADDED_INDEXES = {"users_email_lower_key": "users", "answers_one_accepted_per_question": "answers",
+                 "idx_notifications_quoted": "notifications"}
 
 # Section 6: 8 triggers (not 5), 3 functions (not 8); then what 0003 adds.
 SEED_TRIGGERS = {
@@ -268,6 +269,8 @@ SEED_TRIGGERS = {
 ADDED_TRIGGERS = {
     "check_vote_target_trigger": "votes",
     "notifications_forget_deleted_users": "users",  # 0043
+    "notifications_unquote_deleted_comments": "comments",  # 0044
+    "notifications_unquote_deleted_answers": "answers",
     "delete_post_votes_trigger": "posts",
     "delete_comment_votes_trigger": "comments",
     "delete_question_votes_trigger": "questions",
@@ -309,6 +312,7 @@ DEFINER_FUNCTIONS = [
     # Called only by moderate() (0042).
     "public.moderate_target(report_target, uuid, text, text, timestamptz, text)",
     "public.notifications_forget_deleted_users()",  # 0043
+    "public.notifications_unquote_deleted()",  # 0044
 ]
 # Functions that must see the request role in current_user.
 INVOKER_FUNCTIONS = [
