@@ -211,8 +211,9 @@ async def test_a_deleted_account_leaves_the_notifications_of_others(app_conn, ow
 
 
 async def test_deleted_words_leave_the_notifications_that_quoted_them(app_conn, owner_conn):
-    """0044: a notification about a deleted comment or answer alone is deleted; one that
-    also counts other actions keeps them but loses the quote and the link to it."""
+    """0044: an edited comment or answer is quoted as it now reads; a notification about a
+    deleted one alone is deleted; one that also counts other actions keeps them but loses
+    the quote and the link to it."""
     carol, dave, bob, erin = [await make_user(owner_conn) for _ in range(4)]
     erin_name = await owner_conn.fetchval("SELECT username FROM users WHERE id = $1", erin)
     post, other = await make_post(owner_conn, carol), await make_post(owner_conn, carol)
@@ -237,6 +238,17 @@ async def test_deleted_words_leave_the_notifications_that_quoted_them(app_conn, 
     assert before[str(post)]["comment_id"] == str(latest) and before[str(post)]["count"] == 2
     assert before[str(question)]["answer_id"] == str(answer)
     assert (await about(erin))[str(latest)]["type"] == "mention"
+
+    # Edited, they are quoted as they now read.
+    edited = f"Better words, @{erin_name}"
+    assert await commit_as(app_conn, as_user(bob), "UPDATE comments SET content = $2 WHERE id = $1",
+                           latest, edited) == "UPDATE 1"
+    assert await commit_as(app_conn, as_user(bob), "UPDATE answers SET content = 'Kept' WHERE id = $1",
+                           answer) == "UPDATE 1"
+    assert (await about(carol))[str(post)]["message"] == edited
+    assert (await about(carol))[str(question)]["message"] == "Kept"
+    assert (await about(erin))[str(latest)]["message"] == edited
+    assert (await about(carol))[str(other)]["message"] == "Nice one"  # another comment's quote
 
     # Bob deletes his texts, through the policies (a moderator's delete runs the same trigger).
     for sql, target in (("DELETE FROM comments WHERE id = $1", latest),

@@ -1,4 +1,4 @@
-"""Notifications stop quoting comments and answers that were deleted.
+"""Notifications quote comments and answers as they are: deleted ones not at all.
 
 Revision ID: 0044_notifications_unquote
 Revises: 0043_notifications_forget
@@ -17,6 +17,10 @@ the deleted rows as a transition table), each notification quoting one of them:
   notice to its author) loses the quote: ``message`` emptied and the id taken out of
   ``data``, so that nothing links to what is gone. Its count is not lowered (the other
   actions it counts are still there; whether the author made another is not known).
+
+An edited comment or answer is quoted as it now reads (an AFTER UPDATE OF content row
+trigger on each sets the start of the new text as the ``message`` of the notifications
+quoting it), so words taken back by an edit do not stay in anyone's list either.
 
 The notifications are found through a new partial expression index on the quoted id,
 so a deletion costs an index probe per deleted text. It composes with 0043 whatever the
@@ -64,6 +68,30 @@ def upgrade() -> None:
         RETURN NULL;
     END
     $$;
+    CREATE FUNCTION public.notifications_requote_edited() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
+    AS $$
+    BEGIN
+        -- Every notification quoting a text quotes its first 200 characters (0007, 0023).
+        UPDATE notifications n SET message = left(NEW.content, 200)
+        WHERE coalesce(n.data ->> 'comment_id', n.data ->> 'answer_id') = NEW.id::text
+          AND n.message IS DISTINCT FROM left(NEW.content, 200);
+        RETURN NULL;
+    END
+    $$;
+    COMMENT ON FUNCTION public.notifications_requote_edited() IS
+        'Notifications quoting an edited comment or answer quote its new text (0044).';
+    REVOKE ALL ON FUNCTION public.notifications_requote_edited()
+        FROM PUBLIC, anon, authenticated, service_role;
+    CREATE TRIGGER notifications_requote_edited_comments
+        AFTER UPDATE OF content ON public.comments
+        FOR EACH ROW WHEN (OLD.content IS DISTINCT FROM NEW.content)
+        EXECUTE FUNCTION public.notifications_requote_edited();
+    CREATE TRIGGER notifications_requote_edited_answers
+        AFTER UPDATE OF content ON public.answers
+        FOR EACH ROW WHEN (OLD.content IS DISTINCT FROM NEW.content)
+        EXECUTE FUNCTION public.notifications_requote_edited();
+
     COMMENT ON FUNCTION public.notifications_unquote_deleted() IS
         'Notifications quoting deleted comments or answers are deleted or lose the quote (0044).';
     REVOKE ALL ON FUNCTION public.notifications_unquote_deleted()
@@ -82,6 +110,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     run_sql("""
+    DROP TRIGGER notifications_requote_edited_answers ON public.answers;
+    DROP TRIGGER notifications_requote_edited_comments ON public.comments;
+    DROP FUNCTION public.notifications_requote_edited();
     DROP TRIGGER notifications_unquote_deleted_answers ON public.answers;
     DROP TRIGGER notifications_unquote_deleted_comments ON public.comments;
     DROP FUNCTION public.notifications_unquote_deleted();
