@@ -211,8 +211,8 @@ async def test_a_deleted_account_leaves_the_notifications_of_others(app_conn, ow
 
 
 async def test_deleted_words_leave_the_notifications_that_quoted_them(app_conn, owner_conn):
-    """0044: an edited comment or answer is quoted as it now reads; a notification about a
-    deleted one alone is deleted; one that also counts other actions keeps them but loses
+    """0044: an edited comment or answer is quoted as it now reads, a hidden one not at all;
+    a notification about a deleted one alone is deleted; one that also counts other actions keeps them but loses
     the quote and the link to it."""
     carol, dave, bob, erin = [await make_user(owner_conn) for _ in range(4)]
     erin_name = await owner_conn.fetchval("SELECT username FROM users WHERE id = $1", erin)
@@ -249,6 +249,13 @@ async def test_deleted_words_leave_the_notifications_that_quoted_them(app_conn, 
     assert (await about(carol))[str(question)]["message"] == "Kept"
     assert (await about(erin))[str(latest)]["message"] == edited
     assert (await about(carol))[str(other)]["message"] == "Nice one"  # another comment's quote
+    # Hidden by a moderator, a text is not quoted; shown again, it is.
+    admin = await make_user(owner_conn, role="admin")
+    for action, quoted in (("hide", ""), ("dismiss", "Nice one")):
+        await commit_as(app_conn, as_user(admin),
+                        "SELECT public.moderate('comment', $1, $2, 'abuse', NULL, NULL)",
+                        alone, action)
+        assert (await about(carol))[str(other)]["message"] == quoted, action
 
     # Bob deletes his texts, through the policies (a moderator's delete runs the same trigger).
     for sql, target in (("DELETE FROM comments WHERE id = $1", latest),

@@ -271,8 +271,8 @@ ADDED_TRIGGERS = {
     "notifications_forget_deleted_users": "users",  # 0043
     "notifications_unquote_deleted_comments": "comments",  # 0044
     "notifications_unquote_deleted_answers": "answers",
-    "notifications_requote_edited_comments": "comments",
-    "notifications_requote_edited_answers": "answers",
+    "notifications_requote_comments": "comments",
+    "notifications_requote_answers": "answers",
     "delete_post_votes_trigger": "posts",
     "delete_comment_votes_trigger": "comments",
     "delete_question_votes_trigger": "questions",
@@ -315,7 +315,7 @@ DEFINER_FUNCTIONS = [
     "public.moderate_target(report_target, uuid, text, text, timestamptz, text)",
     "public.notifications_forget_deleted_users()",  # 0043
     "public.notifications_unquote_deleted()",  # 0044
-    "public.notifications_requote_edited()",
+    "public.notifications_requote()",
 ]
 # Functions that must see the request role in current_user.
 INVOKER_FUNCTIONS = [

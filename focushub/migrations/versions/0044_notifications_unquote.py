@@ -1,4 +1,4 @@
-"""Notifications quote comments and answers as they are: deleted ones not at all.
+"""Notifications quote comments and answers as they are: deleted or hidden ones not at all.
 
 Revision ID: 0044_notifications_unquote
 Revises: 0043_notifications_forget
@@ -18,9 +18,11 @@ the deleted rows as a transition table), each notification quoting one of them:
   ``data``, so that nothing links to what is gone. Its count is not lowered (the other
   actions it counts are still there; whether the author made another is not known).
 
-An edited comment or answer is quoted as it now reads (an AFTER UPDATE OF content row
-trigger on each sets the start of the new text as the ``message`` of the notifications
-quoting it), so words taken back by an edit do not stay in anyone's list either.
+An edited comment or answer is quoted as it now reads, and one a moderator hides is not
+quoted while it stays hidden (its readers may not see it; a report reaching the threshold
+hides it at once): an AFTER UPDATE OF content, hidden_at row trigger on each sets the
+``message`` of the notifications quoting it to the start of the text, or to nothing while
+it is hidden. Words taken back by an edit, or hidden as abuse, stay in nobody's list.
 
 The notifications are found through a new partial expression index on the quoted id,
 so a deletion costs an index probe per deleted text. It composes with 0043 whatever the
@@ -68,29 +70,34 @@ def upgrade() -> None:
         RETURN NULL;
     END
     $$;
-    CREATE FUNCTION public.notifications_requote_edited() RETURNS trigger
+    CREATE FUNCTION public.notifications_requote() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
+    DECLARE
+        -- A notification quotes a text's first 200 characters (0007, 0023); nothing of it
+        -- while a moderator keeps it hidden (its readers may not see it then).
+        quote text := CASE WHEN NEW.hidden_at IS NULL THEN left(NEW.content, 200) ELSE '' END;
     BEGIN
-        -- Every notification quoting a text quotes its first 200 characters (0007, 0023).
-        UPDATE notifications n SET message = left(NEW.content, 200)
+        UPDATE notifications n SET message = quote
         WHERE coalesce(n.data ->> 'comment_id', n.data ->> 'answer_id') = NEW.id::text
-          AND n.message IS DISTINCT FROM left(NEW.content, 200);
+          AND n.message IS DISTINCT FROM quote;
         RETURN NULL;
     END
     $$;
-    COMMENT ON FUNCTION public.notifications_requote_edited() IS
-        'Notifications quoting an edited comment or answer quote its new text (0044).';
-    REVOKE ALL ON FUNCTION public.notifications_requote_edited()
+    COMMENT ON FUNCTION public.notifications_requote() IS
+        'Notifications quoting a comment or answer quote it as it now reads, nothing while hidden (0044).';
+    REVOKE ALL ON FUNCTION public.notifications_requote()
         FROM PUBLIC, anon, authenticated, service_role;
-    CREATE TRIGGER notifications_requote_edited_comments
-        AFTER UPDATE OF content ON public.comments
-        FOR EACH ROW WHEN (OLD.content IS DISTINCT FROM NEW.content)
-        EXECUTE FUNCTION public.notifications_requote_edited();
-    CREATE TRIGGER notifications_requote_edited_answers
-        AFTER UPDATE OF content ON public.answers
-        FOR EACH ROW WHEN (OLD.content IS DISTINCT FROM NEW.content)
-        EXECUTE FUNCTION public.notifications_requote_edited();
+    CREATE TRIGGER notifications_requote_comments
+        AFTER UPDATE OF content, hidden_at ON public.comments
+        FOR EACH ROW WHEN (OLD.content IS DISTINCT FROM NEW.content
+                           OR (OLD.hidden_at IS NULL) <> (NEW.hidden_at IS NULL))
+        EXECUTE FUNCTION public.notifications_requote();
+    CREATE TRIGGER notifications_requote_answers
+        AFTER UPDATE OF content, hidden_at ON public.answers
+        FOR EACH ROW WHEN (OLD.content IS DISTINCT FROM NEW.content
+                           OR (OLD.hidden_at IS NULL) <> (NEW.hidden_at IS NULL))
+        EXECUTE FUNCTION public.notifications_requote();
 
     COMMENT ON FUNCTION public.notifications_unquote_deleted() IS
         'Notifications quoting deleted comments or answers are deleted or lose the quote (0044).';
@@ -110,9 +117,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     run_sql("""
-    DROP TRIGGER notifications_requote_edited_answers ON public.answers;
-    DROP TRIGGER notifications_requote_edited_comments ON public.comments;
-    DROP FUNCTION public.notifications_requote_edited();
+    DROP TRIGGER notifications_requote_answers ON public.answers;
+    DROP TRIGGER notifications_requote_comments ON public.comments;
+    DROP FUNCTION public.notifications_requote();
     DROP TRIGGER notifications_unquote_deleted_answers ON public.answers;
     DROP TRIGGER notifications_unquote_deleted_comments ON public.comments;
     DROP FUNCTION public.notifications_unquote_deleted();
