@@ -18,6 +18,7 @@ from tests.db.helpers import (
     as_user,
     commit_as,
     expect_error,
+    make_answer,
     make_comment,
     make_post,
     make_question,
@@ -268,3 +269,47 @@ async def test_deleted_words_leave_the_notifications_that_quoted_them(app_conn, 
     assert shared["message"] == "" and "comment_id" not in shared
     assert shared["count"] == 2 and [a["id"] for a in shared["actors"]] == [str(bob), str(dave)]
     assert await about(erin) == {}  # the mention went with its comment
+
+
+async def test_notifications_about_deleted_content_go_with_it(app_conn, owner_conn):
+    """0045: a deleted post, question or comment takes its notifications with it (its
+    author's, the mentions in it); a hidden post's mentions do not quote its title."""
+    carol, alice, dave, erin = [await make_user(owner_conn) for _ in range(4)]
+    admin = await make_user(owner_conn, role="admin")
+    dave_name = await owner_conn.fetchval("SELECT username FROM users WHERE id = $1", dave)
+    post = await owner_conn.fetchval(
+        "INSERT INTO posts (author_id, title, content) VALUES ($1, 'Joins at last', $2)"
+        " RETURNING id", carol, f"Thanks @{dave_name}")
+    await make_vote(owner_conn, alice, "post", post)
+    others = await make_post(owner_conn, erin)
+    comment = await make_comment(owner_conn, others, carol)
+    await make_vote(owner_conn, alice, "comment", comment)
+    question = await make_question(owner_conn, erin)
+    await make_answer(owner_conn, question, alice)
+    await owner_conn.execute("INSERT INTO followers (follower_id, following_id) VALUES ($1, $2)",
+                             alice, carol)
+
+    async def targets(user) -> dict[str, str]:
+        rows = await owner_conn.fetch(
+            "SELECT data ->> 'target_id' AS target, message FROM notifications WHERE user_id = $1",
+            user)
+        return {r["target"]: r["message"] for r in rows}
+
+    assert set(await targets(carol)) == {str(post), str(comment), str(carol)}
+    assert await targets(dave) == {str(post): "Joins at last"}
+    assert set(await targets(erin)) == {str(others), str(question)}
+
+    for action, quoted in (("hide", ""), ("dismiss", "Joins at last")):
+        await commit_as(app_conn, as_user(admin),
+                        "SELECT public.moderate('post', $1, $2, 'abuse', NULL, NULL)", post, action)
+        assert await targets(dave) == {str(post): quoted}, action
+
+    for who, sql, row in ((carol, "DELETE FROM posts WHERE id = $1", post),
+                          (carol, "DELETE FROM comments WHERE id = $1", comment),
+                          (erin, "DELETE FROM questions WHERE id = $1", question)):
+        assert await commit_as(app_conn, as_user(who), sql, row) == "DELETE 1"
+    # The follow stays, and so does the moderators' notice (a system one, with no subject).
+    assert await targets(carol) == {str(carol): await owner_conn.fetchval(
+        "SELECT full_name FROM users WHERE id = $1", alice), None: "abuse"}
+    assert await targets(dave) == {}
+    assert await targets(erin) == {}  # the answer, and carol's comment on her post (0044)

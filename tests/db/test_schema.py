@@ -273,6 +273,13 @@ ADDED_TRIGGERS = {
     "notifications_unquote_deleted_answers": "answers",
     "notifications_requote_comments": "comments",
     "notifications_requote_answers": "answers",
+    # 0045
+    "notifications_drop_subject_posts": "posts",
+    "notifications_drop_subject_questions": "questions",
+    "notifications_drop_subject_comments": "comments",
+    "notifications_drop_subject_answers": "answers",
+    "notifications_hide_mentions_posts": "posts",
+    "notifications_hide_mentions_questions": "questions",
     "delete_post_votes_trigger": "posts",
     "delete_comment_votes_trigger": "comments",
     "delete_question_votes_trigger": "questions",
@@ -316,6 +323,8 @@ DEFINER_FUNCTIONS = [
     "public.notifications_forget_deleted_users()",  # 0043
     "public.notifications_unquote_deleted()",  # 0044
     "public.notifications_requote()",
+    "public.notifications_drop_subject()",  # 0045
+    "public.notifications_hide_mentions()",
 ]
 # Functions that must see the request role in current_user.
 INVOKER_FUNCTIONS = [
