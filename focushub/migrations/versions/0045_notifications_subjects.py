@@ -14,8 +14,9 @@ Now an AFTER DELETE statement trigger on ``posts``, ``questions``, ``comments`` 
 ``answers`` (the kind as its argument, the deleted rows as a transition table) deletes
 the notifications whose subject is a deleted row: those of its author (likes, comments,
 answers, replies) and the mentions of the people its text names. Both are found by
-recipient (``idx_notifications_user_created``; mentioned people by username), so no index
-on the subject is added. A mention removed by an edit before the deletion is not found;
+recipient (``idx_notifications_user_id``; mentioned people by username), so the cost
+follows the recipients' notifications, and no index on the subject is added (every
+notification written would pay for it). A mention removed by an edit before the deletion is not found;
 its notification stays.
 
 A post or question a moderator hides is not quoted in its mentions while hidden: an AFTER
@@ -54,14 +55,17 @@ def upgrade() -> None:
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
     BEGIN
+        -- Two statements, each joining on the recipient so that the notifications are read
+        -- through their user_id index (one with an OR between the two scans them all).
         DELETE FROM notifications n
         USING gone g
-        WHERE n.data ->> 'target_type' = TG_ARGV[0]
-          AND n.data ->> 'target_id' = g.id::text
-          AND (n.user_id = g.author_id
-               OR (n.type = 'mention'
-                   AND n.user_id IN (SELECT u.id FROM users u
-                                     WHERE u.username = ANY (public.mentioned_usernames(g.content)))));
+        WHERE n.user_id = g.author_id
+          AND n.data ->> 'target_type' = TG_ARGV[0] AND n.data ->> 'target_id' = g.id::text;
+        DELETE FROM notifications n
+        USING gone g, users u
+        WHERE u.username = ANY (public.mentioned_usernames(g.content))
+          AND n.user_id = u.id AND n.type = 'mention'
+          AND n.data ->> 'target_type' = TG_ARGV[0] AND n.data ->> 'target_id' = g.id::text;
         RETURN NULL;
     END
     $$;
