@@ -313,3 +313,30 @@ async def test_notifications_about_deleted_content_go_with_it(app_conn, owner_co
         "SELECT full_name FROM users WHERE id = $1", alice), None: "abuse"}
     assert await targets(dave) == {}
     assert await targets(erin) == {}  # the answer, and carol's comment on her post (0044)
+
+
+async def test_a_blocked_person_leaves_the_blockers_notifications(app_conn, owner_conn):
+    """0043: blocking someone takes them out of one's notifications as if their account
+    were gone; theirs, which would tell of a private block, stay as they were."""
+    carol, alice, bob = [await make_user(owner_conn) for _ in range(3)]
+    alice_name = await owner_conn.fetchval("SELECT username FROM users WHERE id = $1", alice)
+    post, bobs = await make_post(owner_conn, carol), await make_post(owner_conn, bob)
+    for voter in (alice, bob):
+        await make_vote(owner_conn, voter, "post", post)
+    await owner_conn.execute(
+        "INSERT INTO comments (post_id, author_id, content) VALUES ($1, $2, 'Something cruel')",
+        post, bob)
+    await make_vote(owner_conn, carol, "post", bobs)
+
+    async def of(user) -> dict[str, tuple]:
+        rows = await owner_conn.fetch(
+            "SELECT type::text, title, message FROM notifications WHERE user_id = $1", user)
+        return {r["type"]: (r["title"], r["message"]) for r in rows}
+
+    assert (await of(carol))["comment"][1] == "Something cruel"
+    bobs_before = await of(bob)
+    assert await commit_as(app_conn, as_user(carol),
+                           "INSERT INTO user_blocks (blocker_id, blocked_id) VALUES ($1, $2)",
+                           carol, bob) == "INSERT 0 1"
+    assert await of(carol) == {"like": (f"{alice_name} liked your post", "A post")}
+    assert await of(bob) == bobs_before

@@ -269,6 +269,7 @@ SEED_TRIGGERS = {
 ADDED_TRIGGERS = {
     "check_vote_target_trigger": "votes",
     "notifications_forget_deleted_users": "users",  # 0043
+    "notifications_forget_blocked": "user_blocks",
     "notifications_unquote_deleted_comments": "comments",  # 0044
     "notifications_unquote_deleted_answers": "answers",
     "notifications_requote_comments": "comments",
@@ -321,6 +322,8 @@ DEFINER_FUNCTIONS = [
     # Called only by moderate() (0042).
     "public.moderate_target(report_target, uuid, text, text, timestamptz, text)",
     "public.notifications_forget_deleted_users()",  # 0043
+    "public.notifications_forget_blocked()",
+    "public.notifications_forget(uuid[], uuid[])",
     "public.notifications_unquote_deleted()",  # 0044
     "public.notifications_requote()",
     "public.notifications_drop_subject()",  # 0045
