@@ -559,7 +559,8 @@ async def question_page(request: Request, page: PageDep, rt: RtDep, question_id:
         rt, page.caller, question_id,
         client_address=client_address(request),
         view_key_secret=rt.jwt_secret)
-    answers = Page[AnswerRead](items=question.answers, next_cursor=question.answers_next_cursor)
+    first = Page[AnswerRead](items=question.answers, next_cursor=question.answers_next_cursor)
+    answers = first
     if cursor is not None:
         answers = await answers_service.list_answers(rt, page.caller, question_id, cursor=cursor,
                                                      limit=questions_service.DETAIL_ANSWERS)
@@ -568,8 +569,9 @@ async def question_page(request: Request, page: PageDep, rt: RtDep, question_id:
             return await answers_service.list_answers(rt, page.caller, question_id,
                                                       cursor=after, limit=MAX_LIMIT)
 
-        answers = await _page_holding(answer, answers, fetch) or answers
-    later = answers.items is not question.answers
+        answers = await _page_holding(answer, first, fetch) or first
+    # The page object itself, not its list: Page copies the list it is given.
+    later = answers is not first
     more = f"/questions/{question_id}?cursor={quote(answers.next_cursor, safe='')}" \
         if answers.next_cursor else None
     return render(request, page, "question.html", q=question, answers=answers.items,

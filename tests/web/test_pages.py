@@ -1582,3 +1582,22 @@ async def test_a_system_message_is_not_signed_by_the_person_it_names(browser):
                        r'<span class="text">([^<]*)</span>', room.text)
     assert system is not None, room.text
     assert system.group(1) == "" and "@wes" in system.group(2)
+
+
+async def test_the_first_page_of_answers_is_not_called_later_answers(browser):
+    await sign_up(browser, "prime")
+    ask = await browser.get("/questions/ask")
+    r = await browser.post("/questions/ask", data={"csrf_token": csrf(ask.text),
+                                                   "title": "Is one a prime number?",
+                                                   "content": "Asking for a friend."})
+    q_url = r.headers["location"]
+    await sign_up_fresh(browser, "euclid")
+    token = csrf((await browser.get(q_url)).text)
+    r = await browser.post(f"{q_url}/answers", data={"csrf_token": token,
+                                                     "content": "No: a prime has two divisors."})
+    answered = _location_path(r)  # ?answer=<id>, an answer of the first page
+    for url in (q_url, answered):
+        shown = await browser.get(url)
+        assert "No: a prime has two divisors." in shown.text, url
+        assert "Later answers" not in shown.text, url
+        assert "Show the answers from the start" not in shown.text, url
