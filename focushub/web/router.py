@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from fastapi import Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
@@ -616,9 +617,20 @@ async def rate_ai(request: Request, page: PageDep, rt: RtDep, answer_id: UUID,
 # --- resources ----------------------------------------------------------------------------------
 
 
+async def _resource_filters(request: Request) -> ResourceListParams:
+    """The resource list's query. The filter form sends every field, its "Any" choice as an
+    empty value: an empty field is no filter (the API's schema would refuse it)."""
+    try:
+        return ResourceListParams.model_validate(
+            {name: value for name, value in request.query_params.items() if value})
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
+
+
 @router.get("/resources", response_class=HTMLResponse)
 async def resources_page(request: Request, page: PageDep, rt: RtDep,
-                         params: Annotated[ResourceListParams, Query()]) -> Response:
+                         params: Annotated[ResourceListParams, Depends(_resource_filters)]
+                         ) -> Response:
     """Public resources, or with ``mine=true`` the caller's own (private ones too), a page at
     a time: the "Load more" link carries the filters and the next cursor."""
     if params.mine and not page.signed_in:
@@ -704,19 +716,21 @@ async def resource_preview(request: Request, page: PageDep, rt: RtDep,
 @router.get("/search", response_class=HTMLResponse)
 async def search_page(request: Request, page: PageDep, rt: RtDep,
                       q: Annotated[str, Query(max_length=200)] = "",
-                      type: Annotated[str | None, Query(pattern="^(post|question|resource|user)$")] = None,
+                      type: Annotated[str, Query(pattern="^(post|question|resource|user|)$")] = "",
                       cursor: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+    """Search; the form's first choice sends an empty ``type``: everything but people."""
+    kind = type or None
     hits: list[Any] = []
     next_cursor = None
     if q.strip():
         try:
-            params = SearchParams(q=q, type=type, cursor=cursor)
+            params = SearchParams(q=q, type=kind, cursor=cursor)
         except ValidationError as exc:
-            return render(request, page, "search.html", status=422, q=q, type=type, hits=[],
+            return render(request, page, "search.html", status=422, q=q, type=kind, hits=[],
                           errors=_errors(exc))
         result = await search_service.search(rt, page.caller, params)
         hits, next_cursor = result.items, result.next_cursor
-    return render(request, page, "search.html", q=q, type=type, hits=hits, next_cursor=next_cursor)
+    return render(request, page, "search.html", q=q, type=kind, hits=hits, next_cursor=next_cursor)
 
 
 @router.get("/u/{username}", response_class=HTMLResponse)

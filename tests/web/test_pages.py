@@ -1601,3 +1601,26 @@ async def test_the_first_page_of_answers_is_not_called_later_answers(browser):
         assert "No: a prime has two divisors." in shown.text, url
         assert "Later answers" not in shown.text, url
         assert "Show the answers from the start" not in shown.text, url
+
+
+async def test_the_search_and_resource_filter_forms_work_with_their_any_choice(browser):
+    """Both forms send every field; their first choice ("Any", "Posts, questions and
+    resources") is an empty value, which means no filter."""
+    await sign_up(browser, "filterer")
+    await new_post(browser, "Eigenvalues by hand", "Characteristic polynomial first.")
+    page = await browser.get("/resources/new")
+    r = await browser.post("/resources/new", data={"csrf_token": csrf(page.text),
+                                                   "title": "Eigen notes", "is_public": "true"},
+                           files={"file": ("eigen.txt", b"Eigenvalues and eigenvectors", "text/plain")})
+    assert r.status_code == 303
+    assert '<option value="">Posts, questions and resources</option>' in \
+        (await browser.get("/search")).text
+    found = await browser.get("/search", params={"q": "eigenvalues", "type": ""})
+    assert found.status_code == 200 and "Eigenvalues by hand" in found.text
+    assert '<option value="">Any</option>' in (await browser.get("/resources")).text
+    for query in ({"type": "", "sort": "newest"}, {"mine": "true", "type": "", "sort": "downloads"}):
+        listed = await browser.get("/resources", params=query)
+        assert listed.status_code == 200 and "Eigen notes" in listed.text, query
+    # A value that is not one of the choices is still refused.
+    assert (await browser.get("/resources", params={"type": "sculpture"})).status_code == 422
+    assert (await browser.get("/search", params={"q": "x", "type": "poem"})).status_code == 422
