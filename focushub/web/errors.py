@@ -3,7 +3,8 @@
 A page request (any path outside ``/api/``, ``/docs``, ``/openapi.json``, the health
 checks and static files) that fails gets an HTML page with the same status: 404 for
 what does not exist or may not be seen, 403, 429 with when to retry, 500 without
-internals. Everything else goes to the JSON handlers of ``core/errors.py``.
+internals. Everything else goes to the JSON handlers of ``core/errors.py``. A signed-in
+person's error page keeps their header (and, like their other pages, is not cached).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from focushub.core.db import ANONYMOUS
+from focushub.core.db import ANONYMOUS, Caller
+from focushub.core.deps import caller_from_token
+from focushub.core.errors import AppError
 from focushub.web.session import ACCESS, CSRF, REFRESH, PageSession
 
 _API_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/static/",
@@ -36,6 +39,20 @@ def is_page(request: Request) -> bool:
     return not request.url.path.startswith(_API_PREFIXES)
 
 
+def _caller(request: Request, status: int) -> Caller:
+    """Who the error page is shown to: the signed-in person of a valid access cookie, so that
+    the header stays theirs (and the page is not cached), else anonymous. No token is
+    refreshed here: an error page does not rotate a session."""
+    access = request.cookies.get(ACCESS)
+    runtime = getattr(request.app.state, "runtime", None)
+    if status == 401 or not access or runtime is None:
+        return ANONYMOUS
+    try:
+        return caller_from_token(runtime, access)
+    except AppError:
+        return ANONYMOUS
+
+
 def install(app: FastAPI) -> None:
     """Wrap the JSON handlers: pages get HTML, everything else what it got before."""
     from focushub.web.router import render  # the templates, once
@@ -45,7 +62,7 @@ def install(app: FastAPI) -> None:
     def page_for(request: Request, status: int, message: str | None = None,
                  retry_after: str | None = None) -> Response:
         title, default = TITLES.get(status, TITLES[500 if status >= 500 else 400])
-        page = PageSession(ANONYMOUS, request.cookies.get(CSRF, ""), {})
+        page = PageSession(_caller(request, status), request.cookies.get(CSRF, ""), {})
         response = render(request, page, "error.html", status=status, title=title,
                           message=message or default, retry_after=retry_after)
         if retry_after:

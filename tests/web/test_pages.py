@@ -1624,3 +1624,18 @@ async def test_the_search_and_resource_filter_forms_work_with_their_any_choice(b
     # A value that is not one of the choices is still refused.
     assert (await browser.get("/resources", params={"type": "sculpture"})).status_code == 422
     assert (await browser.get("/search", params={"q": "x", "type": "poem"})).status_code == 422
+
+
+async def test_an_error_page_keeps_the_signed_in_header_and_is_not_cached(browser):
+    await sign_up(browser, "lost")
+    for path, status in (("/posts/7d3f6a10-0c59-4a0e-9d7e-2b8f4d1e6c22", 404), ("/admin", 403),
+                         ("/no/such/page", 404)):
+        r = await browser.get(path)
+        assert r.status_code == status, path
+        assert "Log out" in r.text and 'href="/me">Profile</a>' in r.text, path
+        assert 'href="/login"' not in r.text, path
+        assert r.headers["cache-control"] == "no-store", path
+    browser.cookies.delete("fh_access")
+    browser.cookies.delete("fh_refresh")
+    r = await browser.get("/no/such/page")
+    assert r.status_code == 404 and 'href="/login"' in r.text and "Log out" not in r.text
