@@ -1639,3 +1639,27 @@ async def test_an_error_page_keeps_the_signed_in_header_and_is_not_cached(browse
     browser.cookies.delete("fh_refresh")
     r = await browser.get("/no/such/page")
     assert r.status_code == 404 and 'href="/login"' in r.text and "Log out" not in r.text
+
+
+async def test_no_vote_buttons_on_one_s_own_post_comment_question_or_answer(browser):
+    """The database refuses a vote on one's own (409): the page shows the count alone."""
+    await sign_up(browser, "selfie")
+    post_url = await new_post(browser, "My own notes", "Nobody else's.")
+    token = csrf((await browser.get(post_url)).text)
+    await browser.post(f"{post_url}/comments", data={"csrf_token": token, "content": "Mine too"})
+    ask = await browser.get("/questions/ask")
+    r = await browser.post("/questions/ask", data={"csrf_token": token, "title": "Why is the sky blue?",
+                                                   "content": "Rayleigh?"})
+    q_url = r.headers["location"]
+    await browser.post(f"{q_url}/answers", data={"csrf_token": csrf(ask.text),
+                                                 "content": "Scattering, I think."})
+    for url in (post_url, q_url):
+        own = await browser.get(url)
+        assert own.text.count('<form method="post" action="/vote/') == 2, url
+        assert 'name="vote_type"' not in own.text, url
+    await sign_up_fresh(browser, "other")
+    post = await browser.get(post_url)
+    assert post.text.count('aria-label="Like"') == 2  # the post and its comment
+    question = await browser.get(q_url)
+    assert question.text.count('aria-label="Vote up"') == 2
+    assert question.text.count('aria-label="Vote down"') == 2
