@@ -302,3 +302,31 @@ async def test_the_login_form_works_from_the_keyboard_with_a_visible_focus(site,
             " width: parseFloat(s.outlineWidth)}; }")
         assert style["el"] and style["style"] == "solid" and style["width"] >= 2, style
     await context.close()
+
+
+async def test_long_unbroken_titles_fit_a_phone_screen(site, browser):
+    """A title of one long word (a formula, a URL, a name in another script) wraps inside its
+    card instead of widening the page at 360 px."""
+    word = "Pneumonoultramicroscopicsilicovolcanoconiosis" * 3
+    context = await browser.new_context(viewport={"width": 360, "height": 800})
+    page = await context.new_page()
+    await sign_up(page, site, "lex")
+    await page.goto(f"{site}/posts/new")
+    await page.get_by_label("Title").fill(f"Post {word}")
+    await page.get_by_label("Text (Markdown)").fill("Short text.")
+    await page.get_by_role("button", name="Publish").click()
+    await page.wait_for_url(re.compile(r".*/posts/[0-9a-f-]{36}$"))
+    await page.goto(f"{site}/questions/ask")
+    await page.get_by_label("Title").fill(f"Question {word}")
+    await page.get_by_label("Details (Markdown)").fill("Short text.")
+    await page.get_by_role("button", name="Ask").click()
+    await page.wait_for_url(re.compile(r".*/questions/[0-9a-f-]{36}$"))
+    await page.goto(f"{site}/chat")
+    await page.get_by_label("New group").fill(f"Group {word}")
+    await page.get_by_role("button", name="Create").click()
+    await page.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
+    for path in ("/", "/questions", "/chat", "/u/lex", f"/search?q={word}&type=question"):
+        await page.goto(f"{site}{path}")
+        assert await page.get_by_text(word).count(), path
+        assert await page.evaluate(OVERFLOWING) == [], path
+    await context.close()
