@@ -1358,6 +1358,11 @@ async def profile_settings(request: Request, page: PageDep, rt: RtDep) -> Respon
     return render(request, page, "settings_profile.html", account=me)
 
 
+# What a refused profile field is said as, next to it (the rules of users/schemas.UserUpdate).
+PROFILE_FIELD_ERRORS = {"full_name": "Enter your name (1 to 255 characters).",
+                        "bio": "Keep this to 2,000 characters."}
+
+
 @router.post("/settings/profile", response_class=HTMLResponse)
 async def save_profile(request: Request, page: PageDep, rt: RtDep,
                        full_name: Annotated[str, Form(max_length=1000)],
@@ -1368,9 +1373,13 @@ async def save_profile(request: Request, page: PageDep, rt: RtDep,
     try:
         data = UserUpdate(full_name=full_name, bio=bio or None)
     except ValidationError as exc:
+        # Said next to each refused field, with what was typed kept.
+        fields = {e["loc"][0] for e in exc.errors() if e["loc"]}
         me = await users_service.get_me(rt, page.caller)
         return render(request, page, "settings_profile.html", status=422, account=me,
-                      errors=_errors(exc))
+                      form={"full_name": full_name, "bio": bio},
+                      field_errors={name: PROFILE_FIELD_ERRORS[name] for name in fields
+                                    if name in PROFILE_FIELD_ERRORS})
     await users_service.update_me(rt, page.caller, data)
     return redirect(request, page, "/settings/profile?saved=1")
 

@@ -1663,3 +1663,26 @@ async def test_no_vote_buttons_on_one_s_own_post_comment_question_or_answer(brow
     question = await browser.get(q_url)
     assert question.text.count('aria-label="Vote up"') == 2
     assert question.text.count('aria-label="Vote down"') == 2
+
+
+async def test_a_refused_profile_keeps_what_was_typed_and_says_why_by_the_field(browser):
+    await sign_up(browser, "ines")
+    token = csrf((await browser.get("/settings/profile")).text)
+    r = await browser.post("/settings/profile", data={"csrf_token": token, "full_name": "   ",
+                                                      "bio": "I like number theory"})
+    assert r.status_code == 422
+    assert ">I like number theory</textarea>" in r.text
+    assert 'aria-invalid="true" aria-describedby="full_name-error"' in r.text
+    assert '<p class="error" id="full_name-error">Enter your name' in r.text
+    long_bio = "Primes. " * 300  # 2,400 characters: more than a bio holds
+    r = await browser.post("/settings/profile", data={"csrf_token": token, "full_name": "Ines R.",
+                                                      "bio": long_bio})
+    assert r.status_code == 422
+    assert 'value="Ines R."' in r.text and f">{long_bio}</textarea>" in r.text
+    assert '<p class="error" id="bio-error">' in r.text and "full_name-error" not in r.text
+    # The form allows what the server allows: a bio of 1,500 characters is kept whole.
+    assert 'maxlength="2000"' in r.text
+    r = await browser.post("/settings/profile", data={"csrf_token": token, "full_name": "Ines R.",
+                                                      "bio": long_bio[:1500]})
+    assert r.status_code == 303
+    assert f">{long_bio[:1500]}</textarea>" in (await browser.get("/settings/profile")).text
