@@ -1686,3 +1686,25 @@ async def test_a_refused_profile_keeps_what_was_typed_and_says_why_by_the_field(
                                                       "bio": long_bio[:1500]})
     assert r.status_code == 303
     assert f">{long_bio[:1500]}</textarea>" in (await browser.get("/settings/profile")).text
+
+
+async def test_one_comment_follower_download_and_byte_are_said_in_the_singular(browser):
+    await sign_up(browser, "uno")
+    post_url = await new_post(browser, "Singular", "One of each.")
+    token = csrf((await browser.get(post_url)).text)
+    await browser.post(f"{post_url}/comments", data={"csrf_token": token, "content": "Only one"})
+    assert "· 1 comment<" in (await browser.get(post_url)).text
+    page = await browser.get("/resources/new")
+    r = await browser.post("/resources/new", data={"csrf_token": csrf(page.text), "title": "A",
+                                                   "is_public": "true"},
+                           files={"file": ("a.txt", b"a", "text/plain")})
+    resource = r.headers["location"]
+    await sign_up_fresh(browser, "duo")
+    token = csrf((await browser.get("/u/uno")).text)
+    await browser.post("/u/uno/follow", data={"csrf_token": token})
+    assert "1 follower ·" in (await browser.get("/u/uno")).text
+    assert (await browser.get(f"{resource}/file")).status_code == 200
+    shown = await browser.get(resource)
+    assert "· 1 download" in shown.text and "1 downloads" not in shown.text
+    assert "(1 byte, text/plain" in shown.text
+    assert "· 1 download ·" in (await browser.get("/resources")).text
