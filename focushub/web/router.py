@@ -1206,8 +1206,10 @@ async def room_page(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
         return render(request, page, "_room_older.html", room_id=room_id,
                       messages=messages.items, older=messages.next_cursor)
     added, invited = request.query_params.get("added"), request.query_params.get("invited")
+    removed = request.query_params.get("removed")
     note = (f"@{invited} is invited: they join when they accept." if invited
-            else f"@{added} is in the chat now." if added else None)
+            else f"@{added} is in the chat now." if added
+            else f"@{removed} is no longer in the chat." if removed else None)
     return await _room_view(request, page, rt, room_id, before=before, add_note=note)
 
 
@@ -1242,9 +1244,25 @@ async def room_people(request: Request, page: PageDep, rt: RtDep, room_id: UUID)
     someone joins, leaves or changes role)."""
     if (gone := _need_login(request, page)) is not None:
         return gone
+    room = await chat_service.get_room(rt, page.caller, room_id)
     people = await chat_service.list_participants(rt, page.caller, room_id)
     invited = await chat_service.list_room_invitations(rt, page.caller, room_id)
-    return render(request, page, "_room_people.html", people=people, invited=invited)
+    return render(request, page, "_room_people.html", room=room, people=people, invited=invited)
+
+
+@router.post("/chat/{room_id}/people/{user_id}/remove")
+async def remove_from_room(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
+                           user_id: UUID, username: Annotated[str, Form(max_length=50)] = "",
+                           csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Leave a group (``user_id`` is the caller) or, as its admin or moderator, remove
+    someone from it (the database decides who may remove whom: 403 otherwise). Leaving
+    lands on the chat page, removing back on the room page; both say what was done."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    await chat_service.remove_participant(rt, page.caller, room_id, user_id)
+    if user_id == page.caller.user_id:
+        return redirect(request, page, "/chat?left=1")
+    return redirect(request, page, f"/chat/{room_id}?removed={quote(username, safe='')}")
 
 
 @router.post("/chat/{room_id}")

@@ -1708,3 +1708,57 @@ async def test_one_comment_follower_download_and_byte_are_said_in_the_singular(b
     assert "· 1 download" in shown.text and "1 downloads" not in shown.text
     assert "(1 byte, text/plain" in shown.text
     assert "· 1 download ·" in (await browser.get("/resources")).text
+
+
+def _people(html: str) -> str:
+    people = html[html.index('<ul class="people"'):]
+    return people[:people.index("</ul>")]
+
+
+async def test_leaving_a_group_and_removing_someone_from_it(browser):
+    await sign_up(browser, "gia")
+    await sign_up_fresh(browser, "hal")  # follows gia: put straight into her groups
+    token = csrf((await browser.get("/u/gia")).text)
+    await browser.post("/u/gia/follow", data={"csrf_token": token})
+    await login_as(browser, "gia")
+    token = csrf((await browser.get("/chat")).text)
+    r = await browser.post("/chat", data={"csrf_token": token, "name": "Number theory"})
+    room_url = r.headers["location"]
+    room_id = room_url.rsplit("/", 1)[1]
+    r = await browser.post(f"{room_url}/people", data={"csrf_token": token, "username": "hal"})
+    assert r.status_code == 303
+    shown = await browser.get(room_url)
+    # The group's admin may remove hal (not herself) and leave.
+    people = _people(shown.text)
+    assert people.count("Remove<span") == 1 and "Remove<span class=\"visually-hidden\"> @hal" in people
+    assert "Leave this group" in shown.text
+    hal_id = re.search(r'data-user="([0-9a-f-]{36})" data-username="hal"', people).group(1)
+
+    await login_as(browser, "hal")
+    shown = await browser.get(room_url)
+    token = csrf(shown.text)
+    assert "Remove<span" not in _people(shown.text)  # a member removes nobody
+    fragment = await browser.get(f"{room_url}/people", headers={"HX-Request": "true"})
+    assert "Remove<span" not in fragment.text
+    r = await browser.post(f"{room_url}/people/{hal_id}/remove", data={"csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"] == "/chat?left=1"
+    listing = await browser.get(r.headers["location"])
+    assert "You left the group." in listing.text and f"/chat/{room_id}" not in listing.text
+    assert (await browser.get(room_url)).status_code == 404
+
+    await login_as(browser, "gia")
+    token = csrf((await browser.get(room_url)).text)
+    assert '@hal' not in _people((await browser.get(room_url)).text)
+    await browser.post(f"{room_url}/people", data={"csrf_token": token, "username": "hal"})
+    r = await browser.post(f"{room_url}/people/{hal_id}/remove",
+                           data={"csrf_token": token, "username": "hal"})
+    assert r.status_code == 303 and r.headers["location"] == f"{room_url}?removed=hal"
+    shown = await browser.get(r.headers["location"])
+    assert "@hal is no longer in the chat." in shown.text and "@hal" not in _people(shown.text)
+    await login_as(browser, "hal")
+    assert f"/chat/{room_id}" not in (await browser.get("/chat")).text
+    # A direct chat offers neither.
+    token = csrf((await browser.get("/chat")).text)
+    r = await browser.post("/chat", data={"csrf_token": token, "username": "gia"})
+    direct = await browser.get(r.headers["location"])
+    assert "Leave this group" not in direct.text and "Remove<span" not in direct.text
