@@ -49,7 +49,7 @@ from focushub.comments import service as comments_service
 from focushub.comments.schemas import CommentCreate, CommentListParams
 from focushub.content.fields import split_tags
 from focushub.core.deps import client_address
-from focushub.core.errors import AppError, NotFound, as_app_error
+from focushub.core.errors import AppError, NotFound, as_app_error, response_headers
 from focushub.core.pagination import MAX_LIMIT, Page
 from focushub.core.routing import Router
 from focushub.core.runtime import Runtime
@@ -192,6 +192,33 @@ def _guard(request: Request, page: PageSession, csrf_token: str) -> Response | N
 
 def _errors(exc: ValidationError) -> list[str]:
     return [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+
+
+def _refusal(exc: Exception) -> AppError:
+    """The error of a write the server refused for now or for its content (a rate limit:
+    429; too many mentions, a block: 403, 409, 422), to say on the page with what was
+    written; anything else (404, our own faults) goes on to the error pages."""
+    error = as_app_error(exc)
+    if error is None or error.status_code not in (403, 409, 422, 429):
+        raise exc
+    return error
+
+
+def _with_retry_after(response: Response, error: AppError) -> Response:
+    for name, value in (response_headers(error) or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _draft_refused(request: Request, page: PageSession, error: AppError, *, action: str,
+                   noun: str, verb: str, label: str, content: str, back: str,
+                   hidden: dict[str, str] | None = None) -> Response:
+    """A refused comment, reply, answer or message, given back whole on a page of its own
+    with the reason and a form to send it again (the page it came from kept nothing)."""
+    response = render(request, page, "draft.html", status=error.status_code, action=action,
+                      noun=noun, verb=verb, label=label, content=content, back=back,
+                      hidden=hidden or {}, error=error.message)
+    return _with_retry_after(response, error)
 
 
 def _safe_next(value: str | None) -> str:
@@ -364,11 +391,12 @@ async def new_post(request: Request, page: PageDep, rt: RtDep,
         return render(request, page, "post_new.html", status=422, errors=_errors(exc), form=form)
     try:
         post = await posts_service.create_post(rt, page.caller, data)
-    except AppError as exc:
-        if exc.code != "too_many_mentions":
-            raise
-        # The form again, with what was written: only the mentions need to change.
-        return render(request, page, "post_new.html", status=422, errors=[exc.message], form=form)
+    except (AppError, DBAPIError) as exc:
+        # The form again, with what was written: too many mentions, or too many posts for
+        # now (429, with when to try again).
+        error = _refusal(exc)
+        return _with_retry_after(render(request, page, "post_new.html", status=error.status_code,
+                                        errors=[error.message], form=form), error)
     return redirect(request, page, f"/posts/{post.id}")
 
 
@@ -463,7 +491,16 @@ async def comment(request: Request, page: PageDep, rt: RtDep, post_id: UUID,
         data = CommentCreate(content=content, parent_id=parent_id)
     except ValidationError:  # blank: said on the post page, above its comment form
         return redirect(request, page, f"/posts/{post_id}?error=empty-comment#comments")
-    made = await comments_service.create_comment(rt, page.caller, post_id, data)
+    try:
+        made = await comments_service.create_comment(rt, page.caller, post_id, data)
+    except (AppError, DBAPIError) as exc:
+        reply = parent_id is not None
+        return _draft_refused(
+            request, page, _refusal(exc), action=f"/posts/{post_id}/comments",
+            noun="reply" if reply else "comment", verb="posted",
+            label="Your reply" if reply else "Your comment (Markdown)", content=content,
+            back=f"/posts/{post_id}#comments",
+            hidden={"parent_id": str(parent_id)} if reply else None)
     # To the page of comments that shows it (a post's first page holds only the oldest).
     thread = f"&thread={parent_id}" if parent_id else ""
     return redirect(request, page, f"/posts/{post_id}?comment={made.id}{thread}#comment-{made.id}")
@@ -542,10 +579,10 @@ async def ask(request: Request, page: PageDep, rt: RtDep,
         return render(request, page, "ask.html", status=422, errors=_errors(exc), form=form)
     try:
         question = await questions_service.create_question(rt, page.caller, data)
-    except AppError as exc:
-        if exc.code != "too_many_mentions":
-            raise
-        return render(request, page, "ask.html", status=422, errors=[exc.message], form=form)
+    except (AppError, DBAPIError) as exc:
+        error = _refusal(exc)
+        return _with_retry_after(render(request, page, "ask.html", status=error.status_code,
+                                        errors=[error.message], form=form), error)
     return redirect(request, page, f"/questions/{question.id}")
 
 
@@ -589,7 +626,13 @@ async def answer(request: Request, page: PageDep, rt: RtDep, question_id: UUID,
         data = AnswerCreate(content=content)
     except ValidationError:
         return redirect(request, page, f"/questions/{question_id}?error=empty-answer#answer")
-    made = await answers_service.create_answer(rt, page.caller, question_id, data)
+    try:
+        made = await answers_service.create_answer(rt, page.caller, question_id, data)
+    except (AppError, DBAPIError) as exc:
+        return _draft_refused(request, page, _refusal(exc),
+                              action=f"/questions/{question_id}/answers", noun="answer",
+                              verb="posted", label="Your answer (Markdown)", content=content,
+                              back=f"/questions/{question_id}#answers")
     # To the page of answers that shows it (answers are in score order: not always the first).
     return redirect(request, page, f"/questions/{question_id}?answer={made.id}#answer-{made.id}")
 
@@ -1276,7 +1319,12 @@ async def send_chat(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
         data = MessageCreate(content=content)
     except ValidationError:
         return redirect(request, page, f"/chat/{room_id}")
-    await chat_service.send_message(rt, page.caller, room_id, data)
+    try:
+        await chat_service.send_message(rt, page.caller, room_id, data)
+    except (AppError, DBAPIError) as exc:
+        return _draft_refused(request, page, _refusal(exc), action=f"/chat/{room_id}",
+                              noun="message", verb="sent", label="Message", content=content,
+                              back=f"/chat/{room_id}#end")
     return redirect(request, page, f"/chat/{room_id}#end")
 
 

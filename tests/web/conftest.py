@@ -56,6 +56,15 @@ def open_site(test_db, tmp_path_factory) -> Iterator[str]:
                                write_limits_enabled=False))
 
 
+@pytest.fixture(scope="module")
+def limited_site(test_db, tmp_path_factory) -> Iterator[str]:
+    """Like ``site`` with the write limits of new accounts on (the tests turn them off by
+    default): pages that say a refusal can be reached."""
+    yield from _serve(Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                               data_dir=tmp_path_factory.mktemp("limited-site"),
+                               write_limits_enabled=True))
+
+
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
     from playwright.async_api import async_playwright

@@ -330,3 +330,41 @@ async def test_long_unbroken_titles_fit_a_phone_screen(site, browser):
         assert await page.get_by_text(word).count(), path
         assert await page.evaluate(OVERFLOWING) == [], path
     await context.close()
+
+
+async def test_the_page_of_a_refused_comment_has_no_wcag_violations(limited_site, browser):
+    """A comment over a new account's hourly allowance (20) is given back on a page of its
+    own (draft.html), checked like the main pages."""
+    site = limited_site
+    context = await browser.new_context(bypass_csp=True)
+    page = await context.new_page()
+    await sign_up(page, site, "mia")
+    await page.goto(f"{site}/posts/new")
+    await page.get_by_label("Title").fill("Who studies tonight?")
+    await page.get_by_label("Text (Markdown)").fill("Tell me.")
+    await page.get_by_role("button", name="Publish").click()
+    await page.wait_for_url(re.compile(r".*/posts/[0-9a-f-]{36}$"))
+    post = page.url
+    token = await page.locator('meta[name="csrf-token"]').get_attribute("content")
+    for n in range(20):
+        sent = await page.request.post(f"{post}/comments", max_redirects=0,
+                                       form={"csrf_token": token, "content": f"Note {n}"})
+        assert sent.status == 303
+    await page.get_by_label("Your comment (Markdown)").fill("One more thought, kept")
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Comment", exact=True).click()
+    await page.get_by_role("heading", name="Your comment was not posted").wait_for()
+    assert await page.get_by_label("Your comment (Markdown)").input_value() == \
+        "One more thought, kept"
+    failures = []
+    for scheme in SCHEMES:
+        await page.emulate_media(color_scheme=scheme)
+        for width in WIDTHS:
+            await page.set_viewport_size({"width": width, "height": 800})
+            result = await _axe(page)
+            if result["violations"]:
+                failures.append(_describe("draft", scheme, width, result["violations"]))
+            if wide := await page.evaluate(OVERFLOWING):
+                failures.append(f"draft ({scheme}, {width} px): wider than the window: {wide}")
+    assert not failures, "\n".join(failures)
+    await context.close()

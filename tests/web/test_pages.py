@@ -1762,3 +1762,78 @@ async def test_leaving_a_group_and_removing_someone_from_it(browser):
     r = await browser.post("/chat", data={"csrf_token": token, "username": "gia"})
     direct = await browser.get(r.headers["location"])
     assert "Leave this group" not in direct.text and "Remove<span" not in direct.text
+
+
+@pytest.fixture
+async def limited(test_db, tmp_path) -> AsyncIterator[httpx.AsyncClient]:
+    """Like ``browser``, with the write limits of new accounts on."""
+    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                        data_dir=tmp_path, write_limits_enabled=True)
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.6", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+    await app.state.runtime.stop()
+
+
+async def test_a_rate_limited_post_question_comment_or_answer_keeps_its_text(limited):
+    """A new account's hourly allowance (5 posts, 5 questions, 20 comments, 20 answers) runs
+    out: what was written comes back with the reason and when to try again, never lost."""
+    browser = limited
+    await sign_up(browser, "eager")
+    token = csrf((await browser.get("/posts/new")).text)
+    for n in range(5):
+        post_url = await new_post(browser, f"Note {n}", f"Thought number {n}.")
+    r = await browser.post("/posts/new", data={"csrf_token": token, "title": "One more",
+                                               "content": "A long text I do not want to lose."})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert "A long text I do not want to lose.</textarea>" in r.text
+    assert 'value="One more"' in r.text and 'role="alert"' in r.text
+    for n in range(5):
+        r = await browser.post("/questions/ask", data={"csrf_token": token, "title": f"Q {n}?",
+                                                       "content": f"Question body {n}."})
+        assert r.status_code == 303
+    q_url = r.headers["location"]
+    r = await browser.post("/questions/ask", data={"csrf_token": token, "title": "Sixth?",
+                                                   "content": "Carefully written details."})
+    assert r.status_code == 429 and "Carefully written details.</textarea>" in r.text
+
+    for n in range(20):
+        r = await browser.post(f"{post_url}/comments", data={"csrf_token": token,
+                                                             "content": f"Comment {n}"})
+        assert r.status_code == 303
+        r = await browser.post(f"{q_url}/answers", data={"csrf_token": token,
+                                                         "content": f"Answer {n}"})
+        assert r.status_code == 303
+    comment_id = re.search(r'id="comment-([0-9a-f-]{36})"', (await browser.get(post_url)).text)[1]
+    r = await browser.post(f"{post_url}/comments", data={"csrf_token": token,
+                                                         "content": "My considered comment"})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert "Your comment was not posted" in r.text
+    assert ">My considered comment</textarea>" in r.text
+    assert f'action="{post_url}/comments"' in r.text and 'name="parent_id"' not in r.text
+    assert f'href="{post_url}#comments"' in r.text
+    r = await browser.post(f"{post_url}/comments", data={
+        "csrf_token": token, "content": "My considered reply", "parent_id": comment_id})
+    assert r.status_code == 429 and "Your reply was not posted" in r.text
+    assert f'<input type="hidden" name="parent_id" value="{comment_id}">' in r.text
+    assert ">My considered reply</textarea>" in r.text
+    r = await browser.post(f"{q_url}/answers", data={"csrf_token": token,
+                                                     "content": "My careful answer"})
+    assert r.status_code == 429 and "Your answer was not posted" in r.text
+    assert ">My careful answer</textarea>" in r.text and f'action="{q_url}/answers"' in r.text
+
+
+async def test_a_refused_chat_message_sent_without_javascript_keeps_its_text(limited):
+    browser = limited
+    await sign_up(browser, "chatty")
+    token = csrf((await browser.get("/chat")).text)
+    room_url = (await browser.post("/chat", data={"csrf_token": token,
+                                                  "name": "Quiet room"})).headers["location"]
+    for n in range(20):  # a new account's messages in a minute
+        r = await browser.post(room_url, data={"csrf_token": token, "content": f"Line {n}"})
+        assert r.status_code == 303
+    r = await browser.post(room_url, data={"csrf_token": token, "content": "The point I wanted"})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert "Your message was not sent" in r.text and ">The point I wanted</textarea>" in r.text
+    assert f'action="{room_url}"' in r.text and f'href="{room_url}#end"' in r.text
