@@ -1005,18 +1005,32 @@ AUDIT_FILTERS = (("", "Everything"), ("moderation.", "Moderation"), ("user.", "A
 async def admin_page(request: Request, page: PageDep, rt: RtDep,
                      q: Annotated[str | None, Query(max_length=100)] = None,
                      action: Annotated[str | None, Query(max_length=100)] = None,
-                     ended: Annotated[int | None, Query(ge=0)] = None) -> Response:
+                     ended: Annotated[int | None, Query(ge=0)] = None,
+                     cursor: Annotated[str | None, Query(max_length=500)] = None,
+                     audit_cursor: Annotated[str | None, Query(max_length=500)] = None,
+                     ) -> Response:
     """For administrators; anyone else gets 403 from the database's admin functions.
-    ``action`` filters the audit log by an action or a prefix ending in a dot."""
+    ``action`` filters the audit log by an action or a prefix ending in a dot. The people
+    and the audit log page on separately (``cursor``, ``audit_cursor``), each keeping the
+    other's filter."""
     if (gone := _need_login(request, page)) is not None:
         return gone
     totals = await admin_service.stats(rt, page.caller)
-    users = await admin_service.list_users(rt, page.caller, AdminUserListParams(q=q or None))
+    users = await admin_service.list_users(rt, page.caller,
+                                           AdminUserListParams(q=q or None, cursor=cursor))
     audit = await admin_service.audit_log_page(
-        rt, page.caller, AuditLogParams(action=action or None, limit=20))
+        rt, page.caller, AuditLogParams(action=action or None, cursor=audit_cursor, limit=20))
+    filters = {name: value for name, value in (("q", q), ("action", action)) if value}
+    more_people = more_audit = None
+    if users.next_cursor:
+        more_people = "/admin?" + urlencode({**filters, "cursor": users.next_cursor}) + "#people"
+    if audit.next_cursor:
+        more_audit = "/admin?" + urlencode({**filters, "audit_cursor": audit.next_cursor}) \
+            + "#audit"
     return render(request, page, "admin.html", totals=totals, users=users.items,
                   audit=audit.items, q=q or "", action=action or "", filters=AUDIT_FILTERS,
-                  ended=ended)
+                  ended=ended, more_people=more_people, more_audit=more_audit,
+                  later_people=cursor is not None, later_audit=audit_cursor is not None)
 
 
 @router.post("/admin/users/{user_id}")

@@ -1837,3 +1837,47 @@ async def test_a_refused_chat_message_sent_without_javascript_keeps_its_text(lim
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
     assert "Your message was not sent" in r.text and ">The point I wanted</textarea>" in r.text
     assert f'action="{room_url}"' in r.text and f'href="{room_url}#end"' in r.text
+
+
+async def test_every_account_and_audit_entry_is_reachable_from_the_admin_page(browser, test_db):
+    names = [f"member{n:02d}" for n in range(21)]
+    for name in names:
+        await sign_up_fresh(browser, name)
+    await sign_up_fresh(browser, "boss")
+    conn = await asyncpg.connect(test_db.owner_url)
+    try:
+        await conn.execute("UPDATE users SET role = 'admin' WHERE username = 'boss'")
+    finally:
+        await conn.close()
+    await login_as(browser, "boss")
+    first = await browser.get("/admin")
+    token = csrf(first.text)
+    more = re.search(r'<p class="more"><a href="([^"]+)">More people</a>', first.text)
+    assert more, "22 accounts: the first page holds 20"
+    later = await browser.get(more.group(1).replace("&amp;", "&").split("#")[0])
+    assert later.status_code == 200 and "Show the newest" in later.text
+    shown = {m for page in (first, later) for m in re.findall(r'href="/u/(member\d\d)"', page.text)}
+    assert shown == set(names)
+    # A search keeps its words on the next page.
+    found = await browser.get("/admin", params={"q": "member"})
+    more = re.search(r'<a href="([^"]+)">More people</a>', found.text).group(1).replace("&amp;", "&")
+    assert "q=member" in more
+    found_later = await browser.get(more.split("#")[0])
+    assert {*re.findall(r'href="/u/(member\d\d)"', found.text),
+            *re.findall(r'href="/u/(member\d\d)"', found_later.text)} == set(names)
+
+    ids = re.findall(r'action="/admin/users/([0-9a-f-]{36})/end-sessions"',
+                     first.text + later.text)
+    assert len(ids) == 21  # everyone but boss
+    for user_id in ids:
+        r = await browser.post(f"/admin/users/{user_id}/end-sessions",
+                               data={"csrf_token": token, "reason": "Check"})
+        assert r.status_code == 303
+    audit = await browser.get("/admin", params={"action": "user."})
+    older = re.search(r'<li class="more"><a href="([^"]+)">Older entries</a>', audit.text)
+    assert older and "action=user." in older.group(1)
+    older_page = await browser.get(older.group(1).replace("&amp;", "&").split("#")[0])
+    assert older_page.status_code == 200 and "Show the latest" in older_page.text
+    entries = audit.text.split('id="audit"', 1)[1].count('<li class="card">') + \
+        older_page.text.split('id="audit"', 1)[1].count('<li class="card">')
+    assert entries >= 21
