@@ -49,7 +49,7 @@ from focushub.comments import service as comments_service
 from focushub.comments.schemas import CommentCreate, CommentListParams
 from focushub.content.fields import split_tags
 from focushub.core.deps import client_address
-from focushub.core.errors import AppError, NotFound, as_app_error, response_headers
+from focushub.core.errors import AppError, Forbidden, NotFound, as_app_error, response_headers
 from focushub.core.pagination import MAX_LIMIT, Page
 from focushub.core.routing import Router
 from focushub.core.runtime import Runtime
@@ -79,7 +79,7 @@ from focushub.reports.schemas import (
     ReportTarget,
 )
 from focushub.resources import service as resources_service
-from focushub.resources.schemas import ResourceFields, ResourceListParams
+from focushub.resources.schemas import ResourceFields, ResourceListParams, ResourceUpdate
 from focushub.safety import service as safety_service
 from focushub.search import service as search_service
 from focushub.search.schemas import SearchParams
@@ -722,6 +722,57 @@ async def upload(request: Request, page: PageDep, rt: RtDep,
 async def resource_page(request: Request, page: PageDep, rt: RtDep, resource_id: UUID) -> Response:
     resource = await resources_service.get_resource(rt, page.caller, resource_id)
     return render(request, page, "resource.html", r=resource)
+
+
+def _resource_form(resource: Any) -> dict[str, Any]:
+    return {"title": resource.title, "description": resource.description or "",
+            "tags": ", ".join(resource.tags), "is_public": resource.is_public}
+
+
+@router.get("/resources/{resource_id}/edit", response_class=HTMLResponse)
+async def edit_resource_page(request: Request, page: PageDep, rt: RtDep,
+                             resource_id: UUID) -> Response:
+    """The owner's form to change a resource's words and visibility, and to delete it
+    (403 for anyone else, said before they fill it in; the database decides on saving)."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    resource = await resources_service.get_resource(rt, page.caller, resource_id)
+    if resource.author.id != page.caller.user_id:
+        raise Forbidden("Only the person who uploaded a resource changes it",
+                        code="not_resource_owner")
+    return render(request, page, "resource_edit.html", r=resource, form=_resource_form(resource))
+
+
+@router.post("/resources/{resource_id}/edit", response_class=HTMLResponse)
+async def edit_resource(request: Request, page: PageDep, rt: RtDep, resource_id: UUID,
+                        title: Annotated[str, Form(max_length=1000)],
+                        description: Annotated[str, Form(max_length=20_000)] = "",
+                        tags: Annotated[str, Form(max_length=1000)] = "",
+                        is_public: Annotated[bool, Form()] = False,
+                        csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Save the form (every field at once: an unticked box is not sent, so private)."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    form = {"title": title, "description": description, "tags": tags, "is_public": is_public}
+    try:
+        data = ResourceUpdate(title=title, description=description or None,
+                              tags=split_tags(tags), is_public=is_public)
+    except ValidationError as exc:
+        resource = await resources_service.get_resource(rt, page.caller, resource_id)
+        return render(request, page, "resource_edit.html", status=422, r=resource, form=form,
+                      errors=_errors(exc))
+    await resources_service.update_resource(rt, page.caller, resource_id, data)
+    return redirect(request, page, f"/resources/{resource_id}?saved=1")
+
+
+@router.post("/resources/{resource_id}/delete")
+async def delete_resource(request: Request, page: PageDep, rt: RtDep, resource_id: UUID,
+                          csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Delete one's resource and its file, then to one's list, which says so."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    await resources_service.delete_resource(rt, page.caller, resource_id)
+    return redirect(request, page, "/resources?mine=true&deleted=1")
 
 
 @router.get("/resources/{resource_id}/file")

@@ -1881,3 +1881,62 @@ async def test_every_account_and_audit_entry_is_reachable_from_the_admin_page(br
     entries = audit.text.split('id="audit"', 1)[1].count('<li class="card">') + \
         older_page.text.split('id="audit"', 1)[1].count('<li class="card">')
     assert entries >= 21
+
+
+async def test_the_owner_edits_and_deletes_a_resource_from_its_page(browser):
+    await sign_up(browser, "owner")
+    page = await browser.get("/resources/new")
+    token = csrf(page.text)
+    r = await browser.post("/resources/new", data={"csrf_token": token, "title": "Draft notes",
+                                                   "description": "Rough", "tags": "calculus",
+                                                   "is_public": "true"},
+                           files={"file": ("notes.txt", b"limits and series", "text/plain")})
+    url = r.headers["location"]
+    shown = await browser.get(url)
+    assert f'href="{url}/edit"' in shown.text
+    form = await browser.get(f"{url}/edit")
+    assert form.status_code == 200 and 'value="Draft notes"' in form.text
+    assert ">Rough</textarea>" in form.text and 'value="calculus"' in form.text
+    # A refused edit keeps what was typed.
+    r = await browser.post(f"{url}/edit", data={"csrf_token": token, "title": " ",
+                                                "description": "Better words"})
+    assert r.status_code == 422 and ">Better words</textarea>" in r.text
+    # Saved private (the box unticked): gone from the public list, still the owner's.
+    r = await browser.post(f"{url}/edit", data={"csrf_token": token, "title": "Series notes",
+                                                "description": "Clean", "tags": "calculus, series"})
+    assert r.status_code == 303 and r.headers["location"] == f"{url}?saved=1"
+    shown = await browser.get(r.headers["location"])
+    assert "Series notes" in shown.text and "private" in shown.text and "Saved." in shown.text
+    assert "Series notes" not in (await browser.get("/resources")).text
+
+    await sign_up_fresh(browser, "visitor")
+    other_token = csrf((await browser.get("/resources")).text)
+    assert (await browser.get(url)).status_code == 404  # private now
+    assert (await browser.get(f"{url}/edit")).status_code == 404
+    r = await browser.post(f"{url}/delete", data={"csrf_token": other_token})
+    assert r.status_code == 404
+
+    await login_as(browser, "owner")
+    token = csrf((await browser.get(url)).text)
+    r = await browser.post(f"{url}/delete", data={"csrf_token": token})
+    assert r.status_code == 303 and r.headers["location"] == "/resources?mine=true&deleted=1"
+    mine = await browser.get(r.headers["location"])
+    assert "The resource is deleted." in mine.text and "Series notes" not in mine.text
+    assert (await browser.get(url)).status_code == 404
+
+
+async def test_someone_else_s_public_resource_has_no_edit_form(browser):
+    await sign_up(browser, "sharer")
+    page = await browser.get("/resources/new")
+    r = await browser.post("/resources/new", data={"csrf_token": csrf(page.text), "title": "Shared",
+                                                   "is_public": "true"},
+                           files={"file": ("s.txt", b"shared text", "text/plain")})
+    url = r.headers["location"]
+    await sign_up_fresh(browser, "reader")
+    token = csrf((await browser.get(url)).text)
+    assert f'href="{url}/edit"' not in (await browser.get(url)).text
+    assert (await browser.get(f"{url}/edit")).status_code == 403
+    r = await browser.post(f"{url}/edit", data={"csrf_token": token, "title": "Mine now"})
+    assert r.status_code == 403  # the database refuses: it is not theirs
+    assert (await browser.post(f"{url}/delete", data={"csrf_token": token})).status_code == 403
+    assert "Shared" in (await browser.get(url)).text
