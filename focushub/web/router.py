@@ -954,6 +954,19 @@ async def unread_badge(request: Request, page: PageDep, rt: RtDep) -> Response:
     return render(request, page, "_badge.html", count=count)
 
 
+@router.get("/notifications/{notification_id}/open")
+async def open_notification(request: Request, page: PageDep, rt: RtDep, notification_id: UUID,
+                            to: Annotated[str, Query(max_length=500)] = "/notifications"
+                            ) -> Response:
+    """An unread notification's link: marks it read, then goes to what it is about (``to``,
+    a path on this site). Someone else's id marks nothing (RLS hides it)."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    await notifications_service.mark_read(rt, page.caller,
+                                          NotificationMarkRead(ids=[notification_id]))
+    return redirect(request, page, _safe_next(to))
+
+
 @router.post("/notifications/read")
 async def read_all(request: Request, page: PageDep, rt: RtDep,
                    csrf_token: Annotated[str, Form()] = "") -> Response:

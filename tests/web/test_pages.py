@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import AsyncIterator
+from urllib.parse import unquote
 
 import asyncpg
 import httpx
@@ -1515,6 +1516,9 @@ async def test_notifications_link_to_their_subject_and_previews_show_no_markdown
 
     await login_as(browser, "mona")
     notes = (await browser.get("/notifications")).text
+    # Unread, each links through /notifications/<id>/open, which marks it read on the way.
+    notes = re.sub(r'href="/notifications/[0-9a-f-]{36}/open\?to=([^"]+)"',
+                   lambda m: f'href="{unquote(m.group(1))}"', notes)
     assert f'href="/posts/{post_id}?comment={comment_id}#comment-{comment_id}"' in notes
     assert re.search(rf'href="{q_url}\?answer=[0-9a-f-]{{36}}#answer-[0-9a-f-]{{36}}"', notes)
     assert 'href="/u/nils"' in notes
@@ -1940,3 +1944,24 @@ async def test_someone_else_s_public_resource_has_no_edit_form(browser):
     assert r.status_code == 403  # the database refuses: it is not theirs
     assert (await browser.post(f"{url}/delete", data={"csrf_token": token})).status_code == 403
     assert "Shared" in (await browser.get(url)).text
+
+
+async def test_opening_a_notification_marks_it_read(browser):
+    await sign_up(browser, "rosa")
+    await sign_up_fresh(browser, "sam")
+    token = csrf((await browser.get("/u/rosa")).text)
+    await browser.post("/u/rosa/follow", data={"csrf_token": token})
+    await login_as(browser, "rosa")
+    assert 'aria-label="1 unread notifications"' in (await browser.get("/notifications/badge")).text
+    notes = (await browser.get("/notifications")).text
+    opener = re.search(r'<a class="title" href="(/notifications/[0-9a-f-]{36}/open\?to=[^"]+)"',
+                       notes).group(1)
+    assert '<li class="card unread">' in notes
+    r = await browser.get(opener.replace("&amp;", "&"))
+    assert r.status_code == 303 and r.headers["location"] == "/u/sam"
+    notes = (await browser.get("/notifications")).text
+    assert '<li class="card unread">' not in notes and 'href="/u/sam"' in notes
+    assert "unread" not in (await browser.get("/notifications/badge")).text
+    # Only a path of this site is followed.
+    r = await browser.get(opener.split("?")[0], params={"to": "https://evil.example/"})
+    assert r.status_code == 303 and r.headers["location"] == "/"
