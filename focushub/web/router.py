@@ -1262,13 +1262,17 @@ async def start_chat(request: Request, page: PageDep, rt: RtDep,
     except (AppError, DBAPIError) as exc:
         # Said on the chat page: nobody by that name (or across a block: the same words),
         # or someone who takes chats only from people they follow (0028).
+        # Too many new chats for now (429) is said with what was typed kept.
         error = as_app_error(exc)
-        if error is None or error.status_code not in (403, 404):
+        if error is None or error.status_code not in (403, 404, 429):
             raise
-        message = (f"There is nobody called @{wanted} to chat with." if error.status_code == 404
+        message = (error.message if error.status_code == 429
+                   else f"There is nobody called @{wanted} to chat with."
+                   if error.status_code == 404
                    else f"You cannot start a chat with @{wanted}: {error.message}.")
-        return await _chat_list(request, page, rt, status=error.status_code, error=message,
-                                username=wanted)
+        return _with_retry_after(
+            await _chat_list(request, page, rt, status=error.status_code, error=message,
+                             username=wanted, group_name="" if wanted else name), error)
     return redirect(request, page, f"/chat/{room.id}")
 
 

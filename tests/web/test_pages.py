@@ -1965,3 +1965,19 @@ async def test_opening_a_notification_marks_it_read(browser):
     # Only a path of this site is followed.
     r = await browser.get(opener.split("?")[0], params={"to": "https://evil.example/"})
     assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+async def test_too_many_new_chats_is_said_on_the_chat_page_with_the_name_kept(limited):
+    browser = limited
+    await sign_up(browser, "friend")
+    await sign_up_fresh(browser, "founder")
+    token = csrf((await browser.get("/chat")).text)
+    for n in range(3):  # a new account's new chats in an hour
+        r = await browser.post("/chat", data={"csrf_token": token, "name": f"Group {n}"})
+        assert r.status_code == 303
+    r = await browser.post("/chat", data={"csrf_token": token, "name": "Linear algebra club"})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert "<h1>Chat</h1>" in r.text and 'role="alert"' in r.text and "new chats" in r.text
+    assert 'value="Linear algebra club"' in r.text
+    r = await browser.post("/chat", data={"csrf_token": token, "username": "friend"})
+    assert r.status_code == 429 and 'value="friend"' in r.text
