@@ -152,12 +152,12 @@ async def test_search_profiles_follow_and_notifications(browser):
     await browser.post("/login", data={"csrf_token": csrf(login.text), "email": "dora@example.org",
                                        "password": "correct horse battery"})
     badge = await browser.get("/notifications/badge")
-    assert 'aria-label="1 unread notifications"' in badge.text
+    assert 'aria-label="1 unread notification"' in badge.text
     notes = await browser.get("/notifications")
     assert "new" in notes.text
     r = await browser.post("/notifications/read", data={"csrf_token": csrf(notes.text)})
     assert r.status_code == 303
-    assert "unread notifications" not in (await browser.get("/notifications/badge")).text
+    assert "unread notification" not in (await browser.get("/notifications/badge")).text
     assert (await browser.get("/u/nobody_here")).status_code == 404
 
 
@@ -1952,7 +1952,7 @@ async def test_opening_a_notification_marks_it_read(browser):
     token = csrf((await browser.get("/u/rosa")).text)
     await browser.post("/u/rosa/follow", data={"csrf_token": token})
     await login_as(browser, "rosa")
-    assert 'aria-label="1 unread notifications"' in (await browser.get("/notifications/badge")).text
+    assert 'aria-label="1 unread notification"' in (await browser.get("/notifications/badge")).text
     notes = (await browser.get("/notifications")).text
     opener = re.search(r'<a class="title" href="(/notifications/[0-9a-f-]{36}/open\?to=[^"]+)"',
                        notes).group(1)
