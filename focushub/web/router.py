@@ -1410,6 +1410,18 @@ async def send_chat(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
     return redirect(request, page, f"/chat/{room_id}#end")
 
 
+@router.post("/chat/{room_id}/messages/{message_id}/delete")
+async def delete_chat_message(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
+                              message_id: UUID,
+                              csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Delete one's own message (the database refuses anyone else's: 403): it stays in its
+    place as "(message deleted)" for everyone, live for those with the room open."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    deleted = await chat_service.delete_message(rt, page.caller, room_id, message_id)
+    return redirect(request, page, f"/chat/{room_id}#m-{deleted.seq}")
+
+
 @router.post("/chat/{room_id}/read")
 async def read_chat(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
                     seq: Annotated[int, Form(ge=0, le=MAX_SEQ)],

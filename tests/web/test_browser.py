@@ -465,3 +465,34 @@ async def test_more_comments_and_more_replies_load_in_place(open_site, browser):
     assert await page.get_by_role("link", name="Show more comments").count() == 0
     assert not errors, errors
     await context.close()
+
+
+async def test_a_message_sent_live_can_be_deleted_and_goes_for_both(site, browser):
+    """The script's own rendering of a message sent over the socket has the page's Delete
+    form; deleting it shows "(message deleted)" to the other person live."""
+    pages = []
+    for name in ("ines", "jorge"):
+        context = await browser.new_context()
+        page = await context.new_page()
+        await sign_up(page, site, name)
+        pages.append(page)
+    ines, jorge = pages
+    await follow(jorge, site, "ines")
+    await ines.goto(f"{site}/chat")
+    await ines.get_by_label("Message someone").fill("jorge")
+    await ines.get_by_role("button", name="Open chat").click()
+    await ines.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
+    await jorge.goto(ines.url)
+    for page in (ines, jorge):
+        await page.locator("#chat-status", has_text="Live").wait_for(timeout=10000)
+    await ines.get_by_label("Message").fill("Oops, wrong chat")
+    await ines.get_by_role("button", name="Send").click()
+    sent = ines.locator(".message.mine", has_text="Oops, wrong chat")
+    await sent.wait_for(timeout=10000)
+    await jorge.locator(".message .text", has_text="Oops, wrong chat").wait_for(timeout=10000)
+    assert await jorge.get_by_role("button", name="Delete this message").count() == 0
+    async with ines.expect_navigation():
+        await sent.get_by_role("button", name="Delete this message").click()
+    await ines.locator(".message.mine .text", has_text="(message deleted)").wait_for()
+    await jorge.locator(".message .text", has_text="(message deleted)").wait_for(timeout=10000)
+    assert await jorge.get_by_text("Oops, wrong chat").count() == 0

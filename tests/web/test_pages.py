@@ -1981,3 +1981,29 @@ async def test_too_many_new_chats_is_said_on_the_chat_page_with_the_name_kept(li
     assert 'value="Linear algebra club"' in r.text
     r = await browser.post("/chat", data={"csrf_token": token, "username": "friend"})
     assert r.status_code == 429 and 'value="friend"' in r.text
+
+
+async def test_deleting_one_s_own_chat_message_from_the_room_page(browser):
+    room_url = await _room_with(browser, "pia", "quin")
+    token = csrf((await browser.get(room_url)).text)
+    await browser.post(room_url, data={"csrf_token": token, "content": "Sent to the wrong room"})
+    page = await browser.get(room_url)
+    mine = re.search(r'<li id="m-(\d+)" class="message mine".*?</li>', page.text, re.S)
+    assert "Sent to the wrong room" in mine.group(0)
+    delete = re.search(r'<form method="post" action="(/chat/[^"]+/delete)" class="delete">',
+                       mine.group(0)).group(1)
+    assert page.text.count('class="delete"') == 1  # not under the system messages
+
+    await login_as(browser, "quin")
+    other = await browser.get(room_url)
+    assert "Sent to the wrong room" in other.text and 'class="delete"' not in other.text
+    r = await browser.post(delete, data={"csrf_token": csrf(other.text)})
+    assert r.status_code == 403
+    assert "Sent to the wrong room" in (await browser.get(room_url)).text
+
+    await login_as(browser, "pia")
+    r = await browser.post(delete, data={"csrf_token": csrf((await browser.get(room_url)).text)})
+    assert r.status_code == 303 and r.headers["location"] == f"{room_url}#m-{mine.group(1)}"
+    page = await browser.get(room_url)
+    assert "Sent to the wrong room" not in page.text and "(message deleted)" in page.text
+    assert 'class="delete"' not in page.text

@@ -114,6 +114,27 @@
       report.appendChild(hidden);
       item.appendChild(report);
     }
+    if (message.sender_id === me && !message.deleted_at && message.message_type !== "system") {
+      // The same plain "Delete" form the page renders under one's own messages.
+      var remove = document.createElement("form");
+      remove.method = "post";
+      remove.className = "delete";
+      remove.action = "/chat/" + room + "/messages/" + encodeURIComponent(message.id) + "/delete";
+      var token = document.createElement("input");
+      token.type = "hidden";
+      token.name = "csrf_token";
+      token.value = csrf;
+      var button = document.createElement("button");
+      button.type = "submit";
+      button.textContent = "Delete";
+      var what = document.createElement("span");
+      what.className = "visually-hidden";
+      what.textContent = " this message";
+      button.appendChild(what);
+      remove.appendChild(token);
+      remove.appendChild(button);
+      item.appendChild(remove);
+    }
     item.scrollIntoView({block: "nearest"});
   }
 
