@@ -523,6 +523,25 @@ async def vote(request: Request, page: PageDep, rt: RtDep,
     return redirect(request, page, _safe_next(back))
 
 
+# What one may delete of one's own from the pages (the database also lets administrators),
+# and the service call that does it.
+DELETERS = {"post": posts_service.delete_post, "question": questions_service.delete_question,
+            "comment": comments_service.delete_comment, "answer": answers_service.delete_answer}
+
+
+@router.post("/delete/{kind}/{target_id}")
+async def delete_content(request: Request, page: PageDep, rt: RtDep,
+                         kind: Literal["post", "question", "comment", "answer"], target_id: UUID,
+                         back: Annotated[str, Form(max_length=300)] = "/",
+                         csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Delete a post, question, comment or answer (403 for what is not the caller's, 404
+    for what they cannot see), then to ``back``, whose page says it is done."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    await DELETERS[kind](rt, page.caller, target_id)
+    return redirect(request, page, _safe_next(back))
+
+
 @router.post("/answers/{answer_id}/accept")
 async def accept(request: Request, page: PageDep, rt: RtDep, answer_id: UUID,
                  question_id: Annotated[UUID, Form()],

@@ -2007,3 +2007,58 @@ async def test_deleting_one_s_own_chat_message_from_the_room_page(browser):
     page = await browser.get(room_url)
     assert "Sent to the wrong room" not in page.text and "(message deleted)" in page.text
     assert 'class="delete"' not in page.text
+
+
+async def test_one_deletes_one_s_own_post_question_comment_and_answer(browser):
+    await sign_up(browser, "tidy")
+    post_url = await new_post(browser, "Half-baked idea", "Not ready.")
+    post_id = post_url.rsplit("/", 1)[1]
+    token = csrf((await browser.get(post_url)).text)
+    ask = await browser.post("/questions/ask", data={"csrf_token": token, "title": "Asked too soon?",
+                                                     "content": "Never mind."})
+    q_url = ask.headers["location"]
+    q_id = q_url.rsplit("/", 1)[1]
+    await sign_up_fresh(browser, "guest")
+    token = csrf((await browser.get(post_url)).text)
+    r = await browser.post(f"{post_url}/comments", data={"csrf_token": token,
+                                                         "content": "A comment to take back"})
+    comment_id = r.headers["location"].rsplit("comment-", 1)[1]
+    r = await browser.post(f"{q_url}/answers", data={"csrf_token": token,
+                                                     "content": "An answer to take back"})
+    answer_id = r.headers["location"].rsplit("answer-", 1)[1]
+    # Each sees Delete under their own only.
+    post = await browser.get(post_url)
+    assert f'action="/delete/comment/{comment_id}"' in post.text
+    assert f'action="/delete/post/{post_id}"' not in post.text
+    question = await browser.get(q_url)
+    assert f'action="/delete/answer/{answer_id}"' in question.text
+    assert f'action="/delete/question/{q_id}"' not in question.text
+    for kind, target in (("post", post_id), ("question", q_id)):
+        r = await browser.post(f"/delete/{kind}/{target}", data={"csrf_token": token})
+        assert r.status_code == 403, kind
+    r = await browser.post(f"/delete/comment/{comment_id}", data={
+        "csrf_token": token, "back": f"/posts/{post_id}?removed=comment#comments"})
+    assert r.status_code == 303
+    post = await browser.get(r.headers["location"].split("#")[0])
+    assert "Your comment is deleted." in post.text and "A comment to take back" not in post.text
+    r = await browser.post(f"/delete/answer/{answer_id}", data={
+        "csrf_token": token, "back": f"{q_url}?removed=answer#answers"})
+    question = await browser.get(r.headers["location"].split("#")[0])
+    assert "Your answer is deleted." in question.text
+    assert "An answer to take back" not in question.text
+
+    await login_as(browser, "tidy")
+    post = await browser.get(post_url)
+    token = csrf(post.text)
+    assert 'name="back" value="/?removed=post"' in post.text
+    r = await browser.post(f"/delete/post/{post_id}", data={"csrf_token": token,
+                                                            "back": "/?removed=post"})
+    assert r.status_code == 303 and "Your post is deleted." in (await browser.get("/?removed=post")).text
+    assert (await browser.get(post_url)).status_code == 404
+    r = await browser.post(f"/delete/question/{q_id}", data={
+        "csrf_token": token, "back": "/questions?removed=question"})
+    assert r.status_code == 303 and r.headers["location"] == "/questions?removed=question"
+    assert "Your question is deleted." in (await browser.get(r.headers["location"])).text
+    assert (await browser.get(q_url)).status_code == 404
+    r = await browser.post(f"/delete/post/{post_id}", data={"csrf_token": token, "back": "//evil"})
+    assert r.status_code == 404  # gone already
