@@ -101,6 +101,17 @@ def counted(n: int, noun: str) -> str:
 
 
 templates.env.filters["counted"] = counted
+
+
+def size(n: int) -> str:
+    """``64 KB``, ``50 MB``, ``1.5 MB``: whole KB under 1 MB, else MB to one decimal (app.js
+    says a chosen file's size the same way)."""
+    if n < 1024 * 1024:
+        return f"{-(-n // 1024)} KB"
+    return f"{n / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+
+
+templates.env.filters["size"] = size
 # quote(value, safe="") for ASCII text in one C call: it runs for every report link on a page.
 _URL_ESCAPES = {c: f"%{c:02X}" for c in range(128)
                 if chr(c) not in string.ascii_letters + string.digits + "_.-~"}
@@ -150,6 +161,8 @@ PageDep = Annotated[PageSession, Depends(_page)]
 
 def render(request: Request, page: PageSession, template: str, status: int = 200,
            **context: Any) -> HTMLResponse:
+    # The file fields carry the upload limit (data-max-bytes), which app.js checks at once.
+    context.setdefault("max_upload_bytes", request.app.state.runtime.settings.max_upload_bytes)
     response = templates.TemplateResponse(
         request, template, {"page": page, "me": page.caller, **context}, status_code=status)
     response.headers["Content-Security-Policy"] = PAGE_CSP

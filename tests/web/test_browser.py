@@ -496,3 +496,44 @@ async def test_a_message_sent_live_can_be_deleted_and_goes_for_both(site, browse
     await ines.locator(".message.mine .text", has_text="(message deleted)").wait_for()
     await jorge.locator(".message .text", has_text="(message deleted)").wait_for(timeout=10000)
     assert await jorge.get_by_text("Oops, wrong chat").count() == 0
+
+
+@pytest.fixture(scope="module")
+def small_upload_site(test_db, tmp_path_factory):
+    """The site with uploads limited to 64 KiB."""
+    from focushub.core.settings import Settings
+    from tests.api.conftest import JWT_SECRET
+    from tests.web.conftest import _serve
+
+    yield from _serve(Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                               data_dir=tmp_path_factory.mktemp("small-upload-site"),
+                               max_upload_bytes=64 * 1024))
+
+
+async def test_a_file_over_the_limit_is_refused_by_its_field_before_uploading(
+        small_upload_site, browser, tmp_path):
+    site = small_upload_site
+    context = await browser.new_context()
+    page = await context.new_page()
+    await sign_up(page, site, "kofi")
+    big, small = tmp_path / "big.txt", tmp_path / "small.txt"
+    big.write_bytes(b"x" * (100 * 1024))
+    small.write_bytes(b"short notes")
+    await page.goto(f"{site}/resources/new")
+    field = page.get_by_label("File (PDF")
+    assert await field.get_attribute("data-max-bytes") == str(64 * 1024)
+    await field.set_input_files(str(big))
+    message = await field.evaluate("e => e.validationMessage")
+    assert message == "This file is 100 KB; files are limited to 64 KB."
+    assert await page.get_by_text("up to 64 KB").count() == 1
+    await page.get_by_label("Title").fill("Too big")
+    await page.get_by_role("button", name="Upload").click()
+    assert page.url == f"{site}/resources/new"  # the browser did not send it
+    await field.set_input_files(str(small))
+    assert await field.evaluate("e => e.validationMessage") == ""
+    await page.get_by_role("button", name="Upload").click()
+    await page.wait_for_url(re.compile(r".*/resources/[0-9a-f-]{36}$"))
+    # The avatar and chat attachment fields carry the same limit.
+    await page.goto(f"{site}/settings/profile")
+    assert await page.locator("#avatar").get_attribute("data-max-bytes") == str(64 * 1024)
+    await context.close()

@@ -2062,3 +2062,10 @@ async def test_one_deletes_one_s_own_post_question_comment_and_answer(browser):
     assert (await browser.get(q_url)).status_code == 404
     r = await browser.post(f"/delete/post/{post_id}", data={"csrf_token": token, "back": "//evil"})
     assert r.status_code == 404  # gone already
+
+
+def test_sizes_are_said_in_kb_or_mb():
+    from focushub.web.router import size
+
+    assert [size(n) for n in (1, 1024, 64 * 1024, 1024 * 1024, 1536 * 1024, 50 * 1024 * 1024)] \
+        == ["1 KB", "1 KB", "64 KB", "1 MB", "1.5 MB", "50 MB"]
