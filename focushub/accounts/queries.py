@@ -25,7 +25,9 @@ _OWN: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("chat_rooms.json", "chat_room_participants", "user_id", ()),
     ("chat_messages.json", "chat_messages", "sender_id", ("is_read",)),
     ("notifications.json", "notifications", "user_id", ()),
-    ("reports.json", "reports", "reporter_id", ("target_user_id",)),
+    # A reporter sees their report's status and when it was resolved (reports.ReportRead),
+    # not who resolved it nor the moderator's note.
+    ("reports.json", "reports", "reporter_id", ("target_user_id", "resolved_by", "resolution")),
     ("ai_answers_requested.json", "ai_answers", "requested_by", ()),
     ("files.json", "stored_files", "owner_id", ("preview_text", "storage_key", "preview_key")),
 )

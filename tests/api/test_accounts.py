@@ -179,3 +179,28 @@ async def test_deleting_my_account_checks_the_password_under_the_login_limit(cli
     assert r.status_code == 429
     assert await owner_conn.fetchval(
         "SELECT count(*) FROM users WHERE id = $1::uuid", alice["user"]["id"]) == 1
+
+
+async def test_the_export_of_my_reports_names_neither_the_moderator_nor_their_note(
+        env, owner_conn):
+    client = env.client
+    alice, bob = await make_user(client), await make_user(client)
+    admin = await admin_of(client, owner_conn)
+    post = await make_post(client, bob, title="Cheap watches")
+    r = await client.post("/api/v1/reports", headers=alice["headers"],
+                          json={"target_type": "post", "target_id": post["id"], "reason": "spam"})
+    assert r.status_code == 201, r.text
+    r = await client.post(f"/api/v1/admin/reports/post/{post['id']}", headers=admin["headers"],
+                          json={"action": "dismiss", "reason": "this reporter holds a grudge"})
+    assert r.status_code == 200, r.text
+
+    r = await client.get("/api/v1/users/me/export", headers=alice["headers"])
+    assert r.status_code == 200, r.text
+    archive = zipfile.ZipFile(io.BytesIO(r.content))
+    (report,) = json.loads(archive.read("reports.json"))
+    assert (report["target_id"], report["status"]) == (post["id"], "dismissed")
+    assert report["resolved_at"] is not None
+    assert "resolution" not in report and "resolved_by" not in report
+    everything = b"".join(archive.read(n) for n in archive.namelist())
+    assert b"grudge" not in everything
+    assert admin["user"]["id"].encode() not in everything
