@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
+from focushub.content.fields import not_blank
 from focushub.content.schemas import UserSummary
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from focushub.core.schemas import InputModel, OutputModel
@@ -147,7 +148,9 @@ class MessageCreate(InputModel):
 
 
 class MessageUpdate(InputModel):
-    content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_LENGTH)] | None = None
+    # Blank as a message sent blank is: an edit cannot empty a message (deleting does).
+    content: Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_LENGTH),
+                       AfterValidator(not_blank)] | None = None
 
 
 # Sequences are PostgreSQL bigints.

@@ -216,6 +216,10 @@ async def test_message_validation_edit_and_delete(client, owner_conn):
 
     assert (await client.patch(f"{ROOMS}/{rid}/messages/{mid}", json={"content": "mine now"},
                                headers=alice["headers"])).status_code == 403
+    for blank in ("", "   ", "\n\t"):  # refused as when sent
+        refused = await client.patch(f"{ROOMS}/{rid}/messages/{mid}", json={"content": blank},
+                                     headers=bob["headers"])
+        assert refused.status_code == 422, refused.text
     edited = await client.patch(f"{ROOMS}/{rid}/messages/{mid}", json={"content": "fixed"},
                                 headers=bob["headers"])
     assert edited.status_code == 200
