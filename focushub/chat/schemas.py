@@ -132,7 +132,8 @@ class MessageCreate(InputModel):
         default=None, description="Image and file messages: the attachment uploaded to this room "
         "(POST /chat/rooms/{room_id}/attachments)")
     idempotency_key: IdempotencyKey | None = Field(
-        default=None, description="Retrying with the same key returns the first message"
+        default=None, description="Retrying with the same key returns the first message; "
+        "the key of another message (other content, type or file) is 409 idempotency_key_reused"
     )
 
     @model_validator(mode="after")

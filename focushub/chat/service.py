@@ -44,7 +44,7 @@ from focushub.chat.schemas import (
     UserSummary,
 )
 from focushub.core.db import SERVICE, Caller, Tx
-from focushub.core.errors import Forbidden, NotFound, translate_sql_error
+from focushub.core.errors import Conflict, Forbidden, NotFound, translate_sql_error
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
 from focushub.files import service as files
@@ -389,7 +389,8 @@ async def send_message(
 ) -> MessageRead:
     """Send a message as the caller (``chat_send_message()``: 404 outside the room, 409 in
     an archived room). With an ``idempotency_key`` a retry returns the first message and
-    writes nothing, so it publishes nothing either.
+    writes nothing, so it publishes nothing either; the key of another message (other
+    content, type or file) is 409 ``idempotency_key_reused`` (:func:`_check_replay`).
 
     Messages are group-committed: the ones waiting at the same moment for rooms of the
     same lane are written in one transaction (``chat_send_messages()``, 0034/0035), each as
@@ -436,20 +437,40 @@ async def _send_batch(
             payload = orjson.dumps([_send_item(*item) for item in admitted]).decode()
             out = orjson.loads(await tx.scalar(queries.SEND_MESSAGES, items=payload))
             events.publish_rows(tx, [events.stored_event(e) for e in out["events"]])
-    sent = iter(out["results"])
+    sent = iter(zip(out["results"], admitted, strict=True))
     results: list[MessageRead | BaseException] = []
     for refused in refusals:
         if refused is not None:
             results.append(refused)
             continue
-        result = next(sent)
+        result, (_, _, data) = next(sent)
         if "message" in result:
-            results.append(MessageRead.model_validate(result["message"]))
+            message = MessageRead.model_validate(result["message"])
+            results.append(_check_replay(data, message))
             continue
         error = translate_sql_error(result["sqlstate"], result["error"], result["constraint"])
         results.append(error or RuntimeError(
             f"chat_send_messages: {result['sqlstate']} {result['error']}"))
     return results
+
+
+def _check_replay(data: MessageCreate, message: MessageRead) -> MessageRead | BaseException:
+    """``message`` if it is what ``data`` asked to send; 409 ``idempotency_key_reused`` when
+    ``data`` reuses the idempotency key of another message (its first send is returned, and
+    was not this one). What an edit or a deletion changed since cannot be compared."""
+    if data.idempotency_key is None:
+        return message
+    differs = message.message_type != data.message_type
+    if message.deleted_at is None:
+        if message.edited_at is None and message.content != data.content:
+            differs = True
+        if data.file_id is not None and not (message.file_url or "").endswith(
+                f"/{data.file_id}"):
+            differs = True
+    if differs:
+        return Conflict("This idempotency key was used for another message",
+                        code="idempotency_key_reused", details={"message_id": str(message.id)})
+    return message
 
 
 async def list_messages(

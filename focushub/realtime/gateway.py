@@ -8,7 +8,7 @@ client -> server
     ``{"type": "unsubscribe", "room_id": "..."}``
     ``{"type": "typing", "room_id": "..."}``
     ``{"type": "message.send", "room_id": "...", "content": "...", "message_type": "text",
-      "file_url": null, "idempotency_key": "...", "request_id": "..."}``
+      "file_id": null, "idempotency_key": "...", "request_id": "..."}``
     ``{"type": "ping"}``
 
 server -> client

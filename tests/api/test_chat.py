@@ -167,6 +167,17 @@ async def test_sequences_have_no_gaps_and_sends_are_idempotent(client, owner_con
     assert first.json()["seq"] == 13
     assert await owner_conn.fetchval(
         "SELECT count(*) FROM chat_messages WHERE idempotency_key = 'k-1'") == 1
+    # The key of another message is refused, not answered with that message as if sent.
+    upload = await client.post(f"{ROOMS}/{rid}/attachments", headers=alice["headers"],
+                               files={"file": ("notes.txt", b"only once", "text/plain")})
+    assert upload.status_code == 201, upload.text
+    for reuse in ({"content": "something else"},
+                  {"content": "only once", "message_type": "file", "file_id": upload.json()["id"]}):
+        r = await client.post(f"{ROOMS}/{rid}/messages", headers=alice["headers"],
+                              json={"idempotency_key": "k-1", **reuse})
+        assert r.status_code == 409, r.text
+        assert r.json()["error"]["code"] == "idempotency_key_reused"
+        assert r.json()["error"]["details"] == {"message_id": first.json()["id"]}
     # The same key from another sender is another message.
     other = await send(client, bob, rid, "only once", idempotency_key="k-1")
     assert other.status_code == 201 and other.json()["seq"] == 14
