@@ -26,7 +26,8 @@ least two key terms matched; otherwise the answer *abstains*.
 sources are scored by the key terms they contain (per square root of their
 length, so a long sentence does not win by size), and up to
 :data:`MAX_SENTENCES` are picked greedily, each adding key terms the earlier ones
-did not cover, and quoted with their citation.
+did not cover, and quoted with their citation. None may qualify (a source can match by
+its title alone): the answer then abstains (ai/service.py).
 """
 
 from __future__ import annotations

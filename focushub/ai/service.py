@@ -247,10 +247,13 @@ async def generate(rt: Runtime, answer_id: UUID, *, last_attempt: bool) -> str |
                 if found.answerable:
                     text, citations, covered = await grounding.extract(tx, found)
                     complete = grounding.completeness(covered, found.key_terms)
-                    result = {"status": "completed", "text": text, "citations": citations,
-                              "relevance": found.relevance, "completeness": complete,
-                              "confidence": grounding.confidence(found.relevance, complete,
-                                                                 len(citations))}
+                    # A source may match by its title alone (an answer carries its
+                    # question's): with no sentence to quote there is no answer to give.
+                    if citations:
+                        result = {"status": "completed", "text": text, "citations": citations,
+                                  "relevance": found.relevance, "completeness": complete,
+                                  "confidence": grounding.confidence(found.relevance, complete,
+                                                                     len(citations))}
                 result.setdefault("model", OFFLINE_MODEL)
                 result.setdefault("tokens", 0)
         if client is not None:

@@ -132,6 +132,22 @@ async def test_nothing_relevant_means_an_honest_abstention(offline):
     assert answer["confidence_score"] == 0 and answer["collapsed"]
 
 
+async def test_a_source_that_matches_only_by_its_title_gives_no_empty_answer(offline):
+    env = offline
+    alice, bob = await make_user(env.client), await make_user(env.client)
+    question = await make_question(env.client, alice, title="How do vectors add in physics?",
+                                   content="I want to know how vectors add together properly.")
+    # Its words are the question's title's, which the answer is found by; none of its own
+    # sentences says anything of the question.
+    await make_answer(env.client, bob, question["id"], content="Tip to tail, then sum it all up.")
+    await ask(env, alice, question["id"])
+    await env.work()
+    (answer,) = await answers_of(env, question["id"])
+    assert answer["status"] == "abstained" and answer["citations"] == []
+    assert answer["answer_text"].startswith("No answer from the community's material yet")
+    assert answer["confidence_score"] == 0
+
+
 async def test_private_material_is_never_quoted_even_to_its_author(offline):
     env = offline
     bob = await make_user(env.client)
