@@ -176,15 +176,22 @@ def sniff(path: Path, name: str) -> Kind:
     return kind
 
 
+# Characters that reorder the text around them: "invoice\u202efdp.txt" shows as
+# "invoicetxt.pdf", a name that lies about its type to whoever reads it.
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                           "\u2066\u2067\u2068\u2069")
+
+
 def check_name(name: str) -> str:
     """The file name as given, if acceptable: 1-255 characters, no path separators, no
-    control characters; raises :class:`Refused` (422) otherwise."""
+    control characters (C0, DEL and C1, as the database's ``[:cntrl:]``, and the
+    bidirectional ones); raises :class:`Refused` (422) otherwise."""
     cleaned = name.strip()
     if not cleaned or len(cleaned) > 255:
         raise Refused("invalid_file_name", "File names have 1 to 255 characters", 422)
     if "/" in cleaned or "\\" in cleaned or cleaned in (".", ".."):
         raise Refused("invalid_file_name", "File names may not contain path separators", 422)
-    if any(ord(c) < 32 or ord(c) == 127 for c in cleaned):
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 or c in _BIDI_CONTROLS for c in cleaned):
         raise Refused("invalid_file_name", "File names may not contain control characters", 422)
     return cleaned
 

@@ -126,6 +126,8 @@ async def test_other_types_are_attachments(env):
     ("big.txt", b"a" * (LIMIT + 1), 413, "file_too_large"),
     ("../../etc/passwd.txt", b"root", 422, "invalid_file_name"),
     ("bell\x07.txt", b"ding", 422, "invalid_file_name"),
+    ("next\u0085line.txt", b"c1", 422, "invalid_file_name"),
+    ("invoice\u202efdp.txt", b"turned", 422, "invalid_file_name"),
     ("program.exe", b"MZ\x90\x00\x03\x00\x00\x00" + bytes(100), 415, "unsupported_type"),
     ("wide.png", png_claiming(9_000, 9_000), 422, "image_too_large"),  # 81 megapixels
     ("bomb.png", png_claiming(12_000, 12_000), 422, "image_too_large"),  # 144
