@@ -79,8 +79,8 @@ class BodyLimitMiddleware:
             return
         headers = dict(scope["headers"])
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        upload = (content_type == b"multipart/form-data"
-                  and any(p.fullmatch(scope["path"]) for p in self.upload_paths))
+        upload_path = any(p.fullmatch(scope["path"]) for p in self.upload_paths)
+        upload = content_type == b"multipart/form-data" and upload_path
         limit = self.upload_max_bytes if upload else self.max_bytes
         declared = headers.get(b"content-length")
         if declared is not None:
@@ -99,7 +99,9 @@ class BodyLimitMiddleware:
             and scope["path"].startswith("/api/")
             and content_type != b"application/json"
         ):
-            await _reply(send, 415, "unsupported_media_type", "Send the request body as application/json")
+            # An upload endpoint also reads JSON far enough to say which fields it lacks.
+            wanted = "multipart/form-data" if upload_path else "application/json"
+            await _reply(send, 415, "unsupported_media_type", f"Send the request body as {wanted}")
             return
 
         if not upload:

@@ -47,6 +47,17 @@ async def test_non_json_body_is_415(client):
     _assert_error_shape(r.json())
 
 
+async def test_a_form_sent_to_an_upload_is_told_to_be_multipart(client):
+    alice = await make_user(client)
+    r = await client.post("/api/v1/resources", data={"title": "Notes", "file": "notes.txt"},
+                          headers=alice["headers"])
+    assert r.status_code == 415
+    _assert_error_shape(r.json())
+    assert r.json()["error"]["message"] == "Send the request body as multipart/form-data"
+    r = await client.post("/api/v1/auth/login", data={"email": "a@example.org"})
+    assert r.json()["error"]["message"] == "Send the request body as application/json"
+
+
 async def test_huge_body_is_413(client):
     r = await client.post("/api/v1/auth/signup", content=b'{"a":"' + b"x" * 2_000_000 + b'"}',
                           headers={"content-type": "application/json"})
