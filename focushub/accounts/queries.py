@@ -12,6 +12,8 @@ memory). ``SIZE`` counts what ``LISTS`` would write, each kind up to ``:cap`` ro
 
 from __future__ import annotations
 
+from focushub.ai.queries import VISIBLE_CITATIONS
+
 # (file, table, owner column, dropped columns)
 _OWN: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("posts.json", "posts", "author_id", ("search_vector", "trending_score")),
@@ -28,7 +30,8 @@ _OWN: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     # A reporter sees their report's status and when it was resolved (reports.ReportRead),
     # not who resolved it nor the moderator's note.
     ("reports.json", "reports", "reporter_id", ("target_user_id", "resolved_by", "resolution")),
-    ("ai_answers_requested.json", "ai_answers", "requested_by", ()),
+    # last_error is what the model's provider said: the server's, not the person's.
+    ("ai_answers_requested.json", "ai_answers", "requested_by", ("last_error",)),
     ("files.json", "stored_files", "owner_id", ("preview_text", "storage_key", "preview_key")),
 )
 
@@ -55,6 +58,13 @@ LISTS["chat_rooms.json"] = """
                               'joined_at', p.joined_at)
     FROM public.chat_room_participants p JOIN public.chat_rooms r ON r.id = p.room_id
     WHERE p.user_id = auth.uid() ORDER BY p.joined_at, r.id"""
+
+# An AI answer's citations as its reader sees them through the API: only the sources they
+# may still see (a source deleted, hidden, made private or behind a block is not named).
+LISTS["ai_answers_requested.json"] = f"""
+    SELECT to_jsonb(a) - 'last_error' - 'citations'
+           || jsonb_build_object('citations', {VISIBLE_CITATIONS})
+    FROM public.ai_answers a WHERE a.requested_by = auth.uid() ORDER BY a.created_at, a.id"""
 
 # The documents in the zip's order.
 DOCUMENTS: tuple[str, ...] = ("account.json", "notification_preferences.json",

@@ -3,6 +3,9 @@ provider and with a real Chat Completions server on loopback (429, 500, timeout,
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -391,3 +394,29 @@ async def test_citations_show_only_sources_the_reader_can_still_see(offline, own
     assert r.status_code == 204, r.text
     assert k["answer"]["id"] not in cited(await page_of(k["carol"]["headers"]))
     assert k["answer"]["id"] not in cited(await answers_of(env, question["id"]))
+
+
+async def test_the_askers_export_names_only_the_sources_they_can_still_see(offline, owner_conn):
+    env = offline
+    k = await knowledge(env)
+    alice = await make_user(env.client)
+    question = await make_question(env.client, alice, **ASK)
+    await ask(env, alice, question["id"])
+    await env.work()
+
+    async def exported() -> dict[str, Any]:
+        r = await env.client.get("/api/v1/users/me/export", headers=alice["headers"])
+        assert r.status_code == 200, r.text
+        (answer,) = json.loads(zipfile.ZipFile(io.BytesIO(r.content))
+                               .read("ai_answers_requested.json"))
+        return answer
+
+    answer = await exported()
+    assert k["answer"]["id"] in {c["id"] for c in answer["citations"]}
+    assert "last_error" not in answer
+    # Hidden by a moderator: the API no longer cites it to alice, nor does her export.
+    await owner_conn.execute("UPDATE answers SET hidden_at = now() WHERE id = $1::uuid",
+                             k["answer"]["id"])
+    answer = await exported()
+    assert k["answer"]["id"] not in {c["id"] for c in answer["citations"]}
+    assert answer["id"] == (await answers_of(env, question["id"]))[0]["id"]
