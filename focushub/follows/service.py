@@ -33,6 +33,13 @@ _STATE = """
     WHERE u.id = :user_id
 """
 
+# Whom the caller may look up, as their profile (users/service.py): not across a block
+# (0025), nor, for anonymous callers, someone who shows their profile to the signed-in only
+# (0028). Following and unfollowing look people up by id alone (the database refuses a
+# follow across a block).
+_PROFILE_VISIBLE = ("AND u.id <> ALL ((SELECT public.block_wall())::uuid[])"
+                    " AND public.profile_visible(u.id)")
+
 # Direction -> (column that must equal the user, column naming the listed person).
 _LISTS: dict[str, tuple[str, str]] = {
     "followers": ("following_id", "follower_id"),
@@ -40,8 +47,11 @@ _LISTS: dict[str, tuple[str, str]] = {
 }
 
 
-async def _state(tx: Tx, user_id: UUID) -> FollowState:
-    row = await tx.one_or_none(_STATE, user_id=user_id)
+async def _state(tx: Tx, user_id: UUID, *, as_profile: bool = False) -> FollowState:
+    """The follow state of ``user_id``; 404 when there is no such user or, ``as_profile``,
+    when the caller may not see their profile."""
+    row = await tx.one_or_none(_STATE + (_PROFILE_VISIBLE if as_profile else ""),
+                               user_id=user_id)
     if row is None:
         raise NotFound("No such user", code="user_not_found")
     return FollowState.model_validate(dict(row))
@@ -49,7 +59,7 @@ async def _state(tx: Tx, user_id: UUID) -> FollowState:
 
 async def get_state(rt: Runtime, caller: Caller, user_id: UUID) -> FollowState:
     async with rt.transaction(caller) as tx:
-        return await _state(tx, user_id)
+        return await _state(tx, user_id, as_profile=True)
 
 
 def _check_not_self(caller: Caller, user_id: UUID) -> None:
@@ -95,7 +105,8 @@ async def list_follows(
     """One page of the people following ``user_id`` (or followed by them), latest follow first.
 
     Three statements whatever the page size: the role switch, the user's
-    counts (404 when there is no such user), the page.
+    counts (404 when there is no such user, or their profile is not the caller's to see),
+    the page.
     """
     own_col, listed_col = _LISTS[direction]
     after = ""
@@ -104,7 +115,7 @@ async def list_follows(
         bind["c_at"], bind["c_id"] = decode_cursor(params.cursor, (datetime, UUID))
         after = "AND (f.created_at, f.id) < (:c_at, :c_id)"
     async with rt.transaction(caller) as tx:
-        state = await _state(tx, user_id)
+        state = await _state(tx, user_id, as_profile=True)
         rows = await tx.all(
             f"""
             SELECT u.id, u.username, u.full_name, u.avatar_url,

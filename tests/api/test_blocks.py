@@ -34,9 +34,17 @@ async def test_a_blocked_person_cannot_reach_the_blocker(client, owner_conn):
     r = await client.post(f"/api/v1/posts/{post['id']}/comments", headers=troll["headers"],
                           json={"content": "you again"})
     assert r.status_code == 404
-    r = await client.get("/api/v1/search", params={"q": alice["user"]["username"], "type": "users"},
+    r = await client.get("/api/v1/search", params={"q": alice["user"]["username"], "type": "user"},
                          headers=troll["headers"])
+    assert r.status_code == 200, r.text
     assert alice["user"]["id"] not in r.text
+    r = await client.get("/api/v1/search", params={"q": alice["user"]["username"], "type": "user"},
+                         headers=friend["headers"])
+    assert alice["user"]["id"] in r.text
+    for path in ("followers", "following", "follow"):  # nor whom she follows, or who her
+        r = await client.get(f"/api/v1/users/{alice['user']['id']}/{path}",
+                             headers=troll["headers"])
+        assert r.status_code == 404, (path, r.text)
     # ...no message, no new room, no adding her to a group.
     r = await client.post(f"/api/v1/chat/rooms/{direct}/messages", headers=troll["headers"],
                           json={"content": "answer me"})

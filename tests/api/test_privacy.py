@@ -23,8 +23,18 @@ async def test_privacy_settings_are_enforced(client, owner_conn):
 
     profile = f"/api/v1/users/{alice['user']['id']}"
     assert (await client.get(profile)).status_code == 404  # signed-in people only
-    r = await client.get("/api/v1/search", params={"q": alice["user"]["username"], "type": "users"})
+    r = await client.get("/api/v1/search", params={"q": alice["user"]["username"], "type": "user"})
+    assert r.status_code == 200, r.text
     assert alice["user"]["id"] not in r.text
+    r = await client.get("/api/v1/search", params={"q": alice["user"]["username"], "type": "user"},
+                         headers=bob["headers"])
+    assert alice["user"]["id"] in r.text
+    # Nor are whom she follows, who follow her, and how many, there for anonymous callers.
+    for path in ("followers", "following", "follow"):
+        r = await client.get(f"{profile}/{path}")
+        assert r.status_code == 404, (path, r.text)
+        assert r.json()["error"]["code"] == "user_not_found"
+        assert (await client.get(f"{profile}/{path}", headers=bob["headers"])).status_code == 200
     seen = await client.get(profile, headers=bob["headers"])
     assert seen.status_code == 200 and seen.json()["public_email"] is None
     await client.patch("/api/v1/users/me/privacy", headers=alice["headers"], json={"show_email": True})
