@@ -232,6 +232,19 @@ async def ensure_admin(rt: Runtime, data: SignupCreate, password_hash: str) -> d
     return dict(row)
 
 
+async def session_active(rt: Runtime, caller: Caller) -> bool:
+    """Whether ``caller``'s session still holds (not logged out, ended by an administrator or a
+    password change, the account not deactivated): the check every transaction begins with,
+    for a connection that outlives its requests (a WebSocket)."""
+    try:
+        async with rt.direct_transaction(caller):
+            return True
+    except Unauthorized as exc:
+        if exc.code == "session_ended":
+            return False
+        raise
+
+
 async def _check_password(rt: Runtime, caller: Caller, password: str) -> str:
     """The caller's email, once ``password`` is theirs (403 ``wrong_password`` otherwise)."""
     async with rt.transaction(caller) as tx:

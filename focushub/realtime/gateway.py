@@ -35,7 +35,13 @@ that skips numbers (or arrived as a stub) makes the writer load the missing
 ones from the database. Every database read runs as the connection's user,
 under RLS, so a participant who was removed stops receiving.
 
-Close codes: 4001 not authenticated (missing, invalid or expired token),
+A socket's session is checked again (``auth.service.session_active``) before it is given
+a room event or sends a typing signal, at most every :data:`SESSION_RECHECK_SECONDS`: once
+the session ended (logout, an administrator ending it or deactivating the account, a
+password change) the socket is closed with 4001 instead of hearing the rooms until its
+token expires.
+
+Close codes: 4001 not authenticated (missing, invalid or expired token, or ended session),
 4008 the client is too slow (its queue overflowed; reconnect and resume with the
 last ``seq`` of each room), 1013 the database stayed unavailable while stored events were to
 be read (reconnect and resume a little later), 1011 server error.
@@ -57,6 +63,7 @@ import orjson
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from focushub.auth import service as auth_service
 from focushub.chat import events as chat_events
 from focushub.chat import service as chat_service
 from focushub.chat.schemas import MessageCreate
@@ -86,6 +93,10 @@ QUEUE_SIZE = 512
 # characters; the rest of a frame is small).
 MAX_FRAME_CHARS = 16_000
 AUTH_TIMEOUT_SECONDS = 10.0
+# How long a socket's session is taken to hold after it was last checked: an ended session
+# is noticed at the first room event or typing signal after this (one statement per socket
+# that hears something, at most this often; an idle socket costs nothing).
+SESSION_RECHECK_SECONDS = 15.0
 REPLAY_PAGE = 500
 
 
@@ -124,7 +135,8 @@ class Connection:
     holds something too, and the object has slots, not a dict."""
 
     __slots__ = ("ws", "rt", "bus", "caller", "user_id", "connection_id", "expires_at", "rooms",
-                 "left", "outbox", "outbox_limit", "_writer", "closing", "_close_task")
+                 "left", "outbox", "outbox_limit", "_writer", "closing", "_close_task",
+                 "session_checked_at")
 
     def __init__(self, ws: WebSocket, rt: Runtime, caller: Caller, expires_at: float | None) -> None:
         self.ws = ws
@@ -144,6 +156,8 @@ class Connection:
         self._writer: asyncio.Task[None] | None = None
         self.closing = False
         self._close_task: asyncio.Task[None] | None = None  # held so it is not collected
+        # time.monotonic() of the last session check (the catch-up's transactions check it too)
+        self.session_checked_at = time.monotonic()
 
     # --- entry points --------------------------------------------------------------------
 
@@ -293,8 +307,22 @@ class Connection:
             raise ClientError("not_subscribed", "subscribe to the room first", room_id=room_id)
         return room_id
 
+    async def _session_holds(self) -> bool:
+        """Whether the session still holds, checked again after SESSION_RECHECK_SECONDS; when
+        it has ended the socket is closed with 4001."""
+        now = time.monotonic()
+        if now - self.session_checked_at < SESSION_RECHECK_SECONDS:
+            return True
+        if await auth_service.session_active(self.rt, self.caller):
+            self.session_checked_at = now
+            return True
+        self._close_soon(CLOSE_UNAUTHORIZED, "session ended")
+        return False
+
     async def _typing(self, frame: dict[str, Any]) -> None:
         room_id = self._active_room(frame)
+        if not await self._session_holds():
+            return
         await self.bus.publish(chat_events.room_channel(room_id), {
             "type": "typing", "room_id": room_id, "user_id": self.user_id,
         })
@@ -339,7 +367,7 @@ class Connection:
                         await self._send(item[1])
                     elif item[0] == "catch_up":
                         await self._catch_up(item[1], item[2])
-                    else:
+                    elif await self._session_holds():
                         await self._on_event(item[1], item[2])
                 except Exception as exc:
                     # An event whose stored events could not be read waits for the database
@@ -364,9 +392,12 @@ class Connection:
                         type(exc).__name__, exc)
             await self._close(CLOSE_SERVER_ERROR, "send failed")
         except Exception as exc:
+            err = as_app_error(exc)
             if _database_away(exc):
                 log.warning("realtime: the database is unavailable; the socket is to resume later")
                 await self._close(CLOSE_TRY_AGAIN, "database unavailable: reconnect and resume")
+            elif err is not None and err.code == "session_ended":
+                await self._close(CLOSE_UNAUTHORIZED, "session ended")  # seen by a catch-up
             else:
                 log.exception("realtime: writer failed")
                 await self._close(CLOSE_SERVER_ERROR, "server error")

@@ -460,3 +460,40 @@ async def test_a_database_away_for_longer_asks_the_socket_to_resume(live_server,
     frames = await ws.recv_until(is_message("é" * 9000))
     assert len([f for f in frames if f["type"] == "message.created"]) == 1
     await ws.close()
+
+
+async def test_a_socket_whose_session_ended_is_closed_and_hears_nothing_more(
+        live_server, http, monkeypatch):
+    # Checked before every delivery here (in service, after SESSION_RECHECK_SECONDS).
+    monkeypatch.setattr(gateway, "SESSION_RECHECK_SECONDS", 0.0)
+    alice, bob = await make_user(http), await make_user(http)
+    room = await group(http, alice, bob)
+    ws = await ready_ws(live_server.ws_url, bob["access_token"])
+    await ws.subscribe(room["id"])
+    await send(http, alice, room["id"], "before")
+    await ws.recv_until(is_message("before"))
+
+    r = await http.post("/api/v1/auth/logout", json={"refresh_token": bob["refresh_token"]})
+    assert r.status_code == 204, r.text
+    await send(http, alice, room["id"], "after the logout")
+    with pytest.raises(ConnectionClosed) as closed:
+        await ws.recv_until(is_message("after the logout"))
+    assert closed.value.rcvd.code == gateway.CLOSE_UNAUTHORIZED
+
+    # A typing signal of an ended session reaches nobody either.
+    carol = await make_user(http)
+    other = await group(http, alice, carol, name="Other")
+    ws_alice = await ready_ws(live_server.ws_url, alice["access_token"])
+    await ws_alice.subscribe(other["id"])
+    ws_carol = await ready_ws(live_server.ws_url, carol["access_token"])
+    await ws_carol.subscribe(other["id"])
+    await ws_alice.recv_until(lambda f: f["type"] == "presence" and f["status"] == "online")
+    r = await http.post("/api/v1/auth/logout", json={"refresh_token": carol["refresh_token"]})
+    assert r.status_code == 204, r.text
+    await ws_carol.send({"type": "typing", "room_id": other["id"]})
+    with pytest.raises(ConnectionClosed):
+        await ws_carol.recv_until(lambda f: False)
+    await send(http, alice, other["id"], "carol left")  # alice hears this, and no typing first
+    frames = await ws_alice.recv_until(is_message("carol left"))
+    assert not [f for f in frames if f["type"] == "typing"]
+    await ws_alice.close()
