@@ -271,6 +271,10 @@ async def change_email(rt: Runtime, caller: Caller, password: str, email: str) -
     unconfirmed until its verification mail is followed."""
     await ratelimit.hit(rt.limiter, f"login-account:{caller.user_id}", rt.settings.rate_login_account)
     await _check_password(rt, caller, password)
+    # The new address gets a mail: it counts against that address's limit as any other mail
+    # to it does, or changing back and forth would mail someone else's inbox without end.
+    # Over it, nothing is changed.
+    await ratelimit.hit(rt.limiter, f"mail-account:{email.lower()}", rt.settings.rate_mail_account)
     async with rt.transaction(caller) as tx:
         await tx.execute("SELECT public.change_email(:email)", email=email)
     async with rt.transaction(ANONYMOUS) as tx:

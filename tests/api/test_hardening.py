@@ -188,3 +188,23 @@ async def test_an_unexpected_error_names_its_request(settings, engine, caplog):
     assert r.headers["x-request-id"] == "report-me-42"
     record = next(rec for rec in caplog.records if rec.getMessage() == "unhandled error")
     assert record.request_id == "report-me-42"
+
+
+async def test_changing_the_email_back_and_forth_does_not_mail_someone_without_end(
+        settings, engine, owner_conn):
+    app = create_app(settings.model_copy(update={"rate_mail_account": Rate.parse("3/86400")}),
+                     engine=engine)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        mallory = await make_user(client)
+        statuses = []
+        for address in ("victim@example.org", "elsewhere@example.org") * 4:
+            r = await client.put("/api/v1/users/me/email", headers=mallory["headers"],
+                                 json={"email": address, "password": mallory["password"]})
+            statuses.append(r.status_code)
+        # Each address gets three mails; the fourth change to it is refused whole.
+        assert statuses == [204] * 6 + [429, 429], statuses
+        me = (await client.get("/api/v1/users/me", headers=mallory["headers"])).json()
+    assert me["email"] == "elsewhere@example.org"
+    assert await owner_conn.fetchval("SELECT count(*) FROM focushub_auth.mail_outbox"
+                                     " WHERE to_email = 'victim@example.org'") == 3
