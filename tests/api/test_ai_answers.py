@@ -200,6 +200,16 @@ async def test_only_the_asker_rates_an_answer_from_one_to_five(offline, owner_co
     await env.work()  # the answer is made (it abstains: nothing on the platform)
     r = await env.client.put(url, headers=alice["headers"], json={"rating": 4})
     assert r.json()["user_feedback_rating"] == 4
+    # Hidden by a moderator, it is not there for her to rate (nor to read through the rating).
+    await owner_conn.execute("UPDATE ai_answers SET hidden_at = now() WHERE id = $1::uuid",
+                             answer["id"])
+    r = await env.client.put(url, headers=alice["headers"], json={"rating": 1})
+    assert r.status_code == 404, r.text
+    assert "answer_text" not in r.text
+    assert await owner_conn.fetchval("SELECT user_feedback_rating FROM ai_answers"
+                                     " WHERE id = $1::uuid", answer["id"]) == 4
+    await owner_conn.execute("UPDATE ai_answers SET hidden_at = NULL WHERE id = $1::uuid",
+                             answer["id"])
 
     # Ratings in aggregate, per model, for administrators.
     r = await env.client.get("/api/v1/ai-answers/stats", headers=alice["headers"])
