@@ -144,6 +144,7 @@ async def accept_answer(rt: Runtime, caller: Caller, answer_id: UUID) -> AnswerR
     answer again changes nothing.
     """
     async with rt.transaction(caller) as tx:
+        await _check_visible(tx, answer_id)
         await tx.execute(queries.ACCEPT, id=answer_id)
         row = await tx.one(queries.select_answer(caller), id=answer_id)
     return answer_from_row(row)
@@ -153,9 +154,18 @@ async def unaccept_answer(rt: Runtime, caller: Caller, answer_id: UUID) -> Answe
     """Withdraw the acceptance of ``answer_id``; the question is open again. A no-op
     when the answer is not the accepted one."""
     async with rt.transaction(caller) as tx:
+        await _check_visible(tx, answer_id)
         await tx.execute(queries.UNACCEPT, id=answer_id)
         row = await tx.one(queries.select_answer(caller), id=answer_id)
     return answer_from_row(row)
+
+
+async def _check_visible(tx: Tx, answer_id: UUID) -> None:
+    """404 unless the caller may see the answer. accept_answer() and unaccept_answer() run as
+    their owner: they would change an answer a moderator hid, which the caller then could not
+    read back."""
+    if not await tx.scalar(queries.ANSWER_EXISTS, id=answer_id):
+        raise NotFound(_NO_ANSWER)
 
 
 async def _explain_untouched(tx: Tx, answer_id: UUID, forbidden: str) -> NoReturn:

@@ -157,6 +157,17 @@ async def test_only_the_asker_accepts(client, owner_conn):
     assert (await client.post(url, headers=alice["headers"])).status_code == 200  # again: no change
     assert await _recount(owner_conn, q["id"]) == (1, 1, 1, "answered")
 
+    # An answer a moderator hid is not there for her to accept, nor to withdraw.
+    hidden = await make_answer(client, carol, q["id"])
+    await owner_conn.execute("UPDATE answers SET hidden_at = now() WHERE id = $1::uuid",
+                             hidden["id"])
+    for method in (client.post, client.delete):
+        r = await method(f"{A}/{hidden['id']}/accept", headers=alice["headers"])
+        assert r.status_code == 404, r.text
+    assert await owner_conn.fetchval("SELECT is_accepted FROM answers WHERE id = $1::uuid",
+                                     hidden["id"]) is False
+    assert await _recount(owner_conn, q["id"]) == (2, 2, 1, "answered")
+
 
 async def test_switch_withdraw_and_delete_the_accepted_answer(client, owner_conn):
     alice, bob, carol = await make_user(client), await make_user(client), await make_user(client)
