@@ -2,7 +2,8 @@
 
 The database does the work (0003): check_vote_target refuses a target that does
 not exist or is a draft the voter cannot see (not_found, 404) and the voter's
-own content (conflict, 409); update_vote_counts moves the target's counter by
+own content (conflict, 409); the INSERT policy refuses what the voter cannot see
+otherwise (hidden, behind a block), answered 404 as well; update_vote_counts moves the target's counter by
 row-level increments, so it equals a recount of the votes under any
 concurrency. A vote is one row per (user, target): casting the same vote again
 changes nothing, casting the other one switches it (the score moves by 2).
@@ -14,7 +15,7 @@ from uuid import UUID
 
 from focushub.content.schemas import VoteType
 from focushub.core.db import Caller
-from focushub.core.errors import NotFound, ValidationFailed
+from focushub.core.errors import Forbidden, NotFound, ValidationFailed
 from focushub.core.runtime import Runtime
 from focushub.votes.schemas import VotableType, VoteRead
 
@@ -37,12 +38,20 @@ async def _set_vote(
     votable_id: UUID,
     vote_type: VoteType | None,
 ) -> VoteRead:
-    async with rt.direct_transaction(caller) as tx:  # a hot path (CONTRIBUTING.md)
-        count = await tx.scalar(
-            _SET_VOTE, votable_type=votable_type, votable_id=votable_id, vote_type=vote_type
-        )
+    not_found = NotFound(f"There is no {votable_type} with this id",
+                         code=f"{votable_type}_not_found")
+    try:
+        async with rt.direct_transaction(caller) as tx:  # a hot path (CONTRIBUTING.md)
+            count = await tx.scalar(
+                _SET_VOTE, votable_type=votable_type, votable_id=votable_id, vote_type=vote_type
+            )
+    except Forbidden:
+        # The INSERT policy's refusal (insufficient privilege): the vote is the caller's own,
+        # so what they may not see is its target (hidden by a moderator, behind a block),
+        # which is not there for them.
+        raise not_found from None
     if count is None:
-        raise NotFound(f"There is no {votable_type} with this id", code=f"{votable_type}_not_found")
+        raise not_found
     return VoteRead(
         votable_type=votable_type, votable_id=votable_id, count=count, my_vote=vote_type
     )

@@ -109,8 +109,12 @@ async def test_what_cannot_be_voted_on(client, owner_conn):
     draft = await make_post(client, author, is_published=False)
     note = await make_comment(client, author, draft["id"])
     post = await make_post(client, author)
+    hidden = await make_post(client, author)  # hidden by a moderator: not there for others
+    await owner_conn.execute("UPDATE posts SET hidden_at = now() WHERE id = $1::uuid",
+                             hidden["id"])
 
     for path in (f"/api/v1/posts/{draft['id']}", f"/api/v1/comments/{note['id']}",
+                 f"/api/v1/posts/{hidden['id']}",
                  f"/api/v1/posts/{uuid.uuid4()}", f"/api/v1/comments/{uuid.uuid4()}",
                  f"/api/v1/questions/{uuid.uuid4()}", f"/api/v1/answers/{uuid.uuid4()}"):
         for vote_type in ("upvote", None):
