@@ -93,9 +93,11 @@ async def list_answers(
     rt: Runtime, caller: Caller, question_id: UUID, *, cursor: str | None, limit: int
 ) -> Page[AnswerRead]:
     async with rt.transaction(caller) as tx:
-        items, next_cursor = await fetch_answer_page(tx, question_id, cursor=cursor, limit=limit)
-        if not items and not await tx.scalar(queries.QUESTION_EXISTS, id=question_id):
+        # First, whatever the page holds: the answers' own policy does not look at their
+        # question, so those of a question hidden from the caller would still be listed.
+        if not await tx.scalar(queries.QUESTION_EXISTS, id=question_id):
             raise NotFound(_NO_QUESTION)
+        items, next_cursor = await fetch_answer_page(tx, question_id, cursor=cursor, limit=limit)
     return Page[AnswerRead](items=items, next_cursor=next_cursor)
 
 

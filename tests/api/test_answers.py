@@ -268,3 +268,12 @@ async def test_answers_page_in_display_order(client, owner_conn, engine):
     empty = await make_question(client, alice)
     r = await client.get(f"{Q}/{empty['id']}/answers")
     assert r.status_code == 200 and r.json() == {"items": [], "next_cursor": None}
+    # A question hidden by a moderator takes its answers with it: not there for others,
+    # still there for its author.
+    await owner_conn.execute("UPDATE questions SET hidden_at = now() WHERE id = $1::uuid", q["id"])
+    for headers in ({}, carol["headers"]):
+        r = await client.get(f"{Q}/{q['id']}/answers", headers=headers)
+        assert r.status_code == 404, r.text
+        assert "a5" not in r.text
+    r = await client.get(f"{Q}/{q['id']}/answers", headers=alice["headers"])
+    assert r.status_code == 200 and len(r.json()["items"]) == 6
