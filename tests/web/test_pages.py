@@ -2069,3 +2069,18 @@ def test_sizes_are_said_in_kb_or_mb():
 
     assert [size(n) for n in (1, 1024, 64 * 1024, 1024 * 1024, 1536 * 1024, 50 * 1024 * 1024)] \
         == ["1 KB", "1 KB", "64 KB", "1 MB", "1.5 MB", "50 MB"]
+
+
+async def test_ask_the_ai_is_not_offered_while_an_ai_answer_is_being_written(browser):
+    await sign_up(browser, "curious")
+    ask = await browser.get("/questions/ask")
+    r = await browser.post("/questions/ask", data={"csrf_token": csrf(ask.text),
+                                                   "title": "What is entropy?",
+                                                   "content": "In thermodynamics."})
+    url = r.headers["location"]
+    question = await browser.get(url)
+    assert f'action="{url}/ai"' in question.text
+    await browser.post(f"{url}/ai", data={"csrf_token": csrf(question.text)})
+    pending = await browser.get(url)
+    assert "Being written from the community" in pending.text
+    assert f'action="{url}/ai"' not in pending.text and "Ask the AI" not in pending.text
