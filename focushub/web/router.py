@@ -207,6 +207,27 @@ def _errors(exc: ValidationError) -> list[str]:
     return [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
 
 
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    """Each refused form field's first message, in words, to say next to the field."""
+    found: dict[str, str] = {}
+    for e in exc.errors():
+        field = str(e["loc"][0]) if e["loc"] else ""
+        if field in found:
+            continue
+        limit = (e.get("ctx") or {}).get("max_length")
+        if e["type"] == "string_too_short" or (e["type"] == "value_error" and "blank" in e["msg"]):
+            message = "This cannot be empty."
+        elif e["type"] == "string_too_long":
+            message = f"This is too long: at most {limit:,} characters."
+        elif e["type"] == "too_long":
+            message = f"Too many: at most {limit:,}."
+        else:
+            message = e["msg"].removeprefix("Value error, ")
+            message = message[:1].upper() + message[1:]
+        found[field] = message
+    return found
+
+
 def _refusal(exc: Exception) -> AppError:
     """The error of a write the server refused for now or for its content (a rate limit:
     429; too many mentions, a block: 403, 409, 422), to say on the page with what was
@@ -401,7 +422,8 @@ async def new_post(request: Request, page: PageDep, rt: RtDep,
         data = PostCreate(title=title, content=content,
                           tags=split_tags(tags))
     except ValidationError as exc:
-        return render(request, page, "post_new.html", status=422, errors=_errors(exc), form=form)
+        return render(request, page, "post_new.html", status=422, form=form,
+                      field_errors=_field_errors(exc))
     try:
         post = await posts_service.create_post(rt, page.caller, data)
     except (AppError, DBAPIError) as exc:
@@ -608,7 +630,8 @@ async def ask(request: Request, page: PageDep, rt: RtDep,
         data = QuestionCreate(title=title, content=content,
                               tags=split_tags(tags))
     except ValidationError as exc:
-        return render(request, page, "ask.html", status=422, errors=_errors(exc), form=form)
+        return render(request, page, "ask.html", status=422, form=form,
+                      field_errors=_field_errors(exc))
     try:
         question = await questions_service.create_question(rt, page.caller, data)
     except (AppError, DBAPIError) as exc:
@@ -742,8 +765,8 @@ async def upload(request: Request, page: PageDep, rt: RtDep,
         resource = await resources_service.create_resource(rt, page.caller, fields, file.file,
                                                            file.filename)
     except ValidationError as exc:
-        return render(request, page, "resource_new.html", status=422, errors=_errors(exc),
-                      form=form)
+        return render(request, page, "resource_new.html", status=422, form=form,
+                      field_errors=_field_errors(exc))
     except AppError as exc:
         return render(request, page, "resource_new.html", status=exc.status_code,
                       errors=[exc.message], form=form)
@@ -792,7 +815,7 @@ async def edit_resource(request: Request, page: PageDep, rt: RtDep, resource_id:
     except ValidationError as exc:
         resource = await resources_service.get_resource(rt, page.caller, resource_id)
         return render(request, page, "resource_edit.html", status=422, r=resource, form=form,
-                      errors=_errors(exc))
+                      field_errors=_field_errors(exc))
     await resources_service.update_resource(rt, page.caller, resource_id, data)
     return redirect(request, page, f"/resources/{resource_id}?saved=1")
 

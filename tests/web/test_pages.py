@@ -2084,3 +2084,30 @@ async def test_ask_the_ai_is_not_offered_while_an_ai_answer_is_being_written(bro
     pending = await browser.get(url)
     assert "Being written from the community" in pending.text
     assert f'action="{url}/ai"' not in pending.text and "Ask the AI" not in pending.text
+
+
+async def test_refused_post_question_and_upload_fields_are_said_next_to_them(browser):
+    await sign_up(browser, "fields")
+    token = csrf((await browser.get("/posts/new")).text)
+    r = await browser.post("/posts/new", data={"csrf_token": token, "title": "   ",
+                                               "content": "Text I keep", "tags": "x" * 40})
+    assert r.status_code == 422
+    assert "The post was not published: see the message below its field." in r.text
+    assert 'aria-invalid="true" aria-describedby="title-error"' in r.text
+    assert '<p class="error" id="title-error">This cannot be empty.</p>' in r.text
+    assert re.search(r'<p class="error" id="tags-error">A tag is 1 to 30 letters', r.text)
+    assert ">Text I keep</textarea>" in r.text and "content-error" not in r.text
+    assert "title: String" not in r.text  # never the schema's own words
+    r = await browser.post("/questions/ask", data={"csrf_token": token, "title": "Fine title?",
+                                                   "content": "  "})
+    assert r.status_code == 422 and "The question was not asked" in r.text
+    assert '<p class="error" id="content-error">This cannot be empty.</p>' in r.text
+    assert 'value="Fine title?"' in r.text
+    assert 'aria-describedby="similar"' in r.text  # the title still names its suggestions
+    r = await browser.post("/resources/new", data={"csrf_token": token, "title": "t" * 300,
+                                                   "description": "Kept"},
+                           files={"file": ("n.txt", b"notes", "text/plain")})
+    assert r.status_code == 422 and "The resource was not uploaded" in r.text
+    assert '<p class="error" id="title-error">This is too long: at most 255 characters.</p>' \
+        in r.text
+    assert ">Kept</textarea>" in r.text
