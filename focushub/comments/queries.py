@@ -104,3 +104,27 @@ def comment_tree(authenticated: bool, roots: tuple[str, str], after_cursor: bool
         authenticated, source="tree JOIN comments c ON c.id = tree.id", extra=", tree.depth"
     )
     return f"{tree} {select} ORDER BY tree.depth, c.created_at, c.id"
+
+
+# The top-level comment a comment of the post sits under (itself when it is top-level), and
+# the top-level comment just before that one: a page that starts after the latter begins
+# with the former (what a link to one comment opens). One row, or none when the comment is
+# not the post's or not visible; ``before_*`` are null when its top-level comment is the first.
+ROOT_AND_PREVIOUS = """
+WITH RECURSIVE up AS (
+    SELECT c.id, c.parent_id, c.created_at FROM comments c
+    WHERE c.id = :comment_id AND c.post_id = :post_id
+  UNION ALL
+    SELECT c.id, c.parent_id, c.created_at FROM comments c JOIN up ON c.id = up.parent_id
+)
+SELECT root.id AS root_id, before.created_at AS before_created_at, before.id AS before_id
+FROM up AS root
+LEFT JOIN LATERAL (
+    SELECT b.created_at, b.id FROM comments b
+    WHERE b.post_id = :post_id AND b.parent_id IS NULL
+      AND (b.created_at, b.id) < (root.created_at, root.id)
+    ORDER BY b.created_at DESC, b.id DESC
+    LIMIT 1
+) AS before ON true
+WHERE root.parent_id IS NULL
+"""

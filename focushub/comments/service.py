@@ -24,7 +24,7 @@ from focushub.comments.schemas import (
 from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
-from focushub.core.pagination import Page, decode_cursor, page_of
+from focushub.core.pagination import Page, decode_cursor, encode_cursor, page_of
 from focushub.core.runtime import Runtime
 from focushub.safety import limits
 
@@ -106,6 +106,22 @@ async def list_post_comments(
         if await tx.scalar(queries.VISIBLE_POST, post_id=post_id) is None:
             raise NotFound("There is no post with this id", code="post_not_found")
         return await _tree_page(tx, caller, queries.ROOTS_OF_POST, {"post_id": post_id}, params)
+
+
+async def cursor_to_comment(
+    rt: Runtime, caller: Caller, post_id: UUID, comment_id: UUID
+) -> str | None:
+    """The cursor of the page of the post's comments that begins with the top-level comment
+    ``comment_id`` sits under (itself, or the one it replies to, however deep): one query
+    instead of walking pages. None when that comment is the first (the first page holds
+    it) or ``comment_id`` is no visible comment of the post. The cursor is bound to the
+    current request's path, as those of ``list_post_comments`` are."""
+    async with rt.transaction(caller) as tx:
+        row = await tx.one_or_none(queries.ROOT_AND_PREVIOUS, post_id=post_id,
+                                   comment_id=comment_id)
+    if row is None or row["before_id"] is None:
+        return None
+    return encode_cursor([row["before_created_at"], row["before_id"]])
 
 
 async def list_replies(

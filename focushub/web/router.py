@@ -473,14 +473,14 @@ async def post_page(request: Request, page: PageDep, rt: RtDep, post_id: UUID,
                                                          CommentListParams(cursor=cursor))
     later = cursor is not None
     if comment is not None and cursor is None and not _holds(comments.items, comment):
-        async def fetch(after: str) -> Any:
-            return await comments_service.list_post_comments(
-                rt, page.caller, post_id, CommentListParams(cursor=after, limit=MAX_LIMIT))
-
-        found = await _page_holding(comment, comments, fetch)
-        if found is not None:
-            comments, later = found, True
-        elif thread is not None:
+        # The page that begins with the comment's top-level comment, found by one query.
+        start = await comments_service.cursor_to_comment(rt, page.caller, post_id, comment)
+        if start is not None:
+            comments = await comments_service.list_post_comments(
+                rt, page.caller, post_id, CommentListParams(cursor=start))
+            later = True
+        if not _holds(comments.items, comment) and thread is not None:
+            # A reply deeper or later than the replies shown under its comment.
             return redirect(request, page, f"/posts/{post_id}/comments/{thread}"
                                            f"?comment={comment}#comment-{comment}")
     more = f"/posts/{post_id}?cursor={quote(comments.next_cursor, safe='')}" \

@@ -2111,3 +2111,35 @@ async def test_refused_post_question_and_upload_fields_are_said_next_to_them(bro
     assert '<p class="error" id="title-error">This is too long: at most 255 characters.</p>' \
         in r.text
     assert ">Kept</textarea>" in r.text
+
+
+async def test_a_link_to_a_comment_finds_its_page_in_the_same_few_queries_wherever_it_is(browser):
+    """?comment= opens the page that begins with the comment (or the one it replies to):
+    one query finds where, instead of reading every page before it."""
+    from tests.querycount import count_queries
+
+    await sign_up(browser, "prolific")
+    post_url = await new_post(browser, "A long discussion", "Say anything.")
+    token = csrf((await browser.get(post_url)).text)
+    ids = []
+    for n in range(250):
+        r = await browser.post(f"{post_url}/comments", data={"csrf_token": token,
+                                                             "content": f"Point {n}."})
+        ids.append(r.headers["location"].rsplit("comment-", 1)[1])
+    r = await browser.post(f"{post_url}/comments", data={
+        "csrf_token": token, "content": "A reply far down.", "parent_id": ids[240]})
+    reply = r.headers["location"].rsplit("comment-", 1)[1]
+    counts = {}
+    for wanted in (ids[20], ids[249], reply):
+        with count_queries(browser.app.state.runtime.engine) as log:
+            shown = await browser.get(post_url, params={"comment": wanted})
+        assert shown.status_code == 200 and f'id="comment-{wanted}"' in shown.text
+        assert "Show comments from the start" in shown.text
+        counts[wanted] = log.count
+    assert counts[ids[20]] == counts[ids[249]] == counts[reply], counts
+    # The page begins with it, and pages on from there.
+    later = await browser.get(post_url, params={"comment": ids[249]})
+    assert "Point 248." not in later.text and "Show more comments" not in later.text
+    middle = await browser.get(post_url, params={"comment": ids[100]})
+    assert re.findall(r"Point (\d+)\.", middle.text)[0] == "100"
+    assert "Show more comments" in middle.text
