@@ -66,9 +66,9 @@ from focushub.notifications.schemas import (
     NotificationPreferencesUpdate,
 )
 from focushub.posts import service as posts_service
-from focushub.posts.schemas import PostCreate, PostListParams
+from focushub.posts.schemas import PostCreate, PostListParams, PostUpdate
 from focushub.questions import service as questions_service
-from focushub.questions.schemas import QuestionCreate
+from focushub.questions.schemas import QuestionCreate, QuestionUpdate
 from focushub.reports import service as reports_service
 from focushub.reports.schemas import (
     ModerationCreate,
@@ -435,6 +435,45 @@ async def new_post(request: Request, page: PageDep, rt: RtDep,
     return redirect(request, page, f"/posts/{post.id}")
 
 
+@router.get("/posts/{post_id}/edit", response_class=HTMLResponse)
+async def edit_post_page(request: Request, page: PageDep, rt: RtDep, post_id: UUID) -> Response:
+    """The author's form to change a post (403 for anyone else, said before they type)."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    post = await posts_service.get_post(rt, page.caller, post_id)
+    if post.author.id != page.caller.user_id:
+        raise Forbidden("Only the author changes a post", code="not_post_author")
+    return render(request, page, "post_new.html", editing=post, form={
+        "title": post.title, "content": post.content, "tags": ", ".join(post.tags)})
+
+
+@router.post("/posts/{post_id}/edit", response_class=HTMLResponse)
+async def edit_post(request: Request, page: PageDep, rt: RtDep, post_id: UUID,
+                    title: Annotated[str, Form(max_length=1000)],
+                    content: Annotated[str, Form(max_length=40_000)],
+                    tags: Annotated[str, Form(max_length=1000)] = "",
+                    csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Save the post's title, text and tags (the database refuses anyone but its author)."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    form = {"title": title, "content": content, "tags": tags}
+    editing = {"id": post_id}
+    try:
+        data = PostUpdate(title=title, content=content, tags=split_tags(tags))
+    except ValidationError as exc:
+        return render(request, page, "post_new.html", status=422, form=form, editing=editing,
+                      field_errors=_field_errors(exc))
+    try:
+        await posts_service.update_post(rt, page.caller, post_id, data)
+    except (AppError, DBAPIError) as exc:
+        error = _refusal(exc)
+        if error.status_code == 403:
+            raise error from exc
+        return render(request, page, "post_new.html", status=error.status_code, form=form,
+                      editing=editing, errors=[error.message])
+    return redirect(request, page, f"/posts/{post_id}")
+
+
 # How far a page looks for a comment or answer it was asked to show (``?comment=``,
 # ``?answer=``), in pages of MAX_LIMIT: past that the first page is shown.
 FIND_PAGES = 50
@@ -639,6 +678,49 @@ async def ask(request: Request, page: PageDep, rt: RtDep,
         return _with_retry_after(render(request, page, "ask.html", status=error.status_code,
                                         errors=[error.message], form=form), error)
     return redirect(request, page, f"/questions/{question.id}")
+
+
+@router.get("/questions/{question_id}/edit", response_class=HTMLResponse)
+async def edit_question_page(request: Request, page: PageDep, rt: RtDep,
+                             question_id: UUID) -> Response:
+    """The asker's form to change a question (403 for anyone else)."""
+    if (gone := _need_login(request, page)) is not None:
+        return gone
+    question = await questions_service.get_question(
+        rt, page.caller, question_id, client_address=client_address(request),
+        view_key_secret=rt.jwt_secret)
+    if question.author.id != page.caller.user_id:
+        raise Forbidden("Only the asker changes a question", code="not_question_author")
+    return render(request, page, "ask.html", editing=question, form={
+        "title": question.title, "content": question.content, "tags": ", ".join(question.tags)})
+
+
+@router.post("/questions/{question_id}/edit", response_class=HTMLResponse)
+async def edit_question(request: Request, page: PageDep, rt: RtDep, question_id: UUID,
+                        title: Annotated[str, Form(max_length=1000)],
+                        content: Annotated[str, Form(max_length=40_000)],
+                        tags: Annotated[str, Form(max_length=1000)] = "",
+                        csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Save the question's title, details and tags (the database refuses anyone but the
+    asker and administrators)."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    form = {"title": title, "content": content, "tags": tags}
+    editing = {"id": question_id}
+    try:
+        data = QuestionUpdate(title=title, content=content, tags=split_tags(tags))
+    except ValidationError as exc:
+        return render(request, page, "ask.html", status=422, form=form, editing=editing,
+                      field_errors=_field_errors(exc))
+    try:
+        await questions_service.update_question(rt, page.caller, question_id, data)
+    except (AppError, DBAPIError) as exc:
+        error = _refusal(exc)
+        if error.status_code == 403:
+            raise error from exc
+        return render(request, page, "ask.html", status=error.status_code, form=form,
+                      editing=editing, errors=[error.message])
+    return redirect(request, page, f"/questions/{question_id}")
 
 
 @router.get("/questions/{question_id}", response_class=HTMLResponse)

@@ -186,7 +186,8 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
 
     shared = ["/", post, thread, "/questions", question, "/search?q=loops", "/u/bea",
               "/resources", resource]
-    signed_in = [*shared, "/resources?mine=true", f"{resource}/edit", "/questions/ask",
+    signed_in = [*shared, "/resources?mine=true", f"{resource}/edit", f"{post}/edit",
+                 f"{question}/edit", "/questions/ask",
                  "/notifications",
                  "/settings/profile", "/chat", room,
                  f"{room}?before=3", request_room, group_room,

@@ -2143,3 +2143,42 @@ async def test_a_link_to_a_comment_finds_its_page_in_the_same_few_queries_wherev
     middle = await browser.get(post_url, params={"comment": ids[100]})
     assert re.findall(r"Point (\d+)\.", middle.text)[0] == "100"
     assert "Show more comments" in middle.text
+
+
+async def test_the_author_edits_a_post_and_the_asker_a_question(browser):
+    await sign_up(browser, "editor")
+    post_url = await new_post(browser, "Integrals by part", "u dv = uv - v du")
+    token = csrf((await browser.get(post_url)).text)
+    r = await browser.post("/questions/ask", data={"csrf_token": token, "title": "Why does dx?",
+                                                   "content": "Typo inside", "tags": "calculus"})
+    q_url = r.headers["location"]
+    for url, title in ((post_url, "Integrals by part"), (q_url, "Why does dx?")):
+        shown = await browser.get(url)
+        assert f'href="{url}/edit"' in shown.text, url
+        form = await browser.get(f"{url}/edit")
+        assert form.status_code == 200 and f'value="{title}"' in form.text, url
+        assert f'action="{url}/edit"' in form.text and ">Save</button>" in form.text
+    assert 'value="calculus"' in (await browser.get(f"{q_url}/edit")).text
+    r = await browser.post(f"{post_url}/edit", data={"csrf_token": token, "title": "Integration by parts",
+                                                     "content": "∫u dv = uv − ∫v du", "tags": "calculus"})
+    assert r.status_code == 303 and r.headers["location"] == post_url
+    shown = await browser.get(post_url)
+    assert "Integration by parts" in shown.text and "∫u dv = uv − ∫v du" in shown.text
+    r = await browser.post(f"{q_url}/edit", data={"csrf_token": token, "title": "   ",
+                                                  "content": "Fixed details"})
+    assert r.status_code == 422 and "The question was not saved" in r.text
+    assert ">Fixed details</textarea>" in r.text and 'id="title-error"' in r.text
+    r = await browser.post(f"{q_url}/edit", data={"csrf_token": token, "title": "Why does dx vanish?",
+                                                  "content": "Fixed details"})
+    assert r.status_code == 303 and "Why does dx vanish?" in (await browser.get(q_url)).text
+
+    await sign_up_fresh(browser, "bystander")
+    token = csrf((await browser.get(post_url)).text)
+    for url in (post_url, q_url):
+        assert f'href="{url}/edit"' not in (await browser.get(url)).text
+        assert (await browser.get(f"{url}/edit")).status_code == 403
+        r = await browser.post(f"{url}/edit", data={"csrf_token": token, "title": "Mine",
+                                                    "content": "Taken over"})
+        assert r.status_code == 403, url
+    assert "Taken over" not in (await browser.get(post_url)).text
+    assert "Taken over" not in (await browser.get(q_url)).text
