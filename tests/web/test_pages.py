@@ -1661,6 +1661,9 @@ async def test_no_vote_buttons_on_one_s_own_post_comment_question_or_answer(brow
         own = await browser.get(url)
         assert own.text.count('<form method="post" action="/vote/') == 2, url
         assert 'name="vote_type"' not in own.text, url
+    # The count says what it counts when no button stands beside it.
+    assert (await browser.get(post_url)).text.count('<span class="count">0 likes</span>') == 2
+    assert (await browser.get(q_url)).text.count('<span class="count">Score 0</span>') == 2
     await sign_up_fresh(browser, "other")
     post = await browser.get(post_url)
     assert post.text.count('aria-label="Like"') == 2  # the post and its comment
