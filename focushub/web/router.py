@@ -1493,6 +1493,7 @@ async def add_to_room(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
         if error is None or error.status_code not in (403, 404, 409):
             raise
         message = (f"There is nobody called @{wanted} to add." if error.status_code == 404
+                   else f"@{wanted} is already in this chat." if error.status_code == 409
                    else f"@{wanted} cannot be added: {error.message}.")
         return await _room_view(request, page, rt, room_id, status=error.status_code,
                                 add_error=message, add_username=wanted)

@@ -2185,3 +2185,14 @@ async def test_the_author_edits_a_post_and_the_asker_a_question(browser):
         assert r.status_code == 403, url
     assert "Taken over" not in (await browser.get(post_url)).text
     assert "Taken over" not in (await browser.get(q_url)).text
+
+
+async def test_adding_someone_already_in_the_group_says_so(browser):
+    await sign_up(browser, "host")
+    token = csrf((await browser.get("/chat")).text)
+    room_url = (await browser.post("/chat", data={"csrf_token": token,
+                                                  "name": "Reading group"})).headers["location"]
+    r = await browser.post(f"{room_url}/people", data={"csrf_token": token, "username": "host"})
+    assert r.status_code == 409
+    assert '<p class="error" id="add-person-error" role="alert">@host is already in this chat.</p>' \
+        in r.text
