@@ -2196,3 +2196,15 @@ async def test_adding_someone_already_in_the_group_says_so(browser):
     assert r.status_code == 409
     assert '<p class="error" id="add-person-error" role="alert">@host is already in this chat.</p>' \
         in r.text
+
+
+async def test_a_system_message_is_not_shown_as_one_s_own(browser):
+    await sign_up(browser, "xena")
+    token = csrf((await browser.get("/chat")).text)
+    r = await browser.post("/chat", data={"csrf_token": token, "name": "Night owls"})
+    room = await browser.get(r.headers["location"])
+    created = re.search(r'<li id="m-\d+" class="([^"]+)"[^>]*data-type="system"', room.text)
+    assert created is not None and created.group(1) == "message system"
+    await browser.post(r.headers["location"], data={"csrf_token": token, "content": "Hello"})
+    room = await browser.get(r.headers["location"])
+    assert re.search(r'<li id="m-\d+" class="message mine"[^>]*data-type="text"', room.text)

@@ -66,7 +66,9 @@
       }
       list.insertBefore(item, after ? after.nextSibling : list.firstChild);
     }
-    item.className = "message" + (message.sender_id === me ? " mine" : "");
+    // A system message ("@carol joined") is the room's, not its subject's: never "mine".
+    item.className = "message" + (message.message_type === "system" ? " system" :
+      message.sender_id === me ? " mine" : "");
     item.dataset.sender = message.sender_id;
     item.dataset.type = message.message_type;
     if (message.deleted_at) { item.dataset.deleted = "true"; } else { delete item.dataset.deleted; }
