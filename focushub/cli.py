@@ -170,6 +170,8 @@ def serve(
 def _run_uvicorn(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from focushub.realtime import gateway
+
     uvicorn.run(
         "focushub.app:create_app",
         factory=True,
@@ -183,8 +185,7 @@ def _run_uvicorn(settings: Settings, host: str, port: int, workers: int) -> None
         # Forwarded headers only from configured proxies (uvicorn would trust 127.0.0.1).
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies or None,
-        ws=settings.ws_protocol,
-        ws_per_message_deflate=settings.ws_compression,
+        **gateway.server_options(settings),
     )
 
 

@@ -73,6 +73,7 @@ from focushub.core.deps import caller_from_token
 from focushub.core.errors import AppError, as_app_error
 from focushub.core.events import user_channel
 from focushub.core.runtime import Runtime
+from focushub.core.settings import Settings
 from focushub.notifications import service as notifications_service
 
 log = logging.getLogger("focushub.realtime")
@@ -92,6 +93,10 @@ QUEUE_SIZE = 512
 # A frame longer than this is refused with an error event (a message is at most 10,000
 # characters; the rest of a frame is small).
 MAX_FRAME_CHARS = 16_000
+# A frame larger than this (UTF-8 takes at most 4 bytes a character) is not even read: the
+# server closes the socket with 1009 (message too big). The WebSocket server's own limit
+# was 16 MiB, held in memory before the first frame, the unauthenticated "auth" one too.
+MAX_FRAME_BYTES = 4 * MAX_FRAME_CHARS
 AUTH_TIMEOUT_SECONDS = 10.0
 # How long a socket's session is taken to hold after it was last checked: an ended session
 # is noticed at the first room event or typing signal after this (one statement per socket
@@ -517,6 +522,13 @@ class Connection:
         if loaded is None:
             return None
         return {"type": "notification.created", "data": loaded.model_dump(mode="json")}
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's WebSocket options for the gateway: the implementation, compression and the
+    largest frame read (:data:`MAX_FRAME_BYTES`)."""
+    return {"ws": settings.ws_protocol, "ws_per_message_deflate": settings.ws_compression,
+            "ws_max_size": MAX_FRAME_BYTES}
 
 
 async def authenticate(ws: WebSocket, rt: Runtime) -> tuple[Caller, float | None] | None:

@@ -21,6 +21,7 @@ from focushub.app import create_app
 from focushub.core.db import create_engine
 from focushub.core.events import EventBus
 from focushub.core.settings import Settings
+from focushub.realtime import gateway
 from tests.conftest import TestDatabase
 
 JWT_SECRET = "test-secret-" + "x" * 40
@@ -48,8 +49,7 @@ def serve_in_thread(settings: Settings) -> Iterator[LiveServer]:
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on",
-                                           ws=settings.ws_protocol,
-                                           ws_per_message_deflate=settings.ws_compression))
+                                           **gateway.server_options(settings)))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -497,3 +497,21 @@ async def test_a_socket_whose_session_ended_is_closed_and_hears_nothing_more(
     frames = await ws_alice.recv_until(is_message("carol left"))
     assert not [f for f in frames if f["type"] == "typing"]
     await ws_alice.close()
+
+
+async def test_a_frame_too_large_to_read_closes_the_socket_before_and_after_signing_in(
+        live_server, http):
+    alice = await make_user(http)
+    big = "x" * (gateway.MAX_FRAME_BYTES + 1)
+    ws = await open_ws(live_server.ws_url)  # not signed in: its first frame is too large
+    await ws.send(big)
+    with pytest.raises(ConnectionClosed) as closed:
+        await ws.recv()
+    assert closed.value.rcvd.code == 1009  # message too big: never held whole
+    ws = await ready_ws(live_server.ws_url, alice["access_token"])
+    await ws.send("x" * 20_000)  # over the limit of a frame, not of what is read
+    assert (await ws.recv())["code"] == "frame_too_large"
+    await ws.send(big)
+    with pytest.raises(ConnectionClosed) as closed:
+        await ws.recv()
+    assert closed.value.rcvd.code == 1009
