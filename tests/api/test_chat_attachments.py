@@ -37,8 +37,9 @@ async def test_an_attachment_travels_in_one_message_to_participants_only(env, ow
     # Bob cannot send Alice's file, and a file is sent once.
     assert (await send(env.client, bob, rid, "mine", message_type="image",
                        file_id=photo["id"])).status_code == 404
-    assert (await send(env.client, alice, rid, "again", message_type="image",
-                       file_id=photo["id"])).status_code == 409
+    again = await send(env.client, alice, rid, "again", message_type="image", file_id=photo["id"])
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "attachment_already_sent"
     notes = await attach(env, alice, rid, "notes.pdf", pdf_with_text("Lecture 4"))
     assert (await send(env.client, alice, rid, "pdf as image", message_type="image",
                        file_id=notes["id"])).status_code == 422
