@@ -104,6 +104,8 @@ _CONSTRAINT_MESSAGES: dict[str, tuple[str, str]] = {
     "users_username_key": ("username_taken", "This username is taken"),
     "reports_one_open_per_reporter": ("already_reported",
                                       "You already reported this; it is waiting for review"),
+    "chat_room_participants_room_id_user_id_key": ("already_participant",
+                                                   "This person is in the room already"),
     "chat_messages_file_id_key": ("attachment_already_sent",
                                   "This attachment was sent already; upload the file again"),
 }

@@ -104,6 +104,7 @@ async def test_group_room_membership_rules(client, owner_conn):
     again = await client.post(f"{ROOMS}/{rid}/participants", json={"user_id": outsider["user"]["id"]},
                               headers=admin["headers"])
     assert again.status_code == 409
+    assert again.json()["error"]["code"] == "already_participant"
     removed = await client.delete(f"{ROOMS}/{rid}/participants/{outsider['user']['id']}",
                                   headers=mod["headers"])
     assert removed.status_code == 204
