@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictBool, model_validator
 
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from focushub.core.schemas import ChangeModel, InputModel, OutputModel
@@ -75,7 +75,7 @@ class AdminUserListParams(BaseModel):
 
 class AdminUserUpdate(ChangeModel):
     role: UserRole | None = None
-    is_active: bool | None = Field(
+    is_active: StrictBool | None = Field(
         default=None,
         description="false deactivates the account (its sessions end at once); true "
                     "reactivates it and also lifts a suspension (suspended_until).")

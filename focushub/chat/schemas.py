@@ -6,7 +6,15 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
 from focushub.content.fields import not_blank
 from focushub.content.schemas import UserSummary
@@ -57,7 +65,7 @@ class RoomCreate(InputModel):
 class RoomUpdate(InputModel):
     name: RoomName | None = None
     description: RoomDescription | None = None
-    is_active: bool | None = Field(default=None, description="false archives the room")
+    is_active: StrictBool | None = Field(default=None, description="false archives the room")
 
 
 class MessageRead(OutputModel):
@@ -177,7 +185,7 @@ class MessagePage(BaseModel):
 
 
 class ReadUpdate(InputModel):
-    seq: int | None = Field(
+    seq: StrictInt | None = Field(
         default=None, ge=0, le=MAX_SEQ, description="Read up to this seq; default: the latest"
     )
 

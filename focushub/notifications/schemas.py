@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictBool, model_validator
 
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from focushub.core.schemas import InputModel, OutputModel
@@ -42,7 +42,7 @@ class NotificationMarkRead(InputModel):
     """Exactly one of ``ids`` (1..100 of the caller's notifications) or ``all: true``."""
 
     ids: list[UUID] | None = Field(default=None, min_length=1, max_length=MAX_LIMIT)
-    all: bool | None = None
+    all: StrictBool | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> NotificationMarkRead:
@@ -69,12 +69,12 @@ class NotificationPreferencesRead(OutputModel):
 class NotificationPreferencesUpdate(InputModel):
     """Every field optional; a present field turns that type on or off."""
 
-    like: bool | None = None
-    comment: bool | None = None
-    follow: bool | None = None
-    answer: bool | None = None
-    mention: bool | None = None
-    system: bool | None = None
+    like: StrictBool | None = None
+    comment: StrictBool | None = None
+    follow: StrictBool | None = None
+    answer: StrictBool | None = None
+    mention: StrictBool | None = None
+    system: StrictBool | None = None
 
     @model_validator(mode="after")
     def _no_nulls(self) -> NotificationPreferencesUpdate:

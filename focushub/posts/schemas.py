@@ -14,6 +14,7 @@ from uuid import UUID
 from pydantic import (
     BaseModel,
     Field,
+    StrictBool,
     model_validator,
 )
 
@@ -28,7 +29,7 @@ class PostCreate(InputModel):
     content: Content
     category: Category = None
     tags: Tags = Field(default_factory=list)
-    is_published: bool = True
+    is_published: StrictBool = True
 
 
 class PostUpdate(ChangeModel):
@@ -42,7 +43,7 @@ class PostUpdate(ChangeModel):
     content: Content | None = None
     category: Category = None
     tags: Tags | None = None
-    is_published: bool | None = None
+    is_published: StrictBool | None = None
 
     @model_validator(mode="after")
     def _meaningful(self) -> PostUpdate:

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictInt, model_validator
 
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from focushub.core.schemas import InputModel, OutputModel
@@ -132,5 +132,5 @@ class ModerationSettingsRead(OutputModel):
 
 
 class ModerationSettingsUpdate(InputModel):
-    hide_threshold: int = Field(ge=1, le=1000)
+    hide_threshold: StrictInt = Field(ge=1, le=1000)
     reason: str | None = Field(default=None, max_length=1000)

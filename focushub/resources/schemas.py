@@ -11,7 +11,14 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from focushub.content.fields import Category, Tags, Title
 from focushub.content.schemas import UserSummary
@@ -48,7 +55,7 @@ class ResourceUpdate(ChangeModel):
     description: Description | None = None
     category: Category = None
     tags: Tags | None = None
-    is_public: bool | None = None
+    is_public: StrictBool | None = None
 
     @model_validator(mode="after")
     def _meaningful(self) -> ResourceUpdate:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, Field, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, StrictBool, field_validator, model_validator
 
 from focushub.core.schemas import ChangeModel, FullName, InputModel, OutputModel, Username
 
@@ -80,7 +80,7 @@ class PrivacyRead(OutputModel):
 
 class PrivacyUpdate(ChangeModel):
     profile_visibility: ProfileVisibility | None = None
-    show_email: bool | None = None
+    show_email: StrictBool | None = None
     dm_from: DmFrom | None = None
 
     @model_validator(mode="after")

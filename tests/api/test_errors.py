@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import make_user
+from tests.api.conftest import admin_of, make_user
 
 SIGNUP = {"email": "e@example.org", "password": "long enough pw", "full_name": "E", "username": "eee"}
 
@@ -137,3 +137,39 @@ async def test_the_openapi_document_says_where_a_token_is_optional(client):
         r = await client.request(method.upper(), path, json={} if method == "post" else None)
         needs = doc["paths"][path][method]["security"] == required
         assert (r.status_code == 401) == needs, (path, r.status_code)
+
+
+async def test_numbers_and_booleans_in_json_bodies_are_json_numbers_and_booleans(
+        client, owner_conn):
+    """`true` is not the number 1, nor "3" the number 3, nor "false" or 0 a boolean: each is
+    refused with 422, as the AI answer rating is."""
+    alice = await make_user(client)
+    admin = await admin_of(client, owner_conn)
+    room = (await client.post("/api/v1/chat/rooms", headers=alice["headers"],
+                              json={"name": "Numbers"})).json()["id"]
+    post = (await client.post("/api/v1/posts", headers=alice["headers"],
+                              json={"title": "Typed", "content": "words"})).json()["id"]
+    cases = [
+        (alice, "POST", f"/api/v1/chat/rooms/{room}/read", {"seq": True}),
+        (alice, "POST", f"/api/v1/chat/rooms/{room}/read", {"seq": "3"}),
+        (alice, "PATCH", f"/api/v1/chat/rooms/{room}", {"is_active": "false"}),
+        (alice, "PATCH", f"/api/v1/chat/rooms/{room}", {"is_active": 0}),
+        (alice, "POST", "/api/v1/posts", {"title": "t", "content": "c", "is_published": "false"}),
+        (alice, "PATCH", f"/api/v1/posts/{post}", {"is_published": 0}),
+        (alice, "PATCH", "/api/v1/users/me/privacy", {"show_email": "true"}),
+        (alice, "PATCH", "/api/v1/notifications/preferences", {"like": 0}),
+        (alice, "POST", "/api/v1/notifications/read", {"all": "true"}),
+        (admin, "PATCH", "/api/v1/admin/moderation-settings", {"hide_threshold": "5"}),
+        (admin, "PATCH", "/api/v1/admin/moderation-settings", {"hide_threshold": True}),
+        (admin, "PATCH", f"/api/v1/admin/users/{alice['user']['id']}", {"is_active": "false"}),
+    ]
+    for who, method, path, body in cases:
+        r = await client.request(method, path, headers=who["headers"], json=body)
+        assert r.status_code == 422, (method, path, body, r.text)
+        _assert_error_shape(r.json())
+    # Nothing above changed anything.
+    me = await client.get("/api/v1/users/me", headers=alice["headers"])
+    assert me.json()["is_active"] is True
+    assert (await client.get(f"/api/v1/posts/{post}")).json()["is_published"] is True
+    assert (await client.get("/api/v1/admin/moderation-settings",
+                             headers=admin["headers"])).json()["hide_threshold"] == 3
