@@ -7,6 +7,7 @@ reload never resubmits; every POST checks the CSRF value (``session.check_csrf``
 from __future__ import annotations
 
 import string
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
@@ -435,6 +436,28 @@ async def new_post(request: Request, page: PageDep, rt: RtDep,
     return redirect(request, page, f"/posts/{post.id}")
 
 
+async def _save_edit(request: Request, page: PageSession, template: str, item_id: UUID,
+                     shown_at: str, form: dict[str, str], model: type[Any],
+                     save: Callable[[Any], Awaitable[None]]) -> Response:
+    """An edit form's post (a post's or a question's title, text and tags): saved, then to
+    ``shown_at``; refused, the form again with what was typed and why (a 403 goes on to the
+    error page: the database refuses anyone but the author)."""
+    try:
+        data = model(title=form["title"], content=form["content"], tags=split_tags(form["tags"]))
+    except ValidationError as exc:
+        return render(request, page, template, status=422, form=form, editing={"id": item_id},
+                      field_errors=_field_errors(exc))
+    try:
+        await save(data)
+    except (AppError, DBAPIError) as exc:
+        error = _refusal(exc)
+        if error.status_code == 403:
+            raise error from exc
+        return render(request, page, template, status=error.status_code, form=form,
+                      editing={"id": item_id}, errors=[error.message])
+    return redirect(request, page, shown_at)
+
+
 @router.get("/posts/{post_id}/edit", response_class=HTMLResponse)
 async def edit_post_page(request: Request, page: PageDep, rt: RtDep, post_id: UUID) -> Response:
     """The author's form to change a post (403 for anyone else, said before they type)."""
@@ -456,22 +479,12 @@ async def edit_post(request: Request, page: PageDep, rt: RtDep, post_id: UUID,
     """Save the post's title, text and tags (the database refuses anyone but its author)."""
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    form = {"title": title, "content": content, "tags": tags}
-    editing = {"id": post_id}
-    try:
-        data = PostUpdate(title=title, content=content, tags=split_tags(tags))
-    except ValidationError as exc:
-        return render(request, page, "post_new.html", status=422, form=form, editing=editing,
-                      field_errors=_field_errors(exc))
-    try:
+
+    async def save(data: PostUpdate) -> None:
         await posts_service.update_post(rt, page.caller, post_id, data)
-    except (AppError, DBAPIError) as exc:
-        error = _refusal(exc)
-        if error.status_code == 403:
-            raise error from exc
-        return render(request, page, "post_new.html", status=error.status_code, form=form,
-                      editing=editing, errors=[error.message])
-    return redirect(request, page, f"/posts/{post_id}")
+
+    return await _save_edit(request, page, "post_new.html", post_id, f"/posts/{post_id}",
+                            {"title": title, "content": content, "tags": tags}, PostUpdate, save)
 
 
 # How far a page looks for a comment or answer it was asked to show (``?comment=``,
@@ -705,22 +718,13 @@ async def edit_question(request: Request, page: PageDep, rt: RtDep, question_id:
     asker and administrators)."""
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    form = {"title": title, "content": content, "tags": tags}
-    editing = {"id": question_id}
-    try:
-        data = QuestionUpdate(title=title, content=content, tags=split_tags(tags))
-    except ValidationError as exc:
-        return render(request, page, "ask.html", status=422, form=form, editing=editing,
-                      field_errors=_field_errors(exc))
-    try:
+
+    async def save(data: QuestionUpdate) -> None:
         await questions_service.update_question(rt, page.caller, question_id, data)
-    except (AppError, DBAPIError) as exc:
-        error = _refusal(exc)
-        if error.status_code == 403:
-            raise error from exc
-        return render(request, page, "ask.html", status=error.status_code, form=form,
-                      editing=editing, errors=[error.message])
-    return redirect(request, page, f"/questions/{question_id}")
+
+    return await _save_edit(request, page, "ask.html", question_id, f"/questions/{question_id}",
+                            {"title": title, "content": content, "tags": tags}, QuestionUpdate,
+                            save)
 
 
 @router.get("/questions/{question_id}", response_class=HTMLResponse)
