@@ -120,11 +120,20 @@ def _unnamed() -> str:
 # One round trip: the role and claims for the transaction, and whether the caller's
 # session is still live (ended by logout, token reuse or a password reset, or the
 # account deactivated: refused at once, not when the access token expires).
+#
+# And no JIT compilation for the transaction. A PostgreSQL built with LLVM compiles any
+# statement whose estimated cost passes jit_above_cost (100,000), and the planner
+# overestimates statements that filter JSON arrays in subqueries (an AI answer's citations
+# by their sources' visibility: the question page is estimated at a million). Compiling
+# costs more than a request: the question page took 1.8-2.0 s on PostgreSQL 15 with JIT
+# on, 18 ms with it off. Set per transaction, not per connection, so that it holds behind
+# a transaction pooler too (PgBouncer refuses a ``jit`` startup parameter).
 _SET_CALLER = text(
     "SELECT set_config('role', :role, true),"
     " set_config('request.jwt.claims', :claims, true),"
     " set_config('request.jwt.claim.sub', :sub, true),"
     " set_config('request.jwt.claim.role', :role, true),"
+    " set_config('jit', 'off', true),"
     " public.session_is_active(CAST(:session AS uuid), CAST(:uid AS uuid))"
 )
 
@@ -342,7 +351,8 @@ def _begin_message(*values: str | None) -> str:
         f"BEGIN; SELECT set_config('role', {role}, true),"
         f" set_config('request.jwt.claims', {claims}, true),"
         f" set_config('request.jwt.claim.sub', {sub}, true),"
-        f" set_config('request.jwt.claim.role', {role}, true)"
+        f" set_config('request.jwt.claim.role', {role}, true),"
+        " set_config('jit', 'off', true)"
         f" WHERE public.session_is_active(CAST({session} AS uuid), CAST({uid} AS uuid))"
     )
 
