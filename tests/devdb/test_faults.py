@@ -317,7 +317,8 @@ def test_two_servers_on_one_data_directory_share_one_database(
         loop.stop()
     restarted = postmaster_pid(data_dir)
     assert restarted != database and postmasters_under(data_dir) == [restarted]
-    assert "restarted after a crash" in two.output()
+    # Said once the watchdog saw it ready, which can be just after the API's first writes.
+    assert wait_until(lambda: "restarted after a crash" in two.output(), RECOVERY_BOUND)
     assert missing(data_dir, "comments", [comment["id"], *loop.acked()]) == []
     assert miscounts(data_dir) == []
 
