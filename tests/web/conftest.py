@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,27 @@ async def sign_up(page, site: str, name: str) -> None:
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign up").click()
     await page.wait_for_url(f"{site}/?welcome=1")
+
+
+async def open_direct_chat(browser, site: str, first: str, second: str,
+                           watch: Callable[[object], None] | None = None) -> tuple[object, object]:
+    """``first`` and ``second`` signed up, each in a browser context of their own
+    (``watch`` is given each page first, e.g. to collect console errors), ``second``
+    following ``first`` (so the chat is no message request), and ``first`` on the page of
+    their direct chat, opened from the chat list. Returns the two pages."""
+    pages = []
+    for name in (first, second):
+        page = await (await browser.new_context()).new_page()
+        if watch is not None:
+            watch(page)
+        await sign_up(page, site, name)
+        pages.append(page)
+    await follow(pages[1], site, first)
+    await pages[0].goto(f"{site}/chat")
+    await pages[0].get_by_label("Message someone").fill(second)
+    await pages[0].get_by_role("button", name="Open chat").click()
+    await pages[0].wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
+    return pages[0], pages[1]
 
 
 async def follow(page, site: str, name: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.api.files_support import pdf_with_text
 from tests.conftest import ROOT
-from tests.web.conftest import follow, needs_chromium, sign_up
+from tests.web.conftest import follow, needs_chromium, open_direct_chat, sign_up
 
 SHOTS = ROOT / "test-screenshots"
 
@@ -101,18 +101,7 @@ async def test_a_student_signs_up_verifies_posts_asks_and_shares_a_file(site, br
 
 
 async def test_two_people_chat_live(site, browser):
-    pages = []
-    for name in ("gina", "hugo"):
-        context = await browser.new_context()
-        page = await context.new_page()
-        await sign_up(page, site, name)
-        pages.append(page)
-    gina, hugo = pages
-    await follow(hugo, site, "gina")
-    await gina.goto(f"{site}/chat")
-    await gina.get_by_label("Message someone").fill("hugo")
-    await gina.get_by_role("button", name="Open chat").click()
-    await gina.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
+    gina, hugo = await open_direct_chat(browser, site, "gina", "hugo")
     room_url = gina.url
     await hugo.goto(room_url)
     for page in (gina, hugo):
@@ -307,25 +296,15 @@ async def test_chat_read_receipts_presence_and_earlier_messages_live(open_site, 
 
     site = open_site
     errors: list[str] = []
-    contexts, pages = [], []
-    for name in ("ivy", "jon"):
-        context = await browser.new_context()
-        page = await context.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        await sign_up(page, site, name)
-        contexts.append(context)
-        pages.append(page)
-    ivy, jon = pages
-    await follow(jon, site, "ivy")
-    await ivy.goto(f"{site}/chat")
-    await ivy.get_by_label("Message someone").fill("jon")
-    await ivy.get_by_role("button", name="Open chat").click()
-    await ivy.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
+    ivy, jon = await open_direct_chat(
+        browser, site, "ivy", "jon",
+        watch=lambda page: page.on(
+            "console", lambda m: errors.append(m.text) if m.type == "error" else None))
     room_url = ivy.url
     # A long chat, sent through the page's form: more than one page of messages.
     token = await ivy.locator('meta[name="csrf-token"]').get_attribute("content")
     for n in range(1, 56):
-        sent = await contexts[0].request.post(room_url, form={"csrf_token": token,
+        sent = await ivy.context.request.post(room_url, form={"csrf_token": token,
                                                               "content": f"line {n}"},
                                               max_redirects=0)
         assert sent.status == 303
@@ -370,12 +349,12 @@ async def test_chat_read_receipts_presence_and_earlier_messages_live(open_site, 
     await shoot(ivy, "chat-room")  # (a full-page shot shows every message)
 
     # Jon leaves: Ivy's page no longer shows him online.
-    await contexts[1].close()
+    await jon.context.close()
     await expect(ivy.locator('#people li[data-username="jon"] .presence')).to_have_text(
         "", timeout=10000)
     await expect(ivy.locator('#people li[data-username="ivy"] .presence')).to_have_text("online")
     assert errors == [], errors
-    await contexts[0].close()
+    await ivy.context.close()
 
 
 async def test_back_after_logging_out_does_not_show_the_signed_in_page(site, browser):
@@ -397,18 +376,7 @@ async def test_back_after_logging_out_does_not_show_the_signed_in_page(site, bro
 async def test_a_refused_chat_message_keeps_its_text_and_says_why(site, browser):
     """A message the server refuses over the WebSocket (here: the other person blocked the
     sender) stays in the box, and the server's reason is announced (role=alert)."""
-    pages = []
-    for name in ("ivo", "jade"):
-        context = await browser.new_context()
-        page = await context.new_page()
-        await sign_up(page, site, name)
-        pages.append(page)
-    ivo, jade = pages
-    await follow(jade, site, "ivo")
-    await ivo.goto(f"{site}/chat")
-    await ivo.get_by_label("Message someone").fill("jade")
-    await ivo.get_by_role("button", name="Open chat").click()
-    await ivo.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
+    ivo, jade = await open_direct_chat(browser, site, "ivo", "jade")
     await ivo.locator("#chat-status", has_text="Live").wait_for(timeout=10000)
     box = ivo.get_by_label("Message", exact=True)
     await box.fill("First one")
@@ -473,18 +441,7 @@ async def test_more_comments_and_more_replies_load_in_place(open_site, browser):
 async def test_a_message_sent_live_can_be_deleted_and_goes_for_both(site, browser):
     """The script's own rendering of a message sent over the socket has the page's Delete
     form; deleting it shows "(message deleted)" to the other person live."""
-    pages = []
-    for name in ("ines", "jorge"):
-        context = await browser.new_context()
-        page = await context.new_page()
-        await sign_up(page, site, name)
-        pages.append(page)
-    ines, jorge = pages
-    await follow(jorge, site, "ines")
-    await ines.goto(f"{site}/chat")
-    await ines.get_by_label("Message someone").fill("jorge")
-    await ines.get_by_role("button", name="Open chat").click()
-    await ines.wait_for_url(re.compile(r".*/chat/[0-9a-f-]{36}$"))
+    ines, jorge = await open_direct_chat(browser, site, "ines", "jorge")
     await jorge.goto(ines.url)
     for page in (ines, jorge):
         await page.locator("#chat-status", has_text="Live").wait_for(timeout=10000)
