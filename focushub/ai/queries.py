@@ -59,9 +59,6 @@ LIST = f"SELECT {COLUMNS} FROM public.ai_answers a WHERE a.question_id = :questi
 REQUEST = f"SELECT {COLUMNS} FROM public.request_ai_answer(:question_id, :daily_limit) a"
 
 RATE = f"SELECT {COLUMNS} FROM public.rate_ai_answer(:id, :rating) a"
-# Whether the caller may see the answer (RLS: its question visible to them, not hidden).
-VISIBLE = "SELECT EXISTS (SELECT 1 FROM public.ai_answers a WHERE a.id = :id)"
-
 # The job's view of an answer to make (as service_role).
 TO_GENERATE = """
     SELECT a.id, a.status, a.requested_by, a.question_id, a.generation_attempts,

@@ -129,11 +129,8 @@ async def list_answers(rt: Runtime, caller: Caller, question_id: UUID) -> list[A
 
 async def rate_answer(rt: Runtime, caller: Caller, answer_id: UUID,
                       data: FeedbackUpdate) -> AIAnswerRead:
+    # rate_ai_answer() answers not_found for an AI answer the caller may not see (0046).
     async with rt.transaction(caller) as tx:
-        # rate_ai_answer() runs as its owner and would rate, and show, an answer a moderator
-        # hid: it is looked up as the caller first, so that one is 404 here as in the lists.
-        if not await tx.scalar(queries.VISIBLE, id=answer_id):
-            raise NotFound("No such AI answer")
         row = await tx.one(queries.RATE, id=answer_id, rating=data.rating)
     return read_answer(row, rt.settings.ai_min_confidence_shown)
 

@@ -93,8 +93,7 @@ async def list_answers(
     rt: Runtime, caller: Caller, question_id: UUID, *, cursor: str | None, limit: int
 ) -> Page[AnswerRead]:
     async with rt.transaction(caller) as tx:
-        # First, whatever the page holds: the answers' own policy does not look at their
-        # question, so those of a question hidden from the caller would still be listed.
+        # An unknown question (or one the caller may not see) is 404, not an empty page.
         if not await tx.scalar(queries.QUESTION_EXISTS, id=question_id):
             raise NotFound(_NO_QUESTION)
         items, next_cursor = await fetch_answer_page(tx, question_id, cursor=cursor, limit=limit)
@@ -142,11 +141,11 @@ async def delete_answer(rt: Runtime, caller: Caller, answer_id: UUID) -> None:
 async def accept_answer(rt: Runtime, caller: Caller, answer_id: UUID) -> AnswerRead:
     """Accept ``answer_id`` for its question, replacing any previously accepted answer.
 
-    Only the question's author; 409 on a closed question. Accepting the accepted
+    Only the question's author; 404 for an answer the caller may not see (checked by
+    accept_answer() itself, 0046); 409 on a closed question. Accepting the accepted
     answer again changes nothing.
     """
     async with rt.transaction(caller) as tx:
-        await _check_visible(tx, answer_id)
         await tx.execute(queries.ACCEPT, id=answer_id)
         row = await tx.one(queries.select_answer(caller), id=answer_id)
     return answer_from_row(row)
@@ -156,18 +155,9 @@ async def unaccept_answer(rt: Runtime, caller: Caller, answer_id: UUID) -> Answe
     """Withdraw the acceptance of ``answer_id``; the question is open again. A no-op
     when the answer is not the accepted one."""
     async with rt.transaction(caller) as tx:
-        await _check_visible(tx, answer_id)
         await tx.execute(queries.UNACCEPT, id=answer_id)
         row = await tx.one(queries.select_answer(caller), id=answer_id)
     return answer_from_row(row)
-
-
-async def _check_visible(tx: Tx, answer_id: UUID) -> None:
-    """404 unless the caller may see the answer. accept_answer() and unaccept_answer() run as
-    their owner: they would change an answer a moderator hid, which the caller then could not
-    read back."""
-    if not await tx.scalar(queries.ANSWER_EXISTS, id=answer_id):
-        raise NotFound(_NO_ANSWER)
 
 
 async def _explain_untouched(tx: Tx, answer_id: UUID, forbidden: str) -> NoReturn:

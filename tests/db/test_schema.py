@@ -309,6 +309,10 @@ DEFINER_FUNCTIONS = [
     "public.room_role(uuid)",
     "public.current_user_account()",
     "public.admin_set_user_status(uuid, user_role, boolean)",
+    "public.question_visible_to_caller(uuid)",  # 0046
+    "public.answer_visible_to_caller(uuid)",
+    "public.accept_answer(uuid)",
+    "public.unaccept_answer(uuid)",
     "public.update_vote_counts()",
     "public.update_comment_counts()",
     "public.update_answer_counts()",
@@ -328,6 +332,9 @@ DEFINER_FUNCTIONS = [
     "public.notifications_requote()",
     "public.notifications_drop_subject()",  # 0045
     "public.notifications_hide_mentions()",
+    # Called only by accept_answer() and unaccept_answer() (0046).
+    "public.accept_answer_checked(uuid)",
+    "public.unaccept_answer_checked(uuid)",
 ]
 # Functions that must see the request role in current_user.
 INVOKER_FUNCTIONS = [
@@ -647,7 +654,11 @@ async def test_triggers_and_functions(owner_conn):
         "public.room_role(uuid)": {"authenticated", "service_role"},
         "public.current_user_account()": {"authenticated"},
         "public.admin_set_user_status(uuid, user_role, boolean)": {"authenticated"},
-        **{sig: set() for sig in DEFINER_FUNCTIONS[5:]},
+        "public.question_visible_to_caller(uuid)": {"authenticated"},
+        "public.answer_visible_to_caller(uuid)": {"authenticated"},
+        "public.accept_answer(uuid)": {"authenticated"},
+        "public.unaccept_answer(uuid)": {"authenticated"},
+        **{sig: set() for sig in DEFINER_FUNCTIONS[9:]},
     }
 
 
