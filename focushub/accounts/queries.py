@@ -53,6 +53,13 @@ LISTS: dict[str, str] = {
     file: _own(table, owner, drop) for file, table, owner, drop in _OWN
     if file != "chat_rooms.json"
 }
+# A reporter may read only some columns of their reports (0047): a whole-row to_jsonb would
+# be refused.
+LISTS["reports.json"] = """
+    SELECT to_jsonb(r) FROM (
+        SELECT id, reporter_id, target_type, target_id, reason, details, snapshot, status,
+               created_at, resolved_at
+        FROM public.reports WHERE reporter_id = auth.uid() ORDER BY created_at, id) r"""
 LISTS["chat_rooms.json"] = """
     SELECT jsonb_build_object('room_id', r.id, 'name', r.name, 'type', r.type, 'role', p.role,
                               'joined_at', p.joined_at)

@@ -29,7 +29,8 @@ LIMIT :limit
 """
 
 # Targets with open reports: most reported first, then the longest waiting.
-# Reporters' ids never leave this query; what they wrote does.
+# Reporters' ids never leave this query; what they wrote does. The reports are read through
+# admin_open_reports() (0047): a request role may not read their authors' ids directly.
 QUEUE = """
 WITH grouped AS (
     SELECT target_type, target_id,
@@ -40,8 +41,7 @@ WITH grouped AS (
            (array_agg(target_user_id ORDER BY created_at DESC))[1] AS author_id,
            array_remove(array_agg(details ORDER BY created_at), NULL) AS details,
            jsonb_agg(reason) AS reasons
-    FROM public.reports
-    WHERE status = 'open'
+    FROM public.admin_open_reports()
     GROUP BY target_type, target_id
 )
 SELECT g.target_type::text AS target_type, g.target_id, g.open_reports, g.first_reported_at,

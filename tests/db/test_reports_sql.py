@@ -13,6 +13,7 @@ from tests.db.helpers import (
     expect_error,
     make_post,
     make_user,
+    set_caller,
 )
 
 REPORT = ("INSERT INTO reports (target_type, target_id, reason) "
@@ -21,6 +22,7 @@ REPORT = ("INSERT INTO reports (target_type, target_id, reason) "
 
 async def test_reports_cannot_be_forged_or_rewritten(app_conn, owner_conn):
     author, reporter, other = [await make_user(owner_conn) for _ in range(3)]
+    admin = await make_user(owner_conn, role="admin")
     post = await make_post(owner_conn, author)
     draft = await make_post(owner_conn, author, published=False)
     async with acting_as(app_conn, ANON):
@@ -38,9 +40,17 @@ async def test_reports_cannot_be_forged_or_rewritten(app_conn, owner_conn):
                            "INSERT INTO reports (target_type, target_id, reason)"
                            " VALUES ('user', $1, 'spam')", reporter, message="validation_error:")
         report = await app_conn.fetchval(REPORT, post)
-        row = await app_conn.fetchrow("SELECT * FROM reports WHERE id = $1", report)
-        assert (row["reporter_id"], row["target_user_id"], row["status"]) == (reporter, author, "open")
+        row = await app_conn.fetchrow(
+            "SELECT reporter_id, status, snapshot FROM reports WHERE id = $1", report)
+        assert (row["reporter_id"], row["status"]) == (reporter, "open")
         assert row["snapshot"] and "What I learned today" in row["snapshot"]
+        # The reported author is recorded, for moderators only (0047).
+        await expect_error(app_conn, ACCESS_DENIED,
+                           "SELECT target_user_id FROM reports WHERE id = $1", report)
+        await set_caller(app_conn, as_user(admin))
+        assert await app_conn.fetchval(
+            "SELECT target_user_id FROM public.admin_open_reports() WHERE id = $1", report
+        ) == author
         # Once made, a report changes only through moderate().
         await expect_error(app_conn, ACCESS_DENIED, "UPDATE reports SET status = 'dismissed'")
         await expect_error(app_conn, ACCESS_DENIED, "UPDATE reports SET details = 'edited'")
@@ -66,6 +76,34 @@ async def test_only_the_reporter_and_admins_read_a_report(app_conn, owner_conn):
             else:
                 visible[who] = await app_conn.fetchval("SELECT count(*) FROM reports")
     assert visible == {"reporter": 1, "author": 0, "bystander": 0, "admin": 1}
+
+
+async def test_a_reporter_reads_neither_the_moderator_nor_the_note_nor_the_author(
+        app_conn, owner_conn):
+    author, reporter = await make_user(owner_conn), await make_user(owner_conn)
+    admin = await make_user(owner_conn, role="admin")
+    post = await make_post(owner_conn, author)
+    report = await owner_conn.fetchval(
+        "INSERT INTO reports (reporter_id, target_type, target_id, reason) VALUES ($1, 'post', $2,"
+        " 'spam') RETURNING id", reporter, post)
+    # Resolved as moderate() resolves it.
+    await owner_conn.execute(
+        "UPDATE reports SET status = 'actioned', resolved_at = now(), resolved_by = $2,"
+        " resolution = 'delete: Spam link' WHERE id = $1", report, admin)
+    async with acting_as(app_conn, as_user(reporter)):
+        row = await app_conn.fetchrow(
+            "SELECT id, reporter_id, target_type, target_id, reason, details, snapshot, status,"
+            " created_at, resolved_at FROM reports WHERE id = $1", report)
+        assert (row["status"], row["resolved_at"] is not None) == ("actioned", True)
+        for column in ("resolved_by", "resolution", "target_user_id", "*"):
+            await expect_error(app_conn, ACCESS_DENIED,
+                               f"SELECT {column} FROM reports WHERE id = $1", report)
+        await expect_error(app_conn, ACCESS_DENIED, "SELECT to_jsonb(r) FROM reports r")
+        await expect_error(app_conn, RAISED, "SELECT * FROM public.admin_open_reports()",
+                           message="forbidden:")
+    async with acting_as(app_conn, as_user(admin)):  # the queue holds open reports only
+        assert await app_conn.fetchval(
+            "SELECT count(*) FROM public.admin_open_reports() WHERE id = $1", report) == 0
 
 
 async def test_hidden_content_stays_hidden_from_everyone_but_author_and_admins(app_conn, owner_conn):

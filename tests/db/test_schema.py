@@ -313,6 +313,7 @@ DEFINER_FUNCTIONS = [
     "public.answer_visible_to_caller(uuid)",
     "public.accept_answer(uuid)",
     "public.unaccept_answer(uuid)",
+    "public.admin_open_reports()",  # 0047
     "public.update_vote_counts()",
     "public.update_comment_counts()",
     "public.update_answer_counts()",
@@ -658,7 +659,8 @@ async def test_triggers_and_functions(owner_conn):
         "public.answer_visible_to_caller(uuid)": {"authenticated"},
         "public.accept_answer(uuid)": {"authenticated"},
         "public.unaccept_answer(uuid)": {"authenticated"},
-        **{sig: set() for sig in DEFINER_FUNCTIONS[9:]},
+        "public.admin_open_reports()": {"authenticated"},
+        **{sig: set() for sig in DEFINER_FUNCTIONS[10:]},
     }
 
 
