@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, Field, StrictBool, field_validator, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from focushub.core.schemas import ChangeModel, FullName, InputModel, OutputModel, Username
 
@@ -56,14 +56,11 @@ class UserUpdate(InputModel):
     full_name: FullName | None = None
     username: Username | None = None
     bio: str | None = Field(default=None, max_length=2000)
-    avatar_url: AnyHttpUrl | None = Field(default=None)
-
-    @field_validator("avatar_url")
-    @classmethod
-    def _short_url(cls, value: AnyHttpUrl | None) -> AnyHttpUrl | None:
-        if value is not None and len(str(value)) > 2048:
-            raise ValueError("URL too long")
-        return value
+    avatar_url: str | None = Field(
+        default=None, max_length=200,
+        description="null removes the picture. A picture is uploaded with PUT "
+                    "/users/me/avatar, which sets this; no other address is accepted (the "
+                    "account's own current one, sent back unchanged, is).")
 
 
 ProfileVisibility = Literal["everyone", "signed_in"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import BinaryIO
 from uuid import UUID
 
@@ -39,6 +40,13 @@ async def update_me(rt: Runtime, caller: Caller, data: UserUpdate) -> UserMe:
     for required in ("full_name", "username"):
         if required in changes and changes[required] is None:
             raise ValidationFailed(f"{required} cannot be empty", details={"field": required})
+    avatar = changes.get("avatar_url")
+    if avatar is not None and not _own_avatar(caller, avatar):
+        # users_avatar_url_uploaded (0048): no outside address, which every reader's
+        # client would fetch from whoever chose it.
+        raise ValidationFailed("Upload a picture with PUT /api/v1/users/me/avatar; "
+                               "avatar_url takes only null (or its current value)",
+                               details={"field": "avatar_url"})
     async with rt.transaction(caller) as tx:
         if changes:
             assignments = ", ".join(f"{col} = :{col}" for col in _UPDATABLE if col in changes)
@@ -94,6 +102,11 @@ async def get_profile(rt: Runtime, caller: Caller, ref: str) -> UserProfile:
 
 async def get_by_username(rt: Runtime, caller: Caller, username: str) -> UserProfile:
     return await get_profile(rt, caller, username)
+
+
+def _own_avatar(caller: Caller, url: str) -> bool:
+    """Whether ``url`` is the address PUT /users/me/avatar writes for the caller."""
+    return re.fullmatch(rf"/api/v1/users/{caller.user_id}/avatar\?v=[0-9a-f]{{12}}", url) is not None
 
 
 def _avatar_key(key: str, size: int) -> str:

@@ -6,6 +6,8 @@ import asyncio
 import io
 import uuid
 
+import asyncpg
+import pytest
 from PIL import Image
 
 from tests.api.conftest import make_user
@@ -47,6 +49,34 @@ async def test_an_avatar_loses_its_gps_and_comes_in_sizes(env, owner_conn):
     assert len(objects) == 3 and not set(objects) & set(first_objects)
     assert await owner_conn.fetchval(
         "SELECT count(*) FROM stored_files WHERE purpose = 'avatar'") == 1
+
+
+async def test_a_picture_is_an_upload_never_an_outside_address(env, owner_conn):
+    """Every reader's client fetches a profile picture: from an outside address it would
+    tell whoever chose it who reads, and when (users_avatar_url_uploaded, 0048)."""
+    alice = await make_user(env.client, username="alice")
+    bob = await make_user(env.client, username="bob")
+    r = await env.client.put("/api/v1/users/me/avatar", headers=alice["headers"],
+                             files={"file": ("me.jpg", jpeg_with_gps(), "image/jpeg")})
+    assert r.status_code == 200, r.text
+    own = r.json()["avatar_url"]
+    for url in ("https://img.example.org/p.png", "//img.example.org/p.png",
+                own.replace(alice["user"]["id"], bob["user"]["id"]), own + "&x=1"):
+        r = await env.client.patch("/api/v1/users/me", headers=alice["headers"],
+                                   json={"avatar_url": url})
+        assert r.status_code == 422, (url, r.text)
+        assert r.json()["error"]["details"] == {"field": "avatar_url"}
+    # Sent back unchanged with the rest of a profile, it is accepted; null removes it.
+    r = await env.client.patch("/api/v1/users/me", headers=alice["headers"],
+                               json={"bio": "hi", "avatar_url": own})
+    assert r.status_code == 200 and r.json()["avatar_url"] == own
+    r = await env.client.patch("/api/v1/users/me", headers=alice["headers"],
+                               json={"avatar_url": None})
+    assert r.status_code == 200 and r.json()["avatar_url"] is None
+    # In SQL too, as the account itself.
+    with pytest.raises(asyncpg.CheckViolationError):
+        await owner_conn.execute("UPDATE users SET avatar_url = 'https://img.example.org/p.png'"
+                                 " WHERE id = $1", uuid.UUID(alice["user"]["id"]))
 
 
 async def test_only_images_become_avatars(env):

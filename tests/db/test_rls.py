@@ -170,10 +170,13 @@ async def test_users_profile_rules(app_conn, world):
         n = await affected(
             c,
             "UPDATE users SET full_name = 'Alice A', bio = 'SQL fan', username = 'alice_a',"
-            " avatar_url = 'https://img.example.org/a.png' WHERE id = $1",
+            " avatar_url = NULL WHERE id = $1",
             w.alice,
         )
         assert n == 1
+        # A picture is an upload of one's own, never an outside address (0048).
+        await expect_error(c, CHECK_VIOLATION, "UPDATE users SET avatar_url ="
+                           " 'https://img.example.org/a.png' WHERE id = $1", w.alice)
         # Privileged columns of one's own row.
         for column, value in (
             ("role", "'admin'"),

@@ -503,6 +503,7 @@ ADDED_CHECKS = {
         "users_bio_length",
         "users_email_format",
         "users_username_format",
+        "users_avatar_url_uploaded",
     ],
     "comments": ["comments_content_length"],
     "answers": ["answers_content_length"],
