@@ -44,7 +44,7 @@ from focushub.chat.schemas import (
     UserSummary,
 )
 from focushub.core.db import SERVICE, Caller, Tx
-from focushub.core.errors import Conflict, Forbidden, NotFound, translate_sql_error
+from focushub.core.errors import Forbidden, NotFound, translate_sql_error
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
 from focushub.files import service as files
@@ -390,7 +390,8 @@ async def send_message(
     """Send a message as the caller (``chat_send_message()``: 404 outside the room, 409 in
     an archived room). With an ``idempotency_key`` a retry returns the first message and
     writes nothing, so it publishes nothing either; the key of another message (other
-    content, type or file) is 409 ``idempotency_key_reused`` (:func:`_check_replay`).
+    content, type or file) is 409 ``idempotency_key_reused`` (refused by
+    ``chat_send_message()`` itself, 0049).
 
     Messages are group-committed: the ones waiting at the same moment for rooms of the
     same lane are written in one transaction (``chat_send_messages()``, 0034/0035), each as
@@ -443,34 +444,17 @@ async def _send_batch(
         if refused is not None:
             results.append(refused)
             continue
-        result, (_, _, data) = next(sent)
+        result = next(sent)[0]
         if "message" in result:
-            message = MessageRead.model_validate(result["message"])
-            results.append(_check_replay(data, message))
+            results.append(MessageRead.model_validate(result["message"]))
             continue
         error = translate_sql_error(result["sqlstate"], result["error"], result["constraint"])
+        if error is not None and error.code == "idempotency_key_reused":
+            # chat_send_message() names the message the key was first used for (0049).
+            error.details = {"message_id": result.get("detail")}
         results.append(error or RuntimeError(
             f"chat_send_messages: {result['sqlstate']} {result['error']}"))
     return results
-
-
-def _check_replay(data: MessageCreate, message: MessageRead) -> MessageRead | BaseException:
-    """``message`` if it is what ``data`` asked to send; 409 ``idempotency_key_reused`` when
-    ``data`` reuses the idempotency key of another message (its first send is returned, and
-    was not this one). What an edit or a deletion changed since cannot be compared."""
-    if data.idempotency_key is None:
-        return message
-    differs = message.message_type != data.message_type
-    if message.deleted_at is None:
-        if message.edited_at is None and message.content != data.content:
-            differs = True
-        if data.file_id is not None and not (message.file_url or "").endswith(
-                f"/{data.file_id}"):
-            differs = True
-    if differs:
-        return Conflict("This idempotency key was used for another message",
-                        code="idempotency_key_reused", details={"message_id": str(message.id)})
-    return message
 
 
 async def list_messages(

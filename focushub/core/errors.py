@@ -96,6 +96,7 @@ _RAISED_CODES: dict[str, int] = {
     "inactive_user": 403,
     "rate_limited": 429,
     "session_ended": 401,
+    "idempotency_key_reused": 409,
 }
 
 _CONSTRAINT_MESSAGES: dict[str, tuple[str, str]] = {

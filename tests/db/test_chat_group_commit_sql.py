@@ -192,3 +192,36 @@ async def test_the_read_back_says_whether_the_others_have_read_it(app_conn, owne
             " AND user_id = $2", room, bob)
         again = json.loads(await app_conn.fetchval(CALL, batch))["results"][0]["message"]
     assert again["id"] == first["id"] and again["is_read"] is True
+
+
+async def test_a_key_reused_for_another_message_is_refused_and_names_the_first(
+        app_conn, owner_conn):
+    """chat_send_message() (0049): the same key again is a retry only of the same message;
+    with other content (or type, or file) it is refused, with the first message's id as the detail,
+    and nothing is written. After an edit, the first content is no longer compared."""
+    alice, bob = await make_user(owner_conn), await make_user(owner_conn)
+    room = await make_room(owner_conn, alice, [bob])
+    send = "SELECT id FROM public.chat_send_message($1, $2, $3::message_type, NULL, 'k-1')"
+    async with acting_as(app_conn, as_user(alice)):
+        first = await app_conn.fetchval(send, room, "see you at 5", "text")
+        assert await app_conn.fetchval(send, room, "see you at 5", "text") == first  # a retry
+        err = await expect_error(app_conn, RAISED, send, room, "see you at 6", "text",
+                                 message="idempotency_key_reused:")
+        assert err.detail == str(first)
+        assert await app_conn.fetchval(
+            "SELECT count(*) FROM chat_messages WHERE room_id = $1", room) == 1
+        await app_conn.execute("UPDATE chat_messages SET content = 'see you at 6' WHERE id = $1",
+                               first)
+        assert await app_conn.fetchval(send, room, "see you at 5", "text") == first
+    # Through the group commit, the detail comes back with the item's error.
+    await owner_conn.execute(
+        "INSERT INTO chat_messages (room_id, sender_id, content, idempotency_key)"
+        " VALUES ($1, $2, 'first', 'k-2')", room, bob)
+    async with acting_as(app_conn, SERVICE):
+        out = json.loads(await app_conn.fetchval(CALL, json.dumps(
+            [item(bob, room, "second", key="k-2"), item(bob, room, "third", key="k-3")])))
+    refused, sent = out["results"]
+    assert refused["error"].startswith("idempotency_key_reused:")
+    assert refused["detail"] == str(await owner_conn.fetchval(
+        "SELECT id FROM chat_messages WHERE idempotency_key = 'k-2'"))
+    assert sent["message"]["content"] == "third"
