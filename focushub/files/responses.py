@@ -3,8 +3,9 @@
 * ``ETag`` is the content's SHA-256 (strong), ``Last-Modified`` the upload time;
   ``If-None-Match`` gives 304.
 * One byte range (``Range: bytes=a-b``, ``a-``, ``-n``) gives 206 with
-  ``Content-Range``; an unsatisfiable one 416; several ranges, or an ``If-Range``
-  that no longer matches, the whole file (both allowed by RFC 9110).
+  ``Content-Range``; an unsatisfiable one 416; several ranges, an invalid one (its
+  end before its start), or an ``If-Range`` that no longer matches, the whole file
+  (all allowed by RFC 9110). Positions of any length are read.
 * Every file response carries ``X-Content-Type-Options: nosniff`` and a
   Content-Security-Policy with ``sandbox`` and no script source, so even a file
   that a browser would render cannot run script in the site's origin; only the
@@ -35,8 +36,19 @@ def _disposition(kind: str, name: str) -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+# Positions longer than this are beyond any file; not converted (Python refuses to convert
+# numbers of more than 4,300 digits, and a header may hold one).
+_MAX_DIGITS = 19
+
+
+def _position(digits: str) -> int:
+    return int(digits) if len(digits.lstrip("0")) <= _MAX_DIGITS else 10 ** _MAX_DIGITS
+
+
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """(first, last) of a single satisfiable range; None for no (usable) range; raises 416."""
+    """(first, last) of a single satisfiable range; None for no (usable) range, a range
+    whose end is before its start included (not a valid range: RFC 9110, 14.1.1); raises
+    416 for a range that starts beyond the file or an empty suffix."""
     if header is None or "," in header:
         return None
     match = _RANGE.match(header.strip())
@@ -46,16 +58,18 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if first == "" and last == "":
         return None
     if first == "":
-        length = int(last)
+        length = _position(last)
         if length == 0:
             raise AppError("The range is empty", code="range_not_satisfiable", status_code=416,
                            details={"size": size})
         return max(0, size - length), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or (last and int(last) < start):
+    start = _position(first)
+    if last and _position(last) < start:
+        return None
+    if start >= size:
         raise AppError("The range is outside the file", code="range_not_satisfiable",
                        status_code=416, details={"size": size})
+    end = min(_position(last), size - 1) if last else size - 1
     return start, end
 
 

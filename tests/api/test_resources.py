@@ -92,6 +92,25 @@ async def test_upload_download_ranges_and_validators(env, owner_conn):
     assert "«chlorophyll»" in hits[0]["snippet"]
 
 
+async def test_ranges_with_long_numbers_or_backwards_are_answered_not_500(env):
+    """Positions of any length: beyond the file is 416 (however many digits), a suffix
+    longer than the file is all of it, and a range whose end is before its start is not
+    a valid range at all, so it is ignored (RFC 9110, 14.1.1 and 14.2)."""
+    alice = await make_user(env.client)
+    data = b"0123456789" * 10
+    url = (await upload(env, alice, "digits.txt", data))["file"]["url"]
+    huge = "9" * 5000
+    r = await env.client.get(url, headers={"Range": f"bytes={huge}-"})
+    assert r.status_code == 416 and r.json()["error"]["code"] == "range_not_satisfiable"
+    r = await env.client.get(url, headers={"Range": f"bytes=-{huge}"})
+    assert r.status_code == 206 and r.content == data
+    r = await env.client.get(url, headers={"Range": f"bytes=10-{huge}"})
+    assert r.status_code == 206 and r.content == data[10:]
+    assert r.headers["content-range"] == f"bytes 10-99/{len(data)}"
+    r = await env.client.get(url, headers={"Range": "bytes=20-10"})
+    assert r.status_code == 200 and r.content == data
+
+
 async def test_text_files_are_text_plain_with_their_first_lines_as_preview(env):
     alice = await make_user(env.client)
     text = "".join(f"line {i}: gradient descent\n" for i in range(100)).encode()
