@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -104,12 +105,24 @@ def _magic(head: bytes) -> Kind | None:
     return None
 
 
+# What reading a damaged archive raises: a bad CRC or header (BadZipFile), a member that
+# is encrypted (RuntimeError) or compressed by a method zipfile lacks (NotImplementedError),
+# a truncated or corrupt stream (EOFError, zlib.error, lzma/bz2's OSError, ValueError).
+_UNREADABLE = (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, zlib.error,
+               OSError, ValueError)
+
+
 def _zip_kind(file: BinaryIO) -> Kind:
-    """ZIP, or the Office/OpenDocument format it holds; refuses bomb-like archives."""
+    """ZIP, or the Office/OpenDocument format it holds; refuses bomb-like archives and
+    archives whose members cannot be read (422 ``corrupt_archive``)."""
     try:
-        archive = zipfile.ZipFile(file)
-    except zipfile.BadZipFile:
+        return _zip_members_kind(file)
+    except _UNREADABLE:
         raise Refused("corrupt_archive", "The archive cannot be read", 422) from None
+
+
+def _zip_members_kind(file: BinaryIO) -> Kind:
+    archive = zipfile.ZipFile(file)
     with archive:
         members = archive.infolist()
         if len(members) > MAX_MEMBERS:

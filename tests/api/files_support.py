@@ -187,5 +187,21 @@ def plain_zip() -> bytes:
     return out.getvalue()
 
 
+def odf_with_unreadable_mimetype(damage: str) -> bytes:
+    """An OpenDocument-shaped zip whose ``mimetype`` member cannot be read: its bytes no
+    longer match their CRC (``"crc"``), or it is marked encrypted (``"encrypted"``)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", "<office:document-content/>")
+    data = bytearray(out.getvalue())
+    if damage == "crc":
+        data[data.index(b"application/vnd")] ^= 1
+    else:  # bit 0 of the general purpose flags, in the local and the central header
+        data[6] |= 1
+        data[data.index(b"PK\x01\x02") + 8] |= 1
+    return bytes(data)
+
+
 def stored_objects(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())

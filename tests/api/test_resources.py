@@ -16,6 +16,7 @@ from tests.api.files_support import (
     Env,
     _env,
     bomb_zip,
+    odf_with_unreadable_mimetype,
     pdf_with_text,
     plain_zip,
     png,
@@ -150,6 +151,8 @@ async def test_other_types_are_attachments(env):
     ("program.exe", b"MZ\x90\x00\x03\x00\x00\x00" + bytes(100), 415, "unsupported_type"),
     ("wide.png", png_claiming(9_000, 9_000), 422, "image_too_large"),  # 81 megapixels
     ("bomb.png", png_claiming(12_000, 12_000), 422, "image_too_large"),  # 144
+    ("essay.odt", odf_with_unreadable_mimetype("crc"), 422, "corrupt_archive"),
+    ("essay.odt", odf_with_unreadable_mimetype("encrypted"), 422, "corrupt_archive"),
 ])
 async def test_refused_uploads_leave_no_row_and_no_object(env, owner_conn, name, data, status, code):
     alice = await make_user(env.client)
