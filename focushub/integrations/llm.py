@@ -3,11 +3,15 @@
 Answers come whole or streamed (server-sent events, ``stream: true``), the text so
 far handed to a callback as pieces arrive.
 
-``POST {base_url}/chat/completions`` through httpx, with a timeout per request,
-a token budget (``max_tokens``), and retries on 429 and 5xx that honour
-``Retry-After`` (capped), then give up with :class:`LLMUnavailable`. An answer
-that is not the protocol's JSON is :class:`LLMError` (not retried: the same
-request would get the same answer).
+``POST {base_url}/chat/completions`` through httpx, with a timeout per request
+(the whole request, a streamed answer included: a model that sends a piece now and
+then cannot hold it longer), a token budget (``max_tokens``), and retries on 429
+and 5xx that honour ``Retry-After`` (capped), then give up with
+:class:`LLMUnavailable`. An answer that is not the protocol's JSON, or a body that
+cannot be decoded, is :class:`LLMError` (not retried: the same request would get
+the same answer). What an answer carries is cleaned, not trusted: NUL characters
+(which PostgreSQL cannot store) are dropped, and token counts that are not
+counts (negative, absurd, not numbers) count as 0.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import httpx
 log = logging.getLogger("focushub.llm")
 
 MAX_RETRY_AFTER_SECONDS = 30.0
+# More tokens than any one request spends: a larger count is not a count.
+MAX_TOKEN_COUNT = 10_000_000
 
 
 class LLMError(Exception):
@@ -46,6 +52,26 @@ class Completion:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+def _clean(text: str) -> str:
+    return text.replace("\x00", "")
+
+
+def _tokens(usage: Any, name: str) -> int:
+    """``usage[name]`` if it is a plausible token count, else 0."""
+    value = usage.get(name) if isinstance(usage, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    if not 0 <= value <= MAX_TOKEN_COUNT:
+        return 0
+    return int(value)
+
+
+def _completion(text: str, model: Any, usage: Any, default_model: str) -> Completion:
+    return Completion(text=_clean(text), model=_clean(str(model or default_model))[:200],
+                      prompt_tokens=_tokens(usage, "prompt_tokens"),
+                      completion_tokens=_tokens(usage, "completion_tokens"))
 
 
 def _retry_after(response: httpx.Response, attempt: int) -> float:
@@ -72,6 +98,7 @@ class ChatCompletions:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.retries = retries
+        self.timeout = timeout
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.AsyncClient(base_url=self.base_url, headers=headers,
                                          timeout=httpx.Timeout(timeout), transport=transport)
@@ -93,14 +120,16 @@ class ChatCompletions:
         last: str = ""
         for attempt in range(self.retries + 1):
             try:
-                if on_delta is not None:
-                    streamed = await self._stream(body, on_delta)
-                    if isinstance(streamed, Completion):
-                        return streamed
-                    response = streamed
-                else:
-                    response = await self._client.post("/chat/completions", json=body)
-            except httpx.TimeoutException:
+                # httpx's timeout bounds each wait (connect, each read); this one the request.
+                async with asyncio.timeout(self.timeout):
+                    if on_delta is not None:
+                        streamed = await self._stream(body, on_delta)
+                        if isinstance(streamed, Completion):
+                            return streamed
+                        response = streamed
+                    else:
+                        response = await self._client.post("/chat/completions", json=body)
+            except (httpx.TimeoutException, TimeoutError):
                 last = "timed out"
                 log.warning("llm: %s timed out (attempt %d)", self.base_url, attempt + 1)
                 continue
@@ -108,6 +137,8 @@ class ChatCompletions:
                 last = f"unreachable: {exc}"
                 await asyncio.sleep(min(MAX_RETRY_AFTER_SECONDS, 0.5 * 2 ** attempt))
                 continue
+            except httpx.DecodingError as exc:
+                raise LLMError(f"not a chat completion: the body cannot be decoded: {exc}") from None
             if response.status_code == 429 or response.status_code >= 500:
                 last = f"HTTP {response.status_code}"
                 if attempt < self.retries:
@@ -127,8 +158,8 @@ class ChatCompletions:
                 await response.aread()
                 return response
             parts: list[str] = []
-            usage: dict[str, Any] = {}
-            model = self.model
+            usage: Any = {}
+            model: Any = self.model
             events = 0
             async for line in response.aiter_lines():
                 if not line.startswith("data:"):
@@ -139,32 +170,26 @@ class ChatCompletions:
                     break
                 try:
                     chunk = json.loads(data)
-                    model = str(chunk.get("model") or model)
+                    model = chunk.get("model") or model
                     usage = chunk.get("usage") or usage
                     for choice in chunk.get("choices") or []:
                         piece = (choice.get("delta") or {}).get("content")
                         if isinstance(piece, str) and piece:
-                            parts.append(piece)
+                            parts.append(_clean(piece))
                             await on_delta("".join(parts))
                 except (ValueError, AttributeError, TypeError) as exc:
                     raise LLMError(f"not a chat completion stream: {exc}") from None
             if not events:
                 raise LLMError("not a chat completion stream: no events")
-            return Completion(text="".join(parts), model=model,
-                              prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                              completion_tokens=int(usage.get("completion_tokens") or 0))
+            return _completion("".join(parts), model, usage, self.model)
 
 
 def _parse(response: httpx.Response, model: str) -> Completion:
     try:
         data: Any = response.json()
         text = data["choices"][0]["message"]["content"]
-        usage = data.get("usage") or {}
         if not isinstance(text, str):
             raise TypeError("content is not text")
-        return Completion(
-            text=text, model=str(data.get("model") or model),
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0))
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        return _completion(text, data.get("model"), data.get("usage"), model)
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise LLMError(f"not a chat completion: {exc}") from None

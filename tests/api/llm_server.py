@@ -2,8 +2,10 @@
 
 It speaks the protocol over real HTTP (uvicorn): each request takes the next step
 of ``script`` (an answer, a 429 with Retry-After, a 500, a pause longer than the
-client's timeout, or a body that is not JSON) and is kept in ``requests``. An answer
-to a request with ``stream: true`` comes as server-sent events, in pieces.
+client's timeout, a body that is not JSON, or raw bytes with headers of the step's
+choosing) and is kept in ``requests``. An answer to a request with ``stream: true``
+comes as server-sent events, in pieces; a "trickle" step sends its pieces
+``seconds`` apart.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ from tests.realtime.conftest import free_port
 
 @dataclass
 class Step:
-    kind: str  # "answer", "429", "500", "slow", "malformed"
+    kind: str  # "answer", "429", "500", "slow", "malformed", "raw", "trickle"
     text: str = ""
     seconds: float = 0.0
+    body: bytes = b""  # "raw": the response body, sent as it is
+    headers: dict[str, str] = field(default_factory=dict)  # "raw": its headers
+    pieces: int = 3  # "trickle": how many pieces the answer comes in
 
 
 @dataclass
@@ -43,14 +48,16 @@ class ScriptedLLM:
         self.script.append(Step("answer", text))
 
 
-async def _events(model: str, text: str):  # noqa: ANN202
-    """The answer as server-sent events, in three pieces, then usage and [DONE]."""
-    third = max(1, len(text) // 3)
-    for piece in (text[:third], text[third:2 * third], text[2 * third:]):
-        if piece:
-            chunk = {"model": model, "choices": [{"index": 0, "delta": {"content": piece}}]}
-            yield f"data: {json.dumps(chunk)}\n\n"
-            await asyncio.sleep(0.01)
+async def _events(model: str, text: str, pieces: int = 3,
+                  pause: float = 0.01):  # noqa: ANN202
+    """The answer as server-sent events, in ``pieces`` pieces ``pause`` seconds apart, then
+    usage and [DONE]."""
+    size = max(1, -(-len(text) // pieces))
+    for start in range(0, len(text), size):
+        chunk = {"model": model,
+                 "choices": [{"index": 0, "delta": {"content": text[start:start + size]}}]}
+        yield f"data: {json.dumps(chunk)}\n\n"
+        await asyncio.sleep(pause)
     usage = {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
     yield f"data: {json.dumps({'model': model, 'choices': [], 'usage': usage})}\n\n"
     yield "data: [DONE]\n\n"
@@ -70,6 +77,11 @@ def _app(llm: ScriptedLLM) -> Starlette:
             await asyncio.sleep(step.seconds)
         if step.kind == "malformed":
             return Response("<html>gateway error</html>", 200, media_type="text/html")
+        if step.kind == "raw":
+            return Response(step.body, 200, headers=step.headers)
+        if step.kind == "trickle":
+            return StreamingResponse(_events(body["model"], step.text, step.pieces, step.seconds),
+                                     media_type="text/event-stream")
         if body.get("stream"):
             return StreamingResponse(_events(body["model"], step.text),
                                      media_type="text/event-stream")

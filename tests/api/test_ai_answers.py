@@ -430,3 +430,89 @@ async def test_the_askers_export_names_only_the_sources_they_can_still_see(offli
     answer = await exported()
     assert k["answer"]["id"] not in {c["id"] for c in answer["citations"]}
     assert answer["id"] == (await answers_of(env, question["id"]))[0]["id"]
+
+
+# --- what the model sends that is not what it should be ------------------------------------------
+
+GROUNDED = "Plants turn sunlight into sugar in the chloroplasts of each leaf [1]."
+
+
+def sse(*chunks: Any) -> Step:
+    """A streamed reply of exactly these chunks, then [DONE]."""
+    body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    return Step("raw", body=body.encode(), headers={"Content-Type": "text/event-stream"})
+
+
+def piece(text: str, model: str = "test-model") -> dict[str, Any]:
+    return {"model": model, "choices": [{"index": 0, "delta": {"content": text}}]}
+
+
+@pytest.mark.parametrize("reply", [
+    sse(piece(GROUNDED), {"choices": [], "usage": "plenty"}),
+    sse(piece(GROUNDED), {"choices": [], "usage": {"prompt_tokens": -50, "completion_tokens": 7}}),
+    sse(piece(GROUNDED), {"choices": [], "usage": {"prompt_tokens": 10 ** 12,
+                                                   "completion_tokens": "many"}}),
+    sse(piece("Plants turn sunlight\u0000 into sugar", model="odd\u0000model"),
+        piece(" in the chloroplasts of each leaf [1].")),
+], ids=["usage-not-an-object", "negative-tokens", "tokens-out-of-range", "nul-characters"])
+async def test_odd_usage_or_nul_characters_from_the_model_still_complete_the_answer(
+        model, llm, reply):  # noqa: F811
+    """What a model sends is cleaned, not trusted: token counts that are not counts are
+    not counted, and NUL characters (which PostgreSQL cannot store) are dropped."""
+    env = model
+    await knowledge(env)
+    alice = await make_user(env.client)
+    question = await make_question(env.client, alice, **ASK)
+    llm.script.append(reply)
+    await ask(env, alice, question["id"])
+    await env.work()
+    (answer,) = await answers_of(env, question["id"])
+    assert answer["status"] == "completed", answer
+    assert answer["answer_text"] == GROUNDED
+    assert "\u0000" not in answer["model_used"]
+    assert 0 <= answer["tokens_used"] <= 7
+
+
+async def retried_to_the_end(env: Env, owner_conn) -> dict[str, Any]:
+    """Run the job's three attempts (each due at once) and return the answer's row."""
+    for _ in range(3):
+        await env.work()
+        await owner_conn.execute("UPDATE procrastinate.procrastinate_jobs SET scheduled_at = now()"
+                                 " WHERE status = 'todo'")
+    return dict(await owner_conn.fetchrow(
+        "SELECT status, generation_attempts, last_error FROM ai_answers"))
+
+
+async def test_a_body_that_cannot_be_decoded_fails_the_answer_instead_of_leaving_it_pending(
+        model, llm, owner_conn):  # noqa: F811
+    env = model
+    await knowledge(env)
+    alice = await make_user(env.client)
+    question = await make_question(env.client, alice, **ASK)
+    garbled = Step("raw", body=b"this is not gzip",
+                   headers={"Content-Type": "text/event-stream", "Content-Encoding": "gzip"})
+    llm.script.extend([garbled] * 3)
+    await ask(env, alice, question["id"])
+    row = await retried_to_the_end(env, owner_conn)
+    assert (row["status"], row["generation_attempts"]) == ("failed", 3)
+    assert "not a chat completion" in row["last_error"]
+    llm.answer(GROUNDED)
+    await ask(env, alice, question["id"])  # asking again tries the failed answer again
+    await env.work()
+    (answer,) = await answers_of(env, question["id"])
+    assert (answer["status"], answer["generation_attempts"]) == ("completed", 4)
+
+
+async def test_a_model_that_trickles_past_the_timeout_is_cut_off(model, llm, owner_conn):  # noqa: F811
+    """FOCUSHUB_AI_TIMEOUT_SECONDS bounds a whole request (0.5 s here), not only the wait
+    for each piece: a reply whose pieces come 0.2 s apart but take 1.2 s in all is cut."""
+    env = model
+    await knowledge(env)
+    alice = await make_user(env.client)
+    question = await make_question(env.client, alice, **ASK)
+    llm.script.extend([Step("trickle", GROUNDED, seconds=0.2, pieces=6)] * 3)
+    await ask(env, alice, question["id"])
+    await env.work()
+    row = await owner_conn.fetchrow("SELECT status, generation_attempts, last_error FROM ai_answers")
+    assert (row["status"], row["generation_attempts"]) == ("pending", 1)
+    assert "timed out" in row["last_error"]
