@@ -226,8 +226,9 @@ async def generate(rt: Runtime, answer_id: UUID, *, last_attempt: bool) -> str |
     an answer that is no longer pending is left alone, so a retried or doubled job never
     stores a second answer. Returns the final status, or None when there was nothing to do.
 
-    A provider failure counts the attempt; on the last attempt the answer becomes
-    ``failed``, otherwise the error is raised so the job is retried with backoff.
+    A failure (the provider's, or any other: the database refusing what the model wrote)
+    counts the attempt; on the last attempt the answer becomes ``failed``, otherwise the
+    error is raised so the job is retried with backoff.
     """
     started = time.perf_counter()
     async with rt.transaction(SERVICE) as tx:
@@ -268,9 +269,30 @@ async def generate(rt: Runtime, answer_id: UUID, *, last_attempt: bool) -> str |
 
             result = await _with_model(rt, client, question, found, on_text=stream)
             result.setdefault("model", rt.settings.ai_model)
-    except LLMError as exc:
+        if not result.get("status"):
+            result = {**result, "status": "abstained"}
+        if result["status"] == "abstained":
+            result.update(text=ABSTAIN_TEXT, citations=[], relevance=found.relevance,
+                          completeness=0.0, confidence=0.0)
         async with rt.transaction(SERVICE) as tx:
-            await tx.execute(queries.FAILED_ATTEMPT, id=answer_id, error=str(exc)[:1000],
+            updated = await tx.one_or_none(
+                queries.FINISH, id=answer_id, status=result["status"], text=result["text"],
+                citations=orjson.dumps(result["citations"]).decode(), model=result["model"],
+                confidence=result["confidence"], relevance=result["relevance"],
+                completeness=result["completeness"], tokens=result["tokens"],
+                ms=int((time.perf_counter() - started) * 1000))
+            if updated is None:
+                return None  # finished by another run meanwhile
+            await _announce(tx, updated["requested_by"], answer_id, rt, row=updated)
+    except Exception as exc:
+        # Any failure counts an attempt, not only the provider's: an answer left pending
+        # by a job that ended would stay pending for good, and asking again returns a
+        # pending answer without making it.
+        if not isinstance(exc, LLMError):
+            log.warning("ai answer %s: attempt failed", answer_id, exc_info=True)
+        error = str(exc) if isinstance(exc, LLMError) else f"{type(exc).__name__}: {exc}"
+        async with rt.transaction(SERVICE) as tx:
+            await tx.execute(queries.FAILED_ATTEMPT, id=answer_id, error=error[:1000],
                              give_up=last_attempt)
             if last_attempt:
                 await _announce(tx, row["requested_by"], answer_id, rt)
@@ -282,21 +304,6 @@ async def generate(rt: Runtime, answer_id: UUID, *, last_attempt: bool) -> str |
     finally:
         if client is not None:
             await client.close()
-    if not result.get("status"):
-        result = {**result, "status": "abstained"}
-    if result["status"] == "abstained":
-        result.update(text=ABSTAIN_TEXT, citations=[], relevance=found.relevance,
-                      completeness=0.0, confidence=0.0)
-    async with rt.transaction(SERVICE) as tx:
-        updated = await tx.one_or_none(
-            queries.FINISH, id=answer_id, status=result["status"], text=result["text"],
-            citations=orjson.dumps(result["citations"]).decode(), model=result["model"],
-            confidence=result["confidence"], relevance=result["relevance"],
-            completeness=result["completeness"], tokens=result["tokens"],
-            ms=int((time.perf_counter() - started) * 1000))
-        if updated is None:
-            return None  # finished by another run meanwhile
-        await _announce(tx, updated["requested_by"], answer_id, rt, row=updated)
     observability.AI_ANSWERS.labels(result["status"], result["model"]).inc()
     return result["status"]
 

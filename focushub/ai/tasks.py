@@ -9,15 +9,15 @@ import procrastinate
 from focushub.ai import service
 from focushub.core.jobs import TaskSet
 from focushub.core.runtime import runtime_of
-from focushub.integrations.llm import LLMError
 
 tasks = TaskSet()
 
 # The first run and two retries, 5 and 25 s apart: a provider outage of about half a
 # minute is ridden out; after that the answer is failed, and asking again retries it.
+# Every failure is retried (service.generate counts each as an attempt), or an answer
+# whose job failed otherwise would stay pending.
 MAX_RETRIES = 2
-RETRY = procrastinate.RetryStrategy(max_attempts=MAX_RETRIES, exponential_wait=5,
-                                    retry_exceptions={LLMError})
+RETRY = procrastinate.RetryStrategy(max_attempts=MAX_RETRIES, exponential_wait=5)
 
 
 @tasks.task("ai.generate_answer", retry=RETRY)

@@ -503,6 +503,33 @@ async def test_a_body_that_cannot_be_decoded_fails_the_answer_instead_of_leaving
     assert (answer["status"], answer["generation_attempts"]) == ("completed", 4)
 
 
+async def test_any_failure_of_the_job_counts_an_attempt_and_the_last_one_fails_the_answer(
+        model, llm, owner_conn):  # noqa: F811
+    """Not only the provider's failures: here the answer's own words are more than
+    PostgreSQL can index (a model that ignores max_tokens), so reading them fails. The
+    answer must end ``failed`` (and may be asked for again), never stay ``pending``, which
+    would keep anyone from asking for that question's answer again."""
+    env = model
+    await knowledge(env)
+    alice = await make_user(env.client)
+    question = await make_question(env.client, alice, **ASK)
+    flood = " ".join(f"w{i:x}x{i * 7919:x}" for i in range(120_000)) + " [1]"
+    llm.script.extend([Step("answer", flood)] * 3)
+    await ask(env, alice, question["id"])
+    row = await retried_to_the_end(env, owner_conn)
+    assert (row["status"], row["generation_attempts"]) == ("failed", 3)
+    assert row["last_error"]
+    assert await owner_conn.fetchval(
+        "SELECT count(*) FROM procrastinate.procrastinate_jobs"
+        " WHERE task_name = 'ai.generate_answer' AND status <> 'succeeded'") == 0
+    llm.answer(GROUNDED)
+    again = await ask(env, alice, question["id"])
+    assert again["status"] == "pending"
+    await env.work()
+    (answer,) = await answers_of(env, question["id"])
+    assert answer["status"] == "completed"
+
+
 async def test_a_model_that_trickles_past_the_timeout_is_cut_off(model, llm, owner_conn):  # noqa: F811
     """FOCUSHUB_AI_TIMEOUT_SECONDS bounds a whole request (0.5 s here), not only the wait
     for each piece: a reply whose pieces come 0.2 s apart but take 1.2 s in all is cut."""
