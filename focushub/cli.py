@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import getpass
 import logging
 import os
@@ -37,6 +36,51 @@ log = logging.getLogger("focushub.cli")
 EMBEDDED_DATABASE = "focushub"
 
 
+def _settings() -> Settings:
+    """The settings from the environment, or exit 2 naming each variable that is wrong."""
+    from pydantic import ValidationError
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "FOCUSHUB_" + "_".join(str(p) for p in error["loc"]).upper()
+            console.print(f"[red]{name}: {error['msg']}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _unreachable(exc: BaseException) -> BaseException | None:
+    """The error in ``exc``'s chain that says the database cannot be reached or refused the
+    login (refused, unknown host, no such database, wrong password), if there is one."""
+    import socket
+
+    import asyncpg
+    import psycopg
+
+    refusals = (ConnectionError, socket.gaierror, TimeoutError,
+                asyncpg.PostgresConnectionError, asyncpg.InvalidAuthorizationSpecificationError,
+                asyncpg.InvalidCatalogNameError, asyncpg.CannotConnectNowError,
+                psycopg.OperationalError)
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, refusals):
+            return current
+        todo += [current.__cause__, current.__context__, getattr(current, "orig", None)]
+    return None
+
+
+def _without_password(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "the configured URL"
+
+
 @dataclass
 class DatabaseTarget:
     app_url: str  # what the server logs in as
@@ -52,13 +96,15 @@ def database_target(settings: Settings, *, watch: bool = False) -> Iterator[Data
     embedded server is released on exit; the last process using it stops it.
     """
     if settings.database_url:
-        yield DatabaseTarget(
+        target = DatabaseTarget(
             app_url=settings.database_url,
             # Migrations hold a session (advisory lock, DDL): never through a transaction pooler.
             owner_url=(settings.migration_database_url or settings.direct_database_url
                        or settings.database_url),
             embedded=None,
         )
+        with refusals_said(target):
+            yield target
         return
     from focushub.devdb.supervisor import (
         EmbeddedPostgres,
@@ -94,6 +140,23 @@ def database_target(settings: Settings, *, watch: bool = False) -> Iterator[Data
         )
     finally:
         server.stop()
+
+
+@contextmanager
+def refusals_said(target: DatabaseTarget) -> Iterator[DatabaseTarget]:
+    """``target``, for a block in which a database that cannot be reached, or refuses the
+    login, ends the command with that said in one line (exit 1), not a traceback."""
+    try:
+        yield target
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        cause = _unreachable(exc)
+        if cause is None:
+            raise
+        console.print(f"[red]Cannot use the database at {_without_password(target.app_url)}"
+                      f" (or its migration URL): {type(cause).__name__}: {cause}[/red]")
+        raise typer.Exit(1) from None
 
 
 def _with_runtime(settings: Settings, target: DatabaseTarget,
@@ -135,7 +198,7 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes")] = 1,
 ) -> None:
     """Migrate if needed, then serve the API (embedded PostgreSQL unless FOCUSHUB_DATABASE_URL is set)."""
-    settings = get_settings()
+    settings = _settings()
     _configure_logging(settings)
     problems = settings.check_production()
     if problems:
@@ -200,7 +263,7 @@ def worker(
     """
     from focushub.wiring import build_runtime
 
-    settings = get_settings()
+    settings = _settings()
     _configure_logging(settings)
     # A worker on the embedded database restarts it if it crashes, as `serve` does.
     with database_target(settings, watch=True) as target:
@@ -230,7 +293,7 @@ def jobs(
     """Show the job queue: jobs per task and status, and the failed (dead) ones."""
     from focushub.core import maintenance
 
-    settings = get_settings()
+    settings = _settings()
     with database_target(settings) as target:
         if retry is not None:
             ok = _with_runtime(settings, target, lambda rt: maintenance.retry_failed(rt, retry))
@@ -257,7 +320,7 @@ def db_stats() -> None:
     transactions, dead rows, and the slowest statements where pg_stat_statements exists."""
     from focushub.health import dbstats
 
-    settings = get_settings()
+    settings = _settings()
     with database_target(settings) as target:
         report = asyncio.run(dbstats.collect(target.owner_url))
     out = Console()
@@ -293,7 +356,7 @@ def backup(
     manifest of row counts and checksums."""
     from focushub.health import backup as backups
 
-    settings = get_settings()
+    settings = _settings()
     target_file = output or Path(backups.default_backup_name())
     with database_target(settings) as target:
 
@@ -333,13 +396,13 @@ def restore(
     checking every checksum; then compare row counts with the manifest."""
     from focushub.health import backup as backups
 
-    settings = get_settings()
+    settings = _settings()
     login_role = (make_url(settings.database_url).username if settings.database_url
                   else bootstrap.APP_LOGIN_ROLE) or bootstrap.APP_LOGIN_ROLE
     if database_url:
-        targets: Any = contextlib.nullcontext(DatabaseTarget(
-            app_url=bootstrap.with_parts(database_url, user=login_role),
-            owner_url=database_url, embedded=None))
+        given = DatabaseTarget(app_url=bootstrap.with_parts(database_url, user=login_role),
+                               owner_url=database_url, embedded=None)
+        targets: Any = refusals_said(given)
     else:
         targets = database_target(settings)
     with targets as target:
@@ -376,7 +439,7 @@ def restore(
 @app.command()
 def migrate() -> None:
     """Apply migrations and exit."""
-    settings = get_settings()
+    settings = _settings()
     _configure_logging(settings)
     with database_target(settings) as target:
         _migrate(target)
@@ -408,7 +471,7 @@ def create_admin(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
 
-    settings = get_settings()
+    settings = _settings()
     with database_target(settings) as target:
         _migrate(target)
 
@@ -424,7 +487,7 @@ def outbox(limit: Annotated[int, typer.Option(min=1, max=500)] = 20) -> None:
     """Show the latest queued mail (verification and reset links when no SMTP is set)."""
     from focushub.auth import mail
 
-    settings = get_settings()
+    settings = _settings()
     with database_target(settings) as target:
         rows = _with_runtime(settings, target, lambda rt: mail.outbox(rt, limit))
     table = Table("id", "to", "subject", "created", "sent")
@@ -452,7 +515,7 @@ def seed(
     from focushub.seed import SEED_PASSWORD, SeedError, seed_database
     from focushub.seed.load import DEFAULT_JOBS
 
-    settings = get_settings()
+    settings = _settings()
     _configure_logging(settings)
     with database_target(settings) as target:
         _migrate(target)

@@ -137,3 +137,24 @@ def test_db_stats_reports_the_database_s_health(test_db, tmp_path):
         assert title in out.stdout, title
     assert "pg_stat_statements" in out.stdout or "slowest statements" in out.stdout
     assert "posts" in out.stdout  # a table of the schema is listed with its size
+
+
+def test_a_wrong_setting_is_named_without_a_traceback(tmp_path):
+    for command in (["jobs"], ["migrate"], ["outbox"]):
+        out = _run(command, FOCUSHUB_AI_TIMEOUT_SECONDS="-1", FOCUSHUB_DATA_DIR=str(tmp_path))
+        assert out.returncode == 2, out.stderr
+        assert "FOCUSHUB_AI_TIMEOUT_SECONDS: Input should be greater than 0" in out.stderr
+        assert "Traceback" not in out.stderr
+
+
+def test_a_database_that_cannot_be_used_is_said_in_one_line(test_db, tmp_path):
+    from sqlalchemy.engine import make_url
+
+    refused = f"postgresql://focushub:s3cret@127.0.0.1:{free_port()}/focushub"
+    missing = make_url(test_db.app_url).set(database="focushub_no_such_database")
+    for url in (refused, missing.render_as_string(hide_password=False)):
+        for command in (["jobs"], ["migrate"], ["outbox"]):
+            out = _run(command, FOCUSHUB_DATABASE_URL=url, FOCUSHUB_DATA_DIR=str(tmp_path))
+            assert out.returncode == 1, out.stderr
+            assert "Cannot use the database at" in out.stderr
+            assert "Traceback" not in out.stderr and "s3cret" not in out.stderr
