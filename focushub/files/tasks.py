@@ -10,6 +10,7 @@ import procrastinate
 from focushub.core.db import SERVICE
 from focushub.core.jobs import TaskSet
 from focushub.core.runtime import runtime_of
+from focushub.files.service import PURPOSES
 
 log = logging.getLogger("focushub.files")
 
@@ -18,6 +19,9 @@ tasks = TaskSet()
 _BATCH = 200
 # An object younger than this may belong to an upload whose row is not committed yet.
 SWEEP_GRACE = timedelta(hours=6)
+# The folders Focus Hub names its objects in (files.service.new_key, accounts' exports): the
+# sweep looks only there, as the bucket (or its prefix) may hold what is not ours.
+SWEPT_FOLDERS = tuple(f"{purpose}/" for purpose in PURPOSES) + ("export/",)
 
 
 @tasks.task("files.purge", cron="* * * * *")
@@ -51,8 +55,10 @@ async def purge(context: procrastinate.JobContext, timestamp: int | None = None)
 async def sweep(context: procrastinate.JobContext, timestamp: int | None = None,
                 grace_seconds: float | None = None) -> int:
     """Delete stored objects that no row names (``stored_files``, or ``account_exports``
-    for export zips; left by a crash between the object's put and its row's commit), once they are older than ``grace_seconds`` (default
-    :data:`SWEEP_GRACE`). A derived object ``<key>.<what>`` belongs to the row of ``<key>``."""
+    for export zips; left by a crash between the object's put and its row's commit), once
+    they are older than ``grace_seconds`` (default :data:`SWEEP_GRACE`). A derived object
+    ``<key>.<what>`` belongs to the row of ``<key>``. Only :data:`SWEPT_FOLDERS` are looked
+    at: anything else in the bucket is not Focus Hub's to delete."""
     rt = runtime_of(context)
     grace = SWEEP_GRACE if grace_seconds is None else timedelta(seconds=grace_seconds)
     cutoff = datetime.now(UTC) - grace
@@ -81,12 +87,13 @@ async def sweep(context: procrastinate.JobContext, timestamp: int | None = None,
             await rt.storage.delete(key)
         return len(orphans)
 
-    async for info in rt.storage.list():
-        if info.modified_at < cutoff:
-            candidates.append(info.key)
-        if len(candidates) >= 1000:
-            swept += await flush()
-            candidates = []
+    for folder in SWEPT_FOLDERS:
+        async for info in rt.storage.list(prefix=folder):
+            if info.modified_at < cutoff:
+                candidates.append(info.key)
+            if len(candidates) >= 1000:
+                swept += await flush()
+                candidates = []
     if candidates:
         swept += await flush()
     return swept

@@ -316,6 +316,21 @@ async def test_the_quota_is_exact_under_concurrency_and_admins_have_none(small_q
         await upload(env, admin, f"big{i}.txt", b"z" * 40_000)
 
 
+async def test_the_orphan_sweep_leaves_what_is_not_focus_hub_s_alone(env, test_db, tmp_path):
+    """A bucket (or a prefix) may hold other things: the sweep deletes only under the
+    folders Focus Hub names its objects in (resource/, avatar/, attachment/, export/)."""
+    alice = await make_user(env.client)
+    await upload(env, alice, "kept.txt", b"kept")
+    source = tmp_path / "other"
+    source.write_bytes(b"not ours")
+    others = ["backups/2025-01-01.tar", "notes.txt", "resources/old-site/logo.png"]
+    for key in others:
+        await env.rt.storage.put_file(key, source, "application/octet-stream")
+    await run_task(test_db, "files.sweep", settings=env.rt.settings, grace_seconds=0)
+    objects = await env.objects()
+    assert all(key in objects for key in others) and len(objects) == 4
+
+
 async def test_the_orphan_sweep_removes_objects_no_row_names(env, test_db, tmp_path):
     alice = await make_user(env.client)
     await upload(env, alice, "kept.txt", b"kept")
