@@ -26,7 +26,8 @@ async def process(context: procrastinate.JobContext, resource_id: str) -> None:
     """Make the file's preview and extract its text for search (once; idempotent).
 
     A file that cannot be decoded gets preview status ``failed`` and no text; the
-    resource stays downloadable. The preview object's key is derived from the file's,
+    resource stays downloadable. A file whose object is missing from the store gets
+    ``failed`` as well. The preview object's key is derived from the file's,
     so running again replaces it rather than adding another.
     """
     rt = runtime_of(context)
@@ -45,6 +46,10 @@ async def process(context: procrastinate.JobContext, resource_id: str) -> None:
             await rt.storage.download(row["storage_key"], path)
         except ObjectMissing:
             log.warning("resource %s: its object %s is missing", resource_id, row["storage_key"])
+            # No preview will ever be made: said as failed, not left pending for good.
+            async with rt.transaction(SERVICE) as tx:
+                await tx.execute("UPDATE public.stored_files SET preview_status = 'failed'"
+                                 " WHERE id = :id AND preview_status = 'pending'", id=row["id"])
             return
         try:
             preview = await anyio.to_thread.run_sync(previews.make_preview, path,

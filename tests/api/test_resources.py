@@ -126,6 +126,19 @@ async def test_text_files_are_text_plain_with_their_first_lines_as_preview(env):
     assert len(preview["text"].splitlines()) == 40
 
 
+async def test_a_file_missing_from_the_store_ends_its_preview_as_failed(env):
+    """Its preview is never made: ``failed``, not ``pending`` for good (a page would wait)."""
+    alice = await make_user(env.client)
+    body = await upload(env, alice, "lost.txt", b"notes that went missing\n")
+    [key] = await env.objects()
+    await env.rt.storage.delete(key)
+    await env.work()
+    preview = (await env.client.get(f"{R}/{body['id']}")).json()["file"]["preview"]
+    assert preview["status"] == "failed" and preview["text"] is None
+    r = await env.client.get(body["file"]["url"])
+    assert r.status_code == 404 and r.json()["error"]["code"] == "file_missing"
+
+
 async def test_other_types_are_attachments(env):
     alice = await make_user(env.client)
     body = await upload(env, alice, "notes.zip", plain_zip())
