@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from focushub.accounts import tasks as account_tasks
 from focushub.ai import tasks as ai_tasks
+from focushub.auth import events as session_events
 from focushub.auth import tasks as auth_tasks
 from focushub.chat import tasks as chat_tasks
 from focushub.core import maintenance
@@ -39,4 +40,5 @@ def build_runtime(settings: Settings, *, engine: AsyncEngine | None = None,
     rt = Runtime.build(settings, engine=engine, pool_size=pool_size)
     rt.jobs.register(TASK_SETS)
     rt.bus.bridge(notification_events.DB_CHANNEL, notification_events.bridge)
+    rt.bus.bridge(session_events.DB_CHANNEL, session_events.bridge)
     return rt

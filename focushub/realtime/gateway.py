@@ -35,11 +35,12 @@ that skips numbers (or arrived as a stub) makes the writer load the missing
 ones from the database. Every database read runs as the connection's user,
 under RLS, so a participant who was removed stops receiving.
 
-A socket's session is checked again (``auth.service.session_active``) before it is given
-a room event or sends a typing signal, at most every :data:`SESSION_RECHECK_SECONDS`: once
-the session ended (logout, an administrator ending it or deactivating the account, a
-password change) the socket is closed with 4001 instead of hearing the rooms until its
-token expires.
+A socket's session is checked again (``auth.service.session_active``) as soon as the
+database says it may have ended (a ``session.check`` event on the user's channel, 0050:
+logout, an administrator ending it or deactivating, suspending or deleting the account, a
+password change), and otherwise before it is given a room event or sends a typing signal
+at most every :data:`SESSION_RECHECK_SECONDS`; once the session ended the socket is closed
+with 4001 instead of hearing the rooms until its token expires.
 
 Close codes: 4001 not authenticated (missing, invalid or expired token, or ended session),
 4008 the client is too slow (its queue overflowed; reconnect and resume with the
@@ -63,6 +64,7 @@ import orjson
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from focushub.auth import events as session_events
 from focushub.auth import service as auth_service
 from focushub.chat import events as chat_events
 from focushub.chat import service as chat_service
@@ -98,10 +100,12 @@ MAX_FRAME_CHARS = 16_000
 # was 16 MiB, held in memory before the first frame, the unauthenticated "auth" one too.
 MAX_FRAME_BYTES = 4 * MAX_FRAME_CHARS
 AUTH_TIMEOUT_SECONDS = 10.0
-# How long a socket's session is taken to hold after it was last checked: an ended session
-# is noticed at the first room event or typing signal after this (one statement per socket
-# that hears something, at most this often; an idle socket costs nothing).
-SESSION_RECHECK_SECONDS = 15.0
+# How long a socket's session is taken to hold after it was last checked. The database says
+# when a session may have ended (0050, auth/events.py): the user's sockets check at once. This
+# is the backstop for a notice missed while the bus reconnected: such an end is noticed at
+# the first room event or typing signal after it (one statement per socket that hears
+# something, at most this often; an idle socket costs nothing).
+SESSION_RECHECK_SECONDS = 300.0
 REPLAY_PAGE = 500
 
 
@@ -168,6 +172,12 @@ class Connection:
 
     def offer(self, channel: str, event: dict[str, Any]) -> None:
         """Called by the hub for every event on a channel of this socket. Never blocks."""
+        if event.get("type") == session_events.SESSION_CHECK:
+            session = event.get("session_id")
+            if session is None or session == self.caller.claims.get("session_id"):
+                self.session_checked_at = float("-inf")
+                self._enqueue(("session_check",))
+            return
         self._enqueue(("event", channel, event))
 
     def _enqueue(self, item: tuple[Any, ...]) -> None:
@@ -372,6 +382,8 @@ class Connection:
                         await self._send(item[1])
                     elif item[0] == "catch_up":
                         await self._catch_up(item[1], item[2])
+                    elif item[0] == "session_check":
+                        await self._session_holds()  # now: its last check was made stale
                     elif await self._session_holds():
                         await self._on_event(item[1], item[2])
                 except Exception as exc:
@@ -379,6 +391,8 @@ class Connection:
                     # and goes again, first in line: its fill resumes after what it already
                     # delivered, so nothing is sent twice. (A catch-up is not tried again: it
                     # may have said "subscribed" already; the socket resumes instead.)
+                    if item[0] == "session_check" and _database_away(exc):
+                        continue  # still stale: the next event checks again
                     if item[0] != "event" or not _database_away(exc) or failures >= DB_RETRIES:
                         raise
                     failures += 1

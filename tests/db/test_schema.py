@@ -268,6 +268,9 @@ SEED_TRIGGERS = {
 }
 ADDED_TRIGGERS = {
     "check_vote_target_trigger": "votes",
+    "notify_sessions_revoked_trigger": "focushub_auth.refresh_tokens",  # 0050
+    "notify_user_sessions_trigger": "users",
+    "notify_deleted_user_sessions_trigger": "users",
     "notifications_forget_deleted_users": "users",  # 0043
     "notifications_forget_blocked": "user_blocks",
     "notifications_unquote_deleted_comments": "comments",  # 0044

@@ -16,8 +16,8 @@ from focushub.core.middleware import BodyLimitMiddleware
 from focushub.core.observability import RequestContextMiddleware
 from focushub.realtime import gateway
 from focushub.realtime.router import RealtimeEntrance
-from tests.api.conftest import follow, make_user
-from tests.realtime.conftest import open_ws, ready_ws
+from tests.api.conftest import admin_of, follow, make_user
+from tests.realtime.conftest import TIMEOUT, open_ws, ready_ws
 
 ROOMS = "/api/v1/chat/rooms"
 
@@ -497,6 +497,33 @@ async def test_a_socket_whose_session_ended_is_closed_and_hears_nothing_more(
     frames = await ws_alice.recv_until(is_message("carol left"))
     assert not [f for f in frames if f["type"] == "typing"]
     await ws_alice.close()
+
+
+async def test_a_session_that_ends_closes_its_idle_socket_at_once(live_server, http, owner_conn):
+    """The database says when a session may have ended (0050): the socket is closed at once,
+    with no event to deliver and long before SESSION_RECHECK_SECONDS; the same person's other
+    session keeps its socket until the account itself is deactivated."""
+    assert gateway.SESSION_RECHECK_SECONDS > 3 * TIMEOUT  # the backstop is not what closes it
+    bob = await make_user(http)
+    r = await http.post("/api/v1/auth/login", json={"email": bob["user"]["email"],
+                                                    "password": bob["password"]})
+    assert r.status_code == 200, r.text
+    laptop = await ready_ws(live_server.ws_url, bob["access_token"])
+    phone = await ready_ws(live_server.ws_url, r.json()["access_token"])
+    r = await http.post("/api/v1/auth/logout", json={"refresh_token": bob["refresh_token"]})
+    assert r.status_code == 204, r.text
+    with pytest.raises(ConnectionClosed) as closed:
+        await laptop.recv_until(lambda f: False)
+    assert closed.value.rcvd.code == gateway.CLOSE_UNAUTHORIZED
+    await phone.send({"type": "ping"})
+    await phone.recv_until(lambda f: f["type"] == "pong")  # the other session holds
+    admin = await admin_of(http, owner_conn)
+    r = await http.patch(f"/api/v1/admin/users/{bob['user']['id']}", headers=admin["headers"],
+                         json={"is_active": False, "reason": "Spam"})
+    assert r.status_code == 204, r.text
+    with pytest.raises(ConnectionClosed) as closed:
+        await phone.recv_until(lambda f: False)
+    assert closed.value.rcvd.code == gateway.CLOSE_UNAUTHORIZED
 
 
 async def test_a_frame_too_large_to_read_closes_the_socket_before_and_after_signing_in(
