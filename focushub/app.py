@@ -155,7 +155,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
                            expose_headers=["Retry-After", "ETag", "Content-Range"], max_age=600)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                        upload_max_bytes=settings.max_upload_bytes + 1024 * 1024,
-                       upload_paths=UPLOAD_PATHS)
+                       upload_paths=UPLOAD_PATHS, refusal=web_errors.body_refusal)
     # gzip for pages, JSON, CSS and scripts of 1 KiB or more; never downloads or event streams.
     app.add_middleware(Compression, minimum_size=1024, compresslevel=6)
     # Outermost: every request, errors included, gets its id, access log line and metrics.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import orjson
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from focushub.core.errors import error_body
@@ -26,6 +28,16 @@ async def _reply(send: Send, status: int, code: str, message: str) -> None:
 
 class _TooLarge(Exception):
     pass
+
+
+# Another answer to a refusal than the error shape (the web app's error pages): given the
+# request's scope, the status, the error code, the message, the limit in bytes and whether
+# it was an upload's, the response to send, or None to send the error shape.
+Refusal = Callable[[Scope, int, str, str, int, bool], Response | None]
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
 
 
 MAX_JSON_DEPTH = 64
@@ -63,15 +75,28 @@ class BodyLimitMiddleware:
     JSON bodies are limited to ``max_bytes``. Upload endpoints (a POST or PUT whose path
     matches one of ``upload_paths``) take ``multipart/form-data`` up to
     ``upload_max_bytes`` (the file limit plus room for the form's other fields); the
-    file's own limit is checked exactly when it is received.
+    file's own limit is checked exactly when it is received. ``refusal`` may answer a
+    refusal otherwise (this middleware runs before the app's exception handlers, so a
+    page's refusal would else be JSON).
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, *, upload_max_bytes: int = 0,
-                 upload_paths: tuple[re.Pattern[str], ...] = ()) -> None:
+                 upload_paths: tuple[re.Pattern[str], ...] = (),
+                 refusal: Refusal | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.upload_max_bytes = upload_max_bytes
         self.upload_paths = upload_paths
+        self.refusal = refusal
+
+    async def _refuse(self, scope: Scope, send: Send, status: int, code: str, message: str,
+                      limit: int, upload: bool) -> None:
+        response = (self.refusal(scope, status, code, message, limit, upload)
+                    if self.refusal else None)
+        if response is None:
+            await _reply(send, status, code, message)
+        else:
+            await response(scope, _no_body, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"].encode() not in _BODY_METHODS:
@@ -87,10 +112,12 @@ class BodyLimitMiddleware:
             try:
                 too_large = int(declared) > limit
             except ValueError:
-                await _reply(send, 400, "bad_request", "Invalid Content-Length")
+                await self._refuse(scope, send, 400, "bad_request", "Invalid Content-Length",
+                                   limit, upload)
                 return
             if too_large:
-                await _reply(send, 413, "payload_too_large", f"Request body over {limit} bytes")
+                await self._refuse(scope, send, 413, "payload_too_large",
+                                   f"Request body over {limit} bytes", limit, upload)
                 return
         has_body = declared not in (None, b"0") or b"transfer-encoding" in headers
         if (
@@ -117,7 +144,8 @@ class BodyLimitMiddleware:
                 chunk = message.get("body", b"")
                 total += len(chunk)
                 if total > limit:
-                    await _reply(send, 413, "payload_too_large", f"Request body over {limit} bytes")
+                    await self._refuse(scope, send, 413, "payload_too_large",
+                                       f"Request body over {limit} bytes", limit, upload)
                     return
                 chunks.append(chunk)
                 if not message.get("more_body", False):
@@ -140,19 +168,28 @@ class BodyLimitMiddleware:
             return
 
         received = 0
-        response_started = False
+        response_started = exceeded = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
+            if exceeded:
+                # The app answered a body it could not read to its end: FastAPI turns any
+                # failure to parse a form (_TooLarge too) into its own 400. It is a 413.
+                if message["type"] == "http.response.start" and not response_started:
+                    response_started = True
+                    await self._refuse(scope, send, 413, "payload_too_large",
+                                       f"Request body over {limit} bytes", limit, upload)
+                return
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
@@ -161,4 +198,5 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not response_started:
-                await _reply(send, 413, "payload_too_large", f"Request body over {limit} bytes")
+                await self._refuse(scope, send, 413, "payload_too_large",
+                                   f"Request body over {limit} bytes", limit, upload)

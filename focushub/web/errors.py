@@ -2,8 +2,10 @@
 
 A page request (any path outside ``/api/``, ``/docs``, ``/openapi.json``, the health
 checks and static files) that fails gets an HTML page with the same status: 404 for
-what does not exist or may not be seen, 403, 429 with when to retry, 500 without
-internals. Everything else goes to the JSON handlers of ``core/errors.py``. A signed-in
+what does not exist or may not be seen, 403, 413 with the size limit, 429 with when to
+retry, 500 without internals. Everything else goes to the JSON handlers of
+``core/errors.py``; a body refused by ``core.middleware.BodyLimitMiddleware`` (before any
+handler) comes here through ``body_refusal``. A signed-in
 person's error page keeps their header (and, like their other pages, is not cached).
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from focushub.core.db import ANONYMOUS, Caller
 from focushub.core.deps import caller_from_token
@@ -53,24 +56,47 @@ def _caller(request: Request, status: int) -> Caller:
         return ANONYMOUS
 
 
-def install(app: FastAPI) -> None:
-    """Wrap the JSON handlers: pages get HTML, everything else what it got before."""
+def error_page(request: Request, status: int, message: str | None = None,
+               retry_after: str | None = None) -> Response:
+    """The error page of ``status`` for a page request, in the signed-in layout when the
+    request carries a valid access cookie."""
     from focushub.web.router import render  # the templates, once
 
-    json_handlers = dict(app.exception_handlers)
+    title, default = TITLES.get(status, TITLES[500 if status >= 500 else 400])
+    page = PageSession(_caller(request, status), request.cookies.get(CSRF, ""), {})
+    response = render(request, page, "error.html", status=status, title=title,
+                      message=message or default, retry_after=retry_after)
+    if retry_after:
+        response.headers["Retry-After"] = retry_after
+    if status == 401:  # an ended session: forget its cookies
+        for name in (ACCESS, REFRESH):
+            response.delete_cookie(name, path="/")
+    return response
 
-    def page_for(request: Request, status: int, message: str | None = None,
-                 retry_after: str | None = None) -> Response:
-        title, default = TITLES.get(status, TITLES[500 if status >= 500 else 400])
-        page = PageSession(_caller(request, status), request.cookies.get(CSRF, ""), {})
-        response = render(request, page, "error.html", status=status, title=title,
-                          message=message or default, retry_after=retry_after)
-        if retry_after:
-            response.headers["Retry-After"] = retry_after
-        if status == 401:  # an ended session: forget its cookies
-            for name in (ACCESS, REFRESH):
-                response.delete_cookie(name, path="/")
-        return response
+
+def body_refusal(scope: Scope, status: int, code: str, message: str, limit: int,
+                 upload: bool) -> Response | None:
+    """A page's answer to a body the body limit refused (``core.middleware.Refusal``): the
+    error page, saying the limit in words; None (the error shape) for everything else."""
+    from focushub.web.router import size
+
+    request = Request(scope)
+    if not is_page(request):
+        return None
+    if status == 413:
+        if upload:  # the form's file: its own limit is what the person can act on
+            files = request.app.state.runtime.settings.max_upload_bytes
+            message = (f"Files may be at most {size(files)}; "
+                       "choose a smaller file.")
+        else:
+            message = (f"A form may send at most {size(limit)}; "
+                       "shorten what you wrote and send it again.")
+    return error_page(request, status, message)
+
+
+def install(app: FastAPI) -> None:
+    """Wrap the JSON handlers: pages get HTML, everything else what it got before."""
+    json_handlers = dict(app.exception_handlers)
 
     def wrap(kind: type[Exception] | int):  # noqa: ANN202
         fallback = json_handlers[kind]
@@ -85,8 +111,8 @@ def install(app: FastAPI) -> None:
                     message = orjson.loads(bytes(response.body))["error"]["message"]
                 except (ValueError, KeyError, TypeError):
                     message = None
-            return page_for(request, response.status_code, message,
-                            response.headers.get("retry-after"))
+            return error_page(request, response.status_code, message,
+                              response.headers.get("retry-after"))
 
         return handler
 

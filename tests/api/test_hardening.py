@@ -126,6 +126,25 @@ async def test_a_chunked_body_over_the_limit_is_413_and_deep_json_is_422(client)
     assert r.status_code == 401
 
 
+async def test_a_chunked_upload_over_the_limit_is_413_not_a_parse_error(settings, engine):
+    """Cut off while FastAPI reads the form, the upload was its "error parsing the body" 400."""
+    app = create_app(settings.model_copy(update={"max_upload_bytes": 64 * 1024}), engine=engine)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        user = await make_user(client)
+        form = httpx.Request("POST", "http://t/api/v1/resources", data={"title": "Huge"},
+                             files={"file": ("big.txt", b"a" * (1200 * 1024), "text/plain")})
+
+        async def chunks():
+            body = form.read()
+            for start in range(0, len(body), 100_000):
+                yield body[start:start + 100_000]
+
+        r = await client.post("/api/v1/resources", content=chunks(), headers={
+            **user["headers"], "content-type": form.headers["content-type"]})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+
+
 async def test_a_class_signs_up_from_one_address_but_not_an_endless_stream(settings, engine):
     app = limited_app(settings, engine, rate_signup_address="", rate_mail="")
     transport = httpx.ASGITransport(app=app, client=("203.0.113.8", 50000))

@@ -2208,3 +2208,38 @@ async def test_a_system_message_is_not_shown_as_one_s_own(browser):
     await browser.post(r.headers["location"], data={"csrf_token": token, "content": "Hello"})
     room = await browser.get(r.headers["location"])
     assert re.search(r'<li id="m-\d+" class="message mine"[^>]*data-type="text"', room.text)
+
+
+async def test_a_form_over_the_size_limit_gets_the_error_page_and_the_api_its_json(open_site):
+    """The body limit refuses before any handler runs: a page's form still gets the error
+    page (signed-in header kept, the limit in words), an API request the error shape."""
+    browser = open_site
+    await sign_up(browser, "hefty")
+    token = csrf((await browser.get("/resources/new")).text)
+    too_big = b"a" * (64 * 1024 + 1024 * 1024 + 1)  # over the file limit plus the form's room
+
+    async def chunked(data: bytes) -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 256 * 1024):
+            yield data[start:start + 256 * 1024]
+
+    upload = httpx.Request("POST", "http://testserver/resources/new", data={
+        "csrf_token": token, "title": "Huge"}, files={"file": ("big.txt", too_big, "text/plain")})
+    streamed = httpx.Request("POST", "http://testserver/resources/new",
+                             headers={"content-type": upload.headers["content-type"]},
+                             content=chunked(upload.read()))
+    post = {"csrf_token": token, "title": "Long", "content": "x" * (1024 * 1024)}
+    for request, words in ((upload, "Files may be at most 64 KB"),
+                           (streamed, "Files may be at most 64 KB"),
+                           (browser.build_request("POST", "/posts/new", data=post),
+                            "A form may send at most 1 MB")):
+        request.headers["cookie"] = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+        r = await browser.send(request)
+        assert r.status_code == 413, request.url
+        assert r.headers["content-type"].startswith("text/html"), request.url
+        assert "<h1>Too large</h1>" in r.text and words in r.text, request.url
+        assert "Log out" in r.text and r.headers["cache-control"] == "no-store"
+    r = await browser.post("/api/v1/resources", data={"title": "Huge"},
+                           files={"file": ("big.txt", too_big, "text/plain")})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    r = await browser.post("/api/v1/posts", json={"title": "Long", "content": "x" * 1024 * 1024})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
