@@ -147,6 +147,14 @@ PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 
 router = Router(include_in_schema=False)
 
+# A form field whose text a schema judges (title, content, name, email, password…), always
+# declared ``= ""``. FastAPI reads an empty field as a missing one and refuses a missing
+# required field, or one over a ``Form(max_length=)``, with its own 422 before the handler
+# runs: the generic error page, what was typed lost. Taken as typed instead, the handler's
+# schema refuses it and the form comes back with the message next to the field (the body
+# limit bounds its size). tests/web/test_pages.py checks every form for it.
+Text = Annotated[str, Form()]
+
 
 async def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
@@ -216,8 +224,16 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
         if field in found:
             continue
         limit = (e.get("ctx") or {}).get("max_length")
-        if e["type"] == "string_too_short" or (e["type"] == "value_error" and "blank" in e["msg"]):
+        least = (e.get("ctx") or {}).get("min_length") or 1
+        typed = e.get("input")
+        if (isinstance(typed, str) and not typed.strip()) or \
+                (e["type"] == "string_too_short" and least == 1) or \
+                (e["type"] == "value_error" and "blank" in e["msg"]):
             message = "This cannot be empty."
+        elif e["type"] == "string_too_short":
+            message = f"This is too short: at least {least:,} characters."
+        elif e["type"] == "string_pattern_mismatch":
+            message = "This is not in the expected form."
         elif e["type"] == "string_too_long":
             message = f"This is too long: at most {limit:,} characters."
         elif e["type"] == "too_long":
@@ -237,6 +253,12 @@ def _refusal(exc: Exception) -> AppError:
     if error is None or error.status_code not in (403, 409, 422, 429):
         raise exc
     return error
+
+
+def _invalid(exc: ValidationError) -> AppError:
+    """A text refused by its schema (too long…) as the error a draft page says."""
+    return AppError(next(iter(_field_errors(exc).values()), "Check what you wrote"),
+                    code="validation_error", status_code=422)
 
 
 def _with_retry_after(response: Response, error: AppError) -> Response:
@@ -270,18 +292,18 @@ async def login_page(request: Request, page: PageDep, next: str | None = None) -
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, page: PageDep, rt: RtDep,
-                email: Annotated[str, Form(max_length=320)],
-                password: Annotated[str, Form(max_length=1000)],
+                email: Text = "", password: Text = "",
                 csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
     session.check_csrf(request, page, csrf_token)
     try:
         tokens = await auth_service.log_in(rt, LoginCreate(email=email, password=password),
                                           client=client_address(request))
-    except (AppError, ValidationError) as exc:
-        message = exc.message if isinstance(exc, AppError) else "Enter your email and password"
-        status = exc.status_code if isinstance(exc, AppError) else 422
-        return render(request, page, "login.html", status=status, error=message, email=email,
-                      next=_safe_next(next))
+    except ValidationError as exc:
+        return render(request, page, "login.html", status=422, field_errors=_field_errors(exc),
+                      email=email, next=_safe_next(next))
+    except AppError as exc:
+        return render(request, page, "login.html", status=exc.status_code, error=exc.message,
+                      email=email, next=_safe_next(next))
     session.start(page, tokens, rt)
     return redirect(request, page, _safe_next(next))
 
@@ -301,18 +323,18 @@ async def signup_page(request: Request, page: PageDep) -> Response:
 
 @router.post("/signup", response_class=HTMLResponse)
 async def signup(request: Request, page: PageDep, rt: RtDep,
-                 email: Annotated[str, Form(max_length=320)],
-                 password: Annotated[str, Form(max_length=1000)],
-                 full_name: Annotated[str, Form(max_length=1000)],
-                 username: Annotated[str, Form(max_length=100)],
-                 csrf_token: Annotated[str, Form()] = "") -> Response:
+                 email: Text = "", password: Text = "", full_name: Text = "",
+                 username: Text = "", csrf_token: Annotated[str, Form()] = "") -> Response:
     session.check_csrf(request, page, csrf_token)
     form = {"email": email, "full_name": full_name, "username": username}
     try:
         data = SignupCreate(password=password, **form)
         tokens = await auth_service.sign_up(rt, data, client=client_address(request))
     except ValidationError as exc:
-        return render(request, page, "signup.html", status=422, errors=_errors(exc), form=form)
+        errors = _field_errors(exc)
+        if errors.get("username", "").startswith("This is not"):  # its pattern, in words
+            errors["username"] = "Use 3 to 50 letters, digits or underscores."
+        return render(request, page, "signup.html", status=422, form=form, field_errors=errors)
     except (AppError, DBAPIError) as exc:
         # A taken username or email arrives from the database's unique keys (409): said
         # next to its field, with what was typed (never the password).
@@ -364,9 +386,8 @@ async def reset_page(request: Request, page: PageDep,
 
 @router.post("/password-reset", response_class=HTMLResponse)
 async def reset(request: Request, page: PageDep, rt: RtDep,
-                email: Annotated[str, Form(max_length=320)] = "",
-                token: Annotated[str, Form(max_length=200)] = "",
-                password: Annotated[str, Form(max_length=1000)] = "",
+                email: Text = "", token: Annotated[str, Form(max_length=200)] = "",
+                password: Text = "",
                 csrf_token: Annotated[str, Form()] = "") -> Response:
     session.check_csrf(request, page, csrf_token)
     if not token:
@@ -382,8 +403,12 @@ async def reset(request: Request, page: PageDep, rt: RtDep,
     try:
         await auth_service.reset_password(rt, PasswordResetConfirm(token=token, password=password))
     except ValidationError as exc:
+        errors = _field_errors(exc)
+        if "token" in errors:  # a link cut short or made up
+            return render(request, page, "password_reset.html", status=422, token=token,
+                          error="This link does not work; ask for a new one.")
         return render(request, page, "password_reset.html", status=422, token=token,
-                      errors=_errors(exc))
+                      field_errors=errors)
     except AppError as exc:
         return render(request, page, "password_reset.html", status=exc.status_code, token=token,
                       error=exc.message)
@@ -412,9 +437,9 @@ async def new_post_page(request: Request, page: PageDep) -> Response:
 
 @router.post("/posts/new", response_class=HTMLResponse)
 async def new_post(request: Request, page: PageDep, rt: RtDep,
-                   title: Annotated[str, Form(max_length=1000)],
-                   content: Annotated[str, Form(max_length=40_000)],
-                   tags: Annotated[str, Form(max_length=1000)] = "",
+                   title: Text = "",
+                   content: Text = "",
+                   tags: Text = "",
                    csrf_token: Annotated[str, Form()] = "") -> Response:
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
@@ -472,9 +497,9 @@ async def edit_post_page(request: Request, page: PageDep, rt: RtDep, post_id: UU
 
 @router.post("/posts/{post_id}/edit", response_class=HTMLResponse)
 async def edit_post(request: Request, page: PageDep, rt: RtDep, post_id: UUID,
-                    title: Annotated[str, Form(max_length=1000)],
-                    content: Annotated[str, Form(max_length=40_000)],
-                    tags: Annotated[str, Form(max_length=1000)] = "",
+                    title: Text = "",
+                    content: Text = "",
+                    tags: Text = "",
                     csrf_token: Annotated[str, Form()] = "") -> Response:
     """Save the post's title, text and tags (the database refuses anyone but its author)."""
     if (gone := _guard(request, page, csrf_token)) is not None:
@@ -568,20 +593,28 @@ async def comment_thread(request: Request, page: PageDep, rt: RtDep, post_id: UU
 
 @router.post("/posts/{post_id}/comments")
 async def comment(request: Request, page: PageDep, rt: RtDep, post_id: UUID,
-                  content: Annotated[str, Form(max_length=20_000)],
+                  content: Text = "",
                   parent_id: Annotated[UUID | None, Form()] = None,
                   csrf_token: Annotated[str, Form()] = "") -> Response:
     """A comment, or a reply to ``parent_id``."""
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
+    reply = parent_id is not None
     try:
         data = CommentCreate(content=content, parent_id=parent_id)
-    except ValidationError:  # blank: said on the post page, above its comment form
-        return redirect(request, page, f"/posts/{post_id}?error=empty-comment#comments")
+    except ValidationError as exc:
+        if not content.strip():  # said on the post page, above its comment form
+            return redirect(request, page, f"/posts/{post_id}?error=empty-comment#comments")
+        # Too long: given back whole, with the limit.
+        return _draft_refused(
+            request, page, _invalid(exc), action=f"/posts/{post_id}/comments",
+            noun="reply" if reply else "comment", verb="posted",
+            label="Your reply" if reply else "Your comment (Markdown)", content=content,
+            back=f"/posts/{post_id}#comments",
+            hidden={"parent_id": str(parent_id)} if reply else None)
     try:
         made = await comments_service.create_comment(rt, page.caller, post_id, data)
     except (AppError, DBAPIError) as exc:
-        reply = parent_id is not None
         return _draft_refused(
             request, page, _refusal(exc), action=f"/posts/{post_id}/comments",
             noun="reply" if reply else "comment", verb="posted",
@@ -671,9 +704,9 @@ async def similar(request: Request, page: PageDep, rt: RtDep,
 
 @router.post("/questions/ask", response_class=HTMLResponse)
 async def ask(request: Request, page: PageDep, rt: RtDep,
-              title: Annotated[str, Form(max_length=1000)],
-              content: Annotated[str, Form(max_length=40_000)],
-              tags: Annotated[str, Form(max_length=1000)] = "",
+              title: Text = "",
+              content: Text = "",
+              tags: Text = "",
               csrf_token: Annotated[str, Form()] = "") -> Response:
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
@@ -710,9 +743,9 @@ async def edit_question_page(request: Request, page: PageDep, rt: RtDep,
 
 @router.post("/questions/{question_id}/edit", response_class=HTMLResponse)
 async def edit_question(request: Request, page: PageDep, rt: RtDep, question_id: UUID,
-                        title: Annotated[str, Form(max_length=1000)],
-                        content: Annotated[str, Form(max_length=40_000)],
-                        tags: Annotated[str, Form(max_length=1000)] = "",
+                        title: Text = "",
+                        content: Text = "",
+                        tags: Text = "",
                         csrf_token: Annotated[str, Form()] = "") -> Response:
     """Save the question's title, details and tags (the database refuses anyone but the
     asker and administrators)."""
@@ -759,14 +792,19 @@ async def question_page(request: Request, page: PageDep, rt: RtDep, question_id:
 
 @router.post("/questions/{question_id}/answers")
 async def answer(request: Request, page: PageDep, rt: RtDep, question_id: UUID,
-                 content: Annotated[str, Form(max_length=40_000)],
+                 content: Text = "",
                  csrf_token: Annotated[str, Form()] = "") -> Response:
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
     try:
         data = AnswerCreate(content=content)
-    except ValidationError:
-        return redirect(request, page, f"/questions/{question_id}?error=empty-answer#answer")
+    except ValidationError as exc:
+        if not content.strip():
+            return redirect(request, page, f"/questions/{question_id}?error=empty-answer#answer")
+        return _draft_refused(request, page, _invalid(exc),
+                              action=f"/questions/{question_id}/answers", noun="answer",
+                              verb="posted", label="Your answer (Markdown)", content=content,
+                              back=f"/questions/{question_id}#answers")
     try:
         made = await answers_service.create_answer(rt, page.caller, question_id, data)
     except (AppError, DBAPIError) as exc:
@@ -837,9 +875,9 @@ async def upload_page(request: Request, page: PageDep) -> Response:
 @router.post("/resources/new", response_class=HTMLResponse)
 async def upload(request: Request, page: PageDep, rt: RtDep,
                  file: Annotated[UploadFile, File()],
-                 title: Annotated[str, Form(max_length=1000)],
-                 description: Annotated[str, Form(max_length=20_000)] = "",
-                 tags: Annotated[str, Form(max_length=1000)] = "",
+                 title: Text = "",
+                 description: Text = "",
+                 tags: Text = "",
                  is_public: Annotated[bool, Form()] = False,
                  csrf_token: Annotated[str, Form()] = "") -> Response:
     if (gone := _guard(request, page, csrf_token)) is not None:
@@ -886,9 +924,9 @@ async def edit_resource_page(request: Request, page: PageDep, rt: RtDep,
 
 @router.post("/resources/{resource_id}/edit", response_class=HTMLResponse)
 async def edit_resource(request: Request, page: PageDep, rt: RtDep, resource_id: UUID,
-                        title: Annotated[str, Form(max_length=1000)],
-                        description: Annotated[str, Form(max_length=20_000)] = "",
-                        tags: Annotated[str, Form(max_length=1000)] = "",
+                        title: Text = "",
+                        description: Text = "",
+                        tags: Text = "",
                         is_public: Annotated[bool, Form()] = False,
                         csrf_token: Annotated[str, Form()] = "") -> Response:
     """Save the form (every field at once: an unticked box is not sent, so private)."""
@@ -1263,14 +1301,15 @@ async def admin_end_sessions(request: Request, page: PageDep, rt: RtDep, user_id
 
 
 async def _queue_page(request: Request, page: PageSession, rt: Runtime, cursor: str | None = None,
-                      status: int = 200, errors: list[str] | None = None) -> Response:
+                      status: int = 200, errors: list[str] | None = None,
+                      **context: Any) -> Response:
     queue = await reports_service.queue(rt, page.caller, QueueParams(cursor=cursor))
     settings = await reports_service.get_settings(rt, page.caller)
     signals = await admin_service.spam_signals(rt, page.caller, SIGNAL_HOURS)
     return render(request, page, "admin_reports.html", status=status, items=queue.items,
                   next_cursor=queue.next_cursor, settings=settings, errors=errors,
                   actions=MODERATION_ACTIONS, signals=signals, signal_hours=SIGNAL_HOURS,
-                  signal_actions=SIGNAL_ACTIONS)
+                  signal_actions=SIGNAL_ACTIONS, **context)
 
 
 # Each action's button; which apply to a target is decided in the template (a person is
@@ -1296,13 +1335,19 @@ async def report_queue(request: Request, page: PageDep, rt: RtDep,
 
 @router.post("/admin/reports/settings", response_class=HTMLResponse)
 async def moderation_settings(request: Request, page: PageDep, rt: RtDep,
-                              hide_threshold: Annotated[int, Form(ge=1, le=1000)],
+                              hide_threshold: Text = "",
                               reason: Annotated[str, Form(max_length=1000)] = "",
                               csrf_token: Annotated[str, Form()] = "") -> Response:
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    await reports_service.update_settings(rt, page.caller, ModerationSettingsUpdate(
-        hide_threshold=hide_threshold, reason=reason.strip() or None))
+    try:
+        data = ModerationSettingsUpdate(hide_threshold=int(hide_threshold.strip()),
+                                        reason=reason.strip() or None)
+    except (ValueError, ValidationError):  # not a whole number, or out of range
+        return await _queue_page(request, page, rt, status=422, threshold_typed=hide_threshold,
+                                 field_errors={"hide_threshold": "Give a whole number from 1 to "
+                                                                 "1,000."})
+    await reports_service.update_settings(rt, page.caller, data)
     return redirect(request, page, "/admin/reports?saved=1")
 
 
@@ -1316,7 +1361,7 @@ def _utc(value: str) -> datetime | None:
 @router.post("/admin/reports/{target_type}/{target_id}", response_class=HTMLResponse)
 async def moderate(request: Request, page: PageDep, rt: RtDep, target_type: ReportTarget,
                    target_id: UUID,
-                   action: Annotated[str, Form(max_length=20)],
+                   action: Annotated[str, Form(max_length=20)] = "",
                    reason: Annotated[str, Form(max_length=1000)] = "",
                    suspend_until: Annotated[str, Form(max_length=40)] = "",
                    csrf_token: Annotated[str, Form()] = "") -> Response:
@@ -1534,15 +1579,19 @@ async def remove_from_room(request: Request, page: PageDep, rt: RtDep, room_id: 
 
 @router.post("/chat/{room_id}")
 async def send_chat(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
-                    content: Annotated[str, Form(max_length=10_000)],
+                    content: Text = "",
                     csrf_token: Annotated[str, Form()] = "") -> Response:
     """Sending without JavaScript (the page's script sends over the WebSocket)."""
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
     try:
         data = MessageCreate(content=content)
-    except ValidationError:
-        return redirect(request, page, f"/chat/{room_id}")
+    except ValidationError as exc:
+        # Said under the message box, with what was typed kept in it.
+        said = ("Write a message first." if not content.strip()
+                else next(iter(_field_errors(exc).values())))
+        return await _room_view(request, page, rt, room_id, status=422, send_error=said,
+                                draft=content)
     try:
         await chat_service.send_message(rt, page.caller, room_id, data)
     except (AppError, DBAPIError) as exc:
@@ -1667,8 +1716,8 @@ PROFILE_FIELD_ERRORS = {"full_name": "Enter your name (1 to 255 characters).",
 
 @router.post("/settings/profile", response_class=HTMLResponse)
 async def save_profile(request: Request, page: PageDep, rt: RtDep,
-                       full_name: Annotated[str, Form(max_length=1000)],
-                       bio: Annotated[str, Form(max_length=5000)] = "",
+                       full_name: Text = "",
+                       bio: Text = "",
                        csrf_token: Annotated[str, Form()] = "") -> Response:
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone

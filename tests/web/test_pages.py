@@ -2243,3 +2243,111 @@ async def test_a_form_over_the_size_limit_gets_the_error_page_and_the_api_its_js
     assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
     r = await browser.post("/api/v1/posts", json={"title": "Long", "content": "x" * 1024 * 1024})
     assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+
+
+# The form fields a page sets itself (hidden inputs, buttons, file and check boxes), which a
+# person does not type and so may be required: anything else must reach its handler as typed.
+SET_BY_THE_PAGE = {"vote_type", "question_id", "rating", "file", "muted", "type", "id",
+                   "is_active", "seq"}
+
+
+def test_no_page_form_refuses_a_typed_field_before_its_handler():
+    """FastAPI reads an empty field as a missing one: a required text field (or a number
+    typed in one) left empty was its 422, the generic error page, what was typed lost."""
+    from focushub.web.router import router
+
+    required = sorted((route.path, field.name) for route in router.routes
+                      if "POST" in getattr(route, "methods", ())
+                      for field in route.dependant.body_params
+                      if field.field_info.is_required() and field.name not in SET_BY_THE_PAGE)
+    assert required == []
+
+
+async def test_an_empty_field_comes_back_next_to_itself_with_what_was_typed(browser, test_db):
+    await sign_up(browser, "blank")
+    post_url = await new_post(browser, "Kept title", "Kept text")
+    token = csrf((await browser.get(post_url)).text)
+    r = await browser.post("/questions/ask", data={"csrf_token": token, "title": "Kept?",
+                                                   "content": "Details"})
+    q_url = r.headers["location"]
+    resource_url = await upload(browser, "Kept notes")
+    forms = [  # path, fields sent (one of them empty), the empty one, a typed one kept
+        ("/posts/new", {"title": "", "content": "Typed text"}, "title", ">Typed text</textarea>"),
+        (f"{post_url}/edit", {"title": "Typed title", "content": ""}, "content",
+         'value="Typed title"'),
+        ("/questions/ask", {"title": "", "content": "Typed details"}, "title",
+         ">Typed details</textarea>"),
+        (f"{q_url}/edit", {"title": "", "content": "Typed details"}, "title",
+         ">Typed details</textarea>"),
+        (f"{resource_url}/edit", {"title": "", "description": "Typed words"}, "title",
+         ">Typed words</textarea>"),
+        ("/settings/profile", {"full_name": "", "bio": "Typed bio"}, "full_name",
+         ">Typed bio</textarea>"),
+    ]
+    for path, data, empty, kept in forms:
+        r = await browser.post(path, data={"csrf_token": token, **data})
+        assert r.status_code == 422, path
+        assert re.search(f'aria-invalid="true" aria-describedby="([^"]* )?{empty}-error"',
+                         r.text), path
+        assert f'id="{empty}-error"' in r.text and kept in r.text, path
+    r = await browser.post("/resources/new", data={"csrf_token": token, "title": "",
+                                                   "description": "Typed words"},
+                           files={"file": ("n.txt", b"notes", "text/plain")})
+    assert r.status_code == 422 and '<p class="error" id="title-error">This cannot be empty.</p>' \
+        in r.text and ">Typed words</textarea>" in r.text
+    # A comment or an answer left empty is said above its form, as a blank one is.
+    r = await browser.post(f"{post_url}/comments", data={"csrf_token": token, "content": ""})
+    assert r.status_code == 303 and "error=empty-comment" in r.headers["location"]
+    r = await browser.post(f"{q_url}/answers", data={"csrf_token": token, "content": ""})
+    assert r.status_code == 303 and "error=empty-answer" in r.headers["location"]
+    # A chat message: under the box of the room page.
+    r = await browser.post("/chat", data={"csrf_token": token, "name": "Study group"})
+    room_url = r.headers["location"]
+    r = await browser.post(room_url, data={"csrf_token": token, "content": ""})
+    assert r.status_code == 422
+    assert '<p class="errors" id="send-error" role="alert">Write a message first.</p>' in r.text
+    assert 'aria-describedby="send-error" aria-invalid="true"' in r.text
+    # An administrator's threshold left empty keeps the queue page.
+    await make_admin(test_db, "blank")
+    await login_as(browser, "blank")
+    token = csrf((await browser.get("/admin/reports")).text)
+    r = await browser.post("/admin/reports/settings", data={"csrf_token": token,
+                                                            "hide_threshold": ""})
+    assert r.status_code == 422 and 'id="hide_threshold-error"' in r.text
+
+    # Signed out: the sign-up and log-in forms.
+    browser.cookies.clear()
+    token = csrf((await browser.get("/signup")).text)
+    r = await browser.post("/signup", data={"csrf_token": token, "full_name": "", "username": "x!",
+                                            "email": "new@example.org", "password": "short"})
+    assert r.status_code == 422 and "fh_access" not in browser.cookies
+    assert '<p class="error" id="full_name-error">This cannot be empty.</p>' in r.text
+    assert 'aria-describedby="username-help username-error"' in r.text
+    assert "Use 3 to 50 letters, digits or underscores." in r.text
+    assert "This is too short: at least 8 characters." in r.text
+    assert 'value="new@example.org"' in r.text and 'value="x!"' in r.text
+    assert "String should" not in r.text  # never the schema's own words
+    r = await browser.post("/login", data={"csrf_token": token, "email": "new@example.org",
+                                           "password": ""})
+    assert r.status_code == 422 and 'id="password-error"' in r.text
+    assert 'value="new@example.org"' in r.text
+
+
+async def test_a_comment_or_answer_over_its_length_is_given_back_whole(browser):
+    """It was sent back to the post as if it were empty ("it was empty"), the text lost."""
+    await sign_up(browser, "longwinded")
+    post_url = await new_post(browser, "Essays", "Write at length.")
+    token = csrf((await browser.get(post_url)).text)
+    essay = "word " * 1001  # 5,005 characters: over a comment's 5,000
+    r = await browser.post(f"{post_url}/comments", data={"csrf_token": token, "content": essay})
+    assert r.status_code == 422 and "Your comment was not posted" in r.text
+    assert "at most 5,000 characters" in r.text and f">{essay}</textarea>" in r.text
+    r = await browser.post("/questions/ask", data={"csrf_token": token, "title": "Long?",
+                                                   "content": "Answer at length."})
+    q_url = r.headers["location"]
+    await sign_up_fresh(browser, "answerer")
+    token = csrf((await browser.get(q_url)).text)
+    treatise = "x" * 20_001
+    r = await browser.post(f"{q_url}/answers", data={"csrf_token": token, "content": treatise})
+    assert r.status_code == 422 and "Your answer was not posted" in r.text
+    assert "at most 20,000 characters" in r.text and f">{treatise}</textarea>" in r.text

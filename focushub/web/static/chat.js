@@ -252,6 +252,7 @@
   function clearRefusal() {
     sendError.hidden = true;
     sendError.textContent = "";
+    text.removeAttribute("aria-invalid");  // a refusal the page came with (sent without us)
   }
 
   // The server's answer to a message.send of ours: the text leaves the box only once the
