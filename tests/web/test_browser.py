@@ -497,3 +497,55 @@ async def test_a_file_over_the_limit_is_refused_by_its_field_before_uploading(
     await page.goto(f"{site}/settings/profile")
     assert await page.locator("#avatar").get_attribute("data-max-bytes") == str(64 * 1024)
     await context.close()
+
+
+async def test_enter_sends_a_chat_message_and_shift_enter_starts_a_new_line(site, browser):
+    from playwright.async_api import expect
+
+    lena, milo = await open_direct_chat(browser, site, "lena", "milo")
+    room_url = lena.url
+    await lena.locator("#chat-status", has_text="Live").wait_for(timeout=10000)
+    box = lena.get_by_label("Message", exact=True)
+    # The script says what Enter does, and the box names that help.
+    await lena.get_by_text("Enter sends; Shift+Enter starts a new line.").wait_for()
+    assert await box.get_attribute("aria-describedby") == "send-error chat-text-keys"
+    await box.press_sequentially("First line")
+    await box.press("Shift+Enter")
+    await box.press_sequentially("second line")
+    assert await box.input_value() == "First line\nsecond line"
+    await box.press("Enter")
+    sent = lena.locator(".message.mine .text", has_text="second line")
+    await sent.wait_for(timeout=10000)
+    assert await sent.evaluate("e => e.textContent") == "First line\nsecond line"
+    await expect(box).to_have_value("", timeout=10000)
+
+    # Enter that ends an input method's composition picks characters: it sends nothing.
+    await box.fill("かな")
+    press = """(box, composing) => {
+        let sent = false;
+        box.form.addEventListener("submit", () => { sent = true; }, {once: true});
+        const event = new KeyboardEvent("keydown", {key: "Enter", isComposing: composing,
+                                                    bubbles: true, cancelable: true});
+        box.dispatchEvent(event);
+        return [event.defaultPrevented, sent];
+    }"""
+    assert await box.evaluate(press, True) == [False, False]
+    assert await box.input_value() == "かな"
+    assert await box.evaluate(press, False) == [True, True]  # the same Enter, composed
+    await lena.locator(".message.mine .text", has_text="かな").wait_for(timeout=10000)
+
+    # Without JavaScript: Enter is a new line as ever, the button sends, no help is shown.
+    state = await milo.context.storage_state()
+    context = await browser.new_context(java_script_enabled=False, storage_state=state)
+    plain = await context.new_page()
+    await plain.goto(room_url)
+    assert await plain.locator("#chat-text-keys").is_hidden()
+    box = plain.get_by_label("Message", exact=True)
+    await box.press_sequentially("Plain one")
+    await box.press("Enter")
+    await box.press_sequentially("plain two")
+    assert await box.input_value() == "Plain one\nplain two"
+    await plain.get_by_role("button", name="Send").click()
+    await plain.wait_for_url(f"{room_url}#end")
+    await plain.locator(".message .text", has_text="plain two").wait_for()
+    await context.close()

@@ -1,5 +1,5 @@
-// Focus Hub's own script on every page: htmx requests carry the page's CSRF token, and a
-// chosen file over the upload limit is refused by its field.
+// Focus Hub's own script on every page: htmx requests carry the page's CSRF token, a
+// chosen file over the upload limit is refused by its field, and Enter sends a message.
 document.addEventListener("htmx:configRequest", function (event) {
   var token = document.querySelector('meta[name="csrf-token"]');
   if (token) {
@@ -24,4 +24,33 @@ document.addEventListener("change", function (event) {
   input.setCustomValidity(file && file.size > limit ?
     "This file is " + size(file.size) + "; files are limited to " + size(limit) + "." : "");
   input.reportValidity();
+});
+
+// A message box (data-enter-sends="<id of its help>"): Enter sends its form, Shift+Enter
+// starts a new line. Not while an input method composes (Enter there picks the characters;
+// keyCode 229 is how some browsers say so). The form is sent as its button sends it
+// (requestSubmit: its checks and its submit handlers run), so the page works the same
+// without this script, the button sending. The help saying so is shown only with it.
+document.addEventListener("keydown", function (event) {
+  var box = event.target;
+  if (event.key !== "Enter" || event.shiftKey || event.altKey || event.ctrlKey ||
+      event.metaKey || event.isComposing || event.keyCode === 229 ||
+      !(box instanceof HTMLTextAreaElement) || !box.hasAttribute("data-enter-sends") ||
+      !box.form) {
+    return;
+  }
+  event.preventDefault();
+  if (box.form.requestSubmit) {
+    box.form.requestSubmit();
+  } else {
+    var button = box.form.querySelector('button[type="submit"]');
+    if (button) { button.click(); }
+  }
+});
+document.querySelectorAll("textarea[data-enter-sends]").forEach(function (box) {
+  var help = document.getElementById(box.dataset.enterSends);
+  if (!help) { return; }
+  help.hidden = false;
+  var described = box.getAttribute("aria-describedby");
+  box.setAttribute("aria-describedby", (described ? described + " " : "") + help.id);
 });
