@@ -73,7 +73,10 @@ async def follow(rt: Runtime, caller: Caller, user_id: UUID) -> FollowState:
     await limits.check_write(rt, caller, "follow")
     _check_not_self(caller, user_id)
     async with rt.transaction(caller) as tx:
-        exists = await tx.scalar("SELECT EXISTS (SELECT 1 FROM public.users WHERE id = :id)", id=user_id)
+        # As the profile: 404 for someone one may not see (a deactivated account, 0051).
+        exists = await tx.scalar(
+            "SELECT EXISTS (SELECT 1 FROM public.users u WHERE u.id = :id"
+            " AND public.profile_visible(u.id))", id=user_id)
         if not exists:
             raise NotFound("No such user", code="user_not_found")
         await tx.execute(

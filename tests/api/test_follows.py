@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.api.conftest import make_user
+from tests.api.conftest import admin_of, make_user
 from tests.api.factories_social import follow, make_member, user_id
 from tests.querycount import count_queries
 
@@ -99,3 +99,24 @@ async def test_lists_paginate_newest_first_with_counts(client, engine, owner_con
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
     r = await client.get(f"/api/v1/users/{star['user']['id']}/followers", params={"limit": 0})
     assert r.status_code == 422
+
+
+async def test_a_deactivated_account_is_not_found_nor_followed_but_by_admins(client, owner_conn):
+    """0051: an account an administrator took off the platform has no profile for others,
+    and nobody new follows it; those who followed it before still do."""
+    alice, bob, carol = [await make_user(client) for _ in range(3)]
+    bob_id = bob["user"]["id"]
+    r = await client.put(f"/api/v1/users/{bob_id}/follow", headers=carol["headers"])
+    assert r.status_code == 200, r.text
+    await owner_conn.execute("UPDATE users SET is_active = false WHERE id = $1::uuid", bob_id)
+    for path in (f"/api/v1/users/{bob_id}", f"/api/v1/users/{bob['user']['username']}",
+                 f"/api/v1/users/{bob_id}/follow"):
+        r = await client.get(path, headers=alice["headers"])
+        assert r.status_code == 404 and r.json()["error"]["code"] == "user_not_found", path
+    r = await client.put(f"/api/v1/users/{bob_id}/follow", headers=alice["headers"])
+    assert r.status_code == 404 and r.json()["error"]["code"] == "user_not_found"
+    assert await owner_conn.fetchval(
+        "SELECT count(*) FROM followers WHERE following_id = $1::uuid", bob_id) == 1
+    admin = await admin_of(client, owner_conn)
+    r = await client.get(f"/api/v1/users/{bob_id}", headers=admin["headers"])
+    assert r.status_code == 200 and r.json()["username"] == bob["user"]["username"]

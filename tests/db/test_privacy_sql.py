@@ -46,3 +46,23 @@ async def test_privacy_rows_are_their_owners_and_consent_is_enforced(app_conn, o
         assert await app_conn.fetchval("SELECT public.profile_visible($1)", alice) is False
         assert await app_conn.fetchval("SELECT public.profile_visible($1)", bob) is True
         await expect_error(app_conn, ACCESS_DENIED, "SELECT public.change_email('x@example.org')")
+
+
+async def test_a_deactivated_account_is_not_there_for_others_nor_followed(app_conn, owner_conn):
+    """0051: profile_visible() requires an active account but for administrators, and the
+    follow policy asks it."""
+    alice, gone = await make_user(owner_conn), await make_user(owner_conn, is_active=False)
+    admin = await make_user(owner_conn, role="admin")
+    follow = "INSERT INTO followers (follower_id, following_id) VALUES ($1, $2)"
+    async with acting_as(app_conn, as_user(alice)):
+        assert await app_conn.fetchval("SELECT public.profile_visible($1)", gone) is False
+        assert await app_conn.fetchval("SELECT public.profile_visible($1)", admin) is True
+        await expect_error(app_conn, ACCESS_DENIED, follow, alice, gone)
+    async with acting_as(app_conn, ANON):
+        assert await app_conn.fetchval("SELECT public.profile_visible($1)", gone) is False
+    async with acting_as(app_conn, as_user(admin)):
+        assert await app_conn.fetchval("SELECT public.profile_visible($1)", gone) is True
+    await owner_conn.execute("UPDATE users SET is_active = true WHERE id = $1", gone)
+    async with acting_as(app_conn, as_user(alice)):
+        assert await app_conn.fetchval("SELECT public.profile_visible($1)", gone) is True
+        await app_conn.execute(follow, alice, gone)
