@@ -24,8 +24,12 @@ VISIBLE_CITATIONS = """
          ELSE false END)
 """
 
+# ``cited_count``: how many sources the answer cited when it was made. When the reader sees
+# fewer of them now, the answer's text is withheld from them (it may quote what they may no
+# longer read): read_answer() and answer_json() below.
 COLUMNS = f"""
-    a.id, a.question_id, a.status, a.answer_text, {VISIBLE_CITATIONS} AS citations, a.model_used,
+    a.id, a.question_id, a.status, a.answer_text, {VISIBLE_CITATIONS} AS citations,
+    jsonb_array_length(coalesce(a.citations, '[]'::jsonb)) AS cited_count, a.model_used,
     a.confidence_score::float8 AS confidence_score, a.relevance_score::float8 AS relevance_score,
     a.completeness_score::float8 AS completeness_score, a.tokens_used, a.processing_time_ms,
     a.generation_attempts, a.user_feedback_rating, a.created_at, a.completed_at
@@ -37,11 +41,17 @@ ORDER = ("(a.status = 'completed' AND coalesce(a.confidence_score, 0) >= :min_co
 
 # One AIAnswerRead as JSON, over a row of COLUMNS (a hot read, focushub.core.jsonsql).
 # ``collapsed`` is the complement of the first key of ORDER; binds :min_confidence.
+def _unavailable(r: str) -> str:
+    return f"({r}.cited_count - jsonb_array_length({r}.citations))"
+
+
 def answer_json(alias: str) -> str:
     r = alias
     return (
         f"json_build_object('id', {r}.id, 'question_id', {r}.question_id, 'status', {r}.status,"
-        f" 'answer_text', {r}.answer_text, 'citations', {r}.citations, 'model_used', {r}.model_used,"
+        f" 'answer_text', CASE WHEN {_unavailable(r)} > 0 THEN '' ELSE {r}.answer_text END,"
+        f" 'sources_unavailable', {_unavailable(r)},"
+        f" 'citations', {r}.citations, 'model_used', {r}.model_used,"
         f" 'confidence_score', {r}.confidence_score, 'relevance_score', {r}.relevance_score,"
         f" 'completeness_score', {r}.completeness_score, 'tokens_used', {r}.tokens_used,"
         f" 'processing_time_ms', {r}.processing_time_ms,"

@@ -406,6 +406,48 @@ async def test_citations_show_only_sources_the_reader_can_still_see(offline, own
     assert k["answer"]["id"] not in cited(await answers_of(env, question["id"]))
 
 
+async def test_the_text_is_withheld_from_a_reader_who_lost_sight_of_a_source(offline, owner_conn):
+    """The answer's text may quote a source hidden, deleted or blocked since: a reader who
+    may not see every source it cited gets no text, and is told how many are gone, through
+    the AI answers' list and the question page's own (SQL-built) JSON alike."""
+    env = offline
+    k = await knowledge(env)
+    alice, dave = await make_user(env.client), await make_user(env.client)
+    question = await make_question(env.client, alice, **ASK)
+    await ask(env, alice, question["id"])
+    await env.work()
+    (answer,) = await answers_of(env, question["id"])
+    assert answer["answer_text"] and answer["sources_unavailable"] == 0
+    cited_text = answer["answer_text"]
+
+    async def both(headers) -> list[tuple[str, int]]:
+        r = await env.client.get(f"/api/v1/questions/{question['id']}/ai-answers",
+                                 headers=headers)
+        listed = r.json()
+        r = await env.client.get(f"/api/v1/questions/{question['id']}", headers=headers)
+        paged = r.json()["ai_answers"]
+        return [(a["answer_text"], a["sources_unavailable"]) for a in (*listed, *paged)]
+
+    await owner_conn.execute("UPDATE answers SET hidden_at = now() WHERE id = $1::uuid",
+                             k["answer"]["id"])
+    assert await both(alice["headers"]) == [("", 1), ("", 1)]
+    assert await both(k["carol"]["headers"]) == [(cited_text, 0), (cited_text, 0)]  # its author
+    await owner_conn.execute("UPDATE answers SET hidden_at = NULL WHERE id = $1::uuid",
+                             k["answer"]["id"])
+    assert await both(alice["headers"]) == [(cited_text, 0), (cited_text, 0)]
+    await owner_conn.execute("INSERT INTO user_blocks (blocker_id, blocked_id)"
+                             " VALUES ($1::uuid, $2::uuid)", dave["user"]["id"],
+                             k["carol"]["user"]["id"])
+    assert await both(dave["headers"]) == [("", 1), ("", 1)]
+    # The page says so in place of the text (here to an anonymous reader).
+    r = await env.client.get(f"/questions/{question['id']}")
+    assert "a source it quoted is no longer available" not in r.text
+    await owner_conn.execute("UPDATE answers SET hidden_at = now() WHERE id = $1::uuid",
+                             k["answer"]["id"])
+    r = await env.client.get(f"/questions/{question['id']}")
+    assert "a source it quoted is no longer available" in r.text
+
+
 async def test_the_askers_export_names_only_the_sources_they_can_still_see(offline, owner_conn):
     env = offline
     k = await knowledge(env)
