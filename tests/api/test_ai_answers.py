@@ -363,14 +363,20 @@ async def test_a_question_one_cannot_see_gets_no_ai_answer(offline, owner_conn):
     await ask(env, alice, question["id"])
 
 
-async def test_citations_show_only_sources_the_reader_can_still_see(offline, owner_conn):
-    env = offline
+async def _answered_with_sources(env):
+    """The community's knowledge, alice's question answered from it, and dave, a reader."""
     k = await knowledge(env)
     alice, dave = await make_user(env.client), await make_user(env.client)
     question = await make_question(env.client, alice, **ASK)
     await ask(env, alice, question["id"])
     await env.work()
     (answer,) = await answers_of(env, question["id"])
+    return k, alice, dave, question, answer
+
+
+async def test_citations_show_only_sources_the_reader_can_still_see(offline, owner_conn):
+    env = offline
+    k, alice, dave, question, answer = await _answered_with_sources(env)
     assert k["answer"]["id"] in {c["id"] for c in answer["citations"]}
 
     def cited(answers) -> set[str]:
@@ -411,12 +417,7 @@ async def test_the_text_is_withheld_from_a_reader_who_lost_sight_of_a_source(off
     may not see every source it cited gets no text, and is told how many are gone, through
     the AI answers' list and the question page's own (SQL-built) JSON alike."""
     env = offline
-    k = await knowledge(env)
-    alice, dave = await make_user(env.client), await make_user(env.client)
-    question = await make_question(env.client, alice, **ASK)
-    await ask(env, alice, question["id"])
-    await env.work()
-    (answer,) = await answers_of(env, question["id"])
+    k, alice, dave, question, answer = await _answered_with_sources(env)
     assert answer["answer_text"] and answer["sources_unavailable"] == 0
     cited_text = answer["answer_text"]
 

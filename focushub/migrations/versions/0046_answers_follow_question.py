@@ -74,6 +74,37 @@ def _wrap(name: str, what: str) -> str:
     """
 
 
+# rate_ai_answer() as 0016 wrote it, and the condition this adds to its lookup.
+_RATE = """
+    CREATE OR REPLACE FUNCTION public.rate_ai_answer(p_answer_id uuid, p_rating integer)
+    RETURNS SETOF ai_answers
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
+    AS $$
+    DECLARE
+        asker uuid;
+    BEGIN
+        SELECT q.author_id INTO asker FROM ai_answers a JOIN questions q ON q.id = a.question_id
+        WHERE a.id = p_answer_id{visible};
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'not_found: no such AI answer';
+        END IF;
+        IF asker IS DISTINCT FROM auth.uid() THEN
+            RAISE EXCEPTION 'forbidden: only the asker rates the AI answers to a question';
+        END IF;
+        RETURN QUERY
+        UPDATE ai_answers SET user_feedback_rating = p_rating WHERE id = p_answer_id RETURNING *;
+    END
+    $$;
+"""
+_RATE_VISIBLE = """
+          AND (a.hidden_at IS NULL OR focushub_auth.is_admin())
+          AND public.question_visible_to_caller(a.question_id)"""
+
+
+def _rate(visible: str) -> str:
+    return _RATE.format(visible=visible)
+
+
 def upgrade() -> None:
     run_sql(f"""
     ALTER POLICY "Anyone can view answers" ON answers
@@ -110,27 +141,7 @@ def upgrade() -> None:
     {_wrap("accept_answer", "accept an answer")}
     {_wrap("unaccept_answer", "withdraw an acceptance")}
 
-    CREATE OR REPLACE FUNCTION public.rate_ai_answer(p_answer_id uuid, p_rating integer)
-    RETURNS SETOF ai_answers
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
-    AS $$
-    DECLARE
-        asker uuid;
-    BEGIN
-        SELECT q.author_id INTO asker FROM ai_answers a JOIN questions q ON q.id = a.question_id
-        WHERE a.id = p_answer_id
-          AND (a.hidden_at IS NULL OR focushub_auth.is_admin())
-          AND public.question_visible_to_caller(a.question_id);
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'not_found: no such AI answer';
-        END IF;
-        IF asker IS DISTINCT FROM auth.uid() THEN
-            RAISE EXCEPTION 'forbidden: only the asker rates the AI answers to a question';
-        END IF;
-        RETURN QUERY
-        UPDATE ai_answers SET user_feedback_rating = p_rating WHERE id = p_answer_id RETURNING *;
-    END
-    $$;
+    {_rate(_RATE_VISIBLE)}
     """)
 
 
@@ -145,25 +156,7 @@ def _unwrap(name: str) -> str:
 
 def downgrade() -> None:
     run_sql(f"""
-    CREATE OR REPLACE FUNCTION public.rate_ai_answer(p_answer_id uuid, p_rating integer)
-    RETURNS SETOF ai_answers
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
-    AS $$
-    DECLARE
-        asker uuid;
-    BEGIN
-        SELECT q.author_id INTO asker FROM ai_answers a JOIN questions q ON q.id = a.question_id
-        WHERE a.id = p_answer_id;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'not_found: no such AI answer';
-        END IF;
-        IF asker IS DISTINCT FROM auth.uid() THEN
-            RAISE EXCEPTION 'forbidden: only the asker rates the AI answers to a question';
-        END IF;
-        RETURN QUERY
-        UPDATE ai_answers SET user_feedback_rating = p_rating WHERE id = p_answer_id RETURNING *;
-    END
-    $$;
+    {_rate("")}
     {_unwrap("unaccept_answer")}
     {_unwrap("accept_answer")}
     DROP FUNCTION public.answer_visible_to_caller(uuid);
