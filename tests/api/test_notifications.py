@@ -258,8 +258,9 @@ async def test_reading_marking_and_privacy(client, engine, owner_conn):
 
 async def test_an_accepted_answer_tells_its_author_with_the_askers_avatar(client, owner_conn):
     asker, helper = await make_user(client), await make_user(client)
-    await owner_conn.execute("UPDATE users SET avatar_url = '/a.png' WHERE id = $1::uuid",
-                             asker["user"]["id"])
+    avatar = f"/api/v1/users/{asker['user']['id']}/avatar?v=0123456789ab"
+    await owner_conn.execute("UPDATE users SET avatar_url = $2 WHERE id = $1::uuid",
+                             asker["user"]["id"], avatar)
     q = await qa.make_question(client, asker)
     answer = await qa.make_answer(client, helper, q["id"])
     r = await client.post(f"/api/v1/answers/{answer['id']}/accept", headers=asker["headers"])
@@ -269,7 +270,7 @@ async def test_an_accepted_answer_tells_its_author_with_the_askers_avatar(client
     assert note["type"] == "answer" and note["title"] == f"{asker['user']['username']} accepted your answer"
     assert note["data"]["accepted"] is True and note["data"]["target_id"] == answer["id"]
     assert note["data"]["actors"] == [{"id": asker["user"]["id"], "username": asker["user"]["username"],
-                                       "avatar_url": "/a.png"}]
+                                       "avatar_url": avatar}]
     # Withdrawing and accepting again does not notify twice while the first is unread.
     await client.delete(f"/api/v1/answers/{answer['id']}/accept", headers=asker["headers"])
     await client.post(f"/api/v1/answers/{answer['id']}/accept", headers=asker["headers"])
