@@ -83,19 +83,19 @@ def read_answer(row: Any, min_confidence: float) -> AIAnswerRead:
 
 
 async def request_in(tx: Tx, rt: Runtime, question_id: UUID) -> AIAnswerRead:
-    """Ask for an AI answer inside ``tx`` (the caller's): the pending answer, its job
-    enqueued unless one was already being made. 404 for a question the caller cannot
+    """Ask for an AI answer inside ``tx`` (the caller's): the pending answer, with its job
+    queued unless one is queued or running already. 404 for a question the caller cannot
     see (hidden, or across a block), as reading it would answer."""
     if not await tx.scalar("SELECT EXISTS (SELECT 1 FROM public.questions WHERE id = :id)",
                            id=question_id):
         raise NotFound("No such question", code="question_not_found")
-    already = await tx.scalar(
-        "SELECT EXISTS (SELECT 1 FROM public.ai_answers WHERE question_id = :q"
-        " AND status = 'pending')", q=question_id)
     row = await tx.one(queries.REQUEST, question_id=question_id,
                        daily_limit=rt.settings.ai_daily_limit)
-    if not already:
-        tx.enqueue("ai.generate_answer", ai_answer_id=str(row["id"]))
+    # Queued on every request, once per answer at a time (the queueing lock): a pending
+    # answer whose job is gone (its attempts all failed while the database was away, so
+    # none could record the failure) is made when someone asks again, not pending for good.
+    tx.enqueue("ai.generate_answer", queueing_lock=f"ai:{row['id']}",
+               ai_answer_id=str(row["id"]))
     return read_answer(row, rt.settings.ai_min_confidence_shown)
 
 

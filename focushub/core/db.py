@@ -173,7 +173,10 @@ class Tx:
 
     def enqueue(self, task: str, *, queueing_lock: str | None = None, **args: Any) -> None:
         """Write a job for ``task`` (a dotted name, e.g. ``mail.send``) in this transaction:
-        a rollback leaves no job, a commit never loses it. ``args`` are JSON values (ids)."""
+        a rollback leaves no job, a commit never loses it. ``args`` are JSON values (ids).
+        With ``queueing_lock`` (e.g. ``ai:<answer id>``) the job is written only if no job
+        with that lock is queued or running (``core.jobs``): asking again for work whose
+        job was lost queues it once more, and never a second time beside a live one."""
         self._need_effects("enqueue")
         self.jobs.append(JobRequest(task, args, queueing_lock))
 

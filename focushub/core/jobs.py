@@ -49,13 +49,31 @@ QUEUE = "default"
 # waits exponential_wait ** (attempts + 1) seconds).
 DEFAULT_RETRY = procrastinate.RetryStrategy(max_attempts=8, exponential_wait=2)
 
+# A job with a queueing lock also takes it as its procrastinate ``lock``: procrastinate keeps
+# one ``todo`` job per queueing lock (a unique index) and runs one ``doing`` job per lock, so
+# "queued or running" is an indexed look-up on either column. Such a job is written only when
+# no job holding its lock is queued or running; a job that failed for good, or was cancelled,
+# no longer holds it, so the same lock may then be queued again.
 _DEFER = """
 SELECT procrastinate.procrastinate_defer_jobs_v1(ARRAY(
-    SELECT ROW(:queue, j.task, 0, NULL, j.qlock, j.args, NULL)
+    SELECT ROW(:queue, j.task, 0, j.qlock, j.qlock, j.args, NULL)
         ::procrastinate.procrastinate_job_to_defer_v1
     FROM unnest(CAST(:tasks AS text[]), CAST(:args AS jsonb[]), CAST(:qlocks AS text[]))
         WITH ORDINALITY AS j(task, args, qlock, ord)
+    WHERE j.qlock IS NULL OR NOT EXISTS (
+        SELECT 1 FROM procrastinate.procrastinate_jobs p
+        WHERE (p.status = 'todo' AND p.queueing_lock = j.qlock)
+           OR (p.status = 'doing' AND p.lock = j.qlock))
     ORDER BY j.ord))
+"""
+
+# Two transactions deferring the same queueing lock at once would both find it free, and the
+# second would fail on procrastinate's unique index (and with it its whole request). Each
+# takes the locks' transaction-scoped advisory locks first, in one order, so the second
+# waits for the first to commit and then, in its next statement, finds the job queued.
+_HOLD_QUEUEING_LOCKS = """
+SELECT pg_advisory_xact_lock(hashtextextended('job-queueing-lock:' || q, 0))
+FROM (SELECT DISTINCT q FROM unnest(CAST(:qlocks AS text[])) AS q ORDER BY q) AS s
 """
 
 
@@ -176,11 +194,24 @@ class JobQueue:
             self._open = False
 
     async def defer_in_transaction(self, tx: Executes, jobs: list[JobRequest]) -> None:
-        """Write ``jobs`` as the last statements of ``tx`` (as service_role)."""
+        """Write ``jobs`` as the last statements of ``tx`` (as service_role). A job with a
+        queueing lock is written only if no job with that lock is queued or running (nor
+        earlier in ``jobs``), so it is never queued twice."""
         unknown = {job.task for job in jobs} - self.task_names
         if unknown and self.task_names:
             raise LookupError(f"no such task: {', '.join(sorted(unknown))}")
+        qlocks: set[str] = set()
+        if any(job.queueing_lock is not None for job in jobs):
+            kept = []
+            for job in jobs:
+                if job.queueing_lock is None or job.queueing_lock not in qlocks:
+                    kept.append(job)
+                if job.queueing_lock is not None:
+                    qlocks.add(job.queueing_lock)
+            jobs = kept
         await tx.execute("SELECT set_config('role', 'service_role', true)")
+        if qlocks:
+            await tx.execute(_HOLD_QUEUEING_LOCKS, qlocks=sorted(qlocks))
         await tx.execute(
             _DEFER,
             queue=QUEUE,

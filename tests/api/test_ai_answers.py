@@ -3,6 +3,7 @@ provider and with a real Chat Completions server on loopback (429, 500, timeout,
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import zipfile
@@ -11,11 +12,14 @@ from typing import Any
 
 import pytest
 
+from focushub.core.db import create_engine
 from focushub.core.events import user_channel
+from focushub.wiring import build_runtime
 from tests.api.conftest import make_user
 from tests.api.factories_qa import make_answer, make_question
 from tests.api.files_support import Env, _env
 from tests.api.llm_server import Step, llm, llm_server  # noqa: F401 (fixtures)
+from tests.realtime.conftest import free_port
 
 PHOTOSYNTHESIS = (
     "Photosynthesis is the process plants use to turn sunlight, water and carbon dioxide into "
@@ -571,6 +575,61 @@ async def test_any_failure_of_the_job_counts_an_attempt_and_the_last_one_fails_t
     await env.work()
     (answer,) = await answers_of(env, question["id"])
     assert answer["status"] == "completed"
+
+
+async def test_a_pending_answer_whose_job_ended_while_the_database_was_away_is_made_when_asked(
+        offline, owner_conn):
+    """Every attempt of the job found the database away, so none could record the failure:
+    the job ended ``failed`` and the answer stayed ``pending``. Asking again queues its job
+    once more (only once, however often one asks) and the answer is made."""
+    env = offline
+    await knowledge(env)
+    alice = await make_user(env.client)
+    question = await make_question(env.client, alice, **ASK)
+    pending = await ask(env, alice, question["id"])
+    # A worker whose queue works but whose transactions find nothing listening.
+    settings = env.rt.settings
+    away = build_runtime(settings, engine=create_engine(
+        f"postgresql+asyncpg://focushub@127.0.0.1:{free_port()}/focushub", pool_size=1))
+    try:
+        for _ in range(3):
+            await asyncio.wait_for(away.jobs.run_worker(away, wait=False), 60)
+            await owner_conn.execute("UPDATE procrastinate.procrastinate_jobs"
+                                     " SET scheduled_at = now() WHERE status = 'todo'")
+    finally:
+        await away.stop()
+        await away.engine.dispose()
+    jobs = ("SELECT status::text FROM procrastinate.procrastinate_jobs"
+            " WHERE task_name = 'ai.generate_answer' ORDER BY id")
+    assert [r["status"] for r in await owner_conn.fetch(jobs)] == ["failed"]
+    (answer,) = await answers_of(env, question["id"])
+    assert (answer["status"], answer["generation_attempts"]) == ("pending", 0)
+
+    for _ in range(2):
+        again = await ask(env, alice, question["id"])
+        assert again["id"] == pending["id"] and again["status"] == "pending"
+    assert [r["status"] for r in await owner_conn.fetch(jobs)] == ["failed", "todo"]
+    await env.work()
+    (answer,) = await answers_of(env, question["id"])
+    assert answer["status"] == "completed"
+
+
+async def test_asking_while_the_job_is_queued_or_running_queues_no_second_one(
+        offline, owner_conn):
+    env = offline
+    await knowledge(env)
+    alice, bob = await make_user(env.client), await make_user(env.client)
+    question = await make_question(env.client, alice, **ASK)
+    first = await ask(env, alice, question["id"])
+    await asyncio.gather(*(ask(env, who, question["id"]) for who in (alice, bob, bob)))
+    jobs = ("SELECT status::text FROM procrastinate.procrastinate_jobs"
+            " WHERE task_name = 'ai.generate_answer' ORDER BY id")
+    assert [r["status"] for r in await owner_conn.fetch(jobs)] == ["todo"]
+    # Taken by a worker (as procrastinate marks a job it runs): still one.
+    await owner_conn.execute("UPDATE procrastinate.procrastinate_jobs SET status = 'doing'"
+                             " WHERE task_name = 'ai.generate_answer'")
+    assert (await ask(env, bob, question["id"]))["id"] == first["id"]
+    assert [r["status"] for r in await owner_conn.fetch(jobs)] == ["doing"]
 
 
 async def test_a_model_that_trickles_past_the_timeout_is_cut_off(model, llm, owner_conn):  # noqa: F811

@@ -132,6 +132,31 @@ async def test_an_unknown_task_name_fails_the_transaction(rt, owner_conn):
     assert await owner_conn.fetchval("SELECT count(*) FROM procrastinate.procrastinate_jobs") == 0
 
 
+async def test_a_queueing_lock_keeps_one_job_queued_or_running_and_frees_when_it_ends(
+        rt, owner_conn):
+    async def enqueue(n: int) -> None:
+        async with rt.transaction(SERVICE) as tx:
+            await tx.execute("SELECT pg_sleep(0.05)")  # the transactions overlap
+            tx.enqueue("test.record", queueing_lock="record:1", n=n)
+            tx.enqueue("test.record", queueing_lock="record:1", n=n)  # twice in one: once
+
+    # Ten at once: none fails on procrastinate's unique index, one job is queued.
+    await asyncio.gather(*(enqueue(n) for n in range(10)))
+    (job,) = await jobs_of(owner_conn, "test.record")
+    assert job["status"] == "todo"
+    await owner_conn.execute(  # as a worker takes it
+        "UPDATE procrastinate.procrastinate_jobs SET status = 'doing' WHERE id = $1", job["id"])
+    await enqueue(11)
+    assert [j["status"] for j in await jobs_of(owner_conn, "test.record")] == ["doing"]
+    await owner_conn.execute(
+        "UPDATE procrastinate.procrastinate_jobs SET status = 'failed' WHERE id = $1", job["id"])
+    await enqueue(12)
+    assert [(j["status"], j["args"]) for j in await jobs_of(owner_conn, "test.record")] == [
+        ("failed", job["args"]), ("todo", '{"n": 12}')]
+    await drain(rt)
+    assert [n for _, n in RUNS] == [12]
+
+
 async def test_request_roles_cannot_touch_the_queue(app_conn):
     for role in ("anon", "authenticated"):
         async with app_conn.transaction():
