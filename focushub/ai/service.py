@@ -227,6 +227,31 @@ async def _with_model(rt: Runtime, client: ChatCompletions, question: str,
             "relevance": found.relevance, "completeness": complete, "confidence": confidence}
 
 
+# ``ai_answers.last_error`` is read by administrators next to the answer: one line that says
+# what failed, not a log.
+MAX_ERROR_TEXT = 300
+
+
+def failure_text(exc: BaseException) -> str:
+    """What ``ai_answers.last_error`` keeps of a failed attempt: the provider's own message,
+    or the error's class and the first line of its message, at most :data:`MAX_ERROR_TEXT`
+    characters. A database error is described by the driver's error, never by SQLAlchemy's
+    message, which carries the statement and its parameters (the model's whole answer)."""
+    if isinstance(exc, LLMError):
+        kind, message = None, str(exc)
+    else:
+        error: BaseException = exc
+        if isinstance(exc, DBAPIError) and exc.orig is not None:
+            # asyncpg's own error (its class names the condition) behind SQLAlchemy's adapter.
+            error = exc.orig.__cause__ or exc.orig
+        kind = type(error).__name__
+        message = getattr(error, "message", None) or str(error)
+    lines = str(message).strip().splitlines()
+    text = lines[0].strip() if lines else ""
+    text = f"{kind}: {text}" if kind and text else (kind or text)
+    return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT - 1] + "…"
+
+
 async def generate(rt: Runtime, answer_id: UUID, *, last_attempt: bool) -> str | None:
     """Make the pending answer ``answer_id`` (the ``ai.generate_answer`` job). Idempotent:
     an answer that is no longer pending is left alone, so a retried or doubled job never
@@ -296,9 +321,8 @@ async def generate(rt: Runtime, answer_id: UUID, *, last_attempt: bool) -> str |
         # pending answer without making it.
         if not isinstance(exc, LLMError):
             log.warning("ai answer %s: attempt failed", answer_id, exc_info=True)
-        error = str(exc) if isinstance(exc, LLMError) else f"{type(exc).__name__}: {exc}"
         async with rt.transaction(SERVICE) as tx:
-            await tx.execute(queries.FAILED_ATTEMPT, id=answer_id, error=error[:1000],
+            await tx.execute(queries.FAILED_ATTEMPT, id=answer_id, error=failure_text(exc),
                              give_up=last_attempt)
             if last_attempt:
                 await _announce(tx, row["requested_by"], answer_id, rt)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from focushub.ai import service
 from focushub.core.db import create_engine
 from focushub.core.events import user_channel
 from focushub.wiring import build_runtime
@@ -565,7 +566,13 @@ async def test_any_failure_of_the_job_counts_an_attempt_and_the_last_one_fails_t
     await ask(env, alice, question["id"])
     row = await retried_to_the_end(env, owner_conn)
     assert (row["status"], row["generation_attempts"]) == ("failed", 3)
-    assert row["last_error"]
+    # What failed, in one short line: the error's class and its first line, never the
+    # statement (SQLAlchemy's message carries the SQL and its parameters, here the flood).
+    error = row["last_error"]
+    assert error == ("ProgramLimitExceededError: string is too long for tsvector"
+                     f"{error.split('tsvector', 1)[1]}"), error
+    assert "\n" not in error and "SQL" not in error and "w1x" not in error
+    assert len(error) <= service.MAX_ERROR_TEXT
     assert await owner_conn.fetchval(
         "SELECT count(*) FROM procrastinate.procrastinate_jobs"
         " WHERE task_name = 'ai.generate_answer' AND status <> 'succeeded'") == 0
