@@ -34,6 +34,7 @@ console = Console(stderr=True)
 log = logging.getLogger("focushub.cli")
 
 EMBEDDED_DATABASE = "focushub"
+MAX_JOB_ID = 2**63 - 1
 
 
 def _settings() -> Settings:
@@ -293,6 +294,11 @@ def jobs(
     """Show the job queue: jobs per task and status, and the failed (dead) ones."""
     from focushub.core import maintenance
 
+    # Job ids are PostgreSQL bigints from 1; a number beyond them cannot even be sent.
+    if retry is not None and not 1 <= retry <= MAX_JOB_ID:
+        console.print(f"[red]--retry: no job has the id {retry} (ids run from 1 to "
+                      f"{MAX_JOB_ID})[/red]", soft_wrap=True)
+        raise typer.Exit(2)
     settings = _settings()
     with database_target(settings) as target:
         if retry is not None:

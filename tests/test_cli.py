@@ -158,3 +158,16 @@ def test_a_database_that_cannot_be_used_is_said_in_one_line(test_db, tmp_path):
             assert out.returncode == 1, out.stderr
             assert "Cannot use the database at" in out.stderr
             assert "Traceback" not in out.stderr and "s3cret" not in out.stderr
+
+
+def test_retrying_a_job_id_no_job_can_have_is_said_in_one_line(test_db, tmp_path):
+    env = {"FOCUSHUB_DATABASE_URL": test_db.app_url, "FOCUSHUB_DATA_DIR": str(tmp_path)}
+    for job_id in ("9223372036854775808", "1" + "0" * 40, "0", "-3"):
+        out = _run(["jobs", "--retry", job_id], **env)
+        assert out.returncode == 2, out.stderr
+        assert "Traceback" not in out.stderr
+        (line,) = out.stderr.strip().splitlines()
+        assert line == f"--retry: no job has the id {job_id} (ids run from 1 to 9223372036854775807)"
+    out = _run(["jobs", "--retry", "9223372036854775807"], **env)
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.strip() == "No failed job 9223372036854775807"
