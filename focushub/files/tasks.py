@@ -22,6 +22,19 @@ SWEEP_GRACE = timedelta(hours=6)
 # The folders Focus Hub names its objects in (files.service.new_key, accounts' exports): the
 # sweep looks only there, as the bucket (or its prefix) may hold what is not ours.
 SWEPT_FOLDERS = tuple(f"{purpose}/" for purpose in PURPOSES) + ("export/",)
+# Objects made from a stored file, named "<key><suffix>", by the folder of their key: an
+# avatar's smaller sizes (users.service.AVATAR_SIZES: "<key>.128", "<key>.48") and a
+# resource's preview (resources.tasks: "<key>.preview.jpg"; its row queues it too, but the
+# preview may be written after the row went). files.purge deletes them by these names:
+# listing "<key>." read the whole folder on local disk for every key, so a purge cost as
+# much as everything stored. An object of any other name is left to files.sweep.
+DERIVED_SUFFIXES = {"avatar": (".128", ".48"), "resource": (".preview.jpg",)}
+
+
+def derived_keys(key: str) -> list[str]:
+    """The objects made from ``key`` that may exist (deleting one that does not is harmless)."""
+    folder = key.split("/", 1)[0]
+    return [key + suffix for suffix in DERIVED_SUFFIXES.get(folder, ())]
 
 
 @tasks.task("files.purge", cron="* * * * *")
@@ -40,9 +53,8 @@ async def purge(context: procrastinate.JobContext, timestamp: int | None = None)
                 " LIMIT :n FOR UPDATE SKIP LOCKED", n=_BATCH)]
             for key in keys:
                 await rt.storage.delete(key)
-                # Objects derived from it (preview, sizes) are named "<key>.<what>".
-                async for derived in rt.storage.list(prefix=key + "."):
-                    await rt.storage.delete(derived.key)
+                for derived in derived_keys(key):
+                    await rt.storage.delete(derived)
             if keys:
                 await tx.execute("DELETE FROM public.storage_deletions"
                                  " WHERE storage_key = ANY(CAST(:keys AS text[]))", keys=keys)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
+import os
+import struct
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -256,6 +260,64 @@ async def test_deleting_an_account_removes_its_files(env, owner_conn):
     await owner_conn.execute("DELETE FROM users WHERE id = $1::uuid", alice["user"]["id"])
     await env.work()
     assert await env.objects() == []
+
+
+class FolderOpens:
+    """Counts the openings of a folder (listing it opens it) through Linux's inotify: what
+    the file system saw, not what our code says it did."""
+
+    IN_OPEN, IN_ISDIR = 0x20, 0x40000000
+    EVENT = struct.Struct("iIII")
+
+    def __init__(self, folder: Path) -> None:
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_NONBLOCK)
+        if self.fd < 0 or self.libc.inotify_add_watch(self.fd, bytes(folder), self.IN_OPEN) < 0:
+            pytest.skip(f"inotify is not available: errno {ctypes.get_errno()}")
+
+    def count(self) -> int:
+        """Openings of the folder itself (not of the files in it) since the last count."""
+        opened = 0
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return opened
+            at = 0
+            while at < len(data):
+                _, mask, _, length = self.EVENT.unpack_from(data, at)
+                if mask & self.IN_ISDIR and length == 0:
+                    opened += 1
+                at += self.EVENT.size + length
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+async def test_the_purge_deletes_derived_objects_by_name_without_listing_the_folder(
+        request, test_db, engine, tmp_path, owner_conn):
+    """An object's preview or sizes are found by their names: listing "<key>." read the whole
+    folder for every deleted key, so a purge cost as much as all files stored."""
+    async for env in _env(request, test_db, engine, tmp_path):
+        alice = await make_user(env.client)
+        kept = await upload(env, alice, "kept.pdf", pdf_with_text("Kept"))
+        gone = await upload(env, alice, "gone.pdf", pdf_with_text("Gone"))
+        await env.work()
+        objects = await env.objects()
+        assert len(objects) == 4  # two files and their previews
+        opens = FolderOpens(tmp_path / "files" / "resource")
+        try:
+            r = await env.client.delete(f"{R}/{gone['id']}", headers=alice["headers"])
+            assert r.status_code == 204
+            opens.count()
+            await run_task(test_db, "files.purge", settings=env.rt.settings)
+            assert opens.count() == 0
+        finally:
+            opens.close()
+        left = await env.objects()
+        assert len(left) == 2 and set(left) < set(objects)
+        r = await env.client.get(f"{R}/{kept['id']}/file", headers=alice["headers"])
+        assert r.status_code == 200
 
 
 # --- counting, listing, quota ----------------------------------------------------------------
