@@ -19,10 +19,13 @@ import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from email.utils import format_datetime
+from typing import Any
 from urllib.parse import quote
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from focushub.core.errors import AppError, NotFound
 from focushub.integrations.storage import ObjectMissing, ObjectStore
@@ -110,15 +113,43 @@ async def file_response(
         first = b""
 
     async def body() -> AsyncIterator[bytes]:
-        yield first
-        async for chunk in chunks:
-            yield chunk
+        try:
+            yield first
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await _close(chunks)
 
     out = {**base, "Content-Length": str(end - start + 1)}
     if span is not None:
         out["Content-Range"] = f"bytes {start}-{end}/{size}"
-        return StreamingResponse(body(), status_code=206, headers=out, media_type=media)
-    return StreamingResponse(body(), status_code=200, headers=out, media_type=media)
+    return _StoredObjectResponse(chunks, body(), status_code=206 if span is not None else 200,
+                                 headers=out, media_type=media)
+
+
+async def _close(chunks: AsyncIterator[bytes]) -> None:
+    """Close the store's read (its file, or its connection to S3) now, even inside a
+    cancelled scope (the client went away): left to the garbage collector, it stays open
+    for as long as anything still refers to it."""
+    with anyio.CancelScope(shield=True):
+        await chunks.aclose()  # type: ignore[attr-defined]
+
+
+class _StoredObjectResponse(StreamingResponse):
+    """A streamed object whose read is closed however the response ends: sent whole, cut
+    off by a client that went away (its body abandoned where it was), or never started
+    (the client left before the headers went out, so the body never ran its ``finally``)."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], body: AsyncIterator[bytes],
+                 **kwargs: Any) -> None:
+        super().__init__(body, **kwargs)
+        self._chunks = chunks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await _close(self._chunks)
 
 
 async def preview_response(store: ObjectStore, key: str, *, headers: Headers,

@@ -7,6 +7,9 @@ multipart body and closes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import os
 import socket
 import threading
 import time
@@ -80,5 +83,69 @@ async def test_disconnecting_mid_upload_leaves_nothing(request, backend, test_db
             assert r.status_code == 201, r.text
             assert len(await objects()) == 1
     finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def _open_on(path: str) -> int:
+    """How many of this process's file descriptors are open on ``path``."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}") == path
+    return count
+
+
+async def test_a_download_whose_client_goes_away_closes_the_stored_object(test_db, tmp_path):
+    """The client reads the headers and a little of a large file, then closes its socket:
+    the server's read of the object (here its open file) is closed when the response ends,
+    not left until garbage collection (which is off here, as a cycle may delay it)."""
+    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                        data_dir=tmp_path, worker_in_process=False)
+    app = create_app(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    gc.disable()
+    try:
+        for _ in range(300):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            alice = await make_user(http)
+            r = await http.post("/api/v1/resources", headers=alice["headers"],
+                                data={"title": "large"},
+                                files={"file": ("large.txt", b"words " * 2_000_000, "text/plain")})
+            assert r.status_code == 201, r.text
+            resource_id = r.json()["id"]
+            (path,) = [str(p) for p in (tmp_path / "files").rglob("*") if p.is_file()]
+            request = (f"GET /api/v1/resources/{resource_id}/file HTTP/1.1\r\n"
+                       f"Host: 127.0.0.1\r\nAuthorization: Bearer {alice['access_token']}\r\n"
+                       "\r\n").encode()
+
+            def read_a_little_and_leave() -> bytes:
+                with socket.create_connection(("127.0.0.1", port)) as sock:
+                    sock.sendall(request)
+                    got = b""
+                    while b"\r\n\r\n" not in got or len(got) < 100_000:
+                        got += sock.recv(65536)
+                    # The server is sending (the object open) while we vanish.
+                    assert _open_on(path) == 1
+                    return got
+
+            head = await asyncio.to_thread(read_a_little_and_leave)
+            assert head.startswith(b"HTTP/1.1 200")
+            for _ in range(200):  # the server notices the client left, then ends the response
+                if _open_on(path) == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert _open_on(path) == 0
+            r = await http.get(f"/api/v1/resources/{resource_id}/file", headers=alice["headers"])
+            assert r.status_code == 200 and len(r.content) == 12_000_000
+    finally:
+        gc.enable()
         server.should_exit = True
         thread.join(15)
