@@ -25,7 +25,7 @@ from focushub.chat.router import router as chat_router
 from focushub.comments.router import router as comments_router
 from focushub.core import observability
 from focushub.core.deps import mark_optional_sign_in
-from focushub.core.errors import ERROR_RESPONSES, install_error_handlers
+from focushub.core.errors import ERROR_RESPONSES, install_error_handlers, storage_unavailable
 from focushub.core.middleware import BodyLimitMiddleware
 from focushub.core.observability import RequestContextMiddleware, configure_logging
 from focushub.core.routing import DirectDispatch
@@ -34,6 +34,7 @@ from focushub.core.settings import Settings, get_settings
 from focushub.feed.router import router as feed_router
 from focushub.follows.router import router as follows_router
 from focushub.health.router import router as health_router
+from focushub.integrations.storage import StorageUnavailable
 from focushub.notifications.router import router as notifications_router
 from focushub.posts.router import router as posts_router
 from focushub.questions.router import router as questions_router
@@ -162,7 +163,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.add_middleware(RequestContextMiddleware)
     # The realtime WebSocket skips the HTTP layers above (focushub/realtime/router.py).
     app.add_middleware(RealtimeEntrance)
-    install_error_handlers(app)
+    install_error_handlers(app, unavailable={StorageUnavailable: storage_unavailable})
     for router in ROUTERS:
         # Every error status an operation may answer, documented with the one error shape.
         app.include_router(router, responses=ERROR_RESPONSES)

@@ -9,6 +9,7 @@ status that means it. Database errors raised by constraints, RLS and our own
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -139,6 +140,15 @@ def database_unavailable() -> AppError:
                     details={"retry_after_seconds": 5})
 
 
+def storage_unavailable() -> AppError:
+    """The object store (files, avatars, exports) cannot be reached: 503 with Retry-After,
+    as for the database. The adapter's own exception is mapped to it where the app is put
+    together (``install_error_handlers(app, unavailable=…)``): this module imports no adapter."""
+    return AppError("File storage is unavailable; try again shortly",
+                    code="storage_unavailable", status_code=503,
+                    details={"retry_after_seconds": 5})
+
+
 def translate_db_error(exc: DBAPIError) -> AppError | None:
     """Map a database error caused by the request to an :class:`AppError`; None if it is ours.
     A lost or refused connection (the database restarting) is 503 with Retry-After."""
@@ -223,7 +233,7 @@ _STATUS_TEXT = {
     403: "Not allowed", 404: "Not found, or not visible to the caller",
     409: "Conflicts with the current state", 413: "Body or file too large, or over quota",
     415: "Unsupported body or file type", 422: "Invalid input", 429: "Too many requests (Retry-After)",
-    500: "Server error", 503: "Database unavailable (Retry-After)",
+    500: "Server error", 503: "Database or file storage unavailable (Retry-After)",
 }
 # Added to every operation of the API in the OpenAPI document (focushub/app.py).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -251,6 +261,16 @@ def response_headers(exc: AppError) -> dict[str, str] | None:
     return None
 
 
+def _unavailable_handler(to_error: Callable[[], AppError]) -> Callable[..., Any]:
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        err = to_error()
+        log.warning("%s: %s", err.code, exc)
+        return JSONResponse(error_body(err.code, err.message, err.details), err.status_code,
+                            headers=response_headers(err))
+
+    return handler
+
+
 def as_app_error(exc: Exception) -> AppError | None:
     """The :class:`AppError` a client should see for ``exc``; None for our own bugs."""
     if isinstance(exc, AppError):
@@ -260,7 +280,14 @@ def as_app_error(exc: Exception) -> AppError | None:
     return None
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(
+        app: FastAPI, *,
+        unavailable: Mapping[type[Exception], Callable[[], AppError]] | None = None) -> None:
+    """The handlers that give every error the one shape. ``unavailable``: exceptions of
+    adapters that mean an outside service is away, each with the (503) error it answers."""
+    for kind, to_error in (unavailable or {}).items():
+        app.add_exception_handler(kind, _unavailable_handler(to_error))
+
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status_code,

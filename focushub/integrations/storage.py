@@ -36,6 +36,27 @@ class ObjectMissing(Exception):
     """The key names no object."""
 
 
+class StorageUnavailable(Exception):
+    """The store cannot be reached (connection refused or reset, timed out) or says it is
+    unavailable, after the client's own retries: the request may be tried again later."""
+
+
+@contextlib.contextmanager
+def _reachable() -> Iterator[None]:
+    """Raise :class:`StorageUnavailable` for what means the S3 endpoint is away."""
+    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as EndpointUnreachable
+
+    try:
+        yield
+    except (EndpointUnreachable, HTTPClientError) as exc:
+        raise StorageUnavailable(str(exc)) from exc
+    except ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 503:
+            raise StorageUnavailable(str(exc)) from exc
+        raise
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
     key: str
@@ -204,83 +225,91 @@ class S3Store:
         return self.prefix + _check_key(key)
 
     async def put_file(self, key: str, path: Path, content_type: str) -> None:
-        await anyio.to_thread.run_sync(lambda: self.client.upload_file(
-            str(path), self.bucket, self._key(key),
-            ExtraArgs={"ContentType": content_type}, Config=self.transfer))
+        with _reachable():
+            await anyio.to_thread.run_sync(lambda: self.client.upload_file(
+                str(path), self.bucket, self._key(key),
+                ExtraArgs={"ContentType": content_type}, Config=self.transfer))
 
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
-        await anyio.to_thread.run_sync(lambda: self.client.put_object(
-            Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type))
+        with _reachable():
+            await anyio.to_thread.run_sync(lambda: self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type))
 
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
-        from botocore.exceptions import ClientError
+        with _reachable():
+            from botocore.exceptions import ClientError
 
-        args: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
-        if start or end is not None:
-            args["Range"] = f"bytes={start}-{'' if end is None else end}"
-        try:
-            response = await anyio.to_thread.run_sync(lambda: self.client.get_object(**args))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                raise ObjectMissing(key) from None
-            raise
-        body = response["Body"]
-        chunks: Iterator[bytes] = body.iter_chunks(CHUNK)
-        try:
-            while True:
-                chunk = await anyio.to_thread.run_sync(next, chunks, None)
-                if chunk is None:
-                    return
-                yield chunk
-        finally:
-            body.close()
+            args: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
+            if start or end is not None:
+                args["Range"] = f"bytes={start}-{'' if end is None else end}"
+            try:
+                response = await anyio.to_thread.run_sync(lambda: self.client.get_object(**args))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    raise ObjectMissing(key) from None
+                raise
+            body = response["Body"]
+            chunks: Iterator[bytes] = body.iter_chunks(CHUNK)
+            try:
+                while True:
+                    chunk = await anyio.to_thread.run_sync(next, chunks, None)
+                    if chunk is None:
+                        return
+                    yield chunk
+            finally:
+                body.close()
 
     async def download(self, key: str, path: Path) -> None:
-        from botocore.exceptions import ClientError
+        with _reachable():
+            from botocore.exceptions import ClientError
 
-        try:
-            await anyio.to_thread.run_sync(lambda: self.client.download_file(
-                self.bucket, self._key(key), str(path), Config=self.transfer))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                raise ObjectMissing(key) from None
-            raise
+            try:
+                await anyio.to_thread.run_sync(lambda: self.client.download_file(
+                    self.bucket, self._key(key), str(path), Config=self.transfer))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    raise ObjectMissing(key) from None
+                raise
 
     async def delete(self, key: str) -> None:
-        await anyio.to_thread.run_sync(lambda: self.client.delete_object(
-            Bucket=self.bucket, Key=self._key(key)))
+        with _reachable():
+            await anyio.to_thread.run_sync(lambda: self.client.delete_object(
+                Bucket=self.bucket, Key=self._key(key)))
 
     async def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
+        with _reachable():
+            from botocore.exceptions import ClientError
 
-        try:
-            await anyio.to_thread.run_sync(lambda: self.client.head_object(
-                Bucket=self.bucket, Key=self._key(key)))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
-                return False
-            raise
-        return True
+            try:
+                await anyio.to_thread.run_sync(lambda: self.client.head_object(
+                    Bucket=self.bucket, Key=self._key(key)))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                    return False
+                raise
+            return True
 
     async def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
-        paginator = self.client.get_paginator("list_objects_v2")
-        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix))
-        while True:
-            page = await anyio.to_thread.run_sync(next, pages, None)
-            if page is None:
-                return
-            for item in page.get("Contents", []):
-                yield ObjectInfo(item["Key"][len(self.prefix):], item["Size"],
-                                 item["LastModified"])
+        with _reachable():
+            paginator = self.client.get_paginator("list_objects_v2")
+            pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix))
+            while True:
+                page = await anyio.to_thread.run_sync(next, pages, None)
+                if page is None:
+                    return
+                for item in page.get("Contents", []):
+                    yield ObjectInfo(item["Key"][len(self.prefix):], item["Size"],
+                                     item["LastModified"])
 
     async def ensure_bucket(self) -> None:
         """Create the bucket if it does not exist (development and tests)."""
-        from botocore.exceptions import ClientError
+        with _reachable():
+            from botocore.exceptions import ClientError
 
-        try:
-            await anyio.to_thread.run_sync(lambda: self.client.head_bucket(Bucket=self.bucket))
-        except ClientError:
-            await anyio.to_thread.run_sync(lambda: self.client.create_bucket(Bucket=self.bucket))
+            try:
+                await anyio.to_thread.run_sync(lambda: self.client.head_bucket(Bucket=self.bucket))
+            except ClientError:
+                await anyio.to_thread.run_sync(lambda: self.client.create_bucket(Bucket=self.bucket))
 
 
 def open_store(*, storage_url: str | None, data_dir: Path, endpoint_url: str | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -12,9 +13,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.api.conftest import make_user
+from focushub.app import create_app
+from focushub.core.settings import Settings
+from focushub.integrations.storage import S3Config, S3Store
+from tests.api.conftest import JWT_SECRET, make_user
 from tests.api.files_support import (
     LIMIT,
     Env,
@@ -27,6 +32,7 @@ from tests.api.files_support import (
     png_claiming,
 )
 from tests.conftest import run_task
+from tests.realtime.conftest import free_port
 
 R = "/api/v1/resources"
 
@@ -417,3 +423,47 @@ async def test_the_orphan_sweep_removes_objects_no_row_names(env, test_db, tmp_p
     await run_task(test_db, "files.sweep", settings=env.rt.settings, grace_seconds=0)
     objects = await env.objects()
     assert stray not in objects and len(objects) == 1
+
+
+
+async def test_uploads_and_downloads_answer_503_while_the_storage_is_unreachable(
+        request, test_db, engine, tmp_path):
+    """The S3 endpoint refuses connections (nothing listens on its port): the one error
+    shape, 503 ``storage_unavailable`` with Retry-After, as while the database is away."""
+    bucket = f"fh-{uuid.uuid4().hex[:12]}"
+
+    @contextlib.asynccontextmanager
+    async def running(endpoint: str) -> AsyncIterator[httpx.AsyncClient]:
+        settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                            data_dir=tmp_path, storage_url=f"s3://{bucket}",
+                            s3_endpoint_url=endpoint, s3_region="us-east-1",
+                            s3_access_key_id="test", s3_secret_access_key="test")
+        app = create_app(settings, engine=engine)
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 50000))
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                yield c
+        finally:
+            await app.state.runtime.stop()
+
+    def unavailable(r: httpx.Response) -> None:
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == "5"
+        error = r.json()["error"]
+        assert (error["code"], error["details"]) == (
+            "storage_unavailable", {"retry_after_seconds": 5})
+
+    async with running(request.getfixturevalue("s3_endpoint")) as up:
+        await S3Store(S3Config(bucket=bucket, endpoint_url=request.getfixturevalue("s3_endpoint"),
+                               region="us-east-1", access_key_id="test",
+                               secret_access_key="test")).ensure_bucket()
+        alice = await make_user(up)
+        r = await up.post(R, headers=alice["headers"], data={"title": "Notes"},
+                          files={"file": ("notes.txt", b"stored while it was up", "text/plain")})
+        assert r.status_code == 201, r.text
+        stored = r.json()
+    async with running(f"http://127.0.0.1:{free_port()}") as down:
+        r = await down.post(R, headers=alice["headers"], data={"title": "More"},
+                            files={"file": ("more.txt", b"nowhere to go", "text/plain")})
+        unavailable(r)
+        unavailable(await down.get(f"{R}/{stored['id']}/file", headers=alice["headers"]))
