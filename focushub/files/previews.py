@@ -7,6 +7,8 @@
 * The text of PDFs and text files is extracted for search, bounded by
   :data:`MAX_TEXT_CHARS` characters, :data:`MAX_PDF_PAGES` pages and
   :data:`EXTRACT_SECONDS` seconds.
+* PDFs are read by PDFium in a child process each (``files/pdf.py``): PDFium may not run in
+  two threads at once, and a hostile file is killed at its deadline.
 
 Decoding untrusted images is bounded too: Pillow refuses images over
 :data:`MAX_PIXELS` (decompression bombs).
@@ -15,12 +17,13 @@ Decoding untrusted images is bounded too: Pillow refuses images over
 from __future__ import annotations
 
 import io
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageOps
+
+from focushub.files import pdf
 
 PREVIEW_SIZE = 480
 PREVIEW_LINES = 40
@@ -53,17 +56,8 @@ def _jpeg(image: Image.Image, size: int = PREVIEW_SIZE) -> bytes:
 
 
 def _pdf_first_page(path: Path) -> bytes:
-    import pypdfium2
-
-    pdf = pypdfium2.PdfDocument(path)
-    try:
-        page = pdf[0]
-        width, height = page.get_size()
-        scale = PREVIEW_SIZE / max(width, height, 1)
-        bitmap = page.render(scale=max(scale, 0.1))
-        return _jpeg(bitmap.to_pil())
-    finally:
-        pdf.close()
+    with Image.open(io.BytesIO(pdf.first_page_png(path, PREVIEW_SIZE))) as page:
+        return _jpeg(page)
 
 
 def _first_lines(path: Path) -> str:
@@ -112,23 +106,9 @@ def extract_text(path: Path, content_type: str) -> str | None:
             return handle.read(MAX_TEXT_CHARS)
     if content_type != "application/pdf":
         return None
-    import pypdfium2
-
-    deadline = time.monotonic() + EXTRACT_SECONDS
-    parts: list[str] = []
-    total = 0
-    pdf = pypdfium2.PdfDocument(path)
-    try:
-        for index in range(min(len(pdf), MAX_PDF_PAGES)):
-            if time.monotonic() > deadline or total >= MAX_TEXT_CHARS:
-                break
-            page = pdf[index]
-            text = page.get_textpage().get_text_bounded()
-            parts.append(text)
-            total += len(text)
-    finally:
-        pdf.close()
-    return "\n".join(parts)[:MAX_TEXT_CHARS].replace("\x00", "")
+    found = pdf.text(path, max_pages=MAX_PDF_PAGES, max_chars=MAX_TEXT_CHARS,
+                     seconds=EXTRACT_SECONDS)
+    return found[:MAX_TEXT_CHARS].replace("\x00", "")
 
 
 def strip_image(path: Path, content_type: str, size: int | None = None) -> bytes:
