@@ -107,6 +107,11 @@ AUTH_TIMEOUT_SECONDS = 10.0
 # something, at most this often; an idle socket costs nothing).
 SESSION_RECHECK_SECONDS = 300.0
 REPLAY_PAGE = 500
+# A connection's typing signals reach a room at most this often; those in between are dropped
+# without a word (the page's script sends one every 2 s while someone types). Each one is a
+# NOTIFY and a frame to every other socket in the room: unthrottled, one socket sending them
+# in a loop made thousands a second, for every member of a class-sized room to receive.
+TYPING_INTERVAL_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -116,6 +121,8 @@ class RoomState:
     # its own "online" on, which comes back to it through the bus after everything
     # published before it subscribed.
     live: bool = False
+    # time.monotonic() of the last typing signal this connection sent to the room
+    typing_at: float = float("-inf")
 
 
 class ClientError(Exception):
@@ -336,6 +343,11 @@ class Connection:
 
     async def _typing(self, frame: dict[str, Any]) -> None:
         room_id = self._active_room(frame)
+        state = self.rooms[room_id]
+        now = time.monotonic()
+        if now - state.typing_at < TYPING_INTERVAL_SECONDS:
+            return
+        state.typing_at = now
         if not await self._session_holds():
             return
         await self.bus.publish(chat_events.room_channel(room_id), {

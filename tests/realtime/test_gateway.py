@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import socket
+import time
 import types
 from typing import Any
 
@@ -163,6 +164,32 @@ async def test_typing_and_presence_are_ephemeral(live_server, http, owner_conn):
     assert offline["connection_id"] != tab_online["connection_id"]
     assert await owner_conn.fetchval("SELECT count(*) FROM chat_room_events") == events_before
     await ws_alice_tab.close()
+    await ws_bob.close()
+
+
+async def test_a_flood_of_typing_signals_reaches_the_room_as_one_a_second(live_server, http):
+    """A socket sending typing signals in a loop: each was a NOTIFY and a frame to every
+    other socket in the room (300 sent, 300 received), a cheap way to flood a class-sized
+    room and overflow its members' queues (4008)."""
+    alice, bob = await make_user(http), await make_user(http)
+    room = await group(http, alice, bob)
+    ws_bob = await ready_ws(live_server.ws_url, bob["access_token"])
+    await ws_bob.subscribe(room["id"])
+    ws_alice = await ready_ws(live_server.ws_url, alice["access_token"])
+    await ws_alice.subscribe(room["id"])
+    await ws_bob.recv_until(lambda f: f["type"] == "presence")
+    started = time.monotonic()
+    for _ in range(300):
+        await ws_alice.send({"type": "typing", "room_id": room["id"]})
+    await ws_alice.send({"type": "ping"})
+    await ws_alice.recv_until(lambda f: f["type"] == "pong")  # every signal was handled
+    seconds = time.monotonic() - started
+    await send(http, alice, room["id"], "done typing")
+    frames = await ws_bob.recv_until(is_message("done typing"))
+    typing = [f for f in frames if f["type"] == "typing"]
+    # One signal, and one more for every TYPING_INTERVAL_SECONDS the loop took.
+    assert 1 <= len(typing) <= 1 + int(seconds / gateway.TYPING_INTERVAL_SECONDS) + 1
+    await ws_alice.close()
     await ws_bob.close()
 
 
