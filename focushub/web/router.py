@@ -279,7 +279,15 @@ def _draft_refused(request: Request, page: PageSession, error: AppError, *, acti
 
 
 def _safe_next(value: str | None) -> str:
-    return value if value and value.startswith("/") and not value.startswith("//") else "/"
+    """``value`` when it is a path on this site, else ``/``: for redirects and for the links
+    pages make of it (``back``). Browsers read ``\\`` as ``/`` in a link and drop tabs and
+    line breaks from it, so ``/\\evil.example`` or ``/<tab>/evil.example`` would be
+    ``//evil.example``, another site; no control character, backslash or space is taken."""
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if any(c == "\\" or c <= " " or c == "\x7f" for c in value):
+        return "/"
+    return value
 
 
 # --- sessions --------------------------------------------------------------------------------

@@ -2067,6 +2067,33 @@ async def test_one_deletes_one_s_own_post_question_comment_and_answer(browser):
     assert r.status_code == 404  # gone already
 
 
+async def test_back_and_next_lead_only_to_this_site(browser):
+    """A browser reads ``\\`` in a link as ``/`` and drops tabs and line breaks from it, so
+    ``/\\evil.example`` and ``/<tab>/evil.example`` are ``//evil.example``: another site. They
+    passed for paths of this one, and the report page made its "Back" link of them."""
+    await sign_up(browser, "ursula")
+    post_id = (await new_post(browser, "Somewhere", "Text")).rsplit("/", 1)[-1]
+    await sign_up_fresh(browser, "viktor")
+    tricks = ["/\\evil.example", "/\t/evil.example", "/\n/evil.example", "/ /evil.example",
+              "//evil.example", "https://evil.example/"]
+    for trick in tricks:
+        r = await browser.get("/report", params={"type": "post", "id": post_id, "back": trick})
+        assert r.status_code == 200
+        assert re.findall(r'<a href="([^"]*)">Back</a>', r.text) == ["/"], trick
+        assert 'name="back" value="/"' in r.text, trick
+        r = await browser.get("/settings/reports", params={"sent": "1", "back": trick})
+        assert re.findall(r'<a href="([^"]*)">Go back</a>', r.text) == ["/"], trick
+        r = await browser.get("/login", params={"next": trick})
+        assert 'name="next" value="/"' in r.text, trick
+        r = await browser.get("/notifications/00000000-0000-0000-0000-000000000000/open",
+                              params={"to": trick})
+        assert r.status_code == 303 and r.headers["location"] == "/", trick
+    # A path of this site still goes where it says.
+    r = await browser.get("/report", params={"type": "post", "id": post_id,
+                                              "back": f"/posts/{post_id}?comment=x#c"})
+    assert re.findall(r'<a href="([^"]*)">Back</a>', r.text) == [f"/posts/{post_id}?comment=x#c"]
+
+
 def test_sizes_are_said_in_kb_or_mb():
     from focushub.web.router import size
 
