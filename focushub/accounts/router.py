@@ -38,7 +38,8 @@ async def export_account(caller: UserDep, rt: RuntimeDep) -> Response:
     resources, votes, follows, chat rooms and your messages, notifications, reports,
     and your uploaded files. A large account (over ``FOCUSHUB_EXPORT_SYNC_MAX_ROWS`` rows
     or ``FOCUSHUB_EXPORT_SYNC_MAX_BYTES`` of uploads) gets 202 instead, as from
-    ``POST``: the zip is made by a job."""
+    ``POST``: the zip is made by a job. At most ``FOCUSHUB_RATE_EXPORT`` (5 an hour) zips
+    are made within the request per account; beyond it, 429 with ``Retry-After``."""
     result = await service.export_now_or_later(rt, caller)
     if isinstance(result, AccountExportRead):
         return _accepted(result)

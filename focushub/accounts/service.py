@@ -111,7 +111,10 @@ def _temporary_zip() -> Path:
 
 async def export_account(rt: Runtime, caller: Caller) -> tuple[Path, str]:
     """Write the caller's export to a temporary zip; returns its path and a download name.
-    The caller deletes the file."""
+    The caller deletes the file. Counts against the account's export limit
+    (``rate_export``; 429 beyond it), whose cost is the request's own: the job's exports
+    (one at a time) are not counted."""
+    await ratelimit.hit(rt.limiter, f"export:{caller.user_id}", rt.settings.rate_export)
     path = _temporary_zip()
     try:
         filename = await write_export(rt, caller, path)

@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     # Verification and password-reset mail: per address and email, and per email.
     rate_mail: RateSetting = Rate(5, 300)
     rate_mail_account: RateSetting = Rate(10, 3600)
+    # Account exports built within the request, per account (GET /users/me/export and the
+    # account page): each reads up to export_sync_max_bytes of uploads into a temporary zip
+    # and sends it, so in a loop or in parallel they filled the disk and the network.
+    rate_export: RateSetting = Rate(5, 3600)
     # Writes, per account (focushub/safety/limits.py): new accounts (younger than this many
     # days, or with an unconfirmed email) get the _NEW_ rates; administrators none.
     write_limits_enabled: bool = True

@@ -181,6 +181,22 @@ async def test_deleting_my_account_checks_the_password_under_the_login_limit(cli
         "SELECT count(*) FROM users WHERE id = $1::uuid", alice["user"]["id"]) == 1
 
 
+async def test_exports_built_in_the_request_are_limited_per_account(client):
+    """Each one reads the account's uploads (up to 100 MB) into a temporary zip and sends
+    it: called in a loop or in parallel, without a limit, they filled the disk and the
+    network. The limit is the account's; the export job stays open to it."""
+    alice, bob = await make_user(client), await make_user(client)
+    codes = [(await client.get("/api/v1/users/me/export", headers=alice["headers"])).status_code
+             for _ in range(7)]
+    assert codes == [200] * 5 + [429] * 2
+    r = await client.get("/api/v1/users/me/export", headers=alice["headers"])
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert r.json()["error"]["code"] == "rate_limited"
+    assert (await client.get("/api/v1/users/me/export", headers=bob["headers"])).status_code == 200
+    r = await client.post("/api/v1/users/me/export", headers=alice["headers"])
+    assert r.status_code == 202, r.text
+
+
 async def test_the_export_of_my_reports_names_neither_the_moderator_nor_their_note(
         env, owner_conn):
     client = env.client
