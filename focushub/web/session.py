@@ -3,7 +3,9 @@
 * ``fh_access`` (the access token) and ``fh_refresh`` (the refresh token): HttpOnly,
   SameSite=Lax, Secure when the request came over HTTPS. A page whose access token has
   expired is served after rotating the refresh token (its reuse detection applies),
-  with the new cookies set on the response.
+  with the new cookies set on the response. Requests that bring the same refresh cookie
+  to one process within ``ROTATION_SHARED_SECONDS`` share that rotation's new session
+  (a page and its badge, two tabs), rather than the second ending it as a reuse.
 * CSRF: a random ``fh_csrf`` cookie (HttpOnly, SameSite=Lax) and the same value in
   every page (``<meta name="csrf-token">``, and a hidden field in every form). A POST
   must echo it in the ``csrf_token`` field or the ``X-CSRF-Token`` header (htmx sends
@@ -13,9 +15,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request, Response
 
@@ -80,10 +85,52 @@ async def load(request: Request, rt: Runtime) -> PageSession:
     refresh = request.cookies.get(REFRESH)
     if refresh:
         try:
-            start(session, await auth_service.refresh(rt, refresh), rt)
+            start(session, await _rotate(rt, refresh), rt)
         except AppError:
             session.clear = True
     return session
+
+
+# How long a rotation's result answers the same refresh cookie again: the requests a browser
+# sent with it before the first answer's new cookies arrived (a page and the header's badge,
+# two tabs) are given the same new session instead of spending it a second time.
+ROTATION_SHARED_SECONDS = 10.0
+# refresh token -> (time.monotonic() of the rotation, its result), this process's lately
+_ROTATIONS: dict[str, tuple[float, asyncio.Future[Any]]] = {}
+
+
+async def _rotate(rt: Runtime, refresh: str) -> Any:
+    """``auth_service.refresh(refresh)``, once for the requests that carry the same refresh
+    cookie at about the same time. A refresh token presented twice revokes its whole family
+    (theft detection): a page and the header's badge whose access token expired together
+    rotated it twice, and the second rotation ended the session the first had just renewed,
+    logging the person out. (Within one process; requests of one browser spread over
+    several processes can still race.)"""
+    now = time.monotonic()
+    for token, (at, _) in list(_ROTATIONS.items()):
+        if now - at > ROTATION_SHARED_SECONDS:
+            del _ROTATIONS[token]
+    shared = _ROTATIONS.get(refresh)
+    if shared is None:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        _ROTATIONS[refresh] = (now, future)
+        try:
+            future.set_result(await auth_service.refresh(rt, refresh))
+        except asyncio.CancelledError:
+            _ROTATIONS.pop(refresh, None)
+            future.cancel()  # those waiting rotate by themselves
+            raise
+        except Exception as exc:
+            _ROTATIONS.pop(refresh, None)  # a failure is not kept: the next one asks again
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+        return future.result()
+    try:
+        return await asyncio.shield(shared[1])
+    except asyncio.CancelledError:
+        if not shared[1].cancelled():
+            raise  # this request itself was cancelled
+        return await _rotate(rt, refresh)
 
 
 def check_csrf(request: Request, session: PageSession, submitted: str | None) -> None:

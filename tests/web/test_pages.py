@@ -6,6 +6,7 @@ browser without JavaScript would.)
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
@@ -2065,6 +2066,33 @@ async def test_one_deletes_one_s_own_post_question_comment_and_answer(browser):
     assert (await browser.get(q_url)).status_code == 404
     r = await browser.post(f"/delete/post/{post_id}", data={"csrf_token": token, "back": "//evil"})
     assert r.status_code == 404  # gone already
+
+
+async def test_requests_that_renew_the_session_together_do_not_end_it(browser):
+    """A page and the header's badge (or two tabs) sent once the access cookie expired each
+    rotated the refresh cookie; the second rotation presented a spent token, which ends the
+    whole session as stolen: the person was logged out, the first answer's new cookies
+    refused (401) as well."""
+    await sign_up(browser, "rita")
+    old = {name: browser.cookies[name] for name in ("fh_refresh", "fh_csrf")}
+    browser.cookies.clear()
+
+    async def with_expired_access(path: str) -> httpx.Response:
+        request = browser.build_request("GET", path, headers={"Cookie": "; ".join(
+            [f"{k}={v}" for k, v in old.items()] + ["fh_access=expired"])})
+        return await browser.send(request)
+
+    badge, settings = await asyncio.gather(with_expired_access("/notifications/badge"),
+                                           with_expired_access("/settings/profile"))
+    assert badge.status_code == 200 and settings.status_code == 200, settings.headers
+    renewed = [{c.split("=", 1)[0]: c.split(";")[0].split("=", 1)[1]
+                for c in r.headers.get_list("set-cookie")} for r in (badge, settings)]
+    assert renewed[0]["fh_access"] == renewed[1]["fh_access"]
+    assert renewed[0]["fh_refresh"] == renewed[1]["fh_refresh"] != old["fh_refresh"]
+    browser.cookies.update({"fh_access": renewed[0]["fh_access"],
+                            "fh_refresh": renewed[0]["fh_refresh"], "fh_csrf": old["fh_csrf"]})
+    r = await browser.get("/settings/profile")
+    assert r.status_code == 200 and "Log out" in r.text
 
 
 async def test_back_and_next_lead_only_to_this_site(browser):
