@@ -86,8 +86,10 @@ async def load(request: Request, rt: Runtime) -> PageSession:
     if refresh:
         try:
             start(session, await _rotate(rt, refresh), rt)
-        except AppError:
-            session.clear = True
+        except AppError as exc:
+            # Raced: another process renewed this session a moment ago, and its answer sets
+            # the new cookies; this request goes unsigned rather than ending it (0052).
+            session.clear = exc.code != "token_raced"
     return session
 
 
@@ -105,7 +107,8 @@ async def _rotate(rt: Runtime, refresh: str) -> Any:
     (theft detection): a page and the header's badge whose access token expired together
     rotated it twice, and the second rotation ended the session the first had just renewed,
     logging the person out. (Within one process; requests of one browser spread over
-    several processes can still race.)"""
+    several processes race, and the database answers the later ones ``token_raced``
+    without ending the session, 0052.)"""
     now = time.monotonic()
     for token, (at, _) in list(_ROTATIONS.items()):
         if now - at > ROTATION_SHARED_SECONDS:

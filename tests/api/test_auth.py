@@ -79,7 +79,7 @@ async def test_login_updates_last_login_and_rejects_wrong_password(client, owner
                                                               "request_id": None}
 
 
-async def test_refresh_rotates_and_reuse_revokes_family(client):
+async def test_refresh_rotates_and_reuse_revokes_family(client, owner_conn):
     session = await make_user(client)
     first = session["refresh_token"]
     rotated = await client.post("/api/v1/auth/refresh", json={"refresh_token": first})
@@ -89,7 +89,9 @@ async def test_refresh_rotates_and_reuse_revokes_family(client):
     assert (await client.get("/api/v1/users/me", headers={
         "Authorization": f"Bearer {rotated.json()['access_token']}"})).status_code == 200
 
-    # Replaying the spent token is refused and ends the whole family...
+    # Replaying the spent token (later than a client's own race, 0052) is refused and ends
+    # the whole family...
+    await _spent_long_ago(owner_conn, session)
     replay = await client.post("/api/v1/auth/refresh", json={"refresh_token": first})
     assert replay.status_code == 401
     assert replay.json()["error"]["code"] == "token_reused"
@@ -97,6 +99,29 @@ async def test_refresh_rotates_and_reuse_revokes_family(client):
     after = await client.post("/api/v1/auth/refresh", json={"refresh_token": second})
     assert after.status_code == 401
     assert after.json()["error"]["code"] == "invalid_token"
+
+
+async def _spent_long_ago(owner_conn, session) -> None:
+    await owner_conn.execute(
+        "UPDATE focushub_auth.refresh_tokens SET spent_at = spent_at - interval '11 seconds'"
+        " WHERE user_id = $1::uuid AND spent_at IS NOT NULL", session["user"]["id"])
+
+
+async def test_a_token_spent_a_moment_ago_by_the_same_client_ends_nothing(client):
+    """Two requests of one client renewing together (two server processes, two tabs): the
+    later one finds the token spent moments ago: 401 token_raced, and the session the first
+    renewed goes on (0052)."""
+    session = await make_user(client)
+    first = session["refresh_token"]
+    rotated = await client.post("/api/v1/auth/refresh", json={"refresh_token": first})
+    assert rotated.status_code == 200, rotated.text
+    raced = await client.post("/api/v1/auth/refresh", json={"refresh_token": first})
+    assert raced.status_code == 401 and raced.json()["error"]["code"] == "token_raced"
+    assert (await client.get("/api/v1/users/me", headers={
+        "Authorization": f"Bearer {rotated.json()['access_token']}"})).status_code == 200
+    again = await client.post("/api/v1/auth/refresh",
+                              json={"refresh_token": rotated.json()["refresh_token"]})
+    assert again.status_code == 200, again.text
 
 
 async def test_logout_ends_the_session(client):

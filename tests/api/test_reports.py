@@ -234,6 +234,10 @@ async def test_refresh_token_reuse_is_a_logged_security_event(client, owner_conn
     user = await make_user(client)
     old = user["refresh_token"]
     assert (await client.post("/api/v1/auth/refresh", json={"refresh_token": old})).status_code == 200
+    # Presented again later than a client's own race (0052): a theft.
+    await owner_conn.execute(
+        "UPDATE focushub_auth.refresh_tokens SET spent_at = spent_at - interval '11 seconds'"
+        " WHERE user_id = $1::uuid AND spent_at IS NOT NULL", user["user"]["id"])
     r = await client.post("/api/v1/auth/refresh", json={"refresh_token": old})
     assert r.status_code == 401 and r.json()["error"]["code"] == "token_reused"
     admin = await admin_of(client, owner_conn)

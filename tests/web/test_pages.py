@@ -2095,6 +2095,24 @@ async def test_requests_that_renew_the_session_together_do_not_end_it(browser):
     assert r.status_code == 200 and "Log out" in r.text
 
 
+async def test_a_renewal_raced_by_another_process_keeps_the_session(browser):
+    """The same refresh cookie renewed by another server process a moment ago (each process
+    shares its own rotations only): the page is served signed out and the cookies are left
+    alone, not cleared, and the session the other process renewed goes on (0052)."""
+    await sign_up(browser, "rosa")
+    old = {name: browser.cookies[name] for name in ("fh_refresh", "fh_csrf")}
+    other = await browser.post("/api/v1/auth/refresh", json={"refresh_token": old["fh_refresh"]})
+    assert other.status_code == 200, other.text  # "the other process"
+    browser.cookies.clear()
+    request = browser.build_request("GET", "/settings/profile", headers={"Cookie": "; ".join(
+        [f"{k}={v}" for k, v in old.items()] + ["fh_access=expired"])})
+    r = await browser.send(request)
+    assert not [c for c in r.headers.get_list("set-cookie") if c.startswith("fh_refresh=")]
+    r = await browser.post("/api/v1/auth/refresh",
+                           json={"refresh_token": other.json()["refresh_token"]})
+    assert r.status_code == 200, r.text
+
+
 async def test_back_and_next_lead_only_to_this_site(browser):
     """A browser reads ``\\`` in a link as ``/`` and drops tabs and line breaks from it, so
     ``/\\evil.example`` and ``/<tab>/evil.example`` are ``//evil.example``: another site. They
