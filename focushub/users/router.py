@@ -50,7 +50,8 @@ async def read_avatar(
 ) -> Response:
     stored = next((s for s in sorted(service.AVATAR_SIZES) if s >= size), max(service.AVATAR_SIZES))
     key, content_type, etag = await service.open_avatar(rt, caller, user_id, stored)
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=300",
+    # private: whether it is there depends on the caller (blocks, 0053).
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=300",
                "X-Content-Type-Options": "nosniff", "Content-Security-Policy": CSP}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)

@@ -79,6 +79,33 @@ async def test_a_picture_is_an_upload_never_an_outside_address(env, owner_conn):
                                  " WHERE id = $1", uuid.UUID(alice["user"]["id"]))
 
 
+async def test_an_avatar_is_not_served_across_a_block_nor_for_a_deactivated_account(
+        env, owner_conn):
+    """As the profile (0025, 0051): the picture is not there across a block, nor for an
+    account an administrator took off the platform, but for administrators (0053)."""
+    from tests.api.conftest import admin_of
+
+    alice, bob = await make_user(env.client), await make_user(env.client)
+    r = await env.client.put("/api/v1/users/me/avatar", headers=alice["headers"],
+                             files={"file": ("me.jpg", jpeg_with_gps(), "image/jpeg")})
+    assert r.status_code == 200, r.text
+    url = f"/api/v1/users/{alice['user']['id']}/avatar"
+    r = await env.client.get(url, headers=bob["headers"])
+    assert r.status_code == 200 and r.headers["cache-control"].startswith("private")
+    r = await env.client.put(f"/api/v1/users/{bob['user']['id']}/block",
+                             headers=alice["headers"])
+    assert r.status_code == 204, r.text
+    r = await env.client.get(url, headers=bob["headers"])
+    assert r.status_code == 404 and r.json()["error"]["code"] == "avatar_not_found"
+    assert (await env.client.get(url)).status_code == 200  # anonymous: no block
+    assert (await env.client.get(url, headers=alice["headers"])).status_code == 200  # her own
+    await owner_conn.execute("UPDATE users SET is_active = false WHERE id = $1::uuid",
+                             alice["user"]["id"])
+    assert (await env.client.get(url)).status_code == 404
+    admin = await admin_of(env.client, owner_conn)
+    assert (await env.client.get(url, headers=admin["headers"])).status_code == 200
+
+
 async def test_only_images_become_avatars(env):
     alice = await make_user(env.client)
     r = await env.client.put("/api/v1/users/me/avatar", headers=alice["headers"],
