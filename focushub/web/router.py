@@ -7,7 +7,7 @@ reload never resubmits; every POST checks the CSRF value (``session.check_csrf``
 from __future__ import annotations
 
 import string
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
@@ -188,6 +188,13 @@ def _keep_private(response: Response, page: PageSession) -> None:
     anonymous visitors keep their default caching."""
     if page.signed_in or page.clear:
         response.headers["Cache-Control"] = "no-store"
+
+
+def _comment_texts(comments: Iterable[Any]) -> Iterator[str]:
+    """The texts of comments and of the replies shown under them (``_comment.html``)."""
+    for c in comments:
+        yield c.content
+        yield from _comment_texts(getattr(c, "replies", None) or ())
 
 
 def redirect(request: Request, page: PageSession, to: str) -> Response:
@@ -570,6 +577,7 @@ async def post_page(request: Request, page: PageDep, rt: RtDep, post_id: UUID,
                                            f"?comment={comment}#comment-{comment}")
     more = f"/posts/{post_id}?cursor={quote(comments.next_cursor, safe='')}" \
         if comments.next_cursor else None
+    await markdown.prepare([post.content, *_comment_texts(comments.items)])
     return render(request, page, "post.html", post=post, comments=comments.items,
                   more_comments=more, later=later)
 
@@ -595,6 +603,7 @@ async def comment_thread(request: Request, page: PageDep, rt: RtDep, post_id: UU
         replies = await _page_holding(comment, replies, fetch) or replies
     path = f"/posts/{post_id}/comments/{comment_id}"
     more = f"{path}?cursor={quote(replies.next_cursor, safe='')}" if replies.next_cursor else None
+    await markdown.prepare(_comment_texts(replies.items))
     return render(request, page, "comment_thread.html", post=post, parent_id=comment_id,
                   replies=replies.items, more_replies=more)
 
@@ -794,6 +803,8 @@ async def question_page(request: Request, page: PageDep, rt: RtDep, question_id:
     later = answers is not first
     more = f"/questions/{question_id}?cursor={quote(answers.next_cursor, safe='')}" \
         if answers.next_cursor else None
+    await markdown.prepare([question.content, *(a.content for a in answers.items),
+                            *(ai.answer_text for ai in question.ai_answers)])
     return render(request, page, "question.html", q=question, answers=answers.items,
                   more_answers=more, later=later)
 
@@ -908,6 +919,7 @@ async def upload(request: Request, page: PageDep, rt: RtDep,
 @router.get("/resources/{resource_id}", response_class=HTMLResponse)
 async def resource_page(request: Request, page: PageDep, rt: RtDep, resource_id: UUID) -> Response:
     resource = await resources_service.get_resource(rt, page.caller, resource_id)
+    await markdown.prepare([resource.description])
     return render(request, page, "resource.html", r=resource)
 
 
