@@ -127,14 +127,18 @@ ONE_MESSAGE = f"""
 # A batch of messages, each as its sender (0034): {"results": [...], "events": [...]}.
 SEND_MESSAGES = "SELECT CAST(public.chat_send_messages(CAST(:items AS jsonb)) AS text)"
 
+# The history for its export, a page at a time: the messages after :after up to :upto (the
+# room's last message when the export began), in order.
 EXPORT = """
     SELECT m.seq, m.created_at, m.content, m.message_type::text AS message_type, m.file_url,
            m.deleted_at, m.edited_at, su.username AS sender_username
     FROM public.chat_messages m
     LEFT JOIN public.users su ON su.id = m.sender_id
-    WHERE m.room_id = :room_id
+    WHERE m.room_id = :room_id AND m.seq > :after AND m.seq <= :upto
     ORDER BY m.seq
+    LIMIT :limit
 """
+EXPORT_UPTO = "SELECT coalesce(max(seq), 0) FROM public.chat_messages WHERE room_id = :room_id"
 
 # The room events of the calling transaction, and on every row (at least one, whose event
 # columns are NULL when there is no event) what the consent trigger noted of the

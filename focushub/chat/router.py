@@ -7,7 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import File, Query, Request, Response, UploadFile, status
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import StreamingResponse
 
 from focushub.chat import service
 from focushub.chat.schemas import (
@@ -170,11 +170,11 @@ async def mark_read(
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                      "description": "The history as plain text"}},
 )
-async def export_room(room_id: UUID, caller: UserDep, rt: RuntimeDep) -> PlainTextResponse:
-    text, filename = await service.export_room(rt, caller, room_id)
-    return PlainTextResponse(
-        text, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )
+async def export_room(room_id: UUID, caller: UserDep, rt: RuntimeDep) -> StreamingResponse:
+    parts, filename = await service.export_room(rt, caller, room_id)
+    return StreamingResponse(
+        parts, media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.post("/{room_id}/attachments", status_code=status.HTTP_201_CREATED,

@@ -627,12 +627,31 @@ def _export_line(row: Mapping[str, Any]) -> str:
     return f"[{stamp}] {who}: {text}"
 
 
-async def export_room(rt: Runtime, caller: Caller, room_id: UUID) -> tuple[str, str]:
-    """The whole history as plain text; returns ``(text, file name)``."""
+# Messages read per transaction while a history is exported.
+EXPORT_PAGE = 2000
+
+
+async def export_room(rt: Runtime, caller: Caller, room_id: UUID
+                      ) -> tuple[AsyncIterator[str], str]:
+    """The whole history as plain text, to be sent as it is read: ``(its parts, file name)``.
+    404 before anything is sent; then the messages up to the last one when it began, a page
+    of :data:`EXPORT_PAGE` per transaction (each as the caller, so one who leaves the room
+    meanwhile gets no more), so that neither memory nor a transaction grows with the room."""
     async with rt.transaction(caller) as tx:
         room = await _read_room(tx, room_id)
-        rows = await tx.all(queries.EXPORT, room_id=room_id)
+        upto = await tx.scalar(queries.EXPORT_UPTO, room_id=room_id)
     title = room.name if room.type == "group" else f"Chat with {room.peer.username if room.peer else 'unknown'}"
-    lines = [f"# {title}", f"# Exported {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC", ""]
-    lines += [_export_line(r) for r in rows]
-    return "\n".join(lines) + "\n", f"chat-{room_id}.txt"
+
+    async def parts() -> AsyncIterator[str]:
+        yield f"# {title}\n# Exported {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n\n"
+        after = 0
+        while after < upto:
+            async with rt.transaction(caller) as tx:
+                rows = await tx.all(queries.EXPORT, room_id=room_id, after=after, upto=upto,
+                                    limit=EXPORT_PAGE)
+            if not rows:
+                return
+            yield "".join(_export_line(r) + "\n" for r in rows)
+            after = rows[-1]["seq"]
+
+    return parts(), f"chat-{room_id}.txt"

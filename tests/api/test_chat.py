@@ -254,6 +254,26 @@ async def test_message_validation_edit_and_delete(client, owner_conn):
     assert (await client.get(f"{ROOMS}/{rid}/export", headers=eve["headers"])).status_code == 404
 
 
+async def test_an_export_longer_than_a_page_comes_whole_and_in_order(client, monkeypatch):
+    """The history is sent as it is read, a page per transaction (chat.service.EXPORT_PAGE):
+    every message once, in order, up to the last one when the export began."""
+    from focushub.chat import service as chat_service
+
+    monkeypatch.setattr(chat_service, "EXPORT_PAGE", 3)
+    alice, bob = await make_user(client), await make_user(client)
+    rid = (await group(client, alice, bob, name="Long"))["id"]
+    for n in range(8):
+        r = await client.post(f"{ROOMS}/{rid}/messages", json={"content": f"line {n}"},
+                              headers=alice["headers"] if n % 2 else bob["headers"])
+        assert r.status_code == 201, r.text
+    export = await client.get(f"{ROOMS}/{rid}/export", headers=bob["headers"])
+    assert export.status_code == 200
+    assert export.headers["content-disposition"] == f'attachment; filename="chat-{rid}.txt"'
+    lines = [line for line in export.text.splitlines() if "line " in line]
+    assert [line.rsplit(": ", 1)[1] for line in lines] == [f"line {n}" for n in range(8)]
+    assert export.text.startswith("# Long\n# Exported ")
+
+
 async def test_unread_counts_read_positions_and_room_list(client, engine, owner_conn):
     alice, bob, carol = [await make_user(client) for _ in range(3)]
     await follow(client, bob, alice)  # a chat, not a message request he must accept first
