@@ -44,8 +44,11 @@ with 4001 instead of hearing the rooms until its token expires.
 
 Close codes: 4001 not authenticated (missing, invalid or expired token, or ended session),
 4008 the client is too slow (its queue overflowed; reconnect and resume with the
-last ``seq`` of each room), 1013 the database stayed unavailable while stored events were to
-be read (reconnect and resume a little later), 1011 server error.
+last ``seq`` of each room), 4029 the account holds :data:`MAX_SOCKETS_PER_USER` sockets in
+this server process already, 1013 the database stayed unavailable while stored events were
+to be read (reconnect and resume a little later), 1011 server error. A ``subscribe`` beyond
+the connection's budget (:data:`SUBSCRIBE_BURST`, then :data:`SUBSCRIBE_PER_SECOND`) is
+answered ``rate_limited`` with ``retry_after_seconds``; the socket stays open.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ CLOSE_UNAUTHORIZED = 4001
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_SERVER_ERROR = 1011
 CLOSE_TRY_AGAIN = 1013  # the database is away: reconnect and resume a little later
+CLOSE_TOO_MANY = 4029  # the account holds MAX_SOCKETS_PER_USER sockets here already
 # A room event whose stored events cannot be read (the database away: a restart, a lost
 # connection) is tried again this many times, after 1, 2, 3 … times this delay, before the
 # socket is asked to reconnect and resume.
@@ -112,6 +116,15 @@ REPLAY_PAGE = 500
 # NOTIFY and a frame to every other socket in the room: unthrottled, one socket sending them
 # in a loop made thousands a second, for every member of a class-sized room to receive.
 TYPING_INTERVAL_SECONDS = 1.0
+# Subscriptions a connection may make: a burst of SUBSCRIBE_BURST (a client subscribing to
+# all its rooms on connecting), then SUBSCRIBE_PER_SECOND. Each one reads the room's missed
+# events and announces the connection to the room, whose every socket answers it: one socket
+# subscribing and leaving in a loop set every member's socket answering.
+SUBSCRIBE_BURST = 200
+SUBSCRIBE_PER_SECOND = 2.0
+# Sockets one account may hold open in one server process (tabs, devices); the next is
+# closed with CLOSE_TOO_MANY at once.
+MAX_SOCKETS_PER_USER = 20
 
 
 @dataclass(slots=True)
@@ -152,7 +165,7 @@ class Connection:
 
     __slots__ = ("ws", "rt", "bus", "caller", "user_id", "connection_id", "expires_at", "rooms",
                  "left", "outbox", "outbox_limit", "_writer", "closing", "_close_task",
-                 "session_checked_at")
+                 "session_checked_at", "subscribe_budget", "subscribe_budget_at")
 
     def __init__(self, ws: WebSocket, rt: Runtime, caller: Caller, expires_at: float | None) -> None:
         self.ws = ws
@@ -174,6 +187,8 @@ class Connection:
         self._close_task: asyncio.Task[None] | None = None  # held so it is not collected
         # time.monotonic() of the last session check (the catch-up's transactions check it too)
         self.session_checked_at = time.monotonic()
+        self.subscribe_budget = float(SUBSCRIBE_BURST)
+        self.subscribe_budget_at = self.session_checked_at
 
     # --- entry points --------------------------------------------------------------------
 
@@ -308,6 +323,15 @@ class Connection:
             raise ClientError("invalid_last_seq", "last_seq must be a non-negative integer")
         if room_id in self.rooms:
             raise ClientError("already_subscribed", "already subscribed to this room", room_id=room_id)
+        now = time.monotonic()
+        self.subscribe_budget = min(float(SUBSCRIBE_BURST), self.subscribe_budget
+                                    + (now - self.subscribe_budget_at) * SUBSCRIBE_PER_SECOND)
+        self.subscribe_budget_at = now
+        if self.subscribe_budget < 1:
+            raise ClientError("rate_limited", "too many subscriptions; subscribe again shortly",
+                              room_id=room_id,
+                              retry_after_seconds=round(1 / SUBSCRIBE_PER_SECOND, 1))
+        self.subscribe_budget -= 1
         # Registered before the catch-up is queued: live events that arrive meanwhile
         # wait in the queue behind it, and the writer drops those it replayed.
         self.rooms[room_id] = RoomState()

@@ -11,12 +11,19 @@ idle sockets. Everything those layers do concerns HTTP requests only.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from focushub.realtime import gateway
 from focushub.realtime.gateway import Connection, authenticate
 
 PATH = "/api/v1/realtime"
+
+
+# Open sockets per account in this process (gateway.MAX_SOCKETS_PER_USER).
+_OPEN: Counter[str] = Counter()
 
 
 async def realtime(ws: WebSocket) -> None:
@@ -25,8 +32,17 @@ async def realtime(ws: WebSocket) -> None:
     if auth is None:
         return
     caller, expires_at = auth
-    connection = Connection(ws, rt, caller, expires_at)
-    await connection.run()
+    user = str(caller.user_id)
+    if _OPEN[user] >= gateway.MAX_SOCKETS_PER_USER:
+        await ws.close(gateway.CLOSE_TOO_MANY, "too many connections of this account")
+        return
+    _OPEN[user] += 1
+    try:
+        await Connection(ws, rt, caller, expires_at).run()
+    finally:
+        _OPEN[user] -= 1
+        if not _OPEN[user]:
+            del _OPEN[user]
 
 
 class RealtimeEntrance:

@@ -553,6 +553,52 @@ async def test_a_session_that_ends_closes_its_idle_socket_at_once(live_server, h
     assert closed.value.rcvd.code == gateway.CLOSE_UNAUTHORIZED
 
 
+async def test_subscribing_in_a_loop_is_held_to_a_budget(live_server, http, monkeypatch):
+    """Each subscription reads the room's missed events and is announced to the room, whose
+    every socket answers it: a socket subscribing and leaving in a loop is refused beyond
+    its budget (rate_limited, the socket left open)."""
+    monkeypatch.setattr(gateway, "SUBSCRIBE_BURST", 3)
+    monkeypatch.setattr(gateway, "SUBSCRIBE_PER_SECOND", 0.01)
+    alice, bob = await make_user(http), await make_user(http)
+    room = await group(http, alice, bob)
+    ws = await ready_ws(live_server.ws_url, bob["access_token"])
+    answers = []
+    for _ in range(5):
+        answers.append((await ws.subscribe(room["id"]))["type"])
+        await ws.send({"type": "unsubscribe", "room_id": room["id"]})
+        await ws.recv_until(lambda f: f["type"] in ("unsubscribed", "error"))
+    assert answers == ["subscribed"] * 3 + ["error"] * 2
+    await ws.send({"type": "subscribe", "room_id": room["id"]})
+    refused = await ws.recv_until(lambda f: f["type"] == "error")
+    assert refused[-1]["code"] == "rate_limited" and refused[-1]["retry_after_seconds"] > 0
+    await ws.send({"type": "ping"})
+    await ws.recv_until(lambda f: f["type"] == "pong")
+    await ws.close()
+
+
+async def test_an_account_holds_a_bounded_number_of_sockets(live_server, http, monkeypatch):
+    monkeypatch.setattr(gateway, "MAX_SOCKETS_PER_USER", 2)
+    alice, bob = await make_user(http), await make_user(http)
+    first = await ready_ws(live_server.ws_url, alice["access_token"])
+    second = await ready_ws(live_server.ws_url, alice["access_token"])
+    third = await open_ws(live_server.ws_url, alice["access_token"])
+    with pytest.raises(ConnectionClosed) as closed:
+        await third.recv_until(lambda f: False)
+    assert closed.value.rcvd.code == gateway.CLOSE_TOO_MANY
+    other = await ready_ws(live_server.ws_url, bob["access_token"])  # another account: open
+    await first.close()
+    again = None
+    for _ in range(100):  # a place comes free once the server has seen the first one go
+        try:
+            again = await ready_ws(live_server.ws_url, alice["access_token"])
+            break
+        except ConnectionClosed:
+            await asyncio.sleep(0.05)
+    assert again is not None
+    for ws in (second, other, again):
+        await ws.close()
+
+
 async def test_a_frame_too_large_to_read_closes_the_socket_before_and_after_signing_in(
         live_server, http):
     alice = await make_user(http)
