@@ -53,16 +53,26 @@ def _literal_pattern(text: str | None) -> str | None:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# admin_list_users() returns at most this many rows whatever it is asked (0019, 0041).
+_LIST_USERS_MAX_ROWS = 100
+_LIST_USERS = "SELECT * FROM public.admin_list_users(:q, :after_created, :after_id, :limit)"
+
+
 async def list_users(rt: Runtime, caller: Caller, params: AdminUserListParams) -> Page[AdminUserRead]:
     after_created: datetime | None = None
     after_id: UUID | None = None
     if params.cursor:
         after_created, after_id = decode_cursor(params.cursor, (datetime, UUID))
+    q = _literal_pattern(params.q)
     async with rt.transaction(caller) as tx:
-        rows = await tx.all(
-            "SELECT * FROM public.admin_list_users(:q, :after_created, :after_id, :limit)",
-            q=_literal_pattern(params.q), after_created=after_created, after_id=after_id,
-            limit=params.limit + 1)
+        rows = await tx.all(_LIST_USERS, q=q, after_created=after_created, after_id=after_id,
+                            limit=params.limit + 1)
+        if len(rows) == params.limit == _LIST_USERS_MAX_ROWS:
+            # A full page of the function's largest: the row after it, if any, is what says
+            # whether there is a next page.
+            last = rows[-1]
+            rows = [*rows, *await tx.all(_LIST_USERS, q=q, after_created=last["created_at"],
+                                         after_id=last["id"], limit=1)]
     page, next_cursor = page_of(rows, params.limit, lambda r: [r["created_at"], r["id"]])
     return Page[AdminUserRead](items=[AdminUserRead.model_validate(dict(r)) for r in page],
                                next_cursor=next_cursor)

@@ -145,3 +145,33 @@ async def test_searching_people_takes_percent_and_underscore_literally(client, o
                                                             ["ann100pct"])
     # Whoever has an underscore (the admin's generated name may), never everyone.
     assert "ann_lee" in found["_"] and not {"annxlee", "ann100pct"} & set(found["_"])
+
+
+async def test_the_largest_page_of_people_still_leads_to_the_rest(client, owner_conn):
+    """``limit=100`` (the largest page) over more than 100 people: the database function
+    returns at most 100 rows, so the look-ahead row that says there is more never came and
+    the next page's cursor was null; everyone past the first 100 was out of reach."""
+    admin = await admin_of(client, owner_conn)
+    await owner_conn.execute(
+        "INSERT INTO users (email, full_name, username, created_at)"
+        " SELECT 'crowd' || i || '@example.org', CASE WHEN i <= 100 THEN 'Crowd A' ELSE 'Crowd B' END,"
+        "        'crowd_' || i,"
+        "        now() - i * interval '1 minute'"
+        " FROM generate_series(1, 150) i")
+    everyone = await owner_conn.fetchval("SELECT count(*) FROM users")
+    seen: list[str] = []
+    cursor = None
+    for _ in range(5):
+        params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+        r = await client.get("/api/v1/admin/users", params=params, headers=admin["headers"])
+        assert r.status_code == 200, r.text
+        seen += [u["id"] for u in r.json()["items"]]
+        cursor = r.json()["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == everyone
+    # A page that ends exactly at the last person says so.
+    r = await client.get("/api/v1/admin/users", params={"limit": 100, "q": "Crowd A"},
+                         headers=admin["headers"])
+    assert r.status_code == 200
+    assert (len(r.json()["items"]), r.json()["next_cursor"]) == (100, None)
