@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from focushub.core import observability
 from focushub.core.db import SERVICE
 from focushub.core.runtime import Runtime
 
+# SQLSTATE undefined_function: schema_revision() is made by the migrations (0004).
+_UNDEFINED_FUNCTION = "42883"
+
 
 async def schema_revision(rt: Runtime) -> str | None:
-    """The database's migration revision; raises when the database is unreachable."""
+    """The database's migration revision, None for a database the migrations never reached;
+    raises when the database is unreachable."""
     async with rt.engine.connect() as conn:
         # The login role has no table rights; schema_revision() reads alembic_version for it.
-        return (await conn.execute(text("SELECT public.schema_revision()"))).scalar()
+        try:
+            return (await conn.execute(text("SELECT public.schema_revision()"))).scalar()
+        except DBAPIError as exc:
+            orig = exc.orig
+            state = getattr(orig, "sqlstate", None) or getattr(
+                getattr(orig, "__cause__", None), "sqlstate", None)
+            if state == _UNDEFINED_FUNCTION:
+                return None
+            raise
 
 
 async def refresh_gauges(rt: Runtime) -> None:
