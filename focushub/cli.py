@@ -465,6 +465,7 @@ def create_admin(
 
     from focushub.auth import service as auth_service
     from focushub.auth.schemas import SignupCreate
+    from focushub.core.errors import as_app_error
     from focushub.core.security import hash_password
 
     if password is None:
@@ -484,7 +485,17 @@ def create_admin(
         async def run(rt: Runtime) -> Any:
             return await auth_service.ensure_admin(rt, data, hash_password(data.password))
 
-        row = _with_runtime(settings, target, run)
+        try:
+            row = _with_runtime(settings, target, run)
+        except Exception as exc:
+            # A refusal (the username is someone else's) is said in one line; a traceback
+            # would print the statement's parameters, the new password's hash among them.
+            refusal = as_app_error(exc)
+            if refusal is None or refusal.status_code >= 500:
+                raise
+            console.print(f"[red]create-admin: {refusal.message}; nothing was changed[/red]",
+                          soft_wrap=True)
+            raise typer.Exit(1) from None
     console.print(f"[green]{row['email']}[/green] (@{row['username']}) is an admin.")
 
 

@@ -121,6 +121,22 @@ def test_create_admin_creates_or_promotes(test_db, tmp_path):
     assert out.returncode == 2  # a bad password is refused before anything is written
 
 
+def test_create_admin_with_a_taken_username_says_so_in_one_line(test_db, tmp_path):
+    """A new email with someone else's username was a traceback whose last lines printed the
+    new account's password hash (SQLAlchemy's parameters)."""
+    env = {"FOCUSHUB_DATABASE_URL": test_db.app_url, "FOCUSHUB_DATA_DIR": str(tmp_path),
+           "FOCUSHUB_MIGRATION_DATABASE_URL": test_db.owner_url}
+    out = _run(["create-admin", "--email", "first@example.org", "--username", "taken_name",
+                "--password", "correct horse battery"], **env)
+    assert out.returncode == 0, out.stderr
+    out = _run(["create-admin", "--email", "second@example.org", "--username", "taken_name",
+                "--password", "correct horse battery"], **env)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr and "argon2" not in out.stderr, out.stderr
+    assert out.stderr.strip().splitlines()[-1] == (
+        "create-admin: This username is taken; nothing was changed")
+
+
 def test_production_refuses_to_start_without_explicit_settings(tmp_path):
     out = _run(["serve"], FOCUSHUB_ENV="production", FOCUSHUB_DATA_DIR=str(tmp_path))
     assert out.returncode == 2
