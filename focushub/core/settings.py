@@ -170,6 +170,9 @@ class Settings(BaseSettings):
     # ai_daily_limit that holds for everyone.
     write_rate_new_ai_answer: RateSetting = Rate(3, 3600)
     write_rate_ai_answer: RateSetting = Rate(10, 3600)
+    # Reports: each puts its target in the moderation queue, and a few hide it there.
+    write_rate_new_report: RateSetting = Rate(10, 3600)
+    write_rate_report: RateSetting = Rate(30, 3600)
     # People one post, comment, question or answer may mention (existing accounts other
     # than the author); more is refused (422). The database notifies at most 20 per text.
     mentions_per_post_new: int = Field(default=3, ge=0)

@@ -37,6 +37,7 @@ from focushub.reports.schemas import (
     ReportRead,
     ReportTarget,
 )
+from focushub.safety import limits
 
 
 def _json(value: Any) -> Any:
@@ -52,7 +53,9 @@ async def check_target(rt: Runtime, caller: Caller, target_type: ReportTarget,
 
 
 async def create_report(rt: Runtime, caller: Caller, data: ReportCreate) -> ReportRead:
-    """Report a target the caller can see (404 otherwise, as for any unseen row)."""
+    """Report a target the caller can see (404 otherwise, as for any unseen row); 429 over
+    the caller's rate of reports (``FOCUSHUB_WRITE_RATE_REPORT``, ``_NEW_REPORT``)."""
+    await limits.check_write(rt, caller, "report")
     async with rt.transaction(caller) as tx:
         if not await tx.scalar(queries.TARGET_VISIBLE, type=data.target_type, id=data.target_id):
             raise NotFound("There is nothing to report here", code="report_target_not_found")

@@ -1,7 +1,7 @@
 """Write limits by account standing, shared by every process (``rt.limiter``).
 
 Every kind of write a spammer repeats (posts, comments, questions, answers, chat
-messages, rooms, follows, uploads, requests for AI answers) has two rates,
+messages, rooms, follows, uploads, requests for AI answers, reports) has two rates,
 ``FOCUSHUB_WRITE_RATE_<KIND>`` for established accounts and
 ``FOCUSHUB_WRITE_RATE_NEW_<KIND>`` for new ones: younger than
 ``FOCUSHUB_NEW_ACCOUNT_DAYS`` or with an unconfirmed email. A refusal is 429 with
@@ -44,7 +44,7 @@ from focushub.core.ratelimit import Rate
 from focushub.core.runtime import Runtime
 
 WriteKind = Literal["post", "comment", "question", "answer", "message", "room", "follow",
-                    "upload", "ai_answer"]
+                    "upload", "ai_answer", "report"]
 # The kinds of text whose mentions notify people (0007's triggers).
 MentionKind = Literal["post", "comment", "question", "answer"]
 Standing = Literal["admin", "new", "established"]
@@ -52,7 +52,7 @@ Standing = Literal["admin", "new", "established"]
 _WORDS = {
     "post": "posts", "comment": "comments", "question": "questions", "answer": "answers",
     "message": "messages", "room": "new chats", "follow": "follows", "upload": "uploads",
-    "ai_answer": "requests for AI answers",
+    "ai_answer": "requests for AI answers", "report": "reports",
 }
 
 # The pattern of public.mentioned_usernames() (0007), which decides who is notified;
