@@ -1215,7 +1215,8 @@ async def report(request: Request, page: PageDep, rt: RtDep, type: Annotated[Rep
                  back: Annotated[str, Form(max_length=300)] = "/",
                  csrf_token: Annotated[str, Form()] = "") -> Response:
     """Send a report. 404 for what the caller cannot see; a second open report of the same
-    target, or one of the caller's own, is said in words (409 / 422 without htmx)."""
+    target, one of the caller's own, or one over the caller's rate of reports is said in
+    words (409 / 422 / 429 without htmx)."""
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
     view = {"target_type": type.value, "target_id": id, "back": _safe_next(back),
@@ -1232,7 +1233,9 @@ async def report(request: Request, page: PageDep, rt: RtDep, type: Annotated[Rep
         await reports_service.create_report(rt, page.caller, data)
     except (AppError, DBAPIError) as exc:
         error = as_app_error(exc)
-        if error is None or error.status_code not in (409, 422):
+        # Said in the form, which keeps what was typed: an error page would lose it, and
+        # htmx does not put a 4xx answer in place at all.
+        if error is None or error.status_code not in (409, 422, 429):
             raise
         if error.code == "already_reported":
             return _report_view(request, page, status=409, done="already", **view)
