@@ -83,18 +83,20 @@ async def _require_admin(tx: Any) -> None:
         raise Forbidden("Administrators only", code="not_admin")
 
 
-async def queue(rt: Runtime, caller: Caller, params: QueueParams) -> Page[QueueItem]:
-    """Targets with open reports, most reported first."""
+async def queue(rt: Runtime, caller: Caller, params: QueueParams,
+                scope: str | None = None) -> Page[QueueItem]:
+    """Targets with open reports, most reported first. ``scope`` names the list for its
+    cursors when another path than the one read shows a page of it (see ``page_of``)."""
     after: list[Any] = [None, None, None]
     if params.cursor:
-        after = decode_cursor(params.cursor, (int, datetime, UUID))
+        after = decode_cursor(params.cursor, (int, datetime, UUID), scope)
     async with rt.transaction(caller) as tx:
         await _require_admin(tx)
         rows = await tx.all(queries.QUEUE, after_n=after[0], after_first=after[1],
                             after_id=after[2], limit=params.limit + 1)
     page, next_cursor = page_of(
         rows, params.limit,
-        lambda r: [r["open_reports"], r["first_reported_at"], r["target_id"]])
+        lambda r: [r["open_reports"], r["first_reported_at"], r["target_id"]], scope)
     items = []
     for r in page:
         data = dict(r)

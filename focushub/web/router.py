@@ -1323,10 +1323,16 @@ async def admin_end_sessions(request: Request, page: PageDep, rt: RtDep, user_id
     return redirect(request, page, f"/admin?ended={ended.tokens_revoked}#people")
 
 
+QUEUE_PAGE = "/admin/reports"
+
+
 async def _queue_page(request: Request, page: PageSession, rt: Runtime, cursor: str | None = None,
                       status: int = 200, errors: list[str] | None = None,
                       **context: Any) -> Response:
-    queue = await reports_service.queue(rt, page.caller, QueueParams(cursor=cursor))
+    # The queue is shown again by the actions' POSTs (after a refusal): its cursors are
+    # the queue page's wherever it is shown, as its "More" link leads there.
+    queue = await reports_service.queue(rt, page.caller, QueueParams(cursor=cursor),
+                                        scope=QUEUE_PAGE)
     settings = await reports_service.get_settings(rt, page.caller)
     signals = await admin_service.spam_signals(rt, page.caller, SIGNAL_HOURS)
     return render(request, page, "admin_reports.html", status=status, items=queue.items,
@@ -1346,7 +1352,7 @@ SIGNAL_HOURS = 24
 SIGNAL_ACTIONS = (("warn", "Warn"), ("suspend", "Suspend"), ("deactivate", "Deactivate"))
 
 
-@router.get("/admin/reports", response_class=HTMLResponse)
+@router.get(QUEUE_PAGE, response_class=HTMLResponse)
 async def report_queue(request: Request, page: PageDep, rt: RtDep,
                        cursor: Annotated[str | None, Query(max_length=500)] = None) -> Response:
     """The moderation queue, most reported first, then the accounts with spam signals
