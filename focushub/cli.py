@@ -302,7 +302,12 @@ def jobs(
     settings = _settings()
     with database_target(settings) as target:
         if retry is not None:
-            ok = _with_runtime(settings, target, lambda rt: maintenance.retry_failed(rt, retry))
+            try:
+                ok = _with_runtime(settings, target,
+                                   lambda rt: maintenance.retry_failed(rt, retry))
+            except maintenance.RetryRefused as exc:
+                console.print(f"[red]{exc}[/red]", soft_wrap=True)
+                raise typer.Exit(1) from None
             if not ok:
                 console.print(f"[red]No failed job {retry}[/red]")
                 raise typer.Exit(1)

@@ -187,3 +187,45 @@ def test_retrying_a_job_id_no_job_can_have_is_said_in_one_line(test_db, tmp_path
     out = _run(["jobs", "--retry", "9223372036854775807"], **env)
     assert out.returncode == 1, out.stderr
     assert out.stderr.strip() == "No failed job 9223372036854775807"
+
+
+def test_a_failed_job_is_queued_again_by_jobs_retry(test_db, tmp_path):
+    """`focushub jobs --retry ID` of a real failed job ended in a traceback (AppNotOpen): the
+    retry went through the job manager of a queue the command never opened."""
+    import asyncio
+
+    import asyncpg
+
+    async def sql(query: str, *args: object) -> object:
+        conn = await asyncpg.connect(test_db.owner_url)
+        try:
+            return await conn.fetchval(query, *args)
+        finally:
+            await conn.close()
+
+    job_id = asyncio.run(sql(
+        "INSERT INTO procrastinate.procrastinate_jobs (queue_name, task_name, args, status,"
+        " attempts) VALUES ('default', 'limits.prune', '{\"timestamp\": 0}', 'failed', 1)"
+        " RETURNING id"))
+    env = {"FOCUSHUB_DATABASE_URL": test_db.app_url, "FOCUSHUB_DATA_DIR": str(tmp_path),
+           "COLUMNS": "200"}
+    out = _run(["jobs", "--retry", str(job_id)], **env)
+    assert out.returncode == 0, out.stderr
+    assert f"Job {job_id} is queued again." in out.stderr
+    assert asyncio.run(sql("SELECT status::text FROM procrastinate.procrastinate_jobs"
+                           " WHERE id = $1", job_id)) == "todo"
+    # One whose queueing lock another job holds, waiting: said in one line, nothing changed.
+    locked = asyncio.run(sql(
+        "WITH failed AS (INSERT INTO procrastinate.procrastinate_jobs (queue_name, task_name,"
+        " args, status, attempts, queueing_lock) VALUES ('default', 'limits.prune',"
+        " '{\"timestamp\": 0}', 'failed', 1, 'prune:1') RETURNING id),"
+        " waiting AS (INSERT INTO procrastinate.procrastinate_jobs (queue_name, task_name,"
+        " args, status, queueing_lock) VALUES ('default', 'limits.prune', '{\"timestamp\": 1}',"
+        " 'todo', 'prune:1') RETURNING id)"
+        " SELECT failed.id FROM failed, waiting"))
+    out = _run(["jobs", "--retry", str(locked)], **env)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith(
+        f"Job {locked} cannot be queued again: job ")
+    assert asyncio.run(sql("SELECT status::text FROM procrastinate.procrastinate_jobs"
+                           " WHERE id = $1", locked)) == "failed"

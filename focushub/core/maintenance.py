@@ -82,12 +82,41 @@ async def queue_state(rt: Runtime, *, failed_limit: int = 20) -> dict[str, Any]:
     return {"counts": counts, "failed": failed}
 
 
+class RetryRefused(Exception):
+    """A failed job that cannot go back in the queue as it is; the message says why."""
+
+
+_RETRYABLE = """
+    SELECT j.status::text AS status, j.queueing_lock,
+           (SELECT w.id FROM procrastinate.procrastinate_jobs w
+            WHERE w.status = 'todo' AND w.queueing_lock = j.queueing_lock AND w.id <> j.id
+            LIMIT 1) AS waiting
+    FROM procrastinate.procrastinate_jobs j WHERE j.id = :id
+"""
+
+
 async def retry_failed(rt: Runtime, job_id: int) -> bool:
-    """Put a failed job back in the queue; False when there is no failed job ``job_id``."""
+    """Put a failed job back in the queue; False when there is no failed job ``job_id``.
+    Raises :class:`RetryRefused` when a job holding its queueing lock is queued already
+    (the work was asked for again): the queue keeps one such job at a time."""
     async with rt.transaction(SERVICE) as tx:
-        status = await tx.scalar(
-            "SELECT status::text FROM procrastinate.procrastinate_jobs WHERE id = :id", id=job_id)
-    if status != "failed":
+        job = await tx.one_or_none(_RETRYABLE, id=job_id)
+    if job is None or job["status"] != "failed":
         return False
-    await rt.jobs.app.job_manager.retry_job_by_id_async(job_id=job_id, retry_at=datetime.now(UTC))
+    if job["waiting"] is not None:
+        raise RetryRefused(_lock_taken(job_id, job["waiting"], job["queueing_lock"]))
+    # The command that calls this runs no worker: the queue's connections open here.
+    await rt.jobs.open()
+    try:
+        await rt.jobs.app.job_manager.retry_job_by_id_async(job_id=job_id,
+                                                            retry_at=datetime.now(UTC))
+    except procrastinate.exceptions.UniqueViolation:
+        # Queued again by its lock's holder between the look above and the retry.
+        raise RetryRefused(_lock_taken(job_id, None, job["queueing_lock"])) from None
     return True
+
+
+def _lock_taken(job_id: int, waiting: int | None, lock: str) -> str:
+    other = f"job {waiting}" if waiting is not None else "another job"
+    return (f"Job {job_id} cannot be queued again: {other} with the same queueing lock "
+            f"({lock}) is waiting to run")
