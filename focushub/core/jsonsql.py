@@ -51,7 +51,8 @@ def json_time(expr: str) -> str:
     )
 
 
-def json_page_sql(rows_sql: str, *, item: str, order: str, keys: Sequence[str]) -> str:
+def json_page_sql(rows_sql: str, *, item: str, order: str, keys: Sequence[str],
+                  shown: str | None = None) -> str:
     """A page of ``rows_sql`` as JSON, for :func:`page_json`.
 
     ``rows_sql`` returns up to ``:limit`` rows, one more than the page (``page_of``'s
@@ -60,16 +61,19 @@ def json_page_sql(rows_sql: str, *, item: str, order: str, keys: Sequence[str]) 
     ``:page_size`` (the page's length) besides the parameters of ``rows_sql``. The one row
     returned has ``items`` (a JSON array of the first ``:page_size`` items, as text),
     ``more`` (whether a next page exists) and ``key_0``… (the key of the page's last item).
+    ``shown``, a condition over ``r``, leaves out of ``items`` the rows that fail it while
+    they keep their place in the page (its length, ``more`` and the cursor).
     """
     key_columns = "".join(
         f", (SELECT {k} FROM numbered r WHERE r.n = :page_size) AS key_{i}"
         for i, k in enumerate(keys)
     )
+    only_shown = f" AND ({shown})" if shown is not None else ""
     return f"""
         WITH rows AS MATERIALIZED ({rows_sql}),
         numbered AS (SELECT r.*, row_number() OVER (ORDER BY {order}) AS n FROM rows r)
         SELECT coalesce((SELECT json_agg({item} ORDER BY r.n) FROM numbered r
-                         WHERE r.n <= :page_size), '[]')::text AS items,
+                         WHERE r.n <= :page_size{only_shown}), '[]')::text AS items,
                (SELECT count(*) FROM numbered) > :page_size AS more{key_columns}
     """
 

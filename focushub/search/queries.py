@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from focushub.content.sql import AUTHOR_COLUMNS, author_join, author_json
+from focushub.content.sql import AUTHOR_COLUMNS, author_json
 from focushub.core.jsonsql import json_page_sql, json_time
 from focushub.search.schemas import HIGHLIGHT_START, HIGHLIGHT_STOP
 
@@ -63,17 +63,26 @@ def content_sql(*, types: list[str]) -> str:
     the newest matches the caller may see and returns one page of
     ``(id, rank)``. Those rows are then read from the table itself, under RLS,
     which still decides what comes back.
+
+    ``search_ranked()`` knows drafts and private resources, but not what a
+    moderator hid (0021) nor what is behind a block (0025): such a match holds
+    its place among the ranked rows, with ``shown`` false and nothing read. The
+    page and its cursor are made of every ranked row, shown or not, and only the
+    shown ones are items: a page may then hold fewer items than its length, but
+    no visible match below the ones held back is skipped (were they dropped
+    before the page was cut, a type whose ranked rows were all held back would
+    end the list, and its visible rows further down would never come).
     """
     branches = []
     for kind in types:
         table, t, body = CONTENT_SOURCES[kind]
         branches.append(
-            f"SELECT '{kind}'::text AS type, {t}.id, {t}.title, {body} AS body, {t}.author_id,"
-            f" {t}.category, {t}.tags, {t}.created_at, c.rank"
+            f"SELECT '{kind}'::text AS type, c.id, {t}.id IS NOT NULL AS shown, {t}.title,"
+            f" {body} AS body, {t}.author_id, {t}.category, {t}.tags, {t}.created_at, c.rank"
             f" FROM public.search_ranked('{kind}', {TSQUERY}, CAST(:category AS text),"
             f" CAST(:tag AS text), CAST(:c_rank AS float8), CAST(:c_id AS uuid), CAST(:limit AS integer),"
             f" {RANK_WINDOW}) AS c"
-            f" JOIN public.{table} {t} ON {t}.id = c.id"
+            f" LEFT JOIN public.{table} {t} ON {t}.id = c.id"
         )
     return f"""
         WITH hits AS ({' UNION ALL '.join(branches)}),
@@ -82,11 +91,12 @@ def content_sql(*, types: list[str]) -> str:
             ORDER BY h.rank DESC, h.id DESC
             LIMIT :limit
         )
-        SELECT page.type, page.id, page.title, page.category, coalesce(page.tags, '{{}}'::text[]) AS tags,
-               page.created_at, page.rank,
-               ts_headline('english'::regconfig, coalesce(page.body, ''), {TSQUERY}, :headline) AS snippet,
+        SELECT page.type, page.id, page.shown, page.title, page.category,
+               coalesce(page.tags, '{{}}'::text[]) AS tags, page.created_at, page.rank,
+               CASE WHEN page.shown THEN ts_headline('english'::regconfig, coalesce(page.body, ''),
+                                                     {TSQUERY}, :headline) END AS snippet,
                {AUTHOR_COLUMNS}
-        FROM page {author_join('page')}
+        FROM page LEFT JOIN public.users u ON u.id = page.author_id
         ORDER BY page.rank DESC, page.id DESC
     """
 
@@ -157,7 +167,7 @@ def content_page_json(*, types: list[str]) -> str:
 @lru_cache(maxsize=8)  # one per set of types, built once
 def _content_page_json(types: tuple[str, ...]) -> str:
     return json_page_sql(content_sql(types=list(types)), item=_CONTENT_HIT_JSON,
-                         order="r.rank DESC, r.id DESC", keys=("r.rank", "r.id"))
+                         order="r.rank DESC, r.id DESC", keys=("r.rank", "r.id"), shown="r.shown")
 
 
 @lru_cache(maxsize=2)

@@ -18,4 +18,7 @@ router = Router(prefix="/api/v1/search", tags=["search"])
 async def search(
     params: Annotated[SearchParams, Query()], caller: CallerDep, rt: RuntimeDep
 ) -> JSONBytes:
+    """Matches you may not see (hidden by a moderator, behind a block) keep their place in a
+    page without being shown, so a page may hold fewer hits than ``limit``, even none: page
+    on while ``next_cursor`` is not null."""
     return JSONBytes(await service.search_json(rt, caller, params))

@@ -98,5 +98,7 @@ async def search(rt: Runtime, caller: Caller, params: SearchParams) -> Page[Sear
     if params.type == "user":
         items = [UserHit(type="user", **dict(r)) for r in page]
     else:
-        items = [_content_hit(r) for r in page]
+        # A match held back by the table's policies keeps its place in the page (and so in
+        # the cursor) but is not an item (queries.content_sql).
+        items = [_content_hit(r) for r in page if r["shown"]]
     return Page[SearchHit](items=items, next_cursor=next_cursor)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from focushub.core import observability
+from focushub.search import service as search_service
+from focushub.search.schemas import SearchParams
 from tests.api.conftest import make_user
-from tests.api.factories_social import make_post, make_question, make_resource, user_id
+from tests.api.factories_social import caller_of, make_post, make_question, make_resource, user_id
 from tests.querycount import count_queries
 
 
@@ -129,3 +132,62 @@ async def test_refusals(client):
     assert (await _search(client, q="!!! &&& |", type="user"))["items"] == []
     r = await client.get("/api/v1/search", params={"q": "a", "cursor": "bm9wZQ"})
     assert r.status_code == 400
+
+
+async def _all_pages(client, headers, **params):
+    """Every hit of a search, page by page, and the number of pages."""
+    ids, cursor, pages = [], None, 0
+    while True:
+        body = await _search(client, headers, **params, **({"cursor": cursor} if cursor else {}))
+        ids += [h["id"] for h in body["items"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None or pages > 20:
+            return ids, pages
+
+
+async def test_matches_the_caller_may_not_see_do_not_cut_the_pages_short(client, engine, owner_conn):
+    # The best matches are hidden by a moderator or written by someone the reader blocked:
+    # the visible ones below them must still come, page after page.
+    reader, troll, spammer, friend = [await make_user(client) for _ in range(4)]
+    r = await client.put(f"/api/v1/users/{troll['user']['id']}/block", headers=reader["headers"])
+    assert r.status_code == 204, r.text
+    stuffed = "kotlin " * 20
+    blocked = [await make_post(engine, troll, title="Kotlin kotlin", content=stuffed) for _ in range(3)]
+    hidden = [await make_post(engine, spammer, title="Kotlin kotlin", content=stuffed) for _ in range(3)]
+    for post in hidden:
+        await owner_conn.execute("UPDATE posts SET hidden_at = now() WHERE id = $1", post)
+    visible = [await make_post(engine, friend, title="Kotlin", content=f"Plain notes {n}")
+               for n in range(2)]
+    visible += [await make_question(engine, friend, title=f"Kotlin question {n}", content="Why?")
+                for n in range(2)]
+    # The ones the reader may not see rank first (as a bystander sees them).
+    bystander = await _search(client, friend["headers"], q="kotlin", type="post", limit=10)
+    assert {h["id"] for h in bystander["items"][:3]} == {str(p) for p in blocked}
+
+    for params in ({"q": "kotlin", "limit": 2}, {"q": "kotlin", "type": "post", "limit": 1}):
+        ids, _ = await _all_pages(client, reader["headers"], **params)
+        expected = visible if "type" not in params else visible[:2]
+        assert sorted(ids) == sorted(str(v) for v in expected), params
+        assert not {str(p) for p in blocked + hidden} & set(ids)
+    # The web pages' object path pages the same way.
+    rt = client._transport.app.state.runtime
+    token = observability.request_path.set("/api/v1/search")
+    try:
+        cursor, ids = None, []
+        for _ in range(10):
+            page = await search_service.search(rt, caller_of(reader), SearchParams(
+                q="kotlin", limit=2, cursor=cursor))
+            api = await _search(client, reader["headers"], q="kotlin", limit=2,
+                                **({"cursor": cursor} if cursor else {}))
+            assert [str(h.id) for h in page.items] == [h["id"] for h in api["items"]]
+            assert page.next_cursor == api["next_cursor"]
+            ids += [str(h.id) for h in page.items]
+            if (cursor := page.next_cursor) is None:
+                break
+        assert sorted(ids) == sorted(str(v) for v in visible)
+    finally:
+        observability.request_path.reset(token)
+    # The spammer still finds their own hidden posts; the troll does not find the reader's.
+    ids, _ = await _all_pages(client, spammer["headers"], q="kotlin", type="post", limit=2)
+    assert set(ids) == {str(p) for p in hidden + blocked + visible[:2]}
