@@ -31,7 +31,8 @@ class FollowListItem(UserSummary):
 class FollowPage(Page[FollowListItem]):
     """One page of a followers or following list, with the counts of the user it belongs to."""
 
-    total: int = Field(description="Length of the whole list")
+    total: int = Field(description="Every follow of the list, counting people whose profile "
+                                   "you may not see, who are not listed")
     followers_count: int
     following_count: int
 

@@ -35,8 +35,8 @@ _STATE = """
 
 # Whom the caller may look up, as their profile (users/service.py): not across a block
 # (0025), nor, for anonymous callers, someone who shows their profile to the signed-in only
-# (0028). Following and unfollowing look people up by id alone (the database refuses a
-# follow across a block).
+# (0028), nor a deactivated account (0051). Following and unfollowing look people up by id
+# alone (the database refuses a follow across a block). The lists show only such people.
 _PROFILE_VISIBLE = ("AND u.id <> ALL ((SELECT public.block_wall())::uuid[])"
                     " AND public.profile_visible(u.id)")
 
@@ -107,9 +107,12 @@ async def list_follows(
 ) -> FollowPage:
     """One page of the people following ``user_id`` (or followed by them), latest follow first.
 
-    Three statements whatever the page size: the role switch, the user's
-    counts (404 when there is no such user, or their profile is not the caller's to see),
-    the page.
+    Only people whose profile the caller may see are listed (not across a block, not a
+    profile shown to the signed-in only for anonymous callers, not a deactivated account
+    but to administrators), as people search and the profile itself decide; the counts and
+    ``total`` are those of every follow. Three statements whatever the page size: the role
+    switch, the user's counts (404 when there is no such user, or their profile is not the
+    caller's to see), the page.
     """
     own_col, listed_col = _LISTS[direction]
     after = ""
@@ -129,7 +132,7 @@ async def list_follows(
                    END AS followed_by_me
             FROM public.followers f
             JOIN public.users u ON u.id = f.{listed_col}
-            WHERE f.{own_col} = :user_id {after}
+            WHERE f.{own_col} = :user_id {after} {_PROFILE_VISIBLE}
             ORDER BY f.created_at DESC, f.id DESC
             LIMIT :limit
             """,

@@ -120,3 +120,40 @@ async def test_a_deactivated_account_is_not_found_nor_followed_but_by_admins(cli
     admin = await admin_of(client, owner_conn)
     r = await client.get(f"/api/v1/users/{bob_id}", headers=admin["headers"])
     assert r.status_code == 200 and r.json()["username"] == bob["user"]["username"]
+
+
+async def test_lists_leave_out_people_whose_profile_the_caller_may_not_see(client, engine, owner_conn):
+    """A follower or followed person is listed only to whom their profile is there: not across
+    a block (0025), not to anonymous callers when they show it to the signed-in only (0028),
+    not when deactivated (0051, but to administrators). The counts stay those of every follow."""
+    viewer = await make_user(client)
+    star, plain, private, gone, troll = [await make_member(owner_conn) for _ in range(5)]
+    for fan in (plain, private, gone, troll):
+        await follow(engine, fan, star)
+        await follow(engine, star, fan)
+    await owner_conn.execute("INSERT INTO user_privacy (user_id, profile_visibility)"
+                             " VALUES ($1, 'signed_in')", user_id(private))
+    await owner_conn.execute("UPDATE users SET is_active = false WHERE id = $1", user_id(gone))
+    r = await client.put(f"/api/v1/users/{troll['user']['id']}/block", headers=viewer["headers"])
+    assert r.status_code == 204, r.text
+    admin = await admin_of(client, owner_conn)
+
+    expected = {
+        "anonymous": ({}, [plain, troll]),
+        "viewer": (viewer["headers"], [plain, private]),
+        "admin": (admin["headers"], [plain, private, gone, troll]),
+    }
+    for who, (headers, shown) in expected.items():
+        for path in ("followers", "following"):
+            listed, cursor = [], None
+            for _ in range(10):
+                params = {"limit": 1} | ({"cursor": cursor} if cursor else {})
+                r = await client.get(f"/api/v1/users/{star['user']['id']}/{path}", params=params,
+                                     headers=headers)
+                assert r.status_code == 200, r.text
+                body = r.json()
+                assert (body["followers_count"], body["following_count"]) == (4, 4)
+                listed += [item["id"] for item in body["items"]]
+                if (cursor := body["next_cursor"]) is None:
+                    break
+            assert sorted(listed) == sorted(p["user"]["id"] for p in shown), (who, path)
