@@ -81,20 +81,28 @@ _NOT_BLOCKED = ("AND u.id <> ALL ((SELECT public.block_wall())::uuid[])"
                 " AND public.profile_visible(u.id)")
 
 
+_USERNAME_SHAPE = re.compile(r"[a-z0-9_]{3,50}")  # core.schemas.Username
+
+
 async def get_profile(rt: Runtime, caller: Caller, ref: str) -> UserProfile:
     """A public profile by username or by id, with its counts (of what the caller may
-    see: RLS applies to each) and whether the caller follows this person."""
+    see: RLS applies to each) and whether the caller follows this person.
+
+    A username may be 32 hex digits, which also reads as an id written without hyphens:
+    the account of that username comes first, the account of that id otherwise."""
+    name = ref.lower()
+    username = name if _USERNAME_SHAPE.fullmatch(name) else None
     try:
         by_id: UUID | None = UUID(ref)
     except ValueError:
         by_id = None
+    if username is None and by_id is None:
+        raise NotFound("No such user", code="user_not_found")
     async with rt.transaction(caller) as tx:
         # Across a block (0025) the profile is not there, as for someone who does not exist.
-        if by_id is not None:
-            row = await tx.one_or_none(f"{_PROFILE} WHERE u.id = :id {_NOT_BLOCKED}", id=by_id)
-        else:
-            row = await tx.one_or_none(f"{_PROFILE} WHERE u.username = :u {_NOT_BLOCKED}",
-                                       u=ref.lower())
+        row = await tx.one_or_none(
+            f"{_PROFILE} WHERE (u.username = :u OR u.id = :id) {_NOT_BLOCKED}"
+            " ORDER BY u.username = :u DESC NULLS LAST LIMIT 1", u=username, id=by_id)
     if row is None:
         raise NotFound("No such user", code="user_not_found")
     return UserProfile.model_validate(dict(row))

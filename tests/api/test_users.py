@@ -91,3 +91,20 @@ async def test_a_room_with_a_user_id_and_no_type_is_direct(client):
     assert r.json()["type"] == "direct"
     r = await client.post("/api/v1/chat/rooms", headers=alice["headers"], json={"name": "Club"})
     assert r.status_code == 201 and r.json()["type"] == "group"
+
+
+async def test_a_username_that_reads_as_an_id_still_finds_its_profile(client):
+    """Usernames may be 32 hex digits, which UUID() reads as an id written without hyphens:
+    such a username finds its own profile, and an id in its usual form finds its owner."""
+    hexname = "0123456789abcdef0123456789abcdef"
+    alice = await make_user(client, username=hexname)
+    bob = await make_user(client, username=alice["user"]["id"].replace("-", ""))
+    for ref, owner in ((hexname, alice), (hexname.upper(), alice),
+                       (alice["user"]["id"], alice),
+                       (alice["user"]["id"].replace("-", ""), bob),
+                       (bob["user"]["id"], bob)):
+        r = await client.get(f"/api/v1/users/{ref}")
+        assert r.status_code == 200, (ref, r.text)
+        assert r.json()["id"] == owner["user"]["id"], ref
+    page = await client.get(f"/u/{hexname}")  # the profile page, by the same lookup
+    assert page.status_code == 200 and f"@{hexname}" in page.text
