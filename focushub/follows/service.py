@@ -88,14 +88,21 @@ async def follow(rt: Runtime, caller: Caller, user_id: UUID) -> FollowState:
 
 
 async def unfollow(rt: Runtime, caller: Caller, user_id: UUID) -> FollowState:
-    """Stop following ``user_id``; unfollowing someone not followed changes nothing."""
+    """Stop following ``user_id``; unfollowing someone not followed changes nothing.
+
+    Someone whose profile the caller may not see (across a block, a deactivated account)
+    is 404 as for nobody, as their follow state is; a follow of theirs is still removed
+    (committed before the 404), so a deactivated account one followed can be let go."""
     _check_not_self(caller, user_id)
     async with rt.transaction(caller) as tx:
         await tx.execute(
             "DELETE FROM public.followers WHERE follower_id = auth.uid() AND following_id = :id",
             id=user_id,
         )
-        return await _state(tx, user_id)
+        row = await tx.one_or_none(_STATE + _PROFILE_VISIBLE, user_id=user_id)
+    if row is None:
+        raise NotFound("No such user", code="user_not_found")
+    return FollowState.model_validate(dict(row))
 
 
 async def list_follows(

@@ -157,3 +157,26 @@ async def test_lists_leave_out_people_whose_profile_the_caller_may_not_see(clien
                 if (cursor := body["next_cursor"]) is None:
                     break
             assert sorted(listed) == sorted(p["user"]["id"] for p in shown), (who, path)
+
+
+async def test_unfollowing_someone_one_may_not_see_tells_nothing_of_them(client, owner_conn):
+    """Across a block, or for a deactivated account, the follow state is 404 as for nobody
+    (GET and PUT); DELETE answered 200 with their counts. It removes any follow of the
+    caller's and answers 404 the same way."""
+    alice, troll, carol, gone = [await make_user(client) for _ in range(4)]
+    await client.put(f"/api/v1/users/{gone['user']['id']}/follow", headers=carol["headers"])
+    r = await client.put(f"/api/v1/users/{troll['user']['id']}/block", headers=alice["headers"])
+    assert r.status_code == 204, r.text
+    await owner_conn.execute("UPDATE users SET is_active = false WHERE id = $1::uuid",
+                             gone["user"]["id"])
+    for who, whom in ((troll, alice), (alice, troll), (carol, gone)):
+        url = f"/api/v1/users/{whom['user']['id']}/follow"
+        for method in ("GET", "DELETE"):
+            r = await client.request(method, url, headers=who["headers"])
+            assert r.status_code == 404, (method, r.text)
+            assert r.json()["error"]["code"] == "user_not_found"
+    # Carol no longer follows the deactivated account.
+    assert await owner_conn.fetchval("SELECT count(*) FROM followers") == 0
+    admin = await admin_of(client, owner_conn)
+    r = await client.delete(f"/api/v1/users/{gone['user']['id']}/follow", headers=admin["headers"])
+    assert r.status_code == 200 and r.json()["following"] is False
