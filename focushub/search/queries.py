@@ -47,6 +47,12 @@ RANK_WINDOW = 300
 # estimates it from statistics and matches it against the GIN indexes.
 TSQUERY = "websearch_to_tsquery('english'::regconfig, :q)"
 
+# The text a snippet is cut from. The markers are characters a text may hold itself (French
+# quotes are « »), and a reader could not tell its own from a match: the text's are shown as
+# the single guillemets ‹ ›.
+_SNIPPET_SOURCE = (f"translate(coalesce(page.body, ''), '{HIGHLIGHT_START}{HIGHLIGHT_STOP}',"
+                   " '‹›')")
+
 HEADLINE_OPTIONS = (
     f'StartSel="{HIGHLIGHT_START}", StopSel="{HIGHLIGHT_STOP}", '
     'MaxWords=35, MinWords=15, ShortWord=3, MaxFragments=2, FragmentDelimiter=" … "'
@@ -93,7 +99,7 @@ def content_sql(*, types: list[str]) -> str:
         )
         SELECT page.type, page.id, page.shown, page.title, page.category,
                coalesce(page.tags, '{{}}'::text[]) AS tags, page.created_at, page.rank,
-               CASE WHEN page.shown THEN ts_headline('english'::regconfig, coalesce(page.body, ''),
+               CASE WHEN page.shown THEN ts_headline('english'::regconfig, {_SNIPPET_SOURCE},
                                                      {TSQUERY}, :headline) END AS snippet,
                {AUTHOR_COLUMNS}
         FROM page LEFT JOIN public.users u ON u.id = page.author_id

@@ -27,6 +27,7 @@ class ContentHit(OutputModel):
     title: str
     snippet: str = Field(
         description=f"Text around the matches, each match between {HIGHLIGHT_START} and {HIGHLIGHT_STOP}"
+        " (the text's own « and » are shown as ‹ and ›)"
     )
     rank: float = Field(description="Higher is better; a title match always ranks above body-only matches")
     author: UserSummary

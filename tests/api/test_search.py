@@ -191,3 +191,18 @@ async def test_matches_the_caller_may_not_see_do_not_cut_the_pages_short(client,
     # The spammer still finds their own hidden posts; the troll does not find the reader's.
     ids, _ = await _all_pages(client, spammer["headers"], q="kotlin", type="post", limit=2)
     assert set(ids) == {str(p) for p in hidden + blocked + visible[:2]}
+
+
+async def test_guillemets_in_the_text_are_not_taken_for_matches(client, engine):
+    # French quotes are « »: in a snippet they would read as matches (the API's markers, and
+    # <mark> on the search page), and a lone » closed a mark that was never opened.
+    alice = await make_user(client)
+    await make_post(engine, alice, title="Notes de cours",
+                    content="Le prof a dit «bonjour» puis » seul, et parle de python.")
+    [hit] = (await _search(client, q="python"))["items"]
+    snippet = hit["snippet"]
+    assert snippet.count("«") == snippet.count("»") == 1, snippet
+    assert "«python»" in snippet and "bonjour" in snippet
+    page = await client.get("/search", params={"q": "python"})
+    assert page.status_code == 200
+    assert page.text.count("<mark>") == page.text.count("</mark>") == 1
