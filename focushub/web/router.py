@@ -1028,7 +1028,7 @@ async def search_page(request: Request, page: PageDep, rt: RtDep,
 
 @router.get("/u/{username}", response_class=HTMLResponse)
 async def profile_page(request: Request, page: PageDep, rt: RtDep, username: str) -> Response:
-    user = await users_service.get_by_username(rt, page.caller, username[:50])
+    user = await users_service.get_by_username(rt, page.caller, username)
     follow = await follows_service.get_state(rt, page.caller, user.id)
     posts = await posts_service.list_posts(rt, page.caller, PostListParams(author=str(user.id),
                                                                            limit=10))
@@ -1052,7 +1052,7 @@ async def toggle_follow(request: Request, page: PageDep, rt: RtDep, username: st
                         csrf_token: Annotated[str, Form()] = "") -> Response:
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    user = await users_service.get_by_username(rt, page.caller, username[:50])
+    user = await users_service.get_by_username(rt, page.caller, username)
     state = await follows_service.get_state(rt, page.caller, user.id)
     if state.following:
         await follows_service.unfollow(rt, page.caller, user.id)
@@ -1069,7 +1069,7 @@ async def toggle_mute(request: Request, page: PageDep, rt: RtDep, username: str,
     profile's controls come back in their new state."""
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    user = await users_service.get_by_username(rt, page.caller, username[:50])
+    user = await users_service.get_by_username(rt, page.caller, username)
     if muted:
         await safety_service.add(rt, page.caller, "mute", user.id)
     else:
@@ -1086,7 +1086,7 @@ async def block(request: Request, page: PageDep, rt: RtDep, username: str,
     both ways), so the blocker lands on the list where the block can be undone."""
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    user = await users_service.get_by_username(rt, page.caller, username[:50])
+    user = await users_service.get_by_username(rt, page.caller, username)
     await safety_service.add(rt, page.caller, "block", user.id)
     return redirect(request, page, f"/settings/blocks?blocked={quote(user.username, safe='')}")
 
