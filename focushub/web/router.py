@@ -407,11 +407,13 @@ async def reset(request: Request, page: PageDep, rt: RtDep,
     session.check_csrf(request, page, csrf_token)
     if not token:
         try:
-            EmailCreate(email=email)
+            # The address as the API reads it (blanks dropped, an ASCII-encoded domain as
+            # the account stores it): the raw field named no account for those.
+            address = EmailCreate(email=email).email
         except ValidationError:
             return render(request, page, "password_reset.html", status=422, token="",
                           error="Enter the email address of your account")
-        await auth_service.request_email_token(rt, email, "password_reset",
+        await auth_service.request_email_token(rt, address, "password_reset",
                                               client=client_address(request))
         return render(request, page, "message.html", title="Check your email",
                       message="If an account with this email exists, a message is on its way.")
