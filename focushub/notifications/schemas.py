@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StrictBool, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, StrictBool, model_validator
 
 from focushub.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from focushub.core.schemas import InputModel, OutputModel
@@ -39,10 +39,16 @@ class UnreadCountRead(OutputModel):
 
 
 class NotificationMarkRead(InputModel):
-    """Exactly one of ``ids`` (1..100 of the caller's notifications) or ``all: true``."""
+    """Exactly one of ``ids`` (1..100 of the caller's notifications) or ``all: true``;
+    with ``until``, only those of them whose latest action came at or before it."""
 
     ids: list[UUID] | None = Field(default=None, min_length=1, max_length=MAX_LIMIT)
     all: StrictBool | None = None
+    until: AwareDatetime | None = Field(
+        default=None,
+        description="Only notifications whose latest action (created_at) is at or before this "
+        "time: send the newest created_at the reader was shown, so that a notification that "
+        "arrived since, or that another action joined since, stays unread")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> NotificationMarkRead:

@@ -70,21 +70,26 @@ async def unread_count(rt: Runtime, caller: Caller) -> UnreadCountRead:
 async def mark_read(rt: Runtime, caller: Caller, data: NotificationMarkRead) -> MarkReadResult:
     """Mark the given notifications (or all) read. Ids that are not the caller's unread
     notifications are ignored: RLS hides other people's, so they cannot be told apart
-    from ids that do not exist."""
+    from ids that do not exist. With ``until``, a notification whose latest action is
+    later (it arrived, or was joined by another action, after the reader's view) stays
+    unread."""
+    bind: dict[str, object] = {}
+    conditions = ["NOT is_read"]
+    if data.all:
+        conditions.append("user_id = auth.uid()")
+    else:
+        conditions.append("id = ANY(CAST(:ids AS uuid[]))")
+        bind["ids"] = list(data.ids or [])
+    if data.until is not None:
+        conditions.append("created_at <= :until")
+        bind["until"] = data.until
     async with rt.transaction(caller) as tx:
-        if data.all:
-            marked = await _count_updated(
-                tx,
-                "UPDATE public.notifications SET is_read = true"
-                " WHERE user_id = auth.uid() AND NOT is_read RETURNING 1",
-            )
-        else:
-            marked = await _count_updated(
-                tx,
-                "UPDATE public.notifications SET is_read = true"
-                " WHERE id = ANY(CAST(:ids AS uuid[])) AND NOT is_read RETURNING 1",
-                ids=list(data.ids or []),
-            )
+        marked = await _count_updated(
+            tx,
+            "UPDATE public.notifications SET is_read = true"
+            f" WHERE {' AND '.join(conditions)} RETURNING 1",
+            **bind,
+        )
         remaining = await tx.scalar(_UNREAD_COUNT)
     return MarkReadResult(marked=marked, unread_count=remaining)
 

@@ -1098,10 +1098,14 @@ async def notifications_page(request: Request, page: PageDep, rt: RtDep,
                              cursor: Annotated[str | None, Query(max_length=500)] = None) -> Response:
     if (gone := _need_login(request, page)) is not None:
         return gone
+    # "Mark all as read" marks what had come when the page was shown (its form carries the
+    # time): a notification arriving while the reader looks, or an action joining a shown
+    # one, stays unread.
+    shown_at = datetime.now(UTC)
     result = await notifications_service.list_notifications(
         rt, page.caller, NotificationListParams(cursor=cursor))
     return render(request, page, "notifications.html", items=result.items,
-                  next_cursor=result.next_cursor)
+                  next_cursor=result.next_cursor, shown_at=shown_at.isoformat())
 
 
 def _id(value: object) -> UUID | None:
@@ -1170,10 +1174,20 @@ async def open_notification(request: Request, page: PageDep, rt: RtDep, notifica
 
 @router.post("/notifications/read")
 async def read_all(request: Request, page: PageDep, rt: RtDep,
-                   csrf_token: Annotated[str, Form()] = "") -> Response:
+                   csrf_token: Annotated[str, Form()] = "",
+                   until: Annotated[str, Form(max_length=64)] = "") -> Response:
+    """Marks read what the page showed: every notification whose latest action came by
+    ``until`` (when the page was made); without it, all."""
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
-    await notifications_service.mark_read(rt, page.caller, NotificationMarkRead(all=True))
+    try:
+        shown_at = datetime.fromisoformat(until) if until else None
+    except ValueError:
+        shown_at = None
+    if shown_at is not None and shown_at.tzinfo is None:
+        shown_at = None
+    await notifications_service.mark_read(rt, page.caller,
+                                          NotificationMarkRead(all=True, until=shown_at))
     return redirect(request, page, "/notifications")
 
 

@@ -276,3 +276,37 @@ async def test_an_accepted_answer_tells_its_author_with_the_askers_avatar(client
     await client.post(f"/api/v1/answers/{answer['id']}/accept", headers=asker["headers"])
     r = await client.get("/api/v1/notifications", headers=helper["headers"])
     assert len(r.json()["items"]) == 1
+
+
+async def test_marking_read_up_to_what_was_shown_leaves_what_came_since_unread(client, engine, owner_conn):
+    """A reader marks read what they were shown (``until``: its newest ``created_at``); a
+    notification that arrived since, or a shown one that another action has joined since,
+    stays unread, with ``all`` and with ``ids`` alike."""
+    alice = await make_user(client)
+    fans = [await make_member(owner_conn) for _ in range(4)]
+    liked, commented, other = [await make_post(engine, alice, title=f"Post {n}") for n in range(3)]
+    await vote(engine, fans[0], "post", liked)
+    await vote(engine, fans[1], "post", other)
+    shown = await _notifications(client, alice)
+    until = shown[0]["created_at"]
+    shown_ids = [n["id"] for n in shown]
+
+    await vote(engine, fans[2], "post", liked)  # joins a shown notification
+    await vote(engine, fans[3], "post", commented)  # a new one
+    r = await client.post("/api/v1/notifications/read", json={"ids": shown_ids, "until": until},
+                          headers=alice["headers"])
+    assert r.status_code == 200, r.text
+    assert r.json() == {"marked": 1, "unread_count": 2}
+    r = await client.post("/api/v1/notifications/read", json={"all": True, "until": until},
+                          headers=alice["headers"])
+    assert r.json() == {"marked": 0, "unread_count": 2}
+    unread = await _notifications(client, alice, unread="true")
+    assert {(n["data"]["target_id"], n["data"]["count"]) for n in unread} == {
+        (str(liked), 2), (str(commented), 1)}
+    # Without "until", everything.
+    r = await client.post("/api/v1/notifications/read", json={"all": True}, headers=alice["headers"])
+    assert r.json() == {"marked": 2, "unread_count": 0}
+    # A time without its zone could be read in either; it is refused.
+    r = await client.post("/api/v1/notifications/read", json={"all": True, "until": "2026-01-01T00:00:00"},
+                          headers=alice["headers"])
+    assert r.status_code == 422

@@ -1,0 +1,60 @@
+"""The notifications page: marking read what the reader was shown."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from focushub.app import create_app
+from focushub.core.settings import Settings
+from tests.api.conftest import JWT_SECRET, make_user
+
+
+@pytest.fixture
+async def browser(test_db, tmp_path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                        data_dir=tmp_path)
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.10", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+    await app.state.runtime.stop()
+
+
+def csrf(html: str) -> str:
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, "every page carries its CSRF token"
+    return match.group(1)
+
+
+def mark_all_form(html: str) -> dict[str, str]:
+    form = re.search(r'<form method="post" action="/notifications/read">(.*?)</form>', html, re.S)
+    assert form, "the page offers to mark all read"
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(1)))
+
+
+async def test_mark_all_read_leaves_what_arrived_after_the_page_was_shown(browser):
+    dora = await make_user(browser, email="dora@example.org", username="dora")
+    eli, fay = await make_user(browser), await make_user(browser)
+    follow = "/api/v1/users/{}/follow".format(dora["user"]["id"])
+    assert (await browser.put(follow, headers=eli["headers"])).status_code == 200
+    login = await browser.get("/login")
+    r = await browser.post("/login", data={"csrf_token": csrf(login.text),
+                                           "email": "dora@example.org",
+                                           "password": dora["password"]})
+    assert r.status_code == 303
+    notes = await browser.get("/notifications")
+    assert eli["user"]["username"] in notes.text
+
+    # While dora reads, fay follows her too: the notification she sees is joined by one
+    # more action ("2 people ..."), which is not on the page dora is looking at.
+    assert (await browser.put(follow, headers=fay["headers"])).status_code == 200
+    r = await browser.post("/notifications/read", data=mark_all_form(notes.text))
+    assert r.status_code == 303
+    badge = await browser.get("/notifications/badge")
+    assert 'aria-label="1 unread notification"' in badge.text
+    notes = await browser.get("/notifications")
+    assert '2 people started following you</a> <span class="badge">new' in notes.text
