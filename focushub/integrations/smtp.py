@@ -20,7 +20,7 @@ def _send(smtp_url: str, mail_from: str, to: str, subject: str, body: str, timeo
         client: smtplib.SMTP = smtplib.SMTP_SSL(host, parts.port or 465, timeout=timeout)
     else:
         client = smtplib.SMTP(host, parts.port or 25, timeout=timeout)
-    with client:
+    try:
         if parts.scheme == "smtp+starttls":
             client.starttls(context=ssl.create_default_context())
         if parts.username:
@@ -31,6 +31,18 @@ def _send(smtp_url: str, mail_from: str, to: str, subject: str, body: str, timeo
         message["Subject"] = subject
         message.set_content(body)
         client.send_message(message)
+    except BaseException:
+        client.close()
+        raise
+    # The server has taken the mail: nothing said after this (an error answering QUIT, the
+    # connection dropped) undoes that, and reporting it as a failure would have the mail
+    # sent again.
+    try:
+        client.quit()
+    except DeliveryError:
+        pass
+    finally:
+        client.close()
 
 
 async def send_mail(smtp_url: str, *, mail_from: str, to: str, subject: str, body: str,

@@ -109,3 +109,39 @@ async def test_no_job_for_an_unknown_address(client, owner_conn):
                                  json={"email": "nobody@example.org"})
     assert response.status_code == 202
     assert await mail_jobs(owner_conn) == []
+
+
+class InboxThatFumblesQuit(Inbox):
+    """Accepts the mail, then answers QUIT with an error, as a server shutting down may."""
+
+    async def handle_QUIT(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+        return "421 closing"
+
+
+async def test_a_mail_the_server_accepted_is_sent_once_whatever_follows(client, test_db, owner_conn):
+    port = free_port()
+    inbox = InboxThatFumblesQuit()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
+                        smtp_url=f"smtp://127.0.0.1:{port}")
+    rt = build_runtime(settings)
+    try:
+        await make_user(client, email="olga@example.org")
+        await rt.jobs.run_worker(rt, wait=False)
+        assert len(inbox.messages) == 1
+        (job,) = await mail_jobs(owner_conn)
+        # Delivered once the server took it: not an error, and not to be sent again.
+        await owner_conn.execute(
+            "UPDATE procrastinate.procrastinate_jobs SET scheduled_at = now() WHERE id = $1",
+            job["id"])
+        await rt.jobs.run_worker(rt, wait=False)
+        assert len(inbox.messages) == 1
+        (job,) = await mail_jobs(owner_conn)
+        assert job["status"] == "succeeded"
+        outbox = await owner_conn.fetchrow(
+            "SELECT sent_at, last_error FROM focushub_auth.mail_outbox WHERE to_email = 'olga@example.org'")
+        assert outbox["sent_at"] is not None and outbox["last_error"] is None
+    finally:
+        controller.stop()
+        await rt.stop()
