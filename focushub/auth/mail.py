@@ -4,7 +4,8 @@ delivered by the ``mail.send`` job (focushub/auth/tasks.py).
 With ``FOCUSHUB_SMTP_URL`` set the job delivers over SMTP and a failure is
 retried with backoff; the outbox row keeps the last error. Without SMTP the
 message stays in the outbox and the job writes it to the log, so a developer
-can follow a verification or reset link locally (``focushub outbox`` lists it).
+can follow a verification or reset link locally (``focushub outbox`` lists it);
+in production only that it was not sent is logged, never the body (its token).
 """
 
 from __future__ import annotations
@@ -41,8 +42,14 @@ async def deliver(rt: Runtime, outbox_id: int) -> bool:
         if row is None or row["sent_at"] is not None:
             return False
         if not settings.smtp_url:
-            log.info("mail (no SMTP configured) to=%s subject=%r\n%s",
-                     row["to_email"], row["subject"], row["body"])
+            if settings.env == "production":
+                # A reset link is the account: in production the body stays in the
+                # outbox (``focushub outbox``), out of logs that more people read.
+                log.warning("mail %s to %s not sent: FOCUSHUB_SMTP_URL is not set",
+                            outbox_id, row["to_email"])
+            else:
+                log.info("mail (no SMTP configured) to=%s subject=%r\n%s",
+                         row["to_email"], row["subject"], row["body"])
             return False
         try:
             await smtp.send_mail(settings.smtp_url, mail_from=settings.mail_from,

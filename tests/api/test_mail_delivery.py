@@ -145,3 +145,24 @@ async def test_a_mail_the_server_accepted_is_sent_once_whatever_follows(client, 
     finally:
         controller.stop()
         await rt.stop()
+
+
+async def test_in_production_without_smtp_no_token_reaches_the_log(client, test_db, owner_conn, caplog):
+    """A production server without SMTP says that it sent nothing, but does not write the
+    mail (a reset link is the account) to a log that more people read than the database."""
+    settings = Settings(env="production", database_url=test_db.app_url, jwt_secret=JWT_SECRET)
+    rt = build_runtime(settings)
+    try:
+        await make_user(client, email="pia@example.org")
+        await client.post("/api/v1/auth/password-reset/request", json={"email": "pia@example.org"})
+        with caplog.at_level("INFO", logger="focushub.mail"):
+            await asyncio.wait_for(rt.jobs.run_worker(rt, wait=False), 60)
+    finally:
+        await rt.stop()
+    bodies = [r["body"] for r in await owner_conn.fetch(
+        "SELECT body FROM focushub_auth.mail_outbox WHERE to_email = 'pia@example.org' AND sent_at IS NULL")]
+    assert len(bodies) == 2
+    tokens = [body.split("?token=")[1].split()[0] for body in bodies]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "pia@example.org" in logged and "FOCUSHUB_SMTP_URL" in logged
+    assert not any(token in logged for token in tokens)
