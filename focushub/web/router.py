@@ -1944,6 +1944,20 @@ async def change_email(request: Request, page: PageDep, rt: RtDep,
     return redirect(request, page, "/settings/account?email=changed")
 
 
+@router.post("/settings/account/verify-email", response_class=HTMLResponse)
+async def resend_verification(request: Request, page: PageDep, rt: RtDep,
+                              csrf_token: Annotated[str, Form()] = "") -> Response:
+    """A new confirmation mail to the account's address: the sign-up's link expires
+    (``FOCUSHUB_EMAIL_TOKEN_TTL_SECONDS``), and the address stays unconfirmed until one is
+    followed. Under the mail limits of the API's ``/auth/verify-email/request``."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    me = await users_service.get_me(rt, page.caller)
+    await auth_service.request_email_token(rt, me.email, "verify_email",
+                                          client=client_address(request))
+    return redirect(request, page, "/settings/account?verify=sent")
+
+
 @router.post("/settings/account/password", response_class=HTMLResponse)
 async def change_password(request: Request, page: PageDep, rt: RtDep,
                           current_password: Annotated[str, Form(max_length=1000)] = "",
