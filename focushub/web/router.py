@@ -6,6 +6,7 @@ reload never resubmits; every POST checks the CSRF value (``session.check_csrf``
 
 from __future__ import annotations
 
+import contextlib
 import string
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -386,6 +387,15 @@ async def verify_email(request: Request, page: PageDep, rt: RtDep,
     try:
         await auth_service.verify_email(rt, token)
     except AppError as exc:
+        # A spent link is often one a mail scanner opened first, or a second click: its
+        # signed-in owner is told that the address is confirmed, not that it "does not work".
+        me = None
+        if page.signed_in:
+            with contextlib.suppress(AppError):  # a session ended meanwhile: say nothing
+                me = await users_service.get_me(rt, page.caller)
+        if me is not None and me.is_verified:
+            return render(request, page, "message.html", title="Email confirmed",
+                          message=f"Your email address {me.email} is confirmed.")
         return render(request, page, "message.html", status=exc.status_code,
                       title="This link does not work", message=exc.message)
     return render(request, page, "message.html", title="Email confirmed",

@@ -108,3 +108,27 @@ async def test_an_unconfirmed_account_can_have_its_confirmation_mailed_again(bro
     account = await browser.get("/settings/account")
     assert "(not confirmed yet)" not in account.text
     assert "Send the confirmation mail again" not in account.text
+
+
+async def test_a_confirmation_link_opened_again_says_the_address_is_confirmed(browser, test_db):
+    """Mail scanners open links before their reader does, and people click twice: a spent
+    link, opened by the signed-in owner of a confirmed address, says so rather than that
+    it does not work."""
+    page = await browser.get("/signup")
+    r = await browser.post("/signup", data={
+        "csrf_token": csrf(page.text), "email": "jana@example.org", "full_name": "Jana",
+        "username": "jana", "password": "correct horse battery"})
+    assert r.status_code == 303
+    (mail,) = await verify_mails(test_db, "jana@example.org")
+    session = dict(browser.cookies)
+    browser.cookies.clear()  # a scanner, with no session of its own, opens the link first
+    assert (await browser.get(link_of(mail))).status_code == 200
+    browser.cookies.update(session)
+    again = await browser.get(link_of(mail))
+    assert again.status_code == 200
+    assert "jana@example.org is confirmed" in again.text
+    # Signed out, nothing is said about any account.
+    browser.cookies.clear()
+    signed_out = await browser.get(link_of(mail))
+    assert signed_out.status_code == 400 and "This link does not work" in signed_out.text
+    assert "jana@example.org" not in signed_out.text
