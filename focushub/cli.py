@@ -471,8 +471,6 @@ def create_admin(
     from focushub.auth import service as auth_service
     from focushub.auth.schemas import SignupCreate
     from focushub.core.errors import as_app_error
-    from focushub.core.security import hash_password
-
     if password is None:
         password = getpass.getpass("Password (used only if the account is new): ")
     try:
@@ -488,7 +486,7 @@ def create_admin(
         _migrate(target)
 
         async def run(rt: Runtime) -> Any:
-            return await auth_service.ensure_admin(rt, data, hash_password(data.password))
+            return await auth_service.ensure_admin(rt, data, rt.passwords.hash(data.password))
 
         try:
             row = _with_runtime(settings, target, run)

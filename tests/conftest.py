@@ -38,6 +38,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # posts and messages tests write with fresh accounts; tests/api/test_write_limits.py
     # turns them on where they are the subject.
     os.environ.setdefault("FOCUSHUB_WRITE_LIMITS_ENABLED", "false")
+    # Tests sign up thousands of accounts: hashing each password at the production cost
+    # (0.1 s of CPU) would be a third of the suite. argon2id at its lowest cost is the
+    # same code path; tests/core/test_passwords.py checks the production defaults.
+    os.environ.setdefault("FOCUSHUB_PASSWORD_TIME_COST", "1")
+    os.environ.setdefault("FOCUSHUB_PASSWORD_MEMORY_KIB", "64")
+    os.environ.setdefault("FOCUSHUB_PASSWORD_PARALLELISM", "1")
 
 
 @pytest.fixture(scope="session")

@@ -47,7 +47,6 @@ from focushub.core import observability, ratelimit
 from focushub.core.db import SERVICE, Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.runtime import Runtime
-from focushub.core.security import verify_password
 
 # Written to the zip in pieces of about this many bytes (one thread hop each).
 _FLUSH = 256 * 1024
@@ -267,7 +266,7 @@ async def delete_account(rt: Runtime, caller: Caller, data: AccountDelete) -> di
         if email is None:
             raise NotFound("This account no longer exists", code="user_not_found")
         password_hash = await tx.scalar(queries.LOGIN_LOOKUP, email=email)
-    if not await anyio.to_thread.run_sync(verify_password, password_hash, data.password):
+    if not await anyio.to_thread.run_sync(rt.passwords.verify, password_hash, data.password):
         raise Forbidden("The password is wrong", code="wrong_password")
     async with rt.transaction(caller) as tx:
         tx.before_commit(chat_events.publish_transaction_events)

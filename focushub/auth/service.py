@@ -26,13 +26,7 @@ from focushub.core.db import ANONYMOUS, SERVICE, Caller, Tx
 from focushub.core.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
 from focushub.core.ratelimit import Rate
 from focushub.core.runtime import Runtime
-from focushub.core.security import (
-    hash_password,
-    issue_access_token,
-    new_opaque_token,
-    token_digest,
-    verify_password,
-)
+from focushub.core.security import issue_access_token, new_opaque_token, token_digest
 from focushub.users import service as users_service
 from focushub.users.schemas import UserMe
 from focushub.users.service import ME_COLUMNS
@@ -127,7 +121,7 @@ async def sign_up(rt: Runtime, data: SignupCreate, *, client: str) -> SessionRea
     """Precondition: ``client`` is the caller's address (rate limits)."""
     await ratelimit.hit(rt.limiter, f"signup:{client}", rt.settings.rate_signup_address)
     await ratelimit.hit(rt.limiter, f"signup-daily:{client}", rt.settings.rate_signup_address_daily)
-    password_hash = await anyio.to_thread.run_sync(hash_password, data.password)
+    password_hash = await anyio.to_thread.run_sync(rt.passwords.hash, data.password)
     async with rt.transaction(ANONYMOUS) as tx:
         user = await tx.one(
             f"SELECT {ME_COLUMNS} FROM focushub_auth.sign_up(:email, :hash, :full_name, :username)",
@@ -145,7 +139,7 @@ async def log_in(rt: Runtime, data: LoginCreate, *, client: str) -> SessionRead:
     async with rt.transaction(ANONYMOUS) as tx:
         found = await tx.one_or_none("SELECT * FROM focushub_auth.login_lookup(:email)", email=data.email)
     ok = await anyio.to_thread.run_sync(
-        verify_password, found["password_hash"] if found else None, data.password
+        rt.passwords.verify, found["password_hash"] if found else None, data.password
     )
     if not ok or found is None:
         raise Unauthorized("Wrong email or password", code="invalid_credentials")
@@ -216,7 +210,7 @@ async def verify_email(rt: Runtime, token: str) -> None:
 
 
 async def reset_password(rt: Runtime, data: PasswordResetConfirm) -> None:
-    password_hash = await anyio.to_thread.run_sync(hash_password, data.password)
+    password_hash = await anyio.to_thread.run_sync(rt.passwords.hash, data.password)
     async with rt.transaction(ANONYMOUS) as tx:
         ok = await tx.scalar(
             "SELECT focushub_auth.reset_password(:hash, :pw)", hash=token_digest(data.token), pw=password_hash
@@ -254,7 +248,7 @@ async def _check_password(rt: Runtime, caller: Caller, password: str) -> str:
     async with rt.transaction(caller) as tx:
         email = await tx.scalar("SELECT email FROM public.current_user_account()")
         stored = await tx.scalar("SELECT password_hash FROM focushub_auth.login_lookup(:e)", e=email)
-    if email is None or not await anyio.to_thread.run_sync(verify_password, stored, password):
+    if email is None or not await anyio.to_thread.run_sync(rt.passwords.verify, stored, password):
         raise Forbidden("The current password is wrong", code="wrong_password")
     return email
 
@@ -264,7 +258,7 @@ async def change_password(rt: Runtime, caller: Caller, current: str, new: str) -
     of the account ends, this one goes on."""
     await ratelimit.hit(rt.limiter, f"login-account:{caller.user_id}", rt.settings.rate_login_account)
     await _check_password(rt, caller, current)
-    password_hash = await anyio.to_thread.run_sync(hash_password, new)
+    password_hash = await anyio.to_thread.run_sync(rt.passwords.hash, new)
     async with rt.transaction(caller) as tx:
         await tx.execute("SELECT public.change_password(:hash, CAST(:family AS uuid))",
                          hash=password_hash, family=caller.claims.get("session_id"))

@@ -30,6 +30,7 @@ from focushub.core.db import (
 from focushub.core.events import EventBus
 from focushub.core.jobs import JobQueue
 from focushub.core.ratelimit import Limiter, open_limiter
+from focushub.core.security import Passwords
 from focushub.core.settings import Settings
 from focushub.integrations.storage import ObjectStore, open_store
 
@@ -61,6 +62,9 @@ class Runtime:
                                if settings.s3_secret_access_key else None))
         # The HS256 signing key (in development generated once into the data dir).
         self.jwt_secret = settings.resolved_jwt_secret()
+        self.passwords = Passwords(time_cost=settings.password_time_cost,
+                                   memory_kib=settings.password_memory_kib,
+                                   parallelism=settings.password_parallelism)
         # The hot paths' connections (core/pool.py): the engine's database and login role.
         self.direct_pool = hot_pool(engine, size=settings.db_hot_pool_size,
                                     statement_cache=settings.db_statement_cache)

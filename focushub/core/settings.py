@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
     email_token_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     password_reset_ttl_seconds: int = Field(default=3600, ge=60)
+    # Password hashing (argon2id): passes, memory per hash and lanes. The defaults are
+    # RFC 9106's second profile; production refuses less than OWASP's lowest (t=2, 19 MiB).
+    password_time_cost: int = Field(default=3, ge=1, le=32)
+    password_memory_kib: int = Field(default=65536, ge=64, le=4 * 1024 * 1024)
+    password_parallelism: int = Field(default=4, ge=1, le=8)  # argon2: 8 KiB per lane at least
 
     # Outgoing mail. Unset: messages stay in the outbox table and are logged.
     smtp_url: str | None = None
@@ -214,6 +219,9 @@ class Settings(BaseSettings):
             problems.append("FOCUSHUB_DATABASE_URL must be set in production")
         if self.jwt_secret is None or len(self.jwt_secret.get_secret_value()) < 32:
             problems.append("FOCUSHUB_JWT_SECRET must be set to at least 32 characters in production")
+        if self.password_time_cost < 2 or self.password_memory_kib < 19456:
+            problems.append("FOCUSHUB_PASSWORD_TIME_COST must be at least 2 and "
+                            "FOCUSHUB_PASSWORD_MEMORY_KIB at least 19456 in production")
         return problems
 
 

@@ -290,9 +290,9 @@ async def seed_database(
         raise SeedError("jobs must be at least 1")
     report = SeedReport(scale=scale, seed=seed, jobs=jobs)
     if password_hash is None:
-        from focushub.core.security import hash_password
+        from focushub.core.security import Passwords
 
-        password_hash = hash_password(SEED_PASSWORD)
+        password_hash = Passwords().hash(SEED_PASSWORD)
     gc_threshold = gc.get_threshold()
     # The rows are short-lived tuples freed by reference counting, but their number
     # triggers the cycle collector, which then walks every object of the application
