@@ -175,3 +175,30 @@ async def test_the_largest_page_of_people_still_leads_to_the_rest(client, owner_
                          headers=admin["headers"])
     assert r.status_code == 200
     assert (len(r.json()["items"]), r.json()["next_cursor"]) == (100, None)
+
+
+async def test_an_admin_deleting_someones_post_is_logged_and_the_author_told(client, owner_conn):
+    admin = await admin_of(client, owner_conn)
+    author, reader = await make_user(client), await make_user(client)
+    r = await client.post("/api/v1/posts", headers=author["headers"],
+                          json={"title": "Buy cheap essays", "content": "link in bio"})
+    post = r.json()
+    r = await client.post("/api/v1/reports", headers=reader["headers"],
+                          json={"target_type": "post", "target_id": post["id"], "reason": "spam"})
+    assert r.status_code == 201
+    r = await client.delete(f"/api/v1/posts/{post['id']}", headers=admin["headers"])
+    assert r.status_code == 204
+    r = await client.get("/api/v1/admin/audit-log", headers=admin["headers"])
+    entry = r.json()["items"][0]
+    assert (entry["action"], entry["target_type"], entry["target_id"]) == (
+        "moderation.delete", "post", post["id"])
+    assert entry["details"]["through"] == "delete" and entry["details"]["reports_resolved"] == 1
+    assert (await client.get("/api/v1/admin/reports", headers=admin["headers"])).json()["items"] == []
+    r = await client.get("/api/v1/notifications", headers=author["headers"])
+    assert [n["title"] for n in r.json()["items"]] == ["A moderator removed your post"]
+    # The author deleting their own post is no moderation.
+    r = await client.post("/api/v1/posts", headers=author["headers"],
+                          json={"title": "Second try", "content": "notes"})
+    await client.delete(f"/api/v1/posts/{r.json()['id']}", headers=author["headers"])
+    r = await client.get("/api/v1/admin/audit-log", headers=admin["headers"])
+    assert [e["action"] for e in r.json()["items"]].count("moderation.delete") == 1

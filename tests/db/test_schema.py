@@ -327,6 +327,7 @@ DEFINER_FUNCTIONS = [
     "public.add_room_creator_as_admin()",
     "public.check_room_participant_limit()",
     "public.promote_room_admin_on_leave()",
+    "public.log_admin_removal()",  # 0054
     # Called only by moderate() (0042).
     "public.moderate_target(report_target, uuid, text, text, timestamptz, text)",
     "public.notifications_forget_deleted_users()",  # 0043
@@ -624,6 +625,9 @@ async def test_triggers_and_functions(owner_conn):
     found = {r["tgname"]: r["tbl"] for r in rows}
     for name, table in {**SEED_TRIGGERS, **ADDED_TRIGGERS}.items():
         assert found.get(name) == table, name
+    # One trigger name on several tables.
+    on = {r["tbl"] for r in rows if r["tgname"] == "log_admin_removal_trigger"}  # 0054
+    assert on == {"posts", "comments", "questions", "answers", "resources"}
     for signature in SEED_FUNCTIONS + DEFINER_FUNCTIONS + INVOKER_FUNCTIONS:
         assert await owner_conn.fetchval("SELECT to_regprocedure($1) IS NOT NULL", signature), (
             signature
