@@ -22,7 +22,8 @@ server -> client
     ``{"status": "offline", "connection_id", "last_seen_at"}`` when their socket closes.
     A user may have several connections (tabs, devices, possibly on different server
     processes): a client shows a user online while any of their connection ids is online);
-    ``notification.created`` and ``invitation.created`` (``{"room_id", "data": {"room_id",
+    ``notification.created``, ``notification.updated`` and ``invitation.created``
+    (``{"room_id", "data": {"room_id",
     "user_id"}}``: invited to a group room; list ``/api/v1/chat/invitations``) on the user's
     own channel.
 
@@ -79,6 +80,7 @@ from focushub.core.errors import AppError, as_app_error
 from focushub.core.events import user_channel
 from focushub.core.runtime import Runtime
 from focushub.core.settings import Settings
+from focushub.notifications import events as notification_events
 from focushub.notifications import service as notifications_service
 
 log = logging.getLogger("focushub.realtime")
@@ -530,8 +532,8 @@ class Connection:
             else:
                 await self._deliver_room_event(room_id, state, event)
             return
-        if event.get("type") == "notification.created" and event.get("stub"):
-            loaded = await self._load_notification(event["id"])
+        if event.get("type") in notification_events.EVENT_TYPES and event.get("stub"):
+            loaded = await self._load_notification(event["type"], event["id"])
             if loaded is not None:
                 await self._send(loaded)
             return
@@ -566,12 +568,12 @@ class Connection:
                 "for_connection": event["connection_id"],
             })
 
-    async def _load_notification(self, notification_id: str) -> dict[str, Any] | None:
+    async def _load_notification(self, kind: str, notification_id: str) -> dict[str, Any] | None:
         loaded = await notifications_service.get_notification(
             self.rt, self.caller, UUID(notification_id))
         if loaded is None:
             return None
-        return {"type": "notification.created", "data": loaded.model_dump(mode="json")}
+        return {"type": kind, "data": loaded.model_dump(mode="json")}
 
 
 def server_options(settings: Settings) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from tests.db.helpers import (
     expect_error,
     make_answer,
     make_comment,
+    make_notification,
     make_post,
     make_question,
     make_user,
@@ -340,3 +341,38 @@ async def test_a_blocked_person_leaves_the_blockers_notifications(app_conn, owne
                            carol, bob) == "INSERT 0 1"
     assert await of(carol) == {"like": (f"{alice_name} liked your post", "A post")}
     assert await of(bob) == bobs_before
+
+
+async def test_each_change_of_an_unread_notification_says_created_or_updated(test_db, owner_conn):
+    """0055: news (new, joined, unread again) is ``created``; any other change of an unread
+    notification is ``updated``; a change that changes nothing, and read ones, say nothing."""
+    heard: list[dict] = []
+    done = asyncio.Event()
+
+    def hear(*args):
+        if args[3] == "end":
+            done.set()
+        else:
+            heard.append(json.loads(args[3]))
+
+    user = await make_user(owner_conn)
+    listener = await asyncpg.connect(test_db.owner_url)
+    try:
+        await listener.add_listener("focushub_notifications", hear)
+        note = await make_notification(owner_conn, user)
+        await owner_conn.execute("UPDATE notifications SET message = 'Someone else' WHERE id = $1", note)
+        await owner_conn.execute("UPDATE notifications SET message = message WHERE id = $1", note)
+        await owner_conn.execute("UPDATE notifications SET created_at = created_at + interval '1 s'"
+                                 " WHERE id = $1", note)
+        await owner_conn.execute("UPDATE notifications SET is_read = true WHERE id = $1", note)
+        await owner_conn.execute("UPDATE notifications SET title = 'x' WHERE id = $1", note)
+        await owner_conn.execute("UPDATE notifications SET is_read = false WHERE id = $1", note)
+        # Delivered in commit order: once this arrives, everything before it has.
+        await owner_conn.execute("SELECT pg_notify('focushub_notifications', 'end')")
+        await asyncio.wait_for(done.wait(), 10)
+    finally:
+        await listener.close()
+    assert [(h["op"], h["notification"]["id"]) for h in heard] == [
+        ("created", str(note)), ("updated", str(note)), ("created", str(note)),
+        ("created", str(note))]
+    assert heard[1]["notification"]["message"] == "Someone else"

@@ -319,6 +319,36 @@ async def test_user_channel_gets_added_rooms_and_notifications(live_server, http
     await ws.close()
 
 
+async def test_a_notification_changed_without_news_is_updated_not_created(live_server, http):
+    author, alice, carol = [await make_user(http) for _ in range(3)]
+    r = await http.post("/api/v1/posts", headers=author["headers"],
+                        json={"title": "Cells", "content": "Mitochondria notes"})
+    post = r.json()
+    ws = await ready_ws(live_server.ws_url, author["access_token"])
+    r = await http.post(f"/api/v1/posts/{post['id']}/comments", headers=alice["headers"],
+                        json={"content": "Great notes"})
+    comment = r.json()
+    created = (await ws.recv_until(lambda f: f["type"].startswith("notification.")))[-1]
+    assert created["type"] == "notification.created"
+    assert created["data"]["message"] == "Great notes"
+    # Alice edits her words (0044 quotes them again): the same notification, no news.
+    r = await http.patch(f"/api/v1/comments/{comment['id']}", headers=alice["headers"],
+                         json={"content": "Great notes, thanks"})
+    assert r.status_code == 200
+    updated = (await ws.recv_until(lambda f: f["type"].startswith("notification.")))[-1]
+    assert updated["type"] == "notification.updated"
+    assert updated["data"]["id"] == created["data"]["id"]
+    assert updated["data"]["message"] == "Great notes, thanks"
+    assert updated["data"]["created_at"] == created["data"]["created_at"]
+    # Carol comments too: another action joins it, which is news.
+    await http.post(f"/api/v1/posts/{post['id']}/comments", headers=carol["headers"],
+                    json={"content": "Same here"})
+    joined = (await ws.recv_until(lambda f: f["type"].startswith("notification.")))[-1]
+    assert joined["type"] == "notification.created"
+    assert joined["data"]["id"] == created["data"]["id"] and joined["data"]["data"]["count"] == 2
+    await ws.close()
+
+
 async def test_an_invitee_is_told_live_and_a_request_recipient_is_not(live_server, http):
     alice, bob, stranger = [await make_user(http) for _ in range(3)]
     ws = await ready_ws(live_server.ws_url, bob["access_token"])
