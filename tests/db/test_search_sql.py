@@ -86,3 +86,36 @@ async def test_cursor_pages_cover_every_match_once(app_conn, owner_conn):
                 break
             after = (page[-1]["rank"], page[-1]["id"])
     assert len(seen) == len(set(seen)) and set(seen) == ids
+
+
+async def test_hidden_rows_and_blocked_authors_take_no_place_in_the_ranking(app_conn, owner_conn):
+    """0056: as the tables' policies, a hidden match is ranked for its author and for
+    administrators only, and nothing whose author is across a block is ranked."""
+    author, blocker, reader = [await make_user(owner_conn) for _ in range(3)]
+    admin = await make_user(owner_conn, role="admin")
+    shown = await _post(owner_conn, author, "Osmosis", "osmosis notes", 3)
+    hidden = await _post(owner_conn, author, "Osmosis again", "osmosis", 2)
+    hidden_draft = await _post(owner_conn, author, "Osmosis draft", "osmosis", 4, published=False)
+    blocked = await _post(owner_conn, blocker, "Osmosis too", "osmosis", 1)
+    await owner_conn.execute("UPDATE posts SET hidden_at = now() WHERE id = ANY($1::uuid[])",
+                             [hidden, hidden_draft])
+    await owner_conn.execute(
+        "INSERT INTO user_blocks (blocker_id, blocked_id) VALUES ($1, $2)", blocker, reader)
+    questions = [await owner_conn.fetchval(
+        "INSERT INTO questions (author_id, title, content, hidden_at) VALUES ($1, 'Osmosis?',"
+        " 'what is osmosis', CASE WHEN $2 THEN now() END) RETURNING id", author, hide)
+        for hide in (False, True)]
+
+    async def ranked(caller, kind="post"):
+        async with acting_as(app_conn, caller):
+            return {r["id"] for r in await _ranked(app_conn, kind, "osmosis")}
+
+    assert await ranked(as_user(reader)) == {shown}
+    assert await ranked(as_user(reader), "question") == {questions[0]}
+    assert await ranked(ANON) == {shown, blocked}
+    assert await ranked(as_user(author)) == {shown, hidden, hidden_draft, blocked}
+    assert await ranked(as_user(author), "question") == set(questions)
+    assert await ranked(as_user(admin)) == {shown, hidden, blocked}
+    assert await ranked(as_user(admin), "question") == set(questions)
+    # The one blocked sees nothing of the blocker either.
+    assert await ranked(as_user(blocker)) == {shown, blocked}
