@@ -11,7 +11,7 @@ import orjson
 
 from focushub.app import create_app
 from focushub.core.ratelimit import Rate
-from tests.api.conftest import JWT_SECRET, make_user
+from tests.api.conftest import JWT_SECRET, admin_of, make_user
 
 
 async def test_signup_returns_user_and_working_tokens(client, owner_conn):
@@ -325,3 +325,20 @@ async def test_an_email_change_revokes_outstanding_mail_tokens(client, owner_con
     # The mail sent after the change still works.
     latest = _mailed_token(await _last_mail(owner_conn, "hank@example.com", "Confirm"))
     assert (await client.post("/api/v1/auth/verify-email", json={"token": latest})).status_code == 200
+
+
+async def test_a_deactivated_account_keeps_no_working_reset_link(client, owner_conn):
+    admin = await admin_of(client, owner_conn)
+    ines = await make_user(client, email="ines@example.com")
+    await client.post("/api/v1/auth/password-reset/request", json={"email": "ines@example.com"})
+    token = _mailed_token(await _last_mail(owner_conn, "ines@example.com", "Reset"))
+    for active in (False, True):  # deactivated, then back again
+        r = await client.patch(f"/api/v1/admin/users/{ines['user']['id']}",
+                               headers=admin["headers"], json={"is_active": active, "reason": "x"})
+        assert r.status_code == 204
+        r = await client.post("/api/v1/auth/password-reset/confirm",
+                              json={"token": token, "password": "the attacker's password"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_token"
+    r = await client.post("/api/v1/auth/login", json={"email": "ines@example.com",
+                                                      "password": ines["password"]})
+    assert r.status_code == 200

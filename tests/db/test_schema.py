@@ -271,6 +271,7 @@ ADDED_TRIGGERS = {
     "notify_sessions_revoked_trigger": "focushub_auth.refresh_tokens",  # 0050
     "notify_user_sessions_trigger": "users",
     "notify_deleted_user_sessions_trigger": "users",
+    "expire_mail_tokens_trigger": "users",  # 0057
     "notifications_forget_deleted_users": "users",  # 0043
     "notifications_forget_blocked": "user_blocks",
     "notifications_unquote_deleted_comments": "comments",  # 0044
@@ -328,6 +329,7 @@ DEFINER_FUNCTIONS = [
     "public.check_room_participant_limit()",
     "public.promote_room_admin_on_leave()",
     "public.log_admin_removal()",  # 0054
+    "focushub_auth.expire_mail_tokens()",  # 0057
     # Called only by moderate() (0042).
     "public.moderate_target(report_target, uuid, text, text, timestamptz, text)",
     "public.notifications_forget_deleted_users()",  # 0043
