@@ -273,7 +273,7 @@ async def change_email(rt: Runtime, caller: Caller, password: str, email: str) -
     # to it does, or changing back and forth would mail someone else's inbox without end.
     # Over it, nothing is changed.
     await ratelimit.hit(rt.limiter, f"mail-account:{email.lower()}", rt.settings.rate_mail_account)
+    # One transaction: the address never changes without its confirmation mail queued.
     async with rt.transaction(caller) as tx:
         await tx.execute("SELECT public.change_email(:email)", email=email)
-    async with rt.transaction(ANONYMOUS) as tx:
         await _queue_mail_token(tx, rt, email=email, purpose="verify_email")
