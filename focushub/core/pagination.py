@@ -14,7 +14,7 @@ import binascii
 import hashlib
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
@@ -80,7 +80,7 @@ def decode_cursor(cursor: str, types: Sequence[type], scope: str | None = None) 
         if tag != _list_tag(scope):
             raise ValueError("another list's cursor")
         return [_cursor_value(value, kind) for value, kind in zip(values, types, strict=True)]
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, orjson.JSONDecodeError):
         raise BadRequest("The cursor is invalid", code="invalid_cursor") from None
 
 
@@ -96,7 +96,9 @@ def _cursor_value(value: Any, kind: type) -> Any:
         moment = datetime.fromisoformat(value)
         if moment.tzinfo is None:
             raise ValueError("a time without its offset")
-        return moment
+        # In UTC, as the database compares it: a time at the edge of the calendar with an
+        # offset (0001-01-01T00:00+14:00) is out of range there (OverflowError).
+        return moment.astimezone(UTC)
     if kind is UUID:
         if not isinstance(value, str):
             raise TypeError("uuid")
@@ -112,6 +114,8 @@ def _cursor_value(value: Any, kind: type) -> Any:
         return value
     if not isinstance(value, str):
         raise TypeError("str")
+    if "\x00" in value:
+        raise ValueError("a NUL, which no text column holds")
     return value
 
 

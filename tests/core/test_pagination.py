@@ -35,10 +35,10 @@ def test_a_cursor_the_server_made_decodes_to_its_values():
 @pytest.mark.parametrize(("value", "kind"), [
     (1, UUID), ({"a": 1}, UUID), (["x"], UUID), (None, UUID), ("not-a-uuid", UUID),
     (1, datetime), (None, datetime), ("2026-01-01T00:00:00", datetime),  # no offset
-    ("yesterday", datetime),
+    ("yesterday", datetime), ("0001-01-01T00:00:00+14:00", datetime),  # before year 1 in UTC
     (2**63, int), (-(2**63) - 1, int), (True, int), (1.5, int), ("1", int),
     ("0.5", float), (True, float), (None, float), (float("inf"), float),
-    (5, str), (None, str), ({"a": 1}, str),
+    (5, str), (None, str), ({"a": 1}, str), ("ada\x00", str),
 ])
 def test_a_value_of_another_type_or_out_of_range_is_a_400(value, kind):
     with pytest.raises(BadRequest) as info:
