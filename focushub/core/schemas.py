@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 
 def _fold(value: object) -> object:
@@ -15,7 +16,21 @@ def _fold(value: object) -> object:
 Username = Annotated[
     str, BeforeValidator(_fold), StringConstraints(pattern=r"^[a-z0-9_]{3,50}$")
 ]
-FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+def _visible_name(value: str) -> str:
+    """A name shows as something: no control characters (line breaks, NUL, escapes), and at
+    least one letter, digit or symbol, so that a name of zero-width or format characters
+    alone is not an empty link nor a blank impersonation. Format characters stay allowed
+    beside them (the zero-width joiners of Persian and Indic names)."""
+    categories = [unicodedata.category(ch) for ch in value]
+    if "Cc" in categories:
+        raise ValueError("must not contain control characters")
+    if not any(cat[0] in "LNS" for cat in categories):
+        raise ValueError("must contain a letter, a digit or a symbol")
+    return value
+
+
+FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+                     AfterValidator(_visible_name)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 OpaqueToken = Annotated[str, StringConstraints(min_length=10, max_length=200)]
 

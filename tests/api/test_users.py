@@ -108,3 +108,20 @@ async def test_a_username_that_reads_as_an_id_still_finds_its_profile(client):
         assert r.json()["id"] == owner["user"]["id"], ref
     page = await client.get(f"/u/{hexname}")  # the profile page, by the same lookup
     assert page.status_code == 200 and f"@{hexname}" in page.text
+
+
+async def test_a_name_must_show_as_something(client):
+    session = await make_user(client)
+    for name in ("\u200b", "\u200b\u200c", "\x01", "Ada\nLovelace", "Ada\x00", "\u00ad", "..."):
+        r = await client.patch("/api/v1/users/me", headers=session["headers"],
+                               json={"full_name": name})
+        assert r.status_code == 422, (name, r.text)
+        r = await client.post("/api/v1/auth/signup", json={
+            "email": "blank@example.org", "password": "a long enough secret",
+            "full_name": name, "username": "blank_name"})
+        assert r.status_code == 422, (name, r.text)
+    # Letters of any script, digits, emoji, and joiners beside letters are names.
+    for name in ("Zoë Ng", "محمد\u200cرضا", "李小龙", "R2-D2", "🦉"):
+        r = await client.patch("/api/v1/users/me", headers=session["headers"],
+                               json={"full_name": name})
+        assert r.status_code == 200 and r.json()["full_name"] == name, (name, r.text)
