@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -29,13 +31,23 @@ async def schema_revision(rt: Runtime) -> str | None:
             raise
 
 
+_JOB_STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
+
+
 async def refresh_gauges(rt: Runtime) -> None:
     """Read what the metrics show as levels: the pool in use, the job queue by status."""
     observability.DB_POOL_IN_USE.set(rt.connections_in_use())
-    async with rt.transaction(SERVICE) as tx:
-        rows = await tx.all("SELECT status::text AS status, count(*) AS n"
-                            " FROM procrastinate.procrastinate_jobs GROUP BY 1")
-    for status in ("todo", "doing", "succeeded", "failed", "cancelled", "aborted"):
+    try:
+        async with rt.transaction(SERVICE) as tx:
+            rows = await tx.all("SELECT status::text AS status, count(*) AS n"
+                                " FROM procrastinate.procrastinate_jobs GROUP BY 1")
+    except Exception:
+        # Unknown, not the last counts read: a scrape during an outage must not show a
+        # queue that looks calm (or stuck) as current.
+        for status in _JOB_STATUSES:
+            observability.JOBS.labels(status).set(math.nan)
+        raise
+    for status in _JOB_STATUSES:
         observability.JOBS.labels(status).set(0)
     for row in rows:
         observability.JOBS.labels(row["status"]).set(row["n"])

@@ -80,3 +80,24 @@ async def test_an_unreachable_database_is_said_so(test_db):
     await app.state.runtime.stop()
     assert r.status_code == 503
     assert (r.json()["status"], r.json()["database"]) == ("unavailable", "unreachable")
+
+
+async def test_job_counts_the_metrics_cannot_read_are_unknown_not_the_last_ones(client, test_db):
+    r = await client.get("/metrics")
+    assert 'focushub_jobs{status="todo"} 0.0' in r.text
+    # A database without the job queue's tables: the counts cannot be read.
+    name = f"focushub_empty_{uuid.uuid4().hex[:10]}"
+    await bootstrap.ensure_database(test_db.server_url, name)
+    try:
+        app = create_app(Settings(env="test", jwt_secret=JWT_SECRET,
+                                  database_url=bootstrap.with_parts(test_db.server_url,
+                                                                    database=name)))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            r = await c.get("/metrics")
+        await app.state.runtime.stop()
+    finally:
+        await bootstrap.drop_database(test_db.server_url, name)
+    assert r.status_code == 200
+    assert 'focushub_jobs{status="todo"} NaN' in r.text
+    assert 'focushub_jobs{status="failed"} NaN' in r.text
