@@ -115,7 +115,7 @@ def upgrade() -> None:
             RETURN NULL;
         END
     $function$;
-    REVOKE ALL ON FUNCTION public.log_admin_removal() FROM PUBLIC;
+    REVOKE ALL ON FUNCTION public.log_admin_removal() FROM PUBLIC, anon, authenticated, service_role;
     """)
     for table, target in TABLES:
         run_sql(f"""

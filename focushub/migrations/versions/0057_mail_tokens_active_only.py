@@ -53,7 +53,8 @@ def upgrade() -> None:
             RETURN NULL;
         END
     $function$;
-    REVOKE ALL ON FUNCTION focushub_auth.expire_mail_tokens() FROM PUBLIC;
+    REVOKE ALL ON FUNCTION focushub_auth.expire_mail_tokens()
+        FROM PUBLIC, anon, authenticated, service_role;
     CREATE TRIGGER expire_mail_tokens_trigger AFTER UPDATE OF is_active ON public.users
         FOR EACH ROW WHEN (OLD.is_active AND NOT NEW.is_active)
         EXECUTE FUNCTION focushub_auth.expire_mail_tokens();
