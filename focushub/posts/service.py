@@ -123,10 +123,13 @@ async def delete_post(rt: Runtime, caller: Caller, post_id: UUID) -> None:
 
 
 def _author_filter(author: str) -> tuple[str, dict[str, Any]]:
+    """The filter for ``author``, a username or a user id (or both readings at once)."""
     try:
-        return queries.FILTER_AUTHOR_ID, {"author_id": UUID(author)}
+        author_id: UUID | None = UUID(author)
     except ValueError:
-        return queries.FILTER_AUTHOR_USERNAME, {"author_username": author.strip().lower()}
+        author_id = None
+    return queries.FILTER_AUTHOR, {"author_id": author_id,
+                                   "author_username": author.strip().lower()}
 
 
 async def list_posts(

@@ -169,9 +169,14 @@ def list_questions(
 
 TAG_FILTER = "q.tags @> ARRAY[CAST(:tag AS text)]"
 CATEGORY_FILTER = "q.category = :category"
-AUTHOR_FILTER = "q.author_id = CAST(:author AS uuid)"
-AUTHOR_USERNAME_FILTER = (
-    "q.author_id = (SELECT u.id FROM public.users u WHERE u.username = :author_username)")
+# An author named by username or by id. A username may be 32 hex digits, which also reads
+# as an id written without hyphens: the account of that username comes first, the account
+# of that id otherwise (as a profile is found, users/service.get_profile).
+AUTHOR_FILTER = (
+    "q.author_id = (SELECT a.id FROM public.users a"
+    " WHERE a.username = :author_username OR a.id = CAST(:author AS uuid)"
+    " ORDER BY a.username = :author_username DESC NULLS LAST LIMIT 1)"
+)
 
 # Duplicate suggestions: any word of the title may match (OR), best first.
 # plainto_tsquery joins the title's lexemes with ' & ' and quotes each lexeme,

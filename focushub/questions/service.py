@@ -200,13 +200,17 @@ async def list_questions(
         params["category"] = category.strip()
         filters.append(queries.CATEGORY_FILTER)
     if author is not None:
-        # A user id, or a username (case-insensitive), as every list's ``author`` takes.
-        try:
-            params["author"] = author if isinstance(author, UUID) else UUID(author)
-            filters.append(queries.AUTHOR_FILTER)
-        except ValueError:
-            params["author_username"] = str(author).strip().lower()
-            filters.append(queries.AUTHOR_USERNAME_FILTER)
+        # A user id, or a username (case-insensitive), as every list's ``author`` takes;
+        # a text that reads as both (32 hex digits) is the username first.
+        if isinstance(author, UUID):
+            params["author"], params["author_username"] = author, None
+        else:
+            try:
+                params["author"] = UUID(author)
+            except ValueError:
+                params["author"] = None
+            params["author_username"] = author.strip().lower()
+        filters.append(queries.AUTHOR_FILTER)
 
     if view == "trending":
         if cursor is not None:

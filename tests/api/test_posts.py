@@ -308,3 +308,20 @@ async def test_a_cursor_belongs_to_the_list_that_made_it(client):
     assert r.status_code == 400
     # An empty cursor is no cursor.
     assert (await client.get("/api/v1/posts?cursor=")).status_code == 200
+
+
+async def test_the_author_filter_finds_a_username_that_reads_as_an_id(client):
+    """A username may be 32 hex digits, which UUID() also reads as an id written without
+    hyphens: ``author=`` with it lists that person's posts, and an id in its usual form
+    still lists its owner's."""
+    hexname = "0123456789abcdef0123456789abcdef"
+    alice = await make_user(client, username=hexname)
+    bob = await make_user(client, username=alice["user"]["id"].replace("-", ""))
+    mine = await make_post(client, alice)
+    theirs = await make_post(client, bob)
+    for ref, post in ((hexname, mine), (hexname.upper(), mine), (alice["user"]["id"], mine),
+                      (alice["user"]["id"].replace("-", ""), theirs),
+                      (bob["user"]["id"], theirs)):
+        r = await client.get("/api/v1/posts", params={"author": ref})
+        assert r.status_code == 200, r.text
+        assert [p["id"] for p in r.json()["items"]] == [post["id"]], ref

@@ -540,3 +540,19 @@ async def test_the_author_filter_takes_an_id_or_a_username(client):
         assert [q["id"] for q in r.json()["items"]] == [mine["id"]]
     r = await client.get("/api/v1/questions", params={"author": "nobody_here"})
     assert r.json()["items"] == []
+
+
+async def test_the_author_filter_finds_a_username_that_reads_as_an_id(client):
+    """A username of 32 hex digits also reads as an id written without hyphens: the
+    questions of that username come first, the owner of such an id otherwise."""
+    hexname = "fedcba9876543210fedcba9876543210"
+    alice = await make_user(client, username=hexname)
+    bob = await make_user(client, username=alice["user"]["id"].replace("-", ""))
+    mine = await make_question(client, alice)
+    theirs = await make_question(client, bob)
+    for ref, question in ((hexname, mine), (hexname.upper(), mine), (alice["user"]["id"], mine),
+                          (alice["user"]["id"].replace("-", ""), theirs),
+                          (bob["user"]["id"], theirs)):
+        r = await client.get(Q, params={"author": ref})
+        assert r.status_code == 200, r.text
+        assert [q["id"] for q in r.json()["items"]] == [question["id"]], ref
