@@ -39,11 +39,16 @@ VISIBLE_COMMENT = (
 
 # Inserting through a SELECT of the post makes "post not visible" an empty
 # insert (404) instead of an RLS WITH CHECK failure (which would read as 403).
-# check_comment_parent (0003) refuses a parent on another post (422) or a
-# missing one (404).
+# The parent is asked for under RLS too: check_comment_parent (0003) runs as its
+# owner and sees every comment, so a reply to one hidden by a moderator or behind
+# a block would be stored under a parent nobody else is shown. It still refuses a
+# (visible) parent on another post (422).
 INSERT_COMMENT = f"""
     INSERT INTO comments (post_id, author_id, parent_id, content)
-    SELECT p.id, auth.uid(), CAST(:parent_id AS uuid), :content FROM posts p WHERE p.id = :post_id
+    SELECT p.id, auth.uid(), CAST(:parent_id AS uuid), :content FROM posts p
+    WHERE p.id = :post_id
+      AND (CAST(:parent_id AS uuid) IS NULL
+           OR EXISTS (SELECT 1 FROM comments pc WHERE pc.id = CAST(:parent_id AS uuid)))
     RETURNING {RETURNING}
 """
 UPDATE_COMMENT = f"UPDATE comments SET content = :content WHERE id = :id RETURNING {RETURNING}"

@@ -148,6 +148,10 @@ async def create_comment(
             parent_id=data.parent_id,
             content=data.content,
         )
+        if row is None and data.parent_id is not None \
+                and await tx.scalar(queries.VISIBLE_POST, post_id=post_id) is not None:
+            raise NotFound("There is no comment with this id to reply to",
+                           code="comment_not_found")
     if row is None:
         raise NotFound("There is no post with this id", code="post_not_found")
     return _comment_from_row(row)

@@ -254,3 +254,30 @@ async def test_concurrent_replies_and_deletes_keep_counts_exact(client, owner_co
     assert counts == 1 + 8
     first = (await client.get(f"/api/v1/posts/{post['id']}/comments")).json()["items"][0]
     assert (first["replies_count"], first["more_replies"]) == (8, 5)
+
+
+async def test_a_reply_needs_a_comment_the_replier_can_see(client, owner_conn):
+    """A comment hidden by a moderator, or written by someone who blocked the replier, is
+    not there for them (as reading it, its replies or voting on it say): a reply to it is
+    404 and nothing is written. Before, the reply was stored under a parent no one else is
+    shown, so it vanished, and it reached across the block."""
+    alice, bob, carol = await make_user(client), await make_user(client), await make_user(client)
+    post = await make_post(client, alice)
+    hidden = await make_comment(client, alice, post["id"], content="hidden later")
+    await owner_conn.execute("UPDATE comments SET hidden_at = now() WHERE id = $1",
+                             uuid.UUID(hidden["id"]))
+    walled = await make_comment(client, carol, post["id"], content="carol blocks bob")
+    r = await client.put(f"/api/v1/users/{bob['user']['id']}/block", headers=carol["headers"])
+    assert r.status_code == 204, r.text
+
+    for parent in (hidden, walled, {"id": str(uuid.uuid4())}):
+        r = await client.post(f"/api/v1/posts/{post['id']}/comments", headers=bob["headers"],
+                              json={"content": "a reply", "parent_id": parent["id"]})
+        assert r.status_code == 404, r.text
+        assert r.json()["error"]["code"] == "comment_not_found", r.text
+    assert await owner_conn.fetchval("SELECT count(*) FROM comments WHERE author_id = $1",
+                                     uuid.UUID(bob["user"]["id"])) == 0
+    # The author of the hidden comment and the blocker still reply to their own.
+    await make_comment(client, alice, post["id"], parent_id=hidden["id"], content="mine")
+    await make_comment(client, carol, post["id"], parent_id=walled["id"], content="mine too")
+    await _assert_counts_exact(owner_conn)
