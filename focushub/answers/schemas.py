@@ -13,20 +13,15 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, model_validator
 
+from focushub.content.fields import not_blank
 from focushub.content.schemas import UserSummary, VoteType
 from focushub.core.schemas import InputModel, OutputModel
 
 MAX_CONTENT_LENGTH = 20_000
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
-
 Content = Annotated[
-    str, Field(min_length=1, max_length=MAX_CONTENT_LENGTH), AfterValidator(_not_blank)
+    str, Field(min_length=1, max_length=MAX_CONTENT_LENGTH), AfterValidator(not_blank)
 ]
 
 

@@ -68,8 +68,9 @@ def _dedupe_tags(tags: list[str] | None) -> list[str] | None:
     return unique
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold U+0000; refused here instead of as a database error.
+def no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold U+0000: refused here, by field, instead of as a nameless
+    database error."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
     return value
@@ -78,7 +79,7 @@ def _no_nul(value: str) -> str:
 def not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
-    return _no_nul(value)
+    return no_nul(value)
 
 
 def _blank_to_none(value: object) -> object:
@@ -94,7 +95,7 @@ Tags = Annotated[list[Tag], Field(max_length=4 * MAX_TAGS), AfterValidator(_dedu
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
-    AfterValidator(_no_nul),
+    AfterValidator(no_nul),
 ]
 # Markdown is stored as written (leading spaces and newlines mean something).
 Content = Annotated[
@@ -104,6 +105,6 @@ Content = Annotated[
 _CategoryText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
-    AfterValidator(_no_nul),
+    AfterValidator(no_nul),
 ]
 Category = Annotated[_CategoryText | None, BeforeValidator(_blank_to_none)]

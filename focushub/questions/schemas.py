@@ -18,6 +18,7 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from focushub.ai.schemas import AIAnswerRead
 from focushub.answers.schemas import AnswerRead
+from focushub.content.fields import no_nul, not_blank
 from focushub.content.schemas import UserSummary, VoteType
 from focushub.core.schemas import ChangeModel, InputModel, OutputModel
 
@@ -49,18 +50,14 @@ def _normalize_tags(values: list[str]) -> list[str]:
     return tags
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
-
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+                  AfterValidator(no_nul)]
 # Content is stored exactly as written (Markdown): no stripping, only a blank check.
 Content = Annotated[
-    str, Field(min_length=1, max_length=MAX_CONTENT_LENGTH), AfterValidator(_not_blank)
+    str, Field(min_length=1, max_length=MAX_CONTENT_LENGTH), AfterValidator(not_blank)
 ]
-Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+                     AfterValidator(no_nul)]
 # Checked on the raw list too, so that a huge list is refused before normalising it.
 Tags = Annotated[
     list[Annotated[str, Field(max_length=200)]],

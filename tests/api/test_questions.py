@@ -556,3 +556,33 @@ async def test_the_author_filter_finds_a_username_that_reads_as_an_id(client):
         r = await client.get(Q, params={"author": ref})
         assert r.status_code == 200, r.text
         assert [q["id"] for q in r.json()["items"]] == [question["id"]], ref
+
+
+async def test_a_nul_character_is_refused_by_name(client):
+    """PostgreSQL text holds no U+0000: a question or answer carrying one is refused as
+    posts and comments are, 422 naming the field, before anything is counted or sent to
+    the database (which answered a nameless "A value is out of range")."""
+    alice = await make_user(client)
+    q = await make_question(client, alice)
+    cases = [
+        ("post", Q, {"title": "a\x00b", "content": "c"}, "title"),
+        ("post", Q, {"title": "t", "content": "c\x00"}, "content"),
+        ("post", Q, {"title": "t", "content": "c", "category": "x\x00"}, "category"),
+        ("patch", f"{Q}/{q['id']}", {"title": "a\x00b"}, "title"),
+        ("patch", f"{Q}/{q['id']}", {"content": "\x00 c"}, "content"),
+        ("patch", f"{Q}/{q['id']}", {"category": "\x00"}, "category"),
+        ("post", f"{Q}/{q['id']}/answers", {"content": "an\x00swer"}, "content"),
+    ]
+    for method, url, payload, field in cases:
+        r = await client.request(method.upper(), url, headers=alice["headers"], json=payload)
+        assert r.status_code == 422, (payload, r.text)
+        error = r.json()["error"]
+        assert error["code"] == "validation_error"
+        assert error["details"] and error["details"][0]["loc"][:2] == ["body", field], r.text
+    answer = await make_answer(client, alice, q["id"])
+    r = await client.patch(f"/api/v1/answers/{answer['id']}", headers=alice["headers"],
+                           json={"content": "x\x00"})
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"][:2] == [
+        "body", "content"], r.text
+    r = await client.get(f"{Q}/{q['id']}")
+    assert (r.json()["title"], r.json()["answers_count"]) == (q["title"], 1)
