@@ -21,13 +21,15 @@ from focushub.answers import queries
 from focushub.answers.schemas import AnswerCreate, AnswerRead, AnswerUpdate
 from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller, Tx
-from focushub.core.errors import Forbidden, NotFound
+from focushub.core.errors import BadRequest, Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
 from focushub.safety import limits
 
 _NO_ANSWER = "There is no answer with this id"
 _NO_QUESTION = "There is no question with this id"
+# What votes_count (an integer column) holds: a cursor's score outside it is no position.
+_COUNTER = range(-(2**31), 2**31)
 
 
 def answer_from_row(row: RowMapping) -> AnswerRead:
@@ -77,6 +79,8 @@ async def fetch_answer_page(
         unaccepted, neg_votes, created_at, answer_id = decode_cursor(
             cursor, (int, int, datetime, UUID), _scope(question_id)
         )
+        if neg_votes not in _COUNTER:  # -votes_count, an integer column
+            raise BadRequest("The cursor is invalid", code="invalid_cursor")
         params.update(
             c_unaccepted=bool(unaccepted),
             c_neg_votes=neg_votes,

@@ -18,7 +18,7 @@ from uuid import UUID
 from focushub.content.fields import normalize_tag
 from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller, Tx
-from focushub.core.errors import Forbidden, NotFound
+from focushub.core.errors import BadRequest, Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
 from focushub.posts import queries
@@ -31,6 +31,8 @@ from focushub.posts.schemas import (
 from focushub.safety import limits
 
 _UPDATABLE = ("title", "content", "category", "tags", "is_published")
+# What likes_count (an integer column) holds: a cursor's score outside it is no position.
+_COUNTER = range(-(2**31), 2**31)
 
 
 def share_url(base_url: str, post_id: UUID) -> str:
@@ -156,6 +158,8 @@ async def list_posts(
             bind["c_likes"], bind["c_created_at"], bind["c_id"] = decode_cursor(
                 params.cursor, (int, datetime, UUID)
             )
+            if bind["c_likes"] not in _COUNTER:
+                raise BadRequest("The cursor is invalid", code="invalid_cursor")
         else:
             bind["c_created_at"], bind["c_id"] = decode_cursor(params.cursor, (datetime, UUID))
 

@@ -4,6 +4,9 @@ including many accepts racing for one question."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -278,3 +281,22 @@ async def test_answers_page_in_display_order(client, owner_conn, engine):
         assert set(r.json()) == {"error"} and not error["details"] and "a5" not in error["message"]
     r = await client.get(f"{Q}/{q['id']}/answers", headers=alice["headers"])
     assert r.status_code == 200 and len(r.json()["items"]) == 6
+
+
+async def test_a_cursor_score_beyond_what_a_counter_holds_is_an_invalid_cursor(client):
+    """votes_count is an integer column: a cursor of a question's answers whose score no
+    counter can hold is 400 invalid_cursor (it was 422 from the database driver)."""
+    alice = await make_user(client)
+    q = await make_question(client, alice)
+    await make_answer(client, alice, q["id"])
+    tag = hashlib.blake2b(f"answers:{q['id']}".encode(), digest_size=4).hexdigest()
+
+    def forged(*values: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps([tag, *values]).encode()).rstrip(b"=").decode()
+
+    url, when, anyone = f"{Q}/{q['id']}/answers", "2026-01-01T00:00:00+00:00", str(uuid.uuid4())
+    for cursor in (forged(1, 2**31, when, anyone), forged(1, -(2**40), when, anyone)):
+        r = await client.get(url, params={"cursor": cursor})
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_cursor"), r.text
+    r = await client.get(url, params={"cursor": forged(0, -(2**31) + 1, when, anyone)})
+    assert r.status_code == 200 and len(r.json()["items"]) == 1, r.text
