@@ -85,6 +85,14 @@ def _summary(row: RowMapping) -> QuestionSummary:
     return QuestionSummary(excerpt=row["excerpt"], **_question_fields(row))
 
 
+# The lock request_ai_answer() takes before counting the caller's AI answers of the day.
+_AI_REQUEST_LOCK = (
+    "SELECT pg_advisory_xact_lock(hashtextextended('ai-request:' || auth.uid()::text, 0))")
+_AI_ANSWER_LEFT = (
+    "SELECT count(*) < :limit FROM public.ai_answers WHERE requested_by = auth.uid()"
+    " AND created_at >= (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')")
+
+
 async def create_question(
     rt: Runtime, caller: Caller, data: QuestionCreate
 ) -> QuestionRead:
@@ -99,11 +107,15 @@ async def create_question(
             category=data.category,
             tags=data.tags,
         )
-        if rt.settings.ai_auto_answer and await tx.scalar(
-                "SELECT count(*) < :limit FROM public.ai_answers WHERE requested_by = auth.uid()"
-                " AND created_at >= (date_trunc('day', now() AT TIME ZONE 'UTC')"
-                " AT TIME ZONE 'UTC')", limit=rt.settings.ai_daily_limit):
-            await ai_service.request_in(tx, rt, row["id"])
+        if rt.settings.ai_auto_answer:
+            # request_ai_answer() counts the asker's answers of the day under this lock (0016)
+            # and refuses, failing the whole transaction, when none is left. Counted under
+            # it here first, in a statement of its own (a snapshot taken after the lock), the
+            # count is the one the function will make: questions asked together at the limit
+            # are each created, with an AI answer for those the limit still allows.
+            await tx.execute(_AI_REQUEST_LOCK)
+            if await tx.scalar(_AI_ANSWER_LEFT, limit=rt.settings.ai_daily_limit):
+                await ai_service.request_in(tx, rt, row["id"])
     return _question_read(row)
 
 

@@ -586,3 +586,26 @@ async def test_a_nul_character_is_refused_by_name(client):
         "body", "content"], r.text
     r = await client.get(f"{Q}/{q['id']}")
     assert (r.json()["title"], r.json()["answers_count"]) == (q["title"], 1)
+
+
+async def test_questions_asked_together_at_the_ai_limit_are_all_created(client, settings, engine,
+                                                                        owner_conn):
+    """With FOCUSHUB_AI_AUTO_ANSWER a question is created even when its asker has no AI
+    answers left today. Questions sent together while one answer was left each saw it left,
+    and all but one were then refused whole (429) by request_ai_answer()'s own count: the
+    question was lost for the AI answer it did not need."""
+    auto = create_app(settings.model_copy(update={"ai_auto_answer": True, "ai_daily_limit": 1}),
+                      engine=engine)
+    transport = httpx.ASGITransport(app=auto, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        alice = await make_user(http)
+        replies = await asyncio.gather(*(
+            http.post(Q, headers=alice["headers"], json={"title": f"Question {n}", "content": "c"})
+            for n in range(6)))
+        assert [r.status_code for r in replies] == [201] * 6, [r.text for r in replies]
+        # And one more, asked alone once the day's answer is taken.
+        await make_question(http, alice)
+    uid = uuid.UUID(alice["user"]["id"])
+    assert await owner_conn.fetchval("SELECT count(*) FROM questions WHERE author_id = $1", uid) == 7
+    assert await owner_conn.fetchval(
+        "SELECT count(*) FROM ai_answers WHERE requested_by = $1", uid) == 1
