@@ -39,7 +39,7 @@ class CommentRead(OutputModel):
     parent_id: UUID | None
     author: UserSummary
     content: str
-    likes_count: int = Field(description="Net score: upvotes minus downvotes")
+    likes_count: int = Field(description="Likes of this comment (it takes upvotes only)")
     replies_count: int = Field(description="Direct replies, shown or not")
     created_at: datetime
     updated_at: datetime

@@ -63,7 +63,7 @@ class PostRead(OutputModel):
     category: str | None
     tags: list[str]
     is_published: bool
-    likes_count: int = Field(description="Net score: upvotes minus downvotes")
+    likes_count: int = Field(description="Likes of this post (it takes upvotes only)")
     comments_count: int
     created_at: datetime
     updated_at: datetime

@@ -21,7 +21,8 @@ class VoteRead(OutputModel):
     votable_type: VotableType
     votable_id: UUID
     count: int = Field(
-        description="The target's net score after this request (likes_count of posts and "
-        "comments, votes_count of questions and answers)"
+        description="The target's score after this request: the likes of a post or comment "
+        "(likes_count), the net score of a question or answer (votes_count: upvotes minus "
+        "downvotes)"
     )
     my_vote: VoteType | None = Field(description="The caller's vote now; null after a withdrawal")

@@ -14,6 +14,7 @@ from focushub.app import create_app
 from focushub.core.db import Caller, transaction
 from tests.api.conftest import make_user
 from tests.api.factories_content import make_comment, make_post
+from tests.api.factories_qa import make_answer, make_question
 
 RECOUNT = """
 SELECT coalesce(sum(CASE vote_type WHEN 'upvote' THEN 1 ELSE -1 END), 0)
@@ -183,3 +184,28 @@ async def test_counters_equal_a_recount_under_concurrent_votes(client, settings,
     for kind, item_id in targets:
         assert await _counter_and_recount(owner_conn, kind, item_id) == (expected, expected)
     assert await owner_conn.fetchval("SELECT count(*) FROM votes") == 2 * (20 - 8)
+
+
+async def test_the_document_says_what_each_score_counts(client):
+    """Posts and comments are liked (upvotes only, 0027): their likes_count is a number of
+    likes, not a net score of up- and downvotes, as the document said."""
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    for name in ("PostRead", "CommentRead"):
+        text = schemas[name]["properties"]["likes_count"]["description"].lower()
+        assert "like" in text and "downvote" not in text and "net" not in text, (name, text)
+    count = schemas["VoteRead"]["properties"]["count"]["description"].lower()
+    assert "likes" in count and "net" in count, count
+
+
+async def test_the_answers_of_a_hidden_question_are_not_voted_on(client, owner_conn):
+    """An answer is visible only when its question is (0046): under a question hidden by a
+    moderator, its answers take no vote from others (404), as its question does not."""
+    asker, answerer, voter = await make_user(client), await make_user(client), await make_user(client)
+    q = await make_question(client, asker)
+    answer = await make_answer(client, answerer, q["id"])
+    await owner_conn.execute("UPDATE questions SET hidden_at = now() WHERE id = $1::uuid", q["id"])
+    for path in (f"/api/v1/answers/{answer['id']}", f"/api/v1/questions/{q['id']}"):
+        for vote_type in ("upvote", None):
+            r = await _vote(client, voter, path, vote_type)
+            assert r.status_code == 404, (path, vote_type, r.text)
+    assert await owner_conn.fetchval("SELECT count(*) FROM votes") == 0
