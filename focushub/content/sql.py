@@ -12,6 +12,9 @@ code constants (aliases, votable types), never from input.
 
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
 # The author, joined as ``u`` by author_join().
 AUTHOR_COLUMNS = (
     "u.id AS author_id, u.username AS author_username, u.full_name AS author_full_name,"
@@ -60,3 +63,27 @@ def author_json(alias: str) -> str:
         f"json_build_object('id', {alias}.author_id, 'username', {alias}.author_username,"
         f" 'full_name', {alias}.author_full_name, 'avatar_url', {alias}.author_avatar_url)"
     )
+
+
+def author_filter(column: str) -> str:
+    """``column`` is the author named by a list's ``author``, a username or a user id.
+
+    A username may be 32 hex digits, which also reads as an id written without hyphens:
+    the account of that username comes first, the account of that id otherwise (as a
+    profile is found, ``users.service.get_profile``). Read once (an InitPlan), so the
+    author's index still serves the page. Binds :func:`author_params`.
+    """
+    return (f"{column} = (SELECT a.id FROM public.users a"
+            " WHERE a.username = :author_username OR a.id = CAST(:author_id AS uuid)"
+            " ORDER BY a.username = :author_username DESC NULLS LAST LIMIT 1)")
+
+
+def author_params(author: str | UUID) -> dict[str, Any]:
+    """The parameters of :func:`author_filter` for ``author`` (either reading, or both)."""
+    if isinstance(author, UUID):
+        return {"author_id": author, "author_username": None}
+    try:
+        author_id: UUID | None = UUID(author)
+    except ValueError:
+        author_id = None
+    return {"author_id": author_id, "author_username": author.strip().lower()}

@@ -8,7 +8,7 @@ values are always bound parameters.
 
 from __future__ import annotations
 
-from focushub.content.sql import author_and_my_vote, author_join
+from focushub.content.sql import author_and_my_vote, author_filter, author_join
 
 # The post's own columns, by name (never *: search_vector stays in the database).
 _POST = (
@@ -61,11 +61,4 @@ FILTER_PUBLISHED = "p.is_published"
 FILTER_MY_DRAFTS = "NOT p.is_published AND p.author_id = auth.uid()"
 FILTER_CATEGORY = "p.category = :category"
 FILTER_TAG = "p.tags @> ARRAY[CAST(:tag AS text)]"
-# An author named by username or by id. A username may be 32 hex digits, which also reads
-# as an id written without hyphens: the account of that username comes first, the account
-# of that id otherwise (as a profile is found, users/service.get_profile).
-FILTER_AUTHOR = (
-    "p.author_id = (SELECT a.id FROM public.users a"
-    " WHERE a.username = :author_username OR a.id = CAST(:author_id AS uuid)"
-    " ORDER BY a.username = :author_username DESC NULLS LAST LIMIT 1)"
-)
+FILTER_AUTHOR = author_filter("p.author_id")

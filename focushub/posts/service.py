@@ -17,6 +17,7 @@ from uuid import UUID
 
 from focushub.content.fields import normalize_tag
 from focushub.content.schemas import UserSummary
+from focushub.content.sql import author_params
 from focushub.core.db import Caller, Tx
 from focushub.core.errors import BadRequest, Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
@@ -124,16 +125,6 @@ async def delete_post(rt: Runtime, caller: Caller, post_id: UUID) -> None:
             await _refuse_write(tx, post_id)
 
 
-def _author_filter(author: str) -> tuple[str, dict[str, Any]]:
-    """The filter for ``author``, a username or a user id (or both readings at once)."""
-    try:
-        author_id: UUID | None = UUID(author)
-    except ValueError:
-        author_id = None
-    return queries.FILTER_AUTHOR, {"author_id": author_id,
-                                   "author_username": author.strip().lower()}
-
-
 async def list_posts(
     rt: Runtime, caller: Caller, params: PostListParams
 ) -> Page[PostRead]:
@@ -149,7 +140,7 @@ async def list_posts(
         where.append(queries.FILTER_TAG)
         bind["tag"] = normalize_tag(params.tag)
     if params.author is not None:
-        fragment, values = _author_filter(params.author)
+        fragment, values = queries.FILTER_AUTHOR, author_params(params.author)
         where.append(fragment)
         bind.update(values)
     if params.cursor is not None:

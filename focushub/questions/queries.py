@@ -14,7 +14,7 @@ from uuid import UUID
 
 from focushub.ai import queries as ai_queries
 from focushub.answers.queries import answer_page_json, answer_page_json_sql
-from focushub.content.sql import author_and_my_vote, author_join, author_json
+from focushub.content.sql import author_and_my_vote, author_filter, author_join, author_json
 from focushub.core.db import ANONYMOUS, Caller
 from focushub.core.jsonsql import json_time
 
@@ -169,14 +169,7 @@ def list_questions(
 
 TAG_FILTER = "q.tags @> ARRAY[CAST(:tag AS text)]"
 CATEGORY_FILTER = "q.category = :category"
-# An author named by username or by id. A username may be 32 hex digits, which also reads
-# as an id written without hyphens: the account of that username comes first, the account
-# of that id otherwise (as a profile is found, users/service.get_profile).
-AUTHOR_FILTER = (
-    "q.author_id = (SELECT a.id FROM public.users a"
-    " WHERE a.username = :author_username OR a.id = CAST(:author AS uuid)"
-    " ORDER BY a.username = :author_username DESC NULLS LAST LIMIT 1)"
-)
+AUTHOR_FILTER = author_filter("q.author_id")
 
 # Duplicate suggestions: any word of the title may match (OR), best first.
 # plainto_tsquery joins the title's lexemes with ' & ' and quotes each lexeme,

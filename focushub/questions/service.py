@@ -20,6 +20,7 @@ from sqlalchemy.engine import RowMapping
 from focushub.ai import service as ai_service
 from focushub.answers.service import answer_page_from_json, answer_page_scope
 from focushub.content.schemas import UserSummary
+from focushub.content.sql import author_params
 from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound, ValidationFailed
 from focushub.core.jsonsql import next_cursor, with_fields
@@ -212,16 +213,8 @@ async def list_questions(
         params["category"] = category.strip()
         filters.append(queries.CATEGORY_FILTER)
     if author is not None:
-        # A user id, or a username (case-insensitive), as every list's ``author`` takes;
-        # a text that reads as both (32 hex digits) is the username first.
-        if isinstance(author, UUID):
-            params["author"], params["author_username"] = author, None
-        else:
-            try:
-                params["author"] = UUID(author)
-            except ValueError:
-                params["author"] = None
-            params["author_username"] = author.strip().lower()
+        # A user id, or a username (case-insensitive), as every list's ``author`` takes.
+        params.update(author_params(author))
         filters.append(queries.AUTHOR_FILTER)
 
     if view == "trending":

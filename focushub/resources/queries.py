@@ -9,7 +9,7 @@ into a statement; values are bound parameters.
 
 from __future__ import annotations
 
-from focushub.content.sql import AUTHOR_COLUMNS, author_join
+from focushub.content.sql import AUTHOR_COLUMNS, author_filter, author_join
 from focushub.files.service import FILE_COLUMNS
 
 _RESOURCE = (
@@ -48,5 +48,4 @@ FILTER_MINE = "r.author_id = auth.uid()"
 FILTER_CATEGORY = "r.category = :category"
 FILTER_TAG = "r.tags @> ARRAY[CAST(:tag AS text)]"
 FILTER_TYPE = "r.file_type = :file_type"
-FILTER_AUTHOR_ID = "r.author_id = :author_id"
-FILTER_AUTHOR_USERNAME = "u.username = :author_username"
+FILTER_AUTHOR = author_filter("r.author_id")

@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 
 from focushub.content.fields import normalize_tag
 from focushub.content.schemas import UserSummary
+from focushub.content.sql import author_params
 from focushub.core.db import Caller, Tx
 from focushub.core.errors import Forbidden, NotFound
 from focushub.core.pagination import Page, decode_cursor, page_of
@@ -93,13 +94,6 @@ async def create_resource(
                 return await _one(tx, resource_id)
 
 
-def _author_filter(author: str) -> tuple[str, dict[str, Any]]:
-    try:
-        return queries.FILTER_AUTHOR_ID, {"author_id": UUID(author)}
-    except ValueError:
-        return queries.FILTER_AUTHOR_USERNAME, {"author_username": author.strip().lower()}
-
-
 async def list_resources(rt: Runtime, caller: Caller, params: ResourceListParams) -> Page[ResourceRead]:
     """One page in keyset order: public resources, or with ``mine`` the caller's own."""
     order_by, after_cursor = queries.ORDERS[params.sort]
@@ -115,7 +109,7 @@ async def list_resources(rt: Runtime, caller: Caller, params: ResourceListParams
         where.append(queries.FILTER_TYPE)
         bind["file_type"] = params.type
     if params.author is not None:
-        fragment, values = _author_filter(params.author)
+        fragment, values = queries.FILTER_AUTHOR, author_params(params.author)
         where.append(fragment)
         bind.update(values)
     if params.cursor is not None:

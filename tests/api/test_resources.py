@@ -369,6 +369,21 @@ async def test_list_filters_and_download_order(env):
     assert [i["id"] for i in page["items"] + rest["items"]] == [image["id"], txt["id"], pdf["id"]]
 
 
+async def test_the_author_filter_finds_a_username_that_reads_as_an_id(env):
+    """A username of 32 hex digits also reads as an id written without hyphens: ``author=``
+    with it lists that person's files, and an id in its usual form still lists its owner's."""
+    hexname = "fedcba9876543210fedcba9876543210"
+    alice = await make_user(env.client, username=hexname)
+    bob = await make_user(env.client, username=alice["user"]["id"].replace("-", ""))
+    mine = await upload(env, alice, "a.txt", b"Alice's notes")
+    theirs = await upload(env, bob, "b.txt", b"Bob's notes")
+    for ref, item in ((hexname, mine), (alice["user"]["id"], mine),
+                      (alice["user"]["id"].replace("-", ""), theirs), (bob["user"]["id"], theirs)):
+        r = await env.client.get(R, params={"author": ref})
+        assert r.status_code == 200, r.text
+        assert [i["id"] for i in r.json()["items"]] == [item["id"]], ref
+
+
 @pytest.fixture
 async def small_quota(request, test_db, engine, tmp_path) -> AsyncIterator[Env]:
     async for e in _env(request, test_db, engine, tmp_path, storage_quota_bytes=100_000):
