@@ -1038,18 +1038,30 @@ async def search_page(request: Request, page: PageDep, rt: RtDep,
     return render(request, page, "search.html", q=q, type=kind, hits=hits, next_cursor=next_cursor)
 
 
+PROFILE_LIST_SIZE = 10
+
+
 @router.get("/u/{username}", response_class=HTMLResponse)
-async def profile_page(request: Request, page: PageDep, rt: RtDep, username: str) -> Response:
+async def profile_page(request: Request, page: PageDep, rt: RtDep, username: str,
+                       posts_cursor: Annotated[str | None, Query(max_length=500)] = None,
+                       questions_cursor: Annotated[str | None, Query(max_length=500)] = None,
+                       ) -> Response:
+    """A person's profile with their posts and questions, newest first. Each list pages on
+    by itself (``?posts_cursor=``, ``?questions_cursor=``); with htmx "Load more" puts the
+    next items in place of the link."""
     user = await users_service.get_by_username(rt, page.caller, username)
     follow = await follows_service.get_state(rt, page.caller, user.id)
-    posts = await posts_service.list_posts(rt, page.caller, PostListParams(author=str(user.id),
-                                                                           limit=10))
+    posts = await posts_service.list_posts(rt, page.caller, PostListParams(
+        author=str(user.id), cursor=posts_cursor, limit=PROFILE_LIST_SIZE))
     questions = await questions_service.list_questions(
-        rt, page.caller, view="newest", tag=None, category=None, author=user.id, cursor=None,
-        limit=10)
+        rt, page.caller, view="newest", tag=None, category=None, author=user.id,
+        cursor=questions_cursor, limit=PROFILE_LIST_SIZE)
     muted = await _is_muted(rt, page, user.id)
     return render(request, page, "profile.html", user=user, follow=follow, posts=posts.items,
-                  questions=questions.items, muted=muted)
+                  posts_next=posts.next_cursor, questions=questions.items,
+                  questions_next=questions.next_cursor, muted=muted,
+                  later_posts=posts_cursor is not None,
+                  later_questions=questions_cursor is not None)
 
 
 async def _is_muted(rt: Runtime, page: PageSession, user_id: UUID) -> bool:

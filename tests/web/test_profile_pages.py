@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from tests.web.test_pages import browser, csrf, sign_up  # noqa: F401  (browser: the fixture)
+import re
+
+from tests.web.test_pages import (  # noqa: F401  (browser, open_site: the fixtures)
+    _user_id,
+    browser,
+    csrf,
+    follows,
+    login_as,
+    make_admin,
+    open_site,
+    sign_up,
+)
 
 
 async def test_a_profile_address_one_character_too_long_names_nobody(browser):  # noqa: F811
@@ -21,3 +32,48 @@ async def test_a_profile_address_one_character_too_long_names_nobody(browser):  
     profile = await browser.get(f"/u/{longest}")
     assert profile.status_code == 200  # not blocked
     assert "Unfollow" not in profile.text
+
+
+def _more(html: str, list_id: str) -> str | None:
+    """The address of the "Load more" link that ends the list ``list_id``, if any."""
+    listing = html.split(f'id="{list_id}"', 1)[1].split("</ul>", 1)[0]
+    match = re.search(r'<li class="more"><a href="([^"]+)"', listing)
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+async def test_every_post_and_question_of_a_person_is_reached_from_the_profile(open_site):  # noqa: F811
+    site = open_site
+    await sign_up(site, "prolific")
+    token = csrf((await site.get("/posts/new")).text)
+    for n in range(23):
+        r = await site.post("/posts/new", data={"csrf_token": token,
+                                                   "title": f"Post number {n:02}",
+                                                   "content": "Something worth reading."})
+        assert r.status_code == 303
+        r = await site.post("/questions/ask", data={"csrf_token": token,
+                                                       "title": f"Question number {n:02}",
+                                                       "content": "Something worth asking."})
+        assert r.status_code == 303
+    site.cookies.clear()  # as anyone reading the profile
+    for list_id, noun in (("profile-posts", "Post"), ("profile-questions", "Question")):
+        seen: list[str] = []
+        url: str | None = "/u/prolific"
+        pages = 0
+        while url is not None:
+            r = await site.get(url)
+            assert r.status_code == 200, r.text
+            assert r.text.count(f'id="{list_id}"') == 1 and "</html>" in r.text
+            listing = r.text.split(f'id="{list_id}"', 1)[1].split("</ul>", 1)[0]
+            seen += re.findall(rf"{noun} number (\d\d)", listing)
+            url = _more(r.text, list_id)
+            pages += 1
+        assert sorted(seen) == [f"{n:02}" for n in range(23)], (noun, seen)
+        assert len(seen) == 23 and pages == 3
+    # With htmx the next items replace the link in place: the answer holds them.
+    first = await site.get("/u/prolific")
+    later = await site.get(_more(first.text, "profile-posts"), headers={"HX-Request": "true"})
+    assert later.status_code == 200 and "Post number 12" in later.text
+    assert 'hx-select="#profile-posts > li"' in first.text
+    # A cursor that is not one is a 400 page, not a 500.
+    assert (await site.get("/u/prolific?posts_cursor=nonsense")).status_code == 400
+
