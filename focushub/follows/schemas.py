@@ -37,6 +37,14 @@ class FollowPage(Page[FollowListItem]):
     following_count: int
 
 
+class HiddenFollow(OutputModel):
+    """One of the caller's own follows of someone whose profile they may not see (a
+    deactivated account): only what the caller's account export holds of it."""
+
+    user_id: UUID
+    followed_at: datetime
+
+
 class FollowListParams(BaseModel):
     cursor: Cursor = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)

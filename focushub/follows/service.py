@@ -16,9 +16,15 @@ from uuid import UUID
 
 from focushub.core.db import Caller, Tx
 from focushub.core.errors import NotFound, ValidationFailed
-from focushub.core.pagination import decode_cursor, page_of
+from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
-from focushub.follows.schemas import FollowListItem, FollowListParams, FollowPage, FollowState
+from focushub.follows.schemas import (
+    FollowListItem,
+    FollowListParams,
+    FollowPage,
+    FollowState,
+    HiddenFollow,
+)
 from focushub.safety import limits
 
 _STATE = """
@@ -153,3 +159,33 @@ async def list_follows(
         followers_count=state.followers_count,
         following_count=state.following_count,
     )
+
+
+async def list_hidden_following(rt: Runtime, caller: Caller,
+                                params: FollowListParams) -> Page[HiddenFollow]:
+    """One page of the caller's own follows of people whose profile they may not see, which
+    the lists leave out (a deactivated account; a block ends follows both ways), latest
+    follow first, so that they can be let go (``unfollow``). Only the account's id and when
+    the follow began, as the caller's account export has them: nothing of the profile.
+    Empty for anonymous callers."""
+    after = ""
+    bind: dict[str, object] = {"limit": params.limit + 1}
+    if params.cursor is not None:
+        bind["c_at"], bind["c_id"] = decode_cursor(params.cursor, (datetime, UUID))
+        after = "AND (f.created_at, f.id) < (:c_at, :c_id)"
+    async with rt.transaction(caller) as tx:
+        rows = await tx.all(
+            f"""
+            SELECT f.following_id AS user_id, f.created_at AS followed_at, f.id AS follow_id
+            FROM public.followers f
+            WHERE f.follower_id = auth.uid() {after}
+              AND NOT (f.following_id <> ALL ((SELECT public.block_wall())::uuid[])
+                       AND public.profile_visible(f.following_id))
+            ORDER BY f.created_at DESC, f.id DESC
+            LIMIT :limit
+            """,
+            **bind,
+        )
+    page, next_cursor = page_of(rows, params.limit, lambda r: (r["followed_at"], r["follow_id"]))
+    return Page[HiddenFollow](items=[HiddenFollow.model_validate(dict(r)) for r in page],
+                              next_cursor=next_cursor)

@@ -61,6 +61,7 @@ from focushub.feed.schemas import FeedParams
 from focushub.files.responses import file_response, preview_response
 from focushub.files.sniff import inline
 from focushub.follows import service as follows_service
+from focushub.follows.schemas import FollowListParams
 from focushub.notifications import service as notifications_service
 from focushub.notifications.schemas import (
     NotificationListParams,
@@ -1062,6 +1063,59 @@ async def profile_page(request: Request, page: PageDep, rt: RtDep, username: str
                   questions_next=questions.next_cursor, muted=muted,
                   later_posts=posts_cursor is not None,
                   later_questions=questions_cursor is not None)
+
+
+FOLLOW_LIST_SIZE = 50
+
+
+async def _follow_list(request: Request, page: PageSession, rt: Runtime, username: str,
+                       direction: Literal["followers", "following"], cursor: str | None,
+                       hidden_cursor: str | None) -> Response:
+    """A person's followers or the people they follow, as the API lists them (only people
+    whose profile the caller may see). On one's own following list each has Unfollow, and
+    the accounts one follows but may no longer see (deactivated) are listed apart, by no
+    more than the date of the follow, each with Unfollow."""
+    user = await users_service.get_by_username(rt, page.caller, username)
+    listing = await follows_service.list_follows(
+        rt, page.caller, user.id, direction, FollowListParams(cursor=cursor,
+                                                              limit=FOLLOW_LIST_SIZE))
+    mine = page.signed_in and page.caller.user_id == user.id and direction == "following"
+    hidden = None
+    if mine:
+        hidden = await follows_service.list_hidden_following(
+            rt, page.caller, FollowListParams(cursor=hidden_cursor, limit=FOLLOW_LIST_SIZE))
+    return render(request, page, "follows.html", user=user, direction=direction,
+                  listing=listing, mine=mine, hidden=hidden, later=cursor is not None,
+                  removed=request.query_params.get("removed") == "1")
+
+
+@router.get("/u/{username}/followers", response_class=HTMLResponse)
+async def followers_page(request: Request, page: PageDep, rt: RtDep, username: str,
+                         cursor: Annotated[str | None, Query(max_length=500)] = None,
+                         ) -> Response:
+    return await _follow_list(request, page, rt, username, "followers", cursor, None)
+
+
+@router.get("/u/{username}/following", response_class=HTMLResponse)
+async def following_page(request: Request, page: PageDep, rt: RtDep, username: str,
+                         cursor: Annotated[str | None, Query(max_length=500)] = None,
+                         hidden_cursor: Annotated[str | None, Query(max_length=500)] = None,
+                         ) -> Response:
+    return await _follow_list(request, page, rt, username, "following", cursor, hidden_cursor)
+
+
+@router.post("/following/{user_id}/remove")
+async def unfollow(request: Request, page: PageDep, rt: RtDep, user_id: UUID,
+                   csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Stop following ``user_id``, from one's following list: by id, since a deactivated
+    account has no profile page. Its follow is removed all the same (the service then says
+    404 as for nobody, as the API does), so that is not an error here."""
+    if (gone := _guard(request, page, csrf_token)) is not None:
+        return gone
+    with contextlib.suppress(NotFound):
+        await follows_service.unfollow(rt, page.caller, user_id)
+    me = await users_service.get_me(rt, page.caller)
+    return redirect(request, page, f"/u/{quote(me.username, safe='')}/following?removed=1")
 
 
 async def _is_muted(rt: Runtime, page: PageSession, user_id: UUID) -> bool:

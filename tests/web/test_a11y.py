@@ -173,8 +173,18 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
         await page.get_by_text(note).wait_for()
     group_room = page.url.removeprefix(site)
 
+    # eve, whom bea follows, is deactivated: bea's following list shows the account apart.
+    other = await browser.new_context()
+    eve = await other.new_page()
+    await sign_up(eve, site, "eve")
+    await other.close()
+    await page.goto(f"{site}/u/eve")
+    await page.get_by_role("button", name="Follow").click()
+    await page.get_by_role("button", name="Unfollow").wait_for()
+
     conn = await asyncpg.connect(test_db.owner_url)
     try:
+        await conn.execute("UPDATE users SET is_active = false WHERE username = 'eve'")
         await conn.execute("UPDATE users SET role = 'admin' WHERE username = 'bea'")
     finally:
         await conn.close()
@@ -185,7 +195,7 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
     await context.close()
 
     shared = ["/", post, thread, "/questions", question, "/search?q=loops", "/u/bea",
-              "/resources", resource]
+              "/u/bea/followers", "/resources", resource]
     signed_in = [*shared, "/resources?mine=true", f"{resource}/edit", f"{post}/edit",
                  f"{question}/edit", "/questions/ask",
                  "/notifications",
@@ -195,7 +205,7 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
                  f"/report?type=post&id={post.rsplit('/', 1)[1]}&back={post}",
                  "/settings/reports", "/settings/account", "/settings/privacy",
                  "/settings/notifications",
-                 "/settings/blocks", "/u/cal"]
+                 "/settings/blocks", "/u/cal", "/u/bea/following"]
     signed_out = [*shared, "/login", "/signup", "/password-reset"]
     return state, signed_in, signed_out
 

@@ -1710,7 +1710,7 @@ async def test_one_comment_follower_download_and_byte_are_said_in_the_singular(b
     await sign_up_fresh(browser, "duo")
     token = csrf((await browser.get("/u/uno")).text)
     await browser.post("/u/uno/follow", data={"csrf_token": token})
-    assert "1 follower ·" in (await browser.get("/u/uno")).text
+    assert "1 follower</a> ·" in (await browser.get("/u/uno")).text
     assert (await browser.get(f"{resource}/file")).status_code == 200
     shown = await browser.get(resource)
     assert "· 1 download" in shown.text and "1 downloads" not in shown.text

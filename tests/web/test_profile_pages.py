@@ -77,3 +77,53 @@ async def test_every_post_and_question_of_a_person_is_reached_from_the_profile(o
     # A cursor that is not one is a 400 page, not a 500.
     assert (await site.get("/u/prolific?posts_cursor=nonsense")).status_code == 400
 
+
+
+async def test_one_sees_whom_one_follows_and_lets_go_of_a_deactivated_account(browser, test_db):  # noqa: F811
+    for name in ("idol", "star", "fan"):
+        browser.cookies.clear()
+        await sign_up(browser, name)
+    for whom in ("idol", "star"):
+        await follows(browser, "fan", whom)
+    idol = await _user_id(test_db, "idol")
+    browser.cookies.clear()
+    await sign_up(browser, "boss")
+    await make_admin(test_db, "boss")
+    await login_as(browser, "boss")
+    admin = await browser.get("/admin", params={"q": "idol"})
+    r = await browser.post(f"/admin/users/{idol}", data={
+        "csrf_token": csrf(admin.text), "is_active": "false", "reason": "Spam"})
+    assert r.status_code == 303
+
+    await login_as(browser, "fan")
+    assert (await browser.get("/u/idol")).status_code == 404
+    profile = await browser.get("/u/fan")
+    assert 'href="/u/fan/following"' in profile.text
+    assert 'href="/u/fan/followers"' in profile.text
+    mine = await browser.get("/u/fan/following")
+    assert mine.status_code == 200
+    assert "@star" in mine.text and 'href="/u/star"' in mine.text
+    # The deactivated account is there to be let go, by no more than the API tells of it.
+    assert "no longer active" in mine.text and f"/following/{idol}/remove" in mine.text
+    assert "idol" not in mine.text.lower()
+    r = await browser.post(f"/following/{idol}/remove", data={"csrf_token": csrf(mine.text)})
+    assert r.status_code == 303 and r.headers["location"].startswith("/u/fan/following")
+    mine = await browser.get(r.headers["location"])
+    assert "no longer active" not in mine.text and "@star" in mine.text
+    assert f"/following/{idol}/remove" not in mine.text
+    # So is someone still active, from the same list.
+    star = await _user_id(test_db, "star")
+    r = await browser.post(f"/following/{star}/remove", data={"csrf_token": csrf(mine.text)})
+    assert r.status_code == 303
+    assert "@star" not in (await browser.get("/u/fan/following")).text
+    assert "0 following" in (await browser.get("/u/fan")).text
+    # Nobody else sees whom one followed and no longer sees, nor an Unfollow of one's own.
+    await follows(browser, "fan", "star")
+    browser.cookies.clear()
+    theirs = await browser.get("/u/fan/following")
+    assert theirs.status_code == 200 and "@star" in theirs.text
+    assert "/remove" not in theirs.text and "no longer active" not in theirs.text
+    followers = await browser.get("/u/star/followers")
+    assert followers.status_code == 200 and "@fan" in followers.text
+    assert (await browser.get("/u/idol/followers")).status_code == 404
+    assert (await browser.get("/u/fan/following?cursor=nonsense")).status_code == 400
