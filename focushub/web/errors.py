@@ -2,7 +2,7 @@
 
 A page request (any path outside ``/api/``, ``/docs``, ``/openapi.json``, the health
 checks and static files) that fails gets an HTML page with the same status: 404 for
-what does not exist or may not be seen, 403, 413 with the size limit, 429 with when to
+what does not exist or may not be seen (and for an address whose id is malformed), 403, 413 with the size limit, 429 with when to
 retry, 500 without internals. Everything else goes to the JSON handlers of
 ``core/errors.py``; a body refused by ``core.middleware.BodyLimitMiddleware`` (before any
 handler) comes here through ``body_refusal``. A signed-in
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 from starlette.types import Scope
 
@@ -94,6 +95,14 @@ def body_refusal(scope: Scope, status: int, code: str, message: str, limit: int,
     return error_page(request, status, message)
 
 
+def _malformed_address(exc: Exception) -> bool:
+    """Whether a request failed only on its path's parameters (an id that is no UUID, from a
+    link cut short or mistyped): such an address names no page, which is 404, as for an id
+    that names nothing; what a form or a query sent stays 422."""
+    return isinstance(exc, RequestValidationError) and bool(exc.errors()) and all(
+        e.get("loc", ("",))[0] == "path" for e in exc.errors())
+
+
 def install(app: FastAPI) -> None:
     """Wrap the JSON handlers: pages get HTML, everything else what it got before."""
     json_handlers = dict(app.exception_handlers)
@@ -102,6 +111,8 @@ def install(app: FastAPI) -> None:
         fallback = json_handlers[kind]
 
         async def handler(request: Request, exc: Exception) -> Response:
+            if is_page(request) and _malformed_address(exc):
+                return error_page(request, 404)
             response = await fallback(request, exc)  # logs what must be logged
             if not is_page(request):
                 return response

@@ -2424,3 +2424,20 @@ async def test_a_comment_or_answer_over_its_length_is_given_back_whole(browser):
     r = await browser.post(f"{q_url}/answers", data={"csrf_token": token, "content": treatise})
     assert r.status_code == 422 and "Your answer was not posted" in r.text
     assert "at most 20,000 characters" in r.text and f">{treatise}</textarea>" in r.text
+
+
+async def test_a_page_address_with_a_malformed_id_is_not_found(browser):
+    # A link cut short or mistyped names no post, question, person's list or room: 404,
+    # "Not found", as for an id that names nothing, not "Something is wrong with that form".
+    await sign_up(browser, "typo")
+    for path in ("/posts/not-an-id", "/questions/1234", "/resources/x/edit", "/chat/abc",
+                 "/posts/00000000-0000-0000-0000-00000000000/comments/x",
+                 "/notifications/nope/open"):
+        r = await browser.get(path)
+        assert r.status_code == 404 and "Not found" in r.text, path
+    token = csrf((await browser.get("/")).text)
+    r = await browser.post("/posts/not-an-id/comments", data={"csrf_token": token,
+                                                              "content": "Hello"})
+    assert r.status_code == 404
+    # The API keeps its validation error.
+    assert (await browser.get("/api/v1/posts/not-an-id")).status_code == 422
