@@ -1515,19 +1515,31 @@ async def moderate(request: Request, page: PageDep, rt: RtDep, target_type: Repo
 
 
 @router.get("/chat", response_class=HTMLResponse)
-async def chat_page(request: Request, page: PageDep, rt: RtDep) -> Response:
+async def chat_page(request: Request, page: PageDep, rt: RtDep,
+                    cursor: Annotated[str | None, Query(max_length=500)] = None,
+                    requests_cursor: Annotated[str | None, Query(max_length=500)] = None,
+                    invitations_cursor: Annotated[str | None, Query(max_length=500)] = None,
+                    ) -> Response:
+    """The chat list: one's rooms, message requests and invitations, each paging on by
+    itself (``?cursor=``, ``?requests_cursor=``, ``?invitations_cursor=``)."""
     if (gone := _need_login(request, page)) is not None:
         return gone
-    return await _chat_list(request, page, rt)
+    return await _chat_list(request, page, rt, cursor=cursor, requests_cursor=requests_cursor,
+                            invitations_cursor=invitations_cursor)
 
 
-async def _chat_list(request: Request, page: PageSession, rt: Runtime, status: int = 200,
-                     **context: Any) -> Response:
-    rooms = await chat_service.list_rooms(rt, page.caller, RoomListParams())
-    invitations = await chat_service.list_invitations(rt, page.caller, InvitationListParams())
-    requests = await chat_service.list_requests(rt, page.caller, RoomListParams())
+async def _chat_list(request: Request, page: PageSession, rt: Runtime, status: int = 200, *,
+                     cursor: str | None = None, requests_cursor: str | None = None,
+                     invitations_cursor: str | None = None, **context: Any) -> Response:
+    rooms = await chat_service.list_rooms(rt, page.caller, RoomListParams(cursor=cursor))
+    invitations = await chat_service.list_invitations(
+        rt, page.caller, InvitationListParams(cursor=invitations_cursor))
+    requests = await chat_service.list_requests(rt, page.caller,
+                                                RoomListParams(cursor=requests_cursor))
     return render(request, page, "chat.html", status=status, rooms=rooms.items,
-                  invitations=invitations.items, requests=requests.items, **context)
+                  rooms_next=rooms.next_cursor, later_rooms=cursor is not None,
+                  invitations=invitations.items, invitations_next=invitations.next_cursor,
+                  requests=requests.items, requests_next=requests.next_cursor, **context)
 
 
 @router.post("/chat/{kind}/{room_id}/{answer}")

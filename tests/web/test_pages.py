@@ -2441,3 +2441,26 @@ async def test_a_page_address_with_a_malformed_id_is_not_found(browser):
     assert r.status_code == 404
     # The API keeps its validation error.
     assert (await browser.get("/api/v1/posts/not-an-id")).status_code == 422
+
+
+async def test_every_chat_of_someone_in_many_is_reached_from_the_chat_page(open_site):
+    browser = open_site
+    await sign_up(browser, "social")
+    token = csrf((await browser.get("/chat")).text)
+    for n in range(23):
+        r = await browser.post("/chat", data={"csrf_token": token, "name": f"Group {n:02}"})
+        assert r.status_code == 303
+    seen: list[str] = []
+    url: str | None = "/chat"
+    while url is not None:
+        r = await browser.get(url)
+        assert r.status_code == 200 and "</html>" in r.text
+        rooms = r.text.split('id="room-items"', 1)[1].split("</ol>", 1)[0]
+        seen += re.findall(r"Group (\d\d)</a>", rooms)
+        more = re.search(r'<li class="more"><a href="([^"]+)"', rooms)
+        url = more.group(1).replace("&amp;", "&") if more else None
+    assert sorted(seen) == [f"{n:02}" for n in range(23)] and len(seen) == 23
+    # With htmx the next rooms take the link's place.
+    first = await browser.get("/chat")
+    assert 'hx-select="#room-items > li"' in first.text
+    assert (await browser.get("/chat?cursor=nonsense")).status_code == 400
