@@ -173,7 +173,8 @@ async def _content(site: str, browser, test_db, tmp_path) -> tuple[dict, list[st
         await page.get_by_text(note).wait_for()
     group_room = page.url.removeprefix(site)
 
-    # eve, whom bea follows, is deactivated: bea's following list shows the account apart.
+    # eve, whom bea follows, is deactivated: bea's following list (with Unfollow) still lists
+    # her, since administrators see deactivated profiles.
     other = await browser.new_context()
     eve = await other.new_page()
     await sign_up(eve, site, "eve")
