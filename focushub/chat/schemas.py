@@ -31,8 +31,21 @@ MessageType = Literal["text", "image", "file", "system"]
 
 RoomName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 RoomDescription = Annotated[str, StringConstraints(max_length=2000)]
-MessageContent = Annotated[str, StringConstraints(max_length=MAX_MESSAGE_LENGTH)]
-IdempotencyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text (and jsonb, which carries a batch of messages to the group commit,
+    # chat_send_messages()) cannot hold U+0000: one such message used to fail every other
+    # message written in its batch.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+MessageContent = Annotated[str, StringConstraints(max_length=MAX_MESSAGE_LENGTH),
+                           AfterValidator(_no_nul)]
+IdempotencyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                           AfterValidator(_no_nul)]
 
 
 class RoomCreate(InputModel):
