@@ -401,7 +401,10 @@ class Connection:
                 log.exception("realtime: message.send failed")
                 raise ClientError("internal_error", "Internal server error",
                                   request_id=request_id) from None
-            raise ClientError(err.code, err.message, request_id=request_id) from None
+            # With its details, as over REST: when to try again (rate_limited,
+            # server_stopping), the message a reused key was first sent as.
+            extra = {"details": err.details} if err.details is not None else {}
+            raise ClientError(err.code, err.message, request_id=request_id, **extra) from None
         self.reply({"type": "message.sent", "request_id": request_id,
                     "data": message.model_dump(mode="json")})
 

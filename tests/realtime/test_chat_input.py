@@ -54,3 +54,26 @@ async def test_a_message_with_a_nul_is_refused_alone_and_names_its_field(
     assert error["request_id"] == "r1"
     assert [d["loc"] for d in error["details"]] == [["content"]]
     await ws.close()
+
+
+async def test_a_message_refused_over_the_socket_carries_the_details_rest_gives(live_server, http):
+    alice, bob = await make_user(http), await make_user(http)
+    room = await group(http, alice, bob)
+    first = await http.post(f"{ROOMS}/{room['id']}/messages",
+                            json={"content": "one", "idempotency_key": "k1"},
+                            headers=bob["headers"])
+    assert first.status_code == 201
+    over_rest = await http.post(f"{ROOMS}/{room['id']}/messages",
+                                json={"content": "two", "idempotency_key": "k1"},
+                                headers=bob["headers"])
+    assert over_rest.status_code == 409
+    assert over_rest.json()["error"]["details"] == {"message_id": first.json()["id"]}
+
+    ws = await ready_ws(live_server.ws_url, bob["access_token"])
+    await ws.send({"type": "message.send", "room_id": room["id"], "content": "two",
+                   "idempotency_key": "k1", "request_id": "r1"})
+    error = await ws.recv()
+    assert error["type"] == "error" and error["code"] == "idempotency_key_reused"
+    assert error["request_id"] == "r1"
+    assert error["details"] == {"message_id": first.json()["id"]}
+    await ws.close()
