@@ -10,6 +10,20 @@ MESSAGE_COLUMNS = """
     m.message_type::text AS message_type, m.file_url, m.created_at, m.edited_at, m.deleted_at
 """
 
+# A participant's unread messages in a room after their read position: others' messages,
+# neither deleted nor system ones, nor those of people they muted (0025). A muted room, or a
+# message request not accepted yet (0031), has none: ``{quiet}`` says whether it is one.
+# ``ROOMS`` and ``MARK_READ`` both count with it, so the two never disagree.
+UNREAD_COUNT = """
+           CASE WHEN {quiet} THEN 0 ELSE
+           (SELECT count(*) FROM public.chat_messages u
+             WHERE u.room_id = {room} AND u.seq > {read}
+               AND u.sender_id <> {me} AND u.deleted_at IS NULL
+               AND u.message_type <> 'system'
+               AND NOT EXISTS (SELECT 1 FROM public.user_mutes um
+                               WHERE um.muter_id = {me} AND um.muted_id = u.sender_id))
+           END"""
+
 # The caller's rooms with their last message, the caller's unread count and, for
 # direct rooms, the other person: one statement whatever the page size.
 # ``{where}`` adds the keyset or the single-room condition.
@@ -17,16 +31,9 @@ ROOMS = """
     SELECT r.id, r.type::text AS type, r.name, r.description, r.created_by, r.is_active,
            r.created_at, r.updated_at, r.last_activity_at, r.last_seq, r.last_event_seq,
            me.role::text AS my_role, me.last_read_seq,
-           -- A muted room has nothing unread, nor do muted people's messages (0025).
-           -- Nor does a message request before it is accepted (0031).
-           CASE WHEN rm.room_id IS NOT NULL OR ci.room_id IS NOT NULL THEN 0 ELSE
-           (SELECT count(*) FROM public.chat_messages u
-             WHERE u.room_id = r.id AND u.seq > me.last_read_seq
-               AND u.sender_id <> me.user_id AND u.deleted_at IS NULL
-               AND u.message_type <> 'system'
-               AND NOT EXISTS (SELECT 1 FROM public.user_mutes um
-                               WHERE um.muter_id = me.user_id AND um.muted_id = u.sender_id))
-           END AS unread_count,
+           """ + UNREAD_COUNT.format(
+    quiet="rm.room_id IS NOT NULL OR ci.room_id IS NOT NULL", room="r.id",
+    read="me.last_read_seq", me="me.user_id") + """ AS unread_count,
            rm.room_id IS NOT NULL AS muted, ci.room_id IS NOT NULL AS request,
            lm.id AS lm_id, lm.seq AS lm_seq, lm.sender_id AS lm_sender_id,
            lm.sender_username AS lm_sender_username, lm.content AS lm_content,
@@ -126,6 +133,18 @@ ONE_MESSAGE = f"""
 
 # A batch of messages, each as its sender (0034): {"results": [...], "events": [...]}.
 SEND_MESSAGES = "SELECT CAST(public.chat_send_messages(CAST(:items AS jsonb)) AS text)"
+
+# Move the caller's read position forward (``chat_mark_read()``, 0008) and count what is
+# still unread as the room list does.
+MARK_READ = """
+    SELECT m.last_read_seq,""" + UNREAD_COUNT.format(
+    quiet="EXISTS (SELECT 1 FROM public.room_mutes rm"
+          " WHERE rm.room_id = :room_id AND rm.user_id = auth.uid())"
+          " OR EXISTS (SELECT 1 FROM public.chat_invitations ci"
+          " WHERE ci.room_id = :room_id AND ci.user_id = auth.uid())",
+    room=":room_id", read="m.last_read_seq", me="auth.uid()") + """ AS unread_count
+    FROM public.chat_mark_read(:room_id, :seq) m
+"""
 
 # The history for its export, a page at a time: the messages after :after up to :upto (the
 # room's last message when the export began), in order.

@@ -206,7 +206,8 @@ class ReadUpdate(InputModel):
 class ReadState(OutputModel):
     room_id: UUID
     last_read_seq: int
-    unread_count: int
+    unread_count: int = Field(description="As the room's: 0 in a muted room or a message "
+                                          "request; muted people's messages not counted")
 
 
 class AttachmentRead(OutputModel):

@@ -603,12 +603,10 @@ async def room_events_after(
 async def mark_read(
     rt: Runtime, caller: Caller, room_id: UUID, data: ReadUpdate
 ) -> ReadState:
-    """Move the caller's read position forward (to ``data.seq`` or the latest message)."""
+    """Move the caller's read position forward (to ``data.seq`` or the latest message); the
+    unread count is the one the room list shows (muted rooms and people, requests)."""
     async with _write(rt, caller) as tx:
-        row = await tx.one(
-            "SELECT last_read_seq, unread_count FROM public.chat_mark_read(:room_id, :seq)",
-            room_id=room_id, seq=data.seq,
-        )
+        row = await tx.one(queries.MARK_READ, room_id=room_id, seq=data.seq)
     return ReadState(room_id=room_id, last_read_seq=row["last_read_seq"], unread_count=row["unread_count"])
 
 
