@@ -36,12 +36,13 @@ that skips numbers (or arrived as a stub) makes the writer load the missing
 ones from the database. Every database read runs as the connection's user,
 under RLS, so a participant who was removed stops receiving.
 
-A socket's session is checked again (``auth.service.session_active``) as soon as the
-database says it may have ended (a ``session.check`` event on the user's channel, 0050:
-logout, an administrator ending it or deactivating, suspending or deleting the account, a
-password change), and otherwise before it is given a room event or sends a typing signal
-at most every :data:`SESSION_RECHECK_SECONDS`; once the session ended the socket is closed
-with 4001 instead of hearing the rooms until its token expires.
+A socket's session is checked (``auth.service.session_active``) before it is told
+``ready``, again as soon as the database says it may have ended (a ``session.check``
+event on the user's channel, 0050: logout, an administrator ending it or deactivating,
+suspending or deleting the account, a password change), and otherwise before it is given a
+room event or sends a typing signal at most every :data:`SESSION_RECHECK_SECONDS`; once
+the session ended the socket is closed with 4001 instead of hearing the rooms until its
+token expires.
 
 Close codes: 4001 not authenticated (missing, invalid or expired token, or ended session),
 4008 the client is too slow (its queue overflowed; reconnect and resume with the
@@ -241,7 +242,9 @@ class Connection:
                 max(0.0, self.expires_at - time.time()),
                 self._close_soon, CLOSE_UNAUTHORIZED, "token expired",
             )
-        self.reply({"type": "ready", "user_id": self.user_id})
+        # First in the outbox: the session is checked, then "ready" sent, before anything
+        # the user channel brings.
+        self._enqueue(("start",))
         try:
             await self._read_loop()
         finally:
@@ -421,6 +424,8 @@ class Connection:
                 try:
                     if item[0] == "send":
                         await self._send(item[1])
+                    elif item[0] == "start":
+                        await self._start()
                     elif item[0] == "catch_up":
                         await self._catch_up(item[1], item[2])
                     elif item[0] == "session_check":
@@ -465,6 +470,19 @@ class Connection:
             self._writer = None
             if not self.outbox:
                 self.outbox = None
+
+    async def _start(self) -> None:
+        """Say "ready" if the session holds; otherwise close the socket with 4001. An access
+        token outlives a session that ended before the socket opened (a logout, a password
+        change), and no notice of that end will come (0050): unchecked, such a socket heard
+        the user's notifications until the first check :data:`SESSION_RECHECK_SECONDS`
+        later. The user channel is heard already, so an end from now on is noticed."""
+        if not await auth_service.session_active(self.rt, self.caller):
+            await self._send(_error("session_ended", "the session has ended"))
+            await self._close(CLOSE_UNAUTHORIZED, "session ended")
+            return
+        self.session_checked_at = time.monotonic()
+        await self._send({"type": "ready", "user_id": self.user_id})
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_text(orjson.dumps(frame).decode())
