@@ -19,7 +19,8 @@ server -> client
     reload the room's messages over REST); ephemeral ``typing`` and ``presence`` (no ``seq``; ``presence`` is
     ``{"status": "online", "connection_id"}`` when someone subscribes to a room, answered by
     the others already there with ``"echo": true``, and
-    ``{"status": "offline", "connection_id", "last_seen_at"}`` when their socket closes.
+    ``{"status": "offline", "connection_id", "last_seen_at"}`` when their socket closes or
+    stops following the room (unsubscribed, removed).
     A user may have several connections (tabs, devices, possibly on different server
     processes): a client shows a user online while any of their connection ids is online);
     ``notification.created``, ``notification.updated`` and ``invitation.created``
@@ -263,11 +264,7 @@ class Connection:
             self.rooms.clear()
             last_seen = datetime.now(UTC).isoformat()
             for rid in active:
-                await self.bus.publish(chat_events.room_channel(rid), {
-                    "type": "presence", "room_id": rid, "user_id": self.user_id,
-                    "connection_id": self.connection_id,
-                    "status": "offline", "last_seen_at": last_seen,
-                })
+                await self._publish_offline(rid, last_seen)
 
     async def _close(self, code: int, reason: str) -> None:
         self.closing = True
@@ -307,7 +304,7 @@ class Connection:
             self._subscribe(frame)
         elif kind == "unsubscribe":
             room_id = _room_id(frame)
-            self._drop_room(room_id)
+            await self._drop_room(room_id)
             self.reply({"type": "unsubscribed", "room_id": room_id, "reason": "requested"})
         elif kind == "typing":
             await self._typing(frame)
@@ -345,11 +342,21 @@ class Connection:
         self.bus.hub.add(chat_events.room_channel(room_id), self)
         self._enqueue(("catch_up", room_id, last_seq))
 
-    def _drop_room(self, room_id: str) -> None:
+    async def _drop_room(self, room_id: str) -> None:
+        """Stop following a room (asked to, removed, no longer a participant). Once the room
+        was followed, the others there hear this connection go offline, as when it closes:
+        they would otherwise show it online for as long as they stay."""
         state = self.rooms.pop(room_id, None)
+        self.bus.unsubscribe(chat_events.room_channel(room_id), self)
         if state is not None and state.delivered is not None:
             self.left[room_id] = state.delivered
-        self.bus.unsubscribe(chat_events.room_channel(room_id), self)
+            await self._publish_offline(room_id, datetime.now(UTC).isoformat())
+
+    async def _publish_offline(self, room_id: str, last_seen: str) -> None:
+        await self.bus.publish(chat_events.room_channel(room_id), {
+            "type": "presence", "room_id": room_id, "user_id": self.user_id,
+            "connection_id": self.connection_id, "status": "offline", "last_seen_at": last_seen,
+        })
 
     def _active_room(self, frame: dict[str, Any]) -> str:
         room_id = _room_id(frame)
@@ -493,7 +500,7 @@ class Connection:
             return  # unsubscribed meanwhile
         current = await chat_service.room_position(self.rt, self.caller, UUID(room_id))
         if current is None:
-            self._drop_room(room_id)
+            await self._drop_room(room_id)
             await self._send(_error("not_a_member", "you are not a participant of this room",
                                     room_id=room_id))
             return
@@ -523,7 +530,7 @@ class Connection:
                 if room_id not in self.rooms:
                     return
             if not member:
-                self._drop_room(room_id)
+                await self._drop_room(room_id)
                 await self._send({"type": "unsubscribed", "room_id": room_id, "reason": "not_a_member"})
                 return
             if not stored:
@@ -534,7 +541,7 @@ class Connection:
         state.delivered = event["seq"]
         data = event.get("data") or {}
         if event["type"] == "participant.removed" and data.get("user_id") == self.user_id:
-            self._drop_room(room_id)
+            await self._drop_room(room_id)
             await self._send({"type": "unsubscribed", "room_id": room_id, "reason": "removed"})
 
     async def _on_event(self, channel: str, event: dict[str, Any]) -> None:
