@@ -358,12 +358,14 @@ async def _check_invited(tx: Tx, room_id: UUID, kind: str) -> None:
 async def accept_invitation(rt: Runtime, caller: Caller, room_id: UUID, kind: str) -> RoomRead:
     """The invitee accepts: a group invitation makes them a participant ("joined" is posted,
     the room's members and the invitee get ``participant.added``); a message request becomes
-    an ordinary direct chat."""
+    an ordinary direct chat. An invitation from someone across a block from the caller is
+    taken away instead (0059; it commits) and answered as one that is not there."""
     async with _write(rt, caller) as tx:
         await _check_invited(tx, room_id, kind)
-        await tx.execute("SELECT public.chat_accept_invitation(:id)", id=room_id)
-        await _post_membership_messages(tx)
-        return await _read_room(tx, room_id)
+        if await tx.scalar("SELECT public.chat_accept_invitation(:id)", id=room_id):
+            await _post_membership_messages(tx)
+            return await _read_room(tx, room_id)
+    raise NotFound("No such invitation", code="invitation_not_found")
 
 
 async def decline_invitation(rt: Runtime, caller: Caller, room_id: UUID, kind: str) -> None:

@@ -219,3 +219,45 @@ async def test_dm_from_following_still_refuses_strangers(client, owner_conn):
         "type": "group", "name": "Study", "member_ids": [picky["user"]["id"]]})
     assert r.status_code == 201
     assert len(await listed(client, picky, "invitations")) == 1
+
+
+async def test_a_block_withdraws_the_group_invitations_between_the_two(client, owner_conn):
+    admin, bob, carol = [await make_user(client) for _ in range(3)]
+    rooms = []
+    for name in ("Study", "Lab"):
+        r = await client.post(ROOMS, headers=admin["headers"], json={
+            "type": "group", "name": name,
+            "member_ids": [bob["user"]["id"], carol["user"]["id"]]})
+        rooms.append(r.json()["id"])
+    assert len(await listed(client, bob, "invitations")) == 2
+    # Bob blocks the inviter; carol, whom admin also invited, changes nothing.
+    r = await client.put(f"/api/v1/users/{admin['user']['id']}/block", headers=bob["headers"])
+    assert r.status_code == 204
+    assert await listed(client, bob, "invitations") == []
+    r = await client.post(f"{CHAT}/invitations/{rooms[0]}/accept", headers=bob["headers"])
+    assert r.status_code == 404
+    assert rooms[0] not in {room["id"] for room in await rooms_of(client, bob)}
+    assert len(await listed(client, carol, "invitations")) == 2
+    # The other way round: the inviter blocks the invitee.
+    r = await client.put(f"/api/v1/users/{carol['user']['id']}/block", headers=admin["headers"])
+    assert r.status_code == 204
+    assert await listed(client, carol, "invitations") == []
+    # An invitation the block did not take (a race) is taken by accepting it; nobody joins.
+    dave = await make_user(client)
+    r = await client.post(f"{ROOMS}/{rooms[1]}/participants", headers=admin["headers"],
+                          json={"user_id": dave["user"]["id"]})
+    assert r.status_code == 202
+    await owner_conn.execute(
+        "ALTER TABLE user_blocks DISABLE TRIGGER user_blocks_after_insert_trigger")
+    try:
+        await owner_conn.execute("INSERT INTO user_blocks (blocker_id, blocked_id)"
+                                 " VALUES ($1::uuid, $2::uuid)",
+                                 dave["user"]["id"], admin["user"]["id"])
+    finally:
+        await owner_conn.execute(
+            "ALTER TABLE user_blocks ENABLE TRIGGER user_blocks_after_insert_trigger")
+    assert len(await listed(client, dave, "invitations")) == 1
+    r = await client.post(f"{CHAT}/invitations/{rooms[1]}/accept", headers=dave["headers"])
+    assert r.status_code == 404
+    assert rooms[1] not in {room["id"] for room in await rooms_of(client, dave)}
+    assert await listed(client, dave, "invitations") == []
