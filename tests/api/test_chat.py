@@ -338,3 +338,32 @@ async def test_room_list_pages_with_a_cursor(client):
     assert [r["name"] for r in first["items"] + second["items"]] == ["Room 2", "Room 1", "Room 0"]
     assert (await client.get(f"{ROOMS}?cursor=nope", headers=alice["headers"])).status_code == 400
     assert (await client.get(ROOMS)).status_code == 401
+
+
+async def test_someone_joining_a_group_starts_with_its_history_read(client):
+    admin, early = await make_user(client), await make_user(client)
+    room = await group(client, admin, early)
+    for n in range(3):
+        assert (await send(client, admin, room["id"], f"before {n}")).status_code == 201
+
+    async def unread(user: dict[str, Any], room_id: str) -> int:
+        rooms = (await client.get(ROOMS, headers=user["headers"])).json()["items"]
+        return next(r["unread_count"] for r in rooms if r["id"] == room_id)
+
+    assert await unread(early, room["id"]) == 3
+    late = await make_user(client)
+    await follow(client, late, admin)
+    r = await client.post(f"{ROOMS}/{room['id']}/participants", headers=admin["headers"],
+                          json={"user_id": late["user"]["id"]})
+    assert r.status_code == 201
+    assert await unread(late, room["id"]) == 0
+    await send(client, admin, room["id"], "after")
+    assert await unread(late, room["id"]) == 1
+    assert await unread(early, room["id"]) == 4  # the others' positions are their own
+    # A direct chat's other person still has its messages to read.
+    other = await make_user(client)
+    await follow(client, other, admin)
+    r = await client.post(ROOMS, headers=admin["headers"],
+                          json={"type": "direct", "user_id": other["user"]["id"]})
+    await send(client, admin, r.json()["id"], "hi")
+    assert await unread(other, r.json()["id"]) == 1

@@ -272,6 +272,7 @@ ADDED_TRIGGERS = {
     "notify_user_sessions_trigger": "users",
     "notify_deleted_user_sessions_trigger": "users",
     "expire_mail_tokens_trigger": "users",  # 0057
+    "set_joiner_read_position_trigger": "chat_room_participants",  # 0060
     "notifications_forget_deleted_users": "users",  # 0043
     "notifications_forget_blocked": "user_blocks",
     "notifications_unquote_deleted_comments": "comments",  # 0044
@@ -330,6 +331,7 @@ DEFINER_FUNCTIONS = [
     "public.promote_room_admin_on_leave()",
     "public.log_admin_removal()",  # 0054
     "focushub_auth.expire_mail_tokens()",  # 0057
+    "public.set_joiner_read_position()",  # 0060
     # Called only by moderate() (0042).
     "public.moderate_target(report_target, uuid, text, text, timestamptz, text)",
     "public.notifications_forget_deleted_users()",  # 0043
