@@ -84,6 +84,8 @@ from focushub.core.runtime import Runtime
 from focushub.core.settings import Settings
 from focushub.notifications import events as notification_events
 from focushub.notifications import service as notifications_service
+from focushub.safety import events as safety_events
+from focushub.safety import service as safety_service
 
 log = logging.getLogger("focushub.realtime")
 
@@ -169,7 +171,7 @@ class Connection:
 
     __slots__ = ("ws", "rt", "bus", "caller", "user_id", "connection_id", "expires_at", "rooms",
                  "left", "outbox", "outbox_limit", "_writer", "closing", "_close_task",
-                 "session_checked_at", "subscribe_budget", "subscribe_budget_at")
+                 "session_checked_at", "subscribe_budget", "subscribe_budget_at", "wall")
 
     def __init__(self, ws: WebSocket, rt: Runtime, caller: Caller, expires_at: float | None) -> None:
         self.ws = ws
@@ -193,6 +195,9 @@ class Connection:
         self.session_checked_at = time.monotonic()
         self.subscribe_budget = float(SUBSCRIBE_BURST)
         self.subscribe_budget_at = self.session_checked_at
+        # Everyone across a block from this user (safety/events.py): their typing and
+        # presence never reach this socket. Read when the socket starts.
+        self.wall: frozenset[str] = frozenset()
 
     # --- entry points --------------------------------------------------------------------
 
@@ -203,6 +208,9 @@ class Connection:
             if session is None or session == self.caller.claims.get("session_id"):
                 self.session_checked_at = float("-inf")
                 self._enqueue(("session_check",))
+            return
+        if event.get("type") == safety_events.WALL_CHECK:
+            self._enqueue(("wall_check",))  # never passed on: a block is private
             return
         self._enqueue(("event", channel, event))
 
@@ -437,6 +445,8 @@ class Connection:
                         await self._catch_up(item[1], item[2])
                     elif item[0] == "session_check":
                         await self._session_holds()  # now: its last check was made stale
+                    elif item[0] == "wall_check":
+                        self.wall = await safety_service.wall(self.rt, self.caller)
                     elif await self._session_holds():
                         await self._on_event(item[1], item[2])
                 except Exception as exc:
@@ -484,7 +494,12 @@ class Connection:
         change), and no notice of that end will come (0050): unchecked, such a socket heard
         the user's notifications until the first check :data:`SESSION_RECHECK_SECONDS`
         later. The user channel is heard already, so an end from now on is noticed."""
-        if not await auth_service.session_active(self.rt, self.caller):
+        try:
+            # Its transaction checks the session first (as every request's does).
+            self.wall = await safety_service.wall(self.rt, self.caller)
+        except AppError as exc:
+            if exc.code != "session_ended":
+                raise
             await self._send(_error("session_ended", "the session has ended"))
             await self._close(CLOSE_UNAUTHORIZED, "session ended")
             return
@@ -582,6 +597,8 @@ class Connection:
             if event["for_connection"] != self.connection_id:
                 return  # an echo for another tab of this user
             event = {k: v for k, v in event.items() if k != "for_connection"}
+        if event.get("user_id") in self.wall and event.get("type") in ("typing", "presence"):
+            return  # across a block: not heard, and not answered with our own presence
         await self._send(event)
         if event.get("type") == "presence" and event.get("status") == "online" \
                 and not event.get("echo"):

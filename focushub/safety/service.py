@@ -10,7 +10,9 @@ from uuid import UUID
 from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller, Tx
 from focushub.core.errors import NotFound, ValidationFailed
+from focushub.core.events import user_channel
 from focushub.core.runtime import Runtime
+from focushub.safety.events import WALL_CHECK
 from focushub.safety.schemas import BlockRead
 
 Relation = Literal["block", "mute"]
@@ -34,6 +36,8 @@ async def add(rt: Runtime, caller: Caller, relation: Relation, user_id: UUID) ->
         await _require_user(tx, user_id)
         await tx.execute(f"INSERT INTO public.{table} ({me}, {other}) VALUES (auth.uid(), :id)"
                          " ON CONFLICT DO NOTHING", id=user_id)
+        if relation == "block":
+            _tell_gateways(tx, caller, user_id)
 
 
 async def remove(rt: Runtime, caller: Caller, relation: Relation, user_id: UUID) -> None:
@@ -41,6 +45,26 @@ async def remove(rt: Runtime, caller: Caller, relation: Relation, user_id: UUID)
     async with rt.transaction(caller) as tx:
         await tx.execute(f"DELETE FROM public.{table} WHERE {me} = auth.uid() AND {other} = :id",
                          id=user_id)
+        if relation == "block":
+            _tell_gateways(tx, caller, user_id)
+
+
+def _tell_gateways(tx: Tx, caller: Caller, user_id: UUID) -> None:
+    """Both people's sockets read their block wall again at the commit (events.py)."""
+    for person in (caller.user_id, user_id):
+        tx.publish(user_channel(person), {"type": WALL_CHECK})
+
+
+async def wall(rt: Runtime, caller: Caller) -> frozenset[str]:
+    """The ids of everyone across a block from the caller, either way (``block_wall()``).
+    Raises ``Unauthorized`` (``session_ended``) when the caller's session has ended."""
+    async with rt.direct_transaction(caller) as tx:
+        ids = await tx.scalar("SELECT public.block_wall()")
+    # Most people block nobody: they all share one empty set (memory per idle socket).
+    return frozenset(str(i) for i in ids) if ids else _NOBODY
+
+
+_NOBODY: frozenset[str] = frozenset()
 
 
 async def has(rt: Runtime, caller: Caller, relation: Relation, user_id: UUID) -> bool:

@@ -41,3 +41,63 @@ async def test_a_connection_that_leaves_a_room_is_offline_there(live_server, htt
     assert offline["connection_id"] == carol_online["connection_id"]
     for ws in (ws_alice, ws_bob, ws_carol):
         await ws.close()
+
+
+def typing_of(user):
+    return lambda f: f["type"] == "typing" and f["user_id"] == user["user"]["id"]
+
+
+async def online_seen(ws, *users):
+    """Read until each of ``users`` has been heard online (in any order)."""
+    waiting = {u["user"]["id"] for u in users}
+    while waiting:
+        frame = await ws.recv()
+        if frame["type"] == "presence" and frame["status"] == "online":
+            waiting.discard(frame["user_id"])
+
+
+async def test_typing_and_presence_do_not_cross_a_block_and_the_blocked_is_not_told(
+        live_server, http):
+    alice, bob, carol = [await make_user(http) for _ in range(3)]
+    room = await group(http, alice, bob, carol)
+    ws_alice = await ready_ws(live_server.ws_url, alice["access_token"])
+    await ws_alice.subscribe(room["id"])
+    ws_bob = await ready_ws(live_server.ws_url, bob["access_token"])
+    await ws_bob.subscribe(room["id"])
+    ws_carol = await ready_ws(live_server.ws_url, carol["access_token"])
+    await ws_carol.subscribe(room["id"])
+    await online_seen(ws_alice, bob, carol)
+    await online_seen(ws_bob, alice, carol)
+    await online_seen(ws_carol, alice, bob)
+
+    # Bob blocks alice while all three are in the room.
+    r = await http.put(f"/api/v1/users/{alice['user']['id']}/block", headers=bob["headers"])
+    assert r.status_code == 204
+    await ws_bob.send({"type": "typing", "room_id": room["id"]})
+    await ws_carol.recv_until(typing_of(bob))  # published, in the room's order
+    await ws_carol.send({"type": "typing", "room_id": room["id"]})
+    heard = await ws_alice.recv_until(typing_of(carol))
+    assert not [f for f in heard if f.get("user_id") == bob["user"]["id"]], heard
+    # Alice's signals do not reach bob either, and nothing told him of the block. A second
+    # socket of carol's is the marker (a connection's typing goes out once a second).
+    await ws_alice.send({"type": "typing", "room_id": room["id"]})
+    await ws_carol.recv_until(typing_of(alice))
+    marker = await ready_ws(live_server.ws_url, carol["access_token"])
+    await marker.subscribe(room["id"])
+    await marker.send({"type": "typing", "room_id": room["id"]})
+    heard = await ws_bob.recv_until(typing_of(carol))
+    assert not [f for f in heard if f.get("user_id") == alice["user"]["id"]], heard
+    assert not [f for f in heard if f["type"].startswith("block")], heard
+    # Alice heard the marker come online, but no presence of bob's answering it.
+    heard = await ws_alice.recv_until(typing_of(carol))
+    assert not [f for f in heard if f.get("user_id") == bob["user"]["id"]], heard
+
+    # Unblocked, they hear each other again.
+    r = await http.delete(f"/api/v1/users/{alice['user']['id']}/block", headers=bob["headers"])
+    assert r.status_code == 204
+    await ws_alice.send({"type": "unsubscribe", "room_id": room["id"]})
+    await ws_alice.recv_until(lambda f: f["type"] == "unsubscribed")
+    await ws_alice.subscribe(room["id"])
+    await online_seen(ws_alice, bob)  # bob answers alice's arrival again
+    for ws in (ws_alice, ws_bob, ws_carol, marker):
+        await ws.close()
