@@ -74,7 +74,7 @@ from focushub.auth import events as session_events
 from focushub.auth import service as auth_service
 from focushub.chat import events as chat_events
 from focushub.chat import service as chat_service
-from focushub.chat.schemas import MessageCreate
+from focushub.chat.schemas import MAX_MESSAGE_LENGTH, MessageCreate
 from focushub.core import observability
 from focushub.core.db import Caller
 from focushub.core.deps import caller_from_token
@@ -102,9 +102,11 @@ DB_RETRY_DELAY = 1.0
 
 # Events (and replies) waiting for one socket; past this the socket is closed with 4008.
 QUEUE_SIZE = 512
-# A frame longer than this is refused with an error event (a message is at most 10,000
-# characters; the rest of a frame is small).
-MAX_FRAME_CHARS = 16_000
+# A frame longer than this is refused with an error event. A message is at most
+# MAX_MESSAGE_LENGTH characters, but JSON may write each in up to 6 (a control character as
+# \u0001; a quote or a line break in 2): a message REST accepts fits, escaped however its
+# client escapes it, with room for the rest of the frame.
+MAX_FRAME_CHARS = 6 * MAX_MESSAGE_LENGTH + 4_000
 # A frame larger than this (UTF-8 takes at most 4 bytes a character) is not even read: the
 # server closes the socket with 1009 (message too big). The WebSocket server's own limit
 # was 16 MiB, held in memory before the first frame, the unauthenticated "auth" one too.

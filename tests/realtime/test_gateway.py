@@ -81,7 +81,7 @@ async def test_events_flow_and_malformed_frames_keep_the_socket_open(live_server
     assert (await ws.recv())["code"] == "invalid_room_id"
     await ws.send({"type": "message.send", "room_id": room["id"], "content": "x" * 10_001})
     assert (await ws.recv())["code"] == "validation_error"
-    await ws.send("x" * 20_000)
+    await ws.send("x" * (gateway.MAX_FRAME_CHARS + 1))
     assert (await ws.recv())["code"] == "frame_too_large"
     await ws.send({"type": "ping"})
     assert (await ws.recv()) == {"type": "pong"}
@@ -630,6 +630,19 @@ async def test_an_account_holds_a_bounded_number_of_sockets(live_server, http, m
         await ws.close()
 
 
+async def test_the_longest_message_fits_a_frame_however_json_escapes_it(live_server, http):
+    alice = await make_user(http)
+    room = await group(http, alice, name="Long")
+    ws = await ready_ws(live_server.ws_url, alice["access_token"])
+    # 10,000 characters that JSON writes in 6 each (\u0001): 60,000 characters of frame.
+    await ws.send({"type": "message.send", "room_id": room["id"], "content": "\x01" * 10_000,
+                   "request_id": "long"})
+    reply = (await ws.recv_until(lambda f: f.get("request_id") == "long"))[-1]
+    assert reply["type"] == "message.sent", reply
+    assert len(reply["data"]["content"]) == 10_000
+    await ws.close()
+
+
 async def test_a_frame_too_large_to_read_closes_the_socket_before_and_after_signing_in(
         live_server, http):
     alice = await make_user(http)
@@ -640,7 +653,7 @@ async def test_a_frame_too_large_to_read_closes_the_socket_before_and_after_sign
         await ws.recv()
     assert closed.value.rcvd.code == 1009  # message too big: never held whole
     ws = await ready_ws(live_server.ws_url, alice["access_token"])
-    await ws.send("x" * 20_000)  # over the limit of a frame, not of what is read
+    await ws.send("x" * (gateway.MAX_FRAME_CHARS + 1))  # over a frame's limit, not a read's
     assert (await ws.recv())["code"] == "frame_too_large"
     await ws.send(big)
     with pytest.raises(ConnectionClosed) as closed:
