@@ -24,7 +24,8 @@ class FeedItemRead(OutputModel):
     category: str | None
     tags: list[str]
     created_at: datetime
-    votes_count: int = Field(description="Net score: a post's likes_count, a question's votes_count")
+    votes_count: int = Field(description="A post's likes_count (its likes), a question's votes_count "
+                             "(upvotes minus downvotes)")
     replies_count: int = Field(description="A post's comments_count, a question's answers_count")
     score: float | None = Field(description="Trending score (see GET /feed); null for other scopes")
     my_vote: VoteType | None = Field(
