@@ -3,7 +3,9 @@ answers at this version's schema, 503 with the reason otherwise, in the document
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
 
@@ -12,6 +14,23 @@ from focushub.core import bootstrap
 from focushub.core.settings import Settings
 from focushub.migrations.runner import head_revision
 from tests.api.conftest import JWT_SECRET
+
+
+@contextlib.asynccontextmanager
+async def _on_an_empty_database(test_db) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on a database of the test server that no migration has reached."""
+    name = f"focushub_empty_{uuid.uuid4().hex[:10]}"
+    await bootstrap.ensure_database(test_db.server_url, name)
+    try:
+        app = create_app(Settings(env="test", jwt_secret=JWT_SECRET,
+                                  database_url=bootstrap.with_parts(test_db.server_url,
+                                                                    database=name)))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            yield c
+        await app.state.runtime.stop()
+    finally:
+        await bootstrap.drop_database(test_db.server_url, name)
 
 
 def _documented_503(doc: dict) -> dict:
@@ -41,19 +60,9 @@ async def test_a_database_behind_the_code_is_not_ready_in_the_documented_body(cl
 async def test_a_database_never_migrated_is_not_migrated_rather_than_unreachable(test_db):
     """An empty database answers; it only lacks the schema. Saying "unreachable" there sent
     an operator looking at the network instead of running `focushub migrate`."""
-    name = f"focushub_empty_{uuid.uuid4().hex[:10]}"
-    await bootstrap.ensure_database(test_db.server_url, name)
-    try:
-        app = create_app(Settings(env="test", jwt_secret=JWT_SECRET,
-                                  database_url=bootstrap.with_parts(test_db.server_url,
-                                                                    database=name)))
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            r = await c.get("/readyz")
-            doc = (await c.get("/openapi.json")).json()
-        await app.state.runtime.stop()
-    finally:
-        await bootstrap.drop_database(test_db.server_url, name)
+    async with _on_an_empty_database(test_db) as c:
+        r = await c.get("/readyz")
+        doc = (await c.get("/openapi.json")).json()
     assert r.status_code == 503
     assert r.json() == {"status": "unavailable", "database": "not migrated",
                         "current": None, "expected": head_revision()}
@@ -86,18 +95,8 @@ async def test_job_counts_the_metrics_cannot_read_are_unknown_not_the_last_ones(
     r = await client.get("/metrics")
     assert 'focushub_jobs{status="todo"} 0.0' in r.text
     # A database without the job queue's tables: the counts cannot be read.
-    name = f"focushub_empty_{uuid.uuid4().hex[:10]}"
-    await bootstrap.ensure_database(test_db.server_url, name)
-    try:
-        app = create_app(Settings(env="test", jwt_secret=JWT_SECRET,
-                                  database_url=bootstrap.with_parts(test_db.server_url,
-                                                                    database=name)))
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            r = await c.get("/metrics")
-        await app.state.runtime.stop()
-    finally:
-        await bootstrap.drop_database(test_db.server_url, name)
+    async with _on_an_empty_database(test_db) as c:
+        r = await c.get("/metrics")
     assert r.status_code == 200
     assert 'focushub_jobs{status="todo"} NaN' in r.text
     assert 'focushub_jobs{status="failed"} NaN' in r.text

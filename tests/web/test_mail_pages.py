@@ -3,32 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import asyncpg
-import httpx
-import pytest
 
-from focushub.app import create_app
-from focushub.core.settings import Settings
-from tests.api.conftest import JWT_SECRET
-
-
-@pytest.fixture
-async def browser(test_db, tmp_path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
-                        data_dir=tmp_path)
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app, client=("198.51.100.9", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-    await app.state.runtime.stop()
-
-
-def csrf(html: str) -> str:
-    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
-    assert match, "every page carries its CSRF token"
-    return match.group(1)
+from tests.web.test_pages import browser, csrf  # noqa: F401  (browser: the fixture)
 
 
 async def reset_mails(test_db, to: str) -> list[str]:
@@ -41,7 +19,7 @@ async def reset_mails(test_db, to: str) -> list[str]:
     return [r["body"] for r in rows]
 
 
-async def test_the_reset_page_mails_the_account_its_address_names(browser, test_db):
+async def test_the_reset_page_mails_the_account_its_address_names(browser, test_db):  # noqa: F811
     """The form's address is read as the API reads it: a domain in its ASCII form (browsers
     send an internationalized one so) or with blanks around it names the same account."""
     r = await browser.post("/api/v1/auth/signup", json={
@@ -71,7 +49,7 @@ def link_of(body: str) -> str:
     return "/verify-email?token=" + body.split("/verify-email?token=")[1].split()[0]
 
 
-async def test_an_unconfirmed_account_can_have_its_confirmation_mailed_again(browser, test_db):
+async def test_an_unconfirmed_account_can_have_its_confirmation_mailed_again(browser, test_db):  # noqa: F811
     """The sign-up's link lasts a day; after that the account page sends a new one (an
     unconfirmed account keeps a new account's write limits until it is confirmed)."""
     page = await browser.get("/signup")
@@ -110,7 +88,7 @@ async def test_an_unconfirmed_account_can_have_its_confirmation_mailed_again(bro
     assert "Send the confirmation mail again" not in account.text
 
 
-async def test_a_confirmation_link_opened_again_says_the_address_is_confirmed(browser, test_db):
+async def test_a_confirmation_link_opened_again_says_the_address_is_confirmed(browser, test_db):  # noqa: F811
     """Mail scanners open links before their reader does, and people click twice: a spent
     link, opened by the signed-in owner of a confirmed address, says so rather than that
     it does not work."""

@@ -3,31 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import httpx
-import pytest
-
-from focushub.app import create_app
-from focushub.core.settings import Settings
-from tests.api.conftest import JWT_SECRET, make_user
-
-
-@pytest.fixture
-async def browser(test_db, tmp_path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET,
-                        data_dir=tmp_path)
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app, client=("198.51.100.10", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-    await app.state.runtime.stop()
-
-
-def csrf(html: str) -> str:
-    match = re.search(r'name="csrf-token" content="([^"]+)"', html)
-    assert match, "every page carries its CSRF token"
-    return match.group(1)
+from tests.api.conftest import make_user
+from tests.web.test_pages import browser, csrf  # noqa: F401  (browser: the fixture)
 
 
 def mark_all_form(html: str) -> dict[str, str]:
@@ -36,7 +14,7 @@ def mark_all_form(html: str) -> dict[str, str]:
     return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(1)))
 
 
-async def test_mark_all_read_leaves_what_arrived_after_the_page_was_shown(browser):
+async def test_mark_all_read_leaves_what_arrived_after_the_page_was_shown(browser):  # noqa: F811
     dora = await make_user(browser, email="dora@example.org", username="dora")
     eli, fay = await make_user(browser), await make_user(browser)
     follow = "/api/v1/users/{}/follow".format(dora["user"]["id"])
