@@ -261,3 +261,25 @@ async def test_a_block_withdraws_the_group_invitations_between_the_two(client, o
     assert r.status_code == 404
     assert rooms[1] not in {room["id"] for room in await rooms_of(client, dave)}
     assert await listed(client, dave, "invitations") == []
+
+
+async def test_reading_a_message_request_tells_its_opener_nothing_until_accepted(client):
+    stranger, alice = await make_user(client), await make_user(client)
+    r = await client.post(ROOMS, headers=stranger["headers"],
+                          json={"type": "direct", "user_id": alice["user"]["id"]})
+    rid = r.json()["id"]
+    await send(client, stranger, rid, "hi")
+
+    async def seen_by_alice() -> bool:
+        items = (await client.get(f"{ROOMS}/{rid}/messages",
+                                  headers=stranger["headers"])).json()["items"]
+        return items[-1]["is_read"]
+
+    r = await client.post(f"{ROOMS}/{rid}/read", headers=alice["headers"], json={})
+    assert r.status_code == 200, r.text
+    assert await seen_by_alice() is False  # a read receipt would answer the request
+    r = await client.post(f"{CHAT}/requests/{rid}/accept", headers=alice["headers"])
+    assert r.status_code == 200
+    r = await client.post(f"{ROOMS}/{rid}/read", headers=alice["headers"], json={})
+    assert r.status_code == 200
+    assert await seen_by_alice() is True
