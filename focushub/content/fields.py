@@ -47,9 +47,8 @@ def normalize_tag(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip().lower()
 
 
-def _check_tag(value: object) -> object:
-    if not isinstance(value, str):
-        return value  # let the str type report it
+def checked_tag(value: str) -> str:
+    """The stored form of the tag ``value``; ValueError when it is not a tag."""
     tag = normalize_tag(value)
     if not _is_valid_tag(tag):
         raise ValueError(
@@ -57,6 +56,12 @@ def _check_tag(value: object) -> object:
             f"(got {value[:40]!r})"
         )
     return tag
+
+
+def _check_tag(value: object) -> object:
+    if not isinstance(value, str):
+        return value  # let the str type report it
+    return checked_tag(value)
 
 
 def _dedupe_tags(tags: list[str] | None) -> list[str] | None:

@@ -2,14 +2,13 @@
 
 Limits match the database (0002/0003): title VARCHAR(255) and not blank,
 content 1..20,000 characters and not blank, category VARCHAR(50), at most 10
-tags. Tags are normalised here (trimmed, lower case, NFC, duplicates dropped in
-order of first appearance), so the database only ever holds canonical tags.
+tags. Tags follow the rules of every content type (``content.fields``: NFKC, trimmed,
+lower case, letters and digits of any script with - _ + # ., duplicates dropped in order
+of first appearance), so "c++" tags a question as it tags a post.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
@@ -18,37 +17,14 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from focushub.ai.schemas import AIAnswerRead
 from focushub.answers.schemas import AnswerRead
-from focushub.content.fields import no_nul, not_blank
+from focushub.content.fields import Tags, checked_tag, no_nul, not_blank
 from focushub.content.schemas import UserSummary, VoteType
 from focushub.core.schemas import ChangeModel, InputModel, OutputModel
 
 QuestionStatus = Literal["open", "answered", "closed"]
 QuestionView = Literal["newest", "unanswered", "trending"]
 
-MAX_TAGS = 10
-MAX_TAG_LENGTH = 30
 MAX_CONTENT_LENGTH = 20_000
-
-# Letters and digits of any script, '_' and '-'.
-_TAG = re.compile(rf"[\w-]{{1,{MAX_TAG_LENGTH}}}")
-
-
-def normalize_tag(value: str) -> str:
-    """Canonical form of one tag; ValueError when it is not a valid tag."""
-    tag = unicodedata.normalize("NFC", value.strip().lower())
-    if not _TAG.fullmatch(tag):
-        raise ValueError(
-            f"a tag is 1 to {MAX_TAG_LENGTH} letters, digits, '-' or '_' (got {value[:40]!r})"
-        )
-    return tag
-
-
-def _normalize_tags(values: list[str]) -> list[str]:
-    tags = list(dict.fromkeys(normalize_tag(v) for v in values))
-    if len(tags) > MAX_TAGS:
-        raise ValueError(f"at most {MAX_TAGS} tags")
-    return tags
-
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
                   AfterValidator(no_nul)]
@@ -58,12 +34,6 @@ Content = Annotated[
 ]
 Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
                      AfterValidator(no_nul)]
-# Checked on the raw list too, so that a huge list is refused before normalising it.
-Tags = Annotated[
-    list[Annotated[str, Field(max_length=200)]],
-    Field(max_length=100),
-    AfterValidator(_normalize_tags),
-]
 
 
 class QuestionCreate(InputModel):
@@ -138,3 +108,8 @@ class SimilarQuestion(OutputModel):
 
 class SimilarQuestions(OutputModel):
     items: list[SimilarQuestion]
+
+
+def normalize_tag(value: str) -> str:
+    """A list filter's tag in its stored form; ValueError when it is not a tag."""
+    return checked_tag(value)

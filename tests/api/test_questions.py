@@ -85,7 +85,6 @@ INVALID_QUESTIONS = [
     {"title": "t", "content": "c", "tags": [f"t{i}" for i in range(11)]},
     {"title": "t", "content": "c", "tags": ["x" * 31]},
     {"title": "t", "content": "c", "tags": ["two words"]},
-    {"title": "t", "content": "c", "tags": ["c++"]},
     {"title": "t", "content": "c", "tags": [""]},
     {"title": "t", "content": "c", "tags": "python"},
     {"title": "t", "content": "c", "status": "answered"},
@@ -609,3 +608,20 @@ async def test_questions_asked_together_at_the_ai_limit_are_all_created(client, 
     assert await owner_conn.fetchval("SELECT count(*) FROM questions WHERE author_id = $1", uid) == 7
     assert await owner_conn.fetchval(
         "SELECT count(*) FROM ai_answers WHERE requested_by = $1", uid) == 1
+
+
+async def test_a_question_takes_the_tags_a_post_takes(client):
+    """c++, c# and node.js tag a question as they tag a post, in the same stored form."""
+    alice = await make_user(client)
+    r = await client.post("/api/v1/questions", headers=alice["headers"], json={
+        "title": "Pointers or references?", "content": "When to use which",
+        "tags": ["C++", "c#", "Node.js", "ｃ＋＋"]})
+    assert r.status_code == 201, r.text
+    assert r.json()["tags"] == ["c++", "c#", "node.js"]  # NFKC: the full-width one is c++
+    r = await client.get("/api/v1/questions", params={"tag": "C++"})
+    assert [q["title"] for q in r.json()["items"]] == ["Pointers or references?"]
+    r = await client.post("/api/v1/posts", headers=alice["headers"], json={
+        "title": "Notes", "content": "x", "tags": ["C++", "c#", "Node.js", "ｃ＋＋"]})
+    assert r.json()["tags"] == ["c++", "c#", "node.js"]
+    r = await client.get("/api/v1/questions", params={"tag": "two words"})
+    assert r.status_code == 422
