@@ -1127,15 +1127,20 @@ async def _is_muted(rt: Runtime, page: PageSession, user_id: UUID) -> bool:
 
 @router.post("/u/{username}/follow")
 async def toggle_follow(request: Request, page: PageDep, rt: RtDep, username: str,
+                        following: Annotated[bool | None, Form()] = None,
                         csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Follow (``following=true``) or unfollow someone. The profile's form says which, so a
+    second submit or a tab left open since does not undo the first; without it, the
+    current state is turned over."""
     if (gone := _guard(request, page, csrf_token)) is not None:
         return gone
     user = await users_service.get_by_username(rt, page.caller, username)
-    state = await follows_service.get_state(rt, page.caller, user.id)
-    if state.following:
-        await follows_service.unfollow(rt, page.caller, user.id)
-    else:
+    if following is None:
+        following = not (await follows_service.get_state(rt, page.caller, user.id)).following
+    if following:
         await follows_service.follow(rt, page.caller, user.id)
+    else:
+        await follows_service.unfollow(rt, page.caller, user.id)
     return redirect(request, page, f"/u/{user.username}")
 
 

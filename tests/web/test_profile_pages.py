@@ -127,3 +127,23 @@ async def test_one_sees_whom_one_follows_and_lets_go_of_a_deactivated_account(br
     assert followers.status_code == 200 and "@fan" in followers.text
     assert (await browser.get("/u/idol/followers")).status_code == 404
     assert (await browser.get("/u/fan/following?cursor=nonsense")).status_code == 400
+
+
+async def test_the_follow_button_sent_twice_still_follows(browser):  # noqa: F811
+    """The profile's form says what it does: submitted again (a double click, a tab left
+    open since), it does not undo itself."""
+    await sign_up(browser, "gus")
+    browser.cookies.clear()
+    await sign_up(browser, "hal")
+    profile = await browser.get("/u/gus")
+    form = re.search(r'<form method="post" action="/u/gus/follow">(.*?)</form>', profile.text, re.S)
+    assert form and 'name="following" value="true"' in form.group(1)
+    token = csrf(profile.text)
+    for _ in range(2):
+        r = await browser.post("/u/gus/follow", data={"csrf_token": token, "following": "true"})
+        assert r.status_code == 303
+    again = await browser.get("/u/gus")
+    assert "Unfollow" in again.text and 'name="following" value="false"' in again.text
+    for _ in range(2):
+        await browser.post("/u/gus/follow", data={"csrf_token": token, "following": "false"})
+    assert 'name="following" value="true"' in (await browser.get("/u/gus")).text
