@@ -37,8 +37,8 @@ that skips numbers (or arrived as a stub) makes the writer load the missing
 ones from the database. Every database read runs as the connection's user,
 under RLS, so a participant who was removed stops receiving.
 
-A socket's session is checked (``auth.service.session_active``) before it is told
-``ready``, again as soon as the database says it may have ended (a ``session.check``
+A socket's session is checked before it is told ``ready`` (by the transaction that reads
+its block wall, ``safety.service.wall``), again (``auth.service.session_active``) as soon as the database says it may have ended (a ``session.check``
 event on the user's channel, 0050: logout, an administrator ending it or deactivating,
 suspending or deleting the account, a password change), and otherwise before it is given a
 room event or sends a typing signal at most every :data:`SESSION_RECHECK_SECONDS`; once
