@@ -54,12 +54,20 @@ def _comment_from_row(row: Mapping[str, Any]) -> CommentRead:
 
 
 def _build_forest(rows: list[Mapping[str, Any]], root_ids: set[UUID]) -> list[CommentRead]:
-    """Nest rows (parents before replies) under the given roots, in row order."""
+    """Nest rows (parents before replies) under the given roots, in row order.
+
+    A node's ``more_replies`` starts from its ``replies_count``, which counts every reply,
+    also those the caller may not see (hidden by a moderator, across a block). Where the
+    tree read a node's replies (above its last level) and found fewer than it asks for,
+    it has them all: none is left to announce, whatever the counter says."""
     nodes: dict[UUID, CommentRead] = {}
     roots: list[CommentRead] = []
+    read_below: list[CommentRead] = []
     for row in rows:
         node = _comment_from_row(row)
         nodes[node.id] = node
+        if row["depth"] < TREE_DEPTH:
+            read_below.append(node)
         if node.id in root_ids:
             roots.append(node)
             continue
@@ -67,6 +75,9 @@ def _build_forest(rows: list[Mapping[str, Any]], root_ids: set[UUID]) -> list[Co
         if parent is not None:  # None: under a root fetched only to know a next page exists
             parent.replies.append(node)
             parent.more_replies -= 1
+    for node in read_below:
+        if len(node.replies) < REPLIES_PER_NODE:
+            node.more_replies = 0
     return roots
 
 

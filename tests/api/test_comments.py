@@ -281,3 +281,26 @@ async def test_a_reply_needs_a_comment_the_replier_can_see(client, owner_conn):
     await make_comment(client, alice, post["id"], parent_id=hidden["id"], content="mine")
     await make_comment(client, carol, post["id"], parent_id=walled["id"], content="mine too")
     await _assert_counts_exact(owner_conn)
+
+
+async def test_replies_the_reader_may_not_see_are_not_announced(client, owner_conn):
+    """``more_replies`` starts from the reply counter, which counts hidden replies too:
+    where the tree read all of a comment's visible replies, none is left to announce."""
+    alice, bob, carol = [await make_user(client) for _ in range(3)]
+    post = await make_post(client, alice)
+    top = await make_comment(client, bob, post["id"])
+    shown = await make_comment(client, carol, post["id"], parent_id=top["id"])
+    hidden = await make_comment(client, carol, post["id"], parent_id=top["id"])
+    await owner_conn.execute("UPDATE comments SET hidden_at = now() WHERE id = $1::uuid",
+                             hidden["id"])
+    r = await client.get(f"/api/v1/posts/{post['id']}/comments", headers=alice["headers"])
+    (item,) = r.json()["items"]
+    assert item["replies_count"] == 2  # the counter counts every reply
+    assert [c["id"] for c in item["replies"]] == [shown["id"]]
+    assert item["more_replies"] == 0
+    r = await client.get(f"/api/v1/comments/{top['id']}/replies", headers=alice["headers"])
+    assert [c["id"] for c in r.json()["items"]] == [shown["id"]]
+    # Its author still sees the hidden reply, and nothing more is announced either.
+    r = await client.get(f"/api/v1/posts/{post['id']}/comments", headers=carol["headers"])
+    (item,) = r.json()["items"]
+    assert len(item["replies"]) == 2 and item["more_replies"] == 0
