@@ -59,3 +59,26 @@ async def test_an_attachment_travels_in_one_message_to_participants_only(env, ow
     after = await env.objects()
     assert len(after) == 1 and after[0] in before
     assert await owner_conn.fetchval("SELECT count(*) FROM stored_files") == 1
+
+
+async def test_an_archived_room_is_read_only_but_words_can_be_taken_back(env, owner_conn):
+    admin, member = await make_user(env.client), await make_user(env.client)
+    room = await group(env.client, admin, member)
+    r = await send(env.client, member, room["id"], "my answer: 42")
+    message = r.json()
+    r = await env.client.patch(f"{ROOMS}/{room['id']}", json={"is_active": False},
+                               headers=admin["headers"])
+    assert r.status_code == 200
+    # No new file for it (it could never be sent), no edit...
+    r = await env.client.post(f"{ROOMS}/{room['id']}/attachments", headers=member["headers"],
+                              files={"file": ("notes.pdf", pdf_with_text("Notes"), "application/pdf")})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "conflict", r.text
+    assert await owner_conn.fetchval("SELECT count(*) FROM stored_files WHERE room_id = $1::uuid",
+                                     room["id"]) == 0
+    r = await env.client.patch(f"{ROOMS}/{room['id']}/messages/{message['id']}",
+                               json={"content": "my answer: 43"}, headers=member["headers"])
+    assert r.status_code == 409, r.text
+    # ...but one's own words can still be taken back.
+    r = await env.client.delete(f"{ROOMS}/{room['id']}/messages/{message['id']}",
+                                headers=member["headers"])
+    assert r.status_code == 200 and r.json()["deleted_at"] is not None

@@ -16,6 +16,7 @@ from tests.db.helpers import (
     affected,
     as_user,
     expect_error,
+    make_message,
     make_room,
     make_user,
     set_caller,
@@ -161,3 +162,23 @@ async def test_downloads_count_once_per_day_and_only_what_one_may_see(app_conn, 
                                      public) == 2
     assert await owner_conn.fetchval("SELECT downloads_count FROM resources WHERE id = $1",
                                      w["private"]) == 0
+
+
+async def test_an_archived_room_takes_no_upload_and_no_edit(app_conn, owner_conn):
+    """0062: the upload policy asks for an active room; an edit in an archived room is
+    refused, a deletion is not."""
+    alice, bob = await make_user(owner_conn), await make_user(owner_conn)
+    room = await make_room(owner_conn, alice, [bob])
+    message = await make_message(owner_conn, room, bob)
+    other = await make_message(owner_conn, room, bob)
+    await owner_conn.execute("UPDATE chat_rooms SET is_active = false WHERE id = $1", room)
+    insert = ("INSERT INTO stored_files (owner_id, purpose, storage_key, file_name, content_type,"
+              " size, sha256, room_id) VALUES ($1, 'attachment', $2, 'x.txt', 'text/plain', 3,"
+              " $3, $4)")
+    async with acting_as(app_conn, as_user(bob)):
+        await expect_error(app_conn, ACCESS_DENIED, insert, bob, f"attachment/{uuid.uuid4().hex}",
+                           SHA, room)
+        await expect_error(app_conn, RAISED, "UPDATE chat_messages SET content = 'edited'"
+                           " WHERE id = $1", message, message="conflict: the room is archived")
+        deleted = await app_conn.fetchrow("SELECT * FROM public.chat_delete_message($1)", other)
+        assert deleted is not None and deleted["deleted_at"] is not None
