@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from focushub.core.schemas import user_ref
+
 # The author, joined as ``u`` by author_join().
 AUTHOR_COLUMNS = (
     "u.id AS author_id, u.username AS author_username, u.full_name AS author_full_name,"
@@ -82,8 +84,5 @@ def author_params(author: str | UUID) -> dict[str, Any]:
     """The parameters of :func:`author_filter` for ``author`` (either reading, or both)."""
     if isinstance(author, UUID):
         return {"author_id": author, "author_username": None}
-    try:
-        author_id: UUID | None = UUID(author)
-    except ValueError:
-        author_id = None
-    return {"author_id": author_id, "author_username": author.strip().lower()}
+    username, author_id = user_ref(author)
+    return {"author_id": author_id, "author_username": username}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated
+from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
@@ -13,9 +15,21 @@ def _fold(value: object) -> object:
 
 
 # Usernames are case-insensitive: "Pat_Lee" is stored and matched as "pat_lee".
-Username = Annotated[
-    str, BeforeValidator(_fold), StringConstraints(pattern=r"^[a-z0-9_]{3,50}$")
-]
+USERNAME_PATTERN = r"^[a-z0-9_]{3,50}$"
+Username = Annotated[str, BeforeValidator(_fold), StringConstraints(pattern=USERNAME_PATTERN)]
+
+
+def user_ref(ref: str) -> tuple[str | None, UUID | None]:
+    """The readings of ``ref``, which names a person by username or by id: the username it
+    would be (or None), the id it would be (or None). Both at once for 32 hex digits, a valid
+    username that also reads as an id written without hyphens; lookups take the username
+    first (``users.service.get_profile``, ``content.sql.author_filter``)."""
+    name = ref.strip().lower()
+    username = name if re.fullmatch(USERNAME_PATTERN, name) else None
+    try:
+        return username, UUID(name)
+    except ValueError:
+        return username, None
 def _visible_name(value: str) -> str:
     """A name shows as something: no control characters (line breaks, NUL, escapes), and at
     least one letter, digit or symbol, so that a name of zero-width or format characters

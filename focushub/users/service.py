@@ -11,6 +11,7 @@ import anyio
 from focushub.core.db import Caller
 from focushub.core.errors import NotFound, ValidationFailed
 from focushub.core.runtime import Runtime
+from focushub.core.schemas import user_ref
 from focushub.files import previews, sniff
 from focushub.files import service as files
 from focushub.safety import limits
@@ -81,21 +82,13 @@ _NOT_BLOCKED = ("AND u.id <> ALL ((SELECT public.block_wall())::uuid[])"
                 " AND public.profile_visible(u.id)")
 
 
-_USERNAME_SHAPE = re.compile(r"[a-z0-9_]{3,50}")  # core.schemas.Username
-
-
 async def get_profile(rt: Runtime, caller: Caller, ref: str) -> UserProfile:
     """A public profile by username or by id, with its counts (of what the caller may
     see: RLS applies to each) and whether the caller follows this person.
 
     A username may be 32 hex digits, which also reads as an id written without hyphens:
     the account of that username comes first, the account of that id otherwise."""
-    name = ref.lower()
-    username = name if _USERNAME_SHAPE.fullmatch(name) else None
-    try:
-        by_id: UUID | None = UUID(ref)
-    except ValueError:
-        by_id = None
+    username, by_id = user_ref(ref)
     if username is None and by_id is None:
         raise NotFound("No such user", code="user_not_found")
     async with rt.transaction(caller) as tx:
