@@ -48,8 +48,8 @@ from focushub.votes.router import router as votes_router
 from focushub.web import errors as web_errors
 from focushub.web.assets import VersionedStaticFiles
 from focushub.web.compression import Compression
-from focushub.web.router import HERE as WEB_HERE
-from focushub.web.router import router as web_router
+from focushub.web.kit import HERE as WEB_HERE
+from focushub.web.pages import router as web_router
 from focushub.wiring import build_runtime
 
 WEB_STATIC = WEB_HERE / "static"

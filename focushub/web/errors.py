@@ -61,7 +61,7 @@ def error_page(request: Request, status: int, message: str | None = None,
                retry_after: str | None = None) -> Response:
     """The error page of ``status`` for a page request, in the signed-in layout when the
     request carries a valid access cookie."""
-    from focushub.web.router import render  # the templates, once
+    from focushub.web.kit import render  # the templates, once
 
     title, default = TITLES.get(status, TITLES[500 if status >= 500 else 400])
     page = PageSession(_caller(request, status), request.cookies.get(CSRF, ""), {})
@@ -79,7 +79,7 @@ def body_refusal(scope: Scope, status: int, code: str, message: str, limit: int,
                  upload: bool) -> Response | None:
     """A page's answer to a body the body limit refused (``core.middleware.Refusal``): the
     error page, saying the limit in words; None (the error shape) for everything else."""
-    from focushub.web.router import size
+    from focushub.web.kit import size
 
     request = Request(scope)
     if not is_page(request):

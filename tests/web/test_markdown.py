@@ -10,7 +10,7 @@ from urllib.parse import quote
 import nh3
 
 from focushub.web import markdown
-from focushub.web.router import templates
+from focushub.web.kit import templates
 
 TEXTS = [
     "**Bold** and [a link](https://example.org) and [bad](javascript:alert(1))",

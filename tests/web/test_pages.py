@@ -1557,7 +1557,7 @@ async def test_the_admin_page_shows_a_suspension_and_lifts_it(browser, test_db):
 
 
 def test_counts_are_said_in_the_singular_for_one():
-    from focushub.web.router import counted
+    from focushub.web.kit import counted
 
     assert [counted(n, "answer") for n in (0, 1, 2, 1500)] == [
         "0 answers", "1 answer", "2 answers", "1,500 answers"]
@@ -2141,7 +2141,7 @@ async def test_back_and_next_lead_only_to_this_site(browser):
 
 
 def test_sizes_are_said_in_kb_or_mb():
-    from focushub.web.router import size
+    from focushub.web.kit import size
 
     assert [size(n) for n in (1, 1024, 64 * 1024, 1024 * 1024, 1536 * 1024, 50 * 1024 * 1024)] \
         == ["1 KB", "1 KB", "64 KB", "1 MB", "1.5 MB", "50 MB"]
@@ -2327,7 +2327,7 @@ SET_BY_THE_PAGE = {"vote_type", "question_id", "rating", "file", "muted", "type"
 def test_no_page_form_refuses_a_typed_field_before_its_handler():
     """FastAPI reads an empty field as a missing one: a required text field (or a number
     typed in one) left empty was its 422, the generic error page, what was typed lost."""
-    from focushub.web.router import router
+    from focushub.web.pages import router
 
     required = sorted((route.path, field.name) for route in router.routes
                       if "POST" in getattr(route, "methods", ())
