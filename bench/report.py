@@ -7,6 +7,8 @@ the document (start-up, request overhead, notes written by hand) is kept.
 from __future__ import annotations
 
 import json
+import math
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,17 +66,68 @@ def _ms(x: float | None) -> str:
     return "–" if x is None else (f"{x:.1f}" if x < 100 else f"{x:.0f}")
 
 
-def _window_pairs(r: dict[str, Any]) -> tuple[float, float] | None:
-    """API ÷ floor of the cell's two adjacent pairs of windows (API, floor | floor, API)."""
+def _window_pairs(r: dict[str, Any]) -> list[float] | None:
+    """API ÷ floor of the cell's adjacent pairs of windows (API, floor | floor, API, as many
+    times as the run's ``--rounds``): the i-th window of one side beside the i-th of the
+    other."""
     a, f = r["api"].get("windows"), r["floor"].get("windows")
-    if not a or not f or len(a) != 2 or len(f) != 2 or not all(f):
+    if not a or not f or len(a) != len(f) or len(a) < 2 or not all(f):
         return None
-    return a[0] / f[0], a[1] / f[1]
+    return [x / y for x, y in zip(a, f, strict=True)]
+
+
+# Student's t, two-sided 95 %, by degrees of freedom (the pairs of windows less one).
+_T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26,
+        10: 2.23, 11: 2.20, 13: 2.16, 15: 2.13, 19: 2.09, 23: 2.07, 31: 2.04}
+
+
+def _t95(df: int) -> float:
+    return _T95[max(k for k in _T95 if k <= df)]
+
+
+def pairs_interval(pairs: list[float]) -> tuple[float, float, float]:
+    """The pairs' geometric mean of API ÷ floor and its 95 % interval (Student's t on the
+    logarithms of the ratios: each pair is one measurement of the ratio, its two windows
+    seconds apart, so what the machine does over the run falls on both of its sides)."""
+    logs = [math.log(x) for x in pairs]
+    mean = statistics.fmean(logs)
+    half = _t95(len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
 
 
 def _pairs_note(r: dict[str, Any]) -> str:
     pairs = _window_pairs(r)
-    return f" (pairs of windows {_pct(pairs[0])}, {_pct(pairs[1])})" if pairs else ""
+    if not pairs:
+        return ""
+    note = f" (pairs of windows {', '.join(_pct(x) for x in pairs)}"
+    if len(pairs) > 2:
+        mean, low, high = pairs_interval(pairs)
+        note += f"; geometric mean {_pct(mean)}, 95 % interval {_pct(low)}–{_pct(high)}"
+    return note + ")"
+
+
+def _floor_verdict(rs: list[dict[str, Any]], target: float) -> str:
+    """With more than two pairs of windows per cell, a level meets the goal when its 95 %
+    interval lies at or above it, misses it when the interval lies below, and is *at* it
+    when the interval holds it (the machine cannot tell). With two, as before: the merged
+    ratio decides, and levels whose pairs fall on both sides of the goal are named."""
+    intervals = {r["concurrency"]: pairs_interval(p) for r in rs
+                 if (p := _window_pairs(r)) and len(p) > 2}
+    if len(intervals) == len(rs):
+        below = [c for c, (_, _, high) in intervals.items() if high < target]
+        at = [c for c, (_, low, high) in intervals.items() if low < target <= high]
+        if below:
+            return f"**not met** (below it at c={', c='.join(map(str, below))})"
+        if at:
+            return (f"**at the goal** (its 95 % interval holds the goal at "
+                    f"c={', c='.join(map(str, at))})")
+        return "**met** (every level's 95 % interval at or above it)"
+    ok = all((_ratio(r["api"], r["floor"]) or 0) >= target for r in rs)
+    split = [str(r["concurrency"]) for r in rs
+             if (p := _window_pairs(r)) and min(p) < target <= max(p)]
+    return (f"**{'met' if ok else 'not met'}**"
+            + (f" (its two pairs of windows fall on both sides of the goal at "
+               f"c={', c='.join(split)})" if split else ""))
 
 
 def _spread_note(rows: list[dict[str, Any]]) -> str:
@@ -195,6 +248,8 @@ def render(result: dict[str, Any], img_names: list[str]) -> str:
     m = result["machine"]
     db = result["database"]
     s = result["settings"]
+    rounds = s.get("rounds", 1)
+    turns = "API, floor, floor, API" + (", …" if rounds > 1 else "")
     rows = result["results"]
     v = m["versions"]
     out = [BEGIN, "", "## HTTP load against the SQL limit and the framework floor", ""]
@@ -222,7 +277,7 @@ def render(result: dict[str, Any], img_names: list[str]) -> str:
         "*concurrency* requests in flight, each drawn at random from "
         f"{s['variants']} variants per endpoint (different signed-in users, questions, posts, "
         f"search terms); {s['duration_s']:.0f} s measured per server"
-        + (", in two windows taken in turn with the floor's (API, floor, floor, API), each after "
+        + (f", in {2 * rounds} windows taken in turn with the floor's ({turns}), each after "
            f"a {s['warmup_s']:.0f} s warm-up, so that what the shared machine does meanwhile "
            "weighs on both alike." if s.get("in_turn") else
            f" after a {s['warmup_s']:.0f} s warm-up, the API's window before the floor's."),
@@ -282,13 +337,8 @@ def render(result: dict[str, Any], img_names: list[str]) -> str:
         if rs:
             vals = ", ".join(f"c={r['concurrency']}: {_pct(_ratio(r['api'], r['floor']))}"
                              + _pairs_note(r) for r in rs)
-            ok = all((_ratio(r["api"], r["floor"]) or 0) >= target for r in rs)
-            split = [str(r["concurrency"]) for r in rs
-                     if (p := _window_pairs(r)) and min(p) < target <= max(p)]
             out.append(f"* {LABELS[name]}: API ≥ {100 * target:.0f} % of the floor: {vals}: "
-                       f"**{'met' if ok else 'not met'}**"
-                       + (f" (its two pairs of windows fall on both sides of the goal at "
-                          f"c={', c='.join(split)})" if split else "") + ".")
+                       + _floor_verdict(rs, target) + ".")
     if large:
         small = {(r["endpoint"], r["concurrency"]): r for r in rows}
         for name in PAGINATED:

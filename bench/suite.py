@@ -132,12 +132,15 @@ IN_TURN = ("api", "floor", "floor", "api")
 
 
 def _in_turn(sides: dict[str, dict[str, Any]], concurrency: int, duration: float,
-             warmup: float) -> dict[str, list[dict[str, Any]]]:
+             warmup: float, rounds: int = 1) -> dict[str, list[dict[str, Any]]]:
+    """``rounds`` times A B B A: each side's ``duration`` in ``2 * rounds`` windows, the
+    i-th window of one side next to the i-th of the other (a pair, bench/report.py)."""
+    order = IN_TURN * rounds
     windows: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
-    for i, side in enumerate(IN_TURN):
+    for i, side in enumerate(order):
         windows[side].append(_load({
             "host": "127.0.0.1", "concurrency": concurrency, "seed": concurrency * 10 + i,
-            "duration": duration / IN_TURN.count(side), "warmup": warmup,
+            "duration": duration / order.count(side), "warmup": warmup,
             "keep_latencies": True, **sides[side]}))
     return windows
 
@@ -182,6 +185,9 @@ def _parse() -> argparse.Namespace:
     ap.add_argument("--concurrency", default="1,8,32,64")
     ap.add_argument("--duration", type=float, default=10.0, help="measured seconds per run")
     ap.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each HTTP run")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="API and floor in turn (A B B A) this many times per cell: 2 x rounds "
+                         "pairs of windows, each duration / (2 x rounds) seconds")
     ap.add_argument("--workers", type=int, default=2, help="server processes (API and floor)")
     ap.add_argument("--endpoints", default=",".join(workload.ENDPOINTS))
     ap.add_argument("--variants", type=int, default=48, help="callers/targets per endpoint")
@@ -296,7 +302,7 @@ def run_database(args: argparse.Namespace, data_dir: Path, endpoints: list[str],
                               "cpu_pids": {"server": floor.pid, "postgres": postmaster}},
                 }
                 with RssSampler(api.pid) as rss:
-                    windows = _in_turn(sides, c, args.duration, args.warmup)
+                    windows = _in_turn(sides, c, args.duration, args.warmup, args.rounds)
                 r_api, r_floor = loadgen.merge(windows["api"]), loadgen.merge(windows["floor"])
                 r_api["server_rss_mib"] = round(max(rss.max_mib.values(), default=0.0), 1)
                 pg0 = loadgen.tree_cpu(postmaster)
@@ -376,7 +382,7 @@ def main() -> None:
         "note": args.note,
         "machine": _machine(),
         "settings": {"workers": args.workers, "duration_s": args.duration, "warmup_s": args.warmup,
-                     "in_turn": True,
+                     "in_turn": True, "rounds": args.rounds,
                      "concurrency": [int(x) for x in args.concurrency.split(",")],
                      "variants": args.variants,
                      "api_pool": "engine 10 + 10 overflow, hot paths 10, per worker (defaults)", "floor_pool": "20 per worker"},

@@ -114,6 +114,30 @@ def test_a_realtime_level_that_fell_behind_says_why():
 
 def test_the_report_names_a_cell_whose_pairs_of_windows_disagree():
     cell = {"api": {"windows": [100.0, 50.0]}, "floor": {"windows": [100.0, 100.0]}}
-    assert report._window_pairs(cell) == (1.0, 0.5)
+    assert report._window_pairs(cell) == [1.0, 0.5]
     assert report._pairs_note(cell) == " (pairs of windows 100 %, 50 %)"
     assert report._window_pairs({"api": {"rps": 1.0}, "floor": {"rps": 1.0}}) is None
+
+
+def test_with_more_pairs_of_windows_the_verdict_is_the_ratios_interval():
+    def cell(c: int, api: list[float], floor: list[float]) -> dict:
+        return {"endpoint": "question", "concurrency": c, "api": {"rps": sum(api), "windows": api},
+                "floor": {"rps": sum(floor), "windows": floor}}
+
+    # Four pairs: 110, 105, 108, 107 % of the floor. The interval is the t-interval of the
+    # ratios' logarithms (t = 3.18 at three degrees of freedom).
+    above = cell(1, [110.0, 105.0, 108.0, 107.0], [100.0] * 4)
+    mean, low, high = report.pairs_interval(report._window_pairs(above))
+    assert 1.07 < mean < 1.08 and 1.04 < low < mean < high < 1.11
+    assert "95 % interval" in report._pairs_note(above)
+    assert report._floor_verdict([above], 1.0).startswith("**met**")
+    # One pair below the goal does not decide alone: the interval holds the goal.
+    straddles = cell(8, [103.0, 97.0, 104.0, 101.0], [100.0] * 4)
+    assert report._floor_verdict([above, straddles], 1.0).startswith("**at the goal**")
+    assert "c=8" in report._floor_verdict([above, straddles], 1.0)
+    below = cell(8, [90.0, 92.0, 91.0, 93.0], [100.0] * 4)
+    assert report._floor_verdict([above, below], 1.0).startswith("**not met**")
+    # Two pairs per cell: the merged ratio decides, as runs of one round always did.
+    two = {"endpoint": "question", "concurrency": 1, "api": {"rps": 99.0, "windows": [103.0, 95.0]},
+           "floor": {"rps": 100.0, "windows": [100.0, 100.0]}}
+    assert report._floor_verdict([two], 1.0).startswith("**not met** (its two pairs")
