@@ -54,3 +54,45 @@ document.querySelectorAll("textarea[data-enter-sends]").forEach(function (box) {
   var described = box.getAttribute("aria-describedby");
   box.setAttribute("aria-describedby", (described ? described + " " : "") + help.id);
 });
+
+// "Copy link" and "Copy" buttons (_copy.html): shown only where the page may write to the
+// clipboard, which browsers allow over HTTPS and on this machine. A link is copied as a
+// whole address; a text as the page shows it (innerText: the rendered answer, not its
+// Markdown). What happened is said in one polite live region, and on the button itself.
+(function () {
+  if (!navigator.clipboard || !window.isSecureContext) { return; }
+  var reveal = function (root) {
+    root.querySelectorAll("button.copy").forEach(function (button) { button.hidden = false; });
+  };
+  reveal(document);
+  // Buttons in what htmx brings later (more answers) are shown as they arrive.
+  document.addEventListener("htmx:load", function (event) { reveal(event.target); });
+  var status = document.createElement("p");
+  status.className = "visually-hidden";
+  status.setAttribute("role", "status");
+  document.body.appendChild(status);
+  document.addEventListener("click", function (event) {
+    var button = event.target instanceof Element ? event.target.closest("button.copy") : null;
+    if (!button) { return; }
+    var text = null;
+    if (button.dataset.copyUrl) {
+      text = new URL(button.dataset.copyUrl, window.location.href).href;
+    } else if (button.dataset.copyFrom) {
+      var source = document.querySelector(button.dataset.copyFrom);
+      text = source ? source.innerText.trim() : null;
+    }
+    if (!text) { return; }
+    var label = button.querySelector(".copy-label");
+    if (!button.dataset.label) { button.dataset.label = label.textContent; }
+    var say = function (words) {
+      status.textContent = words;
+      label.textContent = words;
+      window.clearTimeout(button.copyTimer);
+      button.copyTimer = window.setTimeout(function () {
+        label.textContent = button.dataset.label;
+      }, 2000);
+    };
+    navigator.clipboard.writeText(text).then(function () { say("Copied"); },
+                                             function () { say("Could not copy"); });
+  });
+})();
