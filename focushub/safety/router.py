@@ -3,28 +3,38 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import Response, status
+from fastapi import Query, Response, status
 
 from focushub.core.deps import RuntimeDep, UserDep
+from focushub.core.pagination import Page
 from focushub.core.routing import Router
 from focushub.safety import service
-from focushub.safety.schemas import BlockRead
+from focushub.safety.schemas import BlockListParams, BlockRead
 
 router = Router(prefix="/api/v1", tags=["safety"])
 
 NO_CONTENT = {"status_code": status.HTTP_204_NO_CONTENT, "response_class": Response}
 
 
-@router.get("/users/me/blocks", response_model=list[BlockRead])
-async def my_blocks(caller: UserDep, rt: RuntimeDep) -> list[BlockRead]:
-    return await service.listing(rt, caller, "block")
+_PAGED = ("A page, newest first, as every list: `items`, and `next_cursor` to pass as `cursor`"
+          " for the next one (null on the last). It was a bare array of at most 1,000 before.")
 
 
-@router.get("/users/me/mutes", response_model=list[BlockRead])
-async def my_mutes(caller: UserDep, rt: RuntimeDep) -> list[BlockRead]:
-    return await service.listing(rt, caller, "mute")
+@router.get("/users/me/blocks", response_model=Page[BlockRead], description=(
+    "Everyone you blocked. " + _PAGED))
+async def my_blocks(params: Annotated[BlockListParams, Query()], caller: UserDep,
+                    rt: RuntimeDep) -> Page[BlockRead]:
+    return await service.list_page(rt, caller, "block", params)
+
+
+@router.get("/users/me/mutes", response_model=Page[BlockRead], description=(
+    "Everyone you muted. " + _PAGED))
+async def my_mutes(params: Annotated[BlockListParams, Query()], caller: UserDep,
+                   rt: RuntimeDep) -> Page[BlockRead]:
+    return await service.list_page(rt, caller, "mute", params)
 
 
 @router.put("/users/{user_id}/block", **NO_CONTENT)

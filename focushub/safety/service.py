@@ -4,16 +4,18 @@ private, so nothing here tells the blocked person anything."""
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 from uuid import UUID
 
 from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller, Tx
 from focushub.core.errors import NotFound, ValidationFailed
 from focushub.core.events import user_channel
+from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
 from focushub.safety.events import WALL_CHECK
-from focushub.safety.schemas import BlockRead
+from focushub.safety.schemas import BlockListParams, BlockRead
 
 Relation = Literal["block", "mute"]
 
@@ -77,17 +79,51 @@ async def has(rt: Runtime, caller: Caller, relation: Relation, user_id: UUID) ->
             f" WHERE {me} = auth.uid() AND {other} = :id)", id=user_id))
 
 
+# One page of the people the caller blocked (or muted), newest first; ``{after}`` is empty
+# or the keyset condition. The columns are the table's (_TABLES), never the caller's input.
+_LIST = """
+    SELECT t.created_at, u.id AS user_id, u.username AS user_username,
+           u.full_name AS user_full_name, u.avatar_url AS user_avatar_url
+    FROM public.{table} t JOIN public.users u ON u.id = t.{other}
+    WHERE t.{me} = auth.uid() {after}
+    ORDER BY t.created_at DESC, t.{other} DESC
+    LIMIT :limit
+"""
+
+
+def _block_read(row: Any) -> BlockRead:
+    return BlockRead(user=UserSummary.from_row(row, prefix="user_"),
+                     created_at=row["created_at"])
+
+
+async def list_page(rt: Runtime, caller: Caller, relation: Relation,
+                    params: BlockListParams) -> Page[BlockRead]:
+    """One page of everyone the caller blocked (or muted), newest first, by the key
+    (created_at, their id): two made in the same instant are neither skipped nor repeated."""
+    table, me, other = _TABLES[relation]
+    bind: dict[str, object] = {"limit": params.limit + 1}
+    after = ""
+    if params.cursor is not None:
+        bind["c_at"], bind["c_id"] = decode_cursor(params.cursor, (datetime, UUID))
+        after = f"AND (t.created_at, t.{other}) < (:c_at, :c_id)"
+    async with rt.transaction(caller) as tx:
+        rows = await tx.all(_LIST.format(table=table, me=me, other=other, after=after), **bind)
+    page, next_cursor = page_of(rows, params.limit, lambda r: (r["created_at"], r["user_id"]))
+    return Page[BlockRead](items=[_block_read(r) for r in page], next_cursor=next_cursor)
+
+
+# What :func:`listing` shows at most (the settings page's one list, unpaged).
+LISTING_MAX = 1000
+
+
 async def listing(rt: Runtime, caller: Caller, relation: Relation) -> list[BlockRead]:
-    """Everyone the caller blocked (or muted), newest first; at most 1,000."""
+    """Everyone the caller blocked (or muted), newest first; at most ``LISTING_MAX``. For the
+    settings page, which shows one list; the API pages with :func:`list_page`."""
     table, me, other = _TABLES[relation]
     async with rt.transaction(caller) as tx:
-        rows = await tx.all(
-            f"SELECT t.created_at, u.id AS user_id, u.username AS user_username,"
-            f" u.full_name AS user_full_name, u.avatar_url AS user_avatar_url"
-            f" FROM public.{table} t JOIN public.users u ON u.id = t.{other}"
-            f" WHERE t.{me} = auth.uid() ORDER BY t.created_at DESC LIMIT 1000")
-    return [BlockRead(user=UserSummary.from_row(r, prefix="user_"), created_at=r["created_at"])
-            for r in rows]
+        rows = await tx.all(_LIST.format(table=table, me=me, other=other, after=""),
+                            limit=LISTING_MAX)
+    return [_block_read(r) for r in rows]
 
 
 async def mute_room(rt: Runtime, caller: Caller, room_id: UUID, muted: bool) -> None:

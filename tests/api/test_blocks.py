@@ -3,6 +3,8 @@ not told; a mute silences notifications and unread counts; a muted room counts n
 
 from __future__ import annotations
 
+import uuid
+
 from tests.api.conftest import follow, make_user
 from tests.api.factories_content import make_comment, make_post
 
@@ -65,9 +67,9 @@ async def test_a_blocked_person_cannot_reach_the_blocker(client, owner_conn):
     assert (await client.get(f"/api/v1/posts/{post['id']}", headers=friend["headers"])).status_code == 200
     # The block is private: he cannot list it; she can, and can lift it.
     r = await client.get("/api/v1/users/me/blocks", headers=troll["headers"])
-    assert r.json() == []
+    assert r.json() == {"items": [], "next_cursor": None}
     r = await client.get("/api/v1/users/me/blocks", headers=alice["headers"])
-    assert [b["user"]["id"] for b in r.json()] == [troll["user"]["id"]]
+    assert [b["user"]["id"] for b in r.json()["items"]] == [troll["user"]["id"]]
     r = await client.delete(f"/api/v1/users/{troll['user']['id']}/block", headers=alice["headers"])
     assert r.status_code == 204
     assert (await client.get(f"/api/v1/posts/{post['id']}", headers=troll["headers"])).status_code == 200
@@ -117,3 +119,46 @@ async def test_mutes_silence_notifications_and_unread_counts(client):
     await client.delete(f"/api/v1/users/{chatty['user']['id']}/mute", headers=alice["headers"])
     r = await client.get(f"/api/v1/chat/rooms/{room}", headers=alice["headers"])
     assert (r.json()["unread_count"], r.json()["muted"]) == (3, False)
+
+
+async def test_blocks_and_mutes_page_like_every_list(client, owner_conn):
+    """More than one page of blocks (and of mutes) is reachable by its cursors, newest first,
+    each person once, including those blocked in one same instant; a cursor of another list
+    or of nothing is a 400."""
+    alice = await make_user(client)
+    people = [await make_user(client) for _ in range(5)]
+    for relation in ("block", "mute"):
+        for person in people:
+            r = await client.put(f"/api/v1/users/{person['user']['id']}/{relation}",
+                                 headers=alice["headers"])
+            assert r.status_code == 204, r.text
+    # Three of the blocks share one instant: the key's second part orders them.
+    await owner_conn.execute(
+        "UPDATE user_blocks SET created_at = '2026-01-01T00:00:00Z' WHERE blocked_id = ANY($1)",
+        [uuid.UUID(p["user"]["id"]) for p in people[1:4]])
+    for relation, path in (("block", "blocks"), ("mute", "mutes")):
+        seen, cursor = [], None
+        for _ in range(3):
+            r = await client.get(f"/api/v1/users/me/{path}", headers=alice["headers"],
+                                 params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+            assert r.status_code == 200, r.text
+            assert len(r.json()["items"]) <= 2
+            seen += [b["user"]["id"] for b in r.json()["items"]]
+            cursor = r.json()["next_cursor"]
+        assert cursor is None
+        assert sorted(seen) == sorted(p["user"]["id"] for p in people), relation
+        times = [b["created_at"] for b in (await client.get(
+            f"/api/v1/users/me/{path}", headers=alice["headers"])).json()["items"]]
+        assert times == sorted(times, reverse=True)
+    mutes_cursor = (await client.get("/api/v1/users/me/mutes", headers=alice["headers"],
+                                     params={"limit": 2})).json()["next_cursor"]
+    for cursor in (mutes_cursor, "garbage"):
+        r = await client.get("/api/v1/users/me/blocks", headers=alice["headers"],
+                             params={"cursor": cursor})
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["code"] == "invalid_cursor"
+    for limit in (0, 101):
+        r = await client.get("/api/v1/users/me/mutes", headers=alice["headers"],
+                             params={"limit": limit})
+        assert r.status_code == 422, r.text
+    assert (await client.get("/api/v1/users/me/blocks")).status_code == 401
