@@ -24,7 +24,7 @@ async def list_answers(
     cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Page[AnswerRead]:
-    """Accepted first, then by net votes, then oldest first."""
+    """Accepted first, then by net votes, then oldest first. 404 `question_not_found`."""
     return await service.list_answers(rt, caller, question_id, cursor=cursor, limit=limit)
 
 
@@ -36,7 +36,7 @@ async def list_answers(
 async def create_answer(
     question_id: UUID, data: AnswerCreate, caller: UserDep, rt: RuntimeDep
 ) -> AnswerRead:
-    """409 when the question is closed."""
+    """409 when the question is closed; 404 `question_not_found`."""
     return await service.create_answer(rt, caller, question_id, data)
 
 
@@ -44,21 +44,25 @@ async def create_answer(
 async def update_answer(
     answer_id: UUID, data: AnswerUpdate, caller: UserDep, rt: RuntimeDep
 ) -> AnswerRead:
+    """Only the author: 403 `not_answer_author`; 404 `answer_not_found`."""
     return await service.update_answer(rt, caller, answer_id, data)
 
 
 @router.delete("/answers/{answer_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_answer(answer_id: UUID, caller: UserDep, rt: RuntimeDep) -> None:
+    """The author or an admin: 403 `not_answer_author`; 404 `answer_not_found`."""
     await service.delete_answer(rt, caller, answer_id)
 
 
 @router.post("/answers/{answer_id}/accept", response_model=AnswerRead)
 async def accept_answer(answer_id: UUID, caller: UserDep, rt: RuntimeDep) -> AnswerRead:
-    """Only the question's author; replaces a previously accepted answer; 409 when closed."""
+    """Only the question's author (403 `not_question_author`); replaces a previously accepted
+    answer; 409 when closed; 404 `answer_not_found`."""
     return await service.accept_answer(rt, caller, answer_id)
 
 
 @router.delete("/answers/{answer_id}/accept", response_model=AnswerRead)
 async def unaccept_answer(answer_id: UUID, caller: UserDep, rt: RuntimeDep) -> AnswerRead:
-    """Withdraw the acceptance; the question is open again."""
+    """Withdraw the acceptance; the question is open again. Only the question's author (403
+    `not_question_author`); 409 when closed; 404 `answer_not_found`."""
     return await service.unaccept_answer(rt, caller, answer_id)

@@ -21,13 +21,15 @@ from focushub.answers import queries
 from focushub.answers.schemas import AnswerCreate, AnswerRead, AnswerUpdate
 from focushub.content.schemas import UserSummary
 from focushub.core.db import Caller, Tx
-from focushub.core.errors import BadRequest, Forbidden, NotFound
+from focushub.core.errors import BadRequest, Forbidden, NotFound, naming
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
 from focushub.safety import limits
 
 _NO_ANSWER = "There is no answer with this id"
 _NO_QUESTION = "There is no question with this id"
+# What accept_answer() and unaccept_answer() (0006, 0046) raise, named as the API's own errors.
+_ACCEPTANCE_CODES = {"not_found": "answer_not_found", "forbidden": "not_question_author"}
 # What votes_count (an integer column) holds: a cursor's score outside it is no position.
 _COUNTER = range(-(2**31), 2**31)
 
@@ -99,7 +101,7 @@ async def list_answers(
     async with rt.transaction(caller) as tx:
         # An unknown question (or one the caller may not see) is 404, not an empty page.
         if not await tx.scalar(queries.QUESTION_EXISTS, id=question_id):
-            raise NotFound(_NO_QUESTION)
+            raise NotFound(_NO_QUESTION, code="question_not_found")
         items, next_cursor = await fetch_answer_page(tx, question_id, cursor=cursor, limit=limit)
     return Page[AnswerRead](items=items, next_cursor=next_cursor)
 
@@ -113,7 +115,7 @@ async def create_answer(
             queries.insert_answer(caller), question_id=question_id, content=data.content
         )
     if row is None:
-        raise NotFound(_NO_QUESTION)
+        raise NotFound(_NO_QUESTION, code="question_not_found")
     return answer_from_row(row)
 
 
@@ -149,23 +151,25 @@ async def accept_answer(rt: Runtime, caller: Caller, answer_id: UUID) -> AnswerR
     accept_answer() itself, 0046); 409 on a closed question. Accepting the accepted
     answer again changes nothing.
     """
-    async with rt.transaction(caller) as tx:
-        await tx.execute(queries.ACCEPT, id=answer_id)
-        row = await tx.one(queries.select_answer(caller), id=answer_id)
+    with naming(**_ACCEPTANCE_CODES):
+        async with rt.transaction(caller) as tx:
+            await tx.execute(queries.ACCEPT, id=answer_id)
+            row = await tx.one(queries.select_answer(caller), id=answer_id)
     return answer_from_row(row)
 
 
 async def unaccept_answer(rt: Runtime, caller: Caller, answer_id: UUID) -> AnswerRead:
     """Withdraw the acceptance of ``answer_id``; the question is open again. A no-op
     when the answer is not the accepted one."""
-    async with rt.transaction(caller) as tx:
-        await tx.execute(queries.UNACCEPT, id=answer_id)
-        row = await tx.one(queries.select_answer(caller), id=answer_id)
+    with naming(**_ACCEPTANCE_CODES):
+        async with rt.transaction(caller) as tx:
+            await tx.execute(queries.UNACCEPT, id=answer_id)
+            row = await tx.one(queries.select_answer(caller), id=answer_id)
     return answer_from_row(row)
 
 
 async def _explain_untouched(tx: Tx, answer_id: UUID, forbidden: str) -> NoReturn:
     """A write matched no row: 404 when the caller cannot see the answer, else 403."""
     if await tx.scalar(queries.ANSWER_EXISTS, id=answer_id):
-        raise Forbidden(forbidden)
-    raise NotFound(_NO_ANSWER)
+        raise Forbidden(forbidden, code="not_answer_author")
+    raise NotFound(_NO_ANSWER, code="answer_not_found")

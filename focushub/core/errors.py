@@ -9,7 +9,8 @@ status that means it. Database errors raised by constraints, RLS and our own
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
@@ -278,6 +279,23 @@ def as_app_error(exc: Exception) -> AppError | None:
     if isinstance(exc, DBAPIError):
         return translate_db_error(exc)
     return None
+
+
+@contextmanager
+def naming(**codes: str) -> Iterator[None]:
+    """Within it, an error the database raised with a generic code (``RAISE 'not_found: …'``
+    in a SQL function, a missing referenced row, a policy's refusal) leaves with the specific
+    code given for it, as the service's own errors have: ``naming(not_found="answer_not_found")``
+    tells the client which of the things it named is not there. Status, message and details
+    stay the database's; any other error passes unchanged."""
+    try:
+        yield
+    except (AppError, DBAPIError) as exc:
+        err = as_app_error(exc)
+        if err is None or err.code not in codes:
+            raise
+        raise AppError(err.message, code=codes[err.code], status_code=err.status_code,
+                       details=err.details) from None
 
 
 def install_error_handlers(

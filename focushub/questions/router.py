@@ -72,7 +72,7 @@ async def similar_questions(
 async def read_question(
     question_id: UUID, caller: CallerDep, rt: RuntimeDep, request: Request
 ) -> JSONBytes:
-    """Counts a view (once per viewer per day)."""
+    """Counts a view (once per viewer per day). 404 `question_not_found`."""
     return JSONBytes(await service.get_question_json(
         rt,
         caller,
@@ -86,19 +86,24 @@ async def read_question(
 async def update_question(
     question_id: UUID, data: QuestionUpdate, caller: UserDep, rt: RuntimeDep
 ) -> QuestionRead:
+    """Only the author (not even an admin): 403 `not_question_author`; 404
+    `question_not_found`."""
     return await service.update_question(rt, caller, question_id, data)
 
 
 @router.delete("/{question_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_question(question_id: UUID, caller: UserDep, rt: RuntimeDep) -> None:
+    """The author or an admin: 403 `not_question_author`; 404 `question_not_found`."""
     await service.delete_question(rt, caller, question_id)
 
 
 @router.post("/{question_id}/close", response_model=QuestionRead)
 async def close_question(question_id: UUID, caller: UserDep, rt: RuntimeDep) -> QuestionRead:
+    """The author or an admin: 403 `not_question_author`; 404 `question_not_found`."""
     return await service.close_question(rt, caller, question_id)
 
 
 @router.post("/{question_id}/reopen", response_model=QuestionRead)
 async def reopen_question(question_id: UUID, caller: UserDep, rt: RuntimeDep) -> QuestionRead:
+    """The author or an admin: 403 `not_question_author`; 404 `question_not_found`."""
     return await service.reopen_question(rt, caller, question_id)

@@ -22,7 +22,7 @@ from focushub.answers.service import answer_page_from_json, answer_page_scope
 from focushub.content.schemas import UserSummary
 from focushub.content.sql import author_params
 from focushub.core.db import Caller, Tx
-from focushub.core.errors import Forbidden, NotFound, ValidationFailed
+from focushub.core.errors import Forbidden, NotFound, ValidationFailed, naming
 from focushub.core.jsonsql import next_cursor, with_fields
 from focushub.core.pagination import Page, decode_cursor, page_of
 from focushub.core.runtime import Runtime
@@ -151,7 +151,7 @@ async def get_question(
             question_id=question_id, limit=DETAIL_ANSWERS + 1,
         )
         if row is None:
-            raise NotFound(_NO_QUESTION)
+            raise NotFound(_NO_QUESTION, code="question_not_found")
     answers, answers_next_cursor = answer_page_from_json(row["answers"], DETAIL_ANSWERS,
                                                               question_id)
     return QuestionDetail(
@@ -183,7 +183,7 @@ async def get_question_json(
             question_id=question_id, limit=DETAIL_ANSWERS + 1, page_size=DETAIL_ANSWERS,
         )
         if row is None:
-            raise NotFound(_NO_QUESTION)
+            raise NotFound(_NO_QUESTION, code="question_not_found")
     return with_fields(row["body"], answers_next_cursor=next_cursor(
         row, 4, answer_page_scope(question_id)))
 
@@ -260,14 +260,16 @@ async def update_question(
         for col in _EDITABLE
         if col in changes
     )
-    async with rt.transaction(caller) as tx:
-        row = await tx.one_or_none(
-            queries.update_question(caller, assignments), id=question_id, **changes
-        )
-        if row is None:
-            await _explain_untouched(tx, question_id, "Only the author can edit a question")
-        if "content" in changes:  # after the update, so 404 and 403 come first; undone if refused
-            await limits.check_mentions(rt, tx, "question", changes["content"])
+    # check_question_update (0003) refuses an administrator's edit of another's text.
+    with naming(forbidden="not_question_author"):
+        async with rt.transaction(caller) as tx:
+            row = await tx.one_or_none(
+                queries.update_question(caller, assignments), id=question_id, **changes
+            )
+            if row is None:
+                await _explain_untouched(tx, question_id, "Only the author can edit a question")
+            if "content" in changes:  # after the update: 404 and 403 first; undone if refused
+                await limits.check_mentions(rt, tx, "question", changes["content"])
     return _question_read(row)
 
 
@@ -307,5 +309,5 @@ async def delete_question(rt: Runtime, caller: Caller, question_id: UUID) -> Non
 async def _explain_untouched(tx: Tx, question_id: UUID, forbidden: str) -> NoReturn:
     """A write matched no row: 404 when the caller cannot see the question, else 403."""
     if await tx.scalar(queries.QUESTION_EXISTS, id=question_id):
-        raise Forbidden(forbidden)
-    raise NotFound(_NO_QUESTION)
+        raise Forbidden(forbidden, code="not_question_author")
+    raise NotFound(_NO_QUESTION, code="question_not_found")

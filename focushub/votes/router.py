@@ -32,6 +32,7 @@ def _add_routes(collection: str, votable_type: VotableType) -> None:
         response_model=VoteRead,
         name=f"vote_on_{votable_type}",
         summary=f"Upvote or downvote a {votable_type} (idempotent)",
+        description=f"404 `{votable_type}_not_found`; 409 on one's own {votable_type}.",
     )
     async def cast(
         votable_id: UUID, data: VoteCreate, caller: UserDep, rt: RuntimeDep
@@ -44,6 +45,7 @@ def _add_routes(collection: str, votable_type: VotableType) -> None:
         response_model=VoteRead,
         name=f"withdraw_vote_on_{votable_type}",
         summary=f"Withdraw your vote on a {votable_type}",
+        description=f"404 `{votable_type}_not_found`.",
     )
     async def withdraw(votable_id: UUID, caller: UserDep, rt: RuntimeDep) -> JSONBytes:
         return model_json(await service.withdraw_vote(rt, caller, votable_type, votable_id))

@@ -1,7 +1,7 @@
 """Up- and downvotes on posts, comments, questions and answers.
 
 The database does the work (0003): check_vote_target refuses a target that does
-not exist or is a draft the voter cannot see (not_found, 404) and the voter's
+not exist or is a draft the voter cannot see (404 ``<type>_not_found``) and the voter's
 own content (conflict, 409); the INSERT policy refuses what the voter cannot see
 otherwise (hidden, behind a block), answered 404 as well; update_vote_counts moves the target's counter by
 row-level increments, so it equals a recount of the votes under any
@@ -15,7 +15,7 @@ from uuid import UUID
 
 from focushub.content.schemas import VoteType
 from focushub.core.db import Caller
-from focushub.core.errors import Forbidden, NotFound, ValidationFailed
+from focushub.core.errors import AppError, Forbidden, NotFound, ValidationFailed
 from focushub.core.runtime import Runtime
 from focushub.votes.schemas import VotableType, VoteRead
 
@@ -49,6 +49,11 @@ async def _set_vote(
         # The INSERT policy's refusal (insufficient privilege): the vote is the caller's own,
         # so what they may not see is its target (hidden by a moderator, behind a block),
         # which is not there for them.
+        raise not_found from None
+    except AppError as exc:
+        # check_vote_target's 'not_found' (0003): the same 404 as withdrawing a vote on it.
+        if exc.code != "not_found":
+            raise
         raise not_found from None
     if count is None:
         raise not_found

@@ -93,13 +93,13 @@ async def test_only_the_author_edits_an_answer(client, owner_conn):
     assert r.json()["content"] == "Improved" and r.json()["updated_at"] > a["updated_at"]
     for session in (alice, admin):  # the asker and admins do not rewrite answers
         r = await client.patch(url, headers=session["headers"], json={"content": "Mine"})
-        assert r.status_code == 403
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "not_answer_author")
     assert (await client.patch(url, json={"content": "Anon"})).status_code == 401
     for payload in ({}, {"content": None}, {"content": ""}, {"content": "x" * 20_001}, {"is_accepted": True}):
         r = await client.patch(url, headers=bob["headers"], json=payload)
         assert r.status_code == 422, (payload, r.text)
     r = await client.patch(f"{A}/{uuid.uuid4()}", headers=bob["headers"], json={"content": "x"})
-    assert r.status_code == 404
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "answer_not_found")
     assert (await client.patch(f"{A}/123", headers=bob["headers"], json={"content": "x"})).status_code == 422
     stored = await owner_conn.fetchval("SELECT content FROM answers WHERE id = $1", uuid.UUID(a["id"]))
     assert stored == "Improved"
@@ -114,7 +114,8 @@ async def test_delete_own_or_any_as_admin_keeps_answers_count_exact(client, owne
     assert await _recount(owner_conn, q["id"]) == (4, 4, 0, "open")
 
     for session in (alice, carol):  # not even the asker deletes someone else's answer
-        assert (await client.delete(f"{A}/{bobs[0]['id']}", headers=session["headers"])).status_code == 403
+        r = await client.delete(f"{A}/{bobs[0]['id']}", headers=session["headers"])
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "not_answer_author")
     assert (await client.delete(f"{A}/{bobs[0]['id']}")).status_code == 401
     assert (await client.delete(f"{A}/{bobs[0]['id']}", headers=bob["headers"])).status_code == 204
     assert (await client.delete(f"{A}/{bobs[0]['id']}", headers=bob["headers"])).status_code == 404
@@ -145,7 +146,9 @@ async def test_only_the_asker_accepts(client, owner_conn):
     for session in (bob, carol, admin):
         r = await client.post(url, headers=session["headers"])
         assert r.status_code == 403, r.text
-        assert (await client.delete(url, headers=session["headers"])).status_code == 403
+        assert r.json()["error"]["code"] == "not_question_author"  # the SQL function's refusal
+        r = await client.delete(url, headers=session["headers"])
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "not_question_author")
     assert (await client.post(url)).status_code == 401
     assert (await client.delete(url)).status_code == 401
     assert (await client.post(f"{A}/{uuid.uuid4()}/accept", headers=alice["headers"])).status_code == 404

@@ -173,3 +173,54 @@ async def test_numbers_and_booleans_in_json_bodies_are_json_numbers_and_booleans
     assert (await client.get(f"/api/v1/posts/{post}")).json()["is_published"] is True
     assert (await client.get("/api/v1/admin/moderation-settings",
                              headers=admin["headers"])).json()["hide_threshold"] == 3
+
+
+# The domains whose operations take the id of a thing in their path, and a valid body for
+# each method that needs one, so that only the id can be what is wrong.
+_BY_ID_TAGS = {"questions", "answers", "posts", "comments", "votes", "follows", "users", "safety"}
+_BODIES = {
+    ("PATCH", "/api/v1/questions/{question_id}"): {"title": "A question's new title"},
+    ("PATCH", "/api/v1/posts/{post_id}"): {"title": "New title"},
+    ("PATCH", "/api/v1/answers/{answer_id}"): {"content": "New words"},
+    ("PATCH", "/api/v1/comments/{comment_id}"): {"content": "New words"},
+    ("POST", "/api/v1/questions/{question_id}/answers"): {"content": "An answer"},
+    ("POST", "/api/v1/posts/{post_id}/comments"): {"content": "A comment"},
+}
+# What an id in a path names; a vote's target is named by its collection.
+_THINGS = {"question_id": "question", "answer_id": "answer", "post_id": "post",
+           "comment_id": "comment", "user_id": "user", "user": "user", "room_id": "room",
+           "export_id": "export", "votable_id": None}
+# Removing one's block or mute of someone is done whoever they are (204, nothing to undo);
+# an avatar's 404 is about the avatar (the user may have none).
+_NOT_A_LOOKUP = {("DELETE", "/api/v1/users/{user_id}/block"),
+                 ("DELETE", "/api/v1/users/{user_id}/mute")}
+_OWN_CODE = {("GET", "/api/v1/users/{user_id}/avatar"): "avatar_not_found"}
+
+
+async def test_a_404_names_what_is_not_there(client):
+    """Every operation on a thing by its id answers an id that names nothing with 404
+    ``<thing>_not_found`` (``question_not_found``, ``answer_not_found``, ``post_not_found``,
+    …), never the bare ``not_found``, whether the refusal is the service's or the database's
+    (a vote's target, an answer's acceptance)."""
+    alice = await make_user(client)
+    doc = (await client.get("/openapi.json")).json()
+    missing = "00000000-0000-4000-8000-000000000000"
+    checked = 0
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            method = method.upper()
+            params = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
+            if not params or not _BY_ID_TAGS & set(op["tags"]) or (method, path) in _NOT_A_LOOKUP:
+                continue
+            (param,) = params
+            thing = _THINGS[param] or path.split("/")[3].removesuffix("s")
+            expected = _OWN_CODE.get((method, path), f"{thing}_not_found")
+            body = _BODIES.get((method, path), {"vote_type": "upvote"} if method == "PUT"
+                               and path.endswith("/vote") else None)
+            r = await client.request(method, path.replace("{" + param + "}", missing),
+                                     json=body, headers=alice["headers"])
+            assert r.status_code == 404, (method, path, r.text)
+            _assert_error_shape(r.json())
+            assert r.json()["error"]["code"] == expected, (method, path, r.text)
+            checked += 1
+    assert checked >= 30

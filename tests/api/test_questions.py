@@ -139,7 +139,7 @@ async def test_unknown_and_malformed_ids(client):
     ):
         r = await client.request(method, url, json=body, headers=alice["headers"])
         assert r.status_code == 404, (method, url, r.text)
-        assert r.json()["error"]["code"] == "not_found"
+        assert r.json()["error"]["code"] == "question_not_found"
     for method, url in (("GET", f"{Q}/not-a-uuid"), ("PATCH", f"{Q}/123"), ("DELETE", f"{Q}/x"),
                         ("POST", f"{Q}/x/close"), ("GET", f"{Q}/x/answers")):
         r = await client.request(method, url, json={"title": "x"} if method == "PATCH" else None,
@@ -168,6 +168,9 @@ async def test_only_the_author_edits(client, owner_conn):
     for session in (bob, admin):  # admins moderate (close, delete) but never rewrite
         r = await client.patch(url, headers=session["headers"], json={"title": "Hijacked"})
         assert r.status_code == 403, r.text
+        # As a post's or a comment's: named, whichever refused it (RLS, or for the admin
+        # check_question_update).
+        assert r.json()["error"]["code"] == "not_question_author", r.text
     assert (await client.patch(url, json={"title": "Anon"})).status_code == 401
     stored = await owner_conn.fetchval("SELECT title FROM questions WHERE id = $1", uuid.UUID(q["id"]))
     assert stored == "Better title"
@@ -184,7 +187,8 @@ async def test_close_and_reopen(client, owner_conn):
     q = await make_question(client, alice)
     url = f"{Q}/{q['id']}"
 
-    assert (await client.post(f"{url}/close", headers=bob["headers"])).status_code == 403
+    r = await client.post(f"{url}/close", headers=bob["headers"])
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "not_question_author")
     assert (await client.post(f"{url}/close")).status_code == 401
     r = await client.post(f"{url}/close", headers=alice["headers"])
     assert r.status_code == 200 and r.json()["status"] == "closed"
