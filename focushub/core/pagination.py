@@ -28,16 +28,25 @@ from focushub.core.errors import BadRequest
 T = TypeVar("T")
 
 
-def _empty_is_none(value: object) -> object:
+MAX_CURSOR_LENGTH = 500  # far more than any cursor the server makes
+
+
+def _cursor_text(value: object) -> object:
+    """Empty means none. A cursor too long to be one of ours is refused as any other cursor
+    we did not make is (400 ``invalid_cursor``), not as a malformed request (422): raised as
+    an ``AppError``, which Pydantic passes on instead of reporting a validation error, before
+    the length constraint below (which only documents the limit) is checked."""
+    if isinstance(value, str) and len(value) > MAX_CURSOR_LENGTH:
+        raise BadRequest("The cursor is invalid", code="invalid_cursor")
     return value or None
 
 
 # A list's ``cursor`` parameter: the ``next_cursor`` of the previous page; empty means none.
-_CursorText = Annotated[str, StringConstraints(max_length=500)]
-Cursor = Annotated[_CursorText | None, BeforeValidator(_empty_is_none),
+_CursorText = Annotated[str, StringConstraints(max_length=MAX_CURSOR_LENGTH)]
+Cursor = Annotated[_CursorText | None, BeforeValidator(_cursor_text),
                    Field(description="next_cursor of the previous page")]
 # The same as a query parameter of a route function.
-CursorQuery = Annotated[_CursorText | None, BeforeValidator(_empty_is_none),
+CursorQuery = Annotated[_CursorText | None, BeforeValidator(_cursor_text),
                         Query(description="next_cursor of the previous page")]
 
 DEFAULT_LIMIT = 20

@@ -224,3 +224,40 @@ async def test_a_404_names_what_is_not_there(client):
             assert r.json()["error"]["code"] == expected, (method, path, r.text)
             checked += 1
     assert checked >= 30
+
+
+async def test_any_cursor_the_server_did_not_make_is_400_however_long(client):
+    """A cursor is client input: one the server did not make is 400 ``invalid_cursor`` on
+    every list, whether it does not decode or is longer than any the server makes (that one
+    was a 422 ``validation_error``, as if the request were malformed)."""
+    alice = await make_user(client)
+    post = (await client.post("/api/v1/posts", headers=alice["headers"],
+                              json={"title": "Paged", "content": "words"})).json()
+    comment = (await client.post(f"/api/v1/posts/{post['id']}/comments",
+                                 headers=alice["headers"], json={"content": "hi"})).json()
+    question = (await client.post("/api/v1/questions", headers=alice["headers"],
+                                  json={"title": "How do lists page?",
+                                        "content": "With cursors"})).json()
+    ids = {"post_id": post["id"], "comment_id": comment["id"], "question_id": question["id"],
+           "user_id": alice["user"]["id"]}
+    doc = (await client.get("/openapi.json")).json()
+    checked = 0
+    for path, item in doc["paths"].items():
+        op = item.get("get")
+        if op is None or not path.startswith("/api/"):
+            continue
+        params = {p["name"]: p for p in op.get("parameters", [])}
+        if "cursor" not in params:
+            continue
+        path_params = [name for name, p in params.items() if p["in"] == "path"]
+        if not set(path_params) <= set(ids):
+            continue  # a list under a thing this test does not make (a room, a resource)
+        url = path.format(**{name: ids[name] for name in path_params})
+        query = {"q": "paged"} if "q" in params and params["q"].get("required") else {}
+        for cursor in ("x" * 501, "not-a-cursor"):
+            r = await client.get(url, params={**query, "cursor": cursor},
+                                 headers=alice["headers"])
+            assert r.status_code == 400, (path, len(cursor), r.text)
+            assert r.json()["error"]["code"] == "invalid_cursor", (path, r.text)
+        checked += 1
+    assert checked >= 10
