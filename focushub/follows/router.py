@@ -25,11 +25,15 @@ async def read_follow_state(user_id: UUID, caller: CallerDep, rt: RuntimeDep) ->
 
 @router.put("/{user_id}/follow", response_model=FollowState)
 async def follow_user(user_id: UUID, caller: UserDep, rt: RuntimeDep) -> FollowState:
+    """Following someone already followed changes nothing. 422 `follow_self`; 404
+    `user_not_found`."""
     return await service.follow(rt, caller, user_id)
 
 
 @router.delete("/{user_id}/follow", response_model=FollowState)
 async def unfollow_user(user_id: UUID, caller: UserDep, rt: RuntimeDep) -> FollowState:
+    """Unfollowing someone not followed changes nothing. 422 `follow_self`; 404
+    `user_not_found`."""
     return await service.unfollow(rt, caller, user_id)
 
 

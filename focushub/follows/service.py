@@ -69,9 +69,11 @@ async def get_state(rt: Runtime, caller: Caller, user_id: UUID) -> FollowState:
 
 
 def _check_not_self(caller: Caller, user_id: UUID) -> None:
-    # The CHECK followers_not_self refuses it anyway; this gives the clearer message.
+    # The CHECK followers_not_self refuses it anyway; this gives the clearer message, and the
+    # code a block or a mute of oneself has (block_self, mute_self).
     if caller.user_id == user_id:
-        raise ValidationFailed("You cannot follow yourself", details={"field": "user_id"})
+        raise ValidationFailed("You cannot follow yourself", code="follow_self",
+                               details={"field": "user_id"})
 
 
 async def follow(rt: Runtime, caller: Caller, user_id: UUID) -> FollowState:

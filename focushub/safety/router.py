@@ -40,7 +40,8 @@ async def my_mutes(params: Annotated[BlockListParams, Query()], caller: UserDep,
 @router.put("/users/{user_id}/block", **NO_CONTENT)
 async def block(user_id: UUID, caller: UserDep, rt: RuntimeDep) -> Response:
     """Neither of you sees the other's content; they cannot follow you, comment on your
-    posts, message you, add you to rooms or notify you. They are not told."""
+    posts, message you, add you to rooms or notify you. They are not told. 422 `block_self`;
+    404 `user_not_found`."""
     await service.add(rt, caller, "block", user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -54,7 +55,7 @@ async def unblock(user_id: UUID, caller: UserDep, rt: RuntimeDep) -> Response:
 @router.put("/users/{user_id}/mute", **NO_CONTENT)
 async def mute(user_id: UUID, caller: UserDep, rt: RuntimeDep) -> Response:
     """No notifications from them and their messages are not counted unread; their
-    content stays reachable."""
+    content stays reachable. 422 `mute_self`; 404 `user_not_found`."""
     await service.add(rt, caller, "mute", user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
