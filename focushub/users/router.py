@@ -42,7 +42,8 @@ async def set_avatar(
 
 @router.get("/{user_id}/avatar", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}},
-                             "description": "The avatar"}})
+                             "description": "The avatar"},
+                       304: {"description": "Not modified (If-None-Match)"}})
 async def read_avatar(
     user_id: UUID, caller: CallerDep, rt: RuntimeDep, request: Request,
     size: Annotated[int, Query(ge=1, le=4096, description="Pixels; the smallest stored size "

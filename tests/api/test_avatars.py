@@ -38,6 +38,8 @@ async def test_an_avatar_loses_its_gps_and_comes_in_sizes(env, owner_conn):
     r = await env.client.get(f"/api/v1/users/{alice['user']['id']}/avatar",
                              headers={"If-None-Match": etag})
     assert r.status_code == 304
+    doc = (await env.client.get("/openapi.json")).json()  # and the document says it may be
+    assert "304" in doc["paths"]["/api/v1/users/{user_id}/avatar"]["get"]["responses"]
 
     first_objects = await env.objects()
     assert len(first_objects) == 3
