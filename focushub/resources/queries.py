@@ -14,7 +14,10 @@ from focushub.files.service import FILE_COLUMNS
 
 _RESOURCE = (
     "r.id, r.title, r.description, r.category, coalesce(r.tags, '{}') AS tags, r.is_public,"
-    " r.downloads_count, r.file_type, r.created_at, r.updated_at"
+    " r.downloads_count, r.file_type, r.created_at, r.updated_at,"
+    # The keys of the orders by name and size (ORDERS), as PostgreSQL computes them: a
+    # cursor carries them, and lower() here must be the very one of the ORDER BY.
+    " lower(r.title) AS sort_name, r.file_size AS sort_size"
 )
 
 SELECT = (
@@ -35,12 +38,15 @@ VISIBLE = "SELECT r.author_id = auth.uid() AS mine FROM public.resources r WHERE
 
 DELETE = "DELETE FROM public.resources WHERE id = :id RETURNING id"
 
+# Each order of the list: its ORDER BY and the keyset condition after a cursor's values
+# (:c_key, :c_id). The public listing has an index in each order (0014, 0063).
 ORDERS = {
-    "newest": ("r.created_at DESC, r.id DESC", "(r.created_at, r.id) < (:c_created_at, :c_id)"),
-    "downloads": (
-        "r.downloads_count DESC, r.id DESC",
-        "(r.downloads_count, r.id) < (:c_downloads, :c_id)",
-    ),
+    "newest": ("r.created_at DESC, r.id DESC", "(r.created_at, r.id) < (:c_key, :c_id)"),
+    "downloads": ("r.downloads_count DESC, r.id DESC",
+                  "(r.downloads_count, r.id) < (:c_key, :c_id)"),
+    # A to Z, letter case ignored: the index's expression, so the order is the index's.
+    "name": ("lower(r.title), r.id", "(lower(r.title), r.id) > (:c_key, :c_id)"),
+    "size": ("r.file_size DESC, r.id DESC", "(r.file_size, r.id) < (:c_key, :c_id)"),
 }
 
 FILTER_PUBLIC = "r.is_public"

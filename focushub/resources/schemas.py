@@ -98,14 +98,15 @@ class ResourceRead(OutputModel):
     updated_at: datetime
 
 
-ResourceSort = Literal["newest", "downloads"]
+ResourceSort = Literal["newest", "downloads", "name", "size"]
 
 
 class ResourceListParams(BaseModel):
     """Query parameters of ``GET /resources``; filters combine with AND."""
 
-    sort: ResourceSort = Field(default="newest",
-                               description="newest first, or most downloaded first")
+    sort: ResourceSort = Field(
+        default="newest", description="newest first, most downloaded first, by name (title A to "
+        "Z, letter case ignored) or by size (largest file first)")
     cursor: Cursor = None
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     category: str | None = Field(default=None, min_length=1, max_length=50)

@@ -94,6 +94,12 @@ async def create_resource(
                 return await _one(tx, resource_id)
 
 
+# What a cursor holds for each order (queries.ORDERS): the row's column and its type.
+_SORT_KEYS: dict[str, tuple[str, type]] = {
+    "newest": ("created_at", datetime), "downloads": ("downloads_count", int),
+    "name": ("sort_name", str), "size": ("sort_size", int)}
+
+
 async def list_resources(rt: Runtime, caller: Caller, params: ResourceListParams) -> Page[ResourceRead]:
     """One page in keyset order: public resources, or with ``mine`` the caller's own."""
     order_by, after_cursor = queries.ORDERS[params.sort]
@@ -112,22 +118,14 @@ async def list_resources(rt: Runtime, caller: Caller, params: ResourceListParams
         fragment, values = queries.FILTER_AUTHOR, author_params(params.author)
         where.append(fragment)
         bind.update(values)
+    column, kind = _SORT_KEYS[params.sort]
     if params.cursor is not None:
         where.append(after_cursor)
-        if params.sort == "downloads":
-            bind["c_downloads"], bind["c_id"] = decode_cursor(params.cursor, (int, UUID))
-        else:
-            bind["c_created_at"], bind["c_id"] = decode_cursor(params.cursor, (datetime, UUID))
+        bind["c_key"], bind["c_id"] = decode_cursor(params.cursor, (kind, UUID))
     sql = f"{queries.SELECT} WHERE {' AND '.join(where)} ORDER BY {order_by} LIMIT :limit"
     async with rt.transaction(caller) as tx:
         rows = await tx.all(sql, **bind)
-
-    def key(row: Mapping[str, Any]) -> list[Any]:
-        if params.sort == "downloads":
-            return [row["downloads_count"], row["id"]]
-        return [row["created_at"], row["id"]]
-
-    page, next_cursor = page_of(rows, params.limit, key)
+    page, next_cursor = page_of(rows, params.limit, lambda row: [row[column], row["id"]])
     return Page[ResourceRead](items=[_read(r) for r in page], next_cursor=next_cursor)
 
 

@@ -369,6 +369,44 @@ async def test_list_filters_and_download_order(env):
     assert [i["id"] for i in page["items"] + rest["items"]] == [image["id"], txt["id"], pdf["id"]]
 
 
+async def test_by_name_and_by_size_page_through_every_resource_once_in_order(env):
+    """``sort=name`` is A to Z by title with letter case ignored (ties by id), ``sort=size``
+    the largest file first; a page's cursor leads on in the same order, each resource once."""
+    alice = await make_user(env.client)
+    made = []
+    for title, size in (("banana", 300), ("Apple", 100), ("cherry", 500), ("apple", 200),
+                        ("Éclair", 50), ("date", 400)):
+        body = await upload(env, alice, f"{title}.txt", b"x" * size, title=title)
+        made.append((title, size, body["id"]))
+
+    async def walk(sort: str) -> list[str]:
+        seen, cursor = [], None
+        while True:
+            params = {"sort": sort, "limit": 2, "author": alice["user"]["username"]}
+            if cursor:
+                params["cursor"] = cursor
+            r = await env.client.get(R, params=params)
+            assert r.status_code == 200, r.text
+            seen += [i["id"] for i in r.json()["items"]]
+            cursor = r.json()["next_cursor"]
+            if cursor is None:
+                return seen
+
+    by_size = [i for _, _, i in sorted(made, key=lambda m: -m[1])]
+    assert await walk("size") == by_size
+    by_name = await walk("name")
+    titles = {i: t for t, _, i in made}
+    assert [titles[i].lower() for i in by_name][:5] == ["apple", "apple", "banana", "cherry", "date"]
+    assert sorted(by_name) == sorted(i for _, _, i in made) and len(set(by_name)) == 6
+    # The two "apple"s, equal without case, come in the order of their ids.
+    apples = [i for i in by_name if titles[i].lower() == "apple"]
+    assert apples == sorted(apples)
+    # A cursor of one order is refused by another whose key is of another type.
+    first = (await env.client.get(R, params={"sort": "name", "limit": 1})).json()
+    r = await env.client.get(R, params={"sort": "size", "cursor": first["next_cursor"]})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
+
+
 async def test_the_author_filter_finds_a_username_that_reads_as_an_id(env):
     """A username of 32 hex digits also reads as an id written without hyphens: ``author=``
     with it lists that person's files, and an id in its usual form still lists its owner's."""

@@ -1348,6 +1348,20 @@ async def test_resources_page_on_and_my_resources_show_private_ones(browser):
     assert 'href="/resources?mine=true"' not in (await browser.get("/resources")).text
 
 
+async def test_the_resources_page_sorts_by_name_and_by_size(browser):
+    await sign_up(browser, "librarian")
+    for title, size in (("beta notes", 30), ("Alpha notes", 10), ("gamma notes", 20)):
+        await upload(browser, title, content=b"x" * size)
+    by_name = await browser.get("/resources?sort=name")
+    assert by_name.status_code == 200
+    assert '<option value="name" selected>' in by_name.text
+    titles = re.findall(r'class="title" href="/resources/[^"]+">([^<]+)<', by_name.text)
+    assert titles == ["Alpha notes", "beta notes", "gamma notes"]
+    by_size = await browser.get("/resources?sort=size")
+    titles = re.findall(r'class="title" href="/resources/[^"]+">([^<]+)<', by_size.text)
+    assert titles == ["beta notes", "gamma notes", "Alpha notes"]
+
+
 async def test_the_owner_downloads_and_previews_a_private_resource_from_its_page(browser):
     import asyncio
 
