@@ -32,6 +32,19 @@ from focushub.files import sniff
 from focushub.files.schemas import StorageUsage
 
 PURPOSES = ("resource", "avatar", "attachment")
+# Objects made from a stored file, named "<key><suffix>", by the folder of their key: an
+# avatar's smaller sizes (users.service.AVATAR_SIZES: "<key>.128", "<key>.48") and a
+# resource's preview (resources.tasks: "<key>.preview.jpg"; its row queues it too, but the
+# preview may be written after the row went). files.purge deletes them by these names:
+# listing "<key>." read the whole folder on local disk for every key, so a purge cost as
+# much as everything stored. An object of any other name is left to files.sweep.
+DERIVED_SUFFIXES = {"avatar": (".128", ".48"), "resource": (".preview.jpg",)}
+
+
+def derived_keys(key: str) -> list[str]:
+    """The objects made from ``key`` that may exist (deleting one that does not is harmless)."""
+    folder = key.split("/", 1)[0]
+    return [key + suffix for suffix in DERIVED_SUFFIXES.get(folder, ())]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +169,17 @@ def new_key(purpose: str) -> str:
 @asynccontextmanager
 async def stored(rt: Runtime, received: Received, purpose: str) -> AsyncIterator[str]:
     """Put ``received`` into the store under a new key for the block, which writes the row;
-    if the block fails the object is deleted again."""
+    if the block fails the object is deleted again, with those the block derived from it
+    (:func:`derived_keys`: an avatar's smaller sizes are put before its row is written)."""
     key = new_key(purpose)
     await rt.storage.put_file(key, received.path, received.kind.mime)
     try:
         yield key
     except BaseException:
-        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-            await rt.storage.delete(key)
+        with anyio.CancelScope(shield=True):
+            for made in (key, *derived_keys(key)):
+                with contextlib.suppress(Exception):
+                    await rt.storage.delete(made)
         raise
 
 

@@ -10,7 +10,7 @@ import procrastinate
 from focushub.core.db import SERVICE
 from focushub.core.jobs import TaskSet
 from focushub.core.runtime import runtime_of
-from focushub.files.service import PURPOSES
+from focushub.files.service import PURPOSES, derived_keys
 
 log = logging.getLogger("focushub.files")
 
@@ -22,21 +22,6 @@ SWEEP_GRACE = timedelta(hours=6)
 # The folders Focus Hub names its objects in (files.service.new_key, accounts' exports): the
 # sweep looks only there, as the bucket (or its prefix) may hold what is not ours.
 SWEPT_FOLDERS = tuple(f"{purpose}/" for purpose in PURPOSES) + ("export/",)
-# Objects made from a stored file, named "<key><suffix>", by the folder of their key: an
-# avatar's smaller sizes (users.service.AVATAR_SIZES: "<key>.128", "<key>.48") and a
-# resource's preview (resources.tasks: "<key>.preview.jpg"; its row queues it too, but the
-# preview may be written after the row went). files.purge deletes them by these names:
-# listing "<key>." read the whole folder on local disk for every key, so a purge cost as
-# much as everything stored. An object of any other name is left to files.sweep.
-DERIVED_SUFFIXES = {"avatar": (".128", ".48"), "resource": (".preview.jpg",)}
-
-
-def derived_keys(key: str) -> list[str]:
-    """The objects made from ``key`` that may exist (deleting one that does not is harmless)."""
-    folder = key.split("/", 1)[0]
-    return [key + suffix for suffix in DERIVED_SUFFIXES.get(folder, ())]
-
-
 @tasks.task("files.purge", cron="* * * * *")
 async def purge(context: procrastinate.JobContext, timestamp: int | None = None) -> int:
     """Delete the objects queued in ``storage_deletions``, then their queue rows.

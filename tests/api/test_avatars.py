@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import random
 import uuid
 
 import asyncpg
@@ -11,7 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.api.conftest import make_user
-from tests.api.files_support import jpeg_with_gps, pdf_with_text, png_claiming
+from tests.api.files_support import _env, jpeg_with_gps, pdf_with_text, png_claiming
 
 
 async def test_an_avatar_loses_its_gps_and_comes_in_sizes(env, owner_conn):
@@ -141,3 +142,23 @@ async def test_avatars_uploaded_at_once_leave_one(env, owner_conn):
         uuid.UUID(alice["user"]["id"])) == 1
     r = await env.client.get(f"/api/v1/users/{alice['user']['id']}/avatar")
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+
+
+@pytest.fixture(params=["local", "s3"])
+async def tiny_quota(request, test_db, engine, tmp_path):
+    async for e in _env(request, test_db, engine, tmp_path, storage_quota_bytes=1024):
+        yield e
+
+
+async def test_an_avatar_refused_over_the_quota_leaves_none_of_its_sizes(tiny_quota, owner_conn):
+    """The smaller sizes are put beside the avatar before its row is written: a refusal
+    (here the quota) takes them away with it, not only the largest."""
+    env = tiny_quota
+    alice = await make_user(env.client)
+    noise = io.BytesIO()
+    Image.frombytes("RGB", (100, 100), random.Random(7).randbytes(30_000)).save(noise, "PNG")
+    r = await env.client.put("/api/v1/users/me/avatar", headers=alice["headers"],
+                             files={"file": ("me.png", noise.getvalue(), "image/png")})
+    assert (r.status_code, r.json()["error"]["code"]) == (413, "quota_exceeded"), r.text
+    assert await owner_conn.fetchval("SELECT count(*) FROM stored_files") == 0
+    assert await env.objects() == []
