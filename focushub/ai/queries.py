@@ -24,6 +24,11 @@ VISIBLE_CITATIONS = """
          ELSE false END)
 """
 
+# How many of the sources :sources (a JSON array of objects with ``type`` and ``id``) the
+# reader may see, by the same lookups.
+VISIBLE_SOURCES = (f"SELECT jsonb_array_length({VISIBLE_CITATIONS})"
+                   " FROM (SELECT CAST(:sources AS jsonb) AS citations) a")
+
 # ``cited_count``: how many sources the answer cited when it was made. When the reader sees
 # fewer of them now, the answer's text is withheld from them (it may quote what they may no
 # longer read): read_answer() and answer_json() below.
@@ -77,7 +82,7 @@ TO_GENERATE = """
     WHERE a.id = :id
 """
 
-FINISH = f"""
+FINISH = """
     UPDATE public.ai_answers a SET status = :status, answer_text = :text,
         citations = CAST(:citations AS jsonb), model_used = :model,
         confidence_score = :confidence, relevance_score = :relevance,
@@ -85,7 +90,7 @@ FINISH = f"""
         processing_time_ms = :ms, generation_attempts = a.generation_attempts + 1,
         completed_at = now(), last_error = NULL
     WHERE a.id = :id AND a.status = 'pending'
-    RETURNING a.requested_by, {COLUMNS}
+    RETURNING a.id
 """
 
 FAILED_ATTEMPT = """

@@ -169,6 +169,23 @@ def _sources_block(sources: list[grounding.Source]) -> str:
                        for s in sources], ensure_ascii=False, indent=1)
 
 
+# The best sources the model is given.
+MODEL_SOURCES = 6
+
+
+def _asker(user_id: UUID) -> Caller:
+    """The asker, for reading as them in the job (their policies, their block wall)."""
+    return Caller(role="authenticated", user_id=user_id, claims={"sub": str(user_id)})
+
+
+async def _asker_sees_all(rt: Runtime, user_id: UUID, sources: list[grounding.Source]) -> bool:
+    """Whether the asker may read every one of ``sources``: the public material the
+    answer is made from may be written by someone who blocked them."""
+    wanted = orjson.dumps([{"type": s.type, "id": str(s.id)} for s in sources]).decode()
+    async with rt.transaction(_asker(user_id)) as tx:
+        return await tx.scalar(queries.VISIBLE_SOURCES, sources=wanted) == len(sources)
+
+
 _CITED = re.compile(r"\[(\d{1,2})\]")
 
 
@@ -199,7 +216,7 @@ async def _with_model(rt: Runtime, client: ChatCompletions, question: str,
                 "citations": [], "model": completion.model, "tokens": completion.total_tokens,
                 "relevance": found.relevance, "completeness": complete,
                 "confidence": round(min(GENERAL_CONFIDENCE_CAP, complete), 2)}
-    sources = found.sources[:6]
+    sources = found.sources[:MODEL_SOURCES]
     completion = await client.complete(
         [{"role": "system", "content": SYSTEM_PROMPT},
          {"role": "user", "content": f"Question:\n<<<\n{question}\n>>>\n\n"
@@ -290,9 +307,15 @@ async def generate(rt: Runtime, answer_id: UUID, *, last_attempt: bool) -> str |
                 result.setdefault("model", OFFLINE_MODEL)
                 result.setdefault("tokens", 0)
         if client is not None:
+            # The text as it is written goes to the asker only if they may read every
+            # source the model is given: it may quote any of them.
+            streamed = row["requested_by"] is not None and (
+                not found.answerable or await _asker_sees_all(
+                    rt, row["requested_by"], found.sources[:MODEL_SOURCES]))
+
             async def stream(text: str) -> None:
                 # Ephemeral, like typing: the stored answer is what counts (ai_answer.ready).
-                if row["requested_by"] is not None:
+                if streamed:
                     await rt.bus.publish(user_channel(row["requested_by"]), {
                         "type": "ai_answer.delta",
                         "data": {"id": str(answer_id), "question_id": str(row["question_id"]),
@@ -314,7 +337,6 @@ async def generate(rt: Runtime, answer_id: UUID, *, last_attempt: bool) -> str |
                 ms=int((time.perf_counter() - started) * 1000))
             if updated is None:
                 return None  # finished by another run meanwhile
-            await _announce(tx, updated["requested_by"], answer_id, rt, row=updated)
     except Exception as exc:
         # Any failure counts an attempt, not only the provider's: an answer left pending
         # by a job that ended would stay pending for good, and asking again returns a
@@ -324,9 +346,8 @@ async def generate(rt: Runtime, answer_id: UUID, *, last_attempt: bool) -> str |
         async with rt.transaction(SERVICE) as tx:
             await tx.execute(queries.FAILED_ATTEMPT, id=answer_id, error=failure_text(exc),
                              give_up=last_attempt)
-            if last_attempt:
-                await _announce(tx, row["requested_by"], answer_id, rt)
         if last_attempt:
+            await _announce(rt, row["requested_by"], answer_id)
             log.warning("ai answer %s failed: %s", answer_id, exc)
             observability.AI_ANSWERS.labels("failed", rt.settings.ai_model).inc()
             return "failed"
@@ -335,18 +356,21 @@ async def generate(rt: Runtime, answer_id: UUID, *, last_attempt: bool) -> str |
         if client is not None:
             await client.close()
     observability.AI_ANSWERS.labels(result["status"], result["model"]).inc()
+    await _announce(rt, row["requested_by"], answer_id)
     return result["status"]
 
 
-async def _announce(tx: Tx, requested_by: UUID | None, answer_id: UUID, rt: Runtime,
-                    row: Any = None) -> None:
-    """``ai_answer.ready`` on the asker's channel, sent when ``tx`` commits."""
+async def _announce(rt: Runtime, requested_by: UUID | None, answer_id: UUID) -> None:
+    """``ai_answer.ready`` on the asker's channel: the answer as the asker reads it (their
+    policies decide which citations they see, and so whether its text is withheld), read
+    after the answer was stored; nothing when they may not see it at all."""
     if requested_by is None:
         return
-    if row is None:
-        row = await tx.one(f"SELECT {queries.COLUMNS} FROM public.ai_answers a WHERE a.id = :id",
-                           id=answer_id)
-    answer = read_answer({k: v for k, v in dict(row).items() if k != "requested_by"},
-                   rt.settings.ai_min_confidence_shown)
-    tx.publish(user_channel(requested_by),
-               {"type": "ai_answer.ready", "data": answer.model_dump(mode="json")})
+    async with rt.transaction(_asker(requested_by)) as tx:
+        row = await tx.one_or_none(
+            f"SELECT {queries.COLUMNS} FROM public.ai_answers a WHERE a.id = :id", id=answer_id)
+        if row is None:
+            return
+        answer = read_answer(row, rt.settings.ai_min_confidence_shown)
+        tx.publish(user_channel(requested_by),
+                   {"type": "ai_answer.ready", "data": answer.model_dump(mode="json")})

@@ -652,3 +652,50 @@ async def test_a_model_that_trickles_past_the_timeout_is_cut_off(model, llm, own
     row = await owner_conn.fetchrow("SELECT status, generation_attempts, last_error FROM ai_answers")
     assert (row["status"], row["generation_attempts"]) == ("pending", 1)
     assert "timed out" in row["last_error"]
+
+
+async def _asked_across_a_block(env: Env, owner_conn) -> tuple[dict[str, Any], Recorder]:
+    """Carol, whose accepted answer is the material, has blocked alice; alice asks, and
+    listens on her own channel while the answer is made."""
+    k = await knowledge(env)
+    alice = await make_user(env.client)
+    await owner_conn.execute("INSERT INTO user_blocks (blocker_id, blocked_id)"
+                             " VALUES ($1::uuid, $2::uuid)", k["carol"]["user"]["id"],
+                             alice["user"]["id"])
+    question = await make_question(env.client, alice, **ASK)
+    heard = Recorder()
+    await env.rt.bus.subscribe(user_channel(alice["user"]["id"]), heard)
+    await ask(env, alice, question["id"])
+    await env.work()
+    return k, heard
+
+
+def _heard_only_what_they_may_read(k: dict[str, Any], heard: Recorder,
+                                   listed: dict[str, Any]) -> None:
+    assert listed["status"] == "completed" and listed["answer_text"]  # anonymous: all of it
+    assert [e["type"] for e in heard.events] == ["ai_answer.ready"]  # no text while written
+    ready = heard.events[0]["data"]
+    assert ready["id"] == listed["id"]
+    assert ready["answer_text"] == "" and ready["sources_unavailable"] == 1
+    assert k["answer"]["id"] not in {c["id"] for c in ready["citations"]}
+    assert "chloroplast" not in json.dumps(heard.events)
+
+
+async def test_the_asker_hears_no_more_of_an_offline_answer_than_they_may_read(
+        offline, owner_conn):
+    """The answer quotes public material, which may be written by someone who blocked the
+    asker: what the asker's channel carries is what the asker may read, as the list shows
+    it to them."""
+    k, heard = await _asked_across_a_block(offline, owner_conn)
+    (listed,) = await answers_of(offline, heard.events[0]["data"]["question_id"])
+    _heard_only_what_they_may_read(k, heard, listed)
+
+
+async def test_the_asker_hears_no_more_of_a_model_answer_than_they_may_read(
+        model, llm, owner_conn):  # noqa: F811
+    """As above, and the text the model writes is not sent to the asker as it comes: it may
+    quote the source they may not read."""
+    llm.answer(GROUNDED)
+    k, heard = await _asked_across_a_block(model, owner_conn)
+    (listed,) = await answers_of(model, heard.events[-1]["data"]["question_id"])
+    _heard_only_what_they_may_read(k, heard, listed)
