@@ -11,7 +11,9 @@ and 5xx that honour ``Retry-After`` (capped), then give up with
 cannot be decoded, is :class:`LLMError` (not retried: the same request would get
 the same answer). What an answer carries is cleaned, not trusted: NUL characters
 (which PostgreSQL cannot store) are dropped, and token counts that are not
-counts (negative, absurd, not numbers) count as 0.
+counts (negative, absurd, not numbers) count as 0. Its text is read up to
+:data:`MAX_CHARS_PER_TOKEN` characters per token of ``max_tokens``: a model that
+writes on past its budget is :class:`LLMError`, not an answer kept whole.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ log = logging.getLogger("focushub.llm")
 MAX_RETRY_AFTER_SECONDS = 30.0
 # More tokens than any one request spends: a larger count is not a count.
 MAX_TOKEN_COUNT = 10_000_000
+# Characters of text per token of the budget beyond which an answer is not read further
+# (a token is a few characters of prose; this allows long ones with room to spare).
+MAX_CHARS_PER_TOKEN = 20
 
 
 class LLMError(Exception):
@@ -40,6 +45,12 @@ class LLMError(Exception):
 
 class LLMUnavailable(LLMError):
     """The provider could not be reached or kept refusing (429/5xx, timeouts)."""
+
+
+def _too_long(max_tokens: int) -> LLMError:
+    return LLMError(f"not a chat completion: the answer runs past the "
+                    f"{max_tokens * MAX_CHARS_PER_TOKEN:,} characters max_tokens={max_tokens} "
+                    f"could hold")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +134,8 @@ class ChatCompletions:
                 # httpx's timeout bounds each wait (connect, each read); this one the request.
                 async with asyncio.timeout(self.timeout):
                     if on_delta is not None:
-                        streamed = await self._stream(body, on_delta)
+                        streamed = await self._stream(body, on_delta,
+                                                      max_tokens * MAX_CHARS_PER_TOKEN)
                         if isinstance(streamed, Completion):
                             return streamed
                         response = streamed
@@ -146,13 +158,17 @@ class ChatCompletions:
                 continue
             if response.status_code >= 400:
                 raise LLMError(f"HTTP {response.status_code}: {response.text[:200]}")
-            return _parse(response, self.model)
+            completion = _parse(response, self.model)
+            if len(completion.text) > max_tokens * MAX_CHARS_PER_TOKEN:
+                raise _too_long(max_tokens)
+            return completion
         raise LLMUnavailable(f"{self.base_url}: {last} after {self.retries + 1} attempts")
 
 
-    async def _stream(self, body: dict[str, Any],
-                      on_delta: Callable[[str], Awaitable[None]]) -> Completion | httpx.Response:
-        """One streamed request: the completion, or the (error) response to retry or refuse."""
+    async def _stream(self, body: dict[str, Any], on_delta: Callable[[str], Awaitable[None]],
+                      max_chars: int) -> Completion | httpx.Response:
+        """One streamed request: the completion, or the (error) response to retry or refuse.
+        Raises :class:`LLMError` once the text passes ``max_chars``, reading no further."""
         async with self._client.stream("POST", "/chat/completions", json=body) as response:
             if response.status_code >= 400:
                 await response.aread()
@@ -161,6 +177,7 @@ class ChatCompletions:
             usage: Any = {}
             model: Any = self.model
             events = 0
+            size = 0
             async for line in response.aiter_lines():
                 if not line.startswith("data:"):
                     continue
@@ -176,6 +193,9 @@ class ChatCompletions:
                         piece = (choice.get("delta") or {}).get("content")
                         if isinstance(piece, str) and piece:
                             parts.append(_clean(piece))
+                            size += len(parts[-1])
+                            if size > max_chars:
+                                raise _too_long(body["max_tokens"])
                             await on_delta("".join(parts))
                 except (ValueError, AttributeError, TypeError) as exc:
                     raise LLMError(f"not a chat completion stream: {exc}") from None

@@ -553,25 +553,38 @@ async def test_a_body_that_cannot_be_decoded_fails_the_answer_instead_of_leaving
 
 async def test_any_failure_of_the_job_counts_an_attempt_and_the_last_one_fails_the_answer(
         model, llm, owner_conn):  # noqa: F811
-    """Not only the provider's failures: here the answer's own words are more than
-    PostgreSQL can index (a model that ignores max_tokens), so reading them fails. The
-    answer must end ``failed`` (and may be asked for again), never stay ``pending``, which
-    would keep anyone from asking for that question's answer again."""
+    """Not only the provider's failures: here the database refuses what the model wrote (a
+    rule of its own, made for this test; a model's words more than PostgreSQL could index
+    were one until the client stopped reading past the token budget). The answer must end
+    ``failed`` (and may be asked for again), never stay ``pending``, which would keep
+    anyone from asking for that question's answer again."""
     env = model
     await knowledge(env)
     alice = await make_user(env.client)
     question = await make_question(env.client, alice, **ASK)
-    flood = " ".join(f"w{i:x}x{i * 7919:x}" for i in range(120_000)) + " [1]"
-    llm.script.extend([Step("answer", flood)] * 3)
-    await ask(env, alice, question["id"])
-    row = await retried_to_the_end(env, owner_conn)
+    await owner_conn.execute("""
+        CREATE FUNCTION public.test_refuse_ai_text() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.answer_text LIKE '%refuse me%' THEN
+                RAISE EXCEPTION 'this answer is refused' USING ERRCODE = 'check_violation';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER test_refuse_ai_text BEFORE UPDATE ON public.ai_answers
+            FOR EACH ROW EXECUTE FUNCTION public.test_refuse_ai_text()""")
+    try:
+        llm.script.extend([Step("answer", f"{GROUNDED} Please refuse me.")] * 3)
+        await ask(env, alice, question["id"])
+        row = await retried_to_the_end(env, owner_conn)
+    finally:
+        await owner_conn.execute("DROP TRIGGER test_refuse_ai_text ON public.ai_answers;"
+                                 " DROP FUNCTION public.test_refuse_ai_text()")
     assert (row["status"], row["generation_attempts"]) == ("failed", 3)
     # What failed, in one short line: the error's class and its first line, never the
-    # statement (SQLAlchemy's message carries the SQL and its parameters, here the flood).
+    # statement (SQLAlchemy's message carries the SQL and its parameters, the model's text).
     error = row["last_error"]
-    assert error == ("ProgramLimitExceededError: string is too long for tsvector"
-                     f"{error.split('tsvector', 1)[1]}"), error
-    assert "\n" not in error and "SQL" not in error and "w1x" not in error
+    assert error == "CheckViolationError: this answer is refused", error
+    assert "\n" not in error and "SQL" not in error and "refuse me" not in error
     assert len(error) <= service.MAX_ERROR_TEXT
     assert await owner_conn.fetchval(
         "SELECT count(*) FROM procrastinate.procrastinate_jobs"
@@ -699,3 +712,20 @@ async def test_the_asker_hears_no_more_of_a_model_answer_than_they_may_read(
     k, heard = await _asked_across_a_block(model, owner_conn)
     (listed,) = await answers_of(model, heard.events[-1]["data"]["question_id"])
     _heard_only_what_they_may_read(k, heard, listed)
+
+
+async def test_an_answer_far_past_its_token_budget_is_not_kept(model, llm, owner_conn):  # noqa: F811
+    """A model that ignores max_tokens (600 here) and writes on: what it sends is read up
+    to what that budget could hold, never stored whole for every reader of the question,
+    and the answer fails as for any unusable reply (it may be asked for again)."""
+    env = model
+    await knowledge(env)
+    alice = await make_user(env.client)
+    question = await make_question(env.client, alice, **ASK)
+    endless = GROUNDED + " Chloroplasts hold chlorophyll [1]." * 4000
+    llm.script.extend([Step("answer", endless)] * 3)
+    await ask(env, alice, question["id"])
+    row = await retried_to_the_end(env, owner_conn)
+    assert (row["status"], row["generation_attempts"]) == ("failed", 3), row
+    assert "max_tokens" in row["last_error"]
+    assert await owner_conn.fetchval("SELECT max(length(answer_text)) FROM ai_answers") == 0
