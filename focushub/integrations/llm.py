@@ -10,7 +10,7 @@ and 5xx that honour ``Retry-After`` (capped), then give up with
 :class:`LLMUnavailable`. An answer that is not the protocol's JSON, or a body that
 cannot be decoded, is :class:`LLMError` (not retried: the same request would get
 the same answer). What an answer carries is cleaned, not trusted: NUL characters
-(which PostgreSQL cannot store) are dropped, and token counts that are not
+and lone surrogates (which PostgreSQL cannot store) are dropped, and token counts that are not
 counts (negative, absurd, not numbers) count as 0. Its text is read up to
 :data:`MAX_CHARS_PER_TOKEN` characters per token of ``max_tokens``: a model that
 writes on past its budget is :class:`LLMError`, not an answer kept whole.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,8 +66,13 @@ class Completion:
         return self.prompt_tokens + self.completion_tokens
 
 
+# NUL, and halves of surrogate pairs that JSON's escapes may carry alone (no character;
+# PostgreSQL cannot store either, nor can UTF-8 encode the latter).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _clean(text: str) -> str:
-    return text.replace("\x00", "")
+    return _UNSTORABLE.sub("", text)
 
 
 def _tokens(usage: Any, name: str) -> int:

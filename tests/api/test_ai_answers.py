@@ -502,11 +502,16 @@ def piece(text: str, model: str = "test-model") -> dict[str, Any]:
                                                    "completion_tokens": "many"}}),
     sse(piece("Plants turn sunlight\u0000 into sugar", model="odd\u0000model"),
         piece(" in the chloroplasts of each leaf [1].")),
-], ids=["usage-not-an-object", "negative-tokens", "tokens-out-of-range", "nul-characters"])
+    # JSON may escape half of a surrogate pair, which is no character (UTF-8 has none for it).
+    sse(piece("Plants turn sunlight\ud83d into sugar", model="odd\udfffmodel"),
+        piece(" in the chloroplasts of each leaf [1].")),
+], ids=["usage-not-an-object", "negative-tokens", "tokens-out-of-range", "nul-characters",
+        "lone-surrogates"])
 async def test_odd_usage_or_nul_characters_from_the_model_still_complete_the_answer(
         model, llm, reply):  # noqa: F811
     """What a model sends is cleaned, not trusted: token counts that are not counts are
-    not counted, and NUL characters (which PostgreSQL cannot store) are dropped."""
+    not counted, and NUL characters and lone surrogates (which PostgreSQL cannot store)
+    are dropped."""
     env = model
     await knowledge(env)
     alice = await make_user(env.client)
@@ -517,7 +522,7 @@ async def test_odd_usage_or_nul_characters_from_the_model_still_complete_the_ans
     (answer,) = await answers_of(env, question["id"])
     assert answer["status"] == "completed", answer
     assert answer["answer_text"] == GROUNDED
-    assert "\u0000" not in answer["model_used"]
+    assert "\u0000" not in answer["model_used"] and answer["model_used"].isprintable()
     assert 0 <= answer["tokens_used"] <= 7
 
 
