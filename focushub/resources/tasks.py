@@ -11,7 +11,7 @@ import procrastinate
 
 from focushub.core.db import SERVICE
 from focushub.core.jobs import TaskSet
-from focushub.core.runtime import runtime_of
+from focushub.core.runtime import Runtime, runtime_of
 from focushub.files import previews
 from focushub.integrations.storage import ObjectMissing
 
@@ -20,17 +20,37 @@ log = logging.getLogger("focushub.resources")
 tasks = TaskSet()
 
 
-@tasks.task("resources.process", retry=procrastinate.RetryStrategy(max_attempts=3,
+# Retries after the first run (procrastinate's max_attempts): 5, 25 and 125 s later.
+MAX_RETRIES = 3
+
+
+@tasks.task("resources.process", retry=procrastinate.RetryStrategy(max_attempts=MAX_RETRIES,
                                                                      exponential_wait=5))
 async def process(context: procrastinate.JobContext, resource_id: str) -> None:
     """Make the file's preview and extract its text for search (once; idempotent).
 
     A file that cannot be decoded gets preview status ``failed`` and no text; the
     resource stays downloadable. A file whose object is missing from the store gets
-    ``failed`` as well. The preview object's key is derived from the file's,
-    so running again replaces it rather than adding another.
+    ``failed`` as well, and so does one whose every attempt failed otherwise (the store
+    unreachable): never ``pending`` for good. The preview object's key is derived from
+    the file's, so running again replaces it rather than adding another.
     """
     rt = runtime_of(context)
+    try:
+        await _process(rt, resource_id)
+    except Exception:
+        if context.job.attempts >= MAX_RETRIES:
+            log.warning("resource %s: no preview after %d attempts", resource_id,
+                        MAX_RETRIES + 1)
+            async with rt.transaction(SERVICE) as tx:
+                await tx.execute(
+                    "UPDATE public.stored_files f SET preview_status = 'failed'"
+                    " FROM public.resources r WHERE r.id = :id AND f.id = r.file_id"
+                    " AND f.preview_status = 'pending'", id=resource_id)
+        raise
+
+
+async def _process(rt: Runtime, resource_id: str) -> None:
     async with rt.transaction(SERVICE) as tx:
         row = await tx.one_or_none(
             "SELECT f.id, f.storage_key, f.content_type FROM public.resources r"

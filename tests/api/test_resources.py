@@ -520,3 +520,46 @@ async def test_uploads_and_downloads_answer_503_while_the_storage_is_unreachable
                             files={"file": ("more.txt", b"nowhere to go", "text/plain")})
         unavailable(r)
         unavailable(await down.get(f"{R}/{stored['id']}/file", headers=alice["headers"]))
+
+
+async def test_a_preview_whose_every_attempt_found_the_store_away_ends_failed(
+        request, test_db, engine, tmp_path, owner_conn):
+    """The file was stored while the S3 endpoint was up; every attempt of its job finds
+    it away. The preview ends ``failed`` (a page would otherwise wait for it for good),
+    and the job stays failed for an operator to retry."""
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = f"fh-{uuid.uuid4().hex[:12]}"
+
+    def app_on(url: str):  # noqa: ANN202
+        return create_app(Settings(
+            env="test", database_url=test_db.app_url, jwt_secret=JWT_SECRET, data_dir=tmp_path,
+            storage_url=f"s3://{bucket}", s3_endpoint_url=url, s3_region="us-east-1",
+            s3_access_key_id="test", s3_secret_access_key="test"), engine=engine)
+
+    up = app_on(endpoint)
+    try:
+        await up.state.runtime.storage.ensure_bucket()
+        transport = httpx.ASGITransport(app=up, client=("203.0.113.9", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            alice = await make_user(c)
+            r = await c.post(R, headers=alice["headers"], data={"title": "Notes"},
+                             files={"file": ("notes.txt", b"stored while it was up", "text/plain")})
+            assert r.status_code == 201, r.text
+            resource_id = r.json()["id"]
+    finally:
+        await up.state.runtime.stop()
+    down = app_on(f"http://127.0.0.1:{free_port()}").state.runtime
+    try:
+        for _ in range(5):  # the first run and three retries, each brought forward
+            await asyncio.wait_for(down.jobs.run_worker(down, wait=False), 120)
+            await owner_conn.execute(
+                "UPDATE procrastinate.procrastinate_jobs SET scheduled_at = now()"
+                " WHERE status = 'todo'")
+    finally:
+        await down.stop()
+    assert await owner_conn.fetchval(
+        "SELECT f.preview_status FROM stored_files f JOIN resources r ON r.file_id = f.id"
+        " WHERE r.id = $1::uuid", resource_id) == "failed"
+    assert await owner_conn.fetchval(
+        "SELECT status FROM procrastinate.procrastinate_jobs"
+        " WHERE task_name = 'resources.process'") == "failed"
