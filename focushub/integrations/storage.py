@@ -6,8 +6,9 @@ local (temporary) file in chunks, :meth:`ObjectStore.read` yields chunks, so no
 whole file is ever held in memory.
 
 * :class:`LocalStore` keeps objects under ``<FOCUSHUB_DATA_DIR>/files/``; a put
-  writes a temporary file beside the target and renames it, so a reader never
-  sees half an object.
+  writes a partial file beside the target and renames it, so a reader never
+  sees half an object (partial files are listed too: one that a crash left is
+  named by no row, and the sweep removes it).
 * :class:`S3Store` speaks S3 through boto3 (AWS S3, MinIO, Cloudflare R2,
   Supabase Storage's S3 endpoint); boto3's blocking calls run in worker threads.
   Uploads use boto3's managed transfer without threads, one 8 MiB part at a time.
@@ -163,8 +164,10 @@ class LocalStore:
             folder = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
             if not folder.is_dir():
                 return found
+            # Partial files (".<name>.partial") are listed too: one left by a process that
+            # died mid-put is named by no row, and the sweep removes it after its grace.
             for path in folder.rglob("*"):
-                if not path.is_file() or path.name.startswith("."):
+                if not path.is_file():
                     continue
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):

@@ -479,6 +479,27 @@ async def test_the_orphan_sweep_removes_objects_no_row_names(env, test_db, tmp_p
 
 
 
+@pytest.fixture
+async def local_env(request, test_db, engine, tmp_path) -> AsyncIterator[Env]:
+    async for e in _env(request, test_db, engine, tmp_path):
+        yield e
+
+
+async def test_the_orphan_sweep_removes_what_a_cut_off_put_left_on_local_disk(
+        local_env, test_db, tmp_path):
+    """A put writes a partial file beside its object and renames it when done; a process
+    that died (or a disk that filled) in between left the partial file, which nothing
+    names. The sweep removes it once it is past the grace, as it removes an object."""
+    env = local_env
+    alice = await make_user(env.client)
+    await upload(env, alice, "kept.txt", b"kept")
+    partial = tmp_path / "files" / "resource" / f".{'0' * 32}.partial"
+    partial.write_bytes(b"half of an upload")
+    await run_task(test_db, "files.sweep", settings=env.rt.settings, grace_seconds=0)
+    assert not partial.exists()
+    assert len(await env.objects()) == 1
+
+
 async def test_uploads_and_downloads_answer_503_while_the_storage_is_unreachable(
         request, test_db, engine, tmp_path):
     """The S3 endpoint refuses connections (nothing listens on its port): the one error
