@@ -43,8 +43,8 @@ class Preview:
 
 
 def _jpeg(image: Image.Image, size: int = PREVIEW_SIZE) -> bytes:
+    _fit(image, size)
     image = ImageOps.exif_transpose(image)  # turn by the EXIF orientation, then drop EXIF
-    image.thumbnail((size, size))
     if image.mode not in ("RGB", "L"):
         background = Image.new("RGB", image.size, "white")
         rgba = image.convert("RGBA")
@@ -53,6 +53,14 @@ def _jpeg(image: Image.Image, size: int = PREVIEW_SIZE) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=82, optimize=True)  # no exif= : nothing of the original
     return out.getvalue()
+
+
+def _fit(image: Image.Image, size: int) -> None:
+    """Make ``image`` (just opened) fit ``size`` pixels a side, in place and before anything
+    else decodes it: a JPEG is then decoded at the scale it needs (up to an eighth a side),
+    not whole (a 64-megapixel photo is 192 MB), and turning it by its EXIF orientation
+    afterwards (into a square box, so it still fits) copies only the small image."""
+    image.thumbnail((size, size))
 
 
 def _pdf_first_page(path: Path) -> bytes:
@@ -115,9 +123,9 @@ def strip_image(path: Path, content_type: str, size: int | None = None) -> bytes
     """The image re-encoded without metadata (EXIF location included), optionally fitted into
     ``size`` pixels a side; PNG stays PNG (transparency), everything else becomes JPEG."""
     with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image)
         if size is not None:
-            image.thumbnail((size, size))
+            _fit(image, size)
+        image = ImageOps.exif_transpose(image)
         out = io.BytesIO()
         if content_type == "image/png":
             image.save(out, "PNG", optimize=True)

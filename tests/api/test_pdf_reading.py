@@ -60,3 +60,41 @@ def test_a_file_pdfium_cannot_read_or_not_in_time_is_unreadable(tmp_path: Path, 
     monkeypatch.setattr(pdf, "PAGE_SECONDS", 0.001)
     with pytest.raises(pdf.PdfUnreadable, match="not read within"):
         previews.make_preview(good, "application/pdf")
+
+
+_PEAK = """
+import resource, sys
+from pathlib import Path
+from focushub.files import previews
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+previews.make_preview(Path(sys.argv[1]), "image/jpeg")
+previews.strip_image(Path(sys.argv[1]), "image/jpeg", 512)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_a_large_photo_is_made_small_before_it_is_decoded_whole(tmp_path: Path):
+    """A photo of 64 megapixels (a few hundred KB uploaded) is 192 MB decoded, twice that
+    when turned by its orientation first: its preview and its re-encoding (avatars, chat
+    photos, in the request) decode it at the scale they need instead."""
+    import subprocess
+    import sys
+
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (8000, 8000), "olive").save(photo, "JPEG", quality=30)
+    done = subprocess.run([sys.executable, "-c", _PEAK, str(photo)], capture_output=True,
+                          check=True, timeout=120)
+    grown_kib = int(done.stdout)
+    assert grown_kib < 64 * 1024, f"{grown_kib // 1024} MiB more at the peak"
+
+
+def test_previews_and_re_encodings_keep_the_photo_s_orientation(tmp_path: Path):
+    photo = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: turn 90° clockwise to show
+    Image.new("RGB", (640, 480), "navy").save(photo, "JPEG", exif=exif)
+    preview = previews.make_preview(photo, "image/jpeg")
+    with Image.open(io.BytesIO(preview.image)) as shown:
+        assert shown.size == (360, 480) and not shown.getexif()
+    with Image.open(io.BytesIO(previews.strip_image(photo, "image/jpeg", 128))) as shown:
+        assert shown.size == (96, 128) and not shown.getexif()
