@@ -13,7 +13,8 @@ the same answer). What an answer carries is cleaned, not trusted: NUL characters
 and lone surrogates (which PostgreSQL cannot store) are dropped, and token counts that are not
 counts (negative, absurd, not numbers) count as 0. Its text is read up to
 :data:`MAX_CHARS_PER_TOKEN` characters per token of ``max_tokens``: a model that
-writes on past its budget is :class:`LLMError`, not an answer kept whole.
+writes on past its budget is :class:`LLMError`, not an answer kept whole; so is a
+stream that ends without ``[DONE]`` or a finish reason (cut off part-way).
 """
 
 from __future__ import annotations
@@ -184,18 +185,23 @@ class ChatCompletions:
             model: Any = self.model
             events = 0
             size = 0
+            # Said by [DONE] or a choice's finish_reason: a body that ends without either
+            # was cut off (a proxy giving up on it), and holds only the start of an answer.
+            ended = False
             async for line in response.aiter_lines():
                 if not line.startswith("data:"):
                     continue
                 events += 1
                 data = line[5:].strip()
                 if data == "[DONE]":
+                    ended = True
                     break
                 try:
                     chunk = json.loads(data)
                     model = chunk.get("model") or model
                     usage = chunk.get("usage") or usage
                     for choice in chunk.get("choices") or []:
+                        ended = ended or choice.get("finish_reason") is not None
                         piece = (choice.get("delta") or {}).get("content")
                         if isinstance(piece, str) and piece:
                             parts.append(_clean(piece))
@@ -207,6 +213,8 @@ class ChatCompletions:
                     raise LLMError(f"not a chat completion stream: {exc}") from None
             if not events:
                 raise LLMError("not a chat completion stream: no events")
+            if not ended:
+                raise LLMError("not a chat completion stream: it ended before the answer did")
             return _completion("".join(parts), model, usage, self.model)
 
 

@@ -734,3 +734,31 @@ async def test_an_answer_far_past_its_token_budget_is_not_kept(model, llm, owner
     assert (row["status"], row["generation_attempts"]) == ("failed", 3), row
     assert "max_tokens" in row["last_error"]
     assert await owner_conn.fetchval("SELECT max(length(answer_text)) FROM ai_answers") == 0
+
+
+async def test_a_stream_that_stops_before_the_answer_ends_is_not_an_answer(
+        model, llm, owner_conn):  # noqa: F811
+    """The stream's body ends cleanly but without ``[DONE]`` or a finish reason (a proxy
+    that gave up on it): what came is the start of an answer, not one to keep and show."""
+    env = model
+    await knowledge(env)
+    alice = await make_user(env.client)
+    question = await make_question(env.client, alice, **ASK)
+    def stream(*chunks: Any) -> Step:  # as sse(), without [DONE]
+        body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks)
+        return Step("raw", body=body.encode(), headers={"Content-Type": "text/event-stream"})
+
+    llm.script.append(stream(piece(GROUNDED[:30])))
+    await ask(env, alice, question["id"])
+    await env.work()
+    row = await owner_conn.fetchrow("SELECT status, answer_text, last_error FROM ai_answers")
+    assert (row["status"], row["answer_text"]) == ("pending", ""), dict(row)
+    assert "ended before the answer" in row["last_error"]
+    # A stream that says why it ended is whole, [DONE] or not.
+    llm.script.append(stream(piece(GROUNDED), {"choices": [{"index": 0, "delta": {},
+                                                             "finish_reason": "stop"}]}))
+    await owner_conn.execute("UPDATE procrastinate.procrastinate_jobs SET scheduled_at = now()"
+                             " WHERE status = 'todo'")
+    await env.work()
+    (answer,) = await answers_of(env, question["id"])
+    assert (answer["status"], answer["answer_text"]) == ("completed", GROUNDED)
