@@ -371,6 +371,9 @@ async def _announce(rt: Runtime, requested_by: UUID | None, answer_id: UUID) -> 
             f"SELECT {queries.COLUMNS} FROM public.ai_answers a WHERE a.id = :id", id=answer_id)
         if row is None:
             return
-        answer = read_answer(row, rt.settings.ai_min_confidence_shown)
-        tx.publish(user_channel(requested_by),
-                   {"type": "ai_answer.ready", "data": answer.model_dump(mode="json")})
+        data = read_answer(row, rt.settings.ai_min_confidence_shown).model_dump(mode="json")
+        # A long answer is more than a NOTIFY carries: then the asker hears which one is
+        # ready, and loads it.
+        short = {"id": data["id"], "question_id": data["question_id"], "status": data["status"]}
+        tx.publish(user_channel(requested_by), {"type": "ai_answer.ready", "data": data},
+                   stub={"type": "ai_answer.ready", "data": short, "stub": True})

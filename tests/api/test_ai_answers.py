@@ -762,3 +762,24 @@ async def test_a_stream_that_stops_before_the_answer_ends_is_not_an_answer(
     await env.work()
     (answer,) = await answers_of(env, question["id"])
     assert (answer["status"], answer["answer_text"]) == ("completed", GROUNDED)
+
+
+async def test_the_asker_hears_a_long_answer_is_ready(model, llm):  # noqa: F811
+    """A long answer (here 8,000 characters within its budget) is more than a NOTIFY can
+    carry: the asker still hears it is ready, in a short form to load it by."""
+    env = model
+    await knowledge(env)
+    alice = await make_user(env.client)
+    question = await make_question(env.client, alice, **ASK)
+    heard = Recorder()
+    await env.rt.bus.subscribe(user_channel(alice["user"]["id"]), heard)
+    llm.answer(GROUNDED + " Chloroplasts hold the chlorophyll of the leaf [1]." * 160)
+    pending = await ask(env, alice, question["id"])
+    await env.work()
+    (answer,) = await answers_of(env, question["id"])
+    assert answer["status"] == "completed" and len(answer["answer_text"]) > 8000
+    ready = [e for e in heard.events if e["type"] == "ai_answer.ready"]
+    assert len(ready) == 1, [e["type"] for e in heard.events]
+    assert ready[0]["stub"] is True
+    assert ready[0]["data"] == {"id": pending["id"], "question_id": question["id"],
+                                "status": "completed"}
