@@ -140,7 +140,10 @@ def _zip_members_kind(file: BinaryIO) -> Kind:
                 if any(n.startswith(folder) for n in names):
                     return kind
         if "mimetype" in names:
-            declared = archive.read("mimetype")[:100].decode("ascii", "replace").strip()
+            # Its first bytes name the type; the member may unpack to far more (up to the
+            # archive's whole allowance), which is not for a request to hold.
+            with archive.open("mimetype") as member:
+                declared = member.read(100).decode("ascii", "replace").strip()
             if declared in _ODF:
                 return _ODF[declared]
     return ZIP

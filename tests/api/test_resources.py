@@ -18,6 +18,7 @@ import pytest
 
 from focushub.app import create_app
 from focushub.core.settings import Settings
+from focushub.files import sniff
 from focushub.integrations.storage import S3Config, S3Store
 from tests.api.conftest import JWT_SECRET, make_user
 from tests.api.files_support import (
@@ -192,6 +193,46 @@ async def test_refused_uploads_leave_no_row_and_no_object(env, owner_conn, name,
     assert await owner_conn.fetchval("SELECT count(*) FROM resources") == 0
     assert await owner_conn.fetchval("SELECT count(*) FROM stored_files") == 0
     assert await env.objects() == []
+
+
+_SNIFF_PEAK = """
+import resource, sys
+from pathlib import Path
+from focushub.files import sniff
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(sniff.sniff(Path(sys.argv[1]), "notes.zip").mime)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_a_zip_s_mimetype_member_is_read_no_further_than_a_type_name(tmp_path):
+    """Which OpenDocument a zip is comes from its ``mimetype`` member, a few dozen bytes.
+    Here it unpacks to 200 MB (compressed 157:1, under the bomb ratio; the archive may
+    unpack to 1 GiB in all): reading it whole took that much memory in the request for a
+    1.3 MB upload. Only the start that can name a type is read."""
+    import random
+    import subprocess
+    import sys
+    import zipfile
+
+    path = tmp_path / "notes.zip"
+    block = random.Random(1).randbytes(4096)  # repeats compress about 157:1
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("mimetype", "w", force_zip64=True) as member:
+            for _ in range(200 * 256):
+                member.write(block)
+    assert path.stat().st_size < 2_000_000
+    done = subprocess.run([sys.executable, "-c", _SNIFF_PEAK, str(path)], capture_output=True,
+                          text=True, check=True, timeout=120)
+    kind, grown_kib = done.stdout.split()
+    assert kind == "application/zip"
+    assert int(grown_kib) < 64 * 1024, f"{int(grown_kib) // 1024} MiB more at the peak"
+    # A real one still names its type.
+    odt = tmp_path / "essay.odt"
+    with zipfile.ZipFile(odt, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", "<office:document-content/>")
+    assert sniff.sniff(odt, "essay.odt") is sniff.ODT
 
 
 async def test_a_file_at_the_limit_is_accepted(env):
