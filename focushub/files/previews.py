@@ -45,14 +45,20 @@ class Preview:
 def _jpeg(image: Image.Image, size: int = PREVIEW_SIZE) -> bytes:
     _fit(image, size)
     image = ImageOps.exif_transpose(image)  # turn by the EXIF orientation, then drop EXIF
-    if image.mode not in ("RGB", "L"):
-        background = Image.new("RGB", image.size, "white")
-        rgba = image.convert("RGBA")
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        image = background
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=82, optimize=True)  # no exif= : nothing of the original
+    out = io.BytesIO()  # saved with no exif= : nothing of the original
+    _opaque(image).save(out, "JPEG", quality=82, optimize=True)
     return out.getvalue()
+
+
+def _opaque(image: Image.Image) -> Image.Image:
+    """``image`` for JPEG, which has no transparency: what is transparent is laid on white,
+    not left to the colour its hidden pixels hold (often black)."""
+    if image.mode in ("RGB", "L"):
+        return image
+    background = Image.new("RGB", image.size, "white")
+    rgba = image.convert("RGBA")
+    background.paste(rgba, mask=rgba.getchannel("A"))
+    return background
 
 
 def _fit(image: Image.Image, size: int) -> None:
@@ -130,7 +136,5 @@ def strip_image(path: Path, content_type: str, size: int | None = None) -> bytes
         if content_type == "image/png":
             image.save(out, "PNG", optimize=True)
         else:
-            if image.mode not in ("RGB", "L"):
-                image = image.convert("RGB")
-            image.save(out, "JPEG", quality=88)
+            _opaque(image).save(out, "JPEG", quality=88)
         return out.getvalue()

@@ -162,3 +162,22 @@ async def test_an_avatar_refused_over_the_quota_leaves_none_of_its_sizes(tiny_qu
     assert (r.status_code, r.json()["error"]["code"]) == (413, "quota_exceeded"), r.text
     assert await owner_conn.fetchval("SELECT count(*) FROM stored_files") == 0
     assert await env.objects() == []
+
+
+async def test_a_transparent_picture_stored_as_jpeg_keeps_a_light_background(env):
+    """JPEG has no transparency: a WebP (or GIF) with transparent parts is laid on white,
+    as its preview is, not left to whatever colour its hidden pixels hold (black)."""
+    alice = await make_user(env.client)
+    picture = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+    picture.paste((200, 30, 30, 255), (50, 50, 150, 150))
+    data = io.BytesIO()
+    picture.save(data, "WEBP", lossless=True)
+    r = await env.client.put("/api/v1/users/me/avatar", headers=alice["headers"],
+                             files={"file": ("me.webp", data.getvalue(), "image/webp")})
+    assert r.status_code == 200, r.text
+    r = await env.client.get(f"/api/v1/users/{alice['user']['id']}/avatar")
+    assert r.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(r.content)) as stored:
+        assert min(stored.convert("RGB").getpixel((5, 5))) > 240  # a transparent corner
+        red, green, _ = stored.convert("RGB").getpixel((stored.width // 2, stored.height // 2))
+        assert red > 150 and green < 80  # the opaque middle as it was
