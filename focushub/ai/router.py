@@ -36,7 +36,10 @@ async def list_answers(question_id: UUID, caller: CallerDep, rt: RuntimeDep) -> 
 @router.put("/ai-answers/{answer_id}/feedback", response_model=AIAnswerRead)
 async def rate_answer(answer_id: UUID, data: FeedbackUpdate, caller: UserDep,
                       rt: RuntimeDep) -> AIAnswerRead:
-    """The question's author rates an AI answer from 1 to 5."""
+    """The question's author rates a finished AI answer (completed or abstained) from 1 to 5.
+
+    404 ``ai_answer_not_found``, 403 ``not_question_author``, 409 ``ai_answer_not_finished``
+    (still being written, or it could not be made)."""
     return await service.rate_answer(rt, caller, answer_id, data)
 
 

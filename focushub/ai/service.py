@@ -34,7 +34,7 @@ from focushub.ai import grounding, queries
 from focushub.ai.schemas import AIAnswerRead, FeedbackUpdate, ModelStats
 from focushub.core import observability
 from focushub.core.db import ANONYMOUS, SERVICE, Caller, Tx
-from focushub.core.errors import Forbidden, NotFound, TooManyRequests, as_app_error
+from focushub.core.errors import Forbidden, NotFound, TooManyRequests, as_app_error, naming
 from focushub.core.events import user_channel
 from focushub.core.runtime import Runtime
 from focushub.integrations.llm import ChatCompletions, LLMError
@@ -135,9 +135,12 @@ async def list_answers(rt: Runtime, caller: Caller, question_id: UUID) -> list[A
 
 async def rate_answer(rt: Runtime, caller: Caller, answer_id: UUID,
                       data: FeedbackUpdate) -> AIAnswerRead:
-    # rate_ai_answer() answers not_found for an AI answer the caller may not see (0046).
-    async with rt.transaction(caller) as tx:
-        row = await tx.one(queries.RATE, id=answer_id, rating=data.rating)
+    # rate_ai_answer() answers not_found for an AI answer the caller may not see (0046),
+    # forbidden for anyone but the asker, and conflict for one not finished (0064).
+    with naming(not_found="ai_answer_not_found", forbidden="not_question_author",
+                conflict="ai_answer_not_finished"):
+        async with rt.transaction(caller) as tx:
+            row = await tx.one(queries.RATE, id=answer_id, rating=data.rating)
     return read_answer(row, rt.settings.ai_min_confidence_shown)
 
 

@@ -196,15 +196,25 @@ async def test_only_the_asker_rates_an_answer_from_one_to_five(offline, owner_co
     answer = await ask(env, bob, question["id"])  # anyone may ask; the asker of the question rates
     url = f"/api/v1/ai-answers/{answer['id']}/feedback"
     r = await env.client.put(url, headers=bob["headers"], json={"rating": 5})
-    assert r.status_code == 403
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_question_author"
     for bad in (0, 6, "five", True, "3", 2.5):
         r = await env.client.put(url, headers=alice["headers"], json={"rating": bad})
         assert r.status_code == 422
+    # Still being written: there is nothing to rate yet (409), and nothing is stored.
     r = await env.client.put(url, headers=alice["headers"], json={"rating": 2})
-    assert r.status_code == 200 and r.json()["user_feedback_rating"] == 2
+    assert r.status_code == 409 and r.json()["error"]["code"] == "ai_answer_not_finished"
     await env.work()  # the answer is made (it abstains: nothing on the platform)
     r = await env.client.put(url, headers=alice["headers"], json={"rating": 4})
-    assert r.json()["user_feedback_rating"] == 4
+    assert r.status_code == 200 and r.json()["user_feedback_rating"] == 4
+    # One that could not be made is no answer to rate either.
+    made = await owner_conn.fetchval("SELECT status FROM ai_answers WHERE id = $1::uuid",
+                                     answer["id"])
+    await owner_conn.execute("UPDATE ai_answers SET status = 'failed' WHERE id = $1::uuid",
+                             answer["id"])
+    r = await env.client.put(url, headers=alice["headers"], json={"rating": 1})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "ai_answer_not_finished"
+    await owner_conn.execute("UPDATE ai_answers SET status = $2 WHERE id = $1::uuid",
+                             answer["id"], made)
     # Hidden by a moderator, it is not there for her to rate (nor to read through the rating).
     await owner_conn.execute("UPDATE ai_answers SET hidden_at = now() WHERE id = $1::uuid",
                              answer["id"])

@@ -177,7 +177,8 @@ async def test_numbers_and_booleans_in_json_bodies_are_json_numbers_and_booleans
 
 # The domains whose operations take the id of a thing in their path, and a valid body for
 # each method that needs one, so that only the id can be what is wrong.
-_BY_ID_TAGS = {"questions", "answers", "posts", "comments", "votes", "follows", "users", "safety"}
+_BY_ID_TAGS = {"questions", "answers", "ai answers", "posts", "comments", "votes", "follows",
+               "users", "safety"}
 _BODIES = {
     ("PATCH", "/api/v1/questions/{question_id}"): {"title": "A question's new title"},
     ("PATCH", "/api/v1/posts/{post_id}"): {"title": "New title"},
@@ -185,6 +186,7 @@ _BODIES = {
     ("PATCH", "/api/v1/comments/{comment_id}"): {"content": "New words"},
     ("POST", "/api/v1/questions/{question_id}/answers"): {"content": "An answer"},
     ("POST", "/api/v1/posts/{post_id}/comments"): {"content": "A comment"},
+    ("PUT", "/api/v1/ai-answers/{answer_id}/feedback"): {"rating": 4},
 }
 # What an id in a path names; a vote's target is named by its collection.
 _THINGS = {"question_id": "question", "answer_id": "answer", "post_id": "post",
@@ -194,7 +196,8 @@ _THINGS = {"question_id": "question", "answer_id": "answer", "post_id": "post",
 # an avatar's 404 is about the avatar (the user may have none).
 _NOT_A_LOOKUP = {("DELETE", "/api/v1/users/{user_id}/block"),
                  ("DELETE", "/api/v1/users/{user_id}/mute")}
-_OWN_CODE = {("GET", "/api/v1/users/{user_id}/avatar"): "avatar_not_found"}
+_OWN_CODE = {("GET", "/api/v1/users/{user_id}/avatar"): "avatar_not_found",
+             ("PUT", "/api/v1/ai-answers/{answer_id}/feedback"): "ai_answer_not_found"}
 
 
 async def test_a_404_names_what_is_not_there(client):

@@ -52,6 +52,28 @@ async def test_only_the_question_s_author_rates(app_conn, owner_conn):
         assert (await app_conn.fetchrow(rate, answer, 4))["user_feedback_rating"] == 4
 
 
+async def test_only_a_finished_answer_is_rated(app_conn, owner_conn):
+    """0064: a pending or failed AI answer is no answer to rate (``conflict``); a completed
+    or an abstaining one is. The asker and visibility checks come
+    first, as before."""
+    alice, bob = await make_user(owner_conn), await make_user(owner_conn)
+    question = await make_question(owner_conn, alice)
+    rate = "SELECT * FROM public.rate_ai_answer($1, $2)"
+    for status, rated in (("pending", False), ("failed", False), ("completed", True),
+                          ("abstained", True)):
+        answer = await owner_conn.fetchval(
+            "INSERT INTO ai_answers (question_id, answer_text, status) VALUES ($1, '', $2)"
+            " RETURNING id", question, status)
+        async with acting_as(app_conn, as_user(bob)):
+            await expect_error(app_conn, RAISED, rate, answer, 5, message="forbidden:")
+        async with acting_as(app_conn, as_user(alice)):
+            if rated:
+                assert (await app_conn.fetchrow(rate, answer, 3))["user_feedback_rating"] == 3
+            else:
+                await expect_error(app_conn, RAISED, rate, answer, 3, message="conflict:")
+        await owner_conn.execute("DELETE FROM ai_answers WHERE id = $1", answer)
+
+
 async def test_the_daily_limit_holds_under_concurrent_requests(test_db, owner_conn):
     alice = await make_user(owner_conn)
     questions = [await make_question(owner_conn, alice) for _ in range(6)]
