@@ -46,7 +46,7 @@ def _settings() -> Settings:
     except ValidationError as exc:
         for error in exc.errors():
             name = "FOCUSHUB_" + "_".join(str(p) for p in error["loc"]).upper()
-            console.print(f"[red]{name}: {error['msg']}[/red]")
+            console.print(f"[red]{name}: {error['msg']}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
 
 

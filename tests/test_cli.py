@@ -229,3 +229,18 @@ def test_a_failed_job_is_queued_again_by_jobs_retry(test_db, tmp_path):
         f"Job {locked} cannot be queued again: job ")
     assert asyncio.run(sql("SELECT status::text FROM procrastinate.procrastinate_jobs"
                            " WHERE id = $1", locked)) == "failed"
+
+
+def test_a_malformed_database_url_is_named_as_its_setting(tmp_path):
+    """A URL no driver reads was a traceback from whichever driver met it first."""
+    for variable in ("FOCUSHUB_DATABASE_URL", "FOCUSHUB_MIGRATION_DATABASE_URL",
+                     "FOCUSHUB_DIRECT_DATABASE_URL"):
+        for url, reason in (("db.internal:5432", "not a URL of the form"),
+                            ("mysql://app:s3cret@db/focushub", "must start with postgresql://"),
+                            ("postgresql://app:s3cret@db:port/focushub", "not a URL of the form"),
+                            ("postgresql://app:s3cret@db:65536/focushub", "port 65536 is not a TCP port")):
+            out = _run(["jobs"], **{variable: url}, FOCUSHUB_DATA_DIR=str(tmp_path))
+            assert out.returncode == 2, out.stderr
+            (line,) = out.stderr.strip().splitlines()
+            assert line.startswith(f"{variable}: Value error, {reason}"), line
+            assert "s3cret" not in line

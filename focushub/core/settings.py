@@ -12,10 +12,31 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from focushub.core.ratelimit import Rate, RateSetting
+
+# What every driver here (asyncpg, psycopg, libpq's pg_dump) reads as a PostgreSQL URL.
+_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg")
+
+
+def _postgres_url(value: str | None) -> str | None:
+    """``value`` if it is a PostgreSQL URL; otherwise a ValueError that says why without
+    repeating the URL (it may hold a password)."""
+    if not value:
+        return value
+    try:
+        url = make_url(value)
+    except Exception:
+        raise ValueError("not a URL of the form "
+                         "postgresql://user:password@host:port/database") from None
+    if url.drivername not in _POSTGRES_SCHEMES:
+        raise ValueError(f"must start with postgresql:// (not {url.drivername}://)")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ValueError(f"port {url.port} is not a TCP port")
+    return value
 
 
 class Settings(BaseSettings):
@@ -192,6 +213,11 @@ class Settings(BaseSettings):
     # providers the OpenTelemetry SDK configures). Off, a request does not ask for those
     # providers at all; Focus Hub's metrics are Prometheus's, at /metrics.
     otel: bool = False
+
+    # Checked when read, so that a mistyped URL is named as the setting it is, not met as
+    # a driver's traceback by whichever command connects first.
+    _database_urls = field_validator(
+        "database_url", "migration_database_url", "direct_database_url")(_postgres_url)
 
     def listen_database_url(self) -> str | None:
         """Where sessions that LISTEN connect: ``direct_database_url``, else ``database_url``."""
