@@ -38,16 +38,26 @@ MAX_JOB_ID = 2**63 - 1
 
 
 def _settings() -> Settings:
-    """The settings from the environment, or exit 2 naming each variable that is wrong."""
+    """The settings from the environment, or exit 2 naming each variable that is wrong (in
+    production also each one that is missing or too weak)."""
     from pydantic import ValidationError
 
     try:
-        return get_settings()
+        settings = get_settings()
     except ValidationError as exc:
         for error in exc.errors():
             name = "FOCUSHUB_" + "_".join(str(p) for p in error["loc"]).upper()
             console.print(f"[red]{name}: {error['msg']}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
+    # Every command, not only `serve`: a production environment file without its database
+    # URL had `migrate` and `worker` start a private embedded database in the data folder
+    # and work on that.
+    problems = settings.check_production()
+    if problems:
+        for problem in problems:
+            console.print(f"[red]{problem}[/red]")
+        raise typer.Exit(2)
+    return settings
 
 
 def _unreachable(exc: BaseException) -> BaseException | None:
@@ -201,11 +211,6 @@ def serve(
     """Migrate if needed, then serve the API (embedded PostgreSQL unless FOCUSHUB_DATABASE_URL is set)."""
     settings = _settings()
     _configure_logging(settings)
-    problems = settings.check_production()
-    if problems:
-        for problem in problems:
-            console.print(f"[red]{problem}[/red]")
-        raise typer.Exit(2)
     settings.resolved_jwt_secret()  # create the development secret once, before workers fork
     with database_target(settings, watch=True) as target:
         _migrate(target)

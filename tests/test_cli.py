@@ -231,6 +231,18 @@ def test_a_failed_job_is_queued_again_by_jobs_retry(test_db, tmp_path):
                            " WHERE id = $1", locked)) == "failed"
 
 
+def test_production_settings_are_checked_by_every_command(tmp_path):
+    """An environment file without its database URL had `focushub migrate` (the unit's
+    ExecStartPre) and `focushub worker` start a private embedded database in the data
+    folder and run on it; only `serve` refused."""
+    for command in (["migrate"], ["worker"], ["jobs"], ["backup"]):
+        out = _run(command, FOCUSHUB_ENV="production", FOCUSHUB_DATA_DIR=str(tmp_path),
+                   FOCUSHUB_JWT_SECRET="x" * 40)
+        assert out.returncode == 2, (command, out.stderr)
+        assert out.stderr.strip() == "FOCUSHUB_DATABASE_URL must be set in production"
+        assert not (tmp_path / "pg").exists()
+
+
 def test_a_malformed_database_url_is_named_as_its_setting(tmp_path):
     """A URL no driver reads was a traceback from whichever driver met it first."""
     for variable in ("FOCUSHUB_DATABASE_URL", "FOCUSHUB_MIGRATION_DATABASE_URL",
