@@ -171,14 +171,22 @@ def refusals_said(target: DatabaseTarget) -> Iterator[DatabaseTarget]:
 
 
 def _with_runtime(settings: Settings, target: DatabaseTarget,
-                  work: Callable[[Runtime], Awaitable[T]]) -> T:
-    """Run ``work`` with a small runtime on ``target`` (no event bus, no worker)."""
+                  work: Callable[[Runtime], Awaitable[T]], *, schema: bool = True) -> T:
+    """Run ``work`` with a small runtime on ``target`` (no event bus, no worker). With
+    ``schema``, a database the migrations never reached ends the command in one line
+    (exit 1) instead of ``work`` failing on a missing function."""
+    from focushub.health.service import schema_revision
     from focushub.wiring import build_runtime
 
     async def run() -> T:
         rt = build_runtime(settings.model_copy(update={"database_url": target.app_url}),
                            pool_size=1)
         try:
+            if schema and await schema_revision(rt) is None:
+                console.print(f"[red]The database at {_without_password(target.app_url)} has "
+                              "no Focus Hub schema: run `focushub migrate` first.[/red]",
+                              soft_wrap=True)
+                raise typer.Exit(1)
             return await work(rt)
         finally:
             await rt.stop()
@@ -186,14 +194,67 @@ def _with_runtime(settings: Settings, target: DatabaseTarget,
     return asyncio.run(run())
 
 
+def _postgres_error(exc: BaseException) -> BaseException | None:
+    """The error PostgreSQL itself answered with, in ``exc``'s chain, if any."""
+    import asyncpg
+
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, asyncpg.PostgresError):
+            return current
+        todo += [current.__cause__, current.__context__, getattr(current, "orig", None)]
+    return None
+
+
 def _migrate(target: DatabaseTarget) -> None:
+    """Apply the migrations; a refusal (the database is at a revision this version does not
+    have, or PostgreSQL refused a statement) ends the command in one line, exit 1."""
     started = time.perf_counter()
-    runner.upgrade(target.owner_url)
+    try:
+        runner.upgrade(target.owner_url)
+    except Exception as exc:
+        if _unreachable(exc) is not None:
+            raise  # said by refusals_said
+        current = runner.current_revision_sync(target.owner_url)
+        if current is not None and current not in runner.revisions():
+            # An older release started on a database a newer one migrated (a rollback).
+            console.print(f"[red]The database is at revision {current}, which this version "
+                          "of Focus Hub does not have (a newer release migrated it): run that "
+                          "release or a later one, or restore a backup taken before it.[/red]",
+                          soft_wrap=True)
+            raise typer.Exit(1) from None
+        refusal = _postgres_error(exc)
+        if refusal is None:
+            raise
+        # The run is one transaction (migrations/env.py): nothing of it stays.
+        console.print(f"[red]Migrations were not applied ({type(refusal).__name__}: "
+                      f"{refusal}); the schema is still at {current or 'no revision'}.[/red]",
+                      soft_wrap=True)
+        raise typer.Exit(1) from None
     if target.embedded is not None:
         asyncio.run(bootstrap.ensure_login_role(target.owner_url))
     else:
-        asyncio.run(bootstrap.ensure_api_role_membership(target.app_url))
+        _ensure_api_role_membership(target)
     console.print(f"Schema at {runner.head_revision()} ({time.perf_counter() - started:.2f}s)")
+
+
+def _ensure_api_role_membership(target: DatabaseTarget) -> None:
+    import asyncpg
+
+    try:
+        asyncio.run(bootstrap.ensure_api_role_membership(target.app_url))
+    except asyncpg.InsufficientPrivilegeError:
+        # The login role may not grant itself the API roles (it should not be able to).
+        login = make_url(target.app_url).username or "the login role"
+        console.print(f"[red]The schema is migrated, but {login} may not switch to the API "
+                      "roles: as a superuser run GRANT anon, authenticated, service_role TO "
+                      f"{login};[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -383,7 +444,7 @@ def backup(
                     tool_dirs=_tool_dirs(settings, target), progress=bars)
 
         try:
-            manifest = _with_runtime(settings, target, run)
+            manifest = _with_runtime(settings, target, run, schema=False)
         except backups.BackupError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None
@@ -430,7 +491,7 @@ def restore(
                     tool_dirs=_tool_dirs(settings, target), progress=bars)
 
         try:
-            report = _with_runtime(settings, target, run)
+            report = _with_runtime(settings, target, run, schema=False)
         except backups.BackupError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -256,3 +258,131 @@ def test_a_malformed_database_url_is_named_as_its_setting(tmp_path):
             (line,) = out.stderr.strip().splitlines()
             assert line.startswith(f"{variable}: Value error, {reason}"), line
             assert "s3cret" not in line
+
+
+@contextmanager
+def _scratch_database(test_db) -> Iterator[str]:
+    """The superuser's URL of a new empty database on the test server, dropped after."""
+    import asyncio
+    import uuid
+
+    from focushub.core import bootstrap
+
+    name = f"focushub_cli_{uuid.uuid4().hex[:10]}"
+    asyncio.run(bootstrap.ensure_database(test_db.server_url, name))
+    try:
+        yield bootstrap.with_parts(test_db.server_url, database=name)
+    finally:
+        asyncio.run(bootstrap.drop_database(test_db.server_url, name))
+
+
+def test_commands_on_a_database_never_migrated_say_so_in_one_line(test_db, tmp_path):
+    """`focushub jobs` and `outbox` on a database before its first `migrate` were a
+    traceback about a missing function."""
+    from focushub.core import bootstrap
+
+    with _scratch_database(test_db) as owner_url:
+        app_url = bootstrap.with_parts(owner_url, user=bootstrap.APP_LOGIN_ROLE)
+        for command in (["jobs"], ["jobs", "--retry", "1"], ["outbox"]):
+            out = _run(command, FOCUSHUB_DATABASE_URL=app_url, FOCUSHUB_DATA_DIR=str(tmp_path))
+            assert out.returncode == 1, out.stderr
+            (line,) = out.stderr.strip().splitlines()
+            assert line.endswith("has no Focus Hub schema: run `focushub migrate` first."), line
+
+
+def test_a_database_a_newer_release_migrated_is_said_in_one_line(test_db, tmp_path):
+    """An older release started on a database a newer one had migrated (a rollback of the
+    image) stopped with alembic's traceback."""
+    import asyncio
+
+    import asyncpg
+
+    from focushub.core import bootstrap
+    from focushub.migrations import runner
+
+    async def sql(url: str, query: str) -> object:
+        conn = await asyncpg.connect(url)
+        try:
+            return await conn.fetchval(query)
+        finally:
+            await conn.close()
+
+    with _scratch_database(test_db) as owner_url:
+        runner.upgrade(owner_url)
+        asyncio.run(sql(owner_url, "UPDATE alembic_version SET version_num = '9999_later'"))
+        env = {"FOCUSHUB_DATABASE_URL": bootstrap.with_parts(owner_url,
+                                                             user=bootstrap.APP_LOGIN_ROLE),
+               "FOCUSHUB_MIGRATION_DATABASE_URL": owner_url, "FOCUSHUB_DATA_DIR": str(tmp_path)}
+        for command in (["migrate"], ["worker"]):
+            out = _run(command, **env)
+            assert out.returncode == 1, out.stderr
+            assert "Traceback" not in out.stderr, out.stderr
+            assert out.stderr.strip().splitlines()[-1] == (
+                "The database is at revision 9999_later, which this version of Focus Hub does "
+                "not have (a newer release migrated it): run that release or a later one, or "
+                "restore a backup taken before it.")
+        assert asyncio.run(sql(owner_url, "SELECT version_num FROM alembic_version")) == (
+            "9999_later")
+
+
+def test_a_migration_postgresql_refuses_is_said_in_one_line(test_db, tmp_path):
+    """Migrations as a role without the rights (here the login role, no migration URL set)
+    were a screenful of traceback; the run is one transaction, so nothing stays."""
+    import asyncio
+
+    import asyncpg
+
+    from focushub.core import bootstrap
+
+    with _scratch_database(test_db) as owner_url:
+        app_url = bootstrap.with_parts(owner_url, user=bootstrap.APP_LOGIN_ROLE)
+        out = _run(["migrate"], FOCUSHUB_DATABASE_URL=app_url, FOCUSHUB_DATA_DIR=str(tmp_path))
+        assert out.returncode == 1, out.stderr
+        assert "Traceback" not in out.stderr, out.stderr
+        line = out.stderr.strip().splitlines()[-1]
+        assert line.startswith("Migrations were not applied (InsufficientPrivilegeError: "), line
+        assert line.endswith("; the schema is still at no revision."), line
+
+        async def tables() -> object:
+            conn = await asyncpg.connect(owner_url)
+            try:
+                return await conn.fetchval("SELECT count(*) FROM pg_tables"
+                                           " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")
+            finally:
+                await conn.close()
+
+        assert asyncio.run(tables()) == 0
+
+
+def test_a_login_role_that_may_not_switch_roles_is_told_the_grant(test_db, tmp_path):
+    """Following the deployment guide (migrate, then GRANT the API roles to the login role),
+    the first `migrate` ended in a traceback: the login role may not grant them itself."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    from focushub.core import bootstrap
+
+    role = f"focushub_cli_{uuid.uuid4().hex[:10]}"
+
+    async def sql(query: str) -> None:
+        conn = await asyncpg.connect(test_db.server_url)
+        try:
+            await conn.execute(query)
+        finally:
+            await conn.close()
+
+    asyncio.run(sql(f"CREATE ROLE {role} LOGIN NOINHERIT NOBYPASSRLS"))
+    try:
+        out = _run(["migrate"], FOCUSHUB_DATABASE_URL=bootstrap.with_parts(test_db.owner_url,
+                                                                            user=role),
+                   FOCUSHUB_MIGRATION_DATABASE_URL=test_db.owner_url,
+                   FOCUSHUB_DATA_DIR=str(tmp_path))
+        assert out.returncode == 1, out.stderr
+        assert "Traceback" not in out.stderr, out.stderr
+        assert out.stderr.strip().splitlines()[-1] == (
+            f"The schema is migrated, but {role} may not switch to the API roles: as a "
+            f"superuser run GRANT anon, authenticated, service_role TO {role};")
+    finally:
+        asyncio.run(sql(f"DROP ROLE {role}"))
