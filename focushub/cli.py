@@ -166,7 +166,8 @@ def refusals_said(target: DatabaseTarget) -> Iterator[DatabaseTarget]:
         if cause is None:
             raise
         console.print(f"[red]Cannot use the database at {_without_password(target.app_url)}"
-                      f" (or its migration URL): {type(cause).__name__}: {cause}[/red]")
+                      f" (or its migration URL): {type(cause).__name__}: {cause}[/red]",
+                      soft_wrap=True)
         raise typer.Exit(1) from None
 
 

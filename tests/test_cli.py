@@ -386,3 +386,35 @@ def test_a_login_role_that_may_not_switch_roles_is_told_the_grant(test_db, tmp_p
             f"superuser run GRANT anon, authenticated, service_role TO {role};")
     finally:
         asyncio.run(sql(f"DROP ROLE {role}"))
+
+
+def test_a_database_url_with_libpq_sslmode_serves_every_path(test_db, tmp_path):
+    """Managed PostgreSQL services hand out URLs ending in ``?sslmode=require``: with one,
+    migrations and every request failed (asyncpg.connect has no ``sslmode`` keyword), and
+    /readyz answered 503 "TypeError". (The test server has no TLS: ``disable`` and
+    ``prefer`` take the same path as ``require``.)"""
+    import asyncio
+
+    from focushub.core.db import ANONYMOUS
+    from focushub.core.settings import Settings
+    from focushub.wiring import build_runtime
+
+    app_url = test_db.app_url + "?sslmode=disable"
+    owner_url = test_db.owner_url + "?sslmode=prefer"
+    for command in (["migrate"], ["jobs"]):
+        out = _run(command, FOCUSHUB_DATABASE_URL=app_url,
+                   FOCUSHUB_MIGRATION_DATABASE_URL=owner_url, FOCUSHUB_DATA_DIR=str(tmp_path))
+        assert out.returncode == 0, out.stderr
+
+    async def both_paths() -> tuple[object, object]:
+        rt = build_runtime(Settings(database_url=app_url, data_dir=tmp_path), pool_size=1)
+        try:
+            async with rt.transaction(ANONYMOUS) as tx:
+                engine = await tx.scalar("SELECT current_setting('role')")
+            async with rt.direct_transaction(ANONYMOUS) as direct:
+                hot = await direct.scalar("SELECT current_setting('role')")
+            return engine, hot
+        finally:
+            await rt.stop()
+
+    assert asyncio.run(both_paths()) == ("anon", "anon")

@@ -31,7 +31,7 @@ import asyncpg
 import orjson
 from sqlalchemy import event, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as _asyncpg_dialect
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import URL, RowMapping, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -65,11 +65,32 @@ SERVICE = Caller(role="service_role", claims={"role": "service_role"})
 
 
 def async_url(url: str) -> str:
-    """Accept plain ``postgresql://`` URLs and point SQLAlchemy at asyncpg."""
+    """Accept plain ``postgresql://`` URLs and point SQLAlchemy at asyncpg.
+
+    libpq's ``sslmode`` (managed PostgreSQL services write it into their URLs) becomes the
+    dialect's ``ssl``: SQLAlchemy hands every query parameter to ``asyncpg.connect`` as a
+    keyword, and it has no ``sslmode`` (every connection failed with a TypeError).
+    """
     for prefix in ("postgresql+asyncpg://", "postgresql+psycopg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix):]
+            converted = "postgresql+asyncpg://" + url[len(prefix):]
+            parsed = make_url(converted)
+            mode = parsed.query.get("sslmode")
+            if mode is None:
+                return converted
+            return (parsed.difference_update_query(["sslmode"]).update_query_dict({"ssl": mode})
+                    .render_as_string(hide_password=False))
     raise ValueError("database URL must start with postgresql://")
+
+
+def _libpq_url(url: URL) -> str:
+    """The asyncpg DSN of a SQLAlchemy URL made by :func:`async_url`: a DSN reads ``sslmode``
+    (an ``ssl`` in it would be sent to the server as a setting)."""
+    plain = url.set(drivername="postgresql")
+    mode = plain.query.get("ssl")
+    if mode is not None:
+        plain = plain.difference_update_query(["ssl"]).update_query_dict({"sslmode": mode})
+    return plain.render_as_string(hide_password=False)
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
@@ -370,7 +391,7 @@ def hot_pool(engine: AsyncEngine, *, size: int, statement_cache: bool = True) ->
     (``Runtime.stop``); one left open is closed when the engine is collected."""
     pool = _hot_pools.get(engine)
     if pool is None:
-        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        url = _libpq_url(engine.url)
         sync_engine = weakref.ref(engine.sync_engine)
 
         def start_engine_over() -> None:
