@@ -21,7 +21,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from focushub.core import bootstrap
-from focushub.core.settings import Settings, get_settings
+from focushub.core.settings import Settings, check_postgres_url, get_settings
 from focushub.migrations import runner
 
 if TYPE_CHECKING:
@@ -478,6 +478,11 @@ def restore(
     login_role = (make_url(settings.database_url).username if settings.database_url
                   else bootstrap.APP_LOGIN_ROLE) or bootstrap.APP_LOGIN_ROLE
     if database_url:
+        try:
+            check_postgres_url(database_url)
+        except ValueError as exc:
+            console.print(f"[red]--database-url: {exc}[/red]", soft_wrap=True)
+            raise typer.Exit(2) from None
         given = DatabaseTarget(app_url=bootstrap.with_parts(database_url, user=login_role),
                                owner_url=database_url, embedded=None)
         targets: Any = refusals_said(given)

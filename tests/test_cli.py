@@ -418,3 +418,16 @@ def test_a_database_url_with_libpq_sslmode_serves_every_path(test_db, tmp_path):
             await rt.stop()
 
     assert asyncio.run(both_paths()) == ("anon", "anon")
+
+
+def test_restore_into_a_malformed_database_url_is_said_in_one_line(tmp_path):
+    archive = tmp_path / "backup.tar"
+    archive.write_bytes(b"")
+    for url, reason in (("db.internal/focushub", "not a URL of the form"),
+                        ("mysql://owner:s3cret@db/focushub", "must start with postgresql://")):
+        out = _run(["restore", str(archive), "--database-url", url],
+                   FOCUSHUB_DATA_DIR=str(tmp_path))
+        assert out.returncode == 2, out.stderr
+        (line,) = out.stderr.strip().splitlines()
+        assert line.startswith(f"--database-url: {reason}"), line
+        assert "s3cret" not in line

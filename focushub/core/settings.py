@@ -22,7 +22,7 @@ from focushub.core.ratelimit import Rate, RateSetting
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg")
 
 
-def _postgres_url(value: str | None) -> str | None:
+def check_postgres_url(value: str | None) -> str | None:
     """``value`` if it is a PostgreSQL URL; otherwise a ValueError that says why without
     repeating the URL (it may hold a password)."""
     if not value:
@@ -217,7 +217,7 @@ class Settings(BaseSettings):
     # Checked when read, so that a mistyped URL is named as the setting it is, not met as
     # a driver's traceback by whichever command connects first.
     _database_urls = field_validator(
-        "database_url", "migration_database_url", "direct_database_url")(_postgres_url)
+        "database_url", "migration_database_url", "direct_database_url")(check_postgres_url)
 
     def listen_database_url(self) -> str | None:
         """Where sessions that LISTEN connect: ``direct_database_url``, else ``database_url``."""
