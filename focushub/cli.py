@@ -55,7 +55,7 @@ def _settings() -> Settings:
     problems = settings.check_production()
     if problems:
         for problem in problems:
-            console.print(f"[red]{problem}[/red]")
+            console.print(f"[red]{problem}[/red]", soft_wrap=True)
         raise typer.Exit(2)
     return settings
 

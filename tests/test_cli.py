@@ -431,3 +431,19 @@ def test_restore_into_a_malformed_database_url_is_said_in_one_line(tmp_path):
         (line,) = out.stderr.strip().splitlines()
         assert line.startswith(f"--database-url: {reason}"), line
         assert "s3cret" not in line
+
+
+def test_production_refuses_the_example_environment_file_s_placeholders(tmp_path):
+    """The example environment file's JWT secret is 39 characters long, so a copy left
+    unchanged started a server that signed with a key anyone can read."""
+    example = (ROOT / "deploy" / "systemd" / "focushub.env.example").read_text()
+    values = dict(line.split("=", 1) for line in example.splitlines()
+                  if line and not line.startswith("#"))
+    out = _run(["migrate"], FOCUSHUB_ENV="production", FOCUSHUB_DATA_DIR=str(tmp_path),
+               FOCUSHUB_DATABASE_URL=values["FOCUSHUB_DATABASE_URL"],
+               FOCUSHUB_JWT_SECRET=values["FOCUSHUB_JWT_SECRET"],
+               FOCUSHUB_METRICS_TOKEN=values["FOCUSHUB_METRICS_TOKEN"])
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "FOCUSHUB_JWT_SECRET is still the example's CHANGE-ME placeholder: set a random value",
+        "FOCUSHUB_METRICS_TOKEN is still the example's CHANGE-ME placeholder: set a random value"]

@@ -18,6 +18,9 @@ from sqlalchemy.engine import make_url
 
 from focushub.core.ratelimit import Rate, RateSetting
 
+# What deploy/systemd/focushub.env.example writes in place of every secret.
+PLACEHOLDER = "CHANGE-ME"
+
 # What every driver here (asyncpg, psycopg, libpq's pg_dump) reads as a PostgreSQL URL.
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg")
 
@@ -245,6 +248,12 @@ class Settings(BaseSettings):
             problems.append("FOCUSHUB_DATABASE_URL must be set in production")
         if self.jwt_secret is None or len(self.jwt_secret.get_secret_value()) < 32:
             problems.append("FOCUSHUB_JWT_SECRET must be set to at least 32 characters in production")
+        # The example environment file's placeholders are public: a server signing with its
+        # JWT secret accepts anyone's forged admin token.
+        for name, secret in (("JWT_SECRET", self.jwt_secret), ("METRICS_TOKEN", self.metrics_token)):
+            if secret is not None and PLACEHOLDER in secret.get_secret_value().upper():
+                problems.append(f"FOCUSHUB_{name} is still the example's {PLACEHOLDER} placeholder:"
+                                " set a random value")
         if self.password_time_cost < 2 or self.password_memory_kib < 19456:
             problems.append("FOCUSHUB_PASSWORD_TIME_COST must be at least 2 and "
                             "FOCUSHUB_PASSWORD_MEMORY_KIB at least 19456 in production")
