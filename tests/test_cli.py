@@ -447,3 +447,23 @@ def test_production_refuses_the_example_environment_file_s_placeholders(tmp_path
     assert out.stderr.strip().splitlines() == [
         "FOCUSHUB_JWT_SECRET is still the example's CHANGE-ME placeholder: set a random value",
         "FOCUSHUB_METRICS_TOKEN is still the example's CHANGE-ME placeholder: set a random value"]
+
+
+def test_migrations_started_together_take_turns(test_db, tmp_path):
+    """Several processes migrating one database at once (servers on several hosts starting
+    a new version, each unit's ExecStartPre) created the same objects, and all but one
+    failed; now each waits for the one before and finds nothing left to do."""
+    from focushub.core import bootstrap
+
+    with _scratch_database(test_db) as owner_url:
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("FOCUSHUB_")},
+               "FOCUSHUB_DATABASE_URL": bootstrap.with_parts(owner_url,
+                                                             user=bootstrap.APP_LOGIN_ROLE),
+               "FOCUSHUB_MIGRATION_DATABASE_URL": owner_url, "FOCUSHUB_DATA_DIR": str(tmp_path)}
+        runs = [subprocess.Popen([sys.executable, "-m", "focushub", "migrate"], cwd=ROOT,
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 text=True) for _ in range(4)]
+        for run in runs:
+            _, err = run.communicate(timeout=120)
+            assert run.returncode == 0, err
+            assert "Schema at " in err
