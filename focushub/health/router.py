@@ -15,7 +15,7 @@ from focushub.core.deps import RuntimeDep
 from focushub.core.errors import Unauthorized
 from focushub.core.routing import Router
 from focushub.health import service
-from focushub.migrations.runner import head_revision
+from focushub.migrations.runner import head_revision, revisions
 
 log = logging.getLogger("focushub.health")
 
@@ -38,7 +38,9 @@ class Readiness(BaseModel):
 
 @router.get("/readyz", response_model=Readiness, responses={
     503: {"model": Readiness, "description": "Not ready: the database is unreachable or not "
-                                             "fully migrated"}})
+                                             "fully migrated"}},
+    description="Ready: the database answers at this version's schema, or at a newer "
+                "release's (a rolling deploy migrates before it replaces the processes).")
 async def readyz(rt: RuntimeDep) -> JSONResponse:
     expected = head_revision()
     try:
@@ -47,7 +49,11 @@ async def readyz(rt: RuntimeDep) -> JSONResponse:
         return JSONResponse(
             {"status": "unavailable", "database": "unreachable", "reason": type(exc).__name__}, 503
         )
-    if current != expected:
+    # A revision this code does not have is a newer release's: during a rolling deploy the
+    # new version migrates first, and the old processes keep serving until replaced
+    # (changes go out in two releases, docs/deployment.md). Failing them there took every
+    # old process out of a load balancer (or a container healthcheck) at once.
+    if current != expected and (current is None or current in revisions()):
         return JSONResponse(
             {"status": "unavailable", "database": "not migrated", "current": current, "expected": expected},
             503,

@@ -100,3 +100,17 @@ async def test_job_counts_the_metrics_cannot_read_are_unknown_not_the_last_ones(
     assert r.status_code == 200
     assert 'focushub_jobs{status="todo"} NaN' in r.text
     assert 'focushub_jobs{status="failed"} NaN' in r.text
+
+
+async def test_a_database_a_newer_release_migrated_keeps_this_version_ready(client, owner_conn):
+    """A rolling deploy migrates first, then replaces the processes one at a time: the old
+    ones said 503 "not migrated" for the new schema, so a load balancer or container
+    healthcheck on /readyz took every one of them out before any new one served."""
+    before = await owner_conn.fetchval("SELECT version_num FROM alembic_version")
+    await owner_conn.execute("UPDATE alembic_version SET version_num = '9999_later_release'")
+    try:
+        r = await client.get("/readyz")
+    finally:
+        await owner_conn.execute("UPDATE alembic_version SET version_num = $1", before)
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "database": "ok", "revision": "9999_later_release"}
