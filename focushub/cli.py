@@ -213,35 +213,37 @@ def _postgres_error(exc: BaseException) -> BaseException | None:
 
 
 def _migrate(target: DatabaseTarget) -> None:
-    """Apply the migrations; a refusal (the database is at a revision this version does not
-    have, or PostgreSQL refused a statement) ends the command in one line, exit 1."""
+    """Apply the migrations; a refusal PostgreSQL answers ends the command in one line
+    (exit 1). A database a newer release migrated is left as it is, and said so."""
     started = time.perf_counter()
+    revision = runner.head_revision()
     try:
         runner.upgrade(target.owner_url)
     except Exception as exc:
         if _unreachable(exc) is not None:
             raise  # said by refusals_said
         current = runner.current_revision_sync(target.owner_url)
-        if current is not None and current not in runner.revisions():
-            # An older release started on a database a newer one migrated (a rollback).
-            console.print(f"[red]The database is at revision {current}, which this version "
-                          "of Focus Hub does not have (a newer release migrated it): run that "
-                          "release or a later one, or restore a backup taken before it.[/red]",
+        if current is None or current in runner.revisions():
+            refusal = _postgres_error(exc)
+            if refusal is None:
+                raise
+            # The run is one transaction (migrations/env.py): nothing of it stays.
+            console.print(f"[red]Migrations were not applied ({type(refusal).__name__}: "
+                          f"{refusal}); the schema is still at {current or 'no revision'}.[/red]",
                           soft_wrap=True)
             raise typer.Exit(1) from None
-        refusal = _postgres_error(exc)
-        if refusal is None:
-            raise
-        # The run is one transaction (migrations/env.py): nothing of it stays.
-        console.print(f"[red]Migrations were not applied ({type(refusal).__name__}: "
-                      f"{refusal}); the schema is still at {current or 'no revision'}.[/red]",
-                      soft_wrap=True)
-        raise typer.Exit(1) from None
+        # A rolling deploy migrates before it replaces the processes: an old one that
+        # restarts meanwhile must still start (its /readyz stays 200), as must an image
+        # rolled back.
+        console.print(f"[yellow]The database is at revision {current}, a newer release's: "
+                      "nothing to migrate. This version serves it as long as that release "
+                      "kept what this one uses (docs/deployment.md).[/yellow]", soft_wrap=True)
+        revision = current
     if target.embedded is not None:
         asyncio.run(bootstrap.ensure_login_role(target.owner_url))
     else:
         _ensure_api_role_membership(target)
-    console.print(f"Schema at {runner.head_revision()} ({time.perf_counter() - started:.2f}s)")
+    console.print(f"Schema at {revision} ({time.perf_counter() - started:.2f}s)")
 
 
 def _ensure_api_role_membership(target: DatabaseTarget) -> None:
