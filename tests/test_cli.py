@@ -468,3 +468,19 @@ def test_migrations_started_together_take_turns(test_db, tmp_path):
             _, err = run.communicate(timeout=120)
             assert run.returncode == 0, err
             assert "Schema at " in err
+
+
+def test_production_behind_a_transaction_pooler_needs_the_direct_url(tmp_path):
+    """A LISTEN through PgBouncer in transaction mode hears nothing: with the statement cache
+    off (the pooler's setting) and no direct URL, realtime events and job wake-ups were
+    lost without a word."""
+    env = {"FOCUSHUB_ENV": "production", "FOCUSHUB_DATA_DIR": str(tmp_path),
+           "FOCUSHUB_JWT_SECRET": "x" * 40, "FOCUSHUB_DB_STATEMENT_CACHE": "false",
+           "FOCUSHUB_DATABASE_URL": f"postgresql://app@127.0.0.1:{free_port()}/focushub"}
+    out = _run(["worker"], **env)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip() == (
+        "FOCUSHUB_DB_STATEMENT_CACHE=false says FOCUSHUB_DATABASE_URL is a transaction pooler: "
+        "set FOCUSHUB_DIRECT_DATABASE_URL to PostgreSQL itself, where LISTEN keeps its session")
+    out = _run(["worker"], **env, FOCUSHUB_DIRECT_DATABASE_URL=env["FOCUSHUB_DATABASE_URL"])
+    assert out.returncode == 1 and "Cannot use the database at" in out.stderr, out.stderr

@@ -248,6 +248,13 @@ class Settings(BaseSettings):
             problems.append("FOCUSHUB_DATABASE_URL must be set in production")
         if self.jwt_secret is None or len(self.jwt_secret.get_secret_value()) < 32:
             problems.append("FOCUSHUB_JWT_SECRET must be set to at least 32 characters in production")
+        # The statement cache is off only behind a transaction pooler, where a LISTEN hears
+        # nothing (its server session goes back to the pool after the statement): without
+        # a direct URL, realtime events and the workers' wake-ups were silently lost.
+        if not self.db_statement_cache and not self.direct_database_url:
+            problems.append("FOCUSHUB_DB_STATEMENT_CACHE=false says FOCUSHUB_DATABASE_URL is a "
+                            "transaction pooler: set FOCUSHUB_DIRECT_DATABASE_URL to PostgreSQL "
+                            "itself, where LISTEN keeps its session")
         # The example environment file's placeholders are public: a server signing with its
         # JWT secret accepts anyone's forged admin token.
         for name, secret in (("JWT_SECRET", self.jwt_secret), ("METRICS_TOKEN", self.metrics_token)):
