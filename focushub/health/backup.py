@@ -323,7 +323,17 @@ async def create_backup(owner_url: str, output: Path, *, storage: ObjectStore,
         raise BackupError(f"The folder {output.parent} does not exist")
     conninfo, env = _libpq(owner_url)
     partial = output.with_name(f".{output.name}.partial")
-    conn = await asyncpg.connect(bootstrap.with_parts(owner_url))
+    # Before the dump, not after it: a folder the service may not write to was found
+    # only when the archive was written, as a traceback, after the whole dump.
+    try:
+        partial.open("wb").close()
+    except OSError as exc:
+        raise BackupError(f"Cannot write in {output.parent}: {exc.strerror}") from None
+    try:
+        conn = await asyncpg.connect(bootstrap.with_parts(owner_url))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     try:
         major = await _server_major(conn)
         tools = find_client_tools(major, tool_dirs)
@@ -350,8 +360,11 @@ async def create_backup(owner_url: str, output: Path, *, storage: ObjectStore,
                         env, marker="dumping contents of table", advance=advance)
                 manifest = await asyncio.to_thread(
                     _write_archive, partial, dump, storage, progress)
-    except BaseException:
+    except BaseException as exc:
         partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is not None:
+            # A full disk or a file that went away: said, not a traceback.
+            raise BackupError(f"The backup failed: {exc}") from None
         raise
     finally:
         await conn.close()
@@ -373,8 +386,10 @@ async def create_backup(owner_url: str, output: Path, *, storage: ObjectStore,
     try:
         await asyncio.to_thread(_append_manifest, partial, manifest)
         os.replace(partial, output)
-    except BaseException:
+    except BaseException as exc:
         partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is not None:
+            raise BackupError(f"The backup failed: {exc}") from None
         raise
     return manifest
 

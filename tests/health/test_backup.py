@@ -372,3 +372,11 @@ async def test_restore_refuses_an_archive_it_cannot_restore(changes, message, so
         await backup.restore_backup(changed, empty_db, storage=LocalStore(tmp_path / "files"),
                                     login_role=bootstrap.APP_LOGIN_ROLE, tool_dirs=TOOLS)
     assert await _no_tables(empty_db)
+
+
+async def test_a_folder_the_backup_cannot_write_in_is_said_before_the_dump(test_db, tmp_path):
+    """An --output in a folder the service may not write to was a traceback once the whole
+    dump was done; /proc refuses new files even to root."""
+    with pytest.raises(backup.BackupError, match=r"^Cannot write in /proc: "):
+        await backup.create_backup(test_db.owner_url, Path("/proc/focushub-backup.tar"),
+                                   storage=LocalStore(tmp_path), tool_dirs=TOOLS)
