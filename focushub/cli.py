@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
@@ -47,7 +48,7 @@ def _settings() -> Settings:
     except ValidationError as exc:
         for error in exc.errors():
             name = "FOCUSHUB_" + "_".join(str(p) for p in error["loc"]).upper()
-            console.print(f"[red]{name}: {error['msg']}[/red]", soft_wrap=True)
+            console.print(f"[red]{name}: {escape(error['msg'])}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
     # Every command, not only `serve`: a production environment file without its database
     # URL had `migrate` and `worker` start a private embedded database in the data folder
@@ -552,7 +553,11 @@ def create_admin(
             {"email": email, "username": username, "full_name": full_name, "password": password}
         )
     except ValidationError as exc:
-        console.print(f"[red]{exc}[/red]")
+        # One line per option, escaped: as console markup, the username's pattern lost its
+        # "[a-z0-9_]" and read '^{3,50}$'.
+        for error in exc.errors():
+            option = "--" + "-".join(str(p) for p in error["loc"]).replace("_", "-")
+            console.print(f"[red]{option}: {escape(error['msg'])}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
 
     settings = _settings()

@@ -484,3 +484,14 @@ def test_production_behind_a_transaction_pooler_needs_the_direct_url(tmp_path):
         "set FOCUSHUB_DIRECT_DATABASE_URL to PostgreSQL itself, where LISTEN keeps its session")
     out = _run(["worker"], **env, FOCUSHUB_DIRECT_DATABASE_URL=env["FOCUSHUB_DATABASE_URL"])
     assert out.returncode == 1 and "Cannot use the database at" in out.stderr, out.stderr
+
+
+def test_create_admin_names_each_refused_option_in_one_line(tmp_path):
+    """The refusal was pydantic's report printed as console markup, which took the
+    username's pattern for a style and printed '^{3,50}$'."""
+    out = _run(["create-admin", "--email", "not-an-email", "--username", "ab",
+                "--password", "correct horse battery"], FOCUSHUB_DATA_DIR=str(tmp_path))
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "--email: value is not a valid email address: An email address must have an @-sign.",
+        "--username: String should match pattern '^[a-z0-9_]{3,50}$'"]
