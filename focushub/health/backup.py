@@ -536,8 +536,9 @@ async def _ensure_roles(conn: asyncpg.Connection, login_role: str) -> None:
     except asyncpg.InsufficientPrivilegeError as exc:
         raise BackupError(
             f"Cannot create or grant the roles {', '.join(API_ROLES)} and {login_role!r} "
-            f"({exc}); create them as in README.md (Production) or restore with a role that "
-            "has CREATEROLE") from None
+            f"({exc}); create them first as a superuser, as docs/deployment.md (The database) "
+            "shows, or restore as a superuser (CREATEROLE cannot give service_role its "
+            "BYPASSRLS)") from None
 
 
 def _file_conflicts(storage: ObjectStore, manifest: dict[str, Any]) -> tuple[list[str], int]:

@@ -380,3 +380,28 @@ async def test_a_folder_the_backup_cannot_write_in_is_said_before_the_dump(test_
     with pytest.raises(backup.BackupError, match=r"^Cannot write in /proc: "):
         await backup.create_backup(test_db.owner_url, Path("/proc/focushub-backup.tar"),
                                    storage=LocalStore(tmp_path), tool_dirs=TOOLS)
+
+
+async def test_restore_as_a_role_that_cannot_grant_the_roles_says_what_to_do(
+        source, test_db, tmp_path):
+    """The refusal sent the operator to README's Production section, which does not show
+    how to make the API roles, and to CREATEROLE, which cannot make service_role."""
+    archive = tmp_path / "backup.tar"
+    await _small_archive(source, test_db, archive)
+    owner = f"focushub_restorer_{uuid.uuid4().hex[:8]}"
+    name = f"focushub_restore_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(test_db.server_url)
+    try:
+        await admin.execute(f"CREATE ROLE {owner} LOGIN")
+        await admin.execute(f"CREATE DATABASE {name} OWNER {owner}")
+        target = bootstrap.with_parts(bootstrap.with_parts(test_db.server_url, database=name),
+                                      user=owner)
+        with pytest.raises(backup.BackupError) as refused:
+            await backup.restore_backup(archive, target, storage=LocalStore(tmp_path / "files"),
+                                        login_role=bootstrap.APP_LOGIN_ROLE, tool_dirs=TOOLS)
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.execute(f"DROP ROLE IF EXISTS {owner}")
+        await admin.close()
+    assert "create them first as a superuser, as docs/deployment.md (The database) shows" in str(
+        refused.value), refused.value
