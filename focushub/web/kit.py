@@ -14,7 +14,7 @@ import string
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path as FilePath
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from uuid import UUID
 
 from fastapi import Depends, Form, Request
@@ -100,7 +100,13 @@ async def _runtime(request: Request) -> Runtime:
 
 
 async def _page(request: Request) -> PageSession:
-    return await session.load(request, request.app.state.runtime)
+    page = await session.load(request, request.app.state.runtime)
+    if request.method == "POST" and not page.signed_in:
+        # A form sent by someone whose session ended meanwhile (logged out in another tab,
+        # expired): what it sent, for ``guard`` to carry through the login page. FastAPI
+        # parsed it for the handler's fields already; Starlette hands back that parse.
+        request.state.form = await request.form()
+    return page
 
 
 RtDep = Annotated[Runtime, Depends(_runtime)]
@@ -146,16 +152,86 @@ def redirect(request: Request, page: PageSession, to: str) -> Response:
 def need_login(request: Request, page: PageSession) -> Response | None:
     if page.signed_in:
         return None
+    return _to_login(request, page)
+
+
+def _to_login(request: Request, page: PageSession) -> Response:
     return redirect(request, page, f"/login?next={quote(str(request.url.path), safe='')}")
 
 
 def guard(request: Request, page: PageSession, csrf_token: str) -> Response | None:
-    """For a form post: the login redirect when signed out, else None once the CSRF value
-    checks out (a wrong one raises 403)."""
-    if (gone := need_login(request, page)) is not None:
-        return gone
+    """For a form post: when signed out, the login page that sends the form again
+    (``signed_out_form``); else None once the CSRF value checks out (a wrong one raises
+    403)."""
+    if not page.signed_in:
+        return signed_out_form(request, page, csrf_token)
     session.check_csrf(request, page, csrf_token)
     return None
+
+
+def _not_kept(name: str) -> bool:
+    """A form field never written into a page: the CSRF value and any password."""
+    return name == "csrf_token" or "password" in name
+
+
+KEPT = "keep:"  # the prefix of a carried field's name in the login form
+
+
+def carried(form: Any) -> list[tuple[str, str]]:
+    """The fields a login form carries for ``signed_out_form``, by their own names."""
+    return [(name.removeprefix(KEPT), value) for name, value in form.multi_items()
+            if name.startswith(KEPT) and isinstance(value, str)
+            and not _not_kept(name.removeprefix(KEPT))]
+
+
+def _typed(name: str, value: str) -> bool:
+    """Whether a carried field is something a person typed or chose, worth showing before
+    sending it again (not a page's own hidden id, address or time)."""
+    if name in ("back", "next", "until") or not value.strip():
+        return False
+    try:
+        UUID(value)
+    except ValueError:
+        return True
+    return False
+
+
+def resend_page(request: Request, page: PageSession, action: str,
+                kept: list[tuple[str, str]], back: str) -> Response:
+    """After logging in from ``signed_out_form``: what the form sent, shown, and a button
+    that sends it to ``action`` (whose handler judges it as any post)."""
+    shown = [(name.replace("_", " ").capitalize(), value) for name, value in kept
+             if _typed(name, value)]
+    return render(request, page, "resend.html", action=action, kept=kept, shown=shown,
+                  back=back)
+
+
+def signed_out_form(request: Request, page: PageSession, csrf_token: str) -> Response:
+    """A form post that arrived signed out: its session ended while the form was open.
+    Redirected to the login page, what was typed would be lost (the form's page cannot be
+    shown again without a session, so Back does not bring it back either); instead the
+    login page is answered in place (401) carrying the form's fields, and logging in offers
+    to send them to where they were going (``login`` in ``pages/sessions.py``). Only for a
+    form of this site's own pages (its CSRF value checks out: another site's forged post
+    is not carried into anyone's session), never passwords or files; an htmx request, or
+    one without its form, gets the login redirect."""
+    form = getattr(request.state, "form", None)
+    try:
+        session.check_csrf(request, page, csrf_token)
+    except AppError:
+        form = None
+    if form is None or is_htmx(request):
+        return _to_login(request, page)
+    kept = [(name, value) for name, value in form.multi_items()
+            if isinstance(value, str) and not _not_kept(name)]
+    files = any(not isinstance(value, str) and getattr(value, "filename", "")
+                for _, value in form.multi_items())
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    came_from = urlsplit(request.headers.get("referer", ""))
+    back = safe_next(came_from.path + (f"?{came_from.query}" if came_from.query else "")
+                     if came_from.netloc == request.url.netloc else None)
+    return render(request, page, "login.html", status=401, next=back,
+                  resend_to=safe_next(target), kept=kept, files_dropped=files)
 
 
 def form_errors(exc: ValidationError) -> list[str]:

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from tests.api.files_support import pdf_with_text, png
-from tests.web.conftest import log_in, needs_chromium, sign_up
+from tests.web.conftest import PASSWORD, log_in, needs_chromium, sign_up
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -369,6 +369,14 @@ async def test_the_page_of_a_refused_comment_has_no_wcag_violations(limited_site
     await page.get_by_role("heading", name="Your comment was not posted").wait_for()
     assert await page.get_by_label("Your comment (Markdown)").input_value() == \
         "One more thought, kept"
+    failures = await _faults_of_shown_page(page, "draft")
+    assert not failures, "\n".join(failures)
+    await context.close()
+
+
+async def _faults_of_shown_page(page, name: str) -> list[str]:
+    """axe's violations and any sideways overflow of the page as shown (the answer to a
+    form post, which cannot be loaded again by its address), in each scheme and width."""
     failures = []
     for scheme in SCHEMES:
         await page.emulate_media(color_scheme=scheme)
@@ -376,8 +384,38 @@ async def test_the_page_of_a_refused_comment_has_no_wcag_violations(limited_site
             await page.set_viewport_size({"width": width, "height": 800})
             result = await _axe(page)
             if result["violations"]:
-                failures.append(_describe("draft", scheme, width, result["violations"]))
+                failures.append(_describe(name, scheme, width, result["violations"]))
             if wide := await page.evaluate(OVERFLOWING):
-                failures.append(f"draft ({scheme}, {width} px): wider than the window: {wide}")
+                failures.append(f"{name} ({scheme}, {width} px): wider than the window: {wide}")
+    return failures
+
+
+async def test_a_form_sent_signed_out_is_sent_again_after_logging_in(site, browser):
+    """Logged out in another tab while writing: the post's form answers with the login
+    page carrying the text, and logging in offers to send it (both pages checked like the
+    main pages)."""
+    context = await browser.new_context(bypass_csp=True)
+    page = await context.new_page()
+    await sign_up(page, site, "ria")
+    await page.goto(f"{site}/posts/new")
+    await page.get_by_label("Title").fill("Half an hour of notes")
+    await page.get_by_label("Text (Markdown)").fill("First line\nsecond line")
+    other = await context.new_page()
+    await other.goto(f"{site}/")
+    await other.get_by_role("button", name="Log out").click()
+    await other.wait_for_url(f"{site}/")
+    await page.get_by_role("button", name="Publish").click()
+    await page.get_by_text("You were signed out before this was sent").wait_for()
+    failures = await _faults_of_shown_page(page, "login, carrying a form")
+    await page.get_by_label("Email").fill("ria@example.org")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_role("heading", name="Send it again?").wait_for()
+    assert await page.get_by_text("Half an hour of notes").count() == 1
+    failures += await _faults_of_shown_page(page, "resend")
     assert not failures, "\n".join(failures)
+    await page.get_by_role("button", name="Send it").click()
+    await page.wait_for_url(re.compile(r".*/posts/[0-9a-f-]{36}$"))
+    assert await page.get_by_role("heading", name="Half an hour of notes").count() == 1
+    assert "second line" in await page.locator(".prose").first.inner_text()
     await context.close()

@@ -21,9 +21,11 @@ from focushub.web.kit import (
     PageDep,
     RtDep,
     Text,
+    carried,
     field_errors,
     redirect,
     render,
+    resend_page,
     safe_next,
 )
 
@@ -38,18 +40,24 @@ async def login_page(request: Request, page: PageDep, next: str | None = None) -
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, page: PageDep, rt: RtDep,
                 email: Text = "", password: Text = "",
-                csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
+                csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",
+                resend_to: Annotated[str, Form()] = "") -> Response:
     session.check_csrf(request, page, csrf_token)
+    # A form whose session had ended, carried here by kit.signed_out_form: offered again.
+    resend = {"resend_to": safe_next(resend_to), "kept": carried(await request.form())} \
+        if resend_to else {}
     try:
         tokens = await auth_service.log_in(rt, LoginCreate(email=email, password=password),
                                           client=client_address(request))
     except ValidationError as exc:
         return render(request, page, "login.html", status=422, field_errors=field_errors(exc),
-                      email=email, next=safe_next(next))
+                      email=email, next=safe_next(next), **resend)
     except AppError as exc:
         return render(request, page, "login.html", status=exc.status_code, error=exc.message,
-                      email=email, next=safe_next(next))
+                      email=email, next=safe_next(next), **resend)
     session.start(page, tokens, rt)
+    if resend:
+        return resend_page(request, page, resend["resend_to"], resend["kept"], safe_next(next))
     return redirect(request, page, safe_next(next))
 
 

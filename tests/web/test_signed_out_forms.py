@@ -1,0 +1,76 @@
+"""A form sent after its session ended (logged out in another tab, expired) keeps what was
+typed: the login page carries it, and logging in offers to send it again."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from tests.web.test_pages import browser, csrf, sign_up  # noqa: F401
+
+ESSAY = 'Hours of work: "loops" & <recursion>\nsecond line'
+
+
+def hidden(html: str) -> list[tuple[str, str]]:
+    return [(unescape(n), unescape(v)) for n, v in
+            re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)]
+
+
+def signed_out_elsewhere(browser) -> None:  # noqa: F811
+    """The session cookies go, as logging out in another tab takes them; the page's CSRF
+    cookie stays."""
+    for name in ("fh_access", "fh_refresh"):
+        browser.cookies.delete(name)
+
+
+async def test_a_post_sent_signed_out_is_carried_through_the_login_and_sent_again(browser):  # noqa: F811
+    await sign_up(browser, "ola")
+    form = await browser.get("/posts/new")
+    token = csrf(form.text)
+    signed_out_elsewhere(browser)
+    r = await browser.post("/posts/new", headers={"Referer": "http://testserver/posts/new"},
+                           data={"csrf_token": token, "title": "My essay", "content": ESSAY})
+    assert r.status_code == 401 and "You were signed out before this was sent" in r.text
+    fields = dict(hidden(r.text))
+    assert fields["resend_to"] == "/posts/new" and fields["next"] == "/posts/new"
+    assert fields["keep:title"] == "My essay" and fields["keep:content"] == ESSAY
+    assert "keep:csrf_token" not in fields
+
+    # A wrong password keeps carrying it.
+    r = await browser.post("/login", data={**fields, "email": "ola@example.org",
+                                           "password": "not the one!"})
+    assert r.status_code == 401 and dict(hidden(r.text))["keep:content"] == ESSAY
+    r = await browser.post("/login", data={**fields, "email": "ola@example.org",
+                                           "password": "correct horse battery"})
+    assert r.status_code == 200 and "Send it again?" in r.text
+    assert "&lt;recursion&gt;" in r.text and "<recursion>" not in r.text  # shown, escaped
+    resend = dict(hidden(r.text))
+    assert re.search(r'<form method="post" action="/posts/new">', r.text)
+    assert resend["title"] == "My essay" and resend["content"] == ESSAY
+    r = await browser.post("/posts/new", data=resend)
+    assert r.status_code == 303
+    post = await browser.get(r.headers["location"])
+    assert "My essay" in post.text and "&lt;recursion&gt;" in post.text
+
+
+async def test_no_password_file_or_forged_post_is_carried(browser):  # noqa: F811
+    await sign_up(browser, "pia")
+    token = csrf((await browser.get("/settings/account")).text)
+    signed_out_elsewhere(browser)
+    r = await browser.post("/settings/account/password", data={
+        "csrf_token": token, "current_password": "correct horse battery",
+        "new_password": "another long one", "confirm_password": "another long one"})
+    assert r.status_code == 401
+    assert not [n for n, _ in hidden(r.text) if "password" in n]
+    assert "another long one" not in r.text and "correct horse battery" not in r.text
+
+    r = await browser.post("/settings/avatar", data={"csrf_token": token},
+                           files={"file": ("me.png", b"\x89PNG...", "image/png")})
+    assert r.status_code == 401 and "files are not kept" in r.text
+    assert "PNG" not in "".join(v for _, v in hidden(r.text))
+
+    # Another site's post (no CSRF cookie comes with it) is not carried into a session.
+    browser.cookies.clear()
+    r = await browser.post("/posts/new", data={"csrf_token": token, "title": "Spam",
+                                               "content": "Buy now"})
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fposts%2Fnew"
