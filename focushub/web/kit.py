@@ -289,6 +289,18 @@ def with_retry_after(response: Response, error: AppError) -> Response:
     return response
 
 
+def in_words(error: AppError) -> str:
+    """A refusal's message for its form, saying when to try again where the message only
+    says "later" (the log-in and sign-up limits): its ``Retry-After``, in words."""
+    seconds = error.details.get("retry_after_seconds") if isinstance(error.details, dict) \
+        else None
+    if error.status_code != 429 or not seconds or not error.message.endswith("try again later"):
+        return error.message
+    minutes = -(-int(seconds) // 60)
+    wait = counted(int(seconds), "second") if seconds < 90 else counted(minutes, "minute")
+    return f"{error.message.removesuffix('later')}in {wait}."
+
+
 def draft_refused(request: Request, page: PageSession, error: AppError, *, action: str,
                    noun: str, verb: str, label: str, content: str, back: str,
                    hidden: dict[str, str] | None = None) -> Response:

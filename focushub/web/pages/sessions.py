@@ -23,10 +23,12 @@ from focushub.web.kit import (
     Text,
     carried,
     field_errors,
+    in_words,
     redirect,
     render,
     resend_page,
     safe_next,
+    with_retry_after,
 )
 
 router = Router(include_in_schema=False)
@@ -53,8 +55,9 @@ async def login(request: Request, page: PageDep, rt: RtDep,
         return render(request, page, "login.html", status=422, field_errors=field_errors(exc),
                       email=email, next=safe_next(next), **resend)
     except AppError as exc:
-        return render(request, page, "login.html", status=exc.status_code, error=exc.message,
-                      email=email, next=safe_next(next), **resend)
+        return with_retry_after(render(
+            request, page, "login.html", status=exc.status_code, error=in_words(exc),
+            email=email, next=safe_next(next), **resend), exc)
     session.start(page, tokens, rt)
     if resend:
         return resend_page(request, page, resend["resend_to"], resend["kept"], safe_next(next))
@@ -98,8 +101,8 @@ async def signup(request: Request, page: PageDep, rt: RtDep,
         if field is not None:
             return render(request, page, "signup.html", status=error.status_code, form=form,
                           field_errors={field[0]: field[1]})
-        return render(request, page, "signup.html", status=error.status_code,
-                      errors=[error.message], form=form)
+        return with_retry_after(render(request, page, "signup.html", status=error.status_code,
+                                       errors=[in_words(error)], form=form), error)
     session.start(page, tokens, rt)
     return redirect(request, page, "/?welcome=1")
 
