@@ -156,7 +156,10 @@ def need_login(request: Request, page: PageSession) -> Response | None:
 
 
 def _to_login(request: Request, page: PageSession) -> Response:
-    return redirect(request, page, f"/login?next={quote(str(request.url.path), safe='')}")
+    """To the login page, which comes back here after: the query too (a report form's
+    ``?type=&id=``, a list's filter), without which the page is not the same."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return redirect(request, page, f"/login?next={quote(here, safe='')}")
 
 
 def guard(request: Request, page: PageSession, csrf_token: str) -> Response | None:

@@ -74,3 +74,29 @@ async def test_no_password_file_or_forged_post_is_carried(browser):  # noqa: F81
     r = await browser.post("/posts/new", data={"csrf_token": token, "title": "Spam",
                                                "content": "Buy now"})
     assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fposts%2Fnew"
+
+
+async def test_logging_in_from_a_page_with_a_query_comes_back_to_the_same_page(browser):  # noqa: F811
+    """A signed-out visitor's Report link: the login page returns to the report form of
+    that post, not to a bare /report that names nothing."""
+    await sign_up(browser, "uma")
+    token = csrf((await browser.get("/posts/new")).text)
+    r = await browser.post("/posts/new", data={"csrf_token": token, "title": "Maps",
+                                               "content": "Projections."})
+    post_id = r.headers["location"].rsplit("/", 1)[1]
+    browser.cookies.clear()
+    await sign_up(browser, "val")
+    browser.cookies.delete("fh_access")
+    browser.cookies.delete("fh_refresh")
+    wanted = f"/report?type=post&id={post_id}"
+    r = await browser.get(wanted)
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/login?next=%2Freport%3Ftype%3Dpost%26id%3D{post_id}"
+    login = await browser.get(r.headers["location"])
+    assert f'name="next" value="{wanted.replace("&", "&amp;")}"' in login.text
+    r = await browser.post("/login", data={"csrf_token": csrf(login.text), "next": wanted,
+                                           "email": "val@example.org",
+                                           "password": "correct horse battery"})
+    assert r.status_code == 303 and r.headers["location"] == wanted
+    form = await browser.get(wanted)
+    assert form.status_code == 200 and "Report a post" in form.text
