@@ -159,7 +159,19 @@ def _to_login(request: Request, page: PageSession) -> Response:
     """To the login page, which comes back here after: the query too (a report form's
     ``?type=&id=``, a list's filter), without which the page is not the same."""
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return redirect(request, page, f"/login?next={quote(here, safe='')}")
+    if not is_htmx(request):
+        return redirect(request, page, f"/login?next={quote(here, safe='')}")
+    # htmx follows a redirect by itself and would put the whole login page in place of a
+    # button or a list: it is told to open the login page instead, which comes back to the
+    # page it was on.
+    shown = urlsplit(request.headers.get("hx-current-url", ""))
+    here = safe_next(shown.path + (f"?{shown.query}" if shown.query else "")
+                     if shown.netloc == request.url.netloc else None)
+    response = Response(status_code=401,
+                        headers={"HX-Redirect": f"/login?next={quote(here, safe='')}"})
+    keep_private(response, page)
+    session.write_cookies(response, request, page)
+    return response
 
 
 def guard(request: Request, page: PageSession, csrf_token: str) -> Response | None:

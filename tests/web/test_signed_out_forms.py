@@ -100,3 +100,24 @@ async def test_logging_in_from_a_page_with_a_query_comes_back_to_the_same_page(b
     assert r.status_code == 303 and r.headers["location"] == wanted
     form = await browser.get(wanted)
     assert form.status_code == 200 and "Report a post" in form.text
+
+
+async def test_an_htmx_request_signed_out_opens_the_login_page_instead_of_nesting_it(browser):  # noqa: F811
+    """Mute on a profile (in place with htmx) after the session ended: htmx is told to
+    open the login page, which comes back to the profile; the login page is never put
+    inside the profile in place of the button."""
+    await sign_up(browser, "wes")
+    browser.cookies.clear()
+    await sign_up(browser, "xia")
+    token = csrf((await browser.get("/u/wes")).text)
+    browser.cookies.delete("fh_access")
+    browser.cookies.delete("fh_refresh")
+    r = await browser.post("/u/wes/mute", data={"csrf_token": token, "muted": "true"},
+                           headers={"HX-Request": "true",
+                                    "HX-Current-URL": "http://testserver/u/wes"})
+    assert r.status_code == 401 and r.headers["hx-redirect"] == "/login?next=%2Fu%2Fwes"
+    assert "<html" not in r.text
+    # Another site's address is not where the login page goes back to.
+    r = await browser.get("/chat?cursor=x", headers={
+        "HX-Request": "true", "HX-Current-URL": "http://evil.example/u/wes"})
+    assert r.status_code == 401 and r.headers["hx-redirect"] == "/login?next=%2F"
