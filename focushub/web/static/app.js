@@ -1,5 +1,6 @@
 // Focus Hub's own script on every page: htmx requests carry the page's CSRF token, a
-// chosen file over the upload limit is refused by its field, and Enter sends a message.
+// chosen file over the upload limit is refused by its field, Enter sends a message, and a
+// failed htmx request says why next to what sent it.
 document.addEventListener("htmx:configRequest", function (event) {
   var token = document.querySelector('meta[name="csrf-token"]');
   if (token) {
@@ -96,3 +97,39 @@ document.querySelectorAll("textarea[data-enter-sends]").forEach(function (box) {
                                              function () { say("Could not copy"); });
   });
 })();
+
+// An htmx request that fails (a form expired: 403, a limit: 429, our own fault: 500, or no
+// connection) puts nothing in place, so the button or link would seem to do nothing. The
+// error page's own words are said next to it instead, in an alert, until it is tried again.
+function failureNote(elt) {
+  var next = elt.nextElementSibling;
+  return next && next.classList.contains("request-failed") ? next : null;
+}
+function sayFailure(elt, words) {
+  var note = failureNote(elt);
+  if (!note) {
+    note = document.createElement("p");
+    note.className = "errors request-failed";
+    note.setAttribute("role", "alert");
+    elt.insertAdjacentElement("afterend", note);
+  }
+  note.textContent = words;
+}
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var note = failureNote(event.detail.elt);
+  if (note) { note.remove(); }
+});
+document.addEventListener("htmx:responseError", function (event) {
+  var xhr = event.detail.xhr;
+  var page = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+  // The error page: its heading and the sentences after it, not its links.
+  var words = Array.prototype.filter.call(page.querySelectorAll("main h1, main p"),
+    function (e) { return !e.querySelector("a"); })
+    .map(function (e) { return e.textContent.trim(); }).join(" ");
+  sayFailure(event.detail.elt, words ||
+    "That did not work (" + xhr.status + "); reload the page and try again.");
+});
+document.addEventListener("htmx:sendError", function (event) {
+  sayFailure(event.detail.elt,
+    "Focus Hub could not be reached; check the connection and try again.");
+});
