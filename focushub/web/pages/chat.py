@@ -109,6 +109,10 @@ async def start_chat(request: Request, page: PageDep, rt: RtDep,
     try:
         if wanted:
             other = await users_service.get_by_username(rt, page.caller, wanted)
+            if other.id == page.caller.user_id:  # the database refuses it, in its words
+                return await _chat_list(
+                    request, page, rt, status=422, username=wanted,
+                    error=f"@{wanted} is you: a chat needs someone else's username.")
             data = RoomCreate(type="direct", user_id=other.id)
         else:
             try:
