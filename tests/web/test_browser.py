@@ -572,3 +572,45 @@ async def test_an_htmx_control_that_fails_says_why_next_to_it(site, browser):
     await page.get_by_role("button", name="Mute").click()
     await page.get_by_role("button", name="Unmute").wait_for()
     assert await page.get_by_role("alert").count() == 0
+
+
+async def test_keyboard_focus_stays_on_what_htmx_puts_in_place(site, browser):
+    """From the keyboard: Mute turned into Unmute keeps the focus, the report form put in
+    place of its link takes it, and so does what it says once sent; never back to the top of
+    the page."""
+    page = await (await browser.new_context()).new_page()
+    await sign_up(page, site, "sol")
+    page = await (await browser.new_context()).new_page()
+    await sign_up(page, site, "tom")
+    await page.goto(f"{site}/u/sol")
+    focused = "document.activeElement.textContent.trim()"
+    await page.get_by_role("button", name="Mute", exact=True).focus()
+    await page.keyboard.press("Enter")
+    await page.get_by_role("button", name="Unmute").wait_for()
+    assert await page.evaluate(focused) == "Unmute"
+    await page.keyboard.press("Enter")
+    await page.get_by_role("button", name="Mute", exact=True).wait_for()
+    assert await page.evaluate(focused) == "Mute"
+
+    await page.get_by_role("link", name="Report this user").focus()
+    await page.keyboard.press("Enter")
+    await page.get_by_role("radio", name="Spam or advertising").wait_for()
+    assert await page.evaluate("document.activeElement.value") == "spam"
+    await page.keyboard.press("Space")  # choose it, then on to the button
+    for _ in range(10):
+        await page.keyboard.press("Tab")
+        if await page.evaluate(focused) == "Send report":
+            break
+    await page.keyboard.press("Enter")
+    sent = page.get_by_role("status").filter(has_text="Your report was sent")
+    await sent.wait_for()
+    assert await sent.evaluate("e => e === document.activeElement")
+
+    await page.get_by_role("button", name="Mute", exact=True).click()
+    await page.get_by_role("button", name="Unmute").wait_for()
+    await page.goto(f"{site}/settings/blocks")
+    await page.get_by_role("button", name="Unmute @sol").focus()
+    await page.keyboard.press("Enter")
+    done = page.get_by_role("status").filter(has_text="Unmuted @sol")
+    await done.wait_for()
+    assert await done.evaluate("e => e === document.activeElement")
