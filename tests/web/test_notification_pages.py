@@ -36,3 +36,20 @@ async def test_mark_all_read_leaves_what_arrived_after_the_page_was_shown(browse
     assert 'aria-label="1 unread notification"' in badge.text
     notes = await browser.get("/notifications")
     assert '2 people started following you</a> <span class="badge">new' in notes.text
+
+
+async def test_mark_all_read_is_offered_only_while_something_shown_is_unread(browser):  # noqa: F811
+    gil = await make_user(browser, email="gil@example.org", username="gil")
+    hal = await make_user(browser)
+    login = await browser.get("/login")
+    await browser.post("/login", data={"csrf_token": csrf(login.text),
+                                       "email": "gil@example.org", "password": gil["password"]})
+    notes = await browser.get("/notifications")
+    assert "No notifications." in notes.text and "Mark all as read" not in notes.text
+    follow = "/api/v1/users/{}/follow".format(gil["user"]["id"])
+    assert (await browser.put(follow, headers=hal["headers"])).status_code == 200
+    notes = await browser.get("/notifications")
+    assert "Mark all as read" in notes.text
+    await browser.post("/notifications/read", data=mark_all_form(notes.text))
+    notes = await browser.get("/notifications")
+    assert "started following you" in notes.text and "Mark all as read" not in notes.text
