@@ -614,3 +614,23 @@ async def test_keyboard_focus_stays_on_what_htmx_puts_in_place(site, browser):
     done = page.get_by_role("status").filter(has_text="Unmuted @sol")
     await done.wait_for()
     assert await done.evaluate("e => e === document.activeElement")
+
+
+async def test_load_more_from_the_keyboard_goes_on_at_the_first_new_item(site, browser):
+    """The feed's "Load more" pressed from the keyboard: the link goes with the items it
+    brings, and the focus goes to the first of them, not back to the top of the page."""
+    page = await (await browser.new_context()).new_page()
+    await sign_up(page, site, "uri")
+    await page.goto(f"{site}/posts/new")
+    token = await page.locator('meta[name="csrf-token"]').get_attribute("content")
+    for n in range(25):
+        sent = await page.request.post(f"{site}/posts/new", max_redirects=0, form={
+            "csrf_token": token, "title": f"Note {n:02d}", "content": "Short."})
+        assert sent.status == 303
+    await page.goto(f"{site}/")
+    shown = await page.locator("#feed-items > li.card").count()
+    await page.get_by_role("link", name="Load more").focus()
+    await page.keyboard.press("Enter")
+    await page.get_by_role("link", name="Note 00").wait_for()
+    first_new = page.locator("#feed-items > li.card").nth(shown).locator("a").first
+    assert await first_new.evaluate("e => e === document.activeElement")

@@ -1,6 +1,7 @@
 // Focus Hub's own script on every page: htmx requests carry the page's CSRF token, a
-// chosen file over the upload limit is refused by its field, Enter sends a message, and a
-// failed htmx request says why next to what sent it.
+// chosen file over the upload limit is refused by its field, Enter sends a message, a
+// failed htmx request says why next to what sent it, and "Load more" hands the keyboard's
+// focus to what it loaded.
 document.addEventListener("htmx:configRequest", function (event) {
   var token = document.querySelector('meta[name="csrf-token"]');
   if (token) {
@@ -132,4 +133,33 @@ document.addEventListener("htmx:responseError", function (event) {
 document.addEventListener("htmx:sendError", function (event) {
   sayFailure(event.detail.elt,
     "Focus Hub could not be reached; check the connection and try again.");
+});
+
+// "Load more" and "Show more" go away with the items they bring in. Focus that was on such a
+// link would fall back to the top of the page, so a keyboard user would tab through the
+// whole list again; it goes to the first new item instead. (What keeps its own focus, a
+// button with the same id or an element with autofocus, is left alone.)
+var loadedAt = null;
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var target = event.detail.target;
+  var elt = event.detail.requestConfig && event.detail.requestConfig.elt;
+  loadedAt = null;
+  if (!target || !target.contains(document.activeElement)) { return; }
+  var outer = elt && (elt.getAttribute("hx-swap") || "").indexOf("outerHTML") === 0;
+  loadedAt = outer ? { parent: target.parentElement, before: target.previousElementSibling }
+                   : { parent: target, before: null };
+});
+document.addEventListener("htmx:afterSettle", function () {
+  var at = loadedAt;
+  loadedAt = null;
+  if (!at || (document.activeElement && document.activeElement !== document.body)) { return; }
+  var first = at.before ? at.before.nextElementSibling : at.parent.firstElementChild;
+  if (!first) { return; }
+  var focusable = "a[href], button, input, select, textarea, [tabindex]";
+  var into = first.matches(focusable) ? first : first.querySelector(focusable);
+  if (!into) {
+    first.setAttribute("tabindex", "-1");
+    into = first;
+  }
+  into.focus();
 });
