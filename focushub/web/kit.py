@@ -25,6 +25,7 @@ from pydantic import StringConstraints, ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from focushub.content.fields import split_tags
+from focushub.core.db import ANONYMOUS
 from focushub.core.errors import AppError, as_app_error, response_headers
 from focushub.core.runtime import Runtime
 from focushub.core.schemas import Password
@@ -282,11 +283,21 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     return found
 
 
-def refusal(exc: Exception) -> AppError:
+def refusal(exc: Exception, page: PageSession) -> AppError:
     """The error of a write the server refused for now or for its content (a rate limit:
     429; too many mentions, a block: 403, 409, 422), to say on the page with what was
-    written; anything else (404, our own faults) goes on to the error pages."""
+    written; anything else (404, our own faults) goes on to the error pages.
+
+    A session that ended while the form was open (logged out everywhere, a password changed
+    elsewhere, a suspension: 401) is said there too, and ``page`` is signed out (its cookies
+    go): sending the form again then goes through the login page, which carries what was
+    typed (``signed_out_form``), where the error page would have lost it."""
     error = as_app_error(exc)
+    if error is not None and error.status_code == 401:
+        page.caller, page.clear = ANONYMOUS, True
+        page.set_cookies.pop(session.ACCESS, None)
+        page.set_cookies.pop(session.REFRESH, None)
+        return error
     if error is None or error.status_code not in (403, 409, 422, 429):
         raise exc
     return error
@@ -356,7 +367,7 @@ async def save_edit(request: Request, page: PageSession, template: str, item_id:
     try:
         await save(data)
     except (AppError, DBAPIError) as exc:
-        error = refusal(exc)
+        error = refusal(exc, page)
         if error.status_code == 403:
             raise error from exc
         return render(request, page, template, status=error.status_code, form=form,

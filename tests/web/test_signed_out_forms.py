@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from html import unescape
 
-from tests.web.test_pages import browser, csrf, sign_up  # noqa: F401
+from tests.web.test_pages import _user_id, browser, csrf, login_as, make_admin, sign_up  # noqa: F401
 
 ESSAY = 'Hours of work: "loops" & <recursion>\nsecond line'
 
@@ -121,3 +121,37 @@ async def test_an_htmx_request_signed_out_opens_the_login_page_instead_of_nestin
     r = await browser.get("/chat?cursor=x", headers={
         "HX-Request": "true", "HX-Current-URL": "http://evil.example/u/wes"})
     assert r.status_code == 401 and r.headers["hx-redirect"] == "/login?next=%2F"
+
+
+async def test_a_post_sent_after_the_session_was_ended_elsewhere_keeps_its_text(browser,  # noqa: F811
+                                                                                 test_db):
+    """An administrator logs everyone of an account out while its owner writes (the access
+    cookie still verifies; the database refuses the session): the form comes back signed out
+    with the text and why, and sending it again goes through the carrying login page."""
+    await sign_up(browser, "zed")
+    token = csrf((await browser.get("/posts/new")).text)
+    zed_cookies = dict(browser.cookies)
+    await sign_up(browser, "yam")
+    await make_admin(test_db, "yam")
+    await login_as(browser, "yam")
+    admin = await browser.get("/admin")
+    r = await browser.post(f"/admin/users/{await _user_id(test_db, 'zed')}/end-sessions",
+                           data={"csrf_token": csrf(admin.text)})
+    assert r.status_code == 303
+    browser.cookies.clear()
+    for name, value in zed_cookies.items():
+        browser.cookies.set(name, value)
+
+    r = await browser.post("/posts/new", data={"csrf_token": token, "title": "My essay",
+                                               "content": ESSAY})
+    assert r.status_code == 401 and "This session has ended" in r.text
+    assert 'value="My essay"' in r.text and "Hours of work: &#34;loops&#34;" in r.text
+    assert "Log out" not in r.text  # the header is signed out, and so are the cookies
+    gone = [c for c in r.headers.get_list("set-cookie") if "Max-Age=0" in c]
+    assert {c.split("=", 1)[0] for c in gone} == {"fh_access", "fh_refresh"}
+    for name in ("fh_access", "fh_refresh"):  # set by hand above, so not by the answer
+        browser.cookies.delete(name)
+    r = await browser.post("/posts/new", data={"csrf_token": csrf(r.text), "title": "My essay",
+                                               "content": ESSAY})
+    assert r.status_code == 401 and "You were signed out before this was sent" in r.text
+    assert dict(hidden(r.text))["keep:content"] == ESSAY

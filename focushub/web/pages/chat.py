@@ -270,7 +270,7 @@ async def send_chat(request: Request, page: PageDep, rt: RtDep, room_id: UUID,
     try:
         await chat_service.send_message(rt, page.caller, room_id, data)
     except (AppError, DBAPIError) as exc:
-        return draft_refused(request, page, refusal(exc), action=f"/chat/{room_id}",
+        return draft_refused(request, page, refusal(exc, page), action=f"/chat/{room_id}",
                               noun="message", verb="sent", label="Message", content=content,
                               back=f"/chat/{room_id}#end")
     return redirect(request, page, f"/chat/{room_id}#end")

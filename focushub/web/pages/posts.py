@@ -84,7 +84,7 @@ async def new_post(request: Request, page: PageDep, rt: RtDep,
     except (AppError, DBAPIError) as exc:
         # The form again, with what was written: too many mentions, or too many posts for
         # now (429, with when to try again).
-        error = refusal(exc)
+        error = refusal(exc, page)
         return with_retry_after(render(request, page, "post_new.html", status=error.status_code,
                                         errors=[error.message], form=form), error)
     return redirect(request, page, f"/posts/{post.id}")
@@ -203,7 +203,7 @@ async def comment(request: Request, page: PageDep, rt: RtDep, post_id: UUID,
         made = await comments_service.create_comment(rt, page.caller, post_id, data)
     except (AppError, DBAPIError) as exc:
         return draft_refused(
-            request, page, refusal(exc), action=f"/posts/{post_id}/comments",
+            request, page, refusal(exc, page), action=f"/posts/{post_id}/comments",
             noun="reply" if reply else "comment", verb="posted",
             label="Your reply" if reply else "Your comment (Markdown)", content=content,
             back=f"/posts/{post_id}#comments",

@@ -86,7 +86,7 @@ async def ask(request: Request, page: PageDep, rt: RtDep,
     try:
         question = await questions_service.create_question(rt, page.caller, data)
     except (AppError, DBAPIError) as exc:
-        error = refusal(exc)
+        error = refusal(exc, page)
         return with_retry_after(render(request, page, "ask.html", status=error.status_code,
                                         errors=[error.message], form=form), error)
     return redirect(request, page, f"/questions/{question.id}")
@@ -176,7 +176,7 @@ async def answer(request: Request, page: PageDep, rt: RtDep, question_id: UUID,
     try:
         made = await answers_service.create_answer(rt, page.caller, question_id, data)
     except (AppError, DBAPIError) as exc:
-        return draft_refused(request, page, refusal(exc),
+        return draft_refused(request, page, refusal(exc, page),
                               action=f"/questions/{question_id}/answers", noun="answer",
                               verb="posted", label="Your answer (Markdown)", content=content,
                               back=f"/questions/{question_id}#answers")
