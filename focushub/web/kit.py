@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from pydantic import StringConstraints, ValidationError
 from sqlalchemy.exc import DBAPIError
+from starlette.routing import Match
 
 from focushub.content.fields import split_tags
 from focushub.core.db import ANONYMOUS
@@ -222,6 +223,12 @@ def resend_page(request: Request, page: PageSession, action: str,
                   back=back)
 
 
+def _is_page(request: Request, path: str) -> bool:
+    """Whether a GET of ``path`` is answered by one of the site's routes."""
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": ""}
+    return any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes)
+
+
 def signed_out_form(request: Request, page: PageSession, csrf_token: str) -> Response:
     """A form post that arrived signed out: its session ended while the form was open.
     Redirected to the login page, what was typed would be lost (the form's page cannot be
@@ -243,9 +250,12 @@ def signed_out_form(request: Request, page: PageSession, csrf_token: str) -> Res
     files = any(not isinstance(value, str) and getattr(value, "filename", "")
                 for _, value in form.multi_items())
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    # Where "Do not send it" leads: the page of the form, unless that page was the answer
+    # to a post to an address no link loads (a refused comment's draft page).
     came_from = urlsplit(request.headers.get("referer", ""))
     back = safe_next(came_from.path + (f"?{came_from.query}" if came_from.query else "")
-                     if came_from.netloc == request.url.netloc else None)
+                     if came_from.netloc == request.url.netloc
+                     and _is_page(request, came_from.path) else None)
     return render(request, page, "login.html", status=401, next=back,
                   resend_to=safe_next(target), kept=kept, files_dropped=files)
 

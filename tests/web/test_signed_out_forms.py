@@ -52,6 +52,15 @@ async def test_a_post_sent_signed_out_is_carried_through_the_login_and_sent_agai
     post = await browser.get(r.headers["location"])
     assert "My essay" in post.text and "&lt;recursion&gt;" in post.text
 
+    # "Do not send it" leads back to the form's page; not to the address of a page that
+    # was an answer to a post (a refused comment's draft), which no link loads.
+    signed_out_elsewhere(browser)
+    path = r.headers["location"]
+    for came_from, back in ((path, path), (f"{path}/comments", "/")):
+        r = await browser.post(f"{path}/comments", data={"csrf_token": token, "content": "Hi"},
+                               headers={"Referer": f"http://testserver{came_from}"})
+        assert r.status_code == 401 and dict(hidden(r.text))["next"] == back
+
 
 async def test_no_password_file_or_forged_post_is_carried(browser):  # noqa: F811
     await sign_up(browser, "pia")
