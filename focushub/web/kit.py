@@ -332,9 +332,17 @@ def in_words(error: AppError) -> str:
         else None
     if error.status_code != 429 or not seconds or not error.message.endswith("try again later"):
         return error.message
-    minutes = -(-int(seconds) // 60)
-    wait = counted(int(seconds), "second") if seconds < 90 else counted(minutes, "minute")
-    return f"{error.message.removesuffix('later')}in {wait}."
+    return f"{error.message.removesuffix('later')}in {wait(seconds)}."
+
+
+def wait(seconds: object) -> str:
+    """``45 seconds``, ``2 minutes``: a ``Retry-After`` as people say it (whole minutes,
+    rounded up, from 90 seconds)."""
+    n = int(str(seconds))
+    return counted(n, "second") if n < 90 else counted(-(-n // 60), "minute")
+
+
+templates.env.filters["wait"] = wait
 
 
 def draft_refused(request: Request, page: PageSession, error: AppError, *, action: str,
