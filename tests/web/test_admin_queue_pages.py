@@ -7,7 +7,7 @@ import re
 
 from tests.api.conftest import make_user
 from tests.api.factories_content import make_post
-from tests.web.test_pages import browser, csrf, make_admin, sign_up  # noqa: F401 (fixture)
+from tests.web.test_pages import browser, csrf, login_as, make_admin, sign_up  # noqa: F401 (fixture)
 
 
 async def _queue_more_link(html: str) -> str:
@@ -42,3 +42,12 @@ async def test_the_queue_shown_after_a_refusal_still_pages_on(browser, test_db):
         more = await browser.get(await _queue_more_link(refused.text))
         assert more.status_code == 200, more.text
     assert (await browser.get(await _queue_more_link(queue.text))).status_code == 200
+
+
+async def test_the_admin_totals_count_people_by_role_in_words(browser, test_db):  # noqa: F811
+    for name in ("ana", "ben", "cai"):
+        await sign_up(browser, name)
+    await make_admin(test_db, "cai")
+    await login_as(browser, "cai")
+    admin = await browser.get("/admin")
+    assert "3 (1 admin, 2 students)" in admin.text
