@@ -430,7 +430,14 @@ async def test_the_moderation_queue_resolves_reports_through_the_page(browser, t
 
     # A reason is required except to dismiss; a suspension needs its end.
     r = await act(f"post/{ids[0]}", action="hide")
-    assert r.status_code == 422 and "a reason is required" in r.text
+    assert r.status_code == 422 and "A reason is required" in r.text
+    # Said in that item's form, with what was typed kept and the reason field focused.
+    r = await act(f"post/{ids[0]}", action="suspend", reason="Keeps its words")
+    said = re.search(rf'<p class="errors" role="alert" id="refused-post-{ids[0]}">([^<]+)</p>',
+                     r.text)
+    assert r.status_code == 422 and said and "suspend_until" in said.group(1)
+    assert re.search(rf'id="reason-post-{ids[0]}" name="reason" maxlength="1000" '
+                     r'value="Keeps its words" aria-invalid="true"[^>]* autofocus>', r.text)
     r = await act(f"user/{olga}", action="suspend", reason="Spam")
     assert r.status_code == 422 and "suspend_until" in r.text
     r = await act(f"user/{olga}", action="suspend", reason="Spam", suspend_until="soon")

@@ -111,6 +111,10 @@ async def _queue_page(request: Request, page: PageSession, rt: Runtime, cursor: 
                                         scope=QUEUE_PAGE)
     settings = await reports_service.get_settings(rt, page.caller)
     signals = await admin_service.spam_signals(rt, page.caller, SIGNAL_HOURS)
+    refused = context.get("refused")
+    if refused and not any(f"{i.target_type.value}-{i.target_id}" == refused["key"]
+                           for i in queue.items):
+        errors = [*(errors or []), refused["message"]]  # its item is not on this page
     return render(request, page, "admin_reports.html", status=status, items=queue.items,
                   next_cursor=queue.next_cursor, settings=settings, errors=errors,
                   actions=MODERATION_ACTIONS, signals=signals, signal_hours=SIGNAL_HOURS,
@@ -173,16 +177,22 @@ async def moderate(request: Request, page: PageDep, rt: RtDep, target_type: Repo
     """Resolve every open report of a target with one action, then back to the queue."""
     if (gone := guard(request, page, csrf_token)) is not None:
         return gone
+    # A refusal is said in the item's own form, with the reason and date typed kept (at the
+    # top of the page it named no item, and the reason was gone).
+    def refused(message: str) -> dict[str, Any]:
+        return {"refused": {"key": f"{target_type.value}-{target_id}", "reason": reason,
+                            "until": suspend_until,
+                            "message": message[:1].upper() + message[1:]}}
+
     try:
         until = _utc(suspend_until) if action == "suspend" else None
         data = ModerationCreate(action=action, reason=reason or None, suspend_until=until)
     except ValidationError as exc:
-        return await _queue_page(request, page, rt, status=422,
-                                 errors=[e["msg"].removeprefix("Value error, ")
-                                         for e in exc.errors()])
+        return await _queue_page(request, page, rt, status=422, **refused(
+            " ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())))
     except ValueError:
-        return await _queue_page(request, page, rt, status=422,
-                                 errors=["Give the end of the suspension as a date and time"])
+        return await _queue_page(request, page, rt, status=422, **refused(
+            "Give the end of the suspension as a date and time"))
     try:
         done = await reports_service.moderate(rt, page.caller, target_type, target_id, data)
     except (AppError, DBAPIError) as exc:
@@ -190,7 +200,7 @@ async def moderate(request: Request, page: PageDep, rt: RtDep, target_type: Repo
         if error is None or error.status_code not in (409, 422):
             raise
         return await _queue_page(request, page, rt, status=error.status_code,
-                                 errors=[error.message])
+                                 **refused(error.message))
     return redirect(request, page, f"/admin/reports?done={data.action}"
                                    f"&resolved={done.reports_resolved}")
 
