@@ -634,3 +634,21 @@ async def test_load_more_from_the_keyboard_goes_on_at_the_first_new_item(site, b
     await page.get_by_role("link", name="Note 00").wait_for()
     first_new = page.locator("#feed-items > li.card").nth(shown).locator("a").first
     assert await first_new.evaluate("e => e === document.activeElement")
+
+
+async def test_a_background_request_that_fails_puts_no_alert_in_the_header(site, browser):
+    """The header's unread badge polls in the background: when that fails (here the
+    server answers 500) nothing is said in the header; what a person presses is."""
+    page = await (await browser.new_context()).new_page()
+    await sign_up(page, site, "vic")
+
+    async def broken(route):
+        await route.fulfill(status=500, body="<main><h1>Broken</h1><p>No.</p></main>",
+                            content_type="text/html")
+
+    await page.route("**/notifications/badge", broken)
+    async with page.expect_response("**/notifications/badge"):
+        await page.goto(f"{site}/questions")
+    await page.wait_for_function("!document.querySelector('.htmx-request')")
+    await page.evaluate("new Promise(requestAnimationFrame)")  # htmx has handled the answer
+    assert await page.locator("header .request-failed").count() == 0

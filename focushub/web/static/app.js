@@ -107,6 +107,9 @@ function failureNote(elt) {
   return next && next.classList.contains("request-failed") ? next : null;
 }
 function sayFailure(elt, words) {
+  // Only for what a person pressed (a link, a button, a form): not for the header's badge
+  // polling in the background, nor for the suggestions fetched while typing.
+  if (!elt || !elt.matches("a, button, form")) { return; }
   var note = failureNote(elt);
   if (!note) {
     note = document.createElement("p");
