@@ -108,6 +108,19 @@ async def _check_room_visible(tx: Tx, room_id: UUID) -> None:
 # --- rooms -------------------------------------------------------------------------------
 
 
+async def _has_direct_room(rt: Runtime, caller: Caller, other: UUID | None) -> bool:
+    """Whether the caller already has a direct room with ``other`` that they can see (one
+    they are in, or a request to them), by the pair's key as ``chat_open_direct_room()``
+    writes it."""
+    if other is None or caller.user_id is None:
+        return False
+    me, them = str(caller.user_id), str(other)
+    pair = f"{min(me, them)}:{max(me, them)}"
+    async with rt.transaction(caller) as tx:
+        return await tx.scalar("SELECT EXISTS (SELECT 1 FROM public.chat_rooms"
+                               " WHERE direct_pair_key = :pair)", pair=pair)
+
+
 async def create_room(
     rt: Runtime, caller: Caller, data: RoomCreate
 ) -> tuple[RoomRead, bool]:
@@ -118,7 +131,9 @@ async def create_room(
     added. Opening a chat with someone whose request one has (even declined) accepts it.
     Returns the room and whether it was created now.
     """
-    await limits.check_write(rt, caller, "room")
+    if data.type != "direct" or not await _has_direct_room(rt, caller, data.user_id):
+        # Going back to a direct chat one has opens nothing new: only a new chat counts.
+        await limits.check_write(rt, caller, "room")
     async with _write(rt, caller) as tx:
         if data.type == "direct":
             row = await tx.one(

@@ -157,6 +157,28 @@ async def test_following_and_rooms_are_limited_too(limited, owner_conn):
     assert statuses == [201] * 3 + [429]
 
 
+async def test_going_back_to_a_direct_chat_one_has_is_not_a_new_chat(limited, owner_conn):
+    newcomer = await make_user(limited)
+    friends = [await make_user(limited) for _ in range(4)]
+    rooms = []
+    for friend in friends[:3]:
+        r = await limited.post("/api/v1/chat/rooms", headers=newcomer["headers"],
+                               json={"user_id": friend["user"]["id"]})
+        assert r.status_code == 201, r.text
+        rooms.append(r.json()["id"])
+    r = await limited.post("/api/v1/chat/rooms", headers=newcomer["headers"],
+                           json={"user_id": friends[3]["user"]["id"]})
+    assert r.status_code == 429  # a fourth new chat within the hour
+    # Messaging someone one already has a chat with opens that chat, whatever the limit.
+    r = await limited.post("/api/v1/chat/rooms", headers=newcomer["headers"],
+                           json={"user_id": friends[0]["user"]["id"]})
+    assert r.status_code == 200 and r.json()["id"] == rooms[0]
+    # The friend opening it from their side finds the same chat.
+    r = await limited.post("/api/v1/chat/rooms", headers=friends[1]["headers"],
+                           json={"user_id": newcomer["user"]["id"]})
+    assert r.status_code == 200 and r.json()["id"] == rooms[1]
+
+
 # --- mentions ------------------------------------------------------------------------------------
 
 
