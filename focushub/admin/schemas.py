@@ -93,9 +93,12 @@ class AuditEntry(OutputModel):
     id: int
     at: datetime
     actor_id: UUID | None
+    actor_username: str | None = Field(description="null for the system, or an account since "
+                                                   "deleted")
     action: str
     target_type: str | None
     target_id: UUID | None
+    target_username: str | None = Field(description="when the target is a person")
     reason: str | None
     details: dict[str, Any]
     request_id: str | None

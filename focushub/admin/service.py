@@ -98,14 +98,19 @@ async def end_sessions(rt: Runtime, caller: Caller, user_id: UUID,
     return EndSessionsRead(tokens_revoked=revoked)
 
 
+# Each entry with the usernames of its actor and, when it is a person, its target: an
+# administrator reads "by @ana" rather than an id (a deleted account's name is gone: null).
 _AUDIT_LOG = """
-SELECT * FROM public.audit_log
-WHERE (CAST(:action AS text) IS NULL OR action = :action
-       OR (right(:action, 1) = '.' AND starts_with(action, :action)))
-  AND (CAST(:actor AS uuid) IS NULL OR actor_id = :actor)
-  AND (CAST(:target AS uuid) IS NULL OR target_id = :target)
-  AND (CAST(:before AS bigint) IS NULL OR id < :before)
-ORDER BY id DESC
+SELECT a.*, actor.username AS actor_username, target.username AS target_username
+FROM public.audit_log a
+LEFT JOIN public.users actor ON actor.id = a.actor_id
+LEFT JOIN public.users target ON target.id = a.target_id AND a.target_type = 'user'
+WHERE (CAST(:action AS text) IS NULL OR a.action = :action
+       OR (right(:action, 1) = '.' AND starts_with(a.action, :action)))
+  AND (CAST(:actor AS uuid) IS NULL OR a.actor_id = :actor)
+  AND (CAST(:target AS uuid) IS NULL OR a.target_id = :target)
+  AND (CAST(:before AS bigint) IS NULL OR a.id < :before)
+ORDER BY a.id DESC
 LIMIT :limit
 """
 

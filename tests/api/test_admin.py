@@ -60,6 +60,9 @@ async def test_deactivation_is_immediate_logged_and_listed(client, owner_conn):
     (entry,) = r.json()["items"]
     assert entry["action"] == "user.update" and entry["reason"] == "spam"
     assert entry["target_id"] == carol["user"]["id"] and entry["actor_id"] == admin["user"]["id"]
+    # Named, so that the log reads "by @admin … @carol"; the deactivated account too.
+    assert entry["actor_username"] == admin["user"]["username"]
+    assert entry["target_username"] == carol["user"]["username"]
     assert entry["details"] == {"is_active": [True, False]}
     assert entry["request_id"]
     r = await client.patch(f"/api/v1/admin/users/{admin['user']['id']}", headers=admin["headers"],

@@ -1570,6 +1570,8 @@ async def test_the_admin_page_shows_a_suspension_and_lifts_it(browser, test_db):
     # The audit log says what changed as JSON, not as a Python dict.
     assert '"suspended_until": ["' in page.text and "null]" in page.text
     assert "{'suspended_until'" not in page.text and "None]" not in page.text
+    # ...and who did it to whom, by name.
+    assert 'by <a href="/u/uma">@uma</a> · <a href="/u/tara">@tara</a>' in page.text
     conn = await asyncpg.connect(test_db.owner_url)
     try:
         assert await conn.fetchval("SELECT suspended_until FROM users WHERE id = $1", tara) is None
