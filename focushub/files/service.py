@@ -160,6 +160,37 @@ async def reencoded(received: Received, size: int) -> AsyncIterator[Received]:
         yield Received(path, name, len(data), hashlib.sha256(data).hexdigest(), kind)
 
 
+@asynccontextmanager
+async def without_metadata(received: Received) -> AsyncIterator[Received]:
+    """``received`` without the metadata that may tell who made it and where, if it is an
+    image (``files.metadata``: EXIF and XMP, GPS location included, comments, anything
+    after the image's end), with its pixels untouched and its EXIF orientation kept; any
+    other file as it is. Size and SHA-256 are those of the bytes that will be stored.
+    Refuses (422 ``corrupt_image``) an image whose structure cannot be walked."""
+    if received.kind not in sniff.IMAGES:
+        yield received
+        return
+    from focushub.files import metadata
+
+    with tempfile.TemporaryDirectory(prefix="focushub-image-") as folder:
+        path = Path(folder) / "image"
+
+        def rewrite() -> tuple[int, str]:
+            metadata.strip(received.path, path, received.kind.mime)
+            digest = hashlib.sha256()
+            with path.open("rb") as written:
+                while chunk := written.read(1024 * 1024):
+                    digest.update(chunk)
+            return path.stat().st_size, digest.hexdigest()
+
+        try:
+            size, sha256 = await anyio.to_thread.run_sync(rewrite)
+        except metadata.Unreadable:
+            raise AppError("The image cannot be read", code="corrupt_image",
+                           status_code=422) from None
+        yield Received(path, received.name, size, sha256, received.kind)
+
+
 def new_key(purpose: str) -> str:
     """A fresh server-chosen object key; never derived from anything the client sent."""
     assert purpose in PURPOSES

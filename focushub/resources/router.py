@@ -38,7 +38,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     415: {"model": ErrorRead,
           "description": "A type not accepted, or content that disagrees with the file name"},
     422: {"model": ErrorRead,
-          "description": "Invalid fields, empty file, bad file name, corrupt or bomb-like archive"},
+          "description": "Invalid fields, empty file, bad file name, corrupt image or archive, "
+                         "bomb-like archive, image over 64 megapixels"},
 }
 
 
@@ -55,6 +56,12 @@ async def create_resource(
     tags: Annotated[list[str] | None, Form()] = None,
     is_public: Annotated[bool, Form()] = True,
 ) -> ResourceRead:
+    """Upload a file as a resource. An image (PNG, JPEG, GIF, WebP) is stored without the
+    metadata that may identify its author: EXIF (GPS location, camera serial, owner's
+    name) and XMP blocks, comments and text chunks, and anything after the image's end
+    go; its pixels, colour profile and EXIF orientation are kept as uploaded. The file's
+    ``size`` and ``sha256`` are those of the stored bytes, and they count towards the
+    quota."""
     try:
         fields = ResourceFields(title=title, description=description, category=category,
                                 tags=split_tags(*(tags or [])), is_public=is_public)

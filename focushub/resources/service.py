@@ -74,11 +74,17 @@ async def create_resource(
 ) -> ResourceRead:
     """Store the upload and create the resource; nothing is left behind if any step fails.
 
-    Refusals: see ``files.service.receive`` (size, name, type), and 413 over the quota.
+    An image is stored without its identifying metadata (``files.without_metadata``: GPS
+    location, camera serial, XMP), its pixels as uploaded; the size, SHA-256 and quota
+    are those of what is stored.
+
+    Refusals: see ``files.service.receive`` (size, name, type), 422 ``corrupt_image`` for an
+    image whose structure cannot be read, and 413 over the quota.
     """
     await limits.check_write(rt, caller, "upload")
     settings = rt.settings
-    async with files.receive(upload, file_name, max_bytes=settings.max_upload_bytes) as received:
+    async with (files.receive(upload, file_name, max_bytes=settings.max_upload_bytes) as original,
+                files.without_metadata(original) as received):
         async with files.stored(rt, received, "resource") as key:
             resource_id = uuid4()
             async with rt.transaction(caller) as tx:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from focushub.app import create_app
 from focushub.core.runtime import Runtime
@@ -142,6 +142,50 @@ def jpeg_with_gps() -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", exif=exif)
     return out.getvalue()
+
+
+# Where an XMP packet says a photo was taken (phones and editors write it beside EXIF).
+XMP_WITH_GPS = (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF'
+    ' xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description'
+    ' xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="48,51.483N"'
+    ' exif:GPSLongitude="2,17.667E"/></rdf:RDF></x:xmpmeta>')
+
+
+def photo_with_metadata(format: str) -> bytes:
+    """A 120 × 80 picture (``JPEG``, ``PNG``, ``WEBP`` or ``GIF``) that says who took it
+    and where: EXIF with GPS, the camera's serial number and owner's name, turned by its
+    EXIF orientation (6: shown turned a quarter clockwise); XMP with GPS, a comment (not
+    WebP: it has none), and a phone's trailer after the image's end. GIF has no EXIF: a comment, an XMP
+    application block and the trailer."""
+    image = Image.effect_mandelbrot((120, 80), (-2.0, -1.2, 1.0, 1.2), 60).convert("RGB")
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x0112] = 6  # Orientation
+    exif[0xA430] = "Alice Example"  # CameraOwnerName
+    exif[0xA431] = "SN-0042-7731"  # BodySerialNumber
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)}  # GPSInfo
+    out = io.BytesIO()
+    trailer = b"SEFT trailer: 48.8581,2.2945"  # as a phone appends it, location included
+    if format == "JPEG":
+        image.save(out, "JPEG", quality=90, exif=exif, xmp=XMP_WITH_GPS.encode(),
+                   comment="taken at 12 Rue Example")
+    elif format == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", XMP_WITH_GPS)
+        info.add_text("Comment", "taken at 12 Rue Example")
+        image.save(out, "PNG", exif=exif, pnginfo=info)
+    elif format == "WEBP":
+        image.save(out, "WEBP", quality=80, exif=exif, xmp=XMP_WITH_GPS.encode())
+    else:
+        image.convert("P").save(out, "GIF", comment="taken at 12 Rue Example")
+        data = out.getvalue()
+        # XMP's application extension ("XMP DataXMP", the packet, a 258-byte "magic
+        # trailer"), put before the GIF's last byte, its trailer.
+        xmp = (b"\x21\xff\x0bXMP DataXMP" + XMP_WITH_GPS.encode() + b"\x01"
+               + bytes(range(255, -1, -1)) + b"\x00")
+        return data[:-1] + xmp + data[-1:] + trailer
+    return out.getvalue() + trailer
 
 
 def pdf_with_text(text: str) -> bytes:

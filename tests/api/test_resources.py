@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import hashlib
+import io
 import os
 import struct
 import uuid
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image, ImageOps
 
 from focushub.app import create_app
 from focushub.core.settings import Settings
@@ -28,6 +30,7 @@ from tests.api.files_support import (
     bomb_zip,
     odf_with_unreadable_mimetype,
     pdf_with_text,
+    photo_with_metadata,
     plain_zip,
     png,
     png_claiming,
@@ -175,6 +178,9 @@ async def test_other_types_are_attachments(env):
     ("program.exe", b"MZ\x90\x00\x03\x00\x00\x00" + bytes(100), 415, "unsupported_type"),
     ("wide.png", png_claiming(9_000, 9_000), 422, "image_too_large"),  # 81 megapixels
     ("bomb.png", png_claiming(12_000, 12_000), 422, "image_too_large"),  # 144
+    # A JPEG whose first segment claims more bytes than the file has: not stored as it is
+    # (its metadata could not be told apart from its image).
+    ("cut.jpg", b"\xff\xd8\xff\xe1\xff\xf0Exif\x00\x00MM\x00*", 422, "corrupt_image"),
     ("essay.odt", odf_with_unreadable_mimetype("crc"), 422, "corrupt_archive"),
     ("essay.odt", odf_with_unreadable_mimetype("encrypted"), 422, "corrupt_archive"),
 ])
@@ -193,6 +199,38 @@ async def test_refused_uploads_leave_no_row_and_no_object(env, owner_conn, name,
     assert await owner_conn.fetchval("SELECT count(*) FROM resources") == 0
     assert await owner_conn.fetchval("SELECT count(*) FROM stored_files") == 0
     assert await env.objects() == []
+
+
+@pytest.mark.parametrize("format", ["JPEG", "PNG", "WEBP", "GIF"])
+async def test_an_image_resource_loses_who_took_it_and_where_but_not_a_pixel(env, format):
+    """A phone's photo of one's notes, shared: the file anyone downloads has no location,
+    camera serial or owner's name (EXIF, XMP, comments, a trailer after the image), and
+    shows the same pixels the same way up (its EXIF orientation is kept)."""
+    alice = await make_user(env.client)
+    original = photo_with_metadata(format)
+    name = f"notes.{format.lower()}"
+    body = await upload(env, alice, name, original)
+    r = await env.client.get(body["file"]["url"])
+    assert r.status_code == 200
+    stored = r.content
+    told = [b"48,51", b"48.8581", b"GPSLatitude"]  # XMP's location, the trailer's
+    if format != "GIF":  # which has no EXIF
+        told += [b"SN-0042", b"Alice Example", b"PhoneMaker"]
+    if format != "WEBP":  # which has no comments
+        told += [b"12 Rue Example"]
+    for what in told:
+        assert what in original and what not in stored, what
+    assert body["file"]["size"] == len(stored) < len(original)
+    assert body["file"]["sha256"] == hashlib.sha256(stored).hexdigest()
+    r = await env.client.get("/api/v1/users/me/storage", headers=alice["headers"])
+    assert r.json()["used_bytes"] == len(stored)  # the quota counts what is stored
+
+    before, after = Image.open(io.BytesIO(original)), Image.open(io.BytesIO(stored))
+    assert "xmp" not in after.info and 0x8825 not in after.getexif()
+    assert dict(after.getexif()) == ({} if format == "GIF" else {0x0112: 6})
+    assert (after.format, after.mode, after.size) == (before.format, before.mode, before.size)
+    assert after.tobytes() == before.tobytes()  # decoded, not one pixel differs
+    assert ImageOps.exif_transpose(after).tobytes() == ImageOps.exif_transpose(before).tobytes()
 
 
 _SNIFF_PEAK = """
