@@ -16,20 +16,23 @@ import contextlib
 import hashlib
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 from uuid import UUID
 
 import anyio
+from anyio.lowlevel import RunVar
 
 from focushub.core.db import Caller, Tx
 from focushub.core.errors import AppError, PayloadTooLarge
 from focushub.core.runtime import Runtime
 from focushub.files import sniff
 from focushub.files.schemas import StorageUsage
+
+T = TypeVar("T")
 
 PURPOSES = ("resource", "avatar", "attachment")
 # Objects made from a stored file, named "<key><suffix>", by the folder of their key: an
@@ -139,16 +142,42 @@ async def receive(source: BinaryIO, name: str | None, *, max_bytes: int,
         yield Received(path, clean_name, size, sha256, kind)
 
 
+# Image decodes a request may run at once in one process. PNG, WebP and GIF cannot be
+# decoded at a reduced scale, so one decode of an image at the 64-megapixel limit holds it
+# whole (256 MB of RGBA) and more while it is resized; a burst of avatar or chat photo
+# uploads took that many times over, one per thread of anyio's pool (40). Requests beyond
+# the bound wait for a slot.
+IMAGE_DECODES = 2
+_decode_slots: RunVar[anyio.CapacityLimiter] = RunVar("focushub.files.image_decodes")
+
+
+def decode_slots() -> anyio.CapacityLimiter:
+    """The limiter of image decodes of the running event loop (a server process has one).
+    One per loop, not per module: a limiter waits with its loop's primitives, and the CLI
+    and the tests run several loops one after another."""
+    try:
+        return _decode_slots.get()
+    except LookupError:
+        slots = anyio.CapacityLimiter(IMAGE_DECODES)
+        _decode_slots.set(slots)
+        return slots
+
+
+async def decode(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)``, which decodes an image, in a worker thread once one of the
+    :data:`IMAGE_DECODES` slots is free."""
+    return await anyio.to_thread.run_sync(function, *args, limiter=decode_slots())
+
+
 @asynccontextmanager
 async def reencoded(received: Received, size: int) -> AsyncIterator[Received]:
-    """``received`` (an image) decoded and encoded again without any metadata (EXIF,
-    GPS location), fitted into ``size`` pixels a side: what gets stored is never the
-    original bytes. PNG stays PNG, other images become JPEG."""
+    """``received`` (an image) decoded (in a :func:`decode` slot) and encoded again without
+    any metadata (EXIF, GPS location), fitted into ``size`` pixels a side: what gets stored
+    is never the original bytes. PNG stays PNG, other images become JPEG."""
     from focushub.files import previews
 
     try:
-        data = await anyio.to_thread.run_sync(previews.strip_image, received.path,
-                                              received.kind.mime, size)
+        data = await decode(previews.strip_image, received.path, received.kind.mime, size)
     except Exception:
         raise AppError("The image cannot be decoded", code="corrupt_image",
                        status_code=422) from None

@@ -6,8 +6,6 @@ import re
 from typing import BinaryIO
 from uuid import UUID
 
-import anyio
-
 from focushub.core.db import Caller
 from focushub.core.errors import NotFound, ValidationFailed
 from focushub.core.runtime import Runtime
@@ -124,7 +122,7 @@ async def set_avatar(rt: Runtime, caller: Caller, upload: BinaryIO, file_name: s
         async with files.reencoded(original, AVATAR_SIZES[0]) as image:
             async with files.stored(rt, image, "avatar") as key:
                 for size in AVATAR_SIZES[1:]:
-                    data = await anyio.to_thread.run_sync(
+                    data = await files.decode(
                         previews.strip_image, image.path, image.kind.mime, size)
                     await rt.storage.put_bytes(_avatar_key(key, size), data, image.kind.mime)
                 async with rt.transaction(caller) as tx:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 from PIL import Image
 
+from focushub.files import service as files
 from tests.api.conftest import make_user
-from tests.api.files_support import jpeg_with_gps, pdf_with_text
+from tests.api.files_support import jpeg_with_gps, pdf_with_text, png
 from tests.api.test_chat import ROOMS, group, send
 
 
@@ -82,3 +84,39 @@ async def test_an_archived_room_is_read_only_but_words_can_be_taken_back(env, ow
     r = await env.client.delete(f"{ROOMS}/{room['id']}/messages/{message['id']}",
                                 headers=member["headers"])
     assert r.status_code == 200 and r.json()["deleted_at"] is not None
+
+
+async def test_a_burst_of_avatars_and_chat_photos_decodes_two_images_at_a_time(env):
+    """Decoding an image may hold 256 MB (64 megapixels of RGBA): a process decodes at
+    most ``files.IMAGE_DECODES`` at once, the rest of a burst waits for a slot. With the
+    slots held, every upload of a burst comes to wait for one (none decodes beside them),
+    and once they are free, all finish."""
+    slots = files.decode_slots()
+    assert slots.total_tokens == files.IMAGE_DECODES == 2
+    alice, bob, carol = [await make_user(env.client) for _ in range(3)]
+    rid = (await group(env.client, alice, bob))["id"]
+    uploads = [
+        *(env.client.put("/api/v1/users/me/avatar", headers=user["headers"],
+                         files={"file": ("me.png", png((300, 200)), "image/png")})
+          for user in (alice, bob, carol)),
+        *(env.client.post(f"{ROOMS}/{rid}/attachments", headers=alice["headers"],
+                          files={"file": (f"board{i}.png", png((300, 200)), "image/png")})
+          for i in range(3))]
+    holders = [object() for _ in range(files.IMAGE_DECODES)]
+    for holder in holders:
+        await slots.acquire_on_behalf_of(holder)
+    running = [asyncio.ensure_future(upload) for upload in uploads]
+    try:
+        # Until each upload waits for a slot or has ended (an upload that does not wait
+        # ends: none may then be left waiting for the slots this test holds).
+        while slots.statistics().tasks_waiting + sum(t.done() for t in running) < len(running):
+            await asyncio.sleep(0.01)
+        waiting = slots.statistics().tasks_waiting
+        assert slots.statistics().borrowed_tokens == len(holders)  # the test's only
+    finally:
+        for holder in holders:
+            slots.release_on_behalf_of(holder)
+        results = await asyncio.gather(*running)
+    assert waiting == len(uploads)
+    assert [r.status_code for r in results] == [200] * 3 + [201] * 3, [r.text for r in results]
+    assert slots.statistics().borrowed_tokens == 0
