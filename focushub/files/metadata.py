@@ -28,6 +28,7 @@ size.
 from __future__ import annotations
 
 import mmap
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -86,6 +87,10 @@ def _exif_with(orientation: int) -> bytes:
 # the segments that are not APPn or COM are the image itself and are all kept.
 _JPEG_APP_KEPT = {0xE0: (b"JFIF\0", b"JFXX\0"), 0xE2: (b"ICC_PROFILE\0",), 0xEE: (b"Adobe",)}
 _JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM and RSTn have no length
+# Segments outside the entropy-coded data that a JPEG may have: a real one has tens (a
+# progressive one's scans and tables, an ICC profile in up to 255 pieces); a file of
+# millions of empty ones took seconds of a thread to walk.
+_JPEG_MAX_SEGMENTS = 10_000
 
 
 def _jpeg(data: mmap.mmap, out: BinaryIO) -> None:
@@ -93,7 +98,7 @@ def _jpeg(data: mmap.mmap, out: BinaryIO) -> None:
         raise Unreadable("not a JPEG")
     out.write(b"\xff\xd8")
     pos, end_of_file, exif_seen = 2, len(data), False
-    while True:
+    for _ in range(_JPEG_MAX_SEGMENTS):
         if data[pos] != 0xFF:
             raise Unreadable(f"no marker at {pos}")
         while data[pos] == 0xFF:  # a marker may follow fill bytes
@@ -129,20 +134,20 @@ def _jpeg(data: mmap.mmap, out: BinaryIO) -> None:
             pos = scan_end
             if pos >= end_of_file:  # cut off before its end: kept as far as it goes
                 return
+    raise Unreadable(f"more than {_JPEG_MAX_SEGMENTS} segments")
+
+
+# In entropy-coded data, 0xFF is followed by a stuffed 0x00 or a restart marker (both part
+# of the data); anything else after it is the next marker. Searched by the regular
+# expression engine: a file of nothing but stuffed bytes took seconds looped in Python.
+_JPEG_MARKER_IN_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 
 
 def _jpeg_scan_end(data: mmap.mmap, pos: int) -> int:
-    """Where the entropy-coded data starting at ``pos`` ends: at the first 0xFF that is
-    neither a stuffed 0x00 byte nor a restart marker (both belong to the data)."""
-    while True:
-        found = data.find(b"\xff", pos)
-        if found < 0 or found + 1 >= len(data):
-            return len(data)
-        following = data[found + 1]
-        if following == 0x00 or 0xD0 <= following <= 0xD7:
-            pos = found + 2
-        else:
-            return found
+    """Where the entropy-coded data starting at ``pos`` ends (the file's end if it was cut
+    off before its next marker)."""
+    found = _JPEG_MARKER_IN_SCAN.search(data, pos)
+    return len(data) if found is None else found.start()
 
 
 # --- PNG: chunks until IEND ------------------------------------------------------------------

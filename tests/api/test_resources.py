@@ -20,7 +20,7 @@ from PIL import Image, ImageOps
 
 from focushub.app import create_app
 from focushub.core.settings import Settings
-from focushub.files import sniff
+from focushub.files import metadata, sniff
 from focushub.integrations.storage import S3Config, S3Store
 from tests.api.conftest import JWT_SECRET, make_user
 from tests.api.files_support import (
@@ -233,10 +233,60 @@ async def test_an_image_resource_loses_who_took_it_and_where_but_not_a_pixel(env
     assert ImageOps.exif_transpose(after).tobytes() == ImageOps.exif_transpose(before).tobytes()
 
 
+def _frames(path: Path) -> list[tuple[bytes, Any, Any]]:
+    with Image.open(path) as image:
+        found = []
+        for index in range(getattr(image, "n_frames", 1)):
+            image.seek(index)
+            found.append((image.convert("RGBA").tobytes(), image.info.get("duration"),
+                          image.info.get("loop")))
+        return found
+
+
+@pytest.mark.parametrize("format", ["GIF", "WEBP", "PNG"])
+def test_an_animation_keeps_every_frame_its_timing_and_its_loop(tmp_path, format):
+    frames = [Image.effect_mandelbrot((60, 40), (-2.0 + i / 4, -1.2, 1.0, 1.2), 40).convert("RGB")
+              for i in range(3)]
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0)}
+    source, target = tmp_path / "in", tmp_path / "out"
+    frames[0].save(source, format, save_all=True, append_images=frames[1:],
+                   duration=[100, 200, 300], loop=0,
+                   **({"comment": "at home"} if format == "GIF" else {"exif": exif}))
+    metadata.strip(source, target, Image.MIME[format])
+    assert len(_frames(target)) == 3 and _frames(target) == _frames(source)
+    with Image.open(target) as image:
+        assert not image.getexif() and "comment" not in image.info
+
+
+def test_a_jpeg_keeps_its_colour_profile_and_progressive_scans(tmp_path):
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    image = Image.effect_mandelbrot((200, 120), (-2.0, -1.2, 1.0, 1.2), 60).convert("RGB")
+    source, target = tmp_path / "in.jpg", tmp_path / "out.jpg"
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0)}
+    image.save(source, "JPEG", progressive=True, icc_profile=profile, restart_marker_rows=1,
+               exif=exif)
+    metadata.strip(source, target, "image/jpeg")
+    before, after = Image.open(source), Image.open(target)
+    assert after.info["icc_profile"] == profile and after.info.get("progressive")
+    assert after.tobytes() == before.tobytes() and not after.getexif()
+
+
+def test_a_jpeg_of_endless_empty_segments_is_refused_not_walked(tmp_path):
+    """Millions of four-byte segments took seconds of a thread: a JPEG has tens."""
+    source = tmp_path / "in.jpg"
+    source.write_bytes(b"\xff\xd8" + b"\xff\xe3\x00\x02" * 1_000_000 + b"\xff\xd9")
+    with pytest.raises(metadata.Unreadable):
+        metadata.strip(source, tmp_path / "out.jpg", "image/jpeg")
+
+
 _SNIFF_PEAK = """
 import resource, sys
 from pathlib import Path
-from focushub.files import sniff
+from focushub.files import metadata, sniff
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(sniff.sniff(Path(sys.argv[1]), "notes.zip").mime)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
