@@ -81,11 +81,12 @@ def _exif_with(orientation: int) -> bytes:
 
 # --- JPEG: marker segments until the end of image ------------------------------------------
 
-# Application segments kept, by their identifier: JFIF's header (and its thumbnail, of the
-# same picture), ICC colour profiles, and Adobe's colour transform (CMYK images need it).
-# Every other APPn (EXIF, XMP, IPTC, makers' blocks, multi-picture indexes) and comments go;
-# the segments that are not APPn or COM are the image itself and are all kept.
-_JPEG_APP_KEPT = {0xE0: (b"JFIF\0", b"JFXX\0"), 0xE2: (b"ICC_PROFILE\0",), 0xEE: (b"Adobe",)}
+# Application segments kept, by their identifier: JFIF's header (pixel density), ICC colour
+# profiles, and Adobe's colour transform (CMYK images need it). Every other APPn (EXIF,
+# XMP, IPTC, makers' blocks, multi-picture indexes, JFXX's thumbnail, itself a JPEG that may
+# carry EXIF) and comments go; the segments that are not APPn or COM are the image itself
+# and are all kept.
+_JPEG_APP_KEPT = {0xE0: (b"JFIF\0",), 0xE2: (b"ICC_PROFILE\0",), 0xEE: (b"Adobe",)}
 _JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM and RSTn have no length
 # Segments outside the entropy-coded data that a JPEG may have: a real one has tens (a
 # progressive one's scans and tables, an ICC profile in up to 255 pieces); a file of

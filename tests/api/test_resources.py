@@ -275,6 +275,25 @@ def test_a_jpeg_keeps_its_colour_profile_and_progressive_scans(tmp_path):
     assert after.tobytes() == before.tobytes() and not after.getexif()
 
 
+def test_a_jpeg_s_thumbnail_extension_goes_with_the_exif_it_may_carry(tmp_path):
+    """JFXX (APP0) holds a thumbnail that is itself a JPEG, EXIF included."""
+    from tests.api.files_support import jpeg_with_gps
+
+    thumbnail = jpeg_with_gps()
+    segment = b"JFXX\0\x10" + thumbnail
+    photo = png((80, 60))
+    source, target = tmp_path / "in.jpg", tmp_path / "out.jpg"
+    out = io.BytesIO()
+    Image.open(io.BytesIO(photo)).save(out, "JPEG")
+    data = out.getvalue()
+    source.write_bytes(data[:2] + b"\xff\xe0" + struct.pack(">H", len(segment) + 2) + segment
+                       + data[2:])
+    metadata.strip(source, target, "image/jpeg")
+    assert b"PhoneMaker" in source.read_bytes() and b"PhoneMaker" not in target.read_bytes()
+    assert target.read_bytes() == data
+    assert Image.open(target).tobytes() == Image.open(source).tobytes()
+
+
 def test_a_jpeg_of_endless_empty_segments_is_refused_not_walked(tmp_path):
     """Millions of four-byte segments took seconds of a thread: a JPEG has tens."""
     source = tmp_path / "in.jpg"
