@@ -552,8 +552,8 @@ async def upload_attachment(
     rt: Runtime, caller: Caller, room_id: UUID, upload: BinaryIO, file_name: str | None
 ) -> AttachmentRead:
     """Store a file for the room (participants only); send it with an ``image`` or ``file``
-    message carrying its id. JPEG, PNG and WebP images are stored re-encoded, without
-    their metadata. Unsent attachments are removed after a day (``files.sweep``)."""
+    message carrying its id. JPEG, PNG and WebP images are stored re-encoded, GIFs rewritten,
+    both without their metadata. Unsent attachments are removed after a day (``files.sweep``)."""
     await limits.check_write(rt, caller, "upload")
     settings = rt.settings
     async with files.receive(upload, file_name, max_bytes=settings.max_upload_bytes) as received:
@@ -562,6 +562,10 @@ async def upload_attachment(
             if received.kind in (sniff.JPEG, sniff.PNG, sniff.WEBP):
                 final = await stack.enter_async_context(
                     files.reencoded(received, CHAT_IMAGE_SIZE))
+            elif received.kind is sniff.GIF:
+                # Not re-encoded (its frames would be lost), but without its comments and
+                # XMP, which may say who made it and where, as a resource's image.
+                final = await stack.enter_async_context(files.without_metadata(received))
             key = await stack.enter_async_context(files.stored(rt, final, "attachment"))
             async with rt.transaction(caller) as tx:
                 await _check_room_visible(tx, room_id)

@@ -9,7 +9,7 @@ from PIL import Image
 
 from focushub.files import service as files
 from tests.api.conftest import make_user
-from tests.api.files_support import jpeg_with_gps, pdf_with_text, png
+from tests.api.files_support import jpeg_with_gps, pdf_with_text, photo_with_metadata, png
 from tests.api.test_chat import ROOMS, group, send
 
 
@@ -61,6 +61,21 @@ async def test_an_attachment_travels_in_one_message_to_participants_only(env, ow
     after = await env.objects()
     assert len(after) == 1 and after[0] in before
     assert await owner_conn.fetchval("SELECT count(*) FROM stored_files") == 1
+
+
+async def test_a_gif_sent_in_chat_keeps_its_frames_but_not_where_it_was_made(env):
+    """A GIF is not re-encoded (its frames would be lost), but its comments and XMP, which
+    may name a place, go as a resource's do."""
+    alice, bob = await make_user(env.client), await make_user(env.client)
+    rid = (await group(env.client, alice, bob))["id"]
+    original = photo_with_metadata("GIF")
+    sent = await attach(env, alice, rid, "wave.gif", original)
+    r = await env.client.get(sent["url"], headers=bob["headers"])
+    assert r.status_code == 200 and r.headers["content-type"] == "image/gif"
+    for told in (b"48.8581", b"GPSLatitude", b"12 Rue Example"):
+        assert told in original and told not in r.content, told
+    before, after = Image.open(io.BytesIO(original)), Image.open(io.BytesIO(r.content))
+    assert after.tobytes() == before.tobytes() and sent["size"] == len(r.content)
 
 
 async def test_an_archived_room_is_read_only_but_words_can_be_taken_back(env, owner_conn):
