@@ -66,8 +66,9 @@ LISTS["chat_rooms.json"] = """
     FROM public.chat_room_participants p JOIN public.chat_rooms r ON r.id = p.room_id
     WHERE p.user_id = auth.uid() ORDER BY p.joined_at, r.id"""
 
-# An AI answer's citations as its reader sees them through the API: only the sources they
-# may still see (a source deleted, hidden, made private or behind a block is not named).
+# An AI answer's citations as its reader sees them through the API: only the cited sources
+# they may still see (a source deleted, hidden, made private or behind a block is not
+# named, nor is one the model was given and did not cite).
 LISTS["ai_answers_requested.json"] = f"""
     SELECT to_jsonb(a) - 'last_error' - 'citations'
            || jsonb_build_object('citations', {VISIBLE_CITATIONS})

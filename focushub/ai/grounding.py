@@ -240,6 +240,12 @@ def citation(source: Source, quote: Any) -> dict[str, Any]:
             "url": source.url, "quote": quote}
 
 
+def uncited(source: Source) -> dict[str, Any]:
+    """A source the model was given but did not cite, as the answer's snapshot keeps it:
+    enough to look it up, nothing to show."""
+    return {"n": source.n, "type": source.type, "id": str(source.id), "cited": False}
+
+
 def confidence(relevance: float, completeness: float, sources_cited: int) -> float:
     """relevance × completeness, × 0.85 without a second source; never above either."""
     value = relevance * completeness * (1.0 if sources_cited >= 2 else 0.85)

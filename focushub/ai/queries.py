@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from focushub.core.jsonsql import json_time
 
-# The citations of the answer that the reader can still see: ``ai_answers.citations`` is a
-# snapshot taken when the answer was made, and a source may since have been deleted, hidden
-# by a moderator, made private or put behind a block. Each is looked up in its table in
-# the reader's transaction, so the reader's own SELECT policies decide (RLS stays the
-# authority; the snapshot in the row is left as it was).
-VISIBLE_CITATIONS = """
-    (SELECT coalesce(jsonb_agg(c.value ORDER BY c.ordinality), '[]'::jsonb)
-     FROM jsonb_array_elements(a.citations) WITH ORDINALITY c
-     WHERE CASE c.value ->> 'type'
+# ``ai_answers.citations`` is a snapshot taken when the answer was made: the sources the
+# answer cited, and after them the sources a model was given but did not cite, marked
+# ``"cited": false`` (only ``{n, type, id}`` of those: they are never shown). The text may
+# quote any source it was given, cited or not. A snapshot written before uncited sources
+# were kept has none, and each of its entries counts as cited.
+#
+# Whether the reader can still see the source ``c.value`` names (it may since have been
+# deleted, hidden by a moderator, made private or put behind a block): looked up in its
+# table in the reader's transaction, so the reader's own SELECT policies decide (RLS stays
+# the authority; the snapshot in the row is left as it was).
+_SEEN = """CASE c.value ->> 'type'
          WHEN 'answer' THEN EXISTS (SELECT 1 FROM public.answers s
                                     WHERE s.id = CAST(c.value ->> 'id' AS uuid))
          WHEN 'post' THEN EXISTS (SELECT 1 FROM public.posts s
@@ -21,20 +23,43 @@ VISIBLE_CITATIONS = """
                                       WHERE s.id = CAST(c.value ->> 'id' AS uuid))
          WHEN 'question' THEN EXISTS (SELECT 1 FROM public.questions s
                                       WHERE s.id = CAST(c.value ->> 'id' AS uuid))
-         ELSE false END)
+         ELSE false END"""
+
+_CITED = "coalesce(c.value ->> 'cited', 'true') <> 'false'"
+
+# The cited sources of the answer ``a`` that the reader can still see, in the snapshot's order.
+VISIBLE_CITATIONS = f"""
+    (SELECT coalesce(jsonb_agg(c.value ORDER BY c.ordinality), '[]'::jsonb)
+     FROM jsonb_array_elements(a.citations) WITH ORDINALITY c
+     WHERE {_CITED} AND {_SEEN})
+"""
+
+# What the reader sees of the answer ``a``'s sources, each source looked up once:
+# ``citations``, as VISIBLE_CITATIONS, and ``unavailable``, how many of all the sources
+# the answer was made from (cited or only given) the reader may not see. ``OFFSET 0``
+# keeps the inner query a query of its own: pulled up into the aggregate, its lookups
+# would be made once for each of the two aggregates that read ``seen``.
+SOURCES_SEEN = f"""
+    (SELECT jsonb_build_object(
+                'citations', coalesce(jsonb_agg(c.value ORDER BY c.ordinality)
+                                      FILTER (WHERE c.cited AND c.seen), '[]'::jsonb),
+                'unavailable', count(*) FILTER (WHERE NOT c.seen))
+     FROM (SELECT c.value, c.ordinality, {_CITED} AS cited, {_SEEN} AS seen
+           FROM jsonb_array_elements(a.citations) WITH ORDINALITY c OFFSET 0) c)
 """
 
 # How many of the sources :sources (a JSON array of objects with ``type`` and ``id``) the
 # reader may see, by the same lookups.
-VISIBLE_SOURCES = (f"SELECT jsonb_array_length({VISIBLE_CITATIONS})"
-                   " FROM (SELECT CAST(:sources AS jsonb) AS citations) a")
+VISIBLE_SOURCES = f"""
+    SELECT count(*) FILTER (WHERE {_SEEN})
+    FROM jsonb_array_elements(CAST(:sources AS jsonb)) c
+"""
 
-# ``cited_count``: how many sources the answer cited when it was made. When the reader sees
-# fewer of them now, the answer's text is withheld from them (it may quote what they may no
-# longer read): read_answer() and answer_json() below.
+# ``sources``: SOURCES_SEEN. When the reader may not see one of the sources, the answer's
+# text is withheld from them (it may quote what they may no longer read): read_answer()
+# and answer_json() below.
 COLUMNS = f"""
-    a.id, a.question_id, a.status, a.answer_text, {VISIBLE_CITATIONS} AS citations,
-    jsonb_array_length(coalesce(a.citations, '[]'::jsonb)) AS cited_count, a.model_used,
+    a.id, a.question_id, a.status, a.answer_text, {SOURCES_SEEN} AS sources, a.model_used,
     a.confidence_score::float8 AS confidence_score, a.relevance_score::float8 AS relevance_score,
     a.completeness_score::float8 AS completeness_score, a.tokens_used, a.processing_time_ms,
     a.generation_attempts, a.user_feedback_rating, a.created_at, a.completed_at
@@ -47,7 +72,7 @@ ORDER = ("(a.status = 'completed' AND coalesce(a.confidence_score, 0) >= :min_co
 # One AIAnswerRead as JSON, over a row of COLUMNS (a hot read, focushub.core.jsonsql).
 # ``collapsed`` is the complement of the first key of ORDER; binds :min_confidence.
 def _unavailable(r: str) -> str:
-    return f"({r}.cited_count - jsonb_array_length({r}.citations))"
+    return f"CAST({r}.sources ->> 'unavailable' AS integer)"
 
 
 def answer_json(alias: str) -> str:
@@ -56,7 +81,7 @@ def answer_json(alias: str) -> str:
         f"json_build_object('id', {r}.id, 'question_id', {r}.question_id, 'status', {r}.status,"
         f" 'answer_text', CASE WHEN {_unavailable(r)} > 0 THEN '' ELSE {r}.answer_text END,"
         f" 'sources_unavailable', {_unavailable(r)},"
-        f" 'citations', {r}.citations, 'model_used', {r}.model_used,"
+        f" 'citations', {r}.sources -> 'citations', 'model_used', {r}.model_used,"
         f" 'confidence_score', {r}.confidence_score, 'relevance_score', {r}.relevance_score,"
         f" 'completeness_score', {r}.completeness_score, 'tokens_used', {r}.tokens_used,"
         f" 'processing_time_ms', {r}.processing_time_ms,"

@@ -30,9 +30,10 @@ class AIAnswerRead(OutputModel):
     answer_text: str = Field(description="Markdown (never HTML); cites sources as [n]. Empty "
                                          "when sources_unavailable is above 0")
     sources_unavailable: int = Field(
-        default=0, description="Sources the answer cited that the reader can no longer see "
-                               "(deleted, hidden by a moderator, made private, behind a "
-                               "block). Its text may quote them, so it is withheld")
+        default=0, description="Sources the answer was made from (cited, or only given to "
+                               "the model) that the reader can no longer see (deleted, "
+                               "hidden by a moderator, made private, behind a block). Its "
+                               "text may quote them, so it is withheld")
     citations: list[Citation]
     model_used: str | None
     confidence_score: float | None = Field(description="relevance × completeness, never above "

@@ -1,7 +1,7 @@
 """A Chat Completions server on loopback that answers from a script, for the AI tests.
 
 It speaks the protocol over real HTTP (uvicorn): each request takes the next step
-of ``script`` (an answer, a 429 with Retry-After, a 500, a pause longer than the
+of ``script`` (an answer, fixed or made from the request, a 429 with Retry-After, a 500, a pause longer than the
 client's timeout, a body that is not JSON, or raw bytes with headers of the step's
 choosing) and is kept in ``requests``. An answer to a request with ``stream: true``
 comes as server-sent events, in pieces; a "trickle" step sends its pieces
@@ -14,7 +14,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,8 @@ class Step:
     body: bytes = b""  # "raw": the response body, sent as it is
     headers: dict[str, str] = field(default_factory=dict)  # "raw": its headers
     pieces: int = 3  # "trickle": how many pieces the answer comes in
+    # "answer": the text made from the request's body (a reply citing what it was given)
+    reply: Callable[[dict[str, Any]], str] | None = None
 
 
 @dataclass
@@ -68,6 +70,7 @@ def _app(llm: ScriptedLLM) -> Starlette:
         body = await request.json()
         llm.requests.append(body)
         step = llm.script.pop(0) if llm.script else Step("500")
+        text = step.reply(body) if step.reply else step.text
         if step.kind == "429":
             return JSONResponse({"error": {"message": "slow down"}}, 429,
                                 headers={"Retry-After": str(step.seconds)})
@@ -83,12 +86,12 @@ def _app(llm: ScriptedLLM) -> Starlette:
             return StreamingResponse(_events(body["model"], step.text, step.pieces, step.seconds),
                                      media_type="text/event-stream")
         if body.get("stream"):
-            return StreamingResponse(_events(body["model"], step.text),
+            return StreamingResponse(_events(body["model"], text),
                                      media_type="text/event-stream")
         return JSONResponse({
             "id": "chatcmpl-test", "object": "chat.completion", "model": body["model"],
             "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": step.text}}],
+                         "message": {"role": "assistant", "content": text}}],
             "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150},
         })
 

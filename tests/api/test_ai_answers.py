@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import uuid
 import zipfile
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,11 +14,13 @@ from typing import Any
 import pytest
 
 from focushub.ai import service
-from focushub.core.db import create_engine
+from focushub.core.db import ANONYMOUS, create_engine
 from focushub.core.events import user_channel
+from focushub.questions import service as questions_service
 from focushub.wiring import build_runtime
 from tests.api.conftest import make_user
 from tests.api.factories_qa import make_answer, make_question
+from tests.api.factories_social import caller_of
 from tests.api.files_support import Env, _env
 from tests.api.llm_server import Step, llm, llm_server  # noqa: F401 (fixtures)
 from tests.realtime.conftest import free_port
@@ -488,6 +491,136 @@ async def test_the_askers_export_names_only_the_sources_they_can_still_see(offli
     answer = await exported()
     assert k["answer"]["id"] not in {c["id"] for c in answer["citations"]}
     assert answer["id"] == (await answers_of(env, question["id"]))[0]["id"]
+
+
+# --- sources a model was given and did not cite ----------------------------------------------------
+
+STOMATA = ("Stomata are the tiny pores under each leaf through which plants take in carbon "
+           "dioxide gas and let out oxygen.")
+
+
+def _given(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sources a Chat Completions request gave the model."""
+    return json.loads(request["messages"][1]["content"].split("Sources (JSON, data only):\n")[1])
+
+
+def _cite_the_answer_quote_the_rest(request: dict[str, Any]) -> str:
+    """A model's reply that cites only the community's answer, and quotes the resource it
+    was given as well without citing it."""
+    (n,) = [s["n"] for s in _given(request) if s["type"] == "answer"]
+    return f"Plants turn sunlight into sugar in the chloroplasts of each leaf [{n}]. {STOMATA}"
+
+
+async def _answered_from_two_sources(env: Env, llm) -> dict[str, Any]:  # noqa: F811
+    """Carol's accepted answer and erin's public resource are the material; the model is
+    given both, cites carol's answer only, and quotes erin's resource."""
+    k = await knowledge(env)
+    erin, dave, alice = [await make_user(env.client) for _ in range(3)]
+    r = await env.client.post("/api/v1/resources", headers=erin["headers"],
+                              data={"title": "Leaf stomata: how plants take in gas",
+                                    "description": STOMATA},
+                              files={"file": ("stomata.txt", STOMATA.encode(), "text/plain")})
+    assert r.status_code == 201, r.text
+    await env.work()
+    question = await make_question(env.client, alice, **ASK)
+    llm.script.append(Step("answer", reply=_cite_the_answer_quote_the_rest))
+    await ask(env, alice, question["id"])
+    await env.work()
+    assert sorted(s["type"] for s in _given(llm.requests[-1])) == ["answer", "resource"]
+    return {**k, "erin": erin, "dave": dave, "alice": alice, "question": question,
+            "resource": r.json()}
+
+
+async def _read_by(env: Env, question_id: str,
+                   who: dict[str, Any] | None) -> list[tuple[str, int, set[str]]]:
+    """(text, sources_unavailable, cited ids) of the question's AI answers as ``who`` (None:
+    anonymous) reads them: the AI answers' list, the question page's SQL-built JSON and its
+    objects (the web page's)."""
+    headers = who["headers"] if who else {}
+    r = await env.client.get(f"/api/v1/questions/{question_id}/ai-answers", headers=headers)
+    assert r.status_code == 200, r.text
+    listed = r.json()
+    r = await env.client.get(f"/api/v1/questions/{question_id}", headers=headers)
+    assert r.status_code == 200, r.text
+    paged = r.json()["ai_answers"]
+    detail = await questions_service.get_question(
+        env.rt, caller_of(who) if who else ANONYMOUS, uuid.UUID(question_id),
+        client_address="203.0.113.7", view_key_secret=env.rt.jwt_secret)
+    objects = [a.model_dump(mode="json") for a in detail.ai_answers]
+    return [(a["answer_text"], a["sources_unavailable"], {c["id"] for c in a["citations"]})
+            for a in (*listed, *paged, *objects)]
+
+
+@pytest.mark.parametrize("lost", ["hidden", "private", "deleted", "blocked"])
+async def test_a_source_given_but_not_cited_withholds_the_text_from_who_lost_it(
+        model, llm, owner_conn, lost):  # noqa: F811
+    """The model's text may quote a source it was given and did not cite: a reader who may
+    no longer see that source (hidden by a moderator, made private, deleted, or its author
+    blocked them) gets no text, as for a cited one; whoever sees every source still reads
+    it. The uncited source is never listed as a citation, to anyone."""
+    env = model
+    w = await _answered_from_two_sources(env, llm)
+    question_id, resource_id = w["question"]["id"], w["resource"]["id"]
+    (text, *_), *_ = await _read_by(env, question_id, None)
+    assert STOMATA in text
+    shown = (text, 0, {w["answer"]["id"]})
+    withheld = ("", 1, {w["answer"]["id"]})
+    everyone = {"alice": w["alice"], "dave": w["dave"], "erin": w["erin"], "anonymous": None}
+    for who in everyone.values():
+        assert await _read_by(env, question_id, who) == [shown] * 3
+
+    if lost == "hidden":
+        await owner_conn.execute("UPDATE resources SET hidden_at = now() WHERE id = $1::uuid",
+                                 resource_id)
+        keep = {"erin"}  # its author still sees it
+    elif lost == "private":
+        r = await env.client.patch(f"/api/v1/resources/{resource_id}", json={"is_public": False},
+                                   headers=w["erin"]["headers"])
+        assert r.status_code == 200, r.text
+        keep = {"erin"}
+    elif lost == "deleted":
+        r = await env.client.delete(f"/api/v1/resources/{resource_id}",
+                                    headers=w["erin"]["headers"])
+        assert r.status_code == 204, r.text
+        keep = set()
+    else:
+        r = await env.client.put(f"/api/v1/users/{w['dave']['user']['id']}/block",
+                                 headers=w["erin"]["headers"])
+        assert r.status_code in (200, 204), r.text
+        keep = {"alice", "erin", "anonymous"}
+    for name, who in everyone.items():
+        assert await _read_by(env, question_id, who) == [shown if name in keep else withheld] * 3, name
+    r = await env.client.get(f"/api/v1/questions/{question_id}", headers=w["dave"]["headers"])
+    assert STOMATA not in r.text and resource_id not in r.text
+    if "anonymous" not in keep:
+        r = await env.client.get(f"/questions/{question_id}")
+        assert "a source it quoted is no longer available" in r.text
+        assert STOMATA not in r.text
+
+
+async def test_the_askers_export_never_names_a_source_the_answer_did_not_cite(
+        model, llm, owner_conn):  # noqa: F811
+    """The export shows the citations as the API does: the cited sources the asker can still
+    see, never the ones the model was only given. Its text is kept (docs/architecture.md)."""
+    env = model
+    w = await _answered_from_two_sources(env, llm)
+
+    async def exported() -> dict[str, Any]:
+        r = await env.client.get("/api/v1/users/me/export", headers=w["alice"]["headers"])
+        assert r.status_code == 200, r.text
+        (answer,) = json.loads(zipfile.ZipFile(io.BytesIO(r.content))
+                               .read("ai_answers_requested.json"))
+        return answer
+
+    answer = await exported()
+    assert [c["id"] for c in answer["citations"]] == [w["answer"]["id"]]
+    assert STOMATA in answer["answer_text"]
+    await owner_conn.execute("UPDATE resources SET hidden_at = now() WHERE id = $1::uuid",
+                             w["resource"]["id"])
+    answer = await exported()
+    assert [c["id"] for c in answer["citations"]] == [w["answer"]["id"]]
+    assert STOMATA in answer["answer_text"]
+    assert w["resource"]["id"] not in json.dumps(answer)
 
 
 # --- what the model sends that is not what it should be ------------------------------------------

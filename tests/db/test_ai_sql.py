@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import asyncpg
 
+from focushub.ai import queries
 from tests.db.helpers import (
     ACCESS_DENIED,
     ANON,
@@ -13,6 +15,8 @@ from tests.db.helpers import (
     acting_as,
     as_user,
     expect_error,
+    make_answer,
+    make_post,
     make_question,
     make_user,
     set_caller,
@@ -120,3 +124,49 @@ async def test_asking_about_a_question_one_cannot_see_is_not_found(app_conn, own
                                    "SELECT * FROM public.request_ai_answer($1, 5)", question,
                                    message="not_found: no such question")
     assert await owner_conn.fetchval("SELECT count(*) FROM ai_answers") == 0
+
+
+async def test_what_a_reader_sees_of_an_answers_sources(app_conn, owner_conn):
+    """``ai.queries.COLUMNS``' ``sources``: the cited sources the reader can see, and how
+    many of all the answer's sources (cited, or only given to the model: ``"cited": false``)
+    they cannot. A snapshot written before uncited sources were kept counts each of its
+    entries as cited."""
+    carol, dave = await make_user(owner_conn), await make_user(owner_conn)
+    question = await make_question(owner_conn, carol)
+    answer = await make_answer(owner_conn, question, carol)
+    post = await make_post(owner_conn, carol)
+
+    def entry(n: int, kind: str, id_: object, **more: object) -> dict[str, object]:
+        return {"n": n, "type": kind, "id": str(id_), "title": "t", "url": "u", "quote": "q",
+                **more}
+
+    cited = entry(1, "answer", answer)
+    uncited = {"n": 2, "type": "post", "id": str(post), "cited": False}
+    insert = ("INSERT INTO ai_answers (question_id, answer_text, citations)"
+              " VALUES ($1, 'x', $2::jsonb) RETURNING id")
+    new = await owner_conn.fetchval(insert, question, json.dumps([cited, uncited]))
+    old = await owner_conn.fetchval(insert, question, json.dumps([cited]))
+
+    async def seen(who) -> dict[object, tuple[list[str], int]]:
+        async with acting_as(app_conn, as_user(who)):
+            rows = await app_conn.fetch(
+                f"SELECT a.id, {queries.SOURCES_SEEN} AS s FROM ai_answers a"
+                " WHERE a.question_id = $1", question)
+            exported = await app_conn.fetch(
+                f"SELECT a.id, {queries.VISIBLE_CITATIONS} AS c FROM ai_answers a"
+                " WHERE a.question_id = $1", question)
+        shown = {r["id"]: [c["id"] for c in json.loads(r["c"])] for r in exported}
+        out = {}
+        for r in rows:
+            s = json.loads(r["s"])
+            assert [c["id"] for c in s["citations"]] == shown[r["id"]]  # the export's, too
+            out[r["id"]] = ([c["id"] for c in s["citations"]], s["unavailable"])
+        return out
+
+    both = {new: ([str(answer)], 0), old: ([str(answer)], 0)}
+    assert await seen(dave) == both
+    await owner_conn.execute("UPDATE posts SET hidden_at = now() WHERE id = $1", post)
+    assert await seen(dave) == {new: ([str(answer)], 1), old: ([str(answer)], 0)}
+    assert await seen(carol) == both  # its author still sees it
+    await owner_conn.execute("UPDATE answers SET hidden_at = now() WHERE id = $1", answer)
+    assert await seen(dave) == {new: ([], 2), old: ([], 1)}
