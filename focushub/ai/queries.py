@@ -10,49 +10,59 @@ from focushub.core.jsonsql import json_time
 # quote any source it was given, cited or not. A snapshot written before uncited sources
 # were kept has none, and each of its entries counts as cited.
 #
-# Whether the reader can still see the source ``c.value`` names (it may since have been
-# deleted, hidden by a moderator, made private or put behind a block): looked up in its
-# table in the reader's transaction, so the reader's own SELECT policies decide (RLS stays
-# the authority; the snapshot in the row is left as it was).
-_SEEN = """CASE c.value ->> 'type'
-         WHEN 'answer' THEN EXISTS (SELECT 1 FROM public.answers s
-                                    WHERE s.id = CAST(c.value ->> 'id' AS uuid))
-         WHEN 'post' THEN EXISTS (SELECT 1 FROM public.posts s
-                                  WHERE s.id = CAST(c.value ->> 'id' AS uuid))
-         WHEN 'resource' THEN EXISTS (SELECT 1 FROM public.resources s
-                                      WHERE s.id = CAST(c.value ->> 'id' AS uuid))
-         WHEN 'question' THEN EXISTS (SELECT 1 FROM public.questions s
-                                      WHERE s.id = CAST(c.value ->> 'id' AS uuid))
-         ELSE false END"""
+# The entries of the snapshot ``a.citations``, one row each: the entry, its place, its
+# source's type and id, and whether the answer cited it. The id is read here, in a query
+# of its own (``OFFSET 0`` keeps the planner from folding it into the lookups below): a
+# lookup whose condition reads the JSON itself is not one PostgreSQL may apply before the
+# table's policies (``->>`` and the cast are not leakproof), and became a scan of the
+# whole table under its policies for each source.
+_ENTRIES = """
+    SELECT c.value, c.ordinality, c.value ->> 'type' AS type,
+           CAST(c.value ->> 'id' AS uuid) AS id,
+           coalesce(c.value ->> 'cited', 'true') <> 'false' AS cited
+    FROM jsonb_array_elements(a.citations) WITH ORDINALITY c OFFSET 0"""
 
-_CITED = "coalesce(c.value ->> 'cited', 'true') <> 'false'"
+# Whether the reader can still see the source of the entry ``e`` (it may since have been
+# deleted, hidden by a moderator, made private or put behind a block): looked up by its
+# primary key in its table in the reader's transaction, so the reader's own SELECT
+# policies decide (RLS stays the authority; the snapshot in the row is left as it was).
+# ``OFFSET 0`` in each lookup keeps it one: PostgreSQL may otherwise turn an EXISTS into a
+# hash of every row of the table the reader may see, built for a handful of lookups.
+_SEEN = """CASE e.type
+         WHEN 'answer' THEN EXISTS (SELECT 1 FROM public.answers s WHERE s.id = e.id OFFSET 0)
+         WHEN 'post' THEN EXISTS (SELECT 1 FROM public.posts s WHERE s.id = e.id OFFSET 0)
+         WHEN 'resource' THEN EXISTS (SELECT 1 FROM public.resources s
+                                      WHERE s.id = e.id OFFSET 0)
+         WHEN 'question' THEN EXISTS (SELECT 1 FROM public.questions s
+                                      WHERE s.id = e.id OFFSET 0)
+         ELSE false END"""
 
 # The cited sources of the answer ``a`` that the reader can still see, in the snapshot's order.
 VISIBLE_CITATIONS = f"""
-    (SELECT coalesce(jsonb_agg(c.value ORDER BY c.ordinality), '[]'::jsonb)
-     FROM jsonb_array_elements(a.citations) WITH ORDINALITY c
-     WHERE {_CITED} AND {_SEEN})
+    (SELECT coalesce(jsonb_agg(e.value ORDER BY e.ordinality), '[]'::jsonb)
+     FROM ({_ENTRIES}) e
+     WHERE e.cited AND {_SEEN})
 """
 
 # What the reader sees of the answer ``a``'s sources, each source looked up once:
 # ``citations``, as VISIBLE_CITATIONS, and ``unavailable``, how many of all the sources
-# the answer was made from (cited or only given) the reader may not see. ``OFFSET 0``
-# keeps the inner query a query of its own: pulled up into the aggregate, its lookups
-# would be made once for each of the two aggregates that read ``seen``.
+# the answer was made from (cited or only given) the reader may not see. ``OFFSET 0``:
+# folded into the aggregate, the lookups would be made once for each of the two aggregates
+# that read ``seen``.
 SOURCES_SEEN = f"""
     (SELECT jsonb_build_object(
-                'citations', coalesce(jsonb_agg(c.value ORDER BY c.ordinality)
-                                      FILTER (WHERE c.cited AND c.seen), '[]'::jsonb),
-                'unavailable', count(*) FILTER (WHERE NOT c.seen))
-     FROM (SELECT c.value, c.ordinality, {_CITED} AS cited, {_SEEN} AS seen
-           FROM jsonb_array_elements(a.citations) WITH ORDINALITY c OFFSET 0) c)
+                'citations', coalesce(jsonb_agg(e.value ORDER BY e.ordinality)
+                                      FILTER (WHERE e.cited AND e.seen), '[]'::jsonb),
+                'unavailable', count(*) FILTER (WHERE NOT e.seen))
+     FROM (SELECT e.value, e.ordinality, e.cited, {_SEEN} AS seen
+           FROM ({_ENTRIES}) e OFFSET 0) e)
 """
 
 # How many of the sources :sources (a JSON array of objects with ``type`` and ``id``) the
 # reader may see, by the same lookups.
 VISIBLE_SOURCES = f"""
     SELECT count(*) FILTER (WHERE {_SEEN})
-    FROM jsonb_array_elements(CAST(:sources AS jsonb)) c
+    FROM (SELECT CAST(:sources AS jsonb) AS citations) a CROSS JOIN LATERAL ({_ENTRIES}) e
 """
 
 # ``sources``: SOURCES_SEEN. When the reader may not see one of the sources, the answer's

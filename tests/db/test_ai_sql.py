@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import asyncpg
 
@@ -18,6 +19,7 @@ from tests.db.helpers import (
     make_answer,
     make_post,
     make_question,
+    make_resource,
     make_user,
     set_caller,
 )
@@ -170,3 +172,40 @@ async def test_what_a_reader_sees_of_an_answers_sources(app_conn, owner_conn):
     assert await seen(carol) == both  # its author still sees it
     await owner_conn.execute("UPDATE answers SET hidden_at = now() WHERE id = $1", answer)
     assert await seen(dave) == {new: ([], 2), old: ([], 1)}
+
+
+async def test_each_source_is_looked_up_by_its_key(app_conn, owner_conn):
+    """The lookups of an answer's sources (``ai.queries``) find each source through its
+    primary key, under the reader's policies, in the question page's hot read as in the
+    export and the job: never a scan of the whole table (each source's condition applied
+    after the policies, row by row), nor a hash of every row the reader may see built for
+    a handful of lookups. Seq scans are turned off here so that a small table's plan shows
+    what the planner could do, as a large one's would."""
+    carol, dave = await make_user(owner_conn), await make_user(owner_conn)
+    question = await make_question(owner_conn, carol)
+    sources = [("answer", await make_answer(owner_conn, question, carol)),
+               ("post", await make_post(owner_conn, carol)),
+               ("resource", await make_resource(owner_conn, carol)),
+               ("question", question)]
+    snapshot = [{"n": n, "type": kind, "id": str(id_), "title": "t", "url": "u", "quote": "q"}
+                for n, (kind, id_) in enumerate(sources[:3], 1)]
+    snapshot.append({"n": 4, "type": "question", "id": str(question), "cited": False})
+    ai = await owner_conn.fetchval("INSERT INTO ai_answers (question_id, answer_text, citations)"
+                                   " VALUES ($1, 'x', $2::jsonb) RETURNING id",
+                                   question, json.dumps(snapshot))
+    statements = {
+        "page": (f"SELECT {queries.SOURCES_SEEN} FROM ai_answers a WHERE a.id = $1", ai),
+        "export": (f"SELECT {queries.VISIBLE_CITATIONS} FROM ai_answers a WHERE a.id = $1", ai),
+        "job": (queries.VISIBLE_SOURCES.replace(":sources", "$1"), json.dumps(snapshot)),
+    }
+    async with acting_as(app_conn, as_user(dave)):
+        await app_conn.execute("SET LOCAL enable_seqscan = off")
+        for name, (sql, arg) in statements.items():
+            plan = "\n".join(r[0] for r in await app_conn.fetch(
+                f"EXPLAIN (COSTS OFF) {sql}", arg))
+            assert "hashed" not in plan, (name, plan)
+            for table in ("answers", "posts", "resources", "questions"):
+                assert re.search(rf"Index (Only )?Scan using {table}_pkey on {table} s(_\d+)?\n"
+                                 r"\s*Index Cond: \(id = ", plan), (name, table, plan)
+        # And they say what the reader sees: every source.
+        assert await app_conn.fetchval(statements["job"][0], statements["job"][1]) == 4
