@@ -54,11 +54,16 @@ LISTS: dict[str, str] = {
     if file != "chat_rooms.json"
 }
 # A reporter may read only some columns of their reports (0047): a whole-row to_jsonb would
-# be refused.
+# be refused. The snapshot of a reported AI answer keeps its text for the moderators; the
+# reporter's copy leaves it out, as the API would withhold it from a reader who may not
+# see every source it was made from (docs/architecture.md, "AI answers"), and reporting
+# the answer must not be a way to read it.
 LISTS["reports.json"] = """
     SELECT to_jsonb(r) FROM (
-        SELECT id, reporter_id, target_type, target_id, reason, details, snapshot, status,
-               created_at, resolved_at
+        SELECT id, reporter_id, target_type, target_id, reason, details,
+               CASE WHEN target_type = 'ai_answer' THEN snapshot - 'content'
+                    ELSE snapshot END AS snapshot,
+               status, created_at, resolved_at
         FROM public.reports WHERE reporter_id = auth.uid() ORDER BY created_at, id) r"""
 LISTS["chat_rooms.json"] = """
     SELECT jsonb_build_object('room_id', r.id, 'name', r.name, 'type', r.type, 'role', p.role,

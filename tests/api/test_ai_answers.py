@@ -623,6 +623,35 @@ async def test_the_askers_export_never_names_a_source_the_answer_did_not_cite(
     assert w["resource"]["id"] not in json.dumps(answer)
 
 
+async def test_reporting_an_answer_is_no_way_to_read_its_withheld_text(
+        model, llm, owner_conn):  # noqa: F811
+    """A report keeps a snapshot of what it reports, and the reporter's export holds their
+    reports: a reader from whom an AI answer's text is withheld reports it, and their export
+    still does not hold the text (the moderators' copy does)."""
+    env = model
+    w = await _answered_from_two_sources(env, llm)
+    dave = w["dave"]
+    await owner_conn.execute("UPDATE resources SET hidden_at = now() WHERE id = $1::uuid",
+                             w["resource"]["id"])
+    r = await env.client.get(f"/api/v1/questions/{w['question']['id']}/ai-answers",
+                             headers=dave["headers"])
+    (answer,) = r.json()
+    assert answer["answer_text"] == ""
+    r = await env.client.post("/api/v1/reports", headers=dave["headers"],
+                              json={"target_type": "ai_answer", "target_id": answer["id"],
+                                    "reason": "spam"})
+    assert r.status_code == 201, r.text
+    r = await env.client.get("/api/v1/users/me/export", headers=dave["headers"])
+    assert r.status_code == 200, r.text
+    document = zipfile.ZipFile(io.BytesIO(r.content)).read("reports.json").decode()
+    (report,) = json.loads(document)
+    assert report["target_id"] == answer["id"]
+    assert report["snapshot"] == {"question_id": w["question"]["id"]}
+    assert "Stomata" not in document and "chloroplasts" not in document
+    snapshot = await owner_conn.fetchval("SELECT snapshot::text FROM reports")
+    assert STOMATA in snapshot  # what the moderators review
+
+
 # --- what the model sends that is not what it should be ------------------------------------------
 
 GROUNDED = "Plants turn sunlight into sugar in the chloroplasts of each leaf [1]."
