@@ -12,7 +12,7 @@ memory). ``SIZE`` counts what ``LISTS`` would write, each kind up to ``:cap`` ro
 
 from __future__ import annotations
 
-from focushub.ai.queries import VISIBLE_CITATIONS
+from focushub.ai.queries import SOURCES_SEEN
 
 # (file, table, owner column, dropped columns)
 _OWN: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
@@ -71,13 +71,23 @@ LISTS["chat_rooms.json"] = """
     FROM public.chat_room_participants p JOIN public.chat_rooms r ON r.id = p.room_id
     WHERE p.user_id = auth.uid() ORDER BY p.joined_at, r.id"""
 
-# An AI answer's citations as its reader sees them through the API: only the cited sources
-# they may still see (a source deleted, hidden, made private or behind a block is not
-# named, nor is one the model was given and did not cite).
+# An AI answer as its asker reads it through the API (ai.queries.SOURCES_SEEN): only the
+# cited sources they may still see (a source deleted, hidden, made private or behind a
+# block is not named, nor is one the model was given and did not cite), and its text
+# withheld when they may not see one of the sources it was made from. The answer may
+# quote what its asker never could read (a source whose author had blocked them), and
+# the export is no way around that.
 LISTS["ai_answers_requested.json"] = f"""
-    SELECT to_jsonb(a) - 'last_error' - 'citations'
-           || jsonb_build_object('citations', {VISIBLE_CITATIONS})
-    FROM public.ai_answers a WHERE a.requested_by = auth.uid() ORDER BY a.created_at, a.id"""
+    SELECT to_jsonb(a) - 'last_error' - 'citations' - 'answer_text'
+           || jsonb_build_object(
+                'answer_text', CASE WHEN s.unavailable > 0 THEN '' ELSE a.answer_text END,
+                'sources_unavailable', s.unavailable, 'citations', s.citations)
+    FROM public.ai_answers a
+    CROSS JOIN LATERAL (
+        SELECT CAST(x.seen ->> 'unavailable' AS integer) AS unavailable,
+               x.seen -> 'citations' AS citations
+        FROM (SELECT {SOURCES_SEEN} AS seen OFFSET 0) x) s
+    WHERE a.requested_by = auth.uid() ORDER BY a.created_at, a.id"""
 
 # The documents in the zip's order.
 DOCUMENTS: tuple[str, ...] = ("account.json", "notification_preferences.json",

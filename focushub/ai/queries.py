@@ -37,16 +37,10 @@ _SEEN = """CASE e.type
                                       WHERE s.id = e.id OFFSET 0)
          ELSE false END"""
 
-# The cited sources of the answer ``a`` that the reader can still see, in the snapshot's order.
-VISIBLE_CITATIONS = f"""
-    (SELECT coalesce(jsonb_agg(e.value ORDER BY e.ordinality), '[]'::jsonb)
-     FROM ({_ENTRIES}) e
-     WHERE e.cited AND {_SEEN})
-"""
-
 # What the reader sees of the answer ``a``'s sources, each source looked up once:
-# ``citations``, as VISIBLE_CITATIONS, and ``unavailable``, how many of all the sources
-# the answer was made from (cited or only given) the reader may not see. ``OFFSET 0``:
+# ``citations``, the cited sources the reader can still see, in the snapshot's order, and
+# ``unavailable``, how many of all the sources the answer was made from (cited or only
+# given) the reader may not see. ``OFFSET 0``:
 # folded into the aggregate, the lookups would be made once for each of the two aggregates
 # that read ``seen``.
 SOURCES_SEEN = f"""

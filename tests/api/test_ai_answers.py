@@ -598,29 +598,49 @@ async def test_a_source_given_but_not_cited_withholds_the_text_from_who_lost_it(
         assert STOMATA not in r.text
 
 
-async def test_the_askers_export_never_names_a_source_the_answer_did_not_cite(
+async def _exported_answer(env: Env, who: dict[str, Any]) -> dict[str, Any]:
+    """The one AI answer of ``who``'s account export (ai_answers_requested.json)."""
+    r = await env.client.get("/api/v1/users/me/export", headers=who["headers"])
+    assert r.status_code == 200, r.text
+    (answer,) = json.loads(zipfile.ZipFile(io.BytesIO(r.content))
+                           .read("ai_answers_requested.json"))
+    return answer
+
+
+async def test_the_askers_export_shows_the_answer_as_the_api_shows_it_to_them(
         model, llm, owner_conn):  # noqa: F811
     """The export shows the citations as the API does: the cited sources the asker can still
-    see, never the ones the model was only given. Its text is kept (docs/architecture.md)."""
+    see, never the ones the model was only given; and the text, withheld as the API
+    withholds it once the asker may not see a source, cited or only given."""
     env = model
     w = await _answered_from_two_sources(env, llm)
-
-    async def exported() -> dict[str, Any]:
-        r = await env.client.get("/api/v1/users/me/export", headers=w["alice"]["headers"])
-        assert r.status_code == 200, r.text
-        (answer,) = json.loads(zipfile.ZipFile(io.BytesIO(r.content))
-                               .read("ai_answers_requested.json"))
-        return answer
-
-    answer = await exported()
+    answer = await _exported_answer(env, w["alice"])
     assert [c["id"] for c in answer["citations"]] == [w["answer"]["id"]]
-    assert STOMATA in answer["answer_text"]
+    assert STOMATA in answer["answer_text"] and answer["sources_unavailable"] == 0
+    assert w["resource"]["id"] not in json.dumps(answer)
     await owner_conn.execute("UPDATE resources SET hidden_at = now() WHERE id = $1::uuid",
                              w["resource"]["id"])
-    answer = await exported()
+    answer = await _exported_answer(env, w["alice"])
     assert [c["id"] for c in answer["citations"]] == [w["answer"]["id"]]
-    assert STOMATA in answer["answer_text"]
+    assert (answer["answer_text"], answer["sources_unavailable"]) == ("", 1)
     assert w["resource"]["id"] not in json.dumps(answer)
+    (listed,) = await answers_of(env, w["question"]["id"])  # anonymous: it is hidden to all
+    assert {k: listed[k] for k in ("answer_text", "sources_unavailable", "citations")} == {
+        k: answer[k] for k in ("answer_text", "sources_unavailable", "citations")}
+
+
+async def test_the_askers_export_does_not_carry_an_answer_across_a_block(
+        model, llm, owner_conn):  # noqa: F811
+    """Carol, whose answer is the material, blocked alice before alice asked: alice never
+    hears the text (neither while it is written nor when it is ready), and her export does
+    not give it to her either."""
+    llm.answer(GROUNDED)
+    k, heard = await _asked_across_a_block(model, owner_conn)
+    answer = await _exported_answer(model, k["alice"])
+    assert (answer["answer_text"], answer["sources_unavailable"], answer["citations"]) == (
+        "", 1, [])
+    (listed,) = await answers_of(model, answer["question_id"])
+    assert listed["answer_text"] == GROUNDED  # anonymous readers see every source
 
 
 async def test_reporting_an_answer_is_no_way_to_read_its_withheld_text(
@@ -857,7 +877,7 @@ async def _asked_across_a_block(env: Env, owner_conn) -> tuple[dict[str, Any], R
     await env.rt.bus.subscribe(user_channel(alice["user"]["id"]), heard)
     await ask(env, alice, question["id"])
     await env.work()
-    return k, heard
+    return {**k, "alice": alice}, heard
 
 
 def _heard_only_what_they_may_read(k: dict[str, Any], heard: Recorder,

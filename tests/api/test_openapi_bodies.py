@@ -67,7 +67,7 @@ async def world(client, owner_conn) -> dict[str, Any]:
                          headers=alice["headers"])
     assert r.status_code == 200, r.text
     # The citation names an answer that exists: one whose source the reader cannot see is
-    # not shown (ai.queries.VISIBLE_CITATIONS).
+    # not shown (ai.queries.SOURCES_SEEN).
     CITATION["id"] = answers[0]["id"]
     await owner_conn.execute(
         "INSERT INTO ai_answers (question_id, answer_text, confidence_score, relevance_score,"
