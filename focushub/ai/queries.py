@@ -9,7 +9,7 @@ from focushub.core.jsonsql import json_time
 # ``"cited": false`` (only ``{n, type, id}`` of those: they are never shown). The text may
 # quote any source it was given, cited or not. A snapshot written before uncited sources
 # were kept has none, and each of its entries counts as cited.
-#
+
 # The entries of the snapshot ``a.citations``, one row each: the entry, its place, its
 # source's type and id, and whether the answer cited it. The id is read here, in a query
 # of its own (``OFFSET 0`` keeps the planner from folding it into the lookups below): a
@@ -40,9 +40,8 @@ _SEEN = """CASE e.type
 # What the reader sees of the answer ``a``'s sources, each source looked up once:
 # ``citations``, the cited sources the reader can still see, in the snapshot's order, and
 # ``unavailable``, how many of all the sources the answer was made from (cited or only
-# given) the reader may not see. ``OFFSET 0``:
-# folded into the aggregate, the lookups would be made once for each of the two aggregates
-# that read ``seen``.
+# given) the reader may not see. ``OFFSET 0``: folded into the aggregate, the lookups would
+# be made once for each of the two aggregates that read ``seen``.
 SOURCES_SEEN = f"""
     (SELECT jsonb_build_object(
                 'citations', coalesce(jsonb_agg(e.value ORDER BY e.ordinality)
