@@ -143,12 +143,13 @@ def _unnamed() -> str:
 # account deactivated: refused at once, not when the access token expires).
 #
 # And no JIT compilation for the transaction. A PostgreSQL built with LLVM compiles any
-# statement whose estimated cost passes jit_above_cost (100,000), and the planner
-# overestimates statements that filter JSON arrays in subqueries (an AI answer's citations
-# by their sources' visibility: the question page is estimated at a million). Compiling
-# costs more than a request: the question page took 1.8-2.0 s on PostgreSQL 15 with JIT
-# on, 18 ms with it off. Set per transaction, not per connection, so that it holds behind
-# a transaction pooler too (PgBouncer refuses a ``jit`` startup parameter).
+# statement whose estimated cost passes jit_above_cost (100,000), and the planner's
+# estimates of statements that filter JSON arrays in subqueries can pass it by far (the
+# question page's AI answers' sources, under their policies, were estimated at a million
+# before each became a primary-key probe). Compiling costs more than a request: the question
+# page took 1.8-2.0 s on PostgreSQL 15 with JIT on, 18 ms with it off. Set per transaction,
+# not per connection, so that it holds behind a transaction pooler too (PgBouncer refuses a
+# ``jit`` startup parameter).
 _SET_CALLER = text(
     "SELECT set_config('role', :role, true),"
     " set_config('request.jwt.claims', :claims, true),"
