@@ -205,3 +205,12 @@ async def test_each_source_is_looked_up_by_its_key(app_conn, owner_conn):
                                  r"\s*Index Cond: \(id = ", plan), (name, table, plan)
         # And they say what the reader sees: every source.
         assert await app_conn.fetchval(statements["job"][0], statements["job"][1]) == 4
+
+
+async def test_the_citations_column_says_it_holds_the_uncited_sources_too(owner_conn):
+    """0065: a reader of the schema learns that the snapshot keeps the sources a model was
+    given but did not cite, and why."""
+    comment = await owner_conn.fetchval(
+        "SELECT col_description('public.ai_answers'::regclass, a.attnum) FROM pg_attribute a"
+        " WHERE a.attrelid = 'public.ai_answers'::regclass AND a.attname = 'citations'")
+    assert '"cited": false' in comment and "not shown the text" in comment
