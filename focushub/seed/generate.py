@@ -37,6 +37,7 @@ appends them (newest-first index walks then read neighbouring pages).
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
 import uuid
@@ -89,7 +90,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                 "created_at", "updated_at"),
     "ai_answers": ("id", "question_id", "answer_text", "confidence_score", "model_used",
                    "tokens_used", "processing_time_ms", "relevance_score", "completeness_score",
-                   "user_feedback_rating", "generation_attempts", "created_at"),
+                   "user_feedback_rating", "generation_attempts", "created_at", "citations"),
     "resources": ("id", "title", "description", "author_id", "file_url", "file_name", "file_size",
                   "file_type", "category", "tags", "downloads_count", "is_public", "created_at",
                   "updated_at"),
@@ -452,14 +453,35 @@ class Dataset:
         qid, xid = self.id["questions"], self.id["ai_answers"]
         cats = (None, *words.CATEGORIES)
         row = 0
+        # Sources drawn from their own stream, so the rest of the rows are as before.
+        sources = _rng(self.seed, "ai-sources")
         for q in range(self.n["questions"]):
             if rng.random() < 0.3:
                 yield (xid(row), qid(q), text.text(10, 0.5, 120, cats[self.q_cat[q]]),
                        _dec(rng, 0.4, 1.0), "gpt-4o-mini", rng.randint(200, 1500),
                        rng.randint(800, 9000), _dec(rng, 0.3, 1.0), _dec(rng, 0.3, 1.0),
                        rng.choice((None, None, 3, 4, 5)), 1,
-                       self.at(self._after(rng, self.q_ago[q], 6.0)))
+                       self.at(self._after(rng, self.q_ago[q], 6.0)), self._citations(sources))
                 row += 1
+
+    def _citations(self, rng: random.Random) -> str:
+        """An answer's snapshot as a model's answer leaves it: three cited sources (two
+        answers and a post) and one it was given but did not cite. The question page reads
+        each again under the reader's policies (focushub/ai/queries.py), as it would for a
+        real answer; the sources are any rows of those tables."""
+        aid, pid = self.id["answers"], self.id["posts"]
+        if not self.n["answers"] or not self.n["posts"]:
+            return "[]"
+        picked = [("answer", aid(rng.randrange(self.n["answers"]))),
+                  ("answer", aid(rng.randrange(self.n["answers"]))),
+                  ("post", pid(rng.randrange(self.n["posts"])))]
+        entries: list[dict[str, object]] = [
+            {"n": n, "type": kind, "id": str(ident), "title": f"Source {n}",
+             "url": f"/{kind}s/{ident}", "quote": "..."}
+            for n, (kind, ident) in enumerate(picked, 1)]
+        entries.append({"n": 4, "type": "answer", "id": str(aid(rng.randrange(self.n["answers"]))),
+                        "cited": False})
+        return json.dumps(entries)
 
     def _resources(self) -> Iterator[Row]:
         rng = _rng(self.seed, "resources-rows")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from array import array
 from datetime import UTC, datetime
@@ -33,6 +34,15 @@ async def test_scale_001_loads_with_exact_counters(test_db, owner_conn: asyncpg.
     assert await owner_conn.fetchval(
         "SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_posts_search'"
     ) == 1
+    # AI answers carry a model's snapshot: three cited sources that exist, one only given.
+    snapshots = await owner_conn.fetch("SELECT citations FROM ai_answers")
+    assert snapshots and all(len(json.loads(s["citations"])) == 4 for s in snapshots)
+    entries = json.loads(snapshots[0]["citations"])
+    assert [e.get("cited", True) for e in entries] == [True, True, True, False]
+    for e in entries:
+        table = {"answer": "answers", "post": "posts"}[e["type"]]
+        assert await owner_conn.fetchval(f"SELECT count(*) FROM {table} WHERE id = $1::uuid",
+                                         e["id"]) == 1
     # No trigger fired: no notifications were written.
     assert await owner_conn.fetchval("SELECT count(*) FROM notifications") == 0
 
