@@ -400,8 +400,12 @@ def test_a_database_url_with_libpq_sslmode_serves_every_path(test_db, tmp_path):
     from focushub.core.settings import Settings
     from focushub.wiring import build_runtime
 
-    app_url = test_db.app_url + "?sslmode=disable"
-    owner_url = test_db.owner_url + "?sslmode=prefer"
+    def with_sslmode(url: str, mode: str) -> str:
+        # The embedded server's URLs carry their socket's folder in the query already.
+        return f"{url}{'&' if '?' in url else '?'}sslmode={mode}"
+
+    app_url = with_sslmode(test_db.app_url, "disable")
+    owner_url = with_sslmode(test_db.owner_url, "prefer")
     for command in (["migrate"], ["jobs"]):
         out = _run(command, FOCUSHUB_DATABASE_URL=app_url,
                    FOCUSHUB_MIGRATION_DATABASE_URL=owner_url, FOCUSHUB_DATA_DIR=str(tmp_path))
