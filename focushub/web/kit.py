@@ -393,6 +393,26 @@ async def save_edit(request: Request, page: PageSession, template: str, item_id:
     return redirect(request, page, shown_at)
 
 
+async def save_new(request: Request, page: PageSession, template: str, form: dict[str, str],
+                   model: type[Any], create: Callable[[Any], Awaitable[Any]],
+                   shown_at: Callable[[Any], str]) -> Response:
+    """A new post's or question's form (title, text and tags): created, then to
+    ``shown_at(created)``; refused by its schema or by the server (too many mentions, too
+    many for now: 429 with when to try again), the form again with what was written and why."""
+    try:
+        data = model(title=form["title"], content=form["content"], tags=split_tags(form["tags"]))
+    except ValidationError as exc:
+        return render(request, page, template, status=422, form=form,
+                      field_errors=field_errors(exc))
+    try:
+        created = await create(data)
+    except (AppError, DBAPIError) as exc:
+        error = refusal(exc, page)
+        return with_retry_after(render(request, page, template, status=error.status_code,
+                                       errors=[error.message], form=form), error)
+    return redirect(request, page, shown_at(created))
+
+
 FIND_PAGES = 50
 
 

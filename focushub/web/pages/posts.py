@@ -14,7 +14,6 @@ from sqlalchemy.exc import DBAPIError
 from focushub.answers import service as answers_service
 from focushub.comments import service as comments_service
 from focushub.comments.schemas import CommentCreate, CommentListParams
-from focushub.content.fields import split_tags
 from focushub.core.errors import AppError, Forbidden, NotFound
 from focushub.core.pagination import MAX_LIMIT
 from focushub.core.routing import Router
@@ -31,7 +30,6 @@ from focushub.web.kit import (
     Text,
     comment_texts,
     draft_refused,
-    field_errors,
     guard,
     holds,
     invalid,
@@ -42,7 +40,7 @@ from focushub.web.kit import (
     render,
     safe_next,
     save_edit,
-    with_retry_after,
+    save_new,
 )
 
 router = Router(include_in_schema=False)
@@ -72,22 +70,10 @@ async def new_post(request: Request, page: PageDep, rt: RtDep,
                    csrf_token: Annotated[str, Form()] = "") -> Response:
     if (gone := guard(request, page, csrf_token)) is not None:
         return gone
-    form = {"title": title, "content": content, "tags": tags}
-    try:
-        data = PostCreate(title=title, content=content,
-                          tags=split_tags(tags))
-    except ValidationError as exc:
-        return render(request, page, "post_new.html", status=422, form=form,
-                      field_errors=field_errors(exc))
-    try:
-        post = await posts_service.create_post(rt, page.caller, data)
-    except (AppError, DBAPIError) as exc:
-        # The form again, with what was written: too many mentions, or too many posts for
-        # now (429, with when to try again).
-        error = refusal(exc, page)
-        return with_retry_after(render(request, page, "post_new.html", status=error.status_code,
-                                        errors=[error.message], form=form), error)
-    return redirect(request, page, f"/posts/{post.id}")
+    return await save_new(
+        request, page, "post_new.html", {"title": title, "content": content, "tags": tags},
+        PostCreate, lambda data: posts_service.create_post(rt, page.caller, data),
+        lambda post: f"/posts/{post.id}")
 
 
 @router.get("/posts/{post_id}/edit", response_class=HTMLResponse)

@@ -15,7 +15,6 @@ from focushub.ai import service as ai_service
 from focushub.ai.schemas import FeedbackUpdate
 from focushub.answers import service as answers_service
 from focushub.answers.schemas import AnswerCreate, AnswerRead
-from focushub.content.fields import split_tags
 from focushub.core.deps import client_address
 from focushub.core.errors import AppError, Forbidden
 from focushub.core.pagination import MAX_LIMIT, Page
@@ -28,7 +27,6 @@ from focushub.web.kit import (
     RtDep,
     Text,
     draft_refused,
-    field_errors,
     guard,
     invalid,
     need_login,
@@ -37,7 +35,7 @@ from focushub.web.kit import (
     refusal,
     render,
     save_edit,
-    with_retry_after,
+    save_new,
 )
 
 router = Router(include_in_schema=False)
@@ -76,20 +74,10 @@ async def ask(request: Request, page: PageDep, rt: RtDep,
               csrf_token: Annotated[str, Form()] = "") -> Response:
     if (gone := guard(request, page, csrf_token)) is not None:
         return gone
-    form = {"title": title, "content": content, "tags": tags}
-    try:
-        data = QuestionCreate(title=title, content=content,
-                              tags=split_tags(tags))
-    except ValidationError as exc:
-        return render(request, page, "ask.html", status=422, form=form,
-                      field_errors=field_errors(exc))
-    try:
-        question = await questions_service.create_question(rt, page.caller, data)
-    except (AppError, DBAPIError) as exc:
-        error = refusal(exc, page)
-        return with_retry_after(render(request, page, "ask.html", status=error.status_code,
-                                        errors=[error.message], form=form), error)
-    return redirect(request, page, f"/questions/{question.id}")
+    return await save_new(
+        request, page, "ask.html", {"title": title, "content": content, "tags": tags},
+        QuestionCreate, lambda data: questions_service.create_question(rt, page.caller, data),
+        lambda question: f"/questions/{question.id}")
 
 
 @router.get("/questions/{question_id}/edit", response_class=HTMLResponse)
